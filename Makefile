@@ -1,0 +1,39 @@
+# One entry point for people and CI. `make test` and `make demo` work on a fresh clone.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+EXTRAS  ?= dev
+
+.PHONY: venv system-deps test test-fast lint bench demo clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Debian packages the tests and the simulation use (a real Mosquitto broker).
+system-deps:
+	@command -v mosquitto >/dev/null 2>&1 || scripts/install-system-deps.sh
+
+test: system-deps venv
+	$(BIN)/python -m pytest -q
+
+test-fast: venv
+	$(BIN)/python -m pytest -q -m "not slow and not e2e"
+
+lint: venv
+	$(BIN)/ruff check components edge_sim cloud tests bench
+	$(BIN)/mypy components/core
+
+bench: venv
+	$(BIN)/python -m bench
+
+demo: system-deps venv
+	$(BIN)/python -m edge_sim run --devices 3 --duration 120 --out demo-out
+
+clean:
+	rm -rf $(VENV) .pytest_cache demo-out greengrass-build

@@ -1,0 +1,40 @@
+"""AWS IoT Core, Greengrass and Kinesis limits: the physical limits of the uplink.
+
+Defined once here; the uplink, edge_sim's nucleus (which enforces them) and the cloud import them.
+"""
+
+from typing import Final
+
+# IoT Core MQTT (per device connection; every component shares the nucleus connection).
+MQTT_MAX_PAYLOAD_BYTES: Final = 128 * 1024
+MQTT_PUBLISHES_PER_S: Final = 100
+MQTT_BYTES_PER_S: Final = 512 * 1024
+MQTT_BILLING_STEP_BYTES: Final = 5 * 1024
+MQTT_TOPIC_MAX_BYTES: Final = 256
+MQTT_TOPIC_MAX_SLASHES: Final = 7
+MQTT_RULES_PREFIX: Final = "$aws/rules/"  # exempt from the slash count (with the rule name)
+
+# Greengrass nucleus MQTT spooler defaults.
+SPOOL_MAX_BYTES: Final = int(2.5 * 1024 * 1024)
+MAX_IN_FLIGHT_PUBLISHES: Final = 5
+
+# Kinesis Data Streams.
+KINESIS_RECORD_MAX_BYTES: Final = 1024 * 1024
+KINESIS_PUT_RECORDS_MAX: Final = 500
+KINESIS_SHARD_BYTES_PER_S: Final = 1024 * 1024
+KINESIS_SHARD_RECORDS_PER_S: Final = 1000
+
+# Stream Manager's Kinesis export.
+SM_BATCH_SIZE_RANGE: Final = (1, 500)
+SM_MIN_BATCH_INTERVAL_MS: Final = 60_000
+
+# Greengrass component recipes.
+RECIPE_MAX_BYTES: Final = 16_000
+
+# Firehose dynamic partitioning.
+FIREHOSE_MAX_ACTIVE_PARTITIONS: Final = 500
+
+
+def billed_units(payload_bytes: int) -> int:
+    """IoT Core bills messages in 5 KB steps (a 0-byte message is still one unit)."""
+    return max(1, -(-payload_bytes // MQTT_BILLING_STEP_BYTES))

@@ -1,0 +1,93 @@
+"""The MQTT topic scheme, the one place that spells it.
+
+    floorline/<site>/<thing>/<kind>
+
+The device publishes under its own thing name only (the broker ACL and the IoT policy enforce
+it); commands come in on `.../cmd` and answers go out on `.../reply`. The cloud rules build
+their FROM clauses from the same functions, so the two sides cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from components.core.limits import MQTT_TOPIC_MAX_BYTES, MQTT_TOPIC_MAX_SLASHES
+
+ROOT: Final = "floorline"
+
+# Kinds of uplink topic and what travels on each.
+ALERT: Final = "alert"  # one JSON alert per message (IoT rules filter on it)
+AGGREGATE: Final = "agg"  # uplink batches of aggregates
+EVENT: Final = "event"  # uplink batches of events (RFID arrive/depart, HTTP ingest)
+HEALTH: Final = "health"  # uplink batches of health records
+RAW: Final = "raw"  # uplink batches of raw readings (when Kinesis is not used)
+COMMAND: Final = "cmd"  # cloud -> device
+REPLY: Final = "reply"  # device -> cloud, answers to commands
+UPLINK_KINDS: Final = (ALERT, AGGREGATE, EVENT, HEALTH, RAW, REPLY)
+
+# Record class -> topic kind.
+KIND_FOR_CLASS: Final = {
+    "alert": ALERT,
+    "aggregate": AGGREGATE,
+    "event": EVENT,
+    "health": HEALTH,
+    "raw": RAW,
+}
+
+_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_:-]{1,128}$")
+
+
+class TopicError(ValueError):
+    pass
+
+
+def _segment(value: str, what: str) -> str:
+    if not _SEGMENT_RE.match(value or ""):
+        raise TopicError(f"{what} {value!r} is not a valid topic segment")
+    return value
+
+
+def check_topic(topic: str) -> str:
+    """Reject a topic IoT Core would reject (length, levels, wildcards in a publish)."""
+    body = topic
+    if topic.startswith("$aws/rules/"):
+        body = topic.split("/", 3)[3] if topic.count("/") >= 3 else ""
+    if len(topic.encode()) > MQTT_TOPIC_MAX_BYTES:
+        raise TopicError(f"topic is {len(topic.encode())} bytes, limit {MQTT_TOPIC_MAX_BYTES}")
+    if body.count("/") > MQTT_TOPIC_MAX_SLASHES:
+        raise TopicError(f"topic has {body.count('/')} slashes, limit {MQTT_TOPIC_MAX_SLASHES}")
+    if "+" in topic or "#" in topic:
+        raise TopicError("wildcards are not allowed in a publish topic")
+    return topic
+
+
+def device_topic(site: str, thing: str, kind: str) -> str:
+    return check_topic(f"{ROOT}/{_segment(site, 'site')}/{_segment(thing, 'thing')}/{kind}")
+
+
+def command_topic(site: str, thing: str) -> str:
+    return device_topic(site, thing, COMMAND)
+
+
+def reply_topic(site: str, thing: str) -> str:
+    return device_topic(site, thing, REPLY)
+
+
+def cloud_filter(kind: str) -> str:
+    """The filter a cloud rule subscribes with: every site, every device, one kind."""
+    return f"{ROOT}/+/+/{kind}"
+
+
+def parse(topic: str) -> tuple[str, str, str]:
+    """(site, thing, kind) of a floorline topic."""
+    parts = topic.split("/")
+    if len(parts) != 4 or parts[0] != ROOT:
+        raise TopicError(f"{topic!r} is not a floorline topic")
+    return parts[1], parts[2], parts[3]
+
+
+# Topic(n) positions for the IoT SQL `topic(n)` function (1-based), used by the cloud rules.
+TOPIC_SITE_INDEX: Final = 2
+TOPIC_THING_INDEX: Final = 3
+TOPIC_KIND_INDEX: Final = 4
