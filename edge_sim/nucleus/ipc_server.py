@@ -43,6 +43,8 @@ READ_CHUNK_BYTES: Final = 64 * 1024
 # A subscriber that stops reading must not grow the server without bound: past this much
 # unsent data its events are dropped (and counted).
 MAX_PENDING_WRITE_BYTES: Final = 8 * 1024 * 1024
+# How long a refused connection may stay open for its client to close it first.
+REFUSED_GRACE_S: Final = 2.0
 
 
 class NucleusServer:
@@ -264,6 +266,7 @@ class _Connection:
         self.server = server
         self.writer = writer
         self.component: str | None = None
+        self.refused = False
         self.streams: dict[int, _Stream] = {}
         self.last_stream_id = 0
         self.closed = False
@@ -324,6 +327,9 @@ class _Connection:
         flags = rpc.Flags(rpc.int_header(message, rpc.MESSAGE_FLAGS, 0) & 3)
         stream_id = rpc.int_header(message, rpc.STREAM_ID, 0)
 
+        if self.refused:
+            self.server.counters["ignored_after_refusal"] += 1
+            return
         if kind == rpc.MessageType.PING:
             self._write(rpc.control(rpc.MessageType.PING_RESPONSE, payload=message.payload))
             return
@@ -375,7 +381,10 @@ class _Connection:
                 "event=connect_refused version=%s known_token=%s", version, component is not None
             )
             self._write(rpc.control(rpc.MessageType.CONNECT_ACK, rpc.Flags.NONE))
-            self.close()
+            # The client closes on this answer and then raises AccessDeniedError; closing first
+            # would race it into a bare "socket closed". Close later if the client does not.
+            self.refused = True
+            asyncio.get_running_loop().call_later(REFUSED_GRACE_S, self.close)
             return
         self.component = component
         self.server.counters["connect_accepted"] += 1
