@@ -227,6 +227,21 @@ class NucleusServer:
             self.counters["events_after_stop"] += 1
 
     def stats(self) -> dict[str, Any]:
+        """Counters and gauges; read on the server's loop so they are consistent."""
+        loop = self._loop
+        if (
+            loop is not None
+            and loop.is_running()
+            and threading.current_thread() is not self._thread
+        ):
+
+            async def read() -> dict[str, Any]:
+                return self._stats_now()
+
+            return asyncio.run_coroutine_threadsafe(read(), loop).result(timeout=5)
+        return self._stats_now()
+
+    def _stats_now(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.counters)
         out["open_connections"] = len(self._connections)
         out["open_streams"] = sum(len(c.streams) for c in list(self._connections))
