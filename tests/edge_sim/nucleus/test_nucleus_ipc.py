@@ -405,3 +405,49 @@ def test_malformed_request_bodies_are_invalid_arguments(connect: Connect) -> Non
         client.publish_to_topic(topic="floorline/live/#", publish_message=json_message(1))
     with pytest.raises(model.InvalidArgumentsError):
         client.publish_to_iot_core(topic_name=None, qos="1", payload=b"x")
+
+
+# -- embedding --
+def test_stop_with_live_subscribers_closes_their_streams(
+    short_dir: str, config: Any, cloud: InMemoryCloud
+) -> None:
+    srv = NucleusServer(
+        os.path.join(short_dir, "x.sock"),
+        {SENSORS: (TOKENS[SENSORS], None)},
+        config,
+        cloud,
+    )
+    srv.start()
+    client = ggipc.connect(ipc_socket=srv.socket_path, authtoken=TOKENS[SENSORS], timeout=5)
+    closed: queue.Queue[bool] = queue.Queue()
+
+    class Handler(ggipc.client.SubscribeToConfigurationUpdateStreamHandler):
+        def on_stream_closed(self) -> None:
+            closed.put(True)
+
+    operation = client.new_subscribe_to_configuration_update(Handler())
+    operation.activate(model.SubscribeToConfigurationUpdateRequest()).result(5)
+    operation.get_response().result(5)
+    srv.stop()
+    assert closed.get(timeout=5) is True
+    assert not os.path.exists(srv.socket_path)
+    client.close().exception(5)
+
+
+def test_bad_socket_paths_fail_loudly(short_dir: str) -> None:
+    with pytest.raises(ValueError, match="108|107"):
+        NucleusServer("/tmp/" + "x" * 120)
+    srv = NucleusServer(os.path.join(short_dir, "no-such-dir", "s.sock"))
+    with pytest.raises(OSError):
+        srv.start()
+
+
+def test_watch_another_components_configuration(connect: Connect, server: NucleusServer) -> None:
+    uplink = connect(UPLINK)
+    events: queue.Queue[model.ConfigurationUpdateEvents] = queue.Queue()
+    uplink.subscribe_to_configuration_update(component_name=SENSORS, on_stream_event=events.put)
+    connect(SENSORS).update_configuration(
+        timestamp=datetime.now(UTC), value_to_merge={"sampleIntervalSeconds": 2}
+    )
+    event = events.get(timeout=5).configuration_update_event
+    assert (event.component_name, event.key_path) == (SENSORS, ["sampleIntervalSeconds"])
