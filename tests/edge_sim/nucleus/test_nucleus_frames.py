@@ -9,12 +9,14 @@ import shutil
 import socket
 import struct
 import tempfile
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import awsiot.greengrasscoreipc as ggipc
 import pytest
+from awsiot.greengrasscoreipc import model
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -360,3 +362,22 @@ def test_after_fuzzing_a_real_client_is_served(fuzz_server: NucleusServer) -> No
     stats = fuzz_server.stats()
     assert stats.get("internal_errors", 0) == 0
     assert stats["connections"] > 100  # the fuzzers really did reach this server
+
+
+def test_a_subscriber_that_stops_reading_is_bounded(
+    raw: Callable[[], RawClient], connect: Callable[[str], Any], server: NucleusServer
+) -> None:
+    stalled = raw()
+    handshake(stalled)
+    stalled.send(request_frame(1, "aws.greengrass#SubscribeToTopic", {"topic": "floorline/live/#"}))
+    assert stalled.read_one().get(rpc.SERVICE_MODEL_TYPE).endswith("SubscribeToTopicResponse")
+    publisher = connect(SENSORS)
+    blob = model.PublishMessage(binary_message=model.BinaryMessage(message=b"\x00" * 100_000))
+    for _ in range(120):  # ~16 MB of events once base64-encoded; the reader never reads
+        publisher.publish_to_topic(topic="floorline/live/x", publish_message=blob)
+    deadline = time.monotonic() + 10
+    while server.counters["events_dropped_slow_reader"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.counters["events_dropped_slow_reader"] > 0
+    assert server.counters["events_sent"] < 120
+    still_serves_real_client(connect)
