@@ -266,10 +266,10 @@ class _Call:
         self.server = conn.server
         self.component = conn.component or ""
         self.stream_id = stream_id
-        self._stream: _Stream | None = None
+        self.stream: _Stream | None = None
 
     def open_stream(self, event_model: str, cancel: Callable[[], None]) -> None:
-        self._stream = _Stream(self.stream_id, event_model, cancel)
+        self.stream = _Stream(self.stream_id, event_model, cancel)
 
     def emit(self, body: dict[str, Any]) -> None:
         # Always through the loop's queue: the response is written first, events after it.
@@ -436,8 +436,8 @@ class _Connection:
                 log.exception("event=handler_failed operation=%s", name)
                 shape = IpcError("ServiceError", f"internal error in {name}: {exc!r}")
             counters[f"errors.{shape.shape}"] += 1
-            if call._stream is not None:
-                call._stream.cancel()
+            if call.stream is not None:
+                call.stream.cancel()
             self._write(
                 rpc.application(
                     stream_id,
@@ -449,13 +449,13 @@ class _Connection:
             )
             return
         assert operation is not None
-        streaming = call._stream is not None and not (flags & rpc.Flags.TERMINATE_STREAM)
+        streaming = call.stream is not None and not (flags & rpc.Flags.TERMINATE_STREAM)
         if streaming:
-            assert call._stream is not None
-            self.streams[stream_id] = call._stream
+            assert call.stream is not None
+            self.streams[stream_id] = call.stream
             counters["streams_opened"] += 1
-        elif call._stream is not None:
-            call._stream.cancel()
+        elif call.stream is not None:
+            call.stream.cancel()
         self._write(
             rpc.application(stream_id, operation.response_model, response, terminate=not streaming)
         )

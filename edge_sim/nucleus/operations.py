@@ -79,13 +79,16 @@ class Call(Protocol):
     def emit(self, body: dict[str, Any]) -> None: ...
 
 
-def _str(request: Mapping[str, Any], key: str, required: bool = True) -> str | None:
-    value = request.get(key)
+def _required_str(request: Mapping[str, Any], key: str) -> str:
+    value = _optional_str(request, key)
     if value is None:
-        if required:
-            raise invalid(f"{key} is required")
-        return None
-    if not isinstance(value, str):
+        raise invalid(f"{key} is required")
+    return value
+
+
+def _optional_str(request: Mapping[str, Any], key: str) -> str | None:
+    value = request.get(key)
+    if value is not None and not isinstance(value, str):
         raise invalid(f"{key} must be a string")
     return value
 
@@ -115,8 +118,7 @@ def _key_path(request: Mapping[str, Any]) -> list[str]:
 
 # -- IoT Core (aws.greengrass.ipc.mqttproxy) --
 def publish_to_iot_core(call: Call, request: Mapping[str, Any]) -> dict[str, Any]:
-    topic = _str(request, "topicName")
-    assert topic is not None
+    topic = _required_str(request, "topicName")
     qos = request.get("qos", "0")
     if str(qos) not in ("0", "1"):
         raise invalid(f"qos {qos!r} is not one of '0', '1'")
@@ -127,8 +129,7 @@ def publish_to_iot_core(call: Call, request: Mapping[str, Any]) -> dict[str, Any
 
 
 def subscribe_to_iot_core(call: Call, request: Mapping[str, Any]) -> dict[str, Any]:
-    topic_filter = _str(request, "topicName")
-    assert topic_filter is not None
+    topic_filter = _required_str(request, "topicName")
     server = call.server
     server.access(call.component).check(
         call.component, MQTT_PROXY, "SubscribeToIoTCore", topic_filter
@@ -144,8 +145,7 @@ def subscribe_to_iot_core(call: Call, request: Mapping[str, Any]) -> dict[str, A
 
 # -- local pub/sub (aws.greengrass.ipc.pubsub) --
 def publish_to_topic(call: Call, request: Mapping[str, Any]) -> dict[str, Any]:
-    topic = _str(request, "topic")
-    assert topic is not None
+    topic = _required_str(request, "topic")
     if "+" in topic or "#" in topic or not topic:
         raise invalid(f"topic {topic!r} must be a topic name without wildcards")
     body = request.get("publishMessage")
@@ -169,8 +169,7 @@ def publish_to_topic(call: Call, request: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def subscribe_to_topic(call: Call, request: Mapping[str, Any]) -> dict[str, Any]:
-    topic_filter = _str(request, "topic")
-    assert topic_filter is not None
+    topic_filter = _required_str(request, "topic")
     mode = request.get("receiveMode") or RECEIVE_ALL
     server = call.server
     server.access(call.component).check(call.component, PUBSUB, "SubscribeToTopic", topic_filter)
@@ -191,7 +190,7 @@ def subscribe_to_topic(call: Call, request: Mapping[str, Any]) -> dict[str, Any]
 
 # -- configuration --
 def get_configuration(call: Call, request: Mapping[str, Any]) -> dict[str, Any]:
-    component = _str(request, "componentName", required=False) or call.component
+    component = _optional_str(request, "componentName") or call.component
     value = call.server.config.get(component, _key_path(request))
     return {"componentName": component, "value": value}
 
@@ -210,7 +209,7 @@ def update_configuration(call: Call, request: Mapping[str, Any]) -> dict[str, An
 
 
 def subscribe_to_configuration_update(call: Call, request: Mapping[str, Any]) -> dict[str, Any]:
-    component = _str(request, "componentName", required=False) or call.component
+    component = _optional_str(request, "componentName") or call.component
 
     def changed(name: str, key_path: tuple[str, ...]) -> None:
         call.emit({"configurationUpdateEvent": {"componentName": name, "keyPath": list(key_path)}})
@@ -222,7 +221,7 @@ def subscribe_to_configuration_update(call: Call, request: Mapping[str, Any]) ->
 
 # -- lifecycle --
 def update_state(call: Call, request: Mapping[str, Any]) -> dict[str, Any]:
-    state = _str(request, "state")
+    state = _required_str(request, "state")
     if state not in LIFECYCLE_STATES:
         raise invalid(f"state {state!r} is not one of {sorted(LIFECYCLE_STATES)}")
     call.server.set_component_state(call.component, state)
@@ -233,9 +232,8 @@ def update_state(call: Call, request: Mapping[str, Any]) -> dict[str, Any]:
 def _shadow_target(
     call: Call, request: Mapping[str, Any], operation: str
 ) -> tuple[str, str | None]:
-    thing = _str(request, "thingName")
-    assert thing is not None
-    shadow = _str(request, "shadowName", required=False) or None
+    thing = _required_str(request, "thingName")
+    shadow = _optional_str(request, "shadowName") or None
     call.server.access(call.component).check(
         call.component, SHADOW_MANAGER, operation, shadow_resource(thing, shadow)
     )
@@ -274,8 +272,8 @@ def validate_authorization_token(call: Call, request: Mapping[str, Any]) -> dict
             "UnauthorizedError",
             f"{call.component} is not authorized to perform {M}ValidateAuthorizationToken",
         )
-    token = _str(request, "token")
-    if call.server.component_for_token(token or "") is None:
+    token = _required_str(request, "token")
+    if call.server.component_for_token(token) is None:
         raise IpcError("InvalidTokenError", "Invalid token used")
     return {"isValid": True}
 
