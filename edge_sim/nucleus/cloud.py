@@ -40,7 +40,9 @@ class CloudConnection(Protocol):
     def online(self) -> bool: ...
 
     def publish(self, topic: str, payload: bytes, qos: int) -> None:
-        """Deliver one message; raises CloudError if it was not accepted."""
+        """Deliver one message: return once the broker has it (PUBACK for QoS 1), raise
+        CloudOffline when not connected and CloudError (e.g. CloudThrottled) otherwise.
+        Called from the spool's drain thread only, one message at a time."""
 
     def subscribe(self, topic_filter: str, callback: MessageCallback) -> Callable[[], None]:
         """Receive cloud messages matching the filter (kept across outages). Returns cancel."""

@@ -93,8 +93,11 @@ class NucleusServer:
     def add_component(
         self, name: str, token: str, access_control: Mapping[str, Any] | None = None
     ) -> None:
-        """Register a component (its SVCUID and its recipe's accessControl)."""
+        """Register a component (its SVCUID and its recipe's accessControl). Like every
+        nucleus service it gets a configuration node, empty until a deployment fills it."""
         policy = AccessPolicy(access_control, self.thing_name)
+        if name not in self.config.components():
+            self.config.set_component(name, {})
         for warning in policy.warnings:
             log.warning("event=policy_ignored component=%s detail=%s", name, warning)
         with self._state_lock:

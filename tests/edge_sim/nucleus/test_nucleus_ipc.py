@@ -434,6 +434,20 @@ def test_stop_with_live_subscribers_closes_their_streams(
     client.close().exception(5)
 
 
+def test_a_component_without_configuration_reads_an_empty_map(
+    short_dir: str, cloud: InMemoryCloud
+) -> None:
+    with NucleusServer(os.path.join(short_dir, "e.sock"), {"c.Bare": ("t", None)}) as srv:
+        client = ggipc.connect(ipc_socket=srv.socket_path, authtoken="t", timeout=5)
+        try:
+            operation = client.new_get_configuration()
+            operation.activate(model.GetConfigurationRequest())
+            response = operation.get_response().result(5)
+            assert (response.component_name, response.value) == ("c.Bare", {})
+        finally:
+            client.close().result(5)
+
+
 def test_bad_socket_paths_fail_loudly(short_dir: str) -> None:
     with pytest.raises(ValueError, match="108|107"):
         NucleusServer("/tmp/" + "x" * 120)
