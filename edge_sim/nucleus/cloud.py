@@ -45,7 +45,8 @@ class CloudConnection(Protocol):
         Called from the spool's drain thread only, one message at a time."""
 
     def subscribe(self, topic_filter: str, callback: MessageCallback) -> Callable[[], None]:
-        """Receive cloud messages matching the filter (kept across outages). Returns cancel."""
+        """Receive cloud messages matching the filter (kept across outages). The callback may
+        run on any thread. Returns the function that cancels the subscription."""
 
 
 @dataclass(frozen=True)

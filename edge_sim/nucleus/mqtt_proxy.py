@@ -71,7 +71,13 @@ class SpooledMessage:
 
     @property
     def size_bytes(self) -> int:
+        """What the spool budget counts: the payload."""
         return len(self.payload)
+
+    @property
+    def wire_bytes(self) -> int:
+        """What the per-device byte rate counts: payload and topic."""
+        return len(self.payload) + len(self.topic.encode())
 
 
 class Spool:
@@ -268,7 +274,7 @@ class MqttProxy:
                 if self._stopping:
                     return
                 message = self.spool.head()
-            if message is None or not self._pace(message.size_bytes):
+            if message is None or not self._pace(message.wire_bytes):
                 continue
             try:
                 self.cloud.publish(message.topic, message.payload, message.qos)
