@@ -37,6 +37,7 @@ MAX_PUBLISH_RETRY: Final = 100
 # what IoT Core tolerates (1 s of burst), so delivery jitter never trips its limits.
 PACER_BURST_FRACTION: Final = 0.1
 RETRY_BACKOFF_S: Final = 0.05
+MIN_PACE_SLEEP_S: Final = 0.001
 
 
 class PublishRefused(RuntimeError):
@@ -260,7 +261,8 @@ class MqttProxy:
                 self._byte_bucket.take(size_bytes, now)
                 return True
             self.stats["paced_waits"] += 1
-            self._sleep(wait)
+            # A floor on the nap: a wait rounded below the clock's resolution would spin.
+            self._sleep(max(wait, MIN_PACE_SLEEP_S))
         return False
 
     def _run(self) -> None:

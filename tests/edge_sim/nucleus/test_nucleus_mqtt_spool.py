@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Iterator
 
@@ -229,3 +230,31 @@ def _wait(predicate: Callable[[], bool], timeout_s: float = 5.0) -> bool:
             return True
         time.sleep(0.01)
     return bool(predicate())
+
+
+def test_sustained_traffic_in_virtual_time_stays_inside_both_limits() -> None:
+    """A minute and more of mixed traffic at full pace, on a virtual clock: never over either
+    limit, and the pacer still uses most of the budget it has."""
+    clock = ManualClock()
+    cloud = InMemoryCloud(clock)
+    proxy = MqttProxy(cloud, clock, spool_max_bytes=256 * 1024 * 1024, sleep=clock.advance)
+    rng = random.Random(7)
+    sizes = [
+        rng.randint(64_000, MQTT_MAX_PAYLOAD_BYTES) if rng.random() < 0.1 else rng.randint(10, 2000)
+        for _ in range(3000)
+    ]
+    for i, size in enumerate(sizes):
+        proxy.publish(f"floorline/s1/dev-1/k{i % 7}", b"p" * size, 1)
+    wire_bytes = sum(sizes) + sum(len(f"floorline/s1/dev-1/k{i % 7}") for i in range(3000))
+    start_ns = clock.monotonic_ns()
+    proxy.start()
+    try:
+        assert proxy.wait_drained(60)
+    finally:
+        proxy.stop()
+    elapsed_s = (clock.monotonic_ns() - start_ns) / 1e9
+    assert len(cloud.received) == 3000
+    assert cloud.limit_violations() == 0 and cloud.stats["throttled"] == 0
+    floor_s = max(wire_bytes / MQTT_BYTES_PER_S, 3000 / MQTT_PUBLISHES_PER_S)
+    print(f"virtual drain {elapsed_s:.1f} s, limit floor {floor_s:.1f} s")
+    assert floor_s * 0.9 <= elapsed_s <= floor_s * 1.1, (elapsed_s, floor_s)
