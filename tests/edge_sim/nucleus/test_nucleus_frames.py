@@ -267,7 +267,7 @@ def fuzz_server() -> Iterator[NucleusServer]:
 
 
 fuzz_settings = settings(
-    max_examples=60,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
