@@ -41,9 +41,8 @@ MIN_PACE_SLEEP_S: Final = 0.001
 
 
 class PublishRefused(RuntimeError):
-    """The nucleus refused a PublishToIoTCore. `.kind` picks the IPC error shape."""
-
-    kind = "service"
+    """The nucleus refused a PublishToIoTCore (IPC answers ServiceError, as the nucleus does
+    for every publish its MQTT client refuses)."""
 
     def __init__(self, message: str, evidence: object = None) -> None:
         super().__init__(message)
@@ -51,7 +50,7 @@ class PublishRefused(RuntimeError):
 
 
 class InvalidPublish(PublishRefused):
-    kind = "invalid"
+    """Bad topic, payload size or QoS."""
 
 
 class OfflineRefused(PublishRefused):

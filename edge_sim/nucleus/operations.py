@@ -66,7 +66,7 @@ def error_shape(exc: Exception) -> IpcError | None:
     if isinstance(exc, ConfigError | ShadowInvalid | TopicFilterError):
         return invalid(str(exc))
     if isinstance(exc, PublishRefused):
-        return invalid(str(exc)) if exc.kind == "invalid" else IpcError("ServiceError", str(exc))
+        return IpcError("ServiceError", str(exc))
     return None
 
 
@@ -124,7 +124,10 @@ def publish_to_iot_core(call: Call, request: Mapping[str, Any]) -> dict[str, Any
         raise invalid(f"qos {qos!r} is not one of '0', '1'")
     server = call.server
     server.access(call.component).check(call.component, MQTT_PROXY, "PublishToIoTCore", topic)
-    server.mqtt.publish(topic, _blob(request, "payload"), int(qos))
+    try:
+        server.mqtt.publish(topic, _blob(request, "payload"), int(qos))
+    except PublishRefused as exc:
+        raise IpcError("ServiceError", f"Publish to topic {topic} failed: {exc}") from exc
     return {}
 
 
