@@ -87,6 +87,18 @@ def parse(topic: str) -> tuple[str, str, str]:
     return parts[1], parts[2], parts[3]
 
 
+# Greengrass local pub/sub (on the device only, between components).
+LOCAL_ROOT: Final = "floorline/local"
+LOCAL_LIVE: Final = f"{LOCAL_ROOT}/live"  # + "/<stream>": best-effort live values
+LOCAL_IDENTIFY: Final = f"{LOCAL_ROOT}/identify"  # blink the status LED
+LOCAL_SET_RATE: Final = f"{LOCAL_ROOT}/set-rate"  # change a sensor's sample interval
+LOCAL_ALARM: Final = f"{LOCAL_ROOT}/alarm"  # alarm output state changes
+
+
+def live_topic(stream: str) -> str:
+    return f"{LOCAL_LIVE}/{stream}"
+
+
 # Topic(n) positions for the IoT SQL `topic(n)` function (1-based), used by the cloud rules.
 TOPIC_SITE_INDEX: Final = 2
 TOPIC_THING_INDEX: Final = 3
