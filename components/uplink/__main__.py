@@ -41,17 +41,23 @@ class Uplink:
         self.thing = thing
         self.clock = SystemClock()
         self.stop = threading.Event()
-        self.log = Log.open(cfg.logPath, device=thing, budget_bytes=cfg.logBudgetBytes,
-                            free_floor_bytes=cfg.freeDiskFloorBytes)
+        self.log = Log.open(
+            cfg.logPath,
+            device=thing,
+            budget_bytes=cfg.logBudgetBytes,
+            free_floor_bytes=cfg.freeDiskFloorBytes,
+        )
         iot_classes = IOT_CLASSES if cfg.useKinesis else (*IOT_CLASSES, "raw")
         self.log.register_consumer(IOT_CONSUMER, iot_classes)
-        self.iot = IotCoreSender(self.log, gg.publish_iot, holder, thing=thing,
-                                 clock=self.clock, sleep=self.stop.wait)
+        self.iot = IotCoreSender(
+            self.log, gg.publish_iot, holder, thing=thing, clock=self.clock, sleep=self.stop.wait
+        )
         self.kinesis: KinesisSender | None = None
         if cfg.useKinesis:
             self.log.register_consumer(KINESIS_CONSUMER, ("raw",))
-            self.kinesis = KinesisSender(self.log, _stream_manager_client, holder,
-                                         clock=self.clock, sleep=self.stop.wait)
+            self.kinesis = KinesisSender(
+                self.log, _stream_manager_client, holder, clock=self.clock, sleep=self.stop.wait
+            )
         self.config_error: str | None = None
 
     # --------------------------------------------------------------- loops
@@ -69,15 +75,22 @@ class Uplink:
         versions = {"floorline": _version()}
         while not self.stop.is_set():
             try:
-                self.config_error = shadow.apply_desired(self.holder, self.gg.get_shadow(
-                    self.thing), "uplink") or self.config_error
+                self.config_error = (
+                    shadow.apply_desired(self.holder, self.gg.get_shadow(self.thing), "uplink")
+                    or self.config_error
+                )
             except Exception as exc:  # no shadow yet, ShadowManager absent
                 log.debug("event=shadow_get_failed error=%r", exc)
             doc = shadow.reported_state(
-                self.log.stats(), now_wall_ms=self.clock.wall_ms(),
-                uplink={"iot": self.iot.stats(),
-                        "kinesis": self.kinesis.stats() if self.kinesis else None},
-                versions=versions, config_error=self.config_error)
+                self.log.stats(),
+                now_wall_ms=self.clock.wall_ms(),
+                uplink={
+                    "iot": self.iot.stats(),
+                    "kinesis": self.kinesis.stats() if self.kinesis else None,
+                },
+                versions=versions,
+                config_error=self.config_error,
+            )
             try:
                 self.gg.update_shadow(self.thing, doc)
             except Exception as exc:
@@ -118,15 +131,17 @@ class Uplink:
         ipc.follow_updates(self.holder, self.gg, self.iot.apply_config)
         threads = [threading.Thread(target=self._loop, args=(self.iot,), name="iot")]
         if self.kinesis:
-            threads.append(threading.Thread(target=self._loop, args=(self.kinesis,),
-                                            name="kinesis"))
+            threads.append(
+                threading.Thread(target=self._loop, args=(self.kinesis,), name="kinesis")
+            )
         threads.append(threading.Thread(target=self._shadow_loop, name="shadow"))
         for t in threads:
             t.daemon = True
             t.start()
         self.gg.report_running()
-        log.info("event=started thing=%s site=%s kinesis=%s", self.thing, site,
-                 self.kinesis is not None)
+        log.info(
+            "event=started thing=%s site=%s kinesis=%s", self.thing, site, self.kinesis is not None
+        )
         self.stop.wait()
         for t in threads:
             t.join(timeout=5)
@@ -147,8 +162,11 @@ def _version() -> str:
 
 
 def main() -> int:
-    logging.basicConfig(level=os.environ.get("FLOORLINE_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stdout)
+    logging.basicConfig(
+        level=os.environ.get("FLOORLINE_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stdout,
+    )
     gg = ipc.connect()
     if gg is None:
         log.error("event=no_nucleus reason='uplink needs Greengrass IPC (SVCUID and socket env)'")

@@ -58,8 +58,10 @@ def _set_rate(args: dict[str, Any]) -> dict[str, Any]:
         validate_stream(stream)  # type: ignore[arg-type]
     except EnvelopeError as exc:
         raise ValueError(str(exc)) from None
-    return {"stream": stream,
-            "sampleIntervalSeconds": _number(args, "sampleIntervalSeconds", 0.01, 3600, None)}
+    return {
+        "stream": stream,
+        "sampleIntervalSeconds": _number(args, "sampleIntervalSeconds", 0.01, 3600, None),
+    }
 
 
 VALIDATORS = {"flush": _flush, "identify": _identify, "set-rate": _set_rate}
@@ -78,11 +80,16 @@ def parse(payload: bytes) -> Command:
     cid = cid if isinstance(cid, str) and 0 < len(cid) <= 128 else None
     name = doc.get("command")
     if cid is None:
-        raise CommandError("command needs an 'id' (a string of 1 to 128 characters)",
-                           name=name if isinstance(name, str) else None)
+        raise CommandError(
+            "command needs an 'id' (a string of 1 to 128 characters)",
+            name=name if isinstance(name, str) else None,
+        )
     if name not in VALIDATORS:
-        raise CommandError(f"unknown command {name!r}; known: {sorted(VALIDATORS)}", cid,
-                           name if isinstance(name, str) else None)
+        raise CommandError(
+            f"unknown command {name!r}; known: {sorted(VALIDATORS)}",
+            cid,
+            name if isinstance(name, str) else None,
+        )
     args = doc.get("args", {})
     if not isinstance(args, dict):
         raise CommandError("'args' must be an object", cid, name)

@@ -39,8 +39,14 @@ IOT_CLASSES = ("alert", "event", "aggregate", "health")
 class _Sender:
     consumer: str
 
-    def __init__(self, lg: Log, config: ConfigHolder, clock: Clock,
-                 sleep: Callable[[float], Any], rng: random.Random) -> None:
+    def __init__(
+        self,
+        lg: Log,
+        config: ConfigHolder,
+        clock: Clock,
+        sleep: Callable[[float], Any],
+        rng: random.Random,
+    ) -> None:
         self.log = lg
         self.config = config
         self.clock = clock
@@ -59,8 +65,13 @@ class _Sender:
         kind = type(exc).__name__
         self.errors[kind] += 1
         wait = self.backoff.next_s()
-        log.warning("event=send_failed consumer=%s error=%s detail=%r retry_in_s=%.2f",
-                    self.consumer, kind, str(exc)[:200], wait)
+        log.warning(
+            "event=send_failed consumer=%s error=%s detail=%r retry_in_s=%.2f",
+            self.consumer,
+            kind,
+            str(exc)[:200],
+            wait,
+        )
         self.sleep(wait)
 
     def _delivered(self, cls: str, pos: int, records: int, size: int) -> None:
@@ -72,17 +83,30 @@ class _Sender:
         self.last_success_wall_ms = self.clock.wall_ms()
 
     def stats(self) -> dict[str, Any]:
-        return {"records": self.sent_records, "messages": self.sent_messages,
-                "bytes": self.sent_bytes, "errors": dict(self.errors),
-                "last_success_wall_ms": self.last_success_wall_ms}
+        return {
+            "records": self.sent_records,
+            "messages": self.sent_messages,
+            "bytes": self.sent_bytes,
+            "errors": dict(self.errors),
+            "last_success_wall_ms": self.last_success_wall_ms,
+        }
 
 
 class IotCoreSender(_Sender):
     consumer = IOT_CONSUMER
 
-    def __init__(self, lg: Log, publish: Callable[[str, bytes], None], config: ConfigHolder,
-                 *, thing: str, clock: Clock, sleep: Callable[[float], Any] = time.sleep,
-                 rng: random.Random | None = None, read_limit: int = 5000) -> None:
+    def __init__(
+        self,
+        lg: Log,
+        publish: Callable[[str, bytes], None],
+        config: ConfigHolder,
+        *,
+        thing: str,
+        clock: Clock,
+        sleep: Callable[[float], Any] = time.sleep,
+        rng: random.Random | None = None,
+        read_limit: int = 5000,
+    ) -> None:
         super().__init__(lg, config, clock, sleep, rng or random.Random(thing))
         self.publish = publish
         self.thing = thing
@@ -106,8 +130,12 @@ class IotCoreSender(_Sender):
         due = set()
         for cls, n in counts.items():
             since = self._waiting_since.setdefault(cls, now)
-            if (cls == "alert" or flush or n >= cfg.batchMinRecords
-                    or now - since >= cfg.batchMaxDelaySeconds):
+            if (
+                cls == "alert"
+                or flush
+                or n >= cfg.batchMinRecords
+                or now - since >= cfg.batchMaxDelaySeconds
+            ):
                 due.add(cls)
         for cls in list(self._waiting_since):
             if cls not in counts or cls in due:
@@ -125,8 +153,13 @@ class IotCoreSender(_Sender):
         keep = [i for i, r in enumerate(pending) if r.cls in due]
         if not keep:
             return 0
-        messages = plan([pending[i] for i in keep], [pending.positions[i] for i in keep],
-                        site=cfg.siteId, thing=self.thing, max_bytes=cfg.iotMaxMessageBytes)
+        messages = plan(
+            [pending[i] for i in keep],
+            [pending.positions[i] for i in keep],
+            site=cfg.siteId,
+            thing=self.thing,
+            max_bytes=cfg.iotMaxMessageBytes,
+        )
         done = 0
         for m in messages:
             if not self._send(m):
@@ -156,9 +189,17 @@ class IotCoreSender(_Sender):
 class KinesisSender(_Sender):
     consumer = KINESIS_CONSUMER
 
-    def __init__(self, lg: Log, client_factory: Callable[[], Any], config: ConfigHolder, *,
-                 clock: Clock, sleep: Callable[[float], Any] = time.sleep,
-                 rng: random.Random | None = None, read_limit: int = 20_000) -> None:
+    def __init__(
+        self,
+        lg: Log,
+        client_factory: Callable[[], Any],
+        config: ConfigHolder,
+        *,
+        clock: Clock,
+        sleep: Callable[[float], Any] = time.sleep,
+        rng: random.Random | None = None,
+        read_limit: int = 20_000,
+    ) -> None:
         super().__init__(lg, config, clock, sleep, rng or random.Random())
         self.client_factory = client_factory
         self.client: Any = None
@@ -186,22 +227,31 @@ class KinesisSender(_Sender):
             return
         except ResourceNotFoundException:
             pass
-        self.client.create_message_stream(MessageStreamDefinition(
-            name=cfg.streamManagerStreamName,
-            max_size=cfg.streamManagerMaxBytes,
-            # Reject, never overwrite: the log holds the overflow and evicts by policy,
-            # counted; Stream Manager would overwrite silently.
-            strategy_on_full=StrategyOnFull.RejectNewData,
-            persistence=Persistence.File,
-            export_definition=ExportDefinition(kinesis=[KinesisConfig(
-                identifier="floorline-raw-kinesis",
-                kinesis_stream_name=cfg.kinesisStreamName,
-                batch_size=cfg.kinesisBatchSize,
-                batch_interval_millis=cfg.kinesisBatchIntervalMillis,
-            )]),
-        ))
-        log.info("event=stream_created stream=%s kinesis=%s", cfg.streamManagerStreamName,
-                 cfg.kinesisStreamName)
+        self.client.create_message_stream(
+            MessageStreamDefinition(
+                name=cfg.streamManagerStreamName,
+                max_size=cfg.streamManagerMaxBytes,
+                # Reject, never overwrite: the log holds the overflow and evicts by policy,
+                # counted; Stream Manager would overwrite silently.
+                strategy_on_full=StrategyOnFull.RejectNewData,
+                persistence=Persistence.File,
+                export_definition=ExportDefinition(
+                    kinesis=[
+                        KinesisConfig(
+                            identifier="floorline-raw-kinesis",
+                            kinesis_stream_name=cfg.kinesisStreamName,
+                            batch_size=cfg.kinesisBatchSize,
+                            batch_interval_millis=cfg.kinesisBatchIntervalMillis,
+                        )
+                    ]
+                ),
+            )
+        )
+        log.info(
+            "event=stream_created stream=%s kinesis=%s",
+            cfg.streamManagerStreamName,
+            cfg.kinesisStreamName,
+        )
 
     def run_once(self) -> int:
         cfg = self.config.current
@@ -216,8 +266,9 @@ class KinesisSender(_Sender):
             while end < len(pending) and pending[end].device == pending[start].device:
                 end += 1
             try:
-                parts = batch.pack(pending[start:end], site=cfg.siteId,
-                                   max_bytes=cfg.kinesisMaxRecordBytes)
+                parts = batch.pack(
+                    pending[start:end], site=cfg.siteId, max_bytes=cfg.kinesisMaxRecordBytes
+                )
             except batch.BatchError as exc:
                 self.log.quarantine(repr(exc.evidence), f"raw record not packable: {exc}")
                 self.log.ack_positions(self.consumer, {"raw": pending.positions[start]})

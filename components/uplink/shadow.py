@@ -41,8 +41,11 @@ def reported_state(
             "budget_bytes": log_stats.get("budget_bytes"),
             "backlog": backlog,
             "dropped": log_stats.get("evicted", {}),
-            "refused": {k.split(".", 1)[1]: v for k, v in log_stats.get("counters", {}).items()
-                        if k.startswith("rejected_full.")},
+            "refused": {
+                k.split(".", 1)[1]: v
+                for k, v in log_stats.get("counters", {}).items()
+                if k.startswith("rejected_full.")
+            },
             "quarantined": log_stats.get("quarantined", 0),
         },
         "uplink": dict(uplink),

@@ -14,8 +14,13 @@ def _cmd(**doc) -> bytes:
 def test_valid_commands():
     assert parse(_cmd(id="1", command="flush")).name == "flush"
     assert parse(_cmd(id="2", command="identify")).args == {"seconds": 10.0}
-    c = parse(_cmd(id="3", command="set-rate",
-                   args={"stream": "env/bme280@0x76", "sampleIntervalSeconds": 5}))
+    c = parse(
+        _cmd(
+            id="3",
+            command="set-rate",
+            args={"stream": "env/bme280@0x76", "sampleIntervalSeconds": 5},
+        )
+    )
     assert c.args == {"stream": "env/bme280@0x76", "sampleIntervalSeconds": 5.0}
 
 
@@ -28,8 +33,10 @@ def test_valid_commands():
         (_cmd(id="1", command="reboot"), "unknown command 'reboot'"),
         (_cmd(id="1", command="identify", args={"seconds": 9999}), "between"),
         (_cmd(id="1", command="set-rate", args={"stream": "env/a@1"}), "required"),
-        (_cmd(id="1", command="set-rate", args={"stream": "../x",
-                                                 "sampleIntervalSeconds": 1}), "stream name"),
+        (
+            _cmd(id="1", command="set-rate", args={"stream": "../x", "sampleIntervalSeconds": 1}),
+            "stream name",
+        ),
         (_cmd(id="1", command="flush", args=[1]), "'args' must be an object"),
         (b"{" * 10_000, "limit"),
     ],

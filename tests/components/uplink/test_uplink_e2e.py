@@ -25,8 +25,13 @@ def world(tmp_path):
     cloud = InMemoryCloud()
     store = ConfigStore()
     store.set_component(UPLINK, config(tmp_path / "log.db"))
-    server = NucleusServer(f"{sock_dir}/ipc.sock", components={UPLINK: (TOKEN, config(
-        tmp_path / "log.db")["accessControl"])}, config_store=store, cloud=cloud, thing_name=THING)
+    server = NucleusServer(
+        f"{sock_dir}/ipc.sock",
+        components={UPLINK: (TOKEN, config(tmp_path / "log.db")["accessControl"])},
+        config_store=store,
+        cloud=cloud,
+        thing_name=THING,
+    )
     server.start()
     procs = []
 
@@ -61,15 +66,20 @@ def _delivered(cloud: InMemoryCloud) -> dict[tuple[str, str, int], int]:
 
 def _fill(path, n_agg=3000, n_alert=20, n_raw=2000):
     with Log.open(path, device=THING, free_floor_bytes=0) as lg:
-        for i in range(0, n_agg, 100):
-            lg.append_batch("agg/bme280@0x76", "aggregate",
-                            [{"mean": 20 + j / 100, "count": 10} for j in range(100)])
+        for _ in range(0, n_agg, 100):
+            lg.append_batch(
+                "agg/bme280@0x76",
+                "aggregate",
+                [{"mean": 20 + j / 100, "count": 10} for j in range(100)],
+            )
         for i in range(n_alert):
             lg.append("alert/bme280@0x76", "alert", {"severity": "warning", "n": i})
         lg.append_batch("env/bme280@0x76", "raw", [{"t": j / 10} for j in range(n_raw)])
-    return {(THING, "agg/bme280@0x76", s) for s in range(1, n_agg + 1)} | {
-        (THING, "alert/bme280@0x76", s) for s in range(1, n_alert + 1)} | {
-        (THING, "env/bme280@0x76", s) for s in range(1, n_raw + 1)}
+    return (
+        {(THING, "agg/bme280@0x76", s) for s in range(1, n_agg + 1)}
+        | {(THING, "alert/bme280@0x76", s) for s in range(1, n_alert + 1)}
+        | {(THING, "env/bme280@0x76", s) for s in range(1, n_raw + 1)}
+    )
 
 
 def test_outage_in_the_middle_loses_nothing_and_limits_hold(world):
@@ -78,8 +88,11 @@ def test_outage_in_the_middle_loses_nothing_and_limits_hold(world):
     cloud.set_online(False)  # the site is offline when the uplink starts
     proc = run()
     # The nucleus spools what the uplink hands it until the spool is full, then refuses.
-    wait_for(lambda: server.stats()["mqtt"]["spooled_messages"] > 0 or proc.poll() is not None,
-             30, "the nucleus to spool")
+    wait_for(
+        lambda: server.stats()["mqtt"]["spooled_messages"] > 0 or proc.poll() is not None,
+        30,
+        "the nucleus to spool",
+    )
     assert proc.poll() is None, proc.stdout.read()
     assert cloud.received == []
     cloud.set_online(True)
@@ -87,7 +100,8 @@ def test_outage_in_the_middle_loses_nothing_and_limits_hold(world):
     # Alerts were drained first: every alert precedes every aggregate batch.
     kinds = [m.topic.rsplit("/", 1)[1] for m in cloud.received]
     assert max(i for i, k in enumerate(kinds) if k == "alert") < min(
-        i for i, k in enumerate(kinds) if k == "agg")
+        i for i, k in enumerate(kinds) if k == "agg"
+    )
     assert cloud.limit_violations() == 0
 
 
@@ -135,7 +149,9 @@ def test_shadow_reports_backlog_and_rejects_bad_desired_config(world):
     rep = _reported(shadows)
     assert rep["log"]["backlog"]["aggregate"]["records"] == 100
     assert rep["clock_synced"] is True
-    shadows.update(THING, "", dumps({"state": {"desired": {"uplink": {"iotPublishesPerSecond": -5}}}}))
+    shadows.update(
+        THING, "", dumps({"state": {"desired": {"uplink": {"iotPublishesPerSecond": -5}}}})
+    )
     wait_for(lambda: "config_error" in (_reported(shadows) or {}), 30, "the rejection reported")
     assert "iotPublishesPerSecond" in _reported(shadows)["config_error"]
 

@@ -49,8 +49,14 @@ def start_uplink(socket_path: str, extra_env: dict[str, str] | None = None) -> s
         "AWS_IOT_THING_NAME": THING,
         **(extra_env or {}),
     }
-    return subprocess.Popen([sys.executable, "-m", "components.uplink"], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "components.uplink"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def wait_for(pred, timeout_s: float, what: str) -> None:
@@ -63,9 +69,17 @@ def wait_for(pred, timeout_s: float, what: str) -> None:
 
 
 def config(log_path: Path, **over: Any) -> dict[str, Any]:
-    return {"siteId": "plant-1", "logPath": str(log_path), "logBudgetBytes": 64 << 20,
-            "freeDiskFloorBytes": 0, "useKinesis": False, "batchMaxDelaySeconds": 0.2,
-            "shadowIntervalSeconds": 1.0, "accessControl": ACL, **over}
+    return {
+        "siteId": "plant-1",
+        "logPath": str(log_path),
+        "logBudgetBytes": 64 << 20,
+        "freeDiskFloorBytes": 0,
+        "useKinesis": False,
+        "batchMaxDelaySeconds": 0.2,
+        "shadowIntervalSeconds": 1.0,
+        "accessControl": ACL,
+        **over,
+    }
 
 
 def dumps(obj: Any) -> bytes:
