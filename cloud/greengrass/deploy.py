@@ -1,0 +1,225 @@
+"""`python -m cloud.greengrass deploy --thing-group NAME --site FILE [--dry-run]`.
+
+A site file (YAML, example in sites/example.yaml) says what one site runs: component versions,
+configuration `merge` and `reset` per component, the rollout (iotJobConfiguration), timeouts,
+and tags. The request always asks for failureHandlingPolicy ROLLBACK: a device that fails the
+deployment goes back to what it ran before. `site` becomes `siteId` in every floorline
+component that has that key.
+
+Checked before anything is sent, so a typo fails here and not on a device:
+- every key of the site file is known;
+- a floorline component merges only keys its recipe defines, never `accessControl` (a site
+  cannot widen a component's rights), and resets only existing keys;
+- the request satisfies botocore's model of greengrassv2 CreateDeployment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import yaml
+from botocore.exceptions import ParamValidationError
+from botocore.validate import validate_parameters
+
+from cloud.greengrass import layout, recipe
+from cloud.greengrass.project import ProjectError, component_sources
+
+FAILURE_HANDLING = "ROLLBACK"
+COMPONENT_UPDATE_ACTION = "NOTIFY_COMPONENTS"
+_TOP_KEYS = {"site", "region", "deploymentName", "components", "rollout", "timeouts", "tags"}
+_COMPONENT_KEYS = {"version", "merge", "reset"}
+_ROLLOUT_KEYS = {"maximumPerMinute", "exponentialRate", "abortCriteria", "inProgressTimeoutMinutes"}
+_TIMEOUT_KEYS = {"componentUpdateSeconds", "configurationValidationSeconds"}
+_THING_GROUP = re.compile(r"^[A-Za-z0-9:_-]{1,128}$")
+_SITE = re.compile(r"^[A-Za-z0-9_:-]{1,128}$")  # a topic segment (components/core/topics.py)
+
+
+class SiteFileError(ProjectError):
+    """A site file that would deploy something unintended; names the file and the key."""
+
+
+@dataclass(frozen=True)
+class ComponentDeployment:
+    version: str
+    merge: dict[str, Any] = field(default_factory=dict)
+    reset: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SiteDeployment:
+    path: Path
+    site: str
+    region: str | None
+    deployment_name: str
+    components: dict[str, ComponentDeployment]
+    rollout: dict[str, Any]
+    timeouts: dict[str, int]
+    tags: dict[str, str]
+
+
+def _unknown(where: str, given: Mapping[str, Any], known: set[str]) -> None:
+    extra = sorted(set(given) - known)
+    if extra:
+        raise SiteFileError(f"{where}: unknown key(s) {extra}; known: {sorted(known)}")
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SiteFileError(f"{where}: expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def floorline_defaults(root: Path) -> dict[str, dict[str, Any]]:
+    """DefaultConfiguration of every floorline component with code, by component name."""
+    defaults = {}
+    for source in component_sources(root):
+        if source.package is not None:
+            defaults[source.name] = recipe.default_configuration(recipe.load(source.recipe_path)[1])
+    return defaults
+
+
+def _check_floorline(where: str, name: str, spec: ComponentDeployment, keys: set[str]) -> None:
+    if "accessControl" in spec.merge:
+        raise SiteFileError(f"{where}: {name} merge sets accessControl; rights live in recipes")
+    unknown = sorted(set(spec.merge) - keys)
+    if unknown:
+        raise SiteFileError(f"{where}: {name} has no configuration key(s) {unknown}")
+    for pointer in spec.reset:
+        first = pointer.split("/")[1] if pointer.startswith("/") else None
+        if pointer != "" and first not in keys:
+            raise SiteFileError(f"{where}: {name} reset {pointer!r} names no configuration key")
+
+
+def load_site(path: Path, root: Path = layout.REPO_ROOT) -> SiteDeployment:
+    where = str(path)
+    try:
+        data = _mapping(yaml.safe_load(path.read_text(encoding="utf-8")), where)
+    except (OSError, yaml.YAMLError) as exc:
+        raise SiteFileError(f"{where}: cannot read ({exc})") from exc
+    _unknown(where, data, _TOP_KEYS)
+    site = str(data.get("site", ""))
+    if not _SITE.match(site):
+        raise SiteFileError(f"{where}: site {site!r} must be 1-128 of A-Z a-z 0-9 _ : -")
+    defaults = floorline_defaults(root)
+    components: dict[str, ComponentDeployment] = {}
+    for name, raw in _mapping(data.get("components"), f"{where} components").items():
+        spec = _mapping(raw, f"{where} {name}")
+        _unknown(f"{where} {name}", spec, _COMPONENT_KEYS)
+        version = str(spec.get("version", ""))
+        if not layout.is_semver(version):
+            raise SiteFileError(f"{where}: {name} version {version!r} is not an exact semver")
+        reset = spec.get("reset") or []
+        if not isinstance(reset, list) or not all(isinstance(p, str) for p in reset):
+            raise SiteFileError(f"{where}: {name} reset must be a list of JSON pointers")
+        merge = dict(_mapping(spec.get("merge"), f"{where} {name} merge"))
+        if name in defaults:
+            proposed = ComponentDeployment(version, merge, reset)
+            _check_floorline(where, name, proposed, set(defaults[name]))
+            if "siteId" in defaults[name]:
+                if merge.get("siteId", site) != site:
+                    raise SiteFileError(f"{where}: {name} siteId differs from site {site!r}")
+                merge["siteId"] = site
+        elif name.startswith(layout.NAME_PREFIX) and name != _suite_name(root):
+            raise SiteFileError(f"{where}: {name} is not a floorline component")
+        components[name] = ComponentDeployment(version, merge, list(reset))
+    if not components:
+        raise SiteFileError(f"{where}: no components")
+    rollout = _mapping(data.get("rollout"), f"{where} rollout")
+    _unknown(f"{where} rollout", rollout, _ROLLOUT_KEYS)
+    timeouts = _mapping(data.get("timeouts"), f"{where} timeouts")
+    _unknown(f"{where} timeouts", timeouts, _TIMEOUT_KEYS)
+    return SiteDeployment(
+        path=path,
+        site=site,
+        region=data.get("region"),
+        deployment_name=str(data.get("deploymentName") or f"floorline-{site}"),
+        components=components,
+        rollout=rollout,
+        timeouts={k: int(v) for k, v in timeouts.items()},
+        tags={str(k): str(v) for k, v in _mapping(data.get("tags"), f"{where} tags").items()},
+    )
+
+
+def _suite_name(root: Path) -> str:
+    return next(s.name for s in component_sources(root) if s.package is None)
+
+
+def thing_group_arn(partition: str, region: str, account: str, thing_group: str) -> str:
+    if not _THING_GROUP.match(thing_group):
+        raise SiteFileError(f"thing group {thing_group!r} is not a valid thing group name")
+    return f"arn:{partition}:iot:{region}:{account}:thinggroup/{thing_group}"
+
+
+def _iot_job_configuration(rollout: Mapping[str, Any]) -> dict[str, Any]:
+    job: dict[str, Any] = {}
+    executions = {k: rollout[k] for k in ("maximumPerMinute", "exponentialRate") if k in rollout}
+    if executions:
+        job["jobExecutionsRolloutConfig"] = executions
+    if rollout.get("abortCriteria"):
+        job["abortConfig"] = {"criteriaList": list(rollout["abortCriteria"])}
+    if "inProgressTimeoutMinutes" in rollout:
+        job["timeoutConfig"] = {"inProgressTimeoutInMinutes": rollout["inProgressTimeoutMinutes"]}
+    return job
+
+
+def _policies(timeouts: Mapping[str, int]) -> dict[str, Any]:
+    policies: dict[str, Any] = {"failureHandlingPolicy": FAILURE_HANDLING}
+    if "componentUpdateSeconds" in timeouts:
+        policies["componentUpdatePolicy"] = {
+            "timeoutInSeconds": timeouts["componentUpdateSeconds"],
+            "action": COMPONENT_UPDATE_ACTION,
+        }
+    if "configurationValidationSeconds" in timeouts:
+        policies["configurationValidationPolicy"] = {
+            "timeoutInSeconds": timeouts["configurationValidationSeconds"]
+        }
+    return policies
+
+
+def deployment_request(
+    site: SiteDeployment, *, thing_group: str, region: str, account: str, partition: str = "aws"
+) -> dict[str, Any]:
+    """The CreateDeployment parameters, validated against botocore's service model."""
+    components: dict[str, Any] = {}
+    for name, spec in sorted(site.components.items()):
+        entry: dict[str, Any] = {"componentVersion": spec.version}
+        update: dict[str, Any] = {}
+        if spec.merge:
+            update["merge"] = json.dumps(spec.merge, sort_keys=True, separators=(",", ":"))
+        if spec.reset:
+            update["reset"] = list(spec.reset)
+        if update:
+            entry["configurationUpdate"] = update
+        components[name] = entry
+    request: dict[str, Any] = {
+        "targetArn": thing_group_arn(partition, region, account, thing_group),
+        "deploymentName": site.deployment_name,
+        "components": components,
+        "deploymentPolicies": _policies(site.timeouts),
+    }
+    job = _iot_job_configuration(site.rollout)
+    if job:
+        request["iotJobConfiguration"] = job
+    if site.tags:
+        request["tags"] = dict(site.tags)
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":")).encode()
+    request["clientToken"] = hashlib.sha256(canonical).hexdigest()[:64]
+    model = botocore.session.get_session().get_service_model("greengrassv2")
+    try:
+        validate_parameters(request, model.operation_model("CreateDeployment").input_shape)
+    except ParamValidationError as exc:
+        raise SiteFileError(f"{site.path}: the deployment request is invalid: {exc}") from exc
+    return request
+
+
+def create_deployment(greengrass: Any, request: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(greengrass.create_deployment(**request))
