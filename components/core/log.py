@@ -56,9 +56,10 @@ LOG_FORMAT_VERSION = 1
 _RANK = {cls: i for i, cls in enumerate(EVICTION_ORDER)}
 _TABLE = {cls: f"rec_{cls}" for cls in CLASSES}
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-# Pages are evicted in chunks of this many rows per statement: big enough to be cheap, small
-# enough not to overshoot the budget by much.
-_EVICT_CHUNK_ROWS = 512
+# Eviction deletes the oldest rows in chunks that start small (little overshoot for a
+# trickle of appends) and double while the shortfall persists (few statements for a flood).
+_EVICT_FIRST_CHUNK_ROWS = 32
+_EVICT_MAX_CHUNK_ROWS = 8192
 
 
 class LogError(Exception):
@@ -215,10 +216,12 @@ class Log:
         self._lock = threading.RLock()
         self._streams: dict[tuple[str, str], _Stream] = {}
         self._by_sid: dict[int, _Stream] = {}
+        self._new_sids: list[int] = []
+        self._vacuum_after_commit = False
         self._counters = _Counters()
         self._page_size = conn.execute("PRAGMA page_size").fetchone()[0]
         # Checkpoint and truncate the WAL well before it could eat a large part of the budget.
-        wal_reserve = max(64 * 1024, budget_bytes // 8)
+        wal_reserve = max(64 * 1024, min(budget_bytes // 16, 16 * 1024 * 1024))
         conn.execute(f"PRAGMA wal_autocheckpoint={max(16, wal_reserve // self._page_size)}")
         conn.execute(f"PRAGMA journal_size_limit={wal_reserve}")
         self._wal_reserve = wal_reserve
@@ -346,10 +349,39 @@ class Log:
                     [(n, sid) for sid, n in next_seq.items()],
                 )
                 c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
+            except BudgetExceeded as exc:
+                self._rollback()
+                self._count_refusal(exc.cls, len(records))
                 raise
+            except sqlite3.OperationalError as exc:
+                self._rollback()
+                if "full" not in str(exc):
+                    raise
+                # The filesystem filled before the floor caught it (another program wrote).
+                cls = records[0].cls
+                self._count_refusal(cls, len(records))
+                raise BudgetExceeded(
+                    f"disk full: {exc}", cls=cls, used_bytes=-1, budget_bytes=self.budget_bytes
+                ) from exc
+            except BaseException:
+                self._rollback()
+                raise
+            self._new_sids.clear()
+            if self._vacuum_after_commit:
+                self._vacuum_after_commit = False
+                self._conn.execute("PRAGMA incremental_vacuum")
             return seqs
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:  # SQLite may have rolled back itself (disk full)
+            self._conn.execute("ROLLBACK")
+        self._vacuum_after_commit = False
+        # Streams created in a rolled-back transaction do not exist: drop them from the cache.
+        for sid in self._new_sids:
+            st = self._by_sid.pop(sid, None)
+            if st is not None:
+                self._streams.pop((st.device, st.stream), None)
+        self._new_sids.clear()
 
     def _encode(self, st: _Stream, payload: Mapping[str, Any]) -> str:
         if not isinstance(payload, Mapping):
@@ -380,6 +412,7 @@ class Log:
                     (device, stream, cls, _JSON(list(fields)) if fields else None),
                 )
                 st = _Stream(cur.lastrowid or 0, device, stream, cls, fields or None)
+                self._new_sids.append(st.sid)
             else:
                 st = _Stream(row[0], device, stream, row[1], _fields(row[2]))
             self._streams[key] = st
@@ -408,45 +441,71 @@ class Log:
         free_pages = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
         return (page_count - free_pages) * self._page_size
 
-    def _free_disk_shortfall(self) -> int:
+    def _limit_bytes(self) -> tuple[int, str]:
+        """How many bytes of pages the log may use now, and what sets that limit.
+
+        Deleting rows does not give disk space back by itself: freed pages stay in the file
+        for reuse. So below the free-disk floor the file may not grow at all, and evicting
+        (then `incremental_vacuum`) is what returns space to the filesystem."""
+        budget = self.budget_bytes - self._wal_reserve
         try:
             st = os.statvfs(self.path.parent)
         except OSError:
-            return 0
-        return max(0, self.free_floor_bytes - st.f_bavail * st.f_frsize)
+            return budget, "budget"
+        page_count = self._conn.execute("PRAGMA page_count").fetchone()[0]
+        wal_growth = max(0, self._wal_reserve - self._wal_bytes())  # the WAL may still grow
+        disk = (
+            page_count * self._page_size
+            + st.f_bavail * st.f_frsize
+            - self.free_floor_bytes
+            - wal_growth
+        )
+        return (disk, "disk_floor") if disk < budget else (budget, "budget")
 
     def _make_room(self, incoming: int, cls: str, may_evict_own: bool) -> None:
-        """Inside the append transaction: evict until `incoming` bytes fit the budget."""
-        # The WAL is bounded separately (autocheckpoint + journal_size_limit); the pages get
-        # what remains of the budget.
-        limit = self.budget_bytes - self._wal_reserve
-        over = self._db_used_bytes() + incoming - limit + self._free_disk_shortfall()
+        """Inside the append transaction: evict until `incoming` bytes fit the limit."""
+        limit, reason = self._limit_bytes()
+        over = self._db_used_bytes() + incoming - limit
         if over <= 0:
             return
         rank = _RANK[cls]
         for victim in EVICTION_ORDER:
             if _RANK[victim] > rank or (victim == cls and not may_evict_own):
                 break
-            reason = "disk_floor" if self._free_disk_shortfall() > 0 else "budget"
-            while over > 0 and self._evict_oldest(victim, reason):
-                over = self._db_used_bytes() + incoming - limit + self._free_disk_shortfall()
+            chunk = _EVICT_FIRST_CHUNK_ROWS
+            while over > 0 and self._evict_oldest(victim, reason, chunk):
+                over = self._db_used_bytes() + incoming - limit
+                chunk = min(chunk * 2, _EVICT_MAX_CHUNK_ROWS)
             if over <= 0:
+                if reason == "disk_floor":
+                    self._vacuum_after_commit = True
                 return
         used = self._db_used_bytes()
-        self._counters.rejected[cls] = self._counters.rejected.get(cls, 0) + 1
-        self._bump(f"rejected_full.{cls}", 1)
         raise BudgetExceeded(
-            f"log full: {used} of {self.budget_bytes} bytes in use and no record of class "
-            f"{cls!r} or lower may be evicted to fit {incoming} more",
+            f"log full ({reason}): {used} bytes of pages in use, limit {limit}; no record of "
+            f"class {cls!r} or lower may be evicted to fit {incoming} more",
             cls=cls,
             used_bytes=used,
             budget_bytes=self.budget_bytes,
         )
 
-    def _evict_oldest(self, cls: str, reason: str) -> bool:
+    def _count_refusal(self, cls: str, records: int) -> None:
+        """A refused append is counted durably, in its own small transaction."""
+        self._counters.rejected[cls] = self._counters.rejected.get(cls, 0) + records
+        log.warning("event=append_refused cls=%s records=%d reason=log_full", cls, records)
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._bump(f"rejected_full.{cls}", records)
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:  # the disk itself is full: the in-memory count remains
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            log.error("event=refusal_not_persisted cls=%s error=%r", cls, exc)
+
+    def _evict_oldest(self, cls: str, reason: str, rows: int) -> bool:
         table = _TABLE[cls]
         row = self._conn.execute(
-            f"SELECT pos FROM {table} ORDER BY pos LIMIT 1 OFFSET ?", (_EVICT_CHUNK_ROWS - 1,)
+            f"SELECT pos FROM {table} ORDER BY pos LIMIT 1 OFFSET ?", (rows - 1,)
         ).fetchone()
         if row is None:
             row = self._conn.execute(f"SELECT max(pos) FROM {table}").fetchone()
@@ -769,6 +828,8 @@ def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
         path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
     )
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+    # Takes effect on a new file only; lets eviction under disk pressure return pages to the OS.
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
     mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
     if mode.lower() != "wal":
         raise LogError(f"could not switch {path} to WAL (got {mode!r})")
