@@ -22,7 +22,10 @@ def _build(args: argparse.Namespace) -> int:
     from cloud.greengrass.build import build
 
     built = build(
-        args.root, args.out, version=args.version, components=args.component,
+        args.root,
+        args.out,
+        version=args.version,
+        components=args.component,
         gdk_layout=args.gdk_layout,
     )
     table = Table(title=f"greengrass-build: {len(built)} components")
@@ -31,9 +34,12 @@ def _build(args: argparse.Namespace) -> int:
     for b in built.values():
         zip_path = b.artifact_zip
         table.add_row(
-            b.name, b.version, zip_path.name if zip_path else "-",
+            b.name,
+            b.version,
+            zip_path.name if zip_path else "-",
             str(zip_path.stat().st_size) if zip_path else "-",
-            b.sha256.get(layout.ARTIFACT_ZIP, "-")[:16], str(b.recipe_path.stat().st_size),
+            b.sha256.get(layout.ARTIFACT_ZIP, "-")[:16],
+            str(b.recipe_path.stat().st_size),
         )
     console.print(table)
     return 0
@@ -89,7 +95,10 @@ def _deploy(args: argparse.Namespace) -> int:
     session = boto3.Session(region_name=region)
     account = args.account or session.client("sts").get_caller_identity()["Account"]
     request = deployment_request(
-        site, thing_group=args.thing_group, region=region, account=account,
+        site,
+        thing_group=args.thing_group,
+        region=region,
+        account=account,
         partition=session.get_partition_for_region(region),
     )
     if args.dry_run:
@@ -109,8 +118,11 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, help="build folder (default: greengrass-build/)")
     b.add_argument("--version", help="component version (default: gdk-config.json's)")
     b.add_argument("--component", action="append", help="only this component (repeatable)")
-    b.add_argument("--gdk-layout", action="store_true",
-                   help="also write recipes/recipe.yaml (the suite), as GDK's custom build needs")
+    b.add_argument(
+        "--gdk-layout",
+        action="store_true",
+        help="also write recipes/recipe.yaml (the suite), as GDK's custom build needs",
+    )
     b.set_defaults(run=_build)
 
     g = sub.add_parser("gdk-projects", help="write one GDK project folder per component")

@@ -19,6 +19,7 @@ import yaml
 
 from cloud.greengrass import access, layout
 from cloud.greengrass.project import ComponentSource
+from components.core.config import NUCLEUS_KEYS, ConfigError, Spec
 from components.core.limits import RECIPE_MAX_BYTES
 
 RECIPE_FORMAT_VERSION: Final = "2020-01-25"
@@ -253,3 +254,22 @@ def stamp(
 
 def publish_uri_prefix(bucket: str, name: str, version: str) -> str:
     return f"s3://{bucket}/{name}/{version}/"
+
+
+def spec_mismatches(defaults: Mapping[str, Any], spec: Spec) -> list[str]:
+    """Differences between a recipe's DefaultConfiguration and a component's typed Spec."""
+    ours = {k: v for k, v in defaults.items() if k not in NUCLEUS_KEYS}
+    found = [f"{k}: in the recipe, not in the Spec" for k in sorted(set(ours) - set(spec.keys))]
+    found += [f"{k}: in the Spec, not in the recipe" for k in sorted(set(spec.keys) - set(ours))]
+    try:
+        parsed = spec.parse({k: v for k, v in ours.items() if k in spec.keys})
+    except ConfigError as exc:
+        rejected = exc.errors.items()
+        return found + [f"{k}: the Spec rejects the recipe default ({r})" for k, r in rejected]
+    expected = spec.defaults()
+    found += [
+        f"{k}: recipe default {ours[k]!r}, Spec default {expected[k]!r}"
+        for k in sorted(set(ours) & set(spec.keys))
+        if parsed[k] != expected[k]
+    ]
+    return found

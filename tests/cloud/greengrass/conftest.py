@@ -29,7 +29,12 @@ def make_tree(root: Path) -> Path:
     repo = layout.REPO_ROOT
     for name in (layout.RECIPES_DIR, "components/core"):
         shutil.copytree(repo / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in (layout.SUITE_RECIPE, layout.GDK_CONFIG, layout.PYPROJECT, "components/__init__.py"):
+    for name in (
+        layout.SUITE_RECIPE,
+        layout.GDK_CONFIG,
+        layout.PYPROJECT,
+        "components/__init__.py",
+    ):
         shutil.copyfile(repo / name, root / name)
     (root / "components/core/__pycache__").mkdir()
     (root / "components/core/__pycache__/log.cpython-311.pyc").write_bytes(b"\0cache")

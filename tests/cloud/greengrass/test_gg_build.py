@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cloud.greengrass import artifact, layout, recipe
+from cloud.greengrass import layout, recipe
 from cloud.greengrass.__main__ import main
 from cloud.greengrass.build import BuildOutputMismatch, build, load_build
 from cloud.greengrass.project import (
@@ -21,8 +21,10 @@ from cloud.greengrass.project import (
 )
 from components.core.limits import RECIPE_MAX_BYTES
 
-DEVICE = sorted(layout.component_name(k) for k in
-                ("Analytics", "Console", "HttpIngest", "Rfid", "Sensors", "Uplink"))
+DEVICE = sorted(
+    layout.component_name(k)
+    for k in ("Analytics", "Console", "HttpIngest", "Rfid", "Sensors", "Uplink")
+)
 SUITE = "com.floorline.Suite"
 
 
@@ -39,19 +41,24 @@ def test_layout_matches_gdk(tree: Path) -> None:
         assert (out / "artifacts" / name / "0.1.0" / "floorline.zip").is_file()
         assert (out / "recipes" / f"{name}.yaml").is_file()
     assert list((out / "artifacts" / SUITE / "0.1.0").iterdir()) == []
-    assert (out / "recipes/recipe.yaml").read_bytes() == (out / f"recipes/{SUITE}.yaml").read_bytes()
+    assert (out / "recipes/recipe.yaml").read_bytes() == (
+        out / f"recipes/{SUITE}.yaml"
+    ).read_bytes()
 
 
 def test_zip_holds_code_only(tree: Path) -> None:
     built = build(tree)
     names = zip_names(built["com.floorline.HttpIngest"].artifact_zip)
-    core = sorted(
-        f"components/core/{p.name}" for p in (tree / "components/core").glob("*.py")
-    )
+    core = sorted(f"components/core/{p.name}" for p in (tree / "components/core").glob("*.py"))
     assert names == sorted(
-        ["components/__init__.py", *core, "components/http_ingest/__init__.py",
-         "components/http_ingest/__main__.py", "components/http_ingest/data/schema.json",
-         "requirements.txt"]
+        [
+            "components/__init__.py",
+            *core,
+            "components/http_ingest/__init__.py",
+            "components/http_ingest/__main__.py",
+            "components/http_ingest/data/schema.json",
+            "requirements.txt",
+        ]
     )
     for name in names:
         parts = name.split("/")
@@ -97,9 +104,10 @@ def test_recipes_are_stamped_like_gdk(tree: Path) -> None:
         stamped = yaml.safe_load(built[name].recipe_path.read_bytes())
         assert (stamped["ComponentName"], stamped["ComponentVersion"]) == (name, "2.3.4")
         assert stamped["ComponentPublisher"] == settings.author
-        assert recipe.artifact_uris(stamped) == [
-            "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/floorline.zip"
-        ] * 2
+        assert (
+            recipe.artifact_uris(stamped)
+            == ["s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/floorline.zip"] * 2
+        )
         assert "&id0" not in built[name].recipe_path.read_text()  # no YAML anchors left
     suite = yaml.safe_load(built[SUITE].recipe_path.read_bytes())
     assert {d: s["VersionRequirement"] for d, s in suite["ComponentDependencies"].items()} == {
@@ -109,10 +117,13 @@ def test_recipes_are_stamped_like_gdk(tree: Path) -> None:
 
 def test_next_patch_build_says_so(tree: Path) -> None:
     built = build(tree, version="NEXT_PATCH", components=["Rfid"])
-    assert yaml.safe_load(built["com.floorline.Rfid"].recipe_path.read_bytes())[
-        "ComponentVersion"
-    ] == "NEXT_PATCH"
-    assert (tree / "greengrass-build/artifacts/com.floorline.Rfid/NEXT_PATCH/floorline.zip").is_file()
+    assert (
+        yaml.safe_load(built["com.floorline.Rfid"].recipe_path.read_bytes())["ComponentVersion"]
+        == "NEXT_PATCH"
+    )
+    assert (
+        tree / "greengrass-build/artifacts/com.floorline.Rfid/NEXT_PATCH/floorline.zip"
+    ).is_file()
 
 
 def test_bad_version_is_refused(tree: Path) -> None:

@@ -42,7 +42,8 @@ def test_example_site_request() -> None:
     assert request["targetArn"] == f"arn:aws:iot:eu-west-1:{ACCOUNT}:thinggroup/plant-a-line-1"
     assert request["deploymentPolicies"]["failureHandlingPolicy"] == "ROLLBACK"
     assert request["deploymentPolicies"]["componentUpdatePolicy"] == {
-        "timeoutInSeconds": 120, "action": "NOTIFY_COMPONENTS"
+        "timeoutInSeconds": 120,
+        "action": "NOTIFY_COMPONENTS",
     }
     components = request["components"]
     assert components["com.floorline.Uplink"]["componentVersion"] == "0.1.0"
@@ -61,8 +62,10 @@ def test_example_site_request() -> None:
 
 def test_the_real_client_accepts_the_request() -> None:
     client = boto3.client(
-        "greengrassv2", region_name="eu-west-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
+        "greengrassv2",
+        region_name="eu-west-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
     )
     request = _request()
     with Stubber(client) as stub:  # validates every parameter against the service model
@@ -78,18 +81,30 @@ def test_the_real_client_accepts_the_request() -> None:
 @pytest.mark.parametrize(
     ("edit", "match"),
     [
-        (lambda d: d["components"]["com.floorline.Sensors"]["merge"].update(sampleRateHz=5),
-         "no configuration key"),
-        (lambda d: d["components"]["com.floorline.Uplink"]["merge"].update(accessControl={}),
-         "accessControl"),
-        (lambda d: d["components"]["com.floorline.Rfid"].update(reset=["/nope"]),
-         "names no configuration key"),
-        (lambda d: d["components"]["com.floorline.Rfid"].update(version="latest"),
-         "not an exact semver"),
-        (lambda d: d["components"].update({"com.floorline.Nope": {"version": "1.0.0"}}),
-         "not a floorline component"),
-        (lambda d: d["components"]["com.floorline.Uplink"]["merge"].update(siteId="other"),
-         "siteId differs"),
+        (
+            lambda d: d["components"]["com.floorline.Sensors"]["merge"].update(sampleRateHz=5),
+            "no configuration key",
+        ),
+        (
+            lambda d: d["components"]["com.floorline.Uplink"]["merge"].update(accessControl={}),
+            "accessControl",
+        ),
+        (
+            lambda d: d["components"]["com.floorline.Rfid"].update(reset=["/nope"]),
+            "names no configuration key",
+        ),
+        (
+            lambda d: d["components"]["com.floorline.Rfid"].update(version="latest"),
+            "not an exact semver",
+        ),
+        (
+            lambda d: d["components"].update({"com.floorline.Nope": {"version": "1.0.0"}}),
+            "not a floorline component",
+        ),
+        (
+            lambda d: d["components"]["com.floorline.Uplink"]["merge"].update(siteId="other"),
+            "siteId differs",
+        ),
         (lambda d: d.update(rollouts={}), "unknown key"),
         (lambda d: d["rollout"].update(maximumPerMinute="fast"), "request is invalid"),
         (lambda d: d.update(site="plant a"), "site"),
@@ -107,9 +122,19 @@ def test_bad_thing_group_name() -> None:
 
 
 def test_dry_run_prints_the_request(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main([
-        "deploy", "--thing-group", "plant-a-line-1", "--site", str(EXAMPLE),
-        "--account", ACCOUNT, "--region", "eu-west-1", "--dry-run",
-    ])
+    code = main(
+        [
+            "deploy",
+            "--thing-group",
+            "plant-a-line-1",
+            "--site",
+            str(EXAMPLE),
+            "--account",
+            ACCOUNT,
+            "--region",
+            "eu-west-1",
+            "--dry-run",
+        ]
+    )
     assert code == 0
     assert json.loads(capsys.readouterr().out) == _request()

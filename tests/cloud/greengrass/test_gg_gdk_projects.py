@@ -23,9 +23,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 def test_one_project_per_component(tree: Path) -> None:
     folders = generate(tree, tree / "gdk-projects")
     names = sorted(f.name for f in folders)
-    assert names == sorted(
-        layout.component_name(p.stem) for p in (tree / "recipes").glob("*.yaml")
-    )
+    assert names == sorted(layout.component_name(p.stem) for p in (tree / "recipes").glob("*.yaml"))
     settings = read_gdk_settings(tree)
     built = build(tree)
     for folder in folders:

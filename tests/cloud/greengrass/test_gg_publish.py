@@ -39,7 +39,11 @@ def _client(service: str, region: str = REGION) -> Any:
 @pytest.fixture
 def stubbed() -> tuple[AwsClients, dict[str, Stubber]]:
     clients = AwsClients(_client("sts"), _client("s3"), _client("greengrassv2"))
-    stubs = {"sts": Stubber(clients.sts), "s3": Stubber(clients.s3), "gg": Stubber(clients.greengrass)}
+    stubs = {
+        "sts": Stubber(clients.sts),
+        "s3": Stubber(clients.s3),
+        "gg": Stubber(clients.greengrass),
+    }
     for stub in stubs.values():
         stub.activate()
     yield clients, stubs
@@ -73,15 +77,20 @@ def test_publish_fixed_version(tree: Path, stubbed: tuple[AwsClients, dict[str, 
     clients, stubs = stubbed
     built = build(tree)
     _identity(stubs["sts"])
-    stubs["s3"].add_response("get_bucket_location", {"LocationConstraint": REGION}, {"Bucket": BUCKET})
+    stubs["s3"].add_response(
+        "get_bucket_location", {"LocationConstraint": REGION}, {"Bucket": BUCKET}
+    )
     ordered = sorted(built.values(), key=lambda b: (b.artifact_zip is None, b.name))
     for b in ordered:
         if b.artifact_zip:
             stubs["s3"].add_response(
                 "put_object",
                 {"ETag": '"x"'},
-                {"Bucket": BUCKET, "Key": f"{b.name}/0.1.0/floorline.zip",
-                 "Body": b.artifact_zip.read_bytes()},
+                {
+                    "Bucket": BUCKET,
+                    "Key": f"{b.name}/0.1.0/floorline.zip",
+                    "Body": b.artifact_zip.read_bytes(),
+                },
             )
         _created(stubs["gg"], b.name, "0.1.0")
     sent: list[bytes] = []
@@ -111,7 +120,8 @@ def test_next_patch_resolution(tree: Path, stubbed: tuple[AwsClients, dict[str, 
     _identity(stubs["sts"])
     stubs["s3"].add_client_error("get_bucket_location", "NoSuchBucket", http_status_code=404)
     stubs["s3"].add_response(
-        "create_bucket", {"Location": f"/{BUCKET}"},
+        "create_bucket",
+        {"Location": f"/{BUCKET}"},
         {"Bucket": BUCKET, "CreateBucketConfiguration": {"LocationConstraint": REGION}},
     )
     names = sorted(n for n in load_build(tree / "greengrass-build") if n != "com.floorline.Suite")
@@ -119,37 +129,60 @@ def test_next_patch_resolution(tree: Path, stubbed: tuple[AwsClients, dict[str, 
     for index, name in enumerate(names):
         arn = ARN + name
         if index == 0:  # two pages; highest by semver, not by text: 1.0.10 > 1.0.9
-            page1 = [{"componentName": name, "componentVersion": v, "arn": f"{arn}:versions:{v}"}
-                     for v in ("1.0.9", "1.0.3")]
+            page1 = [
+                {"componentName": name, "componentVersion": v, "arn": f"{arn}:versions:{v}"}
+                for v in ("1.0.9", "1.0.3")
+            ]
             stubs["gg"].add_response(
-                "list_component_versions", {"componentVersions": page1, "nextToken": "t"},
+                "list_component_versions",
+                {"componentVersions": page1, "nextToken": "t"},
                 {"arn": arn},
             )
             stubs["gg"].add_response(
                 "list_component_versions",
-                {"componentVersions": [{"componentName": name, "componentVersion": "1.0.10",
-                                        "arn": f"{arn}:versions:1.0.10"}]},
+                {
+                    "componentVersions": [
+                        {
+                            "componentName": name,
+                            "componentVersion": "1.0.10",
+                            "arn": f"{arn}:versions:1.0.10",
+                        }
+                    ]
+                },
                 {"arn": arn, "nextToken": "t"},
             )
             expected[name] = "1.0.11"
         else:  # never published: GDK starts at 1.0.0
-            stubs["gg"].add_response("list_component_versions", {"componentVersions": []}, {"arn": arn})
+            stubs["gg"].add_response(
+                "list_component_versions", {"componentVersions": []}, {"arn": arn}
+            )
             expected[name] = "1.0.0"
         stubs["s3"].add_response(
-            "put_object", {"ETag": '"x"'},
+            "put_object",
+            {"ETag": '"x"'},
             {"Bucket": BUCKET, "Key": f"{name}/{expected[name]}/floorline.zip", "Body": ANY},
         )
         _created(stubs["gg"], name, expected[name])
     suite_arn = ARN + "com.floorline.Suite"
     stubs["gg"].add_response(
         "list_component_versions",
-        {"componentVersions": [{"componentName": "com.floorline.Suite", "componentVersion": "3.1.4",
-                                "arn": f"{suite_arn}:versions:3.1.4"}]},
+        {
+            "componentVersions": [
+                {
+                    "componentName": "com.floorline.Suite",
+                    "componentVersion": "3.1.4",
+                    "arn": f"{suite_arn}:versions:3.1.4",
+                }
+            ]
+        },
         {"arn": suite_arn},
     )
     _created(stubs["gg"], "com.floorline.Suite", "3.1.5")
     results = publish(
-        clients, root=tree, region=REGION, bucket_prefix="floorline-components",
+        clients,
+        root=tree,
+        region=REGION,
+        bucket_prefix="floorline-components",
         version="NEXT_PATCH",
     )
     for stub in stubs.values():
@@ -175,13 +208,17 @@ def test_bucket_in_us_east_1_has_no_location_constraint() -> None:
     ("error", "location", "match"),
     [("AccessDenied", None, "another account"), (None, "us-west-2", "is in region")],
 )
-def test_a_bucket_we_cannot_use_is_an_error(error: str | None, location: str | None, match: str) -> None:
+def test_a_bucket_we_cannot_use_is_an_error(
+    error: str | None, location: str | None, match: str
+) -> None:
     s3 = _client("s3")
     with Stubber(s3) as stub:
         if error:
             stub.add_client_error("get_bucket_location", error, http_status_code=403)
         else:
-            stub.add_response("get_bucket_location", {"LocationConstraint": location}, {"Bucket": "b"})
+            stub.add_response(
+                "get_bucket_location", {"LocationConstraint": location}, {"Bucket": "b"}
+            )
         with pytest.raises(PublishError, match=match):
             ensure_bucket(s3, "b", REGION)
 
@@ -189,9 +226,13 @@ def test_a_bucket_we_cannot_use_is_an_error(error: str | None, location: str | N
 def test_next_version_of_a_prerelease() -> None:
     gg = _client("greengrassv2")
     with Stubber(gg) as stub:
-        versions = [{"componentName": "c", "componentVersion": v, "arn": f"{ARN}c:versions:{v}"}
-                    for v in ("2.0.0-rc.1", "1.9.9")]
-        stub.add_response("list_component_versions", {"componentVersions": versions}, {"arn": ARN + "c"})
+        versions = [
+            {"componentName": "c", "componentVersion": v, "arn": f"{ARN}c:versions:{v}"}
+            for v in ("2.0.0-rc.1", "1.9.9")
+        ]
+        stub.add_response(
+            "list_component_versions", {"componentVersions": versions}, {"arn": ARN + "c"}
+        )
         assert next_version(gg, ARN + "c") == "2.0.1"
 
 
