@@ -29,16 +29,16 @@ def _build(args: argparse.Namespace) -> int:
         gdk_layout=args.gdk_layout,
     )
     table = Table(title=f"greengrass-build: {len(built)} components")
-    for column in ("component", "version", "artifact", "bytes", "sha256", "recipe bytes"):
-        table.add_column(column)
+    table.add_column("component", no_wrap=True)
+    for column in ("version", "zip bytes", "zip sha256", "recipe bytes"):
+        table.add_column(column, no_wrap=True)
     for b in built.values():
         zip_path = b.artifact_zip
         table.add_row(
             b.name,
             b.version,
-            zip_path.name if zip_path else "-",
             str(zip_path.stat().st_size) if zip_path else "-",
-            b.sha256.get(layout.ARTIFACT_ZIP, "-")[:16],
+            b.sha256.get(layout.ARTIFACT_ZIP, "-")[:12],
             str(b.recipe_path.stat().st_size),
         )
     console.print(table)
