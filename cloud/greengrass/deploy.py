@@ -15,6 +15,7 @@ Checked before anything is sent, so a typo fails here and not on a device:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -65,7 +66,7 @@ class SiteDeployment:
 
 
 def _unknown(where: str, given: Mapping[str, Any], known: set[str]) -> None:
-    extra = sorted(set(given) - known)
+    extra = sorted(str(k) for k in set(given) - known)
     if extra:
         raise SiteFileError(f"{where}: unknown key(s) {extra}; known: {sorted(known)}")
 
@@ -79,12 +80,18 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
 
 
 def floorline_defaults(root: Path) -> dict[str, dict[str, Any]]:
-    """DefaultConfiguration of every floorline component with code, by component name."""
+    """DefaultConfiguration of every floorline component by name ({} for the suite)."""
     defaults = {}
     for source in component_sources(root):
-        if source.package is not None:
-            defaults[source.name] = recipe.default_configuration(recipe.load(source.recipe_path)[1])
+        parsed = recipe.load(source.recipe_path)[1]
+        defaults[source.name] = recipe.default_configuration(parsed) if source.package else {}
     return defaults
+
+
+@functools.cache
+def _create_deployment_shape() -> Any:
+    model = botocore.session.get_session().get_service_model("greengrassv2")
+    return model.operation_model("CreateDeployment").input_shape
 
 
 def _check_floorline(where: str, name: str, spec: ComponentDeployment, keys: set[str]) -> None:
@@ -99,19 +106,27 @@ def _check_floorline(where: str, name: str, spec: ComponentDeployment, keys: set
             raise SiteFileError(f"{where}: {name} reset {pointer!r} names no configuration key")
 
 
-def load_site(path: Path, root: Path = layout.REPO_ROOT) -> SiteDeployment:
+def load_site(
+    path: Path,
+    root: Path = layout.REPO_ROOT,
+    *,
+    defaults: Mapping[str, Mapping[str, Any]] | None = None,
+) -> SiteDeployment:
+    """Read and check a site file; `defaults` (from floorline_defaults) saves re-reading."""
     where = str(path)
     try:
         data = _mapping(yaml.safe_load(path.read_text(encoding="utf-8")), where)
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise SiteFileError(f"{where}: cannot read ({exc})") from exc
     _unknown(where, data, _TOP_KEYS)
     site = str(data.get("site", ""))
     if not _SITE.match(site):
         raise SiteFileError(f"{where}: site {site!r} must be 1-128 of A-Z a-z 0-9 _ : -")
-    defaults = floorline_defaults(root)
+    defaults = floorline_defaults(root) if defaults is None else defaults
     components: dict[str, ComponentDeployment] = {}
     for name, raw in _mapping(data.get("components"), f"{where} components").items():
+        if not isinstance(name, str):
+            raise SiteFileError(f"{where}: component name {name!r} is not a string")
         spec = _mapping(raw, f"{where} {name}")
         _unknown(f"{where} {name}", spec, _COMPONENT_KEYS)
         version = str(spec.get("version", ""))
@@ -121,14 +136,18 @@ def load_site(path: Path, root: Path = layout.REPO_ROOT) -> SiteDeployment:
         if not isinstance(reset, list) or not all(isinstance(p, str) for p in reset):
             raise SiteFileError(f"{where}: {name} reset must be a list of JSON pointers")
         merge = dict(_mapping(spec.get("merge"), f"{where} {name} merge"))
-        if name in defaults:
+        try:  # Greengrass configuration is JSON: no dates, no NaN, string keys only
+            json.dumps(merge, allow_nan=False, sort_keys=True)
+        except (TypeError, ValueError) as exc:
+            raise SiteFileError(f"{where}: {name} merge is not plain JSON ({exc})") from exc
+        if defaults.get(name):
             proposed = ComponentDeployment(version, merge, reset)
             _check_floorline(where, name, proposed, set(defaults[name]))
             if "siteId" in defaults[name]:
                 if merge.get("siteId", site) != site:
                     raise SiteFileError(f"{where}: {name} siteId differs from site {site!r}")
                 merge["siteId"] = site
-        elif name.startswith(layout.NAME_PREFIX) and name != _suite_name(root):
+        elif name.startswith(layout.NAME_PREFIX) and name not in defaults:
             raise SiteFileError(f"{where}: {name} is not a floorline component")
         components[name] = ComponentDeployment(version, merge, list(reset))
     if not components:
@@ -137,20 +156,22 @@ def load_site(path: Path, root: Path = layout.REPO_ROOT) -> SiteDeployment:
     _unknown(f"{where} rollout", rollout, _ROLLOUT_KEYS)
     timeouts = _mapping(data.get("timeouts"), f"{where} timeouts")
     _unknown(f"{where} timeouts", timeouts, _TIMEOUT_KEYS)
+    for key, value in timeouts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SiteFileError(f"{where}: timeouts {key} must be a whole number of seconds")
+    abort = rollout.get("abortCriteria", [])
+    if not isinstance(abort, list):
+        raise SiteFileError(f"{where}: rollout abortCriteria must be a list")
     return SiteDeployment(
         path=path,
         site=site,
-        region=data.get("region"),
+        region=str(data["region"]) if data.get("region") else None,
         deployment_name=str(data.get("deploymentName") or f"floorline-{site}"),
         components=components,
         rollout=rollout,
-        timeouts={k: int(v) for k, v in timeouts.items()},
+        timeouts=dict(timeouts),
         tags={str(k): str(v) for k, v in _mapping(data.get("tags"), f"{where} tags").items()},
     )
-
-
-def _suite_name(root: Path) -> str:
-    return next(s.name for s in component_sources(root) if s.package is None)
 
 
 def thing_group_arn(partition: str, region: str, account: str, thing_group: str) -> str:
@@ -211,13 +232,13 @@ def deployment_request(
         request["iotJobConfiguration"] = job
     if site.tags:
         request["tags"] = dict(site.tags)
-    canonical = json.dumps(request, sort_keys=True, separators=(",", ":")).encode()
-    request["clientToken"] = hashlib.sha256(canonical).hexdigest()[:64]
-    model = botocore.session.get_session().get_service_model("greengrassv2")
     try:
-        validate_parameters(request, model.operation_model("CreateDeployment").input_shape)
-    except ParamValidationError as exc:
+        validate_parameters(request, _create_deployment_shape())
+        canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (ParamValidationError, TypeError, ValueError) as exc:
         raise SiteFileError(f"{site.path}: the deployment request is invalid: {exc}") from exc
+    # Idempotency: the same site file sent twice makes one deployment.
+    request["clientToken"] = hashlib.sha256(canonical.encode()).hexdigest()[:64]
     return request
 
 

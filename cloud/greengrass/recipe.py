@@ -62,12 +62,13 @@ def load(path: Path) -> tuple[str, dict[str, Any]]:
     data = path.read_bytes()
     check_size(path, data)
     try:
-        recipe = yaml.safe_load(data)
-    except yaml.YAMLError as exc:
-        raise RecipeError(path, [f"not valid YAML: {exc}"]) from exc
+        text = data.decode("utf-8")
+        recipe = yaml.safe_load(text)
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise RecipeError(path, [f"not valid UTF-8 YAML: {exc}"]) from exc
     if not isinstance(recipe, dict):
         raise RecipeError(path, ["not a mapping"])
-    return data.decode("utf-8"), recipe
+    return text, recipe
 
 
 class _NoAliasDumper(yaml.SafeDumper):
