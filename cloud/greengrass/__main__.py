@@ -75,12 +75,11 @@ def _publish(args: argparse.Namespace) -> int:
         version=args.version,
         components=args.component,
     )
-    table = Table(title=f"published to {results[0].bucket if results else '-'}")
-    for column in ("component", "version", "artifact URI", "component ARN"):
-        table.add_column(column)
     for r in results:
-        table.add_row(r.name, r.version, ", ".join(r.artifact_uris) or "-", r.arn)
-    console.print(table)
+        console.print(f"[green]OK[/green] {r.name} {r.version}", soft_wrap=True)
+        for uri in r.artifact_uris:
+            console.print(f"   artifact {uri}", soft_wrap=True)
+        console.print(f"   component {r.arn}", soft_wrap=True)
     return 0
 
 

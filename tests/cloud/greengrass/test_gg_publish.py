@@ -272,3 +272,29 @@ def test_s3_round_trip_with_moto(tree: Path) -> None:
         publish(clients, root=tree, region=REGION, bucket_prefix="floorline-components")
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [bucket]
     assert layout.ARTIFACT_ZIP == "floorline.zip"
+
+
+@mock_aws
+def test_cli_publish(
+    tree: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cloud.greengrass.__main__ import main
+
+    for var, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test")):
+        monkeypatch.setenv(var, value)
+    gg = _client("greengrassv2")
+    real = AwsClients.from_session.__func__
+
+    def with_stubbed_greengrass(cls: type, session: Any) -> AwsClients:
+        clients = real(cls, session)  # sts and s3 from the CLI's own session (moto)
+        return AwsClients(clients.sts, clients.s3, gg)
+
+    monkeypatch.setattr(AwsClients, "from_session", classmethod(with_stubbed_greengrass))
+    build(tree, components=["Console"])
+    with Stubber(gg) as stub:
+        _created(stub, "com.floorline.Console", "0.1.0")
+        code = main(["--root", str(tree), "publish", "--region", REGION, "--bucket", "cli"])
+        stub.assert_no_pending_responses()
+    assert code == 0
+    out = capsys.readouterr().out
+    assert f"s3://cli-{REGION}-{ACCOUNT}/com.floorline.Console/0.1.0/floorline.zip" in out
