@@ -10,6 +10,8 @@ Checked before anything is sent, so a typo fails here and not on a device:
 - every key of the site file is known;
 - a floorline component merges only keys its recipe defines, never `accessControl` (a site
   cannot widen a component's rights), and resets only existing keys;
+- the configuration a device would end up with passes the component's typed Spec, when the
+  component declares one (cloud/greengrass/specs.py);
 - the request satisfies botocore's model of greengrassv2 CreateDeployment.
 """
 
@@ -31,6 +33,8 @@ from botocore.validate import validate_parameters
 
 from cloud.greengrass import layout, recipe
 from cloud.greengrass.project import ProjectError, component_sources
+from cloud.greengrass.specs import component_spec
+from components.core.config import NUCLEUS_KEYS, ConfigError, Spec
 
 FAILURE_HANDLING = "ROLLBACK"
 COMPONENT_UPDATE_ACTION = "NOTIFY_COMPONENTS"
@@ -88,6 +92,41 @@ def floorline_defaults(root: Path) -> dict[str, dict[str, Any]]:
     return defaults
 
 
+def floorline_specs(root: Path) -> dict[str, Spec]:
+    """Typed configuration of every floorline component that declares one, by name."""
+    found = {}
+    for source in component_sources(root):
+        spec = component_spec(source.package) if source.package else None
+        if spec is not None:
+            found[source.name] = spec
+    return found
+
+
+def _deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Greengrass merge semantics: objects merge key by key, anything else is replaced."""
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _check_values(
+    where: str, name: str, spec: Spec, defaults: Mapping[str, Any], change: ComponentDeployment
+) -> None:
+    """The configuration a device would end up with must pass the component's own Spec."""
+    config = {k: v for k, v in defaults.items() if k not in NUCLEUS_KEYS}
+    if "" in change.reset:
+        config = {}
+    config = _deep_merge(config, change.merge)
+    try:
+        spec.parse(config)
+    except ConfigError as exc:
+        raise SiteFileError(f"{where}: {name} configuration rejected: {exc}") from exc
+
+
 @functools.cache
 def _create_deployment_shape() -> Any:
     model = botocore.session.get_session().get_service_model("greengrassv2")
@@ -111,8 +150,10 @@ def load_site(
     root: Path = layout.REPO_ROOT,
     *,
     defaults: Mapping[str, Mapping[str, Any]] | None = None,
+    specs: Mapping[str, Spec] | None = None,
 ) -> SiteDeployment:
-    """Read and check a site file; `defaults` (from floorline_defaults) saves re-reading."""
+    """Read and check a site file; `defaults` and `specs` (from floorline_defaults and
+    floorline_specs) save re-reading them for many files."""
     where = str(path)
     try:
         data = _mapping(yaml.safe_load(path.read_text(encoding="utf-8")), where)
@@ -123,6 +164,7 @@ def load_site(
     if not _SITE.match(site):
         raise SiteFileError(f"{where}: site {site!r} must be 1-128 of A-Z a-z 0-9 _ : -")
     defaults = floorline_defaults(root) if defaults is None else defaults
+    specs = floorline_specs(root) if specs is None else specs
     components: dict[str, ComponentDeployment] = {}
     for name, raw in _mapping(data.get("components"), f"{where} components").items():
         if not isinstance(name, str):
@@ -147,6 +189,8 @@ def load_site(
                 if merge.get("siteId", site) != site:
                     raise SiteFileError(f"{where}: {name} siteId differs from site {site!r}")
                 merge["siteId"] = site
+            if name in specs:
+                _check_values(where, name, specs[name], defaults[name], proposed)
         elif name.startswith(layout.NAME_PREFIX) and name not in defaults:
             raise SiteFileError(f"{where}: {name} is not a floorline component")
         components[name] = ComponentDeployment(version, merge, list(reset))

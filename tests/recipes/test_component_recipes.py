@@ -3,11 +3,9 @@ least-privilege access control spelled from components/core/topics.py."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import tomllib
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -15,6 +13,7 @@ import pytest
 from cloud.greengrass import access, layout, recipe
 from cloud.greengrass.build import check_sources
 from cloud.greengrass.project import ComponentSource, component_sources, read_gdk_settings
+from cloud.greengrass.specs import component_spec
 from components.core import limits, topics
 from components.core.config import Key, Spec
 
@@ -227,28 +226,9 @@ def test_release_version_agrees_with_pyproject() -> None:
 # --- recipe defaults against each component's typed configuration ------------------------------
 
 
-def _config_module(package: str) -> ModuleType | None:
-    for module_name in (f"components.{package}.config", f"components.{package}"):
-        try:
-            return importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name not in (module_name, f"components.{package}"):
-                raise  # the module exists but one of its imports is missing: a real failure
-    return None
-
-
-def _spec_of(package: str) -> Spec | None:
-    module = _config_module(package)
-    if module is None:
-        return None
-    specs = [v for v in vars(module).values() if isinstance(v, Spec)]
-    assert len(specs) <= 1, f"{module.__name__} declares {len(specs)} Spec objects"
-    return specs[0] if specs else None
-
-
 @pytest.mark.parametrize("source", DEVICE, ids=lambda s: s.key)
 def test_recipe_defaults_match_the_component_spec(source: ComponentSource) -> None:
-    spec = _spec_of(source.package)
+    spec = component_spec(source.package)
     if spec is None:
         pytest.skip(
             f"components/{source.package} declares no configuration Spec yet; "

@@ -58,7 +58,7 @@ def _mutate(path: tuple, value: object) -> dict:
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(path=st.sampled_from(PATHS), value=values)
 def test_any_site_file_is_a_request_or_a_named_error(
@@ -67,7 +67,7 @@ def test_any_site_file_is_a_request_or_a_named_error(
     site_file = tmp_path / "site.yaml"
     site_file.write_text(yaml.safe_dump(_mutate(path, value)))
     try:
-        site = load_site(site_file, defaults=DEFAULTS)
+        site = load_site(site_file, defaults=DEFAULTS, specs={})
         request = deployment_request(
             site, thing_group="g", region="eu-west-1", account="123456789012"
         )
@@ -82,7 +82,7 @@ def test_any_bytes_as_a_site_file(tmp_path: Path, data: bytes) -> None:
     site_file = tmp_path / "site.yaml"
     site_file.write_bytes(data)
     try:
-        load_site(site_file, defaults=DEFAULTS)
+        load_site(site_file, defaults=DEFAULTS, specs={})
     except SiteFileError:
         return
 
