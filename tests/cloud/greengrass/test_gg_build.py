@@ -211,3 +211,15 @@ def test_every_package_is_built(tree: Path) -> None:
         package = layout.package_name(key)
         names = zip_names(built[layout.component_name(key)].artifact_zip)
         assert f"components/{package}/__main__.py" in names
+
+
+def test_the_suite_must_list_exactly_the_components(tree: Path) -> None:
+    suite = tree / "recipe.yaml"
+    parsed = yaml.safe_load(suite.read_text())
+    del parsed["ComponentDependencies"]["com.floorline.Rfid"]
+    parsed["Manifests"][0]["Lifecycle"] = {"Run": "echo hi"}
+    suite.write_text(yaml.safe_dump(parsed, sort_keys=False))
+    with pytest.raises(recipe.RecipeError) as caught:
+        build(tree)
+    found = " | ".join(caught.value.problems)
+    assert "recipes/ holds" in found and "no Lifecycle, no Artifacts" in found
