@@ -49,7 +49,13 @@ def test_layout_matches_gdk(tree: Path) -> None:
 def test_zip_holds_code_only(tree: Path) -> None:
     built = build(tree)
     names = zip_names(built["com.floorline.HttpIngest"].artifact_zip)
-    core = sorted(f"components/core/{p.name}" for p in (tree / "components/core").glob("*.py"))
+    core_dir = tree / "components/core"
+    core = sorted(
+        p.relative_to(tree).as_posix()
+        for p in core_dir.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".md"
+    )
+    assert core and "components/core/topics.py" in core
     assert names == sorted(
         [
             "components/__init__.py",
