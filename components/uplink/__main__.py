@@ -92,7 +92,7 @@ class Uplink:
                 config_error=self.config_error,
             )
             try:
-                self.gg.update_shadow(self.thing, doc)
+                self.gg.update_shadow(self.thing, doc, topics.SHADOW_NAME)
             except Exception as exc:
                 log.warning("event=shadow_update_failed error=%r", exc)
             self.stop.wait(self.holder.current.shadowIntervalSeconds)

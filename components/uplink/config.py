@@ -9,10 +9,10 @@ from components.core.limits import (
 )
 
 SPEC = Spec(
-    Key("siteId", str, "site-1", "Site segment of every topic (one thing group per site)"),
-    Key("logPath", str, "/var/lib/floorline/log.db", "The durable log shared by the components"),
-    Key("logBudgetBytes", int, 256 << 20, "Byte budget of the log (pages + WAL)", min=1 << 20),
-    Key("freeDiskFloorBytes", int, 64 << 20, "Free disk the log always leaves", min=0),
+    Key("siteId", str, "unassigned", "Site segment of every topic (one thing group per site)"),
+    Key("logPath", str, "/var/lib/floorline/log.sqlite", "The durable log shared by the components"),
+    Key("logBudgetBytes", int, 1 << 30, "Byte budget of the log (pages + WAL)", min=1 << 20),
+    Key("freeDiskFloorBytes", int, 256 << 20, "Free disk the log always leaves", min=0),
     Key(
         "iotPublishesPerSecond",
         float,
@@ -71,6 +71,6 @@ SPEC = Spec(
         min=1024,
         max=1024 * 1024,
     ),
-    Key("shadowIntervalSeconds", float, 60.0, "How often reported state is updated", min=1),
+    Key("shadowIntervalSeconds", float, 300.0, "How often reported state is updated", min=1),
     Key("backoffMaxSeconds", float, 60.0, "Longest retry wait after an error", min=0.1),
 )

@@ -11,6 +11,7 @@ import pytest
 from uplink_world import THING, TOKEN, UPLINK, config, dumps, start_uplink, wait_for
 
 from components.core import batch
+from components.core.topics import SHADOW_NAME
 from components.core.log import Log
 from edge_sim.nucleus.cloud import InMemoryCloud
 from edge_sim.nucleus.config_store import ConfigStore
@@ -158,7 +159,7 @@ def test_shadow_reports_backlog_and_rejects_bad_desired_config(world):
 
 def _reported(shadows):
     try:
-        doc = shadows.get(THING, "")
+        doc = shadows.get(THING, SHADOW_NAME)
     except Exception:
         return None
     return doc.get("state", {}).get("reported")

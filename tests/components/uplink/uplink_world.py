@@ -10,34 +10,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[3]
 UPLINK = "com.floorline.Uplink"
 TOKEN = "tok-uplink-e2e"
 THING = "dev-e2e"
-ACL: dict[str, Any] = {
-    "aws.greengrass.ipc.mqttproxy": {
-        f"{UPLINK}:mqttproxy:1": {
-            "operations": ["aws.greengrass#PublishToIoTCore"],
-            "resources": ["floorline/*/{iot:thingName}/*"],
-        },
-        f"{UPLINK}:mqttproxy:2": {
-            "operations": ["aws.greengrass#SubscribeToIoTCore"],
-            "resources": ["floorline/+/{iot:thingName}/cmd"],
-        },
-    },
-    "aws.greengrass.ipc.pubsub": {
-        f"{UPLINK}:pubsub:1": {
-            "operations": ["aws.greengrass#PublishToTopic"],
-            "resources": ["floorline/local/*"],
-        }
-    },
-    "aws.greengrass.ShadowManager": {
-        f"{UPLINK}:shadow:1": {
-            "operations": ["aws.greengrass#GetThingShadow", "aws.greengrass#UpdateThingShadow"],
-            "resources": ["$aws/things/{iot:thingName}/shadow"],
-        }
-    },
-}
+# The access rights are the recipe's, read from the one place that states them.
+RECIPE = yaml.safe_load((ROOT / "recipes" / "Uplink.yaml").read_text())
+ACL: dict[str, Any] = RECIPE["ComponentConfiguration"]["DefaultConfiguration"]["accessControl"]
 
 
 def start_uplink(socket_path: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
