@@ -76,7 +76,9 @@ class Uplink:
         while not self.stop.is_set():
             try:
                 self.config_error = (
-                    shadow.apply_desired(self.holder, self.gg.get_shadow(self.thing), "uplink")
+                    shadow.apply_desired(
+                        self.holder, self.gg.get_shadow(self.thing, topics.SHADOW_NAME), "uplink"
+                    )
                     or self.config_error
                 )
             except Exception as exc:  # no shadow yet, ShadowManager absent

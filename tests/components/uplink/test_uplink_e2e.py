@@ -144,15 +144,13 @@ def test_shadow_reports_backlog_and_rejects_bad_desired_config(world):
     _fill(log_path, n_agg=100, n_alert=0, n_raw=10)
     cloud.set_online(False)
     run()
-    shadows = server.shadows if hasattr(server, "shadows") else None
-    assert shadows is not None, "the nucleus exposes its shadow store"
+    shadows = server.shadows
     wait_for(lambda: _reported(shadows) is not None, 30, "a reported shadow")
     rep = _reported(shadows)
     assert rep["log"]["backlog"]["aggregate"]["records"] == 100
     assert rep["clock_synced"] is True
-    shadows.update(
-        THING, "", dumps({"state": {"desired": {"uplink": {"iotPublishesPerSecond": -5}}}})
-    )
+    bad = {"state": {"desired": {"uplink": {"iotPublishesPerSecond": -5}}}}
+    shadows.update(THING, SHADOW_NAME, dumps(bad))
     wait_for(lambda: "config_error" in (_reported(shadows) or {}), 30, "the rejection reported")
     assert "iotPublishesPerSecond" in _reported(shadows)["config_error"]
 
