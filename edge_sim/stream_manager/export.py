@@ -137,6 +137,7 @@ class Progress:
     skipped_evicted: int = 0
     last_export_time_ms: int = 0
     error_message: str | None = None
+    last_skip_reason: str | None = None
     start_sequence_number: int = 0
 
 
@@ -279,7 +280,9 @@ class KinesisExporter:
         p.exported_bytes += outcome.delivered_bytes
         p.skipped_messages += len(outcome.skipped)
         p.last_export_time_ms = self._clock.wall_ms()
-        p.error_message = outcome.error or (outcome.skipped[-1] if outcome.skipped else None)
+        p.error_message = outcome.error
+        if outcome.skipped:
+            p.last_skip_reason = outcome.skipped[-1]
         self._save_progress()
         for reason in outcome.skipped:
             log.warning("event=export_skip stream=%s reason=%r", s.name, reason)

@@ -316,6 +316,10 @@ class StreamManagerServer:
                 self.stats["status_unknown_failure"] += 1
                 log.error("event=request_failed op=%s error=%r", op, str(exc))
                 answer = p.error_answer(rid, Status.UNKNOWN_FAILURE, f"server I/O error: {exc}")
+            except Exception as exc:  # a server bug must cost one request, not the device
+                self.stats["internal_errors"] += 1
+                log.exception("event=internal_error op=%s", op)
+                answer = p.error_answer(rid, Status.UNKNOWN_FAILURE, f"internal error: {exc!r}")
         async with write_lock:
             try:
                 await self._send(writer, answer_op, answer)

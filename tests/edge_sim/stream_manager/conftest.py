@@ -22,7 +22,9 @@ def sink() -> MemoryKinesis:
 
 
 @pytest.fixture
-def make_server(tmp_path: Path, sink: MemoryKinesis) -> Iterator[Callable[..., StreamManagerServer]]:
+def make_server(
+    tmp_path: Path, sink: MemoryKinesis
+) -> Iterator[Callable[..., StreamManagerServer]]:
     servers: list[StreamManagerServer] = []
 
     def make(**kwargs) -> StreamManagerServer:
