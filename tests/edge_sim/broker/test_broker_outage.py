@@ -1,0 +1,80 @@
+"""Network outages of one device, through its NetworkLink, with the CRT client reconnecting."""
+
+from __future__ import annotations
+
+import threading
+
+from components.core import topics
+
+SITE = "plant-b"
+
+
+def test_outage_then_reconnect_resumes_both_directions(device, broker, cloud_inbox, new_inbox):
+    uplink = cloud_inbox(f"{topics.ROOT}/+/+/{topics.EVENT}")
+    commands = new_inbox()
+    states: list[bool] = []
+    offline = threading.Event()
+    dev = device("dev-100")
+    dev.add_listener(lambda online: (states.append(online), None if online else offline.set()))
+    dev.subscribe(topics.command_topic(SITE, "dev-100"), commands.add).result(10)
+    event_topic = topics.device_topic(SITE, "dev-100", topics.EVENT)
+    dev.publish(event_topic, b"before", qos=1).result(10)
+    uplink.wait_for(b"before")
+
+    link = broker.link("dev-100")
+    link.cut()
+    assert offline.wait(15), "the client never noticed the dead link"
+    assert not dev.connected
+    assert link.stats["dropped"] == 1
+
+    # While cut: the device's publish waits in the client; the cloud's command waits in the
+    # broker (persistent session, QoS 1).
+    pending = dev.publish(event_topic, b"during", qos=1)
+    assert not pending.done()
+    cloud = broker.cloud_client()
+    try:
+        cloud.publish(topics.command_topic(SITE, "dev-100"), b"while-away",
+                      qos=1).wait_for_publish(10)
+    finally:
+        cloud.disconnect()
+        cloud.loop_stop()
+
+    link.restore()
+    assert dev.wait_connected(30)
+    pending.result(15)
+    uplink.wait_for(b"during")
+    commands.wait_for(b"while-away")
+    assert states == [False, True]  # the listener was added once connected
+    assert dev.interruptions == 1
+    assert uplink.payloads().count(b"during") == 1
+
+
+def test_one_device_outage_leaves_the_others_online(device, broker, cloud_inbox):
+    inbox = cloud_inbox(f"{topics.ROOT}/+/+/{topics.HEALTH}")
+    cut_off, neighbour = device("dev-200"), device("dev-201")
+    link = broker.link("dev-200")
+    link.cut()
+    neighbour.publish(topics.device_topic(SITE, "dev-201", topics.HEALTH), b"ok",
+                      qos=1).result(10)
+    inbox.wait_for(b"ok")
+    assert neighbour.connected
+    link.restore()
+    assert cut_off.wait_connected(30)
+
+
+def test_cut_link_refuses_new_connections(broker):
+    import socket
+
+    link = broker.link("dev-300")
+    link.cut()
+    try:
+        with socket.create_connection(("127.0.0.1", link.port), timeout=5) as s:
+            s.settimeout(5)
+            try:
+                data = s.recv(1)
+            except ConnectionResetError:
+                data = b""
+        assert data == b""
+        assert link.stats["refused"] >= 1
+    finally:
+        link.restore()
