@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -32,6 +33,7 @@ from .proxy import NetworkLink
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 10.0
+READY_RE = re.compile(rb"mosquitto version [0-9.]+ running")
 STOP_TIMEOUT_S = 5.0
 
 
@@ -75,6 +77,7 @@ class Broker:
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_file = None
+        self._log_offset = 0
         self._links: dict[str, NetworkLink] = {}
         self._devices: dict[str, CertFiles] = {}
         self._lock = threading.Lock()
@@ -103,6 +106,7 @@ class Broker:
                 log_types=self.log_types,
             ).text())
             self._log_file = open(self.log_path, "ab")
+            self._log_offset = self.log_path.stat().st_size
             self._proc = subprocess.Popen(
                 [binary, "-c", str(self.conf_path)],
                 stdout=self._log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -116,16 +120,17 @@ class Broker:
         raise BrokerError("mosquitto did not start", self.log_tail())
 
     def _wait_ready(self) -> bool:
+        """Ready once this run logs "running" (it has loaded the keys and bound the port)."""
         assert self._proc is not None
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 return False
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+            with open(self.log_path, "rb") as f:
+                f.seek(self._log_offset)
+                if READY_RE.search(f.read()):
                     return True
-            except OSError:
-                time.sleep(0.02)
+            time.sleep(0.02)
         return False
 
     def stop(self) -> None:

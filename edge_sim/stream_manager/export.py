@@ -4,8 +4,13 @@ One worker thread per (stream, KinesisConfig). It sends messages in sequence ord
 its cursor only over the contiguous prefix the sink accepted, so nothing is lost or reordered;
 the cursor is written to disk after every accepted call, so a restart resends at most the call
 in flight (at-least-once). While the sink fails it retries forever with exponential backoff
-(capped at 5 minutes, like the real service). Batch intervals and backoff are divided by the
-`speed` factor: edge_sim runs hours of device time in minutes.
+(capped at 5 minutes, like the real service).
+
+Timing is read from the injected clock: batch intervals against ingest times on the wall
+clock, backoff on the monotonic clock (a wall-clock step must not stall retries). With a
+virtual clock, time passes as fast as the simulation advances it. With the system clock,
+`speed` divides both, so tests and fast demos need not wait a real minute per batch (the real
+service refuses intervals below 60 s; the definition still has to respect that).
 
 Limits (components.core.limits): at most KINESIS_PUT_RECORDS_MAX records and
 KINESIS_PUT_RECORDS_MAX_BYTES per call; a message larger than KINESIS_RECORD_MAX_BYTES can
@@ -151,7 +156,10 @@ class KinesisExporter:
         sink: KinesisSink,
         clock: Clock,
         speed: float = 1.0,
+        progress: Progress | None = None,
     ) -> None:
+        """`progress` carries the cursor over an UpdateMessageStream (Memory streams have no
+        file to reload it from)."""
         self.stream = stream
         self.export = export
         self._sink = sink
@@ -165,7 +173,8 @@ class KinesisExporter:
             if stream.directory is not None
             else None
         )
-        self.progress = self._load_progress()
+        self._retry_at_ns = 0
+        self.progress = self._load_progress(progress)
         self._thread = threading.Thread(
             target=self._run, name=f"kinesis-export-{export.identifier}", daemon=True
         )
@@ -196,12 +205,14 @@ class KinesisExporter:
 
     # ---- worker --------------------------------------------------------------------------
 
-    def _load_progress(self) -> Progress:
+    def _load_progress(self, carried: Progress | None) -> Progress:
         start = self.export.start_sequence_number
-        if self._path is not None and self._path.exists():
+        saved = carried
+        if saved is None and self._path is not None and self._path.exists():
             saved = Progress(**json.loads(self._path.read_text()))
-            if saved.start_sequence_number == start:
-                return saved
+        if saved is not None and saved.start_sequence_number == start:
+            return saved
+        # New export, or its start sequence number was changed by an update: start there.
         return Progress(last_exported_seq=start - 1, start_sequence_number=start)
 
     def _save_progress(self) -> None:
@@ -216,6 +227,9 @@ class KinesisExporter:
     def _run(self) -> None:
         backoff_s = BACKOFF_FIRST_S
         while not self._stop and not self.stream.closed:
+            if self._clock.monotonic_ns() < self._retry_at_ns:
+                self._wait(BUSY_POLL_S)
+                continue
             try:
                 sent = self._once()
             except SinkError as exc:
@@ -226,7 +240,7 @@ class KinesisExporter:
                 log.exception("event=export_error stream=%s", self.stream.name)
                 self._failed(f"{type(exc).__name__}: {exc}")
             if sent is None:
-                self._wait(backoff_s / self._speed)
+                self._retry_at_ns = self._clock.monotonic_ns() + int(backoff_s / self._speed * 1e9)
                 backoff_s = min(backoff_s * 2, BACKOFF_MAX_S)
             elif sent:
                 backoff_s = BACKOFF_FIRST_S

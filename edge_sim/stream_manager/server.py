@@ -34,7 +34,7 @@ from .definition import (
     check_update,
     parse_definition,
 )
-from .export import KinesisExporter
+from .export import KinesisExporter, Progress
 from .kinesis import KinesisSink, MemoryKinesis
 from .protocol import Op, RequestError, Status
 from .store import MessageStream
@@ -175,24 +175,47 @@ class StreamManagerServer:
         self._start_exporters(stream)
         return stream
 
-    def _start_exporters(self, stream: MessageStream) -> None:
+    def _start_exporters(
+        self, stream: MessageStream, carried: dict[str, Progress] | None = None
+    ) -> None:
+        carried = carried or {}
         exporters = [
-            KinesisExporter(stream, k, self.sink, self.clock, self.speed)
+            KinesisExporter(stream, k, self.sink, self.clock, self.speed, carried.get(k.identifier))
             for k in stream.definition.kinesis
         ]
         self.exporters[stream.name] = exporters
         for e in exporters:
             e.start()
 
-    def _stop_exporters(self, name: str) -> None:
+    def _stop_exporters(self, name: str) -> dict[str, Progress]:
+        """Stops a stream's exporters; returns their progress by export identifier."""
+        progress = {}
         for e in self.exporters.pop(name, []):
             e.stop()
+            progress[e.export.identifier] = e.progress
+        return progress
 
     def _get(self, name: Any) -> MessageStream:
         stream = self.streams.get(name) if isinstance(name, str) else None
         if stream is None:
             raise RequestError(Status.RESOURCE_NOT_FOUND, f"stream {name!r} does not exist")
         return stream
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a fleet summary or a technician needs, per stream, plus server counters."""
+        streams = {}
+        for name, stream in list(self.streams.items()):
+            streams[name] = {
+                "storage": stream.storage_status(),
+                "counters": dict(stream.stats),
+                "exports": [
+                    {**e.status(), "failures": e.failures,
+                     "skippedMessages": e.progress.skipped_messages,
+                     "skippedEvicted": e.progress.skipped_evicted}
+                    for e in self.exporters.get(name, [])
+                ],
+            }
+        return {"streams": streams, "server": dict(self.stats)}
 
     # ---- connections ---------------------------------------------------------------------
 
@@ -350,9 +373,9 @@ class StreamManagerServer:
         new = parse_definition(req.get("definition"))
         stream = self._get(new.name)
         check_update(stream.definition, new, stream.total_bytes)
-        self._stop_exporters(stream.name)
+        progress = self._stop_exporters(stream.name)
         stream.update(new)
-        self._start_exporters(stream)
+        self._start_exporters(stream, progress)
         return {}
 
     async def _append(self, req: dict[str, Any]) -> dict[str, Any]:

@@ -224,3 +224,80 @@ def test_local_kinesis_refuses_what_kinesis_refuses():
     with pytest.raises(InvalidPutRequest):
         k.put_records("bad name!", [("k", b"x")])
     assert k.records("s") == []
+
+
+def test_virtual_clock_drives_batch_interval_and_backoff(make_server, connect, sink, wait_until):
+    from components.core.clock import ManualClock
+
+    clock = ManualClock()
+    server = make_server(clock=clock, speed=1.0, sink=sink)
+    client = connect(server)
+    client.create_message_stream(exporting("s", batch_size=100, batch_interval_millis=60_000))
+    for p in payloads(3):
+        client.append_message("s", p)
+    exporter = server.exporters["s"][0]
+    clock.advance(59)
+    assert exporter.calls == 0  # nothing is due before the interval, however long we look
+    clock.advance(2)
+    wait_until(lambda: len(sink.records("raw-telemetry")) == 3)
+
+    sink.available = False
+    for p in payloads(3, 3):
+        client.append_message("s", p)
+    clock.advance(61)
+    wait_until(lambda: exporter.failures == 1)
+    sink.available = True
+    calls = exporter.calls
+    clock.advance(0.5)  # the first retry is due 1 s (device time) after the failure
+    assert exporter.calls == calls
+    clock.advance(0.6)
+    wait_until(lambda: len(sink.records("raw-telemetry")) == 6)
+    assert [d for _, d in sink.records("raw-telemetry")] == payloads(6)
+
+
+def test_update_keeps_the_export_cursor_of_a_memory_stream(client, server, sink, wait_until):
+    definition = exporting("m", batch_size=5)
+    definition.persistence = Persistence.Memory
+    client.create_message_stream(definition)
+    for p in payloads(10):
+        client.append_message("m", p)
+    wait_until(lambda: len(sink.records("raw-telemetry")) == 10)
+    info = client.describe_message_stream("m")
+    info.definition.max_size = 512 * 1024 * 1024
+    client.update_message_stream(info.definition)
+    for p in payloads(5, 10):
+        client.append_message("m", p)
+    wait_until(lambda: server.exporters["m"][0].progress.last_exported_seq == 14)
+    assert [d for _, d in sink.records("raw-telemetry")] == payloads(15)
+
+
+def test_update_with_new_start_sequence_number_moves_the_cursor(client, server, sink, wait_until):
+    client.create_message_stream(exporting("s", batch_size=1))
+    for p in payloads(6):
+        client.append_message("s", p)
+    wait_until(lambda: len(sink.records("raw-telemetry")) == 6)
+    info = client.describe_message_stream("s")
+    info.definition.export_definition.kinesis[0].start_sequence_number = 4
+    client.update_message_stream(info.definition)
+    wait_until(lambda: len(sink.records("raw-telemetry")) == 8)  # 4 and 5 again, on request
+    assert [d for _, d in sink.records("raw-telemetry")][6:] == payloads(2, 4)
+
+
+def test_data_overwritten_before_export_is_counted_not_hidden(client, server, sink, wait_until):
+    definition = exporting("ring", batch_size=10)
+    definition.max_size = 2048
+    definition.strategy_on_full = StrategyOnFull.OverwriteOldestData
+    client.create_message_stream(definition)
+    sink.available = False
+    for p in payloads(100):
+        client.append_message("ring", p)
+    oldest = client.describe_message_stream("ring").storage_status.oldest_sequence_number
+    assert oldest > 0
+    sink.available = True
+    wait_until(lambda: server.exporters["ring"][0].progress.last_exported_seq == 99)
+    delivered = [d for _, d in sink.records("raw-telemetry")]
+    assert delivered == payloads(100 - oldest, oldest)
+    snap = server.snapshot()["streams"]["ring"]
+    assert snap["exports"][0]["skippedEvicted"] == oldest
+    assert snap["counters"]["evicted_full"] == oldest
+    assert snap["exports"][0]["exportedMessagesCount"] == 100 - oldest
