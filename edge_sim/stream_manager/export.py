@@ -35,7 +35,7 @@ from components.core.limits import (
 
 from .definition import DEFAULT_KINESIS_BATCH_SIZE, KinesisExport
 from .kinesis import Entry, KinesisSink, PutResult, SinkError, record_bytes
-from .store import MessageStream, StoredMessage, write_json_atomic
+from .store import MessageStream, StoredMessage, file_key, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ class KinesisExporter:
         self.failures = 0
         self.calls = 0
         self._path = (
-            stream.directory / "exports" / f"{export.identifier.encode().hex()}.json"
+            stream.directory / "exports" / f"{file_key(export.identifier)}.json"
             if stream.directory is not None
             else None
         )

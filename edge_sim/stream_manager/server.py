@@ -37,7 +37,7 @@ from .definition import (
 from .export import KinesisExporter, Progress
 from .kinesis import KinesisSink, MemoryKinesis
 from .protocol import Op, RequestError, Status
-from .store import MessageStream
+from .store import MessageStream, file_key
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ class StreamManagerServer:
     # ---- streams -------------------------------------------------------------------------
 
     def _stream_dir(self, name: str) -> Path:
-        return self.root / "streams" / name.encode().hex()
+        return self.root / "streams" / file_key(name)
 
     def _load_streams(self) -> None:
         for directory in sorted((self.root / "streams").iterdir()):

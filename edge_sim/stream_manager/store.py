@@ -2,7 +2,7 @@
 
 A File stream lives in its own directory::
 
-    definition.json      the definition as given (wire form)
+    definition.json      the definition (wire form; the directory is named file_key(name))
     state.json           oldest retained and next sequence number (written atomically)
     segments/<first seq>.seg   records: seq u64 | ingest_ms i64 | length u32 | crc32 u32 | payload
     exports/             export progress (see export.py)
@@ -15,6 +15,7 @@ touches the disk.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -46,6 +47,12 @@ class StreamFull(RequestError):
             f"stream {name!r} is full ({size} of {max_size} bytes, message needs "
             f"{record_bytes}) and its strategy is RejectNewData",
         )
+
+
+def file_key(name: str) -> str:
+    """A file name for a stream or export name (up to 255 characters of `\\w ,.-`, which
+    may not fit a file name as is): a digest; the real name is inside the file."""
+    return hashlib.sha256(name.encode()).hexdigest()[:40]
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:

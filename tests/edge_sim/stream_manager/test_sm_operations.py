@@ -245,3 +245,20 @@ def test_overwritten_numbering_survives_restart(make_server, connect, tmp_path):
     assert (after.oldest_sequence_number, after.newest_sequence_number, after.total_bytes) == (
         before.oldest_sequence_number, before.newest_sequence_number, before.total_bytes)
     assert client.append_message("ring", b"next") == 60
+
+
+def test_longest_names_work_and_persist(make_server, connect, tmp_path):
+    from stream_manager import ExportDefinition, KinesisConfig
+
+    name, export_id = "n" * 255, "e" * 255
+    root = tmp_path / "device-root"
+    client = connect(make_server(root=root))
+    client.create_message_stream(define(name, export_definition=ExportDefinition(
+        kinesis=[KinesisConfig(identifier=export_id, kinesis_stream_name="k", batch_size=10)])))
+    client.append_message(name, b"x")
+    client.close()
+    server = make_server(root=root)
+    client = connect(server)
+    assert client.list_streams() == [name]
+    assert client.describe_message_stream(name).export_statuses[0].export_config_identifier == (
+        export_id)
