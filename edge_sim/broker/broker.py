@@ -26,7 +26,13 @@ import paho.mqtt.client as mqtt
 
 from components.core.envelope import EnvelopeError, validate_device
 
-from .config import CLOUD_USER, DEFAULT_LOG_TYPES, BrokerConfig, acl_text
+from .config import (
+    CLOUD_USER,
+    DEFAULT_LOG_TYPES,
+    DEFAULT_MAX_QUEUED_MESSAGES,
+    BrokerConfig,
+    acl_text,
+)
 from .pki import CertFiles, LocalCA
 from .proxy import NetworkLink
 
@@ -63,10 +69,16 @@ def free_port() -> int:
 
 
 class Broker:
-    def __init__(self, workdir: Path, log_types: tuple[str, ...] = DEFAULT_LOG_TYPES) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        log_types: tuple[str, ...] = DEFAULT_LOG_TYPES,
+        max_queued_messages: int = DEFAULT_MAX_QUEUED_MESSAGES,
+    ) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log_types = log_types
+        self.max_queued_messages = max_queued_messages
         self.ca = LocalCA(self.workdir / "pki")
         self.server_files = self.ca.issue_server()
         self.cloud_files = self.ca.issue_client(CLOUD_USER)
@@ -103,7 +115,7 @@ class Broker:
                 port=self.port, ca=self.ca_path, cert=self.server_files.cert,
                 key=self.server_files.key, acl=self.acl_path, log=self.log_path,
                 run_as_root=os.geteuid() == 0,
-                log_types=self.log_types,
+                log_types=self.log_types, max_queued_messages=self.max_queued_messages,
             ).text())
             self._log_file = open(self.log_path, "ab")
             self._log_offset = self.log_path.stat().st_size

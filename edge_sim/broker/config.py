@@ -14,6 +14,7 @@ from components.core import topics
 
 CLOUD_USER: Final = "cloud"
 DEFAULT_LOG_TYPES: Final = ("error", "warning", "notice", "information")
+DEFAULT_MAX_QUEUED_MESSAGES: Final = 100_000
 
 
 def device_write_pattern() -> str:
@@ -49,7 +50,9 @@ class BrokerConfig:
     log: Path
     run_as_root: bool  # Mosquitto started by root drops to `mosquitto` unless told otherwise
     log_types: tuple[str, ...] = DEFAULT_LOG_TYPES
-    max_queued_messages: int = 1000
+    # Per client, beyond the in-flight window. Mosquitto's default (1000) silently drops a
+    # burst to a busy cloud subscriber; the fleet's uplink after an outage is such a burst.
+    max_queued_messages: int = DEFAULT_MAX_QUEUED_MESSAGES
 
     def text(self) -> str:
         lines = [

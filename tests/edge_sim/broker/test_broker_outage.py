@@ -78,3 +78,15 @@ def test_cut_link_refuses_new_connections(broker):
         assert link.stats["refused"] >= 1
     finally:
         link.restore()
+
+
+def test_a_burst_reaches_the_cloud_complete(device, cloud_inbox):
+    """What an uplink drains after an outage: thousands of QoS 1 messages at once."""
+    inbox = cloud_inbox(f"{topics.ROOT}/+/+/{topics.RAW}")
+    dev = device("dev-400")
+    topic = topics.device_topic(SITE, "dev-400", topics.RAW)
+    futures = [dev.publish(topic, b"%05d" % i, qos=1) for i in range(3000)]
+    for f in futures:
+        f.result(30)
+    inbox.wait_for(b"02999", timeout_s=30)
+    assert sorted(inbox.payloads()) == [b"%05d" % i for i in range(3000)]
