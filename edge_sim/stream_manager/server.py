@@ -173,6 +173,8 @@ class StreamManagerServer:
         stream = MessageStream(definition, directory, self.clock)
         self.streams[definition.name] = stream
         self._start_exporters(stream)
+        exported = [e.progress.last_exported_seq for e in self.exporters[stream.name]]
+        stream.skip_to(max(exported, default=-1) + 1)
         return stream
 
     def _start_exporters(

@@ -210,6 +210,16 @@ class MessageStream:
             self.appended.notify_all()
             return seq
 
+    def skip_to(self, next_seq: int) -> None:
+        """Never hand out a sequence number below `next_seq` (one already exported, whose
+        record a power cut took from the tail of the segment)."""
+        with self._lock:
+            if next_seq > self._next_seq:
+                log.warning("event=sequence_skip stream=%s from=%d to=%d", self.name,
+                            self._next_seq, next_seq)
+                self._next_seq = next_seq
+                self._retention_changed_locked()
+
     def expire(self) -> int:
         """Drop messages older than the TTL; returns how many."""
         with self._lock:
