@@ -163,7 +163,13 @@ class StreamManagerServer:
                 self.stats["streams_unreadable"] += 1
                 log.error("event=stream_unreadable dir=%s error=%r", directory.name, str(exc))
                 continue
-            self._open_stream(definition)
+            stream = self._open_stream(definition)
+            sent = [
+                e.progress.last_exported_seq
+                for e in self.exporters[stream.name]
+                if e.progress.exported_messages or e.progress.skipped_messages
+            ]
+            stream.skip_to(max(sent, default=-1) + 1)
             log.info("event=stream_loaded stream=%s", definition.name)
 
     def _open_stream(self, definition: StreamDefinition) -> MessageStream:
@@ -173,8 +179,6 @@ class StreamManagerServer:
         stream = MessageStream(definition, directory, self.clock)
         self.streams[definition.name] = stream
         self._start_exporters(stream)
-        exported = [e.progress.last_exported_seq for e in self.exporters[stream.name]]
-        stream.skip_to(max(exported, default=-1) + 1)
         return stream
 
     def _start_exporters(
