@@ -301,3 +301,22 @@ def test_data_overwritten_before_export_is_counted_not_hidden(client, server, si
     assert snap["exports"][0]["skippedEvicted"] == oldest
     assert snap["counters"]["evicted_full"] == oldest
     assert snap["exports"][0]["exportedMessagesCount"] == 100 - oldest
+
+
+def test_power_cut_never_reuses_an_exported_sequence_number(make_server, connect, sink, tmp_path,
+                                                            wait_until):
+    import os
+
+    root = tmp_path / "device"
+    server = make_server(root=root)
+    client = connect(server)
+    client.create_message_stream(exporting("s", batch_size=5))
+    for p in payloads(10):
+        client.append_message("s", p)
+    wait_until(lambda: len(sink.records("raw-telemetry")) == 10)
+    client.close()
+    server.stop()
+    for seg in (root / "streams").glob("*/segments/*.seg"):
+        os.truncate(seg, 0)  # the page cache never reached the disk
+    client = connect(make_server(root=root))
+    assert client.append_message("s", b"after the cut") == 10
