@@ -5,22 +5,30 @@ client, the same library family the Greengrass nucleus uses to reach IoT Core. I
 through the device's `NetworkLink`, so a simulated outage is a real dropped socket, and
 reconnects by itself (persistent session: subscriptions and queued QoS 1 messages survive).
 
+It is the nucleus' `CloudConnection` (edge_sim.nucleus.cloud): `online`, a blocking
+`publish` that raises `CloudOffline` / `CloudError`, and `subscribe` returning a cancel
+function. `publish_async` / `subscribe_async` give the CRT futures directly.
+
     conn = MqttCloudConnection(broker, "dev-001")
     conn.add_listener(lambda online: ...)
     conn.connect()
-    conn.subscribe(topics.command_topic("site", "dev-001"), on_command)
-    conn.publish(topic, payload, qos=1).result()   # completes on PUBACK
+    cancel = conn.subscribe(topics.command_topic("site", "dev-001"), on_command)
+    conn.publish(topic, payload, qos=1)            # returns on PUBACK
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 
 from awscrt import mqtt
+from awscrt.exceptions import AwsCrtError
 from awsiot import mqtt_connection_builder
+
+from edge_sim.nucleus.cloud import CloudError, CloudOffline
 
 from .broker import Broker
 
@@ -39,8 +47,10 @@ class MqttCloudConnection:
         keep_alive_s: int = 30,
         reconnect_min_s: int = 1,
         reconnect_max_s: int = 8,
+        publish_timeout_s: float = 10.0,
     ) -> None:
         self.thing = thing
+        self.publish_timeout_s = publish_timeout_s
         files = broker.issue_device_cert(thing)
         port = broker.link(thing).port if via_link else broker.port
         self._listeners: list[ConnectionListener] = []
@@ -65,6 +75,11 @@ class MqttCloudConnection:
 
     @property
     def connected(self) -> bool:
+        return self._online.is_set()
+
+    @property
+    def online(self) -> bool:
+        """CloudConnection's name for `connected`."""
         return self._online.is_set()
 
     def add_listener(self, listener: ConnectionListener) -> None:
@@ -110,13 +125,33 @@ class MqttCloudConnection:
         finally:
             self._notify(False)
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1) -> Future:
+    def publish_async(self, topic: str, payload: bytes, qos: int = 1) -> Future:
         """Future completes on send (QoS 0) or PUBACK (QoS 1). While offline the CRT client
-        queues the publish and sends it once the connection resumes."""
+        holds the publish and sends it once the connection resumes."""
         future, _packet_id = self._conn.publish(topic, payload, mqtt.QoS(qos))
         return future
 
-    def subscribe(self, topic_filter: str, callback: MessageCallback, qos: int = 1) -> Future:
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        """CloudConnection.publish: returns once the broker has it (PUBACK for QoS 1).
+
+        Raises CloudOffline when not connected (the caller keeps the message), CloudError
+        when the broker does not acknowledge in time (the caller retries: at-least-once).
+        """
+        if not self.online:
+            raise CloudOffline(f"{self.thing} is not connected")
+        future = self.publish_async(topic, payload, qos)
+        try:
+            future.result(self.publish_timeout_s)
+        except concurrent.futures.TimeoutError:
+            raise CloudError(
+                f"no acknowledgement for {topic} within {self.publish_timeout_s} s"
+            ) from None
+        except AwsCrtError as exc:
+            raise CloudError(f"publish to {topic} failed: {exc.name}") from exc
+
+    def subscribe_async(
+        self, topic_filter: str, callback: MessageCallback, qos: int = 1
+    ) -> Future:
         """Future completes on SUBACK; fails with awscrt.mqtt.SubscribeError if refused."""
 
         def on_message(topic: str, payload: bytes, **kwargs) -> None:
@@ -124,3 +159,23 @@ class MqttCloudConnection:
 
         future, _packet_id = self._conn.subscribe(topic_filter, mqtt.QoS(qos), on_message)
         return future
+
+    def subscribe(
+        self, topic_filter: str, callback: MessageCallback, qos: int = 1
+    ) -> Callable[[], None]:
+        """CloudConnection.subscribe: kept across outages (persistent session). Waits for the
+        SUBACK when online; offline, the client sends the SUBSCRIBE on reconnect. Returns the
+        function that unsubscribes."""
+        future = self.subscribe_async(topic_filter, callback, qos)
+        if self.online:
+            try:
+                future.result(self.publish_timeout_s)
+            except concurrent.futures.TimeoutError:
+                raise CloudError(f"no SUBACK for {topic_filter}") from None
+            except (AwsCrtError, mqtt.SubscribeError) as exc:
+                raise CloudError(f"subscription to {topic_filter} refused: {exc}") from exc
+
+        def cancel() -> None:
+            self._conn.unsubscribe(topic_filter)
+
+        return cancel

@@ -67,6 +67,21 @@ def cloud_inbox(broker: Broker) -> Iterator[Callable[[str], Inbox]]:
 
 
 @pytest.fixture
+def cloud_send(broker: Broker) -> Callable[[str, bytes], None]:
+    """Publish from the cloud side (QoS 1) and wait until the broker has it."""
+
+    def send(topic: str, payload: bytes) -> None:
+        client = broker.cloud_client()
+        try:
+            client.publish(topic, payload, qos=1).wait_for_publish(10)
+        finally:
+            client.disconnect()
+            client.loop_stop()
+
+    return send
+
+
+@pytest.fixture
 def device(broker: Broker) -> Iterator[Callable[..., MqttCloudConnection]]:
     conns: list[MqttCloudConnection] = []
 

@@ -34,7 +34,7 @@ def test_device_publish_under_own_name_reaches_the_cloud(device, cloud_inbox):
     inbox = cloud_inbox(f"{topics.ROOT}/#")
     dev = device("dev-001")
     topic = topics.device_topic(SITE, "dev-001", topics.ALERT)
-    dev.publish(topic, b'{"alert": "over-temp"}', qos=1).result(10)
+    dev.publish(topic, b'{"alert": "over-temp"}', qos=1)
     inbox.wait_for(b'{"alert": "over-temp"}')
     assert (topic, b'{"alert": "over-temp"}') in inbox.messages
 
@@ -44,20 +44,19 @@ def test_device_publish_under_another_name_is_not_delivered(device, cloud_inbox,
     dev = device("dev-003")
     spoofed = topics.device_topic(SITE, "dev-004", topics.ALERT)
     # MQTT 3.1.1 has no way to say "denied": the broker still acknowledges.
-    dev.publish(spoofed, b"spoofed", qos=1).result(10)
+    dev.publish(spoofed, b"spoofed", qos=1)
     # A message sent after it on the same connection arrives after it, if it arrives at all.
-    dev.publish(topics.device_topic(SITE, "dev-003", topics.ALERT), b"marker", qos=1).result(10)
+    dev.publish(topics.device_topic(SITE, "dev-003", topics.ALERT), b"marker", qos=1)
     inbox.wait_for(b"marker")
     assert b"spoofed" not in inbox.payloads()
     assert all(t.split("/")[2] == "dev-003" for t, _ in inbox.messages)
 
 
-def test_command_reaches_only_its_device(device, cloud_inbox, broker):
+def test_command_reaches_only_its_device(device, cloud_send):
     got = {"dev-010": [], "dev-011": []}
     done = threading.Event()
     a, b = device("dev-010"), device("dev-011")
-    a.subscribe(topics.command_topic(SITE, "dev-010"),
-                lambda t, p: got["dev-010"].append(p)).result(10)
+    a.subscribe(topics.command_topic(SITE, "dev-010"), lambda t, p: got["dev-010"].append(p))
 
     def on_b(topic, payload):
         got["dev-011"].append(payload)
@@ -65,32 +64,22 @@ def test_command_reaches_only_its_device(device, cloud_inbox, broker):
             done.set()
 
     # dev-011 asks for every device's commands; the broker hands it only its own.
-    b.subscribe(f"{topics.ROOT}/+/+/{topics.COMMAND}", on_b).result(10)
-    cloud = broker.cloud_client()
-    try:
-        cloud.publish(topics.command_topic(SITE, "dev-010"), b"for-010", qos=1).wait_for_publish(10)
-        cloud.publish(topics.command_topic(SITE, "dev-011"), b"for-011", qos=1).wait_for_publish(10)
-        assert done.wait(10)
-    finally:
-        cloud.disconnect()
-        cloud.loop_stop()
+    b.subscribe(f"{topics.ROOT}/+/+/{topics.COMMAND}", on_b)
+    cloud_send(topics.command_topic(SITE, "dev-010"), b"for-010")
+    cloud_send(topics.command_topic(SITE, "dev-011"), b"for-011")
+    assert done.wait(10)
     assert got["dev-011"] == [b"for-011"]
     assert got["dev-010"] == [b"for-010"]
 
 
-def test_device_cannot_read_other_devices_uplink(device, broker, new_inbox):
+def test_device_cannot_read_other_devices_uplink(device, cloud_send, new_inbox):
     spy_inbox = new_inbox()
     spy = device("dev-020")
-    spy.subscribe(f"{topics.ROOT}/#", spy_inbox.add).result(10)
+    spy.subscribe(f"{topics.ROOT}/#", spy_inbox.add)
     victim = device("dev-021")
-    victim.publish(topics.device_topic(SITE, "dev-021", topics.RAW), b"secret", qos=1).result(10)
+    victim.publish(topics.device_topic(SITE, "dev-021", topics.RAW), b"secret", qos=1)
     # Its own command, sent after, proves the spy's subscription is live.
-    cloud = broker.cloud_client()
-    try:
-        cloud.publish(topics.command_topic(SITE, "dev-020"), b"ping", qos=1).wait_for_publish(10)
-    finally:
-        cloud.disconnect()
-        cloud.loop_stop()
+    cloud_send(topics.command_topic(SITE, "dev-020"), b"ping")
     spy_inbox.wait_for(b"ping")
     assert spy_inbox.payloads() == [b"ping"]
 

@@ -5,21 +5,26 @@ from __future__ import annotations
 import socket
 import threading
 
+import pytest
+
 from components.core import topics
+from edge_sim.nucleus.cloud import CloudOffline
 
 SITE = "plant-b"
 
 
-def test_outage_then_reconnect_resumes_both_directions(device, broker, cloud_inbox, new_inbox):
+def test_outage_then_reconnect_resumes_both_directions(
+    device, broker, cloud_inbox, new_inbox, cloud_send
+):
     uplink = cloud_inbox(f"{topics.ROOT}/+/+/{topics.EVENT}")
     commands = new_inbox()
     states: list[bool] = []
     offline = threading.Event()
     dev = device("dev-100")
     dev.add_listener(lambda online: (states.append(online), None if online else offline.set()))
-    dev.subscribe(topics.command_topic(SITE, "dev-100"), commands.add).result(10)
+    dev.subscribe(topics.command_topic(SITE, "dev-100"), commands.add)
     event_topic = topics.device_topic(SITE, "dev-100", topics.EVENT)
-    dev.publish(event_topic, b"before", qos=1).result(10)
+    dev.publish(event_topic, b"before", qos=1)
     uplink.wait_for(b"before")
 
     link = broker.link("dev-100")
@@ -30,15 +35,11 @@ def test_outage_then_reconnect_resumes_both_directions(device, broker, cloud_inb
 
     # While cut: the device's publish waits in the client; the cloud's command waits in the
     # broker (persistent session, QoS 1).
-    pending = dev.publish(event_topic, b"during", qos=1)
+    with pytest.raises(CloudOffline):
+        dev.publish(event_topic, b"refused", qos=1)  # the nucleus keeps it in its spool
+    pending = dev.publish_async(event_topic, b"during", qos=1)
     assert not pending.done()
-    cloud = broker.cloud_client()
-    try:
-        cloud.publish(topics.command_topic(SITE, "dev-100"), b"while-away",
-                      qos=1).wait_for_publish(10)
-    finally:
-        cloud.disconnect()
-        cloud.loop_stop()
+    cloud_send(topics.command_topic(SITE, "dev-100"), b"while-away")
 
     link.restore()
     assert dev.wait_connected(30)
@@ -48,6 +49,7 @@ def test_outage_then_reconnect_resumes_both_directions(device, broker, cloud_inb
     assert states == [False, True]  # the listener was added once connected
     assert dev.interruptions == 1
     assert uplink.payloads().count(b"during") == 1
+    assert b"refused" not in uplink.payloads()
 
 
 def test_one_device_outage_leaves_the_others_online(device, broker, cloud_inbox):
@@ -55,8 +57,7 @@ def test_one_device_outage_leaves_the_others_online(device, broker, cloud_inbox)
     cut_off, neighbour = device("dev-200"), device("dev-201")
     link = broker.link("dev-200")
     link.cut()
-    neighbour.publish(topics.device_topic(SITE, "dev-201", topics.HEALTH), b"ok",
-                      qos=1).result(10)
+    neighbour.publish(topics.device_topic(SITE, "dev-201", topics.HEALTH), b"ok", qos=1)
     inbox.wait_for(b"ok")
     assert neighbour.connected
     link.restore()
@@ -85,7 +86,7 @@ def test_a_burst_reaches_the_cloud_complete(device, cloud_inbox):
     inbox = cloud_inbox(f"{topics.ROOT}/+/+/{topics.RAW}")
     dev = device("dev-400")
     topic = topics.device_topic(SITE, "dev-400", topics.RAW)
-    futures = [dev.publish(topic, b"%05d" % i, qos=1) for i in range(3000)]
+    futures = [dev.publish_async(topic, b"%05d" % i, qos=1) for i in range(3000)]
     for f in futures:
         f.result(30)
     inbox.wait_for(b"02999", timeout_s=30)
