@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import BinaryIO
 
 import paho.mqtt.client as mqtt
 
@@ -88,7 +89,7 @@ class Broker:
         self.log_path = self.workdir / "mosquitto.log"
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log_file = None
+        self._log_file: BinaryIO | None = None
         self._log_offset = 0
         self._links: dict[str, NetworkLink] = {}
         self._devices: dict[str, CertFiles] = {}

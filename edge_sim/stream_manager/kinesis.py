@@ -115,7 +115,7 @@ class LocalKinesis:
             ]
             self._store(stream_name, first, rows)
             self._next_seq[stream_name] = first + len(records)
-            return [PutResult(True, sequence_number=r["sequenceNumber"]) for r in rows]
+            return [PutResult(True, sequence_number=str(r["sequenceNumber"])) for r in rows]
 
     def _load_next_seq(self, stream_name: str) -> int:
         return 1

@@ -289,12 +289,14 @@ class StreamManagerServer:
                 except p.BadPayload as exc:
                     self._count_bad(exc)
                     continue
-                rid = p.request_id_of(request)
-                if rid is None:
+                request_id = p.request_id_of(request)
+                if request_id is None:
                     self.stats["requests_without_id"] += 1
                     log.warning("event=request_without_id op=%s", op)
                     continue
-                t = asyncio.create_task(self._answer(writer, write_lock, op, rid, request))
+                t = asyncio.create_task(
+                    self._answer(writer, write_lock, op, request_id, request)
+                )
                 pending.add(t)
                 t.add_done_callback(pending.discard)
         finally:
@@ -328,7 +330,7 @@ class StreamManagerServer:
         rid: str,
         request: dict[str, Any],
     ) -> None:
-        handler = self._HANDLERS.get(op)
+        handler = self._HANDLERS.get(Op(op)) if op in self._HANDLERS else None
         if handler is None:
             self.stats["unknown_operations"] += 1
             answer_op = Op.UNKNOWN_OPERATION_ERROR
