@@ -262,3 +262,24 @@ def test_longest_names_work_and_persist(make_server, connect, tmp_path):
     assert client.list_streams() == [name]
     assert client.describe_message_stream(name).export_statuses[0].export_config_identifier == (
         export_id)
+
+
+def test_a_connected_client_carries_on_after_a_server_restart(make_server, connect, tmp_path):
+    root = tmp_path / "device-root"
+    server = make_server(root=root)
+    client = connect(server)
+    client.create_message_stream(define("s"))
+    assert client.append_message("s", b"one") == 0
+    port = server.port
+    server.stop()
+    make_server(root=root, port=port)  # the nucleus restarts Stream Manager on its port
+    # The SDK notices the dead socket and reconnects on its next request.
+    for _attempt in range(50):
+        try:
+            seq = client.append_message("s", b"two")
+            break
+        except ConnectionError:
+            time.sleep(0.1)
+    assert seq == 1
+    got = client.read_messages("s", ReadMessagesOptions(max_message_count=5))
+    assert [m.payload for m in got] == [b"one", b"two"]
