@@ -240,6 +240,9 @@ class StreamManagerServer:
             self._count_bad(exc)
         except asyncio.CancelledError:
             pass  # server shutdown: the connection just closes
+        except Exception:  # a server bug must cost one connection, not the device
+            self.stats["internal_errors"] += 1
+            log.exception("event=internal_error where=connection")
         finally:
             self._conn_tasks.discard(task)
             writer.close()
@@ -267,7 +270,7 @@ class StreamManagerServer:
         status, message = self._check_connect(version, request)
         answer = p.error_answer(rid, status, message) if status != Status.SUCCESS else p.ok_answer(
             rid,
-            protocolVersion=p.PROTOCOL_VERSION,
+            protocolVersion=message,
             supportedProtocolVersions=list(p.SUPPORTED_PROTOCOL_VERSIONS),
             serverVersion=p.SERVER_VERSION,
             clientIdentifier=str(uuid.uuid4()),
@@ -304,19 +307,23 @@ class StreamManagerServer:
                 t.cancel()
 
     def _check_connect(self, version: int, request: dict[str, Any]) -> tuple[Status, str]:
+        """(SUCCESS, negotiated protocol version) or (refusal status, reason)."""
         if version != p.CONNECT_VERSION:
             return Status.UNSUPPORTED_CONNECT_VERSION, f"connect version {version} unsupported"
-        if self.auth_tokens is not None and request.get("authToken") not in self.auth_tokens:
+        token = request.get("authToken")
+        if self.auth_tokens is not None and not (
+            isinstance(token, str) and token in self.auth_tokens
+        ):
             return Status.UNAUTHORIZED, "authToken is missing or not valid"
         offered = request.get("protocolVersion")
         if not isinstance(offered, str):
             return Status.INVALID_PROTOCOL_VERSION, "protocolVersion is missing"
-        others = request.get("otherSupportedProtocolVersions") or []
-        if offered not in p.SUPPORTED_PROTOCOL_VERSIONS and not (
-            isinstance(others, list) and set(others) & set(p.SUPPORTED_PROTOCOL_VERSIONS)
-        ):
-            return Status.UNSUPPORTED_PROTOCOL_VERSION, f"protocol {offered!r} unsupported"
-        return Status.SUCCESS, ""
+        others = request.get("otherSupportedProtocolVersions")
+        acceptable = [offered] + (others if isinstance(others, list) else [])
+        for v in acceptable:  # the client's preference first
+            if isinstance(v, str) and v in p.SUPPORTED_PROTOCOL_VERSIONS:
+                return Status.SUCCESS, v
+        return Status.UNSUPPORTED_PROTOCOL_VERSION, f"protocol {offered!r} unsupported"
 
     async def _send(self, writer: asyncio.StreamWriter, op: int, answer: dict[str, Any]) -> None:
         writer.write(p.encode_frame(op, answer))

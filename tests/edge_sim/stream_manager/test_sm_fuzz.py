@@ -133,6 +133,39 @@ def test_fuzzed_requests_after_a_valid_connect_get_answers(make_server, connect)
     assert server.stats["internal_errors"] == 0
 
 
+def test_fuzzed_connect_requests_are_answered_or_refused(make_server, connect):
+    server = make_server(auth_tokens={TOKEN})
+    connects = st.fixed_dictionaries({}, optional={
+        "requestId": st.text(max_size=8) | cbor_values,
+        "authToken": st.just(TOKEN) | cbor_values,
+        "protocolVersion": st.sampled_from(["1.1.0", "1.0.0", "9.9.9"]) | cbor_values,
+        "otherSupportedProtocolVersions": st.lists(st.sampled_from(["1.0.0", "0.1"]) | cbor_values,
+                                                   max_size=3) | cbor_values,
+        "sdkVersion": cbor_values,
+    })
+
+    @FAST
+    @given(version=st.sampled_from([1, 1, 1, 0, 2, 255]), request=connects,
+           op=st.sampled_from([p.Op.CONNECT] * 3 + [p.Op.LIST_STREAMS, 200]))
+    def check(version, request, op):
+        data = bytes([version]) + raw_frame(op, cbor2.dumps(request))
+        [(answer_op, answer)] = answers(exchange(server.port, data))
+        assert answer_op == p.Op.CONNECT_RESPONSE
+        offered = request.get("protocolVersion")
+        others = request.get("otherSupportedProtocolVersions")
+        known = [v for v in [offered] + (others if isinstance(others, list) else [])
+                 if v in ("1.1.0", "1.0.0")]
+        should_accept = (version == 1 and op == p.Op.CONNECT and isinstance(offered, str)
+                         and request.get("authToken") == TOKEN and bool(known))
+        assert (answer["status"] == p.Status.SUCCESS) == should_accept
+        if should_accept:
+            assert answer["protocolVersion"] == known[0]
+
+    check()
+    client_still_works(server, connect)
+    assert server.stats["internal_errors"] == 0
+
+
 def test_oversize_and_negative_lengths_close_only_that_connection(make_server, connect):
     server = make_server(auth_tokens={TOKEN})
     hello = b"\x01" + raw_frame(p.Op.CONNECT, connect_payload())
