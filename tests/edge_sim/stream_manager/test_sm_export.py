@@ -40,9 +40,9 @@ def test_batch_size_holds_back_a_partial_batch(client, server, sink, wait_until)
     client.create_message_stream(exporting("s", batch_size=10))
     for p in payloads(25):
         client.append_message("s", p)
-    wait_until(lambda: len(sink.records("raw-telemetry")) == 20)
     exporter = server.exporters["s"][0]
-    assert exporter.progress.last_exported_seq == 19
+    wait_until(lambda: exporter.progress.last_exported_seq == 19)
+    assert len(sink.records("raw-telemetry")) == 20
     # Five more complete the third batch.
     for p in payloads(5, 25):
         client.append_message("s", p)
@@ -55,7 +55,9 @@ def test_batch_interval_sends_a_partial_batch(client, sink, wait_until):
     client.create_message_stream(exporting("s", batch_size=500, batch_interval_millis=60_000))
     for p in payloads(7):
         client.append_message("s", p)
-    wait_until(lambda: len(sink.records("raw-telemetry")) == 7)
+    wait_until(lambda: client.describe_message_stream("s").export_statuses[0]
+               .last_exported_sequence_number == 6)
+    assert len(sink.records("raw-telemetry")) == 7
     status = client.describe_message_stream("s").export_statuses[0]
     assert status.export_config_identifier == "s-k"
     assert status.last_exported_sequence_number == 6
@@ -81,7 +83,7 @@ def test_outage_then_recovery_delivers_every_message_once_in_order(
     sink.available = True
     for p in payloads(30, 420):
         client.append_message("s", p)
-    wait_until(lambda: len(sink.records("raw-telemetry")) >= 450)
+    wait_until(lambda: exporter.progress.last_exported_seq == 449)
     delivered = [d for _, d in sink.records("raw-telemetry")]
     assert delivered == payloads(450)  # exactly once each, in order
     status = client.describe_message_stream("s").export_statuses[0]
