@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import ssl
 import stat
-import threading
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -52,24 +51,18 @@ def test_device_publish_under_another_name_is_not_delivered(device, cloud_inbox,
     assert all(t.split("/")[2] == "dev-003" for t, _ in inbox.messages)
 
 
-def test_command_reaches_only_its_device(device, cloud_send):
-    got = {"dev-010": [], "dev-011": []}
-    done = threading.Event()
+def test_command_reaches_only_its_device(device, cloud_send, new_inbox):
+    inbox_a, inbox_b = new_inbox(), new_inbox()
     a, b = device("dev-010"), device("dev-011")
-    a.subscribe(topics.command_topic(SITE, "dev-010"), lambda t, p: got["dev-010"].append(p))
-
-    def on_b(topic, payload):
-        got["dev-011"].append(payload)
-        if payload == b"for-011":
-            done.set()
-
+    a.subscribe(topics.command_topic(SITE, "dev-010"), inbox_a.add)
     # dev-011 asks for every device's commands; the broker hands it only its own.
-    b.subscribe(f"{topics.ROOT}/+/+/{topics.COMMAND}", on_b)
+    b.subscribe(f"{topics.ROOT}/+/+/{topics.COMMAND}", inbox_b.add)
     cloud_send(topics.command_topic(SITE, "dev-010"), b"for-010")
     cloud_send(topics.command_topic(SITE, "dev-011"), b"for-011")
-    assert done.wait(10)
-    assert got["dev-011"] == [b"for-011"]
-    assert got["dev-010"] == [b"for-010"]
+    inbox_a.wait_for(b"for-010")
+    inbox_b.wait_for(b"for-011")  # sent after for-010: had dev-011 got that, it came first
+    assert inbox_b.payloads() == [b"for-011"]
+    assert inbox_a.payloads() == [b"for-010"]
 
 
 def test_device_cannot_read_other_devices_uplink(device, cloud_send, new_inbox):
