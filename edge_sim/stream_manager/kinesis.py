@@ -45,6 +45,14 @@ class InvalidPutRequest(SinkError):
     """A request Kinesis would refuse as a whole (too many records, too large, bad name)."""
 
 
+class CorruptRecordFile(ValueError):
+    """A stored file that is not what LocalDirKinesis writes; `.evidence` names the line."""
+
+    def __init__(self, message: str, evidence: str) -> None:
+        super().__init__(message)
+        self.evidence = evidence
+
+
 @dataclass(frozen=True)
 class PutResult:
     """One record's outcome, in request order (like PutRecords' Records array)."""
@@ -179,9 +187,17 @@ def _iter_rows(directory: Path, after_seq: int, newest_file_only: bool = False) 
         files = files[-1:]
     for path in files:
         with open(path, encoding="utf-8") as f:
-            for line in f:
-                row = json.loads(line)
-                seq = int(row["sequenceNumber"])
+            for number, line in enumerate(f, 1):
+                try:
+                    row = json.loads(line)
+                    seq = int(row["sequenceNumber"])
+                    base64.b64decode(row["data"], validate=True)
+                    str(row["partitionKey"])
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise CorruptRecordFile(
+                        f"{path.name} line {number} is not a stored record: {exc}",
+                        evidence=f"{path}:{number}",
+                    ) from exc
                 if seq > after_seq:
                     yield seq, row
 

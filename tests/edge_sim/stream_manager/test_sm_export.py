@@ -322,3 +322,14 @@ def test_power_cut_never_reuses_an_exported_sequence_number(make_server, connect
         os.truncate(seg, 0)  # the page cache never reached the disk
     client = connect(make_server(root=root))
     assert client.append_message("s", b"after the cut") == 10
+
+
+def test_a_damaged_lake_file_is_named_not_a_crash(tmp_path):
+    from edge_sim.stream_manager.kinesis import CorruptRecordFile
+
+    k = LocalDirKinesis(tmp_path)
+    k.put_records("raw", [("k", b"a"), ("k", b"b")])
+    [path] = (tmp_path / "raw").glob("*.jsonl")
+    path.write_text(path.read_text() + "{not json\n")
+    with pytest.raises(CorruptRecordFile, match="line 3"):
+        list(read_records(tmp_path, "raw"))
