@@ -161,3 +161,45 @@ def _reported(shadows):
     except Exception:
         return None
     return doc.get("state", {}).get("reported")
+
+
+def test_raw_readings_reach_kinesis_through_stream_manager_across_its_restart(world, tmp_path):
+    from edge_sim.stream_manager import MemoryKinesis, StreamManagerServer
+
+    cloud, log_path, _run, server = world
+    store = server.config
+    expected = _fill(log_path, n_agg=0, n_alert=0, n_raw=30_000)
+    kinesis = MemoryKinesis()
+    sm = StreamManagerServer(tmp_path / "sm", auth_tokens={TOKEN}, sink=kinesis, speed=600.0)
+    sm.start()
+    try:
+        env = {
+            "STREAM_MANAGER_SERVER_PORT": str(sm.port),
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": TOKEN,
+        }
+        store.set_component(
+            UPLINK, config(log_path, useKinesis=True, kinesisMaxRecordBytes=16 * 1024)
+        )
+        proc = start_uplink(server.socket_path, env)
+        try:
+
+            def got():
+                return {
+                    r.identity
+                    for _k, data in kinesis.records("floorline-raw")
+                    for r in batch.decode(data)[1]
+                }
+
+            wait_for(lambda: len(got()) > 5000, 60, "a first part in Kinesis")
+            port = sm.port
+            sm.stop()  # Stream Manager restarts; the uplink retries until it is back
+            sm = StreamManagerServer(
+                tmp_path / "sm", auth_tokens={TOKEN}, sink=kinesis, speed=600.0, port=port
+            )
+            sm.start()
+            wait_for(lambda: expected <= got(), 90, "every raw reading in Kinesis")
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    finally:
+        sm.stop()
