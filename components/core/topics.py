@@ -106,6 +106,7 @@ def live_filter(component: str | None = None) -> str:
         return f"{ROOT}/{LIVE}/#"
     return f"{ROOT}/{LIVE}/{_segment(component, 'component')}/#"
 
+
 # Local commands between components (Greengrass local pub/sub, never bridged to IoT Core).
 LOCAL_ROOT: Final = f"{ROOT}/local"
 LOCAL_IDENTIFY: Final = f"{LOCAL_ROOT}/identify"  # blink the status LED

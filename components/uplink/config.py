@@ -1,6 +1,7 @@
 """The uplink's configuration keys (the recipe's DefaultConfiguration is checked against it)."""
 
 from components.core.config import Key, Spec
+from components.core.log_config import LOG_KEYS
 from components.core.limits import (
     MQTT_BYTES_PER_S,
     MQTT_MAX_PAYLOAD_BYTES,
@@ -10,9 +11,7 @@ from components.core.limits import (
 
 SPEC = Spec(
     Key("siteId", str, "unassigned", "Site segment of every topic (one thing group per site)"),
-    Key("logPath", str, "/var/lib/floorline/log.sqlite", "The durable log shared by the components"),
-    Key("logBudgetBytes", int, 1 << 30, "Byte budget of the log (pages + WAL)", min=1 << 20),
-    Key("freeDiskFloorBytes", int, 256 << 20, "Free disk the log always leaves", min=0),
+    *LOG_KEYS,
     Key(
         "iotPublishesPerSecond",
         float,

@@ -11,8 +11,8 @@ import pytest
 from uplink_world import THING, TOKEN, UPLINK, config, dumps, start_uplink, wait_for
 
 from components.core import batch
-from components.core.topics import SHADOW_NAME
 from components.core.log import Log
+from components.core.topics import SHADOW_NAME
 from edge_sim.nucleus.cloud import InMemoryCloud
 from edge_sim.nucleus.config_store import ConfigStore
 from edge_sim.nucleus.ipc_server import NucleusServer
