@@ -18,7 +18,6 @@ from typing import Any
 from components.core import ipc, topics
 from components.core.clock import SystemClock
 from components.core.config import ConfigError
-from components.core.log_config import open_log
 from components.uplink import commands, shadow
 from components.uplink.config import SPEC
 from components.uplink.senders import (
@@ -41,12 +40,7 @@ class Uplink:
         self.thing = thing
         self.clock = SystemClock()
         self.stop = threading.Event()
-        self.log = Log.open(
-            cfg.logPath,
-            device=thing,
-            budget_bytes=cfg.logBudgetBytes,
-            free_floor_bytes=cfg.freeDiskFloorBytes,
-        )
+        self.log = open_log(cfg, thing)
         iot_classes = IOT_CLASSES if cfg.useKinesis else (*IOT_CLASSES, "raw")
         self.log.register_consumer(IOT_CONSUMER, iot_classes)
         self.iot = IotCoreSender(

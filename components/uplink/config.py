@@ -1,13 +1,13 @@
 """The uplink's configuration keys (the recipe's DefaultConfiguration is checked against it)."""
 
 from components.core.config import Key, Spec
-from components.core.log_config import LOG_KEYS
 from components.core.limits import (
     MQTT_BYTES_PER_S,
     MQTT_MAX_PAYLOAD_BYTES,
     MQTT_PUBLISHES_PER_S,
     SM_MIN_BATCH_INTERVAL_MS,
 )
+from components.core.log_config import LOG_KEYS
 
 SPEC = Spec(
     Key("siteId", str, "unassigned", "Site segment of every topic (one thing group per site)"),
