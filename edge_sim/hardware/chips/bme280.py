@@ -99,10 +99,10 @@ class Bme280Model(I2CChip):
         if mode == drv.MODE_NORMAL and self.normal_since_s is not None:
             period = self._meas_s() + STANDBY_MS[self.regs[drv.REG_CONFIG] >> 5] / 1e3
             done = math.floor((now - self.normal_since_s - self._meas_s()) / period) + 1
-            if done > self.conversions:
-                t_end = self.normal_since_s + self._meas_s() + (done - 1) * period
-                self.conversions = done
-                self._convert(t_end)
+            # Every conversion feeds the IIR filter; after 64 the older ones no longer matter.
+            for k in range(max(self.conversions, done - 64), done):
+                self._convert(self.normal_since_s + self._meas_s() + k * period)
+            self.conversions = max(self.conversions, done)
         elif self.meas_end_s >= 0 and now >= self.meas_end_s:
             self._convert(self.meas_end_s)
             self.meas_end_s = -1.0
