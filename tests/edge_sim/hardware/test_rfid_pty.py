@@ -1,0 +1,57 @@
+"""Readers on real ptys, read by the third-party `rdm6300` package and by pyserial + our
+decoders."""
+
+import time
+
+import serial
+from rdm6300 import Reader
+
+from components.rfid.frames.id12 import Id12Decoder
+from components.rfid.frames.uhf_m100 import UhfM100Decoder, single_poll_command
+from edge_sim.hardware.rfid import PtyReader
+
+
+def read_for(port: serial.Serial, decoder, seconds: float, poll: bytes | None = None):
+    reads, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if poll:
+            port.write(poll)
+        reads += decoder.feed(port.read(256))
+    return reads
+
+
+def test_rdm6300_package_reads_our_reader():
+    with PtyReader("rdm6300", repeat_s=0.05) as sim:
+        sim.present("67003B51C6")
+        card = Reader(sim.path).read(timeout=2)
+    assert card is not None and card.is_valid
+    assert (card.value, card.checksum, card.type) == (3887558, 0xCB, 0x67)
+
+
+def test_id12_frames_with_noise_and_corruption_over_pyserial():
+    with PtyReader("id12", repeat_s=0.03, seed=4) as sim:
+        sim.set_noise(3.0)
+        sim.corrupt_next(2)
+        sim.present("0C000621A5")
+        port = serial.serial_for_url(sim.path, baudrate=9600, timeout=0.05)
+        dec = Id12Decoder()
+        reads = read_for(port, dec, 0.6)
+        port.close()
+    assert reads and {r.tag_id for r in reads} == {"0C000621A5"}
+    assert sim.frames_corrupted == 2
+    assert sum(dec.stats.rejects.values()) >= 2
+    assert dec.stats.bytes_discarded > 0
+
+
+def test_uhf_reader_answers_polls():
+    with PtyReader("uhf_m100") as sim:
+        port = serial.serial_for_url(sim.path, baudrate=115200, timeout=0.05)
+        dec = UhfM100Decoder()
+        assert read_for(port, dec, 0.2, poll=single_poll_command()) == []
+        assert dec.errors.get(0x15, 0) >= 1  # "no tag" answers
+        sim.present("E2801160600002054D4B1A2B", rssi_dbm=-60)
+        sim.present("300833B2DDD9014000000000", rssi_dbm=-48)
+        reads = read_for(port, dec, 0.3, poll=single_poll_command())
+        port.close()
+    assert {r.tag_id for r in reads} == {"E2801160600002054D4B1A2B", "300833B2DDD9014000000000"}
+    assert {r.rssi_dbm for r in reads} == {-60, -48}
