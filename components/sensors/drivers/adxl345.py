@@ -78,7 +78,8 @@ class Adxl345(Driver):
     kind = "vib"
 
     def __init__(self, bus: I2CBus, address: int = 0x53, sleep: Sleep = time.sleep, *,
-                 rate_hz: float = 400, range_g: int = 16, watermark: int = 16) -> None:
+                 rate_hz: float = 400, range_g: int = 16, watermark: int = 16,
+                 window_s: float = 0.25) -> None:
         super().__init__(bus, address, sleep)
         self.rate_code = rate_code(rate_hz)
         self.rate_hz = rate_hz
@@ -87,6 +88,7 @@ class Adxl345(Driver):
         self.range_g = range_g
         self.watermark = watermark
         self.scale_g = g_per_lsb(range_g, True)
+        self.window_s = window_s
         self.overruns = 0
 
     def init(self) -> None:
@@ -124,9 +126,9 @@ class Adxl345(Driver):
             samples += self.drain()
         return samples
 
-    def read(self, window_s: float = 0.25) -> dict[str, Any]:
+    def read(self, window_s: float | None = None) -> dict[str, Any]:
         before = self.overruns
-        summary = VibrationSummary.of(self.collect(window_s))
+        summary = VibrationSummary.of(self.collect(window_s or self.window_s))
         return {
             "rate_hz": self.rate_hz,
             "samples": summary.samples,

@@ -1,0 +1,85 @@
+"""`python -m components.sensors [run|scan] --config FILE`
+
+run  read the configured sensors into the durable log until stopped (SIGTERM/SIGINT)
+scan sweep the I2C bus and name each chip by its id register (for a technician)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from components.core.buses import open_i2c
+from components.core.clock import SystemClock
+from components.core.config import ConfigError
+from components.core.live import LivePublisher
+from components.core.log import Log
+from components.sensors.scan import scan
+from components.sensors.service import SensorService
+from components.sensors.settings import SPEC
+
+log = logging.getLogger("floorline.sensors")
+
+
+def load_config(path: str | None, inline: str | None) -> dict[str, Any]:
+    if inline:
+        return dict(json.loads(inline))
+    if path:
+        return dict(json.loads(Path(path).read_text()))
+    return {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m components.sensors")
+    parser.add_argument("command", nargs="?", default="run", choices=("run", "scan"))
+    parser.add_argument("--config", help="JSON configuration file")
+    parser.add_argument("--config-json", help="JSON configuration as a string")
+    parser.add_argument("--run-seconds", type=float, default=None,
+                        help="stop after this long (tests, demos)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        cfg = SPEC.parse(load_config(args.config, args.config_json))
+    except (ConfigError, ValueError) as exc:
+        log.error("event=config_invalid reason=%s", exc)
+        return 2
+    clock = SystemClock()
+    bus = open_i2c(cfg.i2cBus, clock=clock)
+    if args.command == "scan":
+        for found in scan(bus):
+            print(f"0x{found.address:02x}  {found.chip:8}  {found.detail}")
+        return 0
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    store = Log.open(cfg.logPath, device=cfg.deviceName, budget_bytes=cfg.logBudgetBytes,
+                     free_floor_bytes=cfg.logFreeFloorBytes, clock=clock)
+    live = LivePublisher(cfg.liveTopicPrefix, enabled=cfg.publishLive)
+    service = SensorService(cfg, store, bus, clock, time.sleep, live)
+    log.info("event=started sensors=%d log=%s", len(service.supervisors), cfg.logPath)
+    deadline = None if args.run_seconds is None else time.monotonic() + args.run_seconds
+    try:
+        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            service.cycle()
+            wait = service.next_due_s()
+            if deadline is not None:
+                wait = min(wait, max(0.0, deadline - time.monotonic()))
+            stop.wait(wait)
+    finally:
+        service.flush()
+        log.info("event=stopped stats=%s", json.dumps(service.stats()))
+        store.close()
+        live.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""The `sensors` component as a process against edge_sim's emulated bus: readings land in the
+durable log; an absent chip and an unplugged chip show up as health records, never readings."""
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from components.core.log import Log
+
+ROOT = Path(__file__).resolve().parents[3]
+
+SCENARIO = {"seed": 11, "chips": [
+    {"chip": "bme280", "address": "0x76", "signals": {
+        "temperature_c": {"base": 21.5}, "pressure_pa": {"base": 100500.0},
+        "humidity_pct": {"base": 48.0}}},
+    {"chip": "bme280", "address": "0x77",
+     "faults": [{"kind": "unplugged", "startSeconds": 1.0, "endSeconds": 2.0}]},
+    {"chip": "ina219", "address": "0x40",
+     "signals": {"current_a": {"base": 0.5}, "bus_voltage_v": {"base": 12.0}}},
+    {"chip": "ads1115", "address": "0x48", "signals": {"ain0_v": {"base": 1.8}}},
+    {"chip": "adxl345", "address": "0x53"},
+]}
+
+CONFIG = {
+    "deviceName": "press-07",
+    "sampleIntervalSeconds": 0.1,
+    "batchSize": 5,
+    "batchMaxSeconds": 0.5,
+    "reinitIntervalSeconds": 0.2,
+    "vibrationWindowSeconds": 0.1,
+    "publishLive": True,  # no nucleus in the environment: skipped, not failed
+    "sensors": [
+        {"chip": "bme280", "address": "0x76"},
+        {"chip": "bme280", "address": "0x77"},
+        {"chip": "sht3x", "address": "0x45"},  # configured, but nothing is wired there
+        {"chip": "ina219", "address": "0x40", "shuntOhm": 0.1, "maxExpectedAmps": 2.0},
+        {"chip": "ads1115", "address": "0x48", "shuntOhm": 150, "low": 0, "high": 10},
+        {"chip": "adxl345", "address": "0x53", "rateHz": 400},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sensors")
+    (tmp / "scenario.json").write_text(json.dumps(SCENARIO))
+    cfg = {**CONFIG, "logPath": str(tmp / "log.db")}
+    (tmp / "config.json").write_text(json.dumps(cfg))
+    env = {**os.environ, "FLOORLINE_I2C_BUS": "sim",
+           "FLOORLINE_SIM_SCENARIO": str(tmp / "scenario.json"), "PYTHONPATH": str(ROOT)}
+    env.pop("AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "components.sensors", "--config", str(tmp / "config.json"),
+         "--run-seconds", "3.5"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    with Log.open(tmp / "log.db", device="press-07") as store:
+        by_stream = defaultdict(list)
+        for rec in store.snapshot_records():
+            by_stream[rec.stream].append(rec)
+    return by_stream
+
+
+def test_readings_reach_the_log_with_world_values(records):
+    bme = records["env/bme280@0x76"]
+    assert len(bme) >= 15 and all(r.cls == "raw" and r.device == "press-07" for r in bme)
+    assert [r.seq for r in bme] == list(range(1, len(bme) + 1))  # gapless
+    for r in bme:
+        assert r.payload["temperature_c"] == pytest.approx(21.5, abs=0.01)
+        assert r.payload["pressure_pa"] == pytest.approx(100500.0, abs=1.0)
+        assert r.payload["humidity_pct"] == pytest.approx(48.0, abs=0.02)
+    ina = records["power/ina219@0x40"]
+    assert ina and all(r.payload["current_a"] == pytest.approx(0.5, abs=0.001) for r in ina)
+    loop = records["loop/ads1115@0x48"]
+    assert loop and all(r.payload["value"] == pytest.approx(5.0, abs=0.01) for r in loop)
+    vib = records["vib/adxl345@0x53"]
+    assert vib and all(r.payload["samples"] >= 40 and r.payload["rms_x_g"] > 0.1 for r in vib)
+    mono = [r.mono_ns for r in bme]
+    assert mono == sorted(mono)
+
+
+def test_absent_chip_is_one_health_record_and_no_readings(records):
+    assert "env/sht3x@0x45" not in records
+    [health] = records["health/sht3x@0x45"]
+    assert health.cls == "health"
+    assert health.payload["event"] == "sensor_fault" and health.payload["errno"] == 121
+
+
+def test_unplugged_chip_faults_recovers_and_has_a_reading_gap(records):
+    events = [r.payload["event"] for r in records["health/bme280@0x77"]]
+    assert events == ["sensor_fault", "sensor_recovered"]
+    fault, back = records["health/bme280@0x77"]
+    readings = records["env/bme280@0x77"]
+    assert any(r.mono_ns < fault.mono_ns for r in readings)
+    assert any(r.mono_ns > back.mono_ns for r in readings)
+    assert not any(fault.mono_ns < r.mono_ns < back.mono_ns for r in readings)
+    assert 0.7 < back.payload["down_s"] < 1.5
