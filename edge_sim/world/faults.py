@@ -40,11 +40,11 @@ class Fault:
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> Fault:
+        end = d.get("endSeconds", d.get("end_s"))
         return Fault(
             kind=d["kind"],
             start_s=float(d.get("startSeconds", d.get("start_s", 0.0))),
-            end_s=(None if d.get("endSeconds", d.get("end_s")) is None
-                   else float(d.get("endSeconds", d.get("end_s")))),
+            end_s=None if end is None else float(end),
             magnitude=float(d.get("magnitude", 0.0)),
             signal=d.get("signal"),
         )

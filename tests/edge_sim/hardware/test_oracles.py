@@ -147,3 +147,28 @@ def test_adafruit_ads1115_reads_our_chip():
     assert mine["voltage_v"] == pytest.approx(theirs[0], abs=1e-4)
     assert mine["current_ma"] == pytest.approx(12.0, abs=1e-3)
     assert mine["value"] == pytest.approx(5.0, abs=1e-3)
+
+
+def test_adafruit_bme280_forced_mode_reads_our_chip(bme_bus):
+    """Adafruit probes with an empty write, starts a forced conversion per property read and
+    polls the status register's measuring bit — the model's timing has to be right."""
+    from adafruit_bme280 import basic
+
+    theirs = basic.Adafruit_BME280_I2C(BusioI2C(bme_bus), address=0x76)
+    theirs.mode = basic.MODE_FORCE
+    assert theirs.temperature == pytest.approx(ENV["temperature_c"], abs=0.01)
+    assert theirs.pressure * 100 == pytest.approx(ENV["pressure_pa"], abs=1.0)
+    assert theirs.relative_humidity == pytest.approx(ENV["humidity_pct"], abs=0.02)
+
+
+def test_adafruit_sht31d_reads_our_chip():
+    import adafruit_sht31d
+
+    bus = SimBus([Sht3xModel(0x44, ChipWorld.constant(temperature_c=-12.5, humidity_pct=88.0),
+                             SystemClock())])
+    bus.trace = []
+    theirs = adafruit_sht31d.SHT31D(BusioI2C(bus), address=0x44)
+    assert theirs.temperature == pytest.approx(-12.5, abs=0.003)
+    assert theirs.relative_humidity == pytest.approx(88.0, abs=0.002)
+    sent = [data for kind, _, data in bus.trace if kind == "W" and len(data) == 2]
+    assert sent[:2] == [bytes([0x30, 0x93]), bytes([0x30, 0xA2])]  # break, then soft reset
