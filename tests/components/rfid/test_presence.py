@@ -34,3 +34,24 @@ def test_glancing_read_below_threshold_is_counted_not_arrived():
     assert p.observe("G", 0) == []
     assert p.tick(S) == []
     assert p.unconfirmed == 1
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.lists(st.integers(1, 3000), min_size=1, max_size=60), st.integers(50, 1000))
+def test_presences_match_gaps(gaps_ms, debounce_ms):
+    """One arrive per run of frames whose gaps stay within the debounce; each closes with a
+    depart once the tag has been silent long enough; kinds strictly alternate."""
+    p = PresenceTracker(depart_after_s=debounce_ms / 1000)
+    t, events = 0, []
+    for gap in gaps_ms:
+        t += gap * 1_000_000
+        events += p.observe("T", t)
+    events += p.tick(t + (debounce_ms + 1) * 1_000_000)
+    kinds = [e.kind for e in events]
+    assert kinds == ["arrive", "depart"] * (len(kinds) // 2)
+    expected = 1 + sum(1 for g in gaps_ms[1:] if g > debounce_ms)
+    assert kinds.count("arrive") == expected
+    assert sum(e.reads for e in events if e.kind == "depart") == len(gaps_ms)

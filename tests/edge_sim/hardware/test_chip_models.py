@@ -126,3 +126,26 @@ def test_ads1115_os_bit_busy_during_conversion(clock):
     clock.advance(1 / 128)
     assert bus.read_i2c_block_data(0x48, 0x01, 2)[0] & 0x80
     assert bus.read_i2c_block_data(0x48, 0x00, 2) == [0x38, 0x40]  # 14400 counts = 1.800 V
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from components.sensors.drivers import bme280 as bme280_drv  # noqa: E402
+from edge_sim.hardware.chips.bme280 import DEFAULT_CAL, calibration_bytes, raw_for  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.floats(-40, 85), st.floats(30000, 110000), st.floats(0, 100))
+def test_bme280_model_inverts_the_compensation(t_c, p_pa, h_pct):
+    """Whatever the world says, the raw values the model emits decode back to it (one LSB)."""
+    adc_p, adc_t, adc_h = raw_for(DEFAULT_CAL, t_c, p_pa, h_pct)
+    out = bme280_drv.compensate(DEFAULT_CAL, adc_p, adc_t, adc_h)
+    assert out["temperature_c"] == pytest.approx(t_c, abs=0.005)
+    assert out["pressure_pa"] == pytest.approx(p_pa, abs=0.5)
+    assert out["humidity_pct"] == pytest.approx(h_pct, abs=0.01)
+
+
+def test_bme280_calibration_image_parses_back():
+    tp, h = calibration_bytes(DEFAULT_CAL)
+    assert bme280_drv.parse_calibration(tp, tp[25], h) == DEFAULT_CAL
