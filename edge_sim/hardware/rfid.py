@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from components.rfid.frames import id12, rdm6300, uhf_m100
 from components.rfid.frames.uhf_m100 import UhfM100Decoder
+from edge_sim.world.tags import TagPass
 
 PROTOCOLS = ("rdm6300", "id12", "uhf_m100")
 
@@ -54,12 +55,20 @@ class PtyReader:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"pty-{protocol}", daemon=True)
         self._commands = UhfM100Decoder(variant)
+        self._schedule: list[TagPass] = []
+        self._schedule_t0 = 0.0
 
     # -- the scenario's handle --------------------------------------------------------------
     def present(self, tag_id: str, duration_s: float | None = None, rssi_dbm: int = -55) -> None:
         until = None if duration_s is None else time.monotonic() + duration_s
         with self._lock:
             self._tags[tag_id] = _Tag(tag_id, until, rssi_dbm)
+
+    def play(self, passes: list[TagPass]) -> None:
+        """Follow a world schedule of tag passes, with time zero now."""
+        with self._lock:
+            self._schedule = sorted(passes, key=lambda p: p.start_s)
+            self._schedule_t0 = time.monotonic()
 
     def remove(self, tag_id: str) -> None:
         with self._lock:
@@ -139,7 +148,12 @@ class PtyReader:
             for tag_id in [t for t, tag in self._tags.items()
                            if tag.until is not None and now >= tag.until]:
                 del self._tags[tag_id]
-            return list(self._tags.values())
+            tags = dict(self._tags)
+            t_s = now - self._schedule_t0
+            for p in self._schedule:
+                if p.active(t_s) and p.tag_id not in tags:
+                    tags[p.tag_id] = _Tag(p.tag_id, None, p.rssi_dbm)
+            return list(tags.values())
 
     def _answer(self, data: bytes) -> None:
         for frame in self._commands.feed_frames(data):

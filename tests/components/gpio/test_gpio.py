@@ -84,3 +84,22 @@ def test_door_contact_and_ack_button(factory):
     assert pressed == [1]
     door.close()
     ack.close()
+
+
+def test_world_flow_pulses_reach_the_counter(factory):
+    from edge_sim.hardware.gpio import DoorSource, PulseSource
+    from edge_sim.world.signals import Pulses
+
+    clock = ManualClock()
+    counter = PulseCounter(23, clock, window_s=10.0, pin_factory=factory)
+    source = PulseSource(factory.pin(23), Pulses("flow", rate_hz=4.0, wander=0.0), clock)
+    for _ in range(300):  # 30 s of virtual time
+        clock.advance(0.1)
+        source.update()
+    assert counter.count == source.sent == 120
+    assert counter.rate_per_s() == pytest.approx(4.0, abs=0.2)
+    door = DoorContact(24, pin_factory=factory)
+    opened = DoorSource(factory.pin(24), [(1.0, 2.0)], clock)
+    assert not door.is_open
+    clock.advance(1.5)  # the source's time zero is its creation
+    assert opened.update() and door.is_open and door.openings == 1

@@ -55,3 +55,18 @@ def test_uhf_reader_answers_polls():
         port.close()
     assert {r.tag_id for r in reads} == {"E2801160600002054D4B1A2B", "300833B2DDD9014000000000"}
     assert {r.rssi_dbm for r in reads} == {-60, -48}
+
+
+def test_reader_plays_a_world_schedule():
+    from edge_sim.world.tags import TagPass
+
+    with PtyReader("rdm6300", repeat_s=0.05) as sim:
+        sim.play([TagPass("0102030405", 0.0, 0.3), TagPass("0A0B0C0D0E", 0.4, 0.3)])
+        port = serial.serial_for_url(sim.path, baudrate=9600, timeout=0.05)
+        from components.rfid.frames.rdm6300 import Rdm6300Decoder
+
+        reads = read_for(port, Rdm6300Decoder(), 0.9)
+        port.close()
+    ids = [r.tag_id for r in reads]
+    assert ids and set(ids) == {"0102030405", "0A0B0C0D0E"}
+    assert ids.index("0A0B0C0D0E") > max(i for i, t in enumerate(ids) if t == "0102030405")

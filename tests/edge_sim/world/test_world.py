@@ -71,3 +71,16 @@ def test_scenario_unplugged_and_noisy_line():
 def test_unknown_fault_kind_is_rejected():
     with pytest.raises(ValueError):
         Fault("gremlins", 0)
+
+
+def test_tag_passes_deterministic_and_plausible():
+    from edge_sim.world.tags import tag_passes
+
+    a = tag_passes(5, 3600, per_hour=120, dwell_s=4.0)
+    assert a == tag_passes(5, 3600, per_hour=120, dwell_s=4.0)
+    assert a != tag_passes(6, 3600, per_hour=120, dwell_s=4.0)
+    assert 80 < len(a) < 160
+    assert all(len(p.tag_id) == 10 and p.duration_s >= 0.3 for p in a)
+    assert [p.start_s for p in a] == sorted(p.start_s for p in a)
+    uhf = tag_passes(5, 600, uhf=True)
+    assert all(len(p.tag_id) == 24 and p.tag_id.startswith("E280") for p in uhf)
