@@ -16,7 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from components.core.buses import open_i2c
+from rich.console import Console
+from rich.table import Table
+
+from components.core.buses import BusConfigError, open_i2c
 from components.core.clock import SystemClock
 from components.core.config import ConfigError
 from components.core.live import LivePublisher
@@ -36,6 +39,30 @@ def load_config(path: str | None, inline: str | None) -> dict[str, Any]:
     return {}
 
 
+def print_scan(bus: object, configured: list[dict[str, Any]]) -> int:
+    """The technician's view: what answers, what it is, and whether it is what was configured.
+    Exit code 0 only when every configured chip was found."""
+    found = {f.address: f for f in scan(bus)}  # type: ignore[arg-type]
+    expected = {e["address"]: e["chip"] for e in configured}
+    table = Table(title="I2C bus scan")
+    for col in ("address", "chip", "detail", "configured"):
+        table.add_column(col)
+    for address in sorted(set(found) | set(expected)):
+        f = found.get(address)
+        want = expected.get(address)
+        if f is None:
+            status = "[red]MISSING[/]"
+        elif want is None:
+            status = "[yellow]not configured[/]"
+        elif f.chip == want or (want == "bme280" and f.chip == "bmp280"):
+            status = "[green]OK[/]" if f.chip == want else "[yellow]BMP280 (no humidity)[/]"
+        else:
+            status = f"[red]expected {want}[/]"
+        table.add_row(f"0x{address:02x}", f.chip if f else "-", f.detail if f else "", status)
+    Console().print(table)
+    return 0 if all(a in found for a in expected) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m components.sensors")
     parser.add_argument("command", nargs="?", default="run", choices=("run", "scan"))
@@ -52,11 +79,14 @@ def main(argv: list[str] | None = None) -> int:
         log.error("event=config_invalid reason=%s", exc)
         return 2
     clock = SystemClock()
-    bus = open_i2c(cfg.i2cBus, clock=clock)
+    try:
+        bus = open_i2c(cfg.i2cBus, clock=clock)
+    except (OSError, BusConfigError) as exc:
+        # No /dev/i2c-N: I2C not enabled (raspi-config) or the wrong bus number.
+        log.error("event=bus_unavailable bus=%s reason=%r", cfg.i2cBus, exc)
+        return 1
     if args.command == "scan":
-        for found in scan(bus):
-            print(f"0x{found.address:02x}  {found.chip:8}  {found.detail}")
-        return 0
+        return print_scan(bus, cfg.sensors)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

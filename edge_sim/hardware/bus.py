@@ -41,7 +41,6 @@ class SimBus:
     def _chip(self, addr: int) -> I2CChip:
         chip = self.chips.get(addr)
         if chip is None:
-            self.stats["nack"] += 1
             raise nack(addr)
         return chip
 

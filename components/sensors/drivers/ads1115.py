@@ -79,8 +79,9 @@ class Ads1115(Driver):
         self.loop = loop or Loop()
 
     def init(self) -> None:
-        hi, _lo = self.bus.read_i2c_block_data(self.address, REG_CONFIG, 2)
-        del hi  # any answer proves the chip is there; configuration is written per read
+        # The chip has no id register: an answer proves it is there. Configuration is written
+        # with every single-shot conversion, so a chip that lost power needs nothing more.
+        self.bus.read_i2c_block_data(self.address, REG_CONFIG, 2)
 
     def read_counts(self) -> int:
         c = self.config

@@ -33,6 +33,8 @@ MODE_SLEEP, MODE_FORCED, MODE_NORMAL = 0b00, 0b01, 0b11
 # Oversampling factor -> osrs code; 0 means "skipped".
 OSRS_CODE = {0: 0, 1: 1, 2: 2, 4: 3, 8: 4, 16: 5}
 FILTER_CODE = {0: 0, 2: 1, 4: 2, 8: 3, 16: 4}
+SKIPPED_TP = 0x80000  # what a skipped (or never converted) T/P channel reads
+SKIPPED_H = 0x8000
 STANDBY_CODE_MS = {0.5: 0, 62.5: 1, 125: 2, 250: 3, 500: 4, 1000: 5, 10: 6, 20: 7}
 
 
@@ -256,6 +258,10 @@ class Bme280(Driver):
                 raise NotReady("BME280 still measuring after its maximum conversion time")
         raw = bytes(self.bus.read_i2c_block_data(self.address, REG_DATA, 8 if has_h else 6))
         adc_p, adc_t, adc_h = split_raw(raw)
+        if adc_t == SKIPPED_TP or (self.os_p and adc_p == SKIPPED_TP) or (
+                has_h and self.os_h and adc_h == SKIPPED_H):
+            # Reset values: no conversion has completed yet (normal mode just started).
+            raise NotReady("BME280 data registers still hold their reset values", raw)
         out = compensate(self.cal, adc_p, adc_t, adc_h)
         if self.os_p == 0:
             out.pop("pressure_pa")

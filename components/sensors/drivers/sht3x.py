@@ -6,6 +6,7 @@ maximum conversion time and reads 6 raw bytes with i2c_rdwr (no register byte on
 
 from __future__ import annotations
 
+import errno
 import time
 from typing import Any
 
@@ -115,7 +116,7 @@ class Sht3x(Driver):
             data = self._read(6)
         except OSError as exc:
             # A NACK here means "not ready yet": wait once more before calling it a fault.
-            if exc.errno != 121:
+            if exc.errno != errno.EREMOTEIO:
                 raise
             self.sleep(CONVERSION_S[self.repeatability])
             try:

@@ -17,8 +17,6 @@ DEFAULT_CAL = drv.Calibration(28417, 26721, 50, 38042, -10559, 3024, 8726, -185,
 OS_FACTOR = (0, 1, 2, 4, 8, 16, 16, 16)
 STANDBY_MS = (0.5, 62.5, 125, 250, 500, 1000, 10, 20)
 FILTER_COEFF = (1, 2, 4, 8, 16, 16, 16, 16)
-SKIPPED_TP = 0x80000
-SKIPPED_H = 0x8000
 
 
 def calibration_bytes(cal: drv.Calibration) -> tuple[bytes, bytes]:
@@ -123,9 +121,9 @@ class Bme280Model(I2CChip):
             adc_p = round((fp * (coeff - 1) + adc_p) / coeff)
         self.filtered = (adc_t, adc_p)
         os_t, os_p, os_h = self._os()
-        adc_t = adc_t if os_t else SKIPPED_TP
-        adc_p = adc_p if os_p else SKIPPED_TP
-        adc_h = adc_h if os_h else SKIPPED_H
+        adc_t = adc_t if os_t else drv.SKIPPED_TP
+        adc_p = adc_p if os_p else drv.SKIPPED_TP
+        adc_h = adc_h if os_h else drv.SKIPPED_H
         self.regs[0xF7:0xFA] = bytes([adc_p >> 12, (adc_p >> 4) & 0xFF, (adc_p & 0xF) << 4])
         self.regs[0xFA:0xFD] = bytes([adc_t >> 12, (adc_t >> 4) & 0xFF, (adc_t & 0xF) << 4])
         if self.has_humidity:

@@ -99,3 +99,29 @@ def test_unplugged_chip_faults_recovers_and_has_a_reading_gap(records):
     assert any(r.mono_ns > back.mono_ns for r in readings)
     assert not any(fault.mono_ns < r.mono_ns < back.mono_ns for r in readings)
     assert 0.7 < back.payload["down_s"] < 1.5
+
+
+def test_scan_command_reports_missing_and_found(tmp_path):
+    (tmp_path / "scenario.json").write_text(json.dumps(SCENARIO))
+    env = {**os.environ, "FLOORLINE_I2C_BUS": "sim",
+           "FLOORLINE_SIM_SCENARIO": str(tmp_path / "scenario.json"), "PYTHONPATH": str(ROOT),
+           "COLUMNS": "120"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "components.sensors", "scan", "--config-json",
+         json.dumps({"sensors": CONFIG["sensors"]})],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1  # the SHT3x at 0x45 is configured but absent
+    lines = {ln.split()[1]: ln for ln in proc.stdout.splitlines() if "0x" in ln}
+    assert "MISSING" in lines["0x45"]
+    assert "bme280" in lines["0x76"] and "OK" in lines["0x76"]
+    assert "adxl345" in lines["0x53"] and "ina219" in lines["0x40"]
+
+
+def test_unavailable_real_bus_exits_with_a_clear_error(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "FLOORLINE_I2C_BUS"}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "components.sensors", "--config-json",
+         json.dumps({"i2cBus": "9", "logPath": str(tmp_path / "log.db")})],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "event=bus_unavailable" in proc.stderr
