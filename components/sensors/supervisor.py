@@ -51,6 +51,7 @@ class SensorSupervisor:
         self.reinit_interval_ns = int(reinit_interval_s * 1e9)
         self.state = "new"  # new -> ok | faulty ; condition (e.g. loop fault) on top of ok
         self.condition: str | None = None
+        self.initialised = False
         self.counts: Counter[str] = Counter()
         self._next_init_ns = 0
         self._fault_since_ns: int | None = None
@@ -93,6 +94,8 @@ class SensorSupervisor:
 
     def _fault(self, exc: BaseException, now: int, phase: str) -> PollResult:
         self.counts["failures"] += 1
+        # The chip may have lost power (hot-plug): the next attempt starts with a fresh init.
+        self.initialised = False
         self._next_init_ns = now + self.reinit_interval_ns
         result = PollResult()
         if self.state != "faulty":
@@ -105,7 +108,7 @@ class SensorSupervisor:
     def poll(self) -> PollResult:
         now = self.clock.monotonic_ns()
         result = PollResult()
-        if self.state in ("new", "faulty"):
+        if not self.initialised:
             if now < self._next_init_ns:
                 self.counts["skipped_while_faulty"] += 1
                 return result
@@ -114,12 +117,7 @@ class SensorSupervisor:
             except (OSError, WrongChip, ChecksumError, NotReady) as exc:
                 return self._fault(exc, now, "init")
             self.counts["inits"] += 1
-            if self.state == "faulty":
-                down_s = (now - (self._fault_since_ns or now)) / 1e9
-                self.state = "ok"
-                result.health.append(self._health("sensor_recovered", down_s=down_s,
-                                                  reinitialised=True))
-            self.state = "ok"
+            self.initialised = True
         try:
             reading = dict(self._with_retries(self.driver.read))
         except LoopFault as exc:
@@ -129,10 +127,15 @@ class SensorSupervisor:
                 result.health.append(self._health("loop_fault", **describe(exc)))
             return result
         except (OSError, ChecksumError, NotReady) as exc:
-            # The chip may have lost power: the next poll starts with a fresh init.
-            fault = self._fault(exc, now, "read")
-            result.health += fault.health
+            result.health += self._fault(exc, now, "read").health
             return result
+        # Recovered means a good reading again, not merely a chip that answers its init.
+        if self.state == "faulty":
+            self.state = "ok"
+            down_s = (now - (self._fault_since_ns or now)) / 1e9
+            result.health.append(self._health("sensor_recovered", down_s=down_s,
+                                              reinitialised=True))
+        self.state = "ok"
         if self.condition is not None:
             result.health.append(self._health(self.condition + "_cleared"))
             self.condition = None

@@ -38,7 +38,7 @@ class Ads1115Model(I2CChip):
         config = self.regs[1]
         volts = self._input_v((config >> 12) & 7, t_s)
         if math.isnan(volts):
-            return
+            volts = 0.0  # a dropout is an open input: a broken 4-20 mA loop reads 0 mA
         fsr = drv.PGA_FSR_V[min((config >> 9) & 7, 5)]
         counts = max(-32768, min(32767, round(volts / fsr * 32768)))
         self.regs[0] = counts & 0xFFFF

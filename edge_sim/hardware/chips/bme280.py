@@ -112,7 +112,9 @@ class Bme280Model(I2CChip):
         p_pa = v.get("pressure_pa", 101325.0)
         h_pct = v.get("humidity_pct", 50.0)
         if any(math.isnan(x) for x in (t_c, p_pa, h_pct)):
-            return  # a dropout: the shadow registers keep the previous conversion
+            # A dropout: the conversion yields nothing, the data registers read reset values.
+            self.regs[0xF7:0xFF] = bytes([0x80, 0, 0, 0x80, 0, 0, 0x80, 0])
+            return
         adc_p, adc_t, adc_h = raw_for(self.cal, t_c, p_pa, h_pct)
         coeff = FILTER_COEFF[(self.regs[drv.REG_CONFIG] >> 2) & 7]
         if coeff > 1 and self.filtered is not None:  # IIR applies to T and P only

@@ -34,8 +34,9 @@ class Ina219Model(I2CChip):
         t = self.t_s()
         current = self.world.value("current_a", t)
         volts = self.world.value("bus_voltage_v", t)
-        if math.isnan(current) or math.isnan(volts):
-            return  # dropout: registers keep the last conversion
+        # A dropout is a disconnected load: nothing flows, nothing is measured.
+        current = 0.0 if math.isnan(current) else current
+        volts = 0.0 if math.isnan(volts) else volts
         pga = (self.regs[0] >> 11) & 3
         shunt = round(current * self.shunt_ohm / drv.SHUNT_LSB_V)
         overflow = abs(shunt) > PGA_LIMIT[pga]

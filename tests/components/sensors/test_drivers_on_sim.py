@@ -173,3 +173,26 @@ def test_bus_scan_identifies_every_chip(clock):
     found = {f.address: f.chip for f in scan(build_bus(specs, clock))}
     assert found == {0x76: "bme280", 0x77: "bmp280", 0x44: "sht3x", 0x53: "adxl345",
                      0x40: "ina219", 0x48: "ads1115"}
+
+
+@pytest.mark.parametrize("chip, address, expect", [
+    ("bme280", 0x76, "sensor_fault"),  # no conversion: reset values, never a reading
+    ("sht3x", 0x44, "sensor_fault"),  # no data: the read is NACKed
+    ("ads1115", 0x48, "loop_fault"),  # open loop: 0 mA, NAMUR fault
+])
+def test_signal_dropout_is_health_not_reading(clock, chip, address, expect):
+    from components.sensors.settings import make_driver
+
+    specs = scenario.load({"chips": [{"chip": chip, "address": hex(address), "faults": [
+        {"kind": "dropout", "startSeconds": 5, "endSeconds": 8}]}]})
+    bus = build_bus(specs, clock)
+    sup = SensorSupervisor(make_driver({"chip": chip, "address": address}, bus, clock.advance),
+                           clock, clock.advance, reinit_interval_s=1.0)
+    results = []
+    for _ in range(15):
+        results.append(sup.poll())
+        clock.advance(1.0)
+    events = [h["event"] for r in results for h in r.health]
+    assert events[0] == expect and len(events) == 2
+    gap = [i for i, r in enumerate(results) if r.reading is None]
+    assert gap and 4 <= gap[0] <= 6 and gap[-1] <= 9
