@@ -30,7 +30,8 @@ def tag_passes(seed: int, horizon_s: float, *, per_hour: float = 60.0, dwell_s: 
                population: int = 20, uhf: bool = False, key: str = "reader") -> list[TagPass]:
     """Poisson arrivals of tags drawn from a fixed population, each staying an exponential
     time around `dwell_s` (at least 0.3 s). Passes may overlap (two pallets at a gate)."""
-    out, t, i = [], 0.0, 0
+    out: list[TagPass] = []
+    t, i = 0.0, 0
     rate_per_s = per_hour / 3600.0
     while True:
         t += -math.log(1.0 - noise.uniform(seed, key + "/gap", i)) / rate_per_s
