@@ -32,7 +32,9 @@ class SensorService:
             self.supervisors.append(SensorSupervisor(
                 driver, clock, sleep, attempts=cfg.retryAttempts,
                 backoff_s=cfg.retryBackoffSeconds, reinit_interval_s=cfg.reinitIntervalSeconds))
-        self.interval_ns = int(cfg.sampleIntervalSeconds * 1e9)
+        # Each sensor may have its own interval (a vibration sensor more often than a thermometer).
+        self.interval_ns = [int(float(e.get("intervalSeconds", cfg.sampleIntervalSeconds)) * 1e9)
+                            for e in cfg.sensors]
         self._due = [0] * len(self.supervisors)
         self._pending: list[NewRecord] = []
         self._oldest_ns: int | None = None
@@ -60,7 +62,7 @@ class SensorService:
             now = self.clock.monotonic_ns()
             if now < self._due[i]:
                 continue
-            self._due[i] = now + self.interval_ns
+            self._due[i] = now + self.interval_ns[i]
             result = sup.poll()
             if result.health:
                 for h in result.health:

@@ -33,6 +33,10 @@ def _check_sensors(value: list[Any]) -> list[dict[str, Any]]:
         if address in seen:
             raise ValueError(f"entry {i}: address 0x{address:02x} configured twice")
         seen.add(address)
+        interval = entry.get("intervalSeconds")
+        if interval is not None and (isinstance(interval, bool) or
+                                     not isinstance(interval, int | float) or interval < 0.05):
+            raise ValueError(f"entry {i}: intervalSeconds must be a number >= 0.05")
         out.append({**entry, "address": address})
     return out
 
