@@ -12,9 +12,10 @@ import threading
 import time
 from pathlib import Path
 
+from components.core import ipc
 from components.core.buses import open_serial
 from components.core.clock import SystemClock
-from components.core.config import ConfigError
+from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.live import LivePublisher
 from components.core.log import Log
 from components.rfid.service import RfidService
@@ -32,31 +33,51 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    gg = ipc.connect()
     try:
-        raw = json.loads(args.config_json) if args.config_json else (
-            json.loads(Path(args.config).read_text()) if args.config else {})
-        cfg = SPEC.parse(raw)
-    except (ConfigError, ValueError) as exc:
+        if args.config_json or args.config:
+            holder = ConfigHolder(SPEC, json.loads(args.config_json or
+                                                   Path(args.config).read_text()))
+        else:
+            holder = ipc.load_config(SPEC, gg)
+    except (ConfigError, ValueError, OSError) as exc:
         log.error("event=config_invalid reason=%s", exc)
         return 2
+    cfg = holder.current
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     clock = SystemClock()
     store = Log.open(cfg.logPath, device=cfg.deviceName, budget_bytes=cfg.logBudgetBytes,
                      free_floor_bytes=cfg.logFreeFloorBytes, clock=clock)
-    live = LivePublisher(cfg.liveTopicPrefix, enabled=cfg.publishLive)
-    service = RfidService(cfg, store, clock, lambda url, baud: open_serial(url, baud, 0), live)
-    log.info("event=started readers=%d", len(service.readers))
+    reconfigure = threading.Event()
+    ipc.follow_updates(holder, gg, on_applied=reconfigure.set)
+
+    def build(cfg: Config) -> RfidService:
+        live = LivePublisher(gg, cfg.liveTopicPrefix, enabled=cfg.publishLive)
+        return RfidService(cfg, store, clock, lambda url, baud: open_serial(url, baud, 0), live)
+
+    service = build(cfg)
+    if gg is not None:
+        gg.report_running()
+    log.info("event=started readers=%d nucleus=%s", len(service.readers), gg is not None)
     deadline = None if args.run_seconds is None else time.monotonic() + args.run_seconds
     try:
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            if reconfigure.is_set():
+                # Ports and debounce may have changed: close the ports, start over. Tags in
+                # the field arrive again on the new service (a presence cannot span configs).
+                reconfigure.clear()
+                service.close()
+                service = build(holder.current)
+                log.info("event=reconfigured readers=%d", len(service.readers))
             service.cycle()
             stop.wait(LOOP_S)
     finally:
         service.close()
         store.close()
-        live.close()
+        if gg is not None:
+            gg.close()
         log.info("event=stopped events=%d refused=%d", service.events, service.refused)
     return 0
 

@@ -19,9 +19,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from components.core import ipc
 from components.core.buses import BusConfigError, open_i2c
 from components.core.clock import SystemClock
-from components.core.config import ConfigError
+from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.live import LivePublisher
 from components.core.log import Log
 from components.sensors.scan import scan
@@ -31,12 +32,13 @@ from components.sensors.settings import SPEC
 log = logging.getLogger("floorline.sensors")
 
 
-def load_config(path: str | None, inline: str | None) -> dict[str, Any]:
-    if inline:
-        return dict(json.loads(inline))
-    if path:
-        return dict(json.loads(Path(path).read_text()))
-    return {}
+def load_config(args: argparse.Namespace, gg: ipc.Greengrass | None) -> ConfigHolder:
+    """--config/--config-json (a technician on the device), else the nucleus (or
+    FLOORLINE_CONFIG when run outside Greengrass)."""
+    if args.config_json or args.config:
+        text = args.config_json or Path(args.config).read_text()
+        return ConfigHolder(SPEC, json.loads(text))
+    return ipc.load_config(SPEC, gg)
 
 
 def print_scan(bus: object, configured: list[dict[str, Any]]) -> int:
@@ -73,11 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    gg = ipc.connect()
     try:
-        cfg = SPEC.parse(load_config(args.config, args.config_json))
-    except (ConfigError, ValueError) as exc:
+        holder = load_config(args, gg)
+    except (ConfigError, ValueError, OSError) as exc:
         log.error("event=config_invalid reason=%s", exc)
         return 2
+    cfg = holder.current
     clock = SystemClock()
     try:
         bus = open_i2c(cfg.i2cBus, clock=clock)
@@ -92,12 +96,28 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     store = Log.open(cfg.logPath, device=cfg.deviceName, budget_bytes=cfg.logBudgetBytes,
                      free_floor_bytes=cfg.logFreeFloorBytes, clock=clock)
-    live = LivePublisher(cfg.liveTopicPrefix, enabled=cfg.publishLive)
-    service = SensorService(cfg, store, bus, clock, time.sleep, live)
-    log.info("event=started sensors=%d log=%s", len(service.supervisors), cfg.logPath)
+    reconfigure = threading.Event()
+    ipc.follow_updates(holder, gg, on_applied=reconfigure.set)
+
+    def build(cfg: Config) -> SensorService:
+        live = LivePublisher(gg, cfg.liveTopicPrefix, enabled=cfg.publishLive)
+        return SensorService(cfg, store, bus, clock, time.sleep, live)
+
+    service = build(cfg)
+    if gg is not None:
+        gg.report_running()
+    log.info("event=started sensors=%d log=%s nucleus=%s", len(service.supervisors),
+             cfg.logPath, gg is not None)
     deadline = None if args.run_seconds is None else time.monotonic() + args.run_seconds
     try:
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            if reconfigure.is_set():
+                # New sensors, rates or options: commit what is pending, start over with the
+                # new set. logPath, deviceName and the log budget apply at the next start.
+                reconfigure.clear()
+                service.flush()
+                service = build(holder.current)
+                log.info("event=reconfigured sensors=%d", len(service.supervisors))
             service.cycle()
             wait = service.next_due_s()
             if deadline is not None:
@@ -107,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         service.flush()
         log.info("event=stopped stats=%s", json.dumps(service.stats()))
         store.close()
-        live.close()
+        if gg is not None:
+            gg.close()
     return 0
 
 
