@@ -43,6 +43,7 @@ class PtyReader:
         self._rng = random.Random(seed)
         self._tags: dict[str, _Tag] = {}
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # frames from the thread and inject() never interleave
         self._corrupt_next = 0
         self._noise_per_frame = 0.0
         self.frames_sent = 0
@@ -132,15 +133,16 @@ class PtyReader:
         return noise + bytes(frame)
 
     def _write(self, data: bytes) -> None:
-        if not self.pace_bytes:
-            os.write(self.master, data)
-            return
-        # Two writes with the line time in between, so readers see partial frames as on a UART.
-        half = len(data) // 2
-        for part in (data[:half], data[half:]):
-            if part:
-                os.write(self.master, part)
-                time.sleep(len(part) * 10 / self.baud)
+        with self._write_lock:
+            if not self.pace_bytes:
+                os.write(self.master, data)
+                return
+            # Two writes with the line time in between: readers see partial frames, as on a UART.
+            half = len(data) // 2
+            for part in (data[:half], data[half:]):
+                if part:
+                    os.write(self.master, part)
+                    time.sleep(len(part) * 10 / self.baud)
 
     def _in_field(self) -> list[_Tag]:
         now = time.monotonic()

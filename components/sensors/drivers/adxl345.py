@@ -53,6 +53,25 @@ def decode_sample(data: bytes, scale_g: float) -> tuple[float, float, float]:
     return x * scale_g, y * scale_g, z * scale_g
 
 
+def dominant_frequency(values: list[float], rate_hz: float) -> tuple[float, float]:
+    """(frequency Hz, amplitude) of the strongest spectral line above DC, by a plain DFT over
+    the window (a few hundred samples: cheap enough without numpy). Resolution rate/n."""
+    n = len(values)
+    if n < 4:
+        return 0.0, 0.0
+    mean = sum(values) / n
+    centred = [v - mean for v in values]
+    best_k, best_power = 0, 0.0
+    for k in range(1, n // 2 + 1):
+        w = 2 * math.pi * k / n
+        re = sum(v * math.cos(w * i) for i, v in enumerate(centred))
+        im = sum(v * math.sin(w * i) for i, v in enumerate(centred))
+        power = re * re + im * im
+        if power > best_power:
+            best_k, best_power = k, power
+    return best_k * rate_hz / n, 2 * math.sqrt(best_power) / n
+
+
 @dataclass(frozen=True, slots=True)
 class VibrationSummary:
     samples: int
@@ -128,7 +147,12 @@ class Adxl345(Driver):
 
     def read(self, window_s: float | None = None) -> dict[str, Any]:
         before = self.overruns
-        summary = VibrationSummary.of(self.collect(window_s or self.window_s))
+        samples = self.collect(window_s or self.window_s)
+        summary = VibrationSummary.of(samples)
+        # The spectrum of the strongest axis: the running frequency, or a fault harmonic.
+        rms = (summary.rms_x_g, summary.rms_y_g, summary.rms_z_g)
+        axis = rms.index(max(rms))
+        dominant_hz, dominant_g = dominant_frequency([s[axis] for s in samples], self.rate_hz)
         return {
             "rate_hz": self.rate_hz,
             "samples": summary.samples,
@@ -136,5 +160,7 @@ class Adxl345(Driver):
             "rms_y_g": summary.rms_y_g,
             "rms_z_g": summary.rms_z_g,
             "peak_g": summary.peak_g,
+            "dominant_hz": dominant_hz,
+            "dominant_g": dominant_g,
             "overruns": self.overruns - before,
         }

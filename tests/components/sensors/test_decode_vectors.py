@@ -87,3 +87,15 @@ def test_ads1115_namur_faults(ma):
     with pytest.raises(ads1115.LoopFault) as err:
         ads1115.Loop().value(ma)
     assert err.value.evidence == ma
+
+
+def test_dominant_frequency_finds_running_speed_and_a_stronger_harmonic():
+    # Frequencies on the 2 Hz bins of 200 samples at 400 Hz.
+    import math
+
+    rate, n = 400.0, 200
+    run = [0.3 * math.sin(2 * math.pi * 26 * i / rate) for i in range(n)]
+    f, a = adxl345.dominant_frequency(run, rate)
+    assert f == pytest.approx(26.0) and a == pytest.approx(0.3, rel=0.01)
+    faulty = [v + 0.5 * math.sin(2 * math.pi * 78 * i / rate) for i, v in enumerate(run)]
+    assert adxl345.dominant_frequency(faulty, rate)[0] == pytest.approx(78.0)
