@@ -53,9 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     reconfigure = threading.Event()
     ipc.follow_updates(holder, gg, on_applied=reconfigure.set)
 
-    def build(cfg: Config) -> RfidService:
+    def build(cfg: Config, previous: RfidService | None = None) -> RfidService:
         live = LivePublisher(gg, cfg.liveTopicPrefix, enabled=cfg.publishLive)
-        return RfidService(cfg, store, clock, lambda url, baud: open_serial(url, baud, 0), live)
+        return RfidService(cfg, store, clock, lambda url, baud: open_serial(url, baud, 0), live,
+                           previous)
 
     service = build(cfg)
     if gg is not None:
@@ -65,11 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
             if reconfigure.is_set():
-                # Ports and debounce may have changed: close the ports, start over. Tags in
-                # the field arrive again on the new service (a presence cannot span configs).
+                # Unchanged readers carry over (port, tags in the field); removed ones close.
                 reconfigure.clear()
-                service.close()
-                service = build(holder.current)
+                service.close(keep_ports=True)
+                service = build(holder.current, service)
                 log.info("event=reconfigured readers=%d", len(service.readers))
             service.cycle()
             stop.wait(LOOP_S)

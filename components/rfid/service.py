@@ -41,6 +41,7 @@ class ReaderLoop:
         else:
             self.decoder = UhfM100Decoder(self.variant)
         self.presence = PresenceTracker(cfg.departAfterSeconds, cfg.arriveAfterReads)
+        self.identity = (self.stream, self.port_url, self.baud, self.variant)
         self.port: Any = None
         self.faulty = False
         self.next_open_ns = 0
@@ -57,18 +58,39 @@ class ReaderLoop:
 
 class RfidService:
     def __init__(self, cfg: Config, store: Log, clock: Clock, open_port: OpenPort,
-                 live: LivePublisher | None = None) -> None:
+                 live: LivePublisher | None = None, previous: RfidService | None = None) -> None:
         self.cfg = cfg
         self.store = store
         self.clock = clock
         self.live = live
         self.readers = [ReaderLoop(e, cfg, open_port) for e in cfg.readers]
+        if previous is not None:
+            self._adopt(previous)
         self.poll_ns = int(cfg.pollIntervalSeconds * 1e9)
         self.stats_ns = int(cfg.statsIntervalSeconds * 1e9)
         self.reopen_ns = int(cfg.reopenIntervalSeconds * 1e9)
         self.next_stats_ns = clock.monotonic_ns() + self.stats_ns
         self.events = 0
         self.refused = 0
+
+    def _adopt(self, previous: RfidService) -> None:
+        """After a configuration update: a reader that is still configured the same way keeps
+        its open port, partial frame and tags in the field (so every arrive still gets its
+        depart); a reader that went away says goodbye to its tags."""
+        old = {r.identity: r for r in previous.readers}
+        for i, r in enumerate(self.readers):
+            kept = old.pop(r.identity, None)
+            if kept is not None:
+                kept.presence.depart_after_ns = r.presence.depart_after_ns
+                kept.presence.arrive_after_reads = r.presence.arrive_after_reads
+                self.readers[i] = kept
+        out = []
+        for gone in old.values():
+            far_future = self.clock.monotonic_ns() + gone.presence.depart_after_ns + 1
+            out += [self._event(gone, ev) for ev in gone.presence.tick(far_future)]
+            if gone.port is not None:
+                gone.port.close()
+        self._commit(out)
 
     def _commit(self, records: list[NewRecord]) -> None:
         if not records:
@@ -150,8 +172,10 @@ class RfidService:
                 out.append(self._health(r, "reader_stats", **counters))
         return out
 
-    def close(self) -> None:
+    def close(self, keep_ports: bool = False) -> None:
         self._commit(self.stats_records())
+        if keep_ports:
+            return
         for r in self.readers:
             if r.port is not None:
                 r.port.close()

@@ -53,3 +53,33 @@ def test_missing_port_is_a_health_record_then_recovers(tmp_path):
     assert health == ["reader_fault", "reader_recovered"]
     events = [r.payload["event"] for r in records if r.stream == "rfid/rdm6300@bench"]
     assert events == ["arrive", "depart"]
+
+
+def test_reconfiguration_keeps_presence_of_unchanged_readers(tmp_path):
+    clock = ManualClock()
+    ports = {}
+
+    def open_port(url, baud):
+        ports[url] = serial.serial_for_url("loop://", timeout=0)
+        return ports[url]
+
+    raw = {"deviceName": "d1", "departAfterSeconds": 0.5,
+           "readers": [{"protocol": "rdm6300", "port": "/dev/ttyA", "name": "a"},
+                       {"protocol": "rdm6300", "port": "/dev/ttyB", "name": "b"}]}
+    with Log.open(tmp_path / "log.db", device="d1", clock=clock) as store:
+        svc = RfidService(SPEC.parse(raw), store, clock, open_port)
+        svc.cycle()
+        ports["/dev/ttyA"].write(rdm6300.encode("0A0B0C0D0E"))
+        ports["/dev/ttyB"].write(rdm6300.encode("0102030405"))
+        svc.cycle()
+        # Reader b goes away, a stays with a longer debounce.
+        raw2 = {**raw, "departAfterSeconds": 2.0, "readers": raw["readers"][:1]}
+        svc.close(keep_ports=True)
+        svc = RfidService(SPEC.parse(raw2), store, clock, open_port, previous=svc)
+        clock.advance(1.0)
+        svc.cycle()
+        clock.advance(1.5)
+        svc.cycle()
+        events = [(r.stream, r.payload["event"]) for r in store.snapshot_records(("event",))]
+    assert events == [("rfid/rdm6300@a", "arrive"), ("rfid/rdm6300@b", "arrive"),
+                      ("rfid/rdm6300@b", "depart"), ("rfid/rdm6300@a", "depart")]
