@@ -3,18 +3,16 @@ nucleus configuration, a deployment update adds a reader, presence goes to the l
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
 from components.core.log import Log
+from edge_sim.hardware.component_process import ComponentProcess
 from edge_sim.hardware.rfid import PtyReader
 from edge_sim.nucleus.ipc_server import NucleusServer
 
-ROOT = Path(__file__).resolve().parents[3]
 COMPONENT = "com.floorline.Rfid"
 TOKEN = "tok-rfid-test"
 ACL = {"aws.greengrass.ipc.pubsub": {f"{COMPONENT}:pubsub:1": {
@@ -34,11 +32,10 @@ def test_readers_from_nucleus_and_an_added_reader():
                 "departAfterSeconds": 0.4,
                 "readers": [{"protocol": "rdm6300", "port": dock.path, "name": "dock"}]})
             server.start()
-            env = {**os.environ, "PYTHONPATH": str(ROOT), "SVCUID": TOKEN,
+            env = {**os.environ, "SVCUID": TOKEN,
                    "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": str(short / "ipc.sock")}
-            proc = subprocess.Popen([sys.executable, "-m", "components.rfid", "--run-seconds",
-                                     "4.5"], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
-            time.sleep(0.8)
+            proc = ComponentProcess("components.rfid", ["--run-seconds", "4"], env)
+            proc.wait_started()
             dock.present("1122334455", duration_s=0.6)
             time.sleep(1.0)
             server.config.set_component(COMPONENT, {"readers": [
@@ -46,9 +43,9 @@ def test_readers_from_nucleus_and_an_added_reader():
                 {"protocol": "id12", "port": door.path, "name": "door"}]})
             time.sleep(0.5)
             door.present("0C000621A5", duration_s=0.6)
-            _, stderr = proc.communicate(timeout=60)
+            code = proc.wait()
             states = server.component_states
-        assert proc.returncode == 0, stderr
+        assert code == 0, proc.stderr
         records = defaultdict(list)
         with Log.open(short / "log.db", device="gate-1") as store:
             for rec in store.snapshot_records():
@@ -62,4 +59,4 @@ def test_readers_from_nucleus_and_an_added_reader():
     assert [(p["event"], p["tag_id"]) for p in records["rfid/id12@door"]] == [
         ("arrive", "0C000621A5"), ("depart", "0C000621A5")]
     assert [m["event"] for m in live["floorline/live/rfid/id12@door"]] == ["arrive", "depart"]
-    assert "event=reconfigured readers=2" in stderr
+    assert "event=reconfigured readers=2" in proc.stderr

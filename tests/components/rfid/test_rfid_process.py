@@ -3,17 +3,13 @@ land in the log; corrupted frames are counted in health records, never turned in
 
 import json
 import os
-import subprocess
-import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 from components.core.log import Log
 from components.rfid.settings import port_label
+from edge_sim.hardware.component_process import ComponentProcess
 from edge_sim.hardware.rfid import PtyReader
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_rfid_component_writes_presence_events(tmp_path):
@@ -26,19 +22,17 @@ def test_rfid_component_writes_presence_events(tmp_path):
             "readers": [{"protocol": "rdm6300", "port": dock.path, "name": "dock1"},
                         {"protocol": "uhf_m100", "port": gate.path}],
         }
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = dict(os.environ)
         env.pop("AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT", None)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "components.rfid", "--config-json", json.dumps(cfg),
-             "--run-seconds", "4.0"], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
-        time.sleep(0.8)  # the component starts and opens both ports
+        proc = ComponentProcess("components.rfid", ["--config-json", json.dumps(cfg),
+                                                    "--run-seconds", "3.5"], env)
+        proc.wait_started()
         dock.corrupt_next(3)
         dock.present("67003B51C6", duration_s=1.2)
         gate.present("E2801160600002054D4B1A2B", duration_s=0.8, rssi_dbm=-52)
         time.sleep(1.5)
         gate.present("300833B2DDD9014000000000", duration_s=0.6)
-        _, stderr = proc.communicate(timeout=30)
-        assert proc.returncode == 0, stderr
+        assert proc.wait() == 0, proc.stderr
     records = defaultdict(list)
     with Log.open(tmp_path / "log.db", device="dock-02") as store:
         for rec in store.snapshot_records():

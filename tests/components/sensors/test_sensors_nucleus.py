@@ -5,8 +5,6 @@ local pub/sub; a publish the recipe does not allow is counted, and readings stil
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -15,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from components.core.log import Log
+from edge_sim.hardware.component_process import ComponentProcess
 from edge_sim.nucleus.ipc_server import NucleusServer
 
-ROOT = Path(__file__).resolve().parents[3]
 COMPONENT = "com.floorline.Sensors"
 TOKEN = "tok-sensors-test"
 ACL = {"aws.greengrass.ipc.pubsub": {f"{COMPONENT}:pubsub:1": {
@@ -48,25 +46,25 @@ def run_component(short_dir, acl, update=None):
     server.pubsub.subscribe("test", "floorline/live/#",
                             lambda m: live[m.topic].append(m.json_message))
     server.start()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "SVCUID": TOKEN,
+    env = {**os.environ, "SVCUID": TOKEN,
            "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": str(short_dir / "ipc.sock"),
            "FLOORLINE_I2C_BUS": "sim", "FLOORLINE_SIM_SCENARIO": str(short_dir / "scenario.json")}
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "components.sensors", "--run-seconds",
-                                 "4"], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        proc = ComponentProcess("components.sensors", ["--run-seconds", "4"], env)
+        proc.wait_started()
         if update is not None:
-            time.sleep(2.0)
+            time.sleep(1.5)
             update(server)
-        _, stderr = proc.communicate(timeout=60)
+        code = proc.wait()
         states = server.component_states
     finally:
         server.stop()
-    assert proc.returncode == 0, stderr
+    assert code == 0, proc.stderr
     with Log.open(short_dir / "log.db", device="line-3") as store:
         records = defaultdict(list)
         for rec in store.snapshot_records():
             records[rec.stream].append(rec)
-    return records, live, states, stderr
+    return records, live, states, proc.stderr
 
 
 def test_config_from_nucleus_live_values_and_an_update(short_dir):

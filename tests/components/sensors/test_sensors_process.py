@@ -67,7 +67,7 @@ def records(tmp_path_factory):
 
 def test_readings_reach_the_log_with_world_values(records):
     bme = records["env/bme280@0x76"]
-    assert len(bme) >= 15 and all(r.cls == "raw" and r.device == "press-07" for r in bme)
+    assert len(bme) >= 8 and all(r.cls == "raw" and r.device == "press-07" for r in bme)
     assert [r.seq for r in bme] == list(range(1, len(bme) + 1))  # gapless
     for r in bme:
         assert r.payload["temperature_c"] == pytest.approx(21.5, abs=0.01)
@@ -98,7 +98,7 @@ def test_unplugged_chip_faults_recovers_and_has_a_reading_gap(records):
     assert any(r.mono_ns < fault.mono_ns for r in readings)
     assert any(r.mono_ns > back.mono_ns for r in readings)
     assert not any(fault.mono_ns < r.mono_ns < back.mono_ns for r in readings)
-    assert 0.7 < back.payload["down_s"] < 1.5
+    assert 0.5 < back.payload["down_s"] < 2.5  # unplugged for 1 s; detection takes a cycle
 
 
 def test_scan_command_reports_missing_and_found(tmp_path):
