@@ -86,7 +86,7 @@ def make_driver(entry: dict[str, Any], bus: I2CBus,
                       max_expected_a=float(entry.get("maxExpectedAmps", 2.0)))
     if chip == "ads1115":
         loop = Loop(float(entry.get("shuntOhm", 150.0)), float(entry.get("low", 0.0)),
-                    float(entry.get("high", 100.0)))
+                    float(entry.get("high", 100.0)), str(entry.get("unit", "")))
         return Ads1115(bus, a, sleep, channel=int(entry.get("channel", 0)),
                        fsr_v=float(entry.get("fullScaleVolts", 4.096)),
                        rate_sps=int(entry.get("rateSps", 128)), loop=loop)

@@ -52,6 +52,7 @@ class Loop:
     shunt_ohm: float = 150.0
     low: float = 0.0
     high: float = 100.0
+    unit: str = ""  # what `value` measures, e.g. "m" for a tank level, "bar" for a pressure
 
     def current_ma(self, volts: float) -> float:
         return volts / self.shunt_ohm * 1000.0
@@ -102,4 +103,7 @@ class Ads1115(Driver):
         current_ma = self.loop.current_ma(volts)
         # LoopFault propagates: the caller records it as health, never as a reading.
         value = self.loop.value(current_ma)
-        return {"voltage_v": volts, "current_ma": current_ma, "value": value}
+        out: dict[str, Any] = {"voltage_v": volts, "current_ma": current_ma, "value": value}
+        if self.loop.unit:
+            out["unit"] = self.loop.unit
+        return out

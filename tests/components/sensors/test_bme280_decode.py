@@ -84,3 +84,20 @@ def test_chip_id_names():
     assert bme280.chip_name(0x60) == "bme280"
     assert bme280.chip_name(0x58) == "bmp280"
     assert bme280.chip_name(0x55) is None
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.binary(min_size=26, max_size=26), st.binary(min_size=7, max_size=7),
+       st.binary(min_size=8, max_size=8))
+def test_any_chip_bytes_decode_without_exceptions(tp, h, raw):
+    """Calibration and data come from outside: garbage gives numbers (or None), never a crash."""
+    import math
+
+    cal = bme280.parse_calibration(tp, tp[25], h)
+    out = bme280.compensate(cal, *bme280.split_raw(raw))
+    assert math.isfinite(out["temperature_c"])
+    assert out["pressure_pa"] is None or math.isfinite(out["pressure_pa"])
+    assert 0.0 <= out["humidity_pct"] <= 100.0

@@ -39,7 +39,8 @@ CONFIG = {
         {"chip": "bme280", "address": "0x77"},
         {"chip": "sht3x", "address": "0x45"},  # configured, but nothing is wired there
         {"chip": "ina219", "address": "0x40", "shuntOhm": 0.1, "maxExpectedAmps": 2.0},
-        {"chip": "ads1115", "address": "0x48", "shuntOhm": 150, "low": 0, "high": 10},
+        {"chip": "ads1115", "address": "0x48", "shuntOhm": 150, "low": 0, "high": 10,
+         "unit": "m"},
         {"chip": "adxl345", "address": "0x53", "rateHz": 400},
     ],
 }
@@ -76,7 +77,8 @@ def test_readings_reach_the_log_with_world_values(records):
     ina = records["power/ina219@0x40"]
     assert ina and all(r.payload["current_a"] == pytest.approx(0.5, abs=0.001) for r in ina)
     loop = records["loop/ads1115@0x48"]
-    assert loop and all(r.payload["value"] == pytest.approx(5.0, abs=0.01) for r in loop)
+    assert loop and all(r.payload["value"] == pytest.approx(5.0, abs=0.01)
+                        and r.payload["unit"] == "m" for r in loop)
     vib = records["vib/adxl345@0x53"]
     assert vib and all(r.payload["samples"] >= 40 and r.payload["rms_x_g"] > 0.1 for r in vib)
     mono = [r.mono_ns for r in bme]
