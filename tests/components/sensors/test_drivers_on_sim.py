@@ -198,3 +198,14 @@ def test_signal_dropout_is_health_not_reading(clock, chip, address, expect):
     assert events[0] == expect and len(events) == 2
     gap = [i for i, r in enumerate(results) if r.reading is None]
     assert gap and 4 <= gap[0] <= 6 and gap[-1] <= 9
+
+
+def test_sht3x_driver_wire_trace_has_no_register_byte(clock):
+    bus = SimBus([Sht3xModel(0x44, ChipWorld.constant(temperature_c=20.0, humidity_pct=50.0),
+                             clock)])
+    d = Sht3x(bus, 0x44, sleep=clock.advance, repeatability="medium")
+    d.init()
+    bus.trace = []
+    d.read()
+    assert [(kind, data if kind == "W" else len(data)) for kind, _, data in bus.trace] == [
+        ("W", bytes([0x24, 0x0B])), ("R", 6)]
