@@ -92,3 +92,35 @@ def test_scenario_readers_play_their_schedules():
     scheduled = {p.tag_id for p in tag_passes(3, 1.5, per_hour=36000, dwell_s=0.2, key="dock1")}
     seen = {r.tag_id for r in reads}
     assert len(seen) >= 2 and seen <= scheduled
+
+
+def test_hardware_cli_brings_up_readers_and_stops_cleanly(tmp_path):
+    import json
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps({"seed": 1, "chips": [{"chip": "sht3x", "address": "0x44"}],
+                                "readers": [{"protocol": "rdm6300", "name": "dock1",
+                                             "tagsPerHour": 36000, "dwellSeconds": 0.5}]}))
+    proc = subprocess.Popen([sys.executable, "-m", "edge_sim.hardware", str(path)], cwd=root,
+                            stdout=subprocess.PIPE, text=True, env={"COLUMNS": "200",
+                                                                    "PYTHONPATH": str(root)})
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("export"):
+            break
+    pty = next(ln.split()[-2] for ln in lines if "dock1" in ln)
+    port = serial.serial_for_url(pty, baudrate=9600, timeout=0.05)
+    from components.rfid.frames.rdm6300 import Rdm6300Decoder
+
+    reads = read_for(port, Rdm6300Decoder(), 1.0)
+    port.close()
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and reads
+    assert "FLOORLINE_I2C_BUS=sim" in "".join(lines) and "frames sent" in out
