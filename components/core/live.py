@@ -11,21 +11,24 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from components.core import topics
 from components.core.ipc import Greengrass
 
 log = logging.getLogger("floorline.live")
 
 
 class LivePublisher:
-    def __init__(self, gg: Greengrass | None, topic_prefix: str, *, enabled: bool = True) -> None:
+    """Publishes on floorline/live/<component>/<stream> (components.core.topics)."""
+
+    def __init__(self, gg: Greengrass | None, component: str, *, enabled: bool = True) -> None:
         self.gg = gg
-        self.topic_prefix = topic_prefix.rstrip("/")
+        self.component = component
         self.active = enabled and gg is not None
         self.published = 0
         self.failed = 0
 
     def topic(self, stream: str) -> str:
-        return f"{self.topic_prefix}/{stream}"
+        return topics.live_topic(self.component, stream)
 
     def publish(self, stream: str, message: Mapping[str, Any]) -> None:
         if not self.active or self.gg is None:

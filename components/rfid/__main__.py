@@ -18,8 +18,8 @@ from components.core.clock import SystemClock
 from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.live import LivePublisher
 from components.core.log import Log
+from components.rfid.config import SPEC
 from components.rfid.service import RfidService
-from components.rfid.settings import SPEC
 
 log = logging.getLogger("floorline.rfid")
 LOOP_S = 0.02  # serial ports are read without blocking; this paces the loop
@@ -48,13 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     clock = SystemClock()
-    store = Log.open(cfg.logPath, device=cfg.deviceName, budget_bytes=cfg.logBudgetBytes,
-                     free_floor_bytes=cfg.logFreeFloorBytes, clock=clock)
+    store = Log.open(cfg.logPath, device=ipc.thing_name(), budget_bytes=cfg.logBudgetBytes,
+                     free_floor_bytes=cfg.freeDiskFloorBytes, clock=clock)
     reconfigure = threading.Event()
     ipc.follow_updates(holder, gg, on_applied=reconfigure.set)
 
     def build(cfg: Config, previous: RfidService | None = None) -> RfidService:
-        live = LivePublisher(gg, cfg.liveTopicPrefix, enabled=cfg.publishLive)
+        live = LivePublisher(gg, "rfid", enabled=cfg.publishLive)
         return RfidService(cfg, store, clock, lambda url, baud: open_serial(url, baud, 0), live,
                            previous)
 

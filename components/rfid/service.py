@@ -11,12 +11,12 @@ from components.core.clock import Clock
 from components.core.config import Config
 from components.core.live import LivePublisher
 from components.core.log import BudgetExceeded, Log, NewRecord
+from components.rfid.config import MODELS, VARIANTS, reader_baud, reader_name
 from components.rfid.frames import uhf_m100
 from components.rfid.frames.id12 import Id12Decoder
 from components.rfid.frames.rdm6300 import Rdm6300Decoder
 from components.rfid.frames.uhf_m100 import UhfM100Decoder
 from components.rfid.presence import PresenceEvent, PresenceTracker
-from components.rfid.settings import VARIANTS
 
 log = logging.getLogger("floorline.rfid")
 
@@ -27,11 +27,12 @@ class ReaderLoop:
     """One reader: its port, decoder and presence tracker."""
 
     def __init__(self, entry: dict[str, Any], cfg: Config, open_port: OpenPort) -> None:
-        self.protocol = entry["protocol"]
+        self.model = entry["model"]
+        self.protocol = MODELS[self.model][0]
         self.port_url = entry["port"]
-        self.baud = entry["baud"]
-        self.stream = f"rfid/{self.protocol}@{entry['name']}"
-        self.health_stream = f"health/{self.protocol}@{entry['name']}"
+        self.baud = reader_baud(entry)
+        self.stream = f"rfid/{self.model}@{reader_name(entry)}"
+        self.health_stream = f"health/{self.model}@{reader_name(entry)}"
         self.open_port = open_port
         self.variant = VARIANTS[entry.get("variant", "m100")]
         if self.protocol == "rdm6300":
@@ -67,7 +68,7 @@ class RfidService:
         if previous is not None:
             self._adopt(previous)
         self.poll_ns = int(cfg.pollIntervalSeconds * 1e9)
-        self.stats_ns = int(cfg.statsIntervalSeconds * 1e9)
+        self.stats_ns = int(cfg.healthIntervalSeconds * 1e9)
         self.reopen_ns = int(cfg.reopenIntervalSeconds * 1e9)
         self.next_stats_ns = clock.monotonic_ns() + self.stats_ns
         self.events = 0

@@ -16,7 +16,7 @@ from edge_sim.nucleus.ipc_server import NucleusServer
 COMPONENT = "com.floorline.Rfid"
 TOKEN = "tok-rfid-test"
 ACL = {"aws.greengrass.ipc.pubsub": {f"{COMPONENT}:pubsub:1": {
-    "operations": ["aws.greengrass#PublishToTopic"], "resources": ["floorline/live/#"]}}}
+    "operations": ["aws.greengrass#PublishToTopic"], "resources": ["floorline/live/rfid/#"]}}}
 
 
 def test_readers_from_nucleus_and_an_added_reader():
@@ -28,19 +28,19 @@ def test_readers_from_nucleus_and_an_added_reader():
     try:
         with PtyReader("rdm6300", repeat_s=0.1) as dock, PtyReader("id12", repeat_s=0.1) as door:
             server.config.set_component(COMPONENT, {
-                "deviceName": "gate-1", "logPath": str(short / "log.db"),
+                "logPath": str(short / "log.db"),
                 "departAfterSeconds": 0.4,
-                "readers": [{"protocol": "rdm6300", "port": dock.path, "name": "dock"}]})
+                "readers": [{"model": "rdm6300", "port": dock.path, "name": "dock"}]})
             server.start()
-            env = {**os.environ, "SVCUID": TOKEN,
+            env = {**os.environ, "SVCUID": TOKEN, "AWS_IOT_THING_NAME": "gate-1",
                    "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": str(short / "ipc.sock")}
             proc = ComponentProcess("components.rfid", ["--run-seconds", "4"], env)
             proc.wait_started()
             dock.present("1122334455", duration_s=0.6)
             time.sleep(1.0)
             server.config.set_component(COMPONENT, {"readers": [
-                {"protocol": "rdm6300", "port": dock.path, "name": "dock"},
-                {"protocol": "id12", "port": door.path, "name": "door"}]})
+                {"model": "rdm6300", "port": dock.path, "name": "dock"},
+                {"model": "id12la", "port": door.path, "name": "door"}]})
             time.sleep(0.5)
             door.present("0C000621A5", duration_s=0.6)
             code = proc.wait()
@@ -56,7 +56,8 @@ def test_readers_from_nucleus_and_an_added_reader():
     assert states[COMPONENT] == "RUNNING"
     assert [(p["event"], p["tag_id"]) for p in records["rfid/rdm6300@dock"]] == [
         ("arrive", "1122334455"), ("depart", "1122334455")]
-    assert [(p["event"], p["tag_id"]) for p in records["rfid/id12@door"]] == [
+    assert [(p["event"], p["tag_id"]) for p in records["rfid/id12la@door"]] == [
         ("arrive", "0C000621A5"), ("depart", "0C000621A5")]
-    assert [m["event"] for m in live["floorline/live/rfid/id12@door"]] == ["arrive", "depart"]
+    door_live = live["floorline/live/rfid/rfid/id12la@door"]
+    assert [m["event"] for m in door_live] == ["arrive", "depart"]
     assert "event=reconfigured readers=2" in proc.stderr

@@ -7,7 +7,7 @@ import time
 from collections import defaultdict
 
 from components.core.log import Log
-from components.rfid.settings import port_label
+from components.rfid.config import port_label
 from edge_sim.hardware.component_process import ComponentProcess
 from edge_sim.hardware.rfid import PtyReader
 
@@ -16,13 +16,13 @@ def test_rfid_component_writes_presence_events(tmp_path):
     with PtyReader("rdm6300", repeat_s=0.1, seed=1) as dock, \
             PtyReader("uhf_m100", seed=2) as gate:
         cfg = {
-            "deviceName": "dock-02", "logPath": str(tmp_path / "log.db"),
+            "logPath": str(tmp_path / "log.db"),
             "departAfterSeconds": 0.5, "pollIntervalSeconds": 0.1,
-            "statsIntervalSeconds": 0.5,
-            "readers": [{"protocol": "rdm6300", "port": dock.path, "name": "dock1"},
-                        {"protocol": "uhf_m100", "port": gate.path}],
+            "healthIntervalSeconds": 0.5,
+            "readers": [{"model": "rdm6300", "port": dock.path, "name": "dock1"},
+                        {"model": "uhf_m100", "port": gate.path}],
         }
-        env = dict(os.environ)
+        env = {**os.environ, "AWS_IOT_THING_NAME": "dock-02"}
         env.pop("AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT", None)
         proc = ComponentProcess("components.rfid", ["--config-json", json.dumps(cfg),
                                                     "--run-seconds", "3.5"], env)

@@ -6,9 +6,9 @@ import serial
 from components.core.clock import ManualClock
 from components.core.config import ConfigError
 from components.core.log import Log
+from components.rfid.config import SPEC, port_label
 from components.rfid.frames import rdm6300
 from components.rfid.service import RfidService
-from components.rfid.settings import SPEC, port_label
 
 
 def test_port_labels():
@@ -19,17 +19,17 @@ def test_port_labels():
 
 def test_config_rejects_bad_reader_entries():
     with pytest.raises(ConfigError) as err:
-        SPEC.parse({"readers": [{"protocol": "wiegand", "port": "/dev/ttyS0"}]})
+        SPEC.parse({"readers": [{"model": "wiegand", "port": "/dev/ttyS0"}]})
     assert "readers" in err.value.errors
     with pytest.raises(ConfigError):
-        SPEC.parse({"readers": [{"protocol": "id12", "port": "/dev/ttyS0"},
-                                {"protocol": "id12", "port": "/dev/ttyS0"}]})
+        SPEC.parse({"readers": [{"model": "id12la", "port": "/dev/ttyS0"},
+                                {"model": "id12la", "port": "/dev/ttyS0"}]})
 
 
 def test_missing_port_is_a_health_record_then_recovers(tmp_path):
     clock = ManualClock()
-    cfg = SPEC.parse({"deviceName": "d1", "reopenIntervalSeconds": 1.0, "departAfterSeconds": 0.3,
-                      "readers": [{"protocol": "rdm6300", "port": "loop://", "name": "bench"}]})
+    cfg = SPEC.parse({"reopenIntervalSeconds": 1.0, "departAfterSeconds": 0.3,
+                      "readers": [{"model": "rdm6300", "port": "loop://", "name": "bench"}]})
     loop = serial.serial_for_url("loop://", timeout=0)
     attempts = []
 
@@ -63,9 +63,9 @@ def test_reconfiguration_keeps_presence_of_unchanged_readers(tmp_path):
         ports[url] = serial.serial_for_url("loop://", timeout=0)
         return ports[url]
 
-    raw = {"deviceName": "d1", "departAfterSeconds": 0.5,
-           "readers": [{"protocol": "rdm6300", "port": "/dev/ttyA", "name": "a"},
-                       {"protocol": "rdm6300", "port": "/dev/ttyB", "name": "b"}]}
+    raw = {"departAfterSeconds": 0.5,
+           "readers": [{"model": "rdm6300", "port": "/dev/ttyA", "name": "a"},
+                       {"model": "rdm6300", "port": "/dev/ttyB", "name": "b"}]}
     with Log.open(tmp_path / "log.db", device="d1", clock=clock) as store:
         svc = RfidService(SPEC.parse(raw), store, clock, open_port)
         svc.cycle()

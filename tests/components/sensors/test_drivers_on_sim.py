@@ -183,12 +183,12 @@ def test_bus_scan_identifies_every_chip(clock):
     ("ads1115", 0x48, "loop_fault"),  # open loop: 0 mA, NAMUR fault
 ])
 def test_signal_dropout_is_health_not_reading(clock, chip, address, expect):
-    from components.sensors.settings import make_driver
+    from components.sensors.config import make_driver
 
     specs = scenario.load({"chips": [{"chip": chip, "address": hex(address), "faults": [
         {"kind": "dropout", "startSeconds": 5, "endSeconds": 8}]}]})
     bus = build_bus(specs, clock)
-    sup = SensorSupervisor(make_driver({"chip": chip, "address": address}, bus, clock.advance),
+    sup = SensorSupervisor(make_driver({"driver": chip, "address": address}, bus, clock.advance),
                            clock, clock.advance, reinit_interval_s=1.0)
     results = []
     for _ in range(15):

@@ -4,7 +4,7 @@ from components.core.live import LivePublisher
 
 
 def test_skipped_without_a_nucleus():
-    pub = LivePublisher(None, "floorline/live")
+    pub = LivePublisher(None, "sensors")
     assert not pub.active
     pub.publish("env/bme280@0x76", {"temperature_c": 21.0})
     assert pub.published == 0 and pub.failed == 0
@@ -15,6 +15,6 @@ def test_a_refused_publish_is_counted_not_raised():
         def publish_local(self, topic, message):
             raise PermissionError(f"not authorized to publish on {topic}")
 
-    pub = LivePublisher(Refusing(), "floorline/live")  # type: ignore[arg-type]
+    pub = LivePublisher(Refusing(), "sensors")  # type: ignore[arg-type]
     pub.publish("env/bme280@0x76", {"temperature_c": 21.0})
     assert pub.failed == 1 and pub.published == 0

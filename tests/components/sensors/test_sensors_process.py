@@ -27,21 +27,19 @@ SCENARIO = {"seed": 11, "chips": [
 ]}
 
 CONFIG = {
-    "deviceName": "press-07",
     "sampleIntervalSeconds": 0.1,
-    "batchSize": 5,
-    "batchMaxSeconds": 0.5,
+    "logBatchMaxRecords": 5,
+    "logBatchMaxSeconds": 0.5,
     "reinitIntervalSeconds": 0.2,
-    "vibrationWindowSeconds": 0.1,
     "publishLive": True,  # no nucleus in the environment: skipped, not failed
-    "sensors": [
-        {"chip": "bme280", "address": "0x76"},
-        {"chip": "bme280", "address": "0x77"},
-        {"chip": "sht3x", "address": "0x45"},  # configured, but nothing is wired there
-        {"chip": "ina219", "address": "0x40", "shuntOhm": 0.1, "maxExpectedAmps": 2.0},
-        {"chip": "ads1115", "address": "0x48", "shuntOhm": 150, "low": 0, "high": 10,
+    "chips": [
+        {"driver": "bme280", "address": "0x76"},
+        {"driver": "bme280", "address": "0x77"},
+        {"driver": "sht3x", "address": "0x45"},  # configured, but nothing is wired there
+        {"driver": "ina219", "address": "0x40", "shuntOhm": 0.1, "maxExpectedAmps": 2.0},
+        {"driver": "ads1115", "address": "0x48", "shuntOhm": 150, "low": 0, "high": 10,
          "unit": "m"},
-        {"chip": "adxl345", "address": "0x53", "rateHz": 400},
+        {"driver": "adxl345", "address": "0x53", "rateHz": 400, "windowSeconds": 0.1},
     ],
 }
 
@@ -53,7 +51,8 @@ def records(tmp_path_factory):
     cfg = {**CONFIG, "logPath": str(tmp / "log.db")}
     (tmp / "config.json").write_text(json.dumps(cfg))
     env = {**os.environ, "FLOORLINE_I2C_BUS": "sim",
-           "FLOORLINE_SIM_SCENARIO": str(tmp / "scenario.json"), "PYTHONPATH": str(ROOT)}
+           "FLOORLINE_SIM_SCENARIO": str(tmp / "scenario.json"), "PYTHONPATH": str(ROOT),
+           "AWS_IOT_THING_NAME": "press-07"}
     env.pop("AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT", None)
     proc = subprocess.run(
         [sys.executable, "-m", "components.sensors", "--config", str(tmp / "config.json"),
@@ -110,7 +109,7 @@ def test_scan_command_reports_missing_and_found(tmp_path):
            "COLUMNS": "120"}
     proc = subprocess.run(
         [sys.executable, "-m", "components.sensors", "scan", "--config-json",
-         json.dumps({"sensors": CONFIG["sensors"]})],
+         json.dumps({"chips": CONFIG["chips"]})],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1  # the SHT3x at 0x45 is configured but absent
     lines = {ln.split()[1]: ln for ln in proc.stdout.splitlines() if "0x" in ln}
@@ -124,6 +123,6 @@ def test_unavailable_real_bus_exits_with_a_clear_error(tmp_path):
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.run(
         [sys.executable, "-m", "components.sensors", "--config-json",
-         json.dumps({"i2cBus": "9", "logPath": str(tmp_path / "log.db")})],
+         json.dumps({"i2cBus": 9, "logPath": str(tmp_path / "log.db")})],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "event=bus_unavailable" in proc.stderr
