@@ -50,6 +50,10 @@ def _check_chips(value: list[Any]) -> list[Any]:
             raise ValueError(f"entry {i}: address 0x{address:02x} configured twice")
         seen.add(address)
         _interval_ok(entry, i)
+        try:
+            make_driver(entry, bus=None)  # type: ignore[arg-type]  # options only; no bus I/O
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"entry {i} ({entry['driver']}): {exc}") from None
     return value
 
 
