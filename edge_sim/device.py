@@ -126,5 +126,16 @@ class Device:
         except OSError:
             pass
 
+    def unexported(self) -> int:
+        """Messages Stream Manager holds that its Kinesis export has not delivered yet."""
+        waiting = 0
+        for stream in self.sm.snapshot()["streams"].values():
+            newest = stream["storage"].get("newestSequenceNumber")
+            if newest is None:
+                continue
+            for export in stream["exports"]:
+                waiting += max(0, newest - export["lastExportedSequenceNumber"])
+        return waiting
+
     def states(self) -> dict[str, str]:
         return {n: c.state for n, c in self.components.items()}

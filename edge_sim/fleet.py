@@ -305,7 +305,7 @@ class Fleet:
         while time.monotonic() < deadline:
             for dev in self.devices.values():
                 dev.supervise()
-            if self._backlog() == 0:
+            if self._backlog() == 0 and not any(d.unexported() for d in self.devices.values()):
                 return
             time.sleep(0.5)
 
