@@ -1,0 +1,296 @@
+"""The device side of the stack: identity, credentials, grouping, deployment, onboarding.
+
+- the core-device IoT policy (iot_policy.py) and the token-exchange role + role alias;
+- a fleet thing group with one child group per site (deployments to the fleet group reach
+  every site; per-site deployments can target a child);
+- a Greengrass deployment of the suite with each component version a stack parameter;
+- fleet provisioning: a template that registers a core device, attaches the core policy, sets
+  its `site` attribute and puts it in its site's group; a claim policy that can do nothing but
+  call that template.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Final
+
+import aws_cdk as cdk
+from aws_cdk import aws_greengrassv2 as greengrass
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_iot as iot
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from cloud.cdk.iot_policy import SITE_ATTRIBUTE, claim_policy, core_device_policy
+from components.core import topics
+
+# The suite's components (recipes/ names) and the AWS components the deployment pins.
+SUITE_COMPONENTS: Final = (
+    "com.floorline.Sensors",
+    "com.floorline.Rfid",
+    "com.floorline.Analytics",
+    "com.floorline.Uplink",
+    "com.floorline.Console",
+)
+NUCLEUS: Final = "aws.greengrass.Nucleus"
+DEFAULT_COMPONENT_VERSION: Final = "1.0.0"
+DEFAULT_NUCLEUS_VERSION: Final = "2.14.0"
+SEMVER_PATTERN: Final = r"^\d+\.\d+\.\d+$"
+TES_CREDENTIAL_S: Final = 3600
+
+
+def parameter_id(component: str) -> str:
+    """CloudFormation parameter id of a component version: com.floorline.Uplink -> UplinkVersion."""
+    return re.sub(r"[^A-Za-z0-9]", "", component.rsplit(".", 1)[-1]) + "Version"
+
+
+def site_group_name(fleet: str, site: str) -> str:
+    return f"{fleet}-site-{site}"
+
+
+def validate_site(site: str) -> str:
+    """A site id must be a valid topic segment: it is one, in floorline/<site>/<thing>/<kind>."""
+    topics.device_topic(site, "probe", topics.ALERT)  # raises TopicError for a bad segment
+    return site
+
+
+def provisioning_template_body(*, fleet: str, core_policy_name: str) -> dict[str, object]:
+    """Fleet provisioning template (IoT template language, not CloudFormation)."""
+    return {
+        "Parameters": {
+            "ThingName": {"Type": "String"},
+            "SiteId": {"Type": "String"},
+            "AWS::IoT::Certificate::Id": {"Type": "String"},
+        },
+        "Resources": {
+            "Thing": {
+                "Type": "AWS::IoT::Thing",
+                "OverrideSettings": {
+                    "AttributePayload": "MERGE",
+                    "ThingGroups": "DO_NOTHING",
+                    "ThingTypeName": "REPLACE",
+                },
+                "Properties": {
+                    "ThingName": {"Ref": "ThingName"},
+                    "AttributePayload": {SITE_ATTRIBUTE: {"Ref": "SiteId"}},
+                    # An unknown site names no existing group: provisioning fails, closed.
+                    "ThingGroups": [
+                        {"Fn::Join": ["", [site_group_name(fleet, ""), {"Ref": "SiteId"}]]}
+                    ],
+                },
+            },
+            "Certificate": {
+                "Type": "AWS::IoT::Certificate",
+                "Properties": {
+                    "CertificateId": {"Ref": "AWS::IoT::Certificate::Id"},
+                    "Status": "Active",
+                },
+            },
+            "Policy": {
+                "Type": "AWS::IoT::Policy",
+                "Properties": {"PolicyName": core_policy_name},
+            },
+        },
+    }
+
+
+class Fleet(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        fleet: str,
+        sites: Sequence[str],
+        stream: kinesis.IStream,
+        key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        for site in sites:
+            validate_site(site)
+
+        artifacts_bucket = cdk.CfnParameter(
+            stack,
+            "ArtifactsBucket",
+            description="S3 bucket holding the published component artifacts (GDK publish)",
+            min_length=3,
+        )
+        # Token exchange: what components may do in AWS with the device's certificate.
+        self.tes_role = iam.Role(
+            self,
+            "TokenExchangeRole",
+            assumed_by=iam.ServicePrincipal("credentials.iot.amazonaws.com"),
+            description="Greengrass core devices: artifacts download, Kinesis export",
+        )
+        self.tes_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ComponentArtifacts",
+                actions=["s3:GetObject"],
+                resources=[f"arn:{stack.partition}:s3:::{artifacts_bucket.value_as_string}/*"],
+            )
+        )
+        self.tes_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ArtifactsBucketLocation",
+                actions=["s3:GetBucketLocation"],
+                resources=[f"arn:{stack.partition}:s3:::{artifacts_bucket.value_as_string}"],
+            )
+        )
+        # Stream Manager's Kinesis export; the stream is KMS-encrypted, producers need data keys.
+        self.tes_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="KinesisExport",
+                actions=["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStream"],
+                resources=[stream.stream_arn],
+            )
+        )
+        self.tes_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="StreamDataKeys", actions=["kms:GenerateDataKey"], resources=[key.key_arn]
+            )
+        )
+        self.role_alias = iot.CfnRoleAlias(
+            self,
+            "TokenExchangeRoleAlias",
+            role_alias=f"{fleet}-token-exchange",
+            role_arn=self.tes_role.role_arn,
+            credential_duration_seconds=TES_CREDENTIAL_S,
+        )
+
+        self.core_policy = iot.CfnPolicy(
+            self,
+            "CorePolicy",
+            policy_document=core_device_policy(
+                partition=stack.partition,
+                region=stack.region,
+                account=stack.account,
+                role_alias_arn=self.role_alias.attr_role_alias_arn,
+            ),
+        )
+
+        self.fleet_group = iot.CfnThingGroup(
+            self,
+            "FleetGroup",
+            thing_group_name=f"{fleet}-fleet",
+            thing_group_properties=iot.CfnThingGroup.ThingGroupPropertiesProperty(
+                thing_group_description="Every floorline core device (parent of the site groups)"
+            ),
+        )
+        self.site_groups = {}
+        for site in sites:
+            group = iot.CfnThingGroup(
+                self,
+                f"Site{re.sub(r'[^A-Za-z0-9]', '', site)}Group",
+                thing_group_name=site_group_name(fleet, site),
+                parent_group_name=self.fleet_group.ref,
+                thing_group_properties=iot.CfnThingGroup.ThingGroupPropertiesProperty(
+                    attribute_payload=iot.CfnThingGroup.AttributePayloadProperty(
+                        attributes={SITE_ATTRIBUTE: site}
+                    ),
+                ),
+            )
+            self.site_groups[site] = group
+
+        self.version_parameters = {
+            component: cdk.CfnParameter(
+                stack,
+                parameter_id(component),
+                default=DEFAULT_COMPONENT_VERSION,
+                allowed_pattern=SEMVER_PATTERN,
+                description=f"{component} version to deploy",
+            )
+            for component in SUITE_COMPONENTS
+        }
+        nucleus_version = cdk.CfnParameter(
+            stack,
+            "NucleusVersion",
+            default=DEFAULT_NUCLEUS_VERSION,
+            allowed_pattern=SEMVER_PATTERN,
+            description="Greengrass nucleus version on the fleet",
+        )
+        components = {
+            NUCLEUS: greengrass.CfnDeployment.ComponentDeploymentSpecificationProperty(
+                component_version=nucleus_version.value_as_string
+            )
+        }
+        for component, parameter in self.version_parameters.items():
+            components[component] = (
+                greengrass.CfnDeployment.ComponentDeploymentSpecificationProperty(
+                    component_version=parameter.value_as_string
+                )
+            )
+        self.deployment = greengrass.CfnDeployment(
+            self,
+            "SuiteDeployment",
+            target_arn=self.fleet_group.attr_arn,
+            deployment_name=f"{fleet}-suite",
+            components=components,
+            deployment_policies=greengrass.CfnDeployment.DeploymentPoliciesProperty(
+                failure_handling_policy="ROLLBACK",
+                component_update_policy=greengrass.CfnDeployment.DeploymentComponentUpdatePolicyProperty(
+                    action="NOTIFY_COMPONENTS", timeout_in_seconds=60
+                ),
+                configuration_validation_policy=greengrass.CfnDeployment.DeploymentConfigurationValidationPolicyProperty(
+                    timeout_in_seconds=60
+                ),
+            ),
+            iot_job_configuration=greengrass.CfnDeployment.DeploymentIoTJobConfigurationProperty(
+                job_executions_rollout_config=greengrass.CfnDeployment.IoTJobExecutionsRolloutConfigProperty(
+                    maximum_per_minute=100
+                ),
+                abort_config=greengrass.CfnDeployment.IoTJobAbortConfigProperty(
+                    criteria_list=[
+                        greengrass.CfnDeployment.IoTJobAbortCriteriaProperty(
+                            action="CANCEL",
+                            failure_type="ALL",
+                            min_number_of_executed_things=10,
+                            threshold_percentage=10,
+                        )
+                    ]
+                ),
+            ),
+        )
+        # A stack delete must not tear the suite off the fleet.
+        self.deployment.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        for group in self.site_groups.values():
+            self.deployment.node.add_dependency(group)
+
+        # Fleet provisioning by claim.
+        self.template_name = f"{fleet}-greengrass-core"
+        self.provisioning_role = iam.Role(
+            self,
+            "ProvisioningRole",
+            assumed_by=iam.ServicePrincipal("iot.amazonaws.com"),
+            description="Fleet provisioning: registers things and certificates",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "service-role/AWSIoTThingsRegistration"
+                )
+            ],
+        )
+        self.provisioning_template = iot.CfnProvisioningTemplate(
+            self,
+            "ProvisioningTemplate",
+            template_name=self.template_name,
+            description="Registers a floorline Greengrass core device into its site group",
+            enabled=True,
+            provisioning_role_arn=self.provisioning_role.role_arn,
+            template_body=stack.to_json_string(
+                provisioning_template_body(fleet=fleet, core_policy_name=self.core_policy.ref)
+            ),
+        )
+        for group in self.site_groups.values():
+            self.provisioning_template.node.add_dependency(group)
+        self.claim_policy = iot.CfnPolicy(
+            self,
+            "ClaimPolicy",
+            policy_document=claim_policy(
+                partition=stack.partition,
+                region=stack.region,
+                account=stack.account,
+                template_name=self.template_name,
+            ),
+        )

@@ -1,0 +1,93 @@
+"""Raw telemetry path: Kinesis stream -> Firehose (decode Lambda, dynamic partitions) -> Parquet."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kinesisfirehose as firehose
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from cloud.cdk.lake import TABLE_PREFIX, Lake
+from cloud.cdk.transform_asset import HANDLER, transform_code_dir
+
+# Firehose prefixes. The data prefix must equal the Glue projection's storage.location.template.
+DATA_PREFIX = (
+    f"{TABLE_PREFIX}site=!{{partitionKeyFromLambda:site}}/date=!{{partitionKeyFromLambda:date}}/"
+)
+ERROR_PREFIX = "firehose-errors/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/"
+BUFFER_MIB = 128  # largest Firehose buffer: fewer, bigger Parquet files
+BUFFER_INTERVAL_S = 300
+
+
+class Ingest(Construct):
+    """The Kinesis stream the uplink writes raw batches to, and the Firehose that lands them."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, lake: Lake) -> None:
+        super().__init__(scope, construct_id)
+        self.stream = kinesis.Stream(
+            self,
+            "Stream",
+            stream_mode=kinesis.StreamMode.ON_DEMAND,
+            encryption=kinesis.StreamEncryption.KMS,
+            encryption_key=key,
+            retention_period=cdk.Duration.hours(48),
+        )
+
+        fn_logs = logs.LogGroup(
+            self,
+            "TransformLogs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        fn_role = iam.Role(
+            self,
+            "TransformRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="floorline batch decoder: writes its own log group only",
+        )
+        fn_logs.grant_write(fn_role)
+        self.transform = lambda_.Function(
+            self,
+            "Transform",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(str(transform_code_dir())),
+            memory_size=512,
+            timeout=cdk.Duration.minutes(1),
+            role=fn_role,
+            log_group=fn_logs,
+            description="Decodes uplink batches into JSON rows with site/date partition keys",
+        )
+
+        destination = firehose.S3Bucket(
+            lake.bucket,
+            encryption_key=key,
+            data_output_prefix=DATA_PREFIX,
+            error_output_prefix=ERROR_PREFIX,
+            buffering_size=cdk.Size.mebibytes(BUFFER_MIB),
+            buffering_interval=cdk.Duration.seconds(BUFFER_INTERVAL_S),
+            dynamic_partitioning=firehose.DynamicPartitioningProps(
+                enabled=True, retry_duration=cdk.Duration.minutes(5)
+            ),
+            processors=[
+                firehose.LambdaFunctionProcessor(
+                    self.transform, buffer_size=cdk.Size.mebibytes(1), retries=3
+                )
+            ],
+            data_format_conversion=firehose.DataFormatConversionProps(
+                schema_configuration=firehose.SchemaConfiguration.from_cfn_table(lake.table),
+                input_format=firehose.InputFormat.OPENX_JSON,
+                output_format=firehose.OutputFormat.PARQUET,  # SNAPPY inside Parquet
+            ),
+        )
+        self.delivery_stream = firehose.DeliveryStream(
+            self,
+            "ToLake",
+            source=firehose.KinesisStreamSource(self.stream),
+            destination=destination,
+        )
