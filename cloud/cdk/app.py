@@ -57,7 +57,7 @@ def build_app(
         fleet=fleet,
         description="floorline: IoT rules, lake (Kinesis, Firehose, S3, Glue, Athena), fleet",
     )
-    acknowledge_findings(stack)
+    stack.acknowledgments = acknowledge_findings(stack)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
     return app, stack
 

@@ -60,49 +60,67 @@ def firehose_role_findings(stack: FloorlineStack) -> list[tuple[str, str]]:
     ]
 
 
-def acknowledge(scope: IConstruct, finding: str, reason: str, plugin: str = PLUGIN) -> None:
-    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=plugin + finding, reason=reason))
+def acknowledge(scope: IConstruct, finding: str, reason: str, plugin: str = PLUGIN) -> str:
+    ack_id = plugin + finding
+    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=ack_id, reason=reason))
+    return ack_id
 
 
-def acknowledge_findings(stack: FloorlineStack) -> None:
-    for finding, reason in firehose_role_findings(stack):
+def acknowledge_findings(stack: FloorlineStack) -> list[str]:
+    """Attach every acknowledgment; return their ids (tests check none is stale)."""
+    done = [
         acknowledge(stack.ingest.delivery_stream, finding, reason)
-    acknowledge(
-        stack.ingest.delivery_stream,
-        "AwsSolutions-KDF1",
-        "Firehose server-side encryption cannot be enabled on a stream whose source is Kinesis "
-        "Data Streams; records are encrypted at rest in the KMS-encrypted stream before and in "
-        "the KMS-encrypted bucket after Firehose.",
+        for finding, reason in firehose_role_findings(stack)
+    ]
+    done.append(
+        acknowledge(
+            stack.ingest.delivery_stream,
+            "AwsSolutions-KDF1",
+            "Firehose server-side encryption cannot be enabled on a stream whose source is Kinesis "
+            "Data Streams; records are encrypted at rest in the KMS-encrypted stream before and in "
+            "the KMS-encrypted bucket after Firehose.",
+        )
     )
-    acknowledge(
-        stack.ingest.stream,
-        "AwsSolutions-KDS3",
-        "A customer managed key on purpose: one rotated key, under the stack's key policy, "
-        "protects every store of device data (stream, lake, state, alerts).",
+    done.append(
+        acknowledge(
+            stack.ingest.stream,
+            "AwsSolutions-KDS3",
+            "A customer managed key on purpose: one rotated key, under the stack's key policy, "
+            "protects every store of device data (stream, lake, state, alerts).",
+        )
     )
-    acknowledge(
-        stack.rules_role,
-        f"AwsSolutions-IAM5[Resource::{_arn_ref(stack.lake.bucket)}/rule-errors/*]",
-        "IoT rule error actions write one object per failed action with a generated key; the "
-        "grant is PutObject only, under the rule-errors/ prefix.",
+    done.append(
+        acknowledge(
+            stack.rules_role,
+            f"AwsSolutions-IAM5[Resource::{_arn_ref(stack.lake.bucket)}/rule-errors/*]",
+            "IoT rule error actions write one object per failed action with a generated key; the "
+            "grant is PutObject only, under the rule-errors/ prefix.",
+        )
     )
-    acknowledge(
-        stack.fleet.tes_role,
-        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<ArtifactsBucket>/*]",
-        "Core devices download component artifacts whose keys are component/version/file, "
-        "written by the publish step; GetObject only, in the artifacts bucket.",
+    done.append(
+        acknowledge(
+            stack.fleet.tes_role,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<ArtifactsBucket>/*]",
+            "Core devices download component artifacts whose keys are component/version/file, "
+            "written by the publish step; GetObject only, in the artifacts bucket.",
+        )
     )
-    acknowledge(
-        stack.fleet.provisioning_role,
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-        "AWSIoTThingsRegistration]",
-        "The AWS-maintained policy for fleet provisioning roles: it tracks the registry "
-        "actions that provisioning templates need as AWS adds them.",
+    done.append(
+        acknowledge(
+            stack.fleet.provisioning_role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSIoTThingsRegistration]",
+            "The AWS-maintained policy for fleet provisioning roles: it tracks the registry "
+            "actions that provisioning templates need as AWS adds them.",
+        )
     )
-    acknowledge(
-        stack,
-        "W7001",
-        "The awscdkawskinesisfirehoseCidrBlocks mapping is emitted by CDK's Firehose L2 for "
-        "Redshift/Splunk destinations and is unused here; it has no effect on the stack.",
-        plugin=CFN_VALIDATE,
+    done.append(
+        acknowledge(
+            stack,
+            "W7001",
+            "The awscdkawskinesisfirehoseCidrBlocks mapping is emitted by CDK's Firehose L2 for "
+            "Redshift/Splunk destinations and is unused here; it has no effect on the stack.",
+            plugin=CFN_VALIDATE,
+        )
     )
+    return done

@@ -1,0 +1,322 @@
+"""The synthesized FloorlineStack: one synth per session (conftest), many checks on it."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+from cdk_testdata import SITES, rule_definitions
+
+from cloud.cdk import columns, fleet, iot_policy
+from cloud.cdk.ingest import DATA_PREFIX
+
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012"}
+
+
+def resolve(value: Any) -> Any:
+    """Resolve Ref/GetAtt/Join to readable strings so documents can be compared as text."""
+    if isinstance(value, dict) and len(value) == 1:
+        ((fn, arg),) = value.items()
+        if fn == "Ref":
+            return PSEUDO.get(arg, f"<{arg}>")
+        if fn == "Fn::GetAtt":
+            return f"<{arg[0]}.{arg[1]}>"
+        if fn == "Fn::Join":
+            return arg[0].join(str(resolve(v)) for v in arg[1])
+    if isinstance(value, dict):
+        return {k: resolve(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v) for v in value]
+    return value
+
+
+@pytest.fixture(scope="module")
+def template(synth) -> Template:
+    return Template.from_json(synth.template)
+
+
+def test_kms_key_rotates(template: Template) -> None:
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def test_lake_bucket_kms_versioned_private_tls_lifecycle_and_logged(synth, template) -> None:
+    key_id = next(iter(synth.resources("AWS::KMS::Key")))
+    buckets = synth.resources("AWS::S3::Bucket")
+    lake_id = next(k for k in buckets if k.startswith("LakeBucket"))
+    logs_id = next(k for k in buckets if k.startswith("LakeAccessLogs"))
+    lake = buckets[lake_id]["Properties"]
+    sse = lake["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert sse["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": {"Fn::GetAtt": [key_id, "Arn"]},
+    }
+    assert lake["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert all(lake["PublicAccessBlockConfiguration"].values())
+    assert len(lake["PublicAccessBlockConfiguration"]) == 4
+    assert lake["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": logs_id}
+    glacier = [r for r in lake["LifecycleConfiguration"]["Rules"] if r.get("Transitions")]
+    assert glacier and glacier[0]["Prefix"] == "telemetry/"
+    assert glacier[0]["Transitions"][0]["StorageClass"] == "GLACIER_IR"
+    assert "AccessControl" not in buckets[logs_id]["Properties"]  # bucket policy, not ACL
+    # Both buckets deny any request without TLS.
+    for bucket_id in (lake_id, logs_id):
+        template.has_resource_properties(
+            "AWS::S3::BucketPolicy",
+            {
+                "Bucket": {"Ref": bucket_id},
+                "PolicyDocument": {
+                    "Statement": Match.array_with(
+                        [
+                            Match.object_like(
+                                {
+                                    "Effect": "Deny",
+                                    "Action": "s3:*",
+                                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                                }
+                            )
+                        ]
+                    )
+                },
+            },
+        )
+
+
+def test_kinesis_on_demand_kms(synth) -> None:
+    stream = synth.only("AWS::Kinesis::Stream")["Properties"]
+    assert stream["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
+    assert stream["StreamEncryption"]["EncryptionType"] == "KMS"
+    key_id = next(iter(synth.resources("AWS::KMS::Key")))
+    assert stream["StreamEncryption"]["KeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+
+
+def test_topic_rules_come_from_the_definitions(synth) -> None:
+    rules = synth.resources("AWS::IoT::TopicRule")
+    names = sorted(r["Properties"]["RuleName"] for r in rules.values())
+    assert names == sorted(
+        (r["name"] if isinstance(r, dict) else r.name) for r in rule_definitions()
+    )
+    for r in rules.values():
+        payload = r["Properties"]["TopicRulePayload"]
+        assert payload["AwsIotSqlVersion"] == "2016-03-23"
+        for action in [*payload["Actions"], payload["ErrorAction"]]:
+            (body,) = action.values()
+            assert body["RoleArn"]["Fn::GetAtt"][0].startswith("RulesRole")
+
+
+def test_glue_table_columns_partitions_and_projection(synth) -> None:
+    table = synth.only("AWS::Glue::Table")["Properties"]["TableInput"]
+    sd = table["StorageDescriptor"]
+    assert [(c["Name"], c["Type"]) for c in sd["Columns"]] == [
+        (n, t) for n, t, _ in columns.COLUMNS
+    ]
+    assert [c["Name"] for c in table["PartitionKeys"]] == ["site", "date"]
+    assert "device" in [c["Name"] for c in sd["Columns"]]  # a column, never a partition
+    assert sd["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
+    params = table["Parameters"]
+    assert params["projection.enabled"] == "true"
+    assert params["projection.site.type"] == "enum"
+    assert params["projection.site.values"] == ",".join(SITES)
+    assert params["projection.date.type"] == "date"
+    assert params["projection.date.format"] == "yyyy-MM-dd"
+    assert params["projection.date.range"].endswith(",NOW")
+
+
+def test_firehose_prefix_matches_the_projection_template(synth) -> None:
+    """Athena finds only what Firehose writes where the projection template points."""
+    table = synth.only("AWS::Glue::Table")["Properties"]["TableInput"]
+    template = resolve(table["Parameters"]["storage.location.template"])
+    dest = synth.only("AWS::KinesisFirehose::DeliveryStream")["Properties"]
+    s3 = dest["ExtendedS3DestinationConfiguration"]
+    prefix = s3["Prefix"]
+    assert prefix == DATA_PREFIX
+    as_projection = re.sub(r"!\{partitionKeyFromLambda:(\w+)\}", r"${\1}", prefix)
+    assert template.endswith("/" + as_projection)
+    assert template.startswith("s3://<LakeBucket")
+
+
+def test_firehose_from_kinesis_lambda_partitions_parquet(synth) -> None:
+    dest = synth.only("AWS::KinesisFirehose::DeliveryStream")["Properties"]
+    assert dest["DeliveryStreamType"] == "KinesisStreamAsSource"
+    s3 = dest["ExtendedS3DestinationConfiguration"]
+    assert s3["DynamicPartitioningConfiguration"]["Enabled"] is True
+    assert s3["ErrorOutputPrefix"].startswith("firehose-errors/")
+    assert s3["BufferingHints"]["SizeInMBs"] == 128
+    assert s3["EncryptionConfiguration"]["KMSEncryptionConfig"]["AWSKMSKeyARN"]
+    (processor,) = s3["ProcessingConfiguration"]["Processors"]
+    assert processor["Type"] == "Lambda"
+    conv = s3["DataFormatConversionConfiguration"]
+    assert "OpenXJsonSerDe" in conv["InputFormatConfiguration"]["Deserializer"]
+    assert "ParquetSerDe" in conv["OutputFormatConfiguration"]["Serializer"]
+    schema = resolve(conv["SchemaConfiguration"])
+    assert schema["DatabaseName"] == "floorline"
+    assert schema["TableName"].startswith("<LakeTable")
+    fn = synth.only("AWS::Lambda::Function")["Properties"]
+    assert fn["Handler"] == "handler.handler"
+    assert fn["Runtime"].startswith("python3.")
+
+
+def test_athena_workgroup_enforced_and_encrypted(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Athena::WorkGroup",
+        {
+            "WorkGroupConfiguration": Match.object_like(
+                {
+                    "EnforceWorkGroupConfiguration": True,
+                    "ResultConfiguration": {
+                        "OutputLocation": Match.any_value(),
+                        "EncryptionConfiguration": {
+                            "EncryptionOption": "SSE_KMS",
+                            "KmsKey": Match.any_value(),
+                        },
+                    },
+                }
+            )
+        },
+    )
+
+
+def test_latest_state_table_ttl_pitr_kms(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [
+                {"AttributeName": "device", "KeyType": "HASH"},
+                {"AttributeName": "stream", "KeyType": "RANGE"},
+            ],
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": Match.object_like({"SSEEnabled": True, "SSEType": "KMS"}),
+        },
+    )
+
+
+def test_alert_topic_kms_and_tls_only(synth, template: Template) -> None:
+    topic = synth.only("AWS::SNS::Topic")["Properties"]
+    assert topic["KmsMasterKeyId"]["Fn::GetAtt"][1] == "Arn"
+    policy = json.dumps(synth.only("AWS::SNS::TopicPolicy")["Properties"])
+    assert '"aws:SecureTransport": "false"' in policy and '"Deny"' in policy
+
+
+def test_core_policy_is_the_reviewed_document(synth) -> None:
+    """The deployed policy is exactly iot_policy.core_device_policy (tested on its own)."""
+    policies = {k: v for k, v in synth.resources("AWS::IoT::Policy").items() if "Core" in k}
+    (core,) = policies.values()
+    (alias_id,) = synth.resources("AWS::IoT::RoleAlias")
+    expected = iot_policy.core_device_policy(
+        partition="aws",
+        region="eu-west-1",
+        account="123456789012",
+        role_alias_arn=f"<{alias_id}.RoleAliasArn>",
+    )
+    assert resolve(core["Properties"]["PolicyDocument"]) == expected
+
+
+def test_token_exchange_role_and_alias(synth, template: Template) -> None:
+    roles = synth.resources("AWS::IAM::Role")
+    tes_id = next(k for k in roles if "TokenExchangeRole" in k)
+    trust = roles[tes_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == [
+        {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"Service": "credentials.iot.amazonaws.com"},
+        }
+    ]
+    alias = synth.only("AWS::IoT::RoleAlias")["Properties"]
+    assert alias["RoleArn"] == {"Fn::GetAtt": [tes_id, "Arn"]}
+    assert 900 <= alias["CredentialDurationSeconds"] <= 43200
+
+
+def test_thing_groups_and_deployment_with_version_parameters(synth) -> None:
+    groups = synth.resources("AWS::IoT::ThingGroup")
+    fleet_id = next(k for k, v in groups.items() if "ParentGroupName" not in v["Properties"])
+    children = {
+        v["Properties"]["ThingGroupName"]: v["Properties"]
+        for k, v in groups.items()
+        if k != fleet_id
+    }
+    assert sorted(children) == sorted(fleet.site_group_name("floorline", s) for s in SITES)
+    for props in children.values():
+        assert props["ParentGroupName"] == {"Ref": fleet_id}
+    deployments = synth.resources("AWS::GreengrassV2::Deployment")
+    ((dep_id, dep),) = deployments.items()
+    assert dep["DeletionPolicy"] == "Retain"
+    props = dep["Properties"]
+    assert props["TargetArn"] == {"Fn::GetAtt": [fleet_id, "Arn"]}
+    assert props["DeploymentPolicies"]["FailureHandlingPolicy"] == "ROLLBACK"
+    params = synth.template["Parameters"]
+    for component in fleet.SUITE_COMPONENTS:
+        pid = fleet.parameter_id(component)
+        assert props["Components"][component] == {"ComponentVersion": {"Ref": pid}}
+        assert params[pid]["AllowedPattern"] == fleet.SEMVER_PATTERN
+    assert props["Components"][fleet.NUCLEUS] == {"ComponentVersion": {"Ref": "NucleusVersion"}}
+
+
+def test_fleet_provisioning_template_and_claim_policy(synth) -> None:
+    tpl = synth.only("AWS::IoT::ProvisioningTemplate")["Properties"]
+    assert tpl["Enabled"] is True
+    body = json.loads(resolve(tpl["TemplateBody"]))
+    thing = body["Resources"]["Thing"]["Properties"]
+    assert thing["AttributePayload"] == {"site": {"Ref": "SiteId"}}
+    assert thing["ThingGroups"] == [
+        {"Fn::Join": ["", [fleet.site_group_name("floorline", ""), {"Ref": "SiteId"}]]}
+    ]
+    core_id = next(k for k in synth.resources("AWS::IoT::Policy") if "Core" in k)
+    assert body["Resources"]["Policy"]["Properties"]["PolicyName"] == f"<{core_id}>"
+    roles = synth.resources("AWS::IAM::Role")
+    prov_role = resolve(tpl["ProvisioningRoleArn"]).strip("<>").split(".")[0]
+    principal = roles[prov_role]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert principal["Principal"] == {"Service": "iot.amazonaws.com"}
+    claim = next(v for k, v in synth.resources("AWS::IoT::Policy").items() if "Claim" in k)
+    text = json.dumps(resolve(claim["Properties"]["PolicyDocument"]))
+    assert f"provisioning-templates/{tpl['TemplateName']}/provision" in text
+    assert "greengrass:" not in text and "AssumeRoleWithCertificate" not in text
+
+
+def test_cfn_lint_reports_no_errors(synth) -> None:
+    from cfnlint.api import lint_file
+
+    matches = lint_file(synth.outdir / "Floorline.template.json")
+    levels = {m.rule.id[0] for m in matches}
+    errors = [str(m) for m in matches if m.rule.id.startswith("E")]
+    assert not errors, "\n".join(errors)
+    # Warnings are known and few (redundant DependsOn, CDK's unused Firehose mapping).
+    assert levels <= {"W", "I"}, levels
+    assert len(matches) < 20, [str(m) for m in matches]
+
+
+def test_cdk_nag_clean_and_every_acknowledgment_has_a_reason(synth) -> None:
+    reports = {p["pluginName"]: p for p in synth.report["pluginReports"]}
+    nag = reports["AwsSolutions"]
+    assert nag["conclusion"] == "success" and nag["violations"] == []
+    suppressed = [
+        *nag["suppressedViolations"],
+        *reports["CloudFormation Validate"]["suppressedViolations"],
+    ]
+    for v in suppressed:
+        assert len(v.get("reason", "")) >= 40, v["ruleName"]
+    # No stale acknowledgment: each one the stack declares matched a real finding.
+    seen = {v["acknowledgedId"] for v in suppressed}
+    assert set(synth.stack.acknowledgments) <= seen, set(synth.stack.acknowledgments) - seen
+
+
+def test_unacknowledged_findings_fail_the_synth(tmp_path) -> None:
+    """The nag check can fail: the same stack without its acknowledgments does not synth."""
+    import aws_cdk as cdk
+    from cdk_nag import AwsSolutionsChecks
+
+    from cloud.cdk.app import FEATURE_FLAGS
+    from cloud.cdk.stack import FloorlineStack
+
+    app = cdk.App(outdir=str(tmp_path), context=dict(FEATURE_FLAGS))
+    FloorlineStack(app, "Floorline", sites=SITES, rules=rule_definitions())
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    with pytest.raises(RuntimeError, match="Validation"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    nag = next(p for p in report["pluginReports"] if p["pluginName"] == "AwsSolutions")
+    rules = {v["ruleName"] for v in nag["violations"]}
+    assert "AwsSolutions-KDF1" in rules
