@@ -25,6 +25,7 @@ COLUMNS: Final[tuple[Column, ...]] = (
     ("mono_ns", "bigint", "device monotonic clock, ns"),
     ("wall_ms", "bigint", "device wall clock, epoch ms"),
     ("clock_synced", "boolean", "wall clock was NTP-synced when the record was made"),
+    ("wall_corrected_ms", "bigint", "wall time corrected after a later clock sync, epoch ms"),
     ("schema", "int", "envelope schema version"),
     ("payload", "string", "record payload as JSON text"),
 )

@@ -22,6 +22,7 @@ from typing import Any
 
 from components.core import batch as uplink_batch
 from components.core.clock import BUILD_EPOCH_MS
+from components.core.envelope import EnvelopeError
 
 _SITE_RE = re.compile(r"^[A-Za-z0-9_:-]{1,128}$")
 
@@ -48,6 +49,7 @@ def row(record: Any) -> dict[str, Any]:
         "mono_ns": record.mono_ns,
         "wall_ms": record.wall_ms,
         "clock_synced": record.clock_synced,
+        "wall_corrected_ms": record.wall_corrected_ms,
         "schema": record.schema,
         "payload": json.dumps(dict(record.payload), separators=(",", ":"), sort_keys=True),
     }
@@ -56,23 +58,23 @@ def row(record: Any) -> dict[str, Any]:
 def partition_date(records: list[Any], arrival_ms: int) -> str:
     """The batch's day: its first trustworthy wall time, else the Firehose arrival time.
 
-    A batch is one Firehose record and so lands in one partition; the first synced record's
-    day is used. An unsynced clock (a Pi without RTC before NTP) would file rows under 1970.
+    A batch is one Firehose record and so lands in one partition: the day of its first record
+    with a trustworthy time (clock synced, or corrected after the sync). A Pi without RTC
+    before NTP would otherwise file rows under 1970, outside the table's projection range.
     """
     for record in records:
-        if record.clock_synced and record.wall_ms >= BUILD_EPOCH_MS:
-            return utc_date(record.wall_ms)
+        trusted = record.clock_synced or record.wall_corrected_ms is not None
+        if trusted and record.event_wall_ms >= BUILD_EPOCH_MS:
+            return utc_date(record.event_wall_ms)
     return utc_date(arrival_ms)
 
 
 def decode(data: bytes) -> tuple[str, list[Any]]:
     """(site, records) of one uplink batch."""
     try:
-        decoded = uplink_batch.decode(data)
-    except ValueError as exc:  # the batch module's errors are ValueErrors with evidence
+        site, records = uplink_batch.decode(data)
+    except (uplink_batch.BatchError, EnvelopeError) as exc:  # EnvelopeError: unknown version
         raise TransformError(f"{type(exc).__name__}: {exc}", evidence=len(data)) from exc
-    site = getattr(decoded, "site", None)
-    records = list(decoded.records)
     if not isinstance(site, str) or not _SITE_RE.match(site):
         raise TransformError(f"batch site {site!r} is not a valid site id", evidence=site)
     if not records:
