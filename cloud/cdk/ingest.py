@@ -1,4 +1,10 @@
-"""Raw telemetry path: Kinesis stream -> Firehose (decode Lambda, dynamic partitions) -> Parquet."""
+"""Raw telemetry path: Kinesis -> decoder Lambda -> Firehose (per-row partitions) -> Parquet.
+
+The decoder (transform/handler.py) turns each uplink batch into JSON rows and puts them to a
+DirectPut Firehose, packed up to 500 rows per record; Firehose splits them again (JSON
+de-aggregation), reads `site` and `date` from each row (jq) for its S3 prefix, and converts
+the rows to Parquet with the Glue table's columns.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -16,7 +23,7 @@ from cloud.cdk.transform_asset import HANDLER, transform_code_dir
 
 # Firehose prefixes. The data prefix must equal the Glue projection's storage.location.template.
 DATA_PREFIX = (
-    f"{TABLE_PREFIX}site=!{{partitionKeyFromLambda:site}}/date=!{{partitionKeyFromLambda:date}}/"
+    f"{TABLE_PREFIX}site=!{{partitionKeyFromQuery:site}}/date=!{{partitionKeyFromQuery:date}}/"
 )
 ERROR_PREFIX = "firehose-errors/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/"
 BUFFER_MIB = 128  # largest Firehose buffer: fewer, bigger Parquet files
@@ -50,18 +57,18 @@ class Ingest(Construct):
             description="floorline batch decoder: writes its own log group only",
         )
         fn_logs.grant_write(fn_role)
-        self.transform = lambda_.Function(
+        self.decoder = lambda_.Function(
             self,
-            "Transform",
+            "Decoder",
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
             code=lambda_.Code.from_asset(str(transform_code_dir())),
-            memory_size=512,
-            timeout=cdk.Duration.minutes(1),
+            memory_size=1024,
+            timeout=cdk.Duration.minutes(2),
             role=fn_role,
             log_group=fn_logs,
-            description="Decodes uplink batches into JSON rows with site/date partition keys",
+            description="Decodes uplink batches from Kinesis into JSON rows for Firehose",
         )
 
         destination = firehose.S3Bucket(
@@ -75,9 +82,8 @@ class Ingest(Construct):
                 enabled=True, retry_duration=cdk.Duration.minutes(5)
             ),
             processors=[
-                firehose.LambdaFunctionProcessor(
-                    self.transform, buffer_size=cdk.Size.mebibytes(1), retries=3
-                )
+                firehose.RecordDeAggregationProcessor.json(),
+                firehose.MetadataExtractionProcessor.jq16({"site": ".site", "date": ".date"}),
             ],
             data_format_conversion=firehose.DataFormatConversionProps(
                 schema_configuration=firehose.SchemaConfiguration.from_cfn_table(lake.table),
@@ -88,6 +94,18 @@ class Ingest(Construct):
         self.delivery_stream = firehose.DeliveryStream(
             self,
             "ToLake",
-            source=firehose.KinesisStreamSource(self.stream),
             destination=destination,
+            encryption=firehose.StreamEncryption.customer_managed_key(key),
+        )
+        self.delivery_stream.grant_put_records(fn_role)
+        self.decoder.add_environment("DELIVERY_STREAM", self.delivery_stream.delivery_stream_name)
+        self.decoder.add_event_source(
+            sources.KinesisEventSource(
+                self.stream,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=100,
+                max_batching_window=cdk.Duration.seconds(5),
+                bisect_batch_on_error=True,
+                report_batch_item_failures=True,
+            )
         )

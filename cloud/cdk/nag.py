@@ -38,7 +38,6 @@ def _arn_ref(construct: IConstruct) -> str:
 def firehose_role_findings(stack: FloorlineStack) -> list[tuple[str, str]]:
     """Findings on the Firehose destination role that CDK's L2 creates."""
     lake = _arn_ref(stack.lake.bucket)
-    transform = _arn_ref(stack.ingest.transform)
     return [
         ("AwsSolutions-IAM5[Action::s3:GetObject*]", _FIREHOSE_S3_REASON),
         ("AwsSolutions-IAM5[Action::s3:GetBucket*]", _FIREHOSE_S3_REASON),
@@ -52,10 +51,6 @@ def firehose_role_findings(stack: FloorlineStack) -> list[tuple[str, str]]:
             "AwsSolutions-IAM5[Resource::*]",
             "glue:GetSchemaVersion accepts no resource-level scoping; Firehose calls it while "
             "converting records with the Glue table's schema.",
-        ),
-        (
-            f"AwsSolutions-IAM5[Resource::{transform}:*]",
-            "lambda:InvokeFunction on the transform function and its versions/aliases only.",
         ),
     ]
 
@@ -72,15 +67,6 @@ def acknowledge_findings(stack: FloorlineStack) -> list[str]:
         acknowledge(stack.ingest.delivery_stream, finding, reason)
         for finding, reason in firehose_role_findings(stack)
     ]
-    done.append(
-        acknowledge(
-            stack.ingest.delivery_stream,
-            "AwsSolutions-KDF1",
-            "Firehose server-side encryption cannot be enabled on a stream whose source is Kinesis "
-            "Data Streams; records are encrypted at rest in the KMS-encrypted stream before and in "
-            "the KMS-encrypted bucket after Firehose.",
-        )
-    )
     done.append(
         acknowledge(
             stack.ingest.stream,

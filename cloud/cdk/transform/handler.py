@@ -1,13 +1,14 @@
-"""Firehose transform: one uplink batch (a Kinesis record) -> JSON rows + partition keys.
+"""Batch decoder Lambda: Kinesis (uplink batches) -> Firehose DirectPut (JSON rows).
 
-Runs in AWS Lambda with only this file and the components.core modules it imports. Pure apart
-from `handler` (no clock: the arrival time comes with each Firehose record).
+Why not a Firehose transform: a Firehose transform answers each input record with one output
+record under a 6 MB response cap, and uplink batches expand about 60x from compressed columnar
+to JSON rows, so a single 200 KB Firehose buffer of batches would already overflow it. Here the
+decoder reads the stream, and Firehose gets rows packed as concatenated JSON (at most
+ROWS_PER_RECORD per record, the cap of Firehose's JSON de-aggregation), splits them, partitions
+each row by its own `site` and `date` (jq) and converts them to Parquet.
 
-For every input record Firehose gets exactly one answer:
-- Ok: the batch's rows as concatenated JSON objects (Firehose's Parquet conversion reads
-  several JSON documents per record), with `site` and `date` partition keys;
-- ProcessingFailed: the batch could not be decoded. Firehose writes the original bytes under
-  the error prefix (`processing-failed/`), so nothing is lost, and the reason is logged.
+Runs with only this file, components.core's batch/envelope/clock and the Lambda runtime's boto3.
+Everything but `handler` and `_put` is pure.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,10 +26,15 @@ from components.core import batch as uplink_batch
 from components.core.clock import BUILD_EPOCH_MS
 from components.core.envelope import EnvelopeError
 
+ROWS_PER_RECORD = 500  # Firehose de-aggregates at most 500 JSON objects per record
+RECORD_MAX_BYTES = 1_000 * 1024  # Firehose record limit (before base64)
+PUT_MAX_RECORDS = 500  # PutRecordBatch limits
+PUT_MAX_BYTES = 4 * 1024 * 1024
+PUT_ATTEMPTS = 4
 _SITE_RE = re.compile(r"^[A-Za-z0-9_:-]{1,128}$")
 
 
-class TransformError(ValueError):
+class DecodeError(ValueError):
     """A Kinesis record that is not a valid uplink batch; `.evidence` says what was seen."""
 
     def __init__(self, message: str, evidence: Any = None) -> None:
@@ -39,8 +46,20 @@ def utc_date(wall_ms: int) -> str:
     return datetime.fromtimestamp(wall_ms / 1000, tz=UTC).strftime("%Y-%m-%d")
 
 
-def row(record: Any) -> dict[str, Any]:
-    """One envelope as a lake row (columns of the Glue table; payload as JSON text)."""
+def row_date(record: Any, arrival_ms: int) -> str:
+    """A row's day: its own wall time when trustworthy, else when the batch reached AWS.
+
+    Trustworthy means synced (or corrected after a sync) and not before the suite existed: a
+    Pi without RTC before NTP would otherwise file rows under 1970, outside the projection.
+    """
+    trusted = record.clock_synced or record.wall_corrected_ms is not None
+    if trusted and record.event_wall_ms >= BUILD_EPOCH_MS:
+        return utc_date(record.event_wall_ms)
+    return utc_date(arrival_ms)
+
+
+def row(record: Any, site: str, arrival_ms: int) -> dict[str, Any]:
+    """One envelope as a lake row: the Glue columns plus the two partition fields."""
     return {
         "device": record.device,
         "stream": record.stream,
@@ -52,70 +71,123 @@ def row(record: Any) -> dict[str, Any]:
         "wall_corrected_ms": record.wall_corrected_ms,
         "schema": record.schema,
         "payload": json.dumps(dict(record.payload), separators=(",", ":"), sort_keys=True),
+        "site": site,
+        "date": row_date(record, arrival_ms),
     }
-
-
-def partition_date(records: list[Any], arrival_ms: int) -> str:
-    """The batch's day: its first trustworthy wall time, else the Firehose arrival time.
-
-    A batch is one Firehose record and so lands in one partition: the day of its first record
-    with a trustworthy time (clock synced, or corrected after the sync). A Pi without RTC
-    before NTP would otherwise file rows under 1970, outside the table's projection range.
-    """
-    for record in records:
-        trusted = record.clock_synced or record.wall_corrected_ms is not None
-        if trusted and record.event_wall_ms >= BUILD_EPOCH_MS:
-            return utc_date(record.event_wall_ms)
-    return utc_date(arrival_ms)
 
 
 def decode(data: bytes) -> tuple[str, list[Any]]:
-    """(site, records) of one uplink batch."""
+    """(site, records) of one uplink batch, or DecodeError."""
     try:
         site, records = uplink_batch.decode(data)
     except (uplink_batch.BatchError, EnvelopeError) as exc:  # EnvelopeError: unknown version
-        raise TransformError(f"{type(exc).__name__}: {exc}", evidence=len(data)) from exc
-    if not isinstance(site, str) or not _SITE_RE.match(site):
-        raise TransformError(f"batch site {site!r} is not a valid site id", evidence=site)
-    if not records:
-        raise TransformError("batch holds no records", evidence=len(data))
+        raise DecodeError(f"{type(exc).__name__}: {exc}", evidence=len(data)) from exc
+    if not _SITE_RE.match(site):
+        raise DecodeError(f"batch site {site!r} is not a valid site id", evidence=site)
     return site, records
 
 
-def transform_record(fh_record: Mapping[str, Any]) -> dict[str, Any]:
-    """The Firehose answer for one record."""
-    record_id = fh_record["recordId"]
-    try:
-        data = base64.b64decode(fh_record["data"], validate=True)
-    except (binascii.Error, ValueError) as exc:
-        return _failed(fh_record, TransformError(f"data is not base64: {exc}"))
-    try:
-        site, records = decode(data)
-    except TransformError as exc:
-        return _failed(fh_record, exc)
-    body = "".join(json.dumps(row(r), separators=(",", ":")) + "\n" for r in records)
-    arrival_ms = int(fh_record.get("approximateArrivalTimestamp", 0))
-    return {
-        "recordId": record_id,
-        "result": "Ok",
-        "data": base64.b64encode(body.encode()).decode("ascii"),
-        "metadata": {"partitionKeys": {"site": site, "date": partition_date(records, arrival_ms)}},
-    }
+def pack(rows: Iterable[Mapping[str, Any]]) -> list[bytes]:
+    """Rows as Firehose records: newline-separated JSON, <= ROWS_PER_RECORD and RECORD_MAX_BYTES."""
+    out: list[bytes] = []
+    lines: list[bytes] = []
+    size = 0
+    for r in rows:
+        line = json.dumps(r, separators=(",", ":")).encode() + b"\n"
+        if len(line) > RECORD_MAX_BYTES:
+            raise DecodeError(f"one row is {len(line)} bytes", evidence=r.get("stream"))
+        if lines and (len(lines) == ROWS_PER_RECORD or size + len(line) > RECORD_MAX_BYTES):
+            out.append(b"".join(lines))
+            lines, size = [], 0
+        lines.append(line)
+        size += len(line)
+    if lines:
+        out.append(b"".join(lines))
+    return out
 
 
-def _failed(fh_record: Mapping[str, Any], exc: TransformError) -> dict[str, Any]:
-    """Hand the original bytes back: Firehose stores them under processing-failed/."""
-    record_id = fh_record["recordId"]
-    print(f"event=batch_rejected record_id={record_id} error={exc}")  # one CloudWatch line
-    return {"recordId": record_id, "result": "ProcessingFailed", "data": fh_record["data"]}
+def put_batches(records: Sequence[bytes]) -> list[list[bytes]]:
+    """Split Firehose records into PutRecordBatch calls (<= 500 records, <= 4 MiB each)."""
+    calls: list[list[bytes]] = []
+    current: list[bytes] = []
+    size = 0
+    for rec in records:
+        if current and (len(current) == PUT_MAX_RECORDS or size + len(rec) > PUT_MAX_BYTES):
+            calls.append(current)
+            current, size = [], 0
+        current.append(rec)
+        size += len(rec)
+    if current:
+        calls.append(current)
+    return calls
 
 
-def transform(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    out = [transform_record(r) for r in records]
-    failed = sum(1 for r in out if r["result"] != "Ok")
-    print(f"event=transform records={len(out)} failed={failed}")
-    return {"records": out}
+def kinesis_arrival_ms(kinesis: Mapping[str, Any]) -> int:
+    return int(float(kinesis["approximateArrivalTimestamp"]) * 1000)
+
+
+Put = Callable[[list[bytes]], list[bool]]  # one PutRecordBatch call -> per-record success
+
+
+def process(event: Mapping[str, Any], put: Put) -> dict[str, Any]:
+    """Decode every Kinesis record, deliver its rows; report records whose rows did not land.
+
+    A record that is not a valid batch is logged with its sequence number and skipped (Kinesis
+    keeps it for the stream's retention; a retry cannot make it valid). A record whose rows
+    Firehose refused after PUT_ATTEMPTS is returned as a batch item failure, so Lambda retries
+    it and everything after it: delivery is at-least-once, the lake removes duplicates by
+    identity (device, stream, seq).
+    """
+    failures: list[dict[str, str]] = []
+    stats = {"batches": 0, "rows": 0, "rejected": 0}
+    for item in event.get("Records", ()):
+        kinesis = item["kinesis"]
+        seq_no = kinesis["sequenceNumber"]
+        try:
+            data = base64.b64decode(kinesis["data"], validate=True)
+            site, records = decode(data)
+            records_out = pack(row(r, site, kinesis_arrival_ms(kinesis)) for r in records)
+        except (DecodeError, binascii.Error, ValueError) as exc:
+            stats["rejected"] += 1
+            print(f"event=batch_rejected sequence={seq_no} error={type(exc).__name__}: {exc}")
+            continue
+        if not _deliver(records_out, put):
+            failures.append({"itemIdentifier": seq_no})
+            break  # Lambda retries from the first failure on; later records come again
+        stats["batches"] += 1
+        stats["rows"] += len(records)
+    print(
+        "event=decoded "
+        + " ".join(f"{k}={v}" for k, v in stats.items())
+        + f" failed={len(failures)}"
+    )
+    return {"batchItemFailures": failures}
+
+
+def _deliver(records: Sequence[bytes], put: Put) -> bool:
+    for call in put_batches(records):
+        pending = list(call)
+        for _ in range(PUT_ATTEMPTS):
+            ok = put(pending)
+            pending = [rec for rec, good in zip(pending, ok, strict=True) if not good]
+            if not pending:
+                break
+        if pending:
+            print(f"event=put_failed records={len(pending)}")
+            return False
+    return True
+
+
+def _put(records: list[bytes]) -> list[bool]:  # pragma: no cover - needs AWS
+    import boto3  # in the Lambda runtime
+
+    client = _put.__dict__.setdefault("client", boto3.client("firehose"))
+    answer = client.put_record_batch(
+        DeliveryStreamName=os.environ["DELIVERY_STREAM"],
+        Records=[{"Data": rec} for rec in records],
+    )
+    return ["ErrorCode" not in r for r in answer["RequestResponses"]]
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    return transform(event.get("records", ()))
+    return process(event, _put)

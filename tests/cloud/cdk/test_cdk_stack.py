@@ -132,30 +132,44 @@ def test_firehose_prefix_matches_the_projection_template(synth) -> None:
     s3 = dest["ExtendedS3DestinationConfiguration"]
     prefix = s3["Prefix"]
     assert prefix == DATA_PREFIX
-    as_projection = re.sub(r"!\{partitionKeyFromLambda:(\w+)\}", r"${\1}", prefix)
+    as_projection = re.sub(r"!\{partitionKeyFromQuery:(\w+)\}", r"${\1}", prefix)
     assert template.endswith("/" + as_projection)
     assert template.startswith("s3://<LakeBucket")
 
 
-def test_firehose_from_kinesis_lambda_partitions_parquet(synth) -> None:
+def test_decoder_reads_kinesis_and_firehose_partitions_rows_into_parquet(synth) -> None:
+    (stream_id,) = synth.resources("AWS::Kinesis::Stream")
+    (fn_id, fn) = next(iter(synth.resources("AWS::Lambda::Function").items()))
+    assert fn["Properties"]["Handler"] == "handler.handler"
+    esm = synth.only("AWS::Lambda::EventSourceMapping")["Properties"]
+    assert esm["EventSourceArn"] == {"Fn::GetAtt": [stream_id, "Arn"]}
+    assert esm["FunctionName"] == {"Ref": fn_id}
+    assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert "MaximumRetryAttempts" not in esm and "MaximumRecordAgeInSeconds" not in esm
     dest = synth.only("AWS::KinesisFirehose::DeliveryStream")["Properties"]
-    assert dest["DeliveryStreamType"] == "KinesisStreamAsSource"
+    assert dest["DeliveryStreamType"] == "DirectPut"
+    assert dest["DeliveryStreamEncryptionConfigurationInput"]["KeyType"] == ("CUSTOMER_MANAGED_CMK")
+    env = fn["Properties"]["Environment"]["Variables"]["DELIVERY_STREAM"]
+    assert env == {"Ref": next(iter(synth.resources("AWS::KinesisFirehose::DeliveryStream")))}
     s3 = dest["ExtendedS3DestinationConfiguration"]
     assert s3["DynamicPartitioningConfiguration"]["Enabled"] is True
     assert s3["ErrorOutputPrefix"].startswith("firehose-errors/")
     assert s3["BufferingHints"]["SizeInMBs"] == 128
     assert s3["EncryptionConfiguration"]["KMSEncryptionConfig"]["AWSKMSKeyARN"]
-    (processor,) = s3["ProcessingConfiguration"]["Processors"]
-    assert processor["Type"] == "Lambda"
+    types = [p["Type"] for p in s3["ProcessingConfiguration"]["Processors"]]
+    assert types == ["RecordDeAggregation", "MetadataExtraction"]
+    jq = s3["ProcessingConfiguration"]["Processors"][1]["Parameters"]
+    query = next(p["ParameterValue"] for p in jq if p["ParameterName"] == "MetadataExtractionQuery")
+    assert json.loads(query.replace(".site", '".site"').replace(".date", '".date"')) == {
+        "site": ".site",
+        "date": ".date",
+    }
     conv = s3["DataFormatConversionConfiguration"]
     assert "OpenXJsonSerDe" in conv["InputFormatConfiguration"]["Deserializer"]
     assert "ParquetSerDe" in conv["OutputFormatConfiguration"]["Serializer"]
     schema = resolve(conv["SchemaConfiguration"])
     assert schema["DatabaseName"] == "floorline"
     assert schema["TableName"].startswith("<LakeTable")
-    fn = synth.only("AWS::Lambda::Function")["Properties"]
-    assert fn["Handler"] == "handler.handler"
-    assert fn["Runtime"].startswith("python3.")
 
 
 def test_athena_workgroup_enforced_and_encrypted(template: Template) -> None:
@@ -319,4 +333,5 @@ def test_unacknowledged_findings_fail_the_synth(tmp_path) -> None:
     report = json.loads((tmp_path / "validation-report.json").read_text())
     nag = next(p for p in report["pluginReports"] if p["pluginName"] == "AwsSolutions")
     rules = {v["ruleName"] for v in nag["violations"]}
-    assert "AwsSolutions-KDF1" in rules
+    assert "AwsSolutions-KDS3" in rules
+    assert any(r.startswith("AwsSolutions-IAM4") for r in rules)

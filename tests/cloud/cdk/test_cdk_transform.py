@@ -40,68 +40,117 @@ def records(n: int, *, start_ms: int = T0, synced: bool = True, step_ms: int = 1
     ]
 
 
-def fh_record(data: bytes, record_id: str = "r-1", arrival_ms: int = ARRIVAL) -> dict:
+def kinesis_event(*datas: bytes, arrival_ms: int = ARRIVAL) -> dict:
     return {
-        "recordId": record_id,
-        "approximateArrivalTimestamp": arrival_ms,
-        "data": base64.b64encode(data).decode(),
+        "Records": [
+            {
+                "kinesis": {
+                    "sequenceNumber": f"seq-{i}",
+                    "approximateArrivalTimestamp": arrival_ms / 1000,
+                    "data": base64.b64encode(d).decode(),
+                }
+            }
+            for i, d in enumerate(datas)
+        ]
     }
 
 
-def rows_of(answer: dict) -> list[dict]:
-    text = base64.b64decode(answer["data"]).decode()
-    return [json.loads(line) for line in text.splitlines()]
+class FakeFirehose:
+    """Records PutRecordBatch calls; optionally refuses the first `refuse` records once."""
+
+    def __init__(self, refuse: int = 0, always_fail: bool = False) -> None:
+        self.calls: list[list[bytes]] = []
+        self.refuse = refuse
+        self.always_fail = always_fail
+
+    def __call__(self, records: list[bytes]) -> list[bool]:
+        self.calls.append(list(records))
+        if self.always_fail:
+            return [False] * len(records)
+        ok = [i >= self.refuse for i in range(len(records))]
+        self.refuse = 0
+        return ok
+
+    def delivered_rows(self) -> list[dict]:
+        """Rows as Firehose sees them after JSON de-aggregation (accepted puts only)."""
+        rows = []
+        for call in self.calls[:1] if self.always_fail else self.calls:
+            for rec in call:
+                rows += [json.loads(line) for line in rec.decode().splitlines()]
+        return rows
 
 
-def test_batch_becomes_rows_with_glue_columns_and_types() -> None:
+def test_batch_becomes_rows_with_glue_columns_types_and_partitions() -> None:
     recs = records(50)
-    answer = handler.transform([fh_record(batch.encode(recs, site="plant-a"))])["records"][0]
-    assert answer["result"] == "Ok" and answer["recordId"] == "r-1"
-    rows = rows_of(answer)
+    fh = FakeFirehose()
+    answer = handler.process(kinesis_event(batch.encode(recs, site="plant-a")), fh)
+    assert answer == {"batchItemFailures": []}
+    rows = fh.delivered_rows()
     assert [(r["device"], r["stream"], r["seq"]) for r in rows] == [r.identity for r in recs]
     for row in rows:
-        assert list(row) == [name for name, _, _ in COLUMNS]  # exactly the table's columns
+        assert list(row)[:-2] == [name for name, _, _ in COLUMNS]  # the table's columns...
+        assert (row["site"], row["date"]) == ("plant-a", "2026-02-10")  # ...+ partitions
         for name, glue_type, _ in COLUMNS:
             if row[name] is not None:
                 assert type(row[name]) is GLUE_PY_TYPES[glue_type], (name, row[name])
     assert json.loads(rows[3]["payload"]) == recs[3].payload
-    assert answer["metadata"]["partitionKeys"] == {"site": "plant-a", "date": "2026-02-10"}
 
 
-def test_unsynced_clock_files_the_batch_under_its_arrival_day() -> None:
+def test_rows_are_partitioned_by_their_own_day() -> None:
+    recs = records(10, start_ms=BUILD_EPOCH_MS + 41 * DAY_MS - 5_000)  # crosses midnight
+    fh = FakeFirehose()
+    handler.process(kinesis_event(batch.encode(recs, site="plant-a")), fh)
+    dates = [r["date"] for r in fh.delivered_rows()]
+    assert dates == ["2026-02-10"] * 5 + ["2026-02-11"] * 5
+
+
+def test_unsynced_clock_rows_go_to_the_arrival_day() -> None:
     recs = records(5, start_ms=1_000, synced=False)  # a Pi that booted without time
-    answer = handler.transform([fh_record(batch.encode(recs, site="plant-b"))])["records"][0]
-    assert answer["metadata"]["partitionKeys"]["date"] == "2026-02-17"
+    fh = FakeFirehose()
+    handler.process(kinesis_event(batch.encode(recs, site="plant-b")), fh)
+    assert {r["date"] for r in fh.delivered_rows()} == {"2026-02-17"}
 
 
-def test_batch_crossing_midnight_uses_its_first_records_day() -> None:
-    recs = records(10, start_ms=BUILD_EPOCH_MS + 41 * DAY_MS - 5_000)
-    answer = handler.transform([fh_record(batch.encode(recs, site="plant-a"))])["records"][0]
-    assert answer["metadata"]["partitionKeys"]["date"] == "2026-02-10"
-    assert len(rows_of(answer)) == 10
+def test_packing_respects_firehose_limits() -> None:
+    rows = [handler.row(r, "plant-a", ARRIVAL) for r in records(1234)]
+    packed = handler.pack(rows)
+    counts = [len(p.splitlines()) for p in packed]
+    assert counts == [500, 500, 234]
+    assert all(len(p) <= handler.RECORD_MAX_BYTES for p in packed)
+    calls = handler.put_batches([b"x" * 900_000] * 9)
+    assert [len(c) for c in calls] == [4, 4, 1]  # 4 MiB per PutRecordBatch
+    assert len(handler.put_batches([b"x"] * 1200)) == 3  # 500 records per call
 
 
-def test_each_record_answered_in_order_bad_ones_failed_with_original_bytes() -> None:
+def test_refused_records_are_retried_then_reported() -> None:
+    data = batch.encode(records(30), site="plant-a")
+    fh = FakeFirehose(refuse=1)
+    assert handler.process(kinesis_event(data), fh) == {"batchItemFailures": []}
+    assert len(fh.calls) == 2 and len(fh.calls[1]) == 1
+    down = FakeFirehose(always_fail=True)
+    answer = handler.process(kinesis_event(data, data), down)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "seq-0"}]}  # Lambda retries
+
+
+def test_bad_batches_are_rejected_and_counted_good_ones_still_flow(capsys) -> None:
     good = batch.encode(records(3), site="plant-a")
-    inputs = [
-        fh_record(good, "a"),
-        fh_record(b"not a batch", "b"),
-        fh_record(good[:-7], "c"),  # truncated in transit
-        {"recordId": "d", "approximateArrivalTimestamp": ARRIVAL, "data": "%%%"},
-        fh_record(batch.encode(records(2), site="bad/site"), "e"),
-    ]
-    out = handler.transform(inputs)["records"]
-    assert [o["recordId"] for o in out] == ["a", "b", "c", "d", "e"]
-    assert [o["result"] for o in out] == ["Ok"] + ["ProcessingFailed"] * 4
-    for given_, answer in zip(inputs[1:], out[1:], strict=True):
-        assert answer["data"] == given_["data"]  # Firehose keeps it under processing-failed/
+    fh = FakeFirehose()
+    answer = handler.process(
+        kinesis_event(good, b"not a batch", good[:-7], batch.encode(records(2), site="a/b")),
+        fh,
+    )
+    assert answer == {"batchItemFailures": []}
+    assert len(fh.delivered_rows()) == 3
+    out = capsys.readouterr().out
+    assert out.count("event=batch_rejected") == 3
+    assert "rejected=3" in out
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=2048))
-def test_arbitrary_bytes_never_crash_the_transform(data: bytes) -> None:
-    (answer,) = handler.transform([fh_record(data)])["records"]
-    assert answer["result"] in ("Ok", "ProcessingFailed")
+def test_arbitrary_bytes_never_crash_the_decoder(data: bytes) -> None:
+    fh = FakeFirehose()
+    assert handler.process(kinesis_event(data), fh) == {"batchItemFailures": []}
 
 
 @settings(max_examples=100, deadline=None)
@@ -109,9 +158,8 @@ def test_arbitrary_bytes_never_crash_the_transform(data: bytes) -> None:
 def test_corrupted_batches_fail_cleanly(position: int, value: int) -> None:
     data = bytearray(batch.encode(records(20), site="plant-a"))
     data[position % len(data)] = value
-    (answer,) = handler.transform([fh_record(bytes(data))])["records"]
-    if answer["result"] == "Ok":
-        assert len(rows_of(answer)) >= 1
+    fh = FakeFirehose()
+    assert handler.process(kinesis_event(bytes(data)), fh) == {"batchItemFailures": []}
 
 
 def test_asset_holds_the_handler_and_only_the_core_modules_it_imports() -> None:
@@ -131,11 +179,13 @@ def test_asset_holds_the_handler_and_only_the_core_modules_it_imports() -> None:
 def test_packaged_asset_runs_alone() -> None:
     """The staged asset decodes a batch in an interpreter that sees nothing but the asset."""
     stage = transform_code_dir()
-    event = {"records": [fh_record(batch.encode(records(4), site="plant-a"))]}
+    event = kinesis_event(batch.encode(records(4), site="plant-a"))
     script = (
         "import sys, json; sys.path[:0] = [sys.argv[1]]; import handler; "
-        "assert 'cloud' not in sys.modules; "
-        "print(json.dumps(handler.handler(json.load(sys.stdin), None)))"
+        "assert 'cloud' not in sys.modules; calls = []; "
+        "put = lambda r: calls.append(r) or [True] * len(r); "
+        "out = handler.process(json.load(sys.stdin), put); "
+        "print(json.dumps([out, [b.decode() for c in calls for b in c]]))"
     )
     proc = subprocess.run(
         [sys.executable, "-I", "-S", "-c", script, str(stage)],
@@ -145,8 +195,10 @@ def test_packaged_asset_runs_alone() -> None:
         timeout=60,
         check=True,
     )
-    answer = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert answer == handler.transform(event["records"])
+    answer, bodies = json.loads(proc.stdout.strip().splitlines()[-1])
+    fh = FakeFirehose()
+    assert answer == handler.process(event, fh)
+    assert bodies == [b.decode() for c in fh.calls for b in c]
 
 
 def test_utc_date_is_utc() -> None:
