@@ -1,6 +1,6 @@
 """Raw telemetry path: Kinesis -> decoder Lambda -> Firehose (per-row partitions) -> Parquet.
 
-The decoder (transform/handler.py) turns each uplink batch into JSON rows and puts them to a
+The decoder (decoder/handler.py) turns each uplink batch into JSON rows and puts them to a
 DirectPut Firehose, packed up to 500 rows per record; Firehose splits them again (JSON
 de-aggregation), reads `site` and `date` from each row (jq) for its S3 prefix, and converts
 the rows to Parquet with the Glue table's columns.
@@ -18,8 +18,9 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from cloud.cdk.decoder.handler import QUARANTINE_PREFIX
+from cloud.cdk.decoder_asset import HANDLER, decoder_code_dir
 from cloud.cdk.lake import TABLE_PREFIX, Lake
-from cloud.cdk.transform_asset import HANDLER, transform_code_dir
 
 # Firehose prefixes. The data prefix must equal the Glue projection's storage.location.template.
 DATA_PREFIX = (
@@ -46,24 +47,25 @@ class Ingest(Construct):
 
         fn_logs = logs.LogGroup(
             self,
-            "TransformLogs",
+            "DecoderLogs",
             retention=logs.RetentionDays.ONE_MONTH,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         fn_role = iam.Role(
             self,
-            "TransformRole",
+            "DecoderRole",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="floorline batch decoder: writes its own log group only",
         )
         fn_logs.grant_write(fn_role)
+        self.decoder_role = fn_role
         self.decoder = lambda_.Function(
             self,
             "Decoder",
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(str(transform_code_dir())),
+            code=lambda_.Code.from_asset(str(decoder_code_dir())),
             memory_size=1024,
             timeout=cdk.Duration.minutes(2),
             role=fn_role,
@@ -99,6 +101,19 @@ class Ingest(Construct):
         )
         self.delivery_stream.grant_put_records(fn_role)
         self.decoder.add_environment("DELIVERY_STREAM", self.delivery_stream.delivery_stream_name)
+        self.decoder.add_environment("QUARANTINE_BUCKET", lake.bucket.bucket_name)
+        fn_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="QuarantineRejectedBatches",
+                actions=["s3:PutObject"],
+                resources=[lake.bucket.arn_for_objects(f"{QUARANTINE_PREFIX}*")],
+            )
+        )
+        fn_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="QuarantineObjectKeys", actions=["kms:GenerateDataKey"], resources=[key.key_arn]
+            )
+        )
         self.decoder.add_event_source(
             sources.KinesisEventSource(
                 self.stream,

@@ -85,6 +85,14 @@ def acknowledge_findings(stack: FloorlineStack) -> list[str]:
     )
     done.append(
         acknowledge(
+            stack.ingest.decoder_role,
+            f"AwsSolutions-IAM5[Resource::{_arn_ref(stack.lake.bucket)}/decode-failed/*]",
+            "The decoder quarantines a rejected batch as one object per Kinesis sequence "
+            "number; the grant is PutObject only, under the decode-failed/ prefix.",
+        )
+    )
+    done.append(
+        acknowledge(
             stack.fleet.tes_role,
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<ArtifactsBucket>/*]",
             "Core devices download component artifacts whose keys are component/version/file, "

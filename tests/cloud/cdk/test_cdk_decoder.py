@@ -1,4 +1,4 @@
-"""The Firehose transform Lambda, fed real uplink batches from components.core.batch."""
+"""The batch decoder Lambda, fed real uplink batches from components.core.batch."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloud.cdk.columns import COLUMNS
-from cloud.cdk.transform import handler
-from cloud.cdk.transform_asset import HANDLER_FILE, core_closure, transform_code_dir
+from cloud.cdk.decoder import handler
+from cloud.cdk.decoder_asset import HANDLER_FILE, core_closure, decoder_code_dir
 from components.core import batch
 from components.core.clock import BUILD_EPOCH_MS
 from components.core.envelope import Record
@@ -56,34 +56,41 @@ def kinesis_event(*datas: bytes, arrival_ms: int = ARRIVAL) -> dict:
 
 
 class FakeFirehose:
-    """Records PutRecordBatch calls; optionally refuses the first `refuse` records once."""
+    """Stands in for PutRecordBatch: can refuse the first `refuse` records of its next call,
+    or every record. Keeps what it accepted, split as Firehose's JSON de-aggregation does."""
 
     def __init__(self, refuse: int = 0, always_fail: bool = False) -> None:
         self.calls: list[list[bytes]] = []
+        self.accepted: list[bytes] = []
         self.refuse = refuse
         self.always_fail = always_fail
 
     def __call__(self, records: list[bytes]) -> list[bool]:
         self.calls.append(list(records))
-        if self.always_fail:
-            return [False] * len(records)
-        ok = [i >= self.refuse for i in range(len(records))]
+        ok = [not self.always_fail and i >= self.refuse for i in range(len(records))]
         self.refuse = 0
+        self.accepted += [rec for rec, good in zip(records, ok, strict=True) if good]
         return ok
 
     def delivered_rows(self) -> list[dict]:
-        """Rows as Firehose sees them after JSON de-aggregation (accepted puts only)."""
-        rows = []
-        for call in self.calls[:1] if self.always_fail else self.calls:
-            for rec in call:
-                rows += [json.loads(line) for line in rec.decode().splitlines()]
-        return rows
+        return [json.loads(line) for rec in self.accepted for line in rec.decode().splitlines()]
+
+
+class FakeBucket(dict):
+    def __call__(self, key: str, data: bytes) -> None:
+        self[key] = data
+
+
+def run(event: dict, fh: FakeFirehose | None = None, bucket: FakeBucket | None = None) -> dict:
+    return handler.process(
+        event, fh or FakeFirehose(), bucket if bucket is not None else FakeBucket()
+    )
 
 
 def test_batch_becomes_rows_with_glue_columns_types_and_partitions() -> None:
     recs = records(50)
     fh = FakeFirehose()
-    answer = handler.process(kinesis_event(batch.encode(recs, site="plant-a")), fh)
+    answer = run(kinesis_event(batch.encode(recs, site="plant-a")), fh)
     assert answer == {"batchItemFailures": []}
     rows = fh.delivered_rows()
     assert [(r["device"], r["stream"], r["seq"]) for r in rows] == [r.identity for r in recs]
@@ -99,7 +106,7 @@ def test_batch_becomes_rows_with_glue_columns_types_and_partitions() -> None:
 def test_rows_are_partitioned_by_their_own_day() -> None:
     recs = records(10, start_ms=BUILD_EPOCH_MS + 41 * DAY_MS - 5_000)  # crosses midnight
     fh = FakeFirehose()
-    handler.process(kinesis_event(batch.encode(recs, site="plant-a")), fh)
+    run(kinesis_event(batch.encode(recs, site="plant-a")), fh)
     dates = [r["date"] for r in fh.delivered_rows()]
     assert dates == ["2026-02-10"] * 5 + ["2026-02-11"] * 5
 
@@ -107,7 +114,7 @@ def test_rows_are_partitioned_by_their_own_day() -> None:
 def test_unsynced_clock_rows_go_to_the_arrival_day() -> None:
     recs = records(5, start_ms=1_000, synced=False)  # a Pi that booted without time
     fh = FakeFirehose()
-    handler.process(kinesis_event(batch.encode(recs, site="plant-b")), fh)
+    run(kinesis_event(batch.encode(recs, site="plant-b")), fh)
     assert {r["date"] for r in fh.delivered_rows()} == {"2026-02-17"}
 
 
@@ -125,22 +132,21 @@ def test_packing_respects_firehose_limits() -> None:
 def test_refused_records_are_retried_then_reported() -> None:
     data = batch.encode(records(30), site="plant-a")
     fh = FakeFirehose(refuse=1)
-    assert handler.process(kinesis_event(data), fh) == {"batchItemFailures": []}
+    assert run(kinesis_event(data), fh) == {"batchItemFailures": []}
     assert len(fh.calls) == 2 and len(fh.calls[1]) == 1
     down = FakeFirehose(always_fail=True)
-    answer = handler.process(kinesis_event(data, data), down)
+    answer = run(kinesis_event(data, data), down)
     assert answer == {"batchItemFailures": [{"itemIdentifier": "seq-0"}]}  # Lambda retries
 
 
-def test_bad_batches_are_rejected_and_counted_good_ones_still_flow(capsys) -> None:
+def test_bad_batches_are_quarantined_counted_and_good_ones_still_flow(capsys) -> None:
     good = batch.encode(records(3), site="plant-a")
-    fh = FakeFirehose()
-    answer = handler.process(
-        kinesis_event(good, b"not a batch", good[:-7], batch.encode(records(2), site="a/b")),
-        fh,
-    )
+    bad = [b"not a batch", good[:-7], batch.encode(records(2), site="a/b")]
+    fh, bucket = FakeFirehose(), FakeBucket()
+    answer = run(kinesis_event(good, *bad), fh, bucket)
     assert answer == {"batchItemFailures": []}
     assert len(fh.delivered_rows()) == 3
+    assert bucket == {f"decode-failed/2026-02-17/seq-{i + 1}.flb": d for i, d in enumerate(bad)}
     out = capsys.readouterr().out
     assert out.count("event=batch_rejected") == 3
     assert "rejected=3" in out
@@ -149,8 +155,9 @@ def test_bad_batches_are_rejected_and_counted_good_ones_still_flow(capsys) -> No
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=2048))
 def test_arbitrary_bytes_never_crash_the_decoder(data: bytes) -> None:
-    fh = FakeFirehose()
-    assert handler.process(kinesis_event(data), fh) == {"batchItemFailures": []}
+    fh, bucket = FakeFirehose(), FakeBucket()
+    assert run(kinesis_event(data), fh, bucket) == {"batchItemFailures": []}
+    assert len(bucket) + len(fh.accepted) == 1  # delivered or quarantined, never dropped
 
 
 @settings(max_examples=100, deadline=None)
@@ -158,13 +165,14 @@ def test_arbitrary_bytes_never_crash_the_decoder(data: bytes) -> None:
 def test_corrupted_batches_fail_cleanly(position: int, value: int) -> None:
     data = bytearray(batch.encode(records(20), site="plant-a"))
     data[position % len(data)] = value
-    fh = FakeFirehose()
-    assert handler.process(kinesis_event(bytes(data)), fh) == {"batchItemFailures": []}
+    fh, bucket = FakeFirehose(), FakeBucket()
+    assert run(kinesis_event(bytes(data)), fh, bucket) == {"batchItemFailures": []}
+    assert len(bucket) + len(fh.accepted) == 1
 
 
 def test_asset_holds_the_handler_and_only_the_core_modules_it_imports() -> None:
     assert core_closure(HANDLER_FILE) == ["batch", "clock", "envelope"]
-    stage = transform_code_dir()
+    stage = decoder_code_dir()
     files = sorted(str(p.relative_to(stage)) for p in stage.rglob("*.py"))
     assert files == [
         "components/__init__.py",
@@ -178,13 +186,13 @@ def test_asset_holds_the_handler_and_only_the_core_modules_it_imports() -> None:
 
 def test_packaged_asset_runs_alone() -> None:
     """The staged asset decodes a batch in an interpreter that sees nothing but the asset."""
-    stage = transform_code_dir()
+    stage = decoder_code_dir()
     event = kinesis_event(batch.encode(records(4), site="plant-a"))
     script = (
         "import sys, json; sys.path[:0] = [sys.argv[1]]; import handler; "
         "assert 'cloud' not in sys.modules; calls = []; "
         "put = lambda r: calls.append(r) or [True] * len(r); "
-        "out = handler.process(json.load(sys.stdin), put); "
+        "out = handler.process(json.load(sys.stdin), put, None); "
         "print(json.dumps([out, [b.decode() for c in calls for b in c]]))"
     )
     proc = subprocess.run(
@@ -197,7 +205,7 @@ def test_packaged_asset_runs_alone() -> None:
     )
     answer, bodies = json.loads(proc.stdout.strip().splitlines()[-1])
     fh = FakeFirehose()
-    assert answer == handler.process(event, fh)
+    assert answer == run(event, fh)
     assert bodies == [b.decode() for c in fh.calls for b in c]
 
 

@@ -7,14 +7,17 @@ decoder reads the stream, and Firehose gets rows packed as concatenated JSON (at
 ROWS_PER_RECORD per record, the cap of Firehose's JSON de-aggregation), splits them, partitions
 each row by its own `site` and `date` (jq) and converts them to Parquet.
 
+A Kinesis record that is not a valid batch is never dropped: its bytes are written to the lake
+bucket under `decode-failed/<arrival day>/<sequence number>.flb` and the rejection is logged and
+counted; a retry could not make it valid, so the stream moves on.
+
 Runs with only this file, components.core's batch/envelope/clock and the Lambda runtime's boto3.
-Everything but `handler` and `_put` is pure.
+Everything but `handler`, `_put` and `_quarantine` is pure.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import os
 import re
@@ -127,29 +130,38 @@ def kinesis_arrival_ms(kinesis: Mapping[str, Any]) -> int:
 
 
 Put = Callable[[list[bytes]], list[bool]]  # one PutRecordBatch call -> per-record success
+Quarantine = Callable[[str, bytes], None]  # (object key, original bytes)
+
+QUARANTINE_PREFIX = "decode-failed/"
 
 
-def process(event: Mapping[str, Any], put: Put) -> dict[str, Any]:
+def quarantine_key(arrival_ms: int, sequence_number: str) -> str:
+    return f"{QUARANTINE_PREFIX}{utc_date(arrival_ms)}/{sequence_number}.flb"
+
+
+def process(event: Mapping[str, Any], put: Put, quarantine: Quarantine) -> dict[str, Any]:
     """Decode every Kinesis record, deliver its rows; report records whose rows did not land.
 
-    A record that is not a valid batch is logged with its sequence number and skipped (Kinesis
-    keeps it for the stream's retention; a retry cannot make it valid). A record whose rows
-    Firehose refused after PUT_ATTEMPTS is returned as a batch item failure, so Lambda retries
-    it and everything after it: delivery is at-least-once, the lake removes duplicates by
-    identity (device, stream, seq).
+    A record that is not a valid batch is quarantined with its original bytes and skipped. A
+    record whose rows Firehose refused after PUT_ATTEMPTS is returned as a batch item failure,
+    so Lambda retries it and everything after it: delivery is at-least-once, the lake removes
+    duplicates by identity (device, stream, seq).
     """
     failures: list[dict[str, str]] = []
     stats = {"batches": 0, "rows": 0, "rejected": 0}
     for item in event.get("Records", ()):
         kinesis = item["kinesis"]
         seq_no = kinesis["sequenceNumber"]
+        arrival_ms = kinesis_arrival_ms(kinesis)
+        data = base64.b64decode(kinesis["data"])  # Lambda's own encoding of the record bytes
         try:
-            data = base64.b64decode(kinesis["data"], validate=True)
             site, records = decode(data)
-            records_out = pack(row(r, site, kinesis_arrival_ms(kinesis)) for r in records)
-        except (DecodeError, binascii.Error, ValueError) as exc:
+            records_out = pack(row(r, site, arrival_ms) for r in records)
+        except DecodeError as exc:
             stats["rejected"] += 1
-            print(f"event=batch_rejected sequence={seq_no} error={type(exc).__name__}: {exc}")
+            key = quarantine_key(arrival_ms, seq_no)
+            print(f"event=batch_rejected sequence={seq_no} key={key} error={exc}")
+            quarantine(key, data)
             continue
         if not _deliver(records_out, put):
             failures.append({"itemIdentifier": seq_no})
@@ -189,5 +201,12 @@ def _put(records: list[bytes]) -> list[bool]:  # pragma: no cover - needs AWS
     return ["ErrorCode" not in r for r in answer["RequestResponses"]]
 
 
+def _quarantine(key: str, data: bytes) -> None:  # pragma: no cover - needs AWS
+    import boto3  # in the Lambda runtime
+
+    client = _quarantine.__dict__.setdefault("client", boto3.client("s3"))
+    client.put_object(Bucket=os.environ["QUARANTINE_BUCKET"], Key=key, Body=data)
+
+
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    return process(event, _put)
+    return process(event, _put, _quarantine)

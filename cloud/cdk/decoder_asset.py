@@ -1,4 +1,4 @@
-"""Package the Firehose transform Lambda: its handler plus the core modules it imports.
+"""Package the batch decoder Lambda: its handler plus the core modules it imports.
 
 The handler decodes uplink batches with components/core/batch.py, the same module the device
 encodes with, so the asset carries that module and whatever core modules it imports (found by
@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-HANDLER_FILE = Path(__file__).resolve().parent / "transform" / "handler.py"
+HANDLER_FILE = Path(__file__).resolve().parent / "decoder" / "handler.py"
 HANDLER = "handler.handler"
 _CORE_PACKAGE = "components.core"
 
@@ -54,9 +54,9 @@ def core_closure(entry: Path, core_dir: Path | None = None) -> list[str]:
 
 
 @functools.cache
-def transform_code_dir() -> Path:
+def decoder_code_dir() -> Path:
     """A staging directory laid out as the Lambda sees it (built once per process)."""
-    stage = Path(tempfile.mkdtemp(prefix="floorline-transform-"))
+    stage = Path(tempfile.mkdtemp(prefix="floorline-decoder-"))
     atexit.register(shutil.rmtree, stage, True)
     core_src = REPO_ROOT / "components" / "core"
     core_dst = stage / "components" / "core"
