@@ -67,7 +67,7 @@ class Ingest(Construct):
             handler=HANDLER,
             code=lambda_.Code.from_asset(str(decoder_code_dir())),
             memory_size=1024,
-            timeout=cdk.Duration.minutes(2),
+            timeout=cdk.Duration.minutes(5),
             role=fn_role,
             log_group=fn_logs,
             description="Decodes uplink batches from Kinesis into JSON rows for Firehose",
@@ -118,7 +118,7 @@ class Ingest(Construct):
             sources.KinesisEventSource(
                 self.stream,
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=100,
+                batch_size=10,  # up to 10 MiB of batches, ~650 MB of JSON rows at 65x
                 max_batching_window=cdk.Duration.seconds(5),
                 bisect_batch_on_error=True,
                 report_batch_item_failures=True,

@@ -33,7 +33,8 @@ ROWS_PER_RECORD = 500  # Firehose de-aggregates at most 500 JSON objects per rec
 RECORD_MAX_BYTES = 1_000 * 1024  # Firehose record limit (before base64)
 PUT_MAX_RECORDS = 500  # PutRecordBatch limits
 PUT_MAX_BYTES = 4 * 1024 * 1024
-PUT_ATTEMPTS = 4
+PUT_ATTEMPTS = 6
+PUT_BACKOFF_S = 0.2  # doubled after each refused attempt (Firehose throttling is per second)
 _SITE_RE = re.compile(r"^[A-Za-z0-9_:-]{1,128}$")
 
 
@@ -139,7 +140,12 @@ def quarantine_key(arrival_ms: int, sequence_number: str) -> str:
     return f"{QUARANTINE_PREFIX}{utc_date(arrival_ms)}/{sequence_number}.flb"
 
 
-def process(event: Mapping[str, Any], put: Put, quarantine: Quarantine) -> dict[str, Any]:
+def process(
+    event: Mapping[str, Any],
+    put: Put,
+    quarantine: Quarantine,
+    sleep: Callable[[float], None] = lambda _s: None,
+) -> dict[str, Any]:
     """Decode every Kinesis record, deliver its rows; report records whose rows did not land.
 
     A record that is not a valid batch is quarantined with its original bytes and skipped. A
@@ -163,7 +169,7 @@ def process(event: Mapping[str, Any], put: Put, quarantine: Quarantine) -> dict[
             print(f"event=batch_rejected sequence={seq_no} key={key} error={exc}")
             quarantine(key, data)
             continue
-        if not _deliver(records_out, put):
+        if not _deliver(records_out, put, sleep):
             failures.append({"itemIdentifier": seq_no})
             break  # Lambda retries from the first failure on; later records come again
         stats["batches"] += 1
@@ -176,10 +182,12 @@ def process(event: Mapping[str, Any], put: Put, quarantine: Quarantine) -> dict[
     return {"batchItemFailures": failures}
 
 
-def _deliver(records: Sequence[bytes], put: Put) -> bool:
+def _deliver(records: Sequence[bytes], put: Put, sleep: Callable[[float], None]) -> bool:
     for call in put_batches(records):
         pending = list(call)
-        for _ in range(PUT_ATTEMPTS):
+        for attempt in range(PUT_ATTEMPTS):
+            if attempt:
+                sleep(PUT_BACKOFF_S * 2 ** (attempt - 1))
             ok = put(pending)
             pending = [rec for rec, good in zip(pending, ok, strict=True) if not good]
             if not pending:
@@ -209,4 +217,6 @@ def _quarantine(key: str, data: bytes) -> None:  # pragma: no cover - needs AWS
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    return process(event, _put, _quarantine)
+    import time  # the I/O shell's clock; process() itself never reads time
+
+    return process(event, _put, _quarantine, time.sleep)

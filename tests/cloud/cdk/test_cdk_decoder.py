@@ -134,9 +134,11 @@ def test_refused_records_are_retried_then_reported() -> None:
     fh = FakeFirehose(refuse=1)
     assert run(kinesis_event(data), fh) == {"batchItemFailures": []}
     assert len(fh.calls) == 2 and len(fh.calls[1]) == 1
-    down = FakeFirehose(always_fail=True)
-    answer = run(kinesis_event(data, data), down)
+    down, sleeps = FakeFirehose(always_fail=True), []
+    answer = handler.process(kinesis_event(data, data), down, FakeBucket(), sleeps.append)
     assert answer == {"batchItemFailures": [{"itemIdentifier": "seq-0"}]}  # Lambda retries
+    assert len(down.calls) == handler.PUT_ATTEMPTS
+    assert sleeps == [handler.PUT_BACKOFF_S * 2**i for i in range(handler.PUT_ATTEMPTS - 1)]
 
 
 def test_bad_batches_are_quarantined_counted_and_good_ones_still_flow(capsys) -> None:

@@ -149,8 +149,25 @@ def test_decoder_reads_kinesis_and_firehose_partitions_rows_into_parquet(synth) 
     dest = synth.only("AWS::KinesisFirehose::DeliveryStream")["Properties"]
     assert dest["DeliveryStreamType"] == "DirectPut"
     assert dest["DeliveryStreamEncryptionConfigurationInput"]["KeyType"] == ("CUSTOMER_MANAGED_CMK")
-    env = fn["Properties"]["Environment"]["Variables"]["DELIVERY_STREAM"]
-    assert env == {"Ref": next(iter(synth.resources("AWS::KinesisFirehose::DeliveryStream")))}
+    env = fn["Properties"]["Environment"]["Variables"]
+    assert env["DELIVERY_STREAM"] == {
+        "Ref": next(iter(synth.resources("AWS::KinesisFirehose::DeliveryStream")))
+    }
+    lake_id = next(k for k in synth.resources("AWS::S3::Bucket") if k.startswith("LakeBucket"))
+    assert env["QUARANTINE_BUCKET"] == {"Ref": lake_id}
+    role_id = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+    policy = next(
+        v
+        for v in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in v["Properties"]["Roles"]
+    )
+    quarantine = next(
+        st
+        for st in policy["Properties"]["PolicyDocument"]["Statement"]
+        if st.get("Sid") == "QuarantineRejectedBatches"
+    )
+    assert quarantine["Action"] == "s3:PutObject"
+    assert resolve(quarantine["Resource"]).endswith("/decode-failed/*")
     s3 = dest["ExtendedS3DestinationConfiguration"]
     assert s3["DynamicPartitioningConfiguration"]["Enabled"] is True
     assert s3["ErrorOutputPrefix"].startswith("firehose-errors/")

@@ -1,0 +1,44 @@
+"""App inputs: the site list from context, site id validation, component parameter ids."""
+
+from __future__ import annotations
+
+import pytest
+
+from cloud.cdk.app import DEFAULT_SITES, sites_from_context
+from cloud.cdk.fleet import SUITE_COMPONENTS, parameter_id, validate_site
+from cloud.cdk.lake import projection_parameters, storage_template
+from components.core.topics import TopicError
+
+
+def test_sites_from_command_line_and_cdk_json() -> None:
+    assert sites_from_context("plant-a, plant-b") == ("plant-a", "plant-b")
+    assert sites_from_context(["plant-a"]) == ("plant-a",)
+    assert sites_from_context(None) == DEFAULT_SITES
+
+
+@pytest.mark.parametrize("bad", ["", " , ", [], ["a", "a"], "a,b,a"])
+def test_empty_or_repeated_sites_are_rejected(bad: object) -> None:
+    with pytest.raises(ValueError):
+        sites_from_context(bad)
+
+
+@pytest.mark.parametrize("bad", ["a/b", "plant a", "+", "#", "x" * 200])
+def test_a_site_must_be_a_topic_segment(bad: str) -> None:
+    with pytest.raises(TopicError):
+        validate_site(bad)
+
+
+def test_component_parameter_ids_are_distinct_and_cloudformation_safe() -> None:
+    ids = [parameter_id(c) for c in SUITE_COMPONENTS]
+    assert len(set(ids)) == len(ids)
+    assert all(i.isalnum() for i in ids)
+    assert parameter_id("com.floorline.Uplink") == "UplinkVersion"
+
+
+def test_projection_lists_the_sites_and_points_at_the_layout() -> None:
+    params = projection_parameters(["p1", "p2"], "bucket")
+    assert params["projection.site.values"] == "p1,p2"
+    assert params["storage.location.template"] == storage_template("bucket")
+    assert storage_template("bucket") == "s3://bucket/telemetry/site=${site}/date=${date}/"
+    with pytest.raises(ValueError):
+        projection_parameters([], "bucket")
