@@ -2,7 +2,7 @@
 
 The decoder (decoder/handler.py) turns each uplink batch into JSON rows and puts them to a
 DirectPut Firehose, packed up to 500 rows per record; Firehose splits them again (JSON
-de-aggregation), reads `site` and `date` from each row (jq) for its S3 prefix, and converts
+de-aggregation), reads `site` and `dt` from each row (jq) for its S3 prefix, and converts
 the rows to Parquet with the Glue table's columns.
 """
 
@@ -24,7 +24,7 @@ from cloud.cdk.lake import TABLE_PREFIX, Lake
 
 # Firehose prefixes. The data prefix must equal the Glue projection's storage.location.template.
 DATA_PREFIX = (
-    f"{TABLE_PREFIX}site=!{{partitionKeyFromQuery:site}}/date=!{{partitionKeyFromQuery:date}}/"
+    f"{TABLE_PREFIX}site=!{{partitionKeyFromQuery:site}}/dt=!{{partitionKeyFromQuery:dt}}/"
 )
 ERROR_PREFIX = "firehose-errors/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/"
 BUFFER_MIB = 128  # largest Firehose buffer: fewer, bigger Parquet files
@@ -85,7 +85,7 @@ class Ingest(Construct):
             ),
             processors=[
                 firehose.RecordDeAggregationProcessor.json(),
-                firehose.MetadataExtractionProcessor.jq16({"site": ".site", "date": ".date"}),
+                firehose.MetadataExtractionProcessor.jq16({"site": ".site", "dt": ".dt"}),
             ],
             data_format_conversion=firehose.DataFormatConversionProps(
                 schema_configuration=firehose.SchemaConfiguration.from_cfn_table(lake.table),

@@ -11,9 +11,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cloud.cdk.columns import COLUMNS, PARTITION_KEYS
+from cloud.cdk.columns import COLUMNS, PARTITION_KEYS, TABLE
 
-TABLE_PREFIX = "telemetry/"
+TABLE_PREFIX = f"{TABLE}/"
 PROJECTION_START_DATE = "2026-01-01"  # no floorline record is older than the suite
 GLACIER_AFTER_DAYS = 90
 NONCURRENT_EXPIRE_DAYS = 30
@@ -21,7 +21,7 @@ NONCURRENT_EXPIRE_DAYS = 30
 
 def storage_template(bucket_name: str) -> str:
     """S3 layout of the table; Firehose's prefix and Glue's projection template must agree."""
-    keys = "/".join(f"{name}=${{{name}}}" for name, _, _ in PARTITION_KEYS)
+    keys = "/".join(f"{name}=${{{name}}}" for name, _ in PARTITION_KEYS)
     return f"s3://{bucket_name}/{TABLE_PREFIX}{keys}/"
 
 
@@ -35,11 +35,11 @@ def projection_parameters(sites: Sequence[str], bucket_name: str) -> dict[str, s
         "projection.enabled": "true",
         "projection.site.type": "enum",
         "projection.site.values": ",".join(sites),
-        "projection.date.type": "date",
-        "projection.date.format": "yyyy-MM-dd",
-        "projection.date.range": f"{PROJECTION_START_DATE},NOW",
-        "projection.date.interval": "1",
-        "projection.date.interval.unit": "DAYS",
+        "projection.dt.type": "date",
+        "projection.dt.format": "yyyy-MM-dd",
+        "projection.dt.range": f"{PROJECTION_START_DATE},NOW",
+        "projection.dt.interval": "1",
+        "projection.dt.interval.unit": "DAYS",
         "storage.location.template": storage_template(bucket_name),
     }
 
@@ -109,7 +109,7 @@ class Lake(Construct):
                 name="floorline", description="floorline lake"
             ),
         )
-        self.table_name = "readings"
+        self.table_name = TABLE
         self.table = glue.CfnTable(
             self,
             "Table",
@@ -121,8 +121,7 @@ class Lake(Construct):
                 table_type="EXTERNAL_TABLE",
                 parameters=projection_parameters(sites, self.bucket.bucket_name),
                 partition_keys=[
-                    glue.CfnTable.ColumnProperty(name=n, type=t, comment=c)
-                    for n, t, c in PARTITION_KEYS
+                    glue.CfnTable.ColumnProperty(name=n, type=t) for n, t in PARTITION_KEYS
                 ],
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
                     columns=[

@@ -15,12 +15,16 @@ from constructs import Construct
 from cloud.cdk.fleet import Fleet
 from cloud.cdk.ingest import Ingest
 from cloud.cdk.lake import Lake
-from cloud.cdk.topic_rules import RuleTargets, rules_to_cfn
+from cloud.cdk.topic_rules import republish_topic_patterns, rules_to_cfn
 
-# Latest-state item key and TTL attribute (the DynamoDB rule's SELECT must produce them).
+# Shared with cloud/rules/definitions.py (the state rule's SELECT produces these attributes;
+# its actions name these logical targets). Tests check both sides agree.
 STATE_PARTITION_KEY = "device"
-STATE_SORT_KEY = "stream"
-STATE_TTL_ATTRIBUTE = "expires_at"
+STATE_TTL_ATTRIBUTE = "expires_at_s"
+TELEMETRY_STREAM = "telemetry_stream"
+STATE_TABLE = "state_table"
+ALERT_TOPIC = "alert_topic"
+ERROR_BUCKET = "error_bucket"
 
 
 class FloorlineStack(cdk.Stack):
@@ -51,7 +55,6 @@ class FloorlineStack(cdk.Stack):
             partition_key=dynamodb.Attribute(
                 name=STATE_PARTITION_KEY, type=dynamodb.AttributeType.STRING
             ),
-            sort_key=dynamodb.Attribute(name=STATE_SORT_KEY, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
             encryption_key=self.key,
@@ -75,30 +78,38 @@ class FloorlineStack(cdk.Stack):
             assumed_by=iam.ServicePrincipal("iot.amazonaws.com"),
             description="floorline topic rules: Kinesis, latest state, alerts, error objects",
         )
+        rules = list(rules)
         # Exact actions, not CDK's grant sets (those add wildcards such as kms:ReEncrypt*).
-        for sid, actions, resources in (
+        grants = [
             ("Telemetry", ["kinesis:PutRecord"], [self.ingest.stream.stream_arn]),
             ("LatestState", ["dynamodb:PutItem"], [self.state_table.table_arn]),
             ("Alerts", ["sns:Publish"], [self.alert_topic.topic_arn]),
             ("ErrorObjects", ["s3:PutObject"], [self.lake.bucket.arn_for_objects("rule-errors/*")]),
             # Kinesis, SNS, S3 and DynamoDB are all encrypted with the stack's key.
             ("DataKeys", ["kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt"], [self.key.key_arn]),
-        ):
+        ]
+        self.republish_topic_patterns = republish_topic_patterns(rules)
+        if self.republish_topic_patterns:
+            arns = [
+                f"arn:{self.partition}:iot:{self.region}:{self.account}:topic/{pattern}"
+                for pattern in self.republish_topic_patterns
+            ]
+            grants.append(("Republish", ["iot:Publish"], arns))
+        for sid, actions, resources in grants:
             self.rules_role.add_to_policy(
                 iam.PolicyStatement(sid=sid, actions=actions, resources=resources)
             )
-        targets = RuleTargets(
-            role_arn=self.rules_role.role_arn,
-            stream_name=self.ingest.stream.stream_name,
-            table_name=self.state_table.table_name,
-            alert_topic_arn=self.alert_topic.topic_arn,
-            error_bucket_name=self.lake.bucket.bucket_name,
-        )
+        bindings = {
+            TELEMETRY_STREAM: self.ingest.stream.stream_name,
+            STATE_TABLE: self.state_table.table_name,
+            ALERT_TOPIC: self.alert_topic.topic_arn,
+            ERROR_BUCKET: self.lake.bucket.bucket_name,
+        }
         self.topic_rules = [
             cdk.CfnResource(
                 self, f"Rule{props['RuleName']}", type="AWS::IoT::TopicRule", properties=props
             )
-            for props in rules_to_cfn(rules, targets)
+            for props in rules_to_cfn(rules, bindings, self.rules_role.role_arn)
         ]
         for rule in self.topic_rules:
             rule.node.add_dependency(self.rules_role)

@@ -1,26 +1,34 @@
 """Topic rules as data -> AWS::IoT::TopicRule properties.
 
-A rule definition (cloud/rules) is a name, an IoT SQL statement and a list of actions, each
-`{"type": ..., "params": {...}}`; the same definitions drive the local rules engine. This module
-is the one adapter from that shape to CloudFormation. Definitions name no AWS resources: the
-stack supplies them as `RuleTargets`, so a definition runs unchanged on a laptop and in AWS.
+A rule definition (cloud/rules/definitions.py) has a name, a description, IoT SQL, a SQL
+version, actions and an error action. An action is `{type, target, params}`: `type` as the AWS
+IoT API names it (`kinesis`, `dynamoDBv2`, `sns`, `republish`, `s3`), `target` a logical
+resource (`telemetry_stream`, `state_table`, `alert_topic`, `error_bucket`) that the deployer
+binds to a real one, `params` the remaining action fields under their API names
+(`partitionKey`, `messageFormat`, `topic`, `qos`, `key`). The same definitions drive the local
+rules engine; this module is the one adapter to CloudFormation. Definitions may be the
+definitions module's dataclasses or plain mappings of the same fields.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
-from components.core import topics
-
 SQL_VERSION: Final = "2016-03-23"
+MAX_ACTIONS: Final = 10  # IoT Core: actions per rule
 _RULE_NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,128}$")
+_TEMPLATE_RE = re.compile(r"\$\{[^}]*\}")
 
-# Substitution templates (evaluated by IoT Core against the incoming message).
-THING_TEMPLATE: Final = f"${{topic({topics.TOPIC_THING_INDEX})}}"
-DAY_TEMPLATE: Final = '${parse_time("yyyy-MM-dd", timestamp(), "UTC")}'
+# API action type -> (CloudFormation action key, target field path or None, takes "name"|"arn").
+ACTION_SPECS: Final = {
+    "kinesis": ("Kinesis", "StreamName"),
+    "dynamoDBv2": ("DynamoDBv2", "PutItem.TableName"),
+    "sns": ("Sns", "TargetArn"),
+    "republish": ("Republish", None),
+    "s3": ("S3", "BucketName"),
+}
 
 
 class RuleDefinitionError(ValueError):
@@ -31,119 +39,76 @@ class RuleDefinitionError(ValueError):
         self.evidence = evidence
 
 
-@dataclass(frozen=True, slots=True)
-class RuleTargets:
-    """The deployed resources rule actions write to (names/ARNs or CDK tokens)."""
-
-    role_arn: str
-    stream_name: str
-    table_name: str
-    alert_topic_arn: str
-    error_bucket_name: str
-
-
 def _get(obj: Any, key: str, default: Any = None) -> Any:
-    """Read a field from a mapping or an object (definitions may be dicts or dataclasses)."""
+    """A field of a mapping or an object (definitions are dataclasses or dicts)."""
     if isinstance(obj, Mapping):
         return obj.get(key, default)
     return getattr(obj, key, default)
 
 
-def _kinesis(params: Mapping[str, Any], t: RuleTargets) -> dict[str, Any]:
-    return {
-        "Kinesis": {
-            "StreamName": t.stream_name,
-            "PartitionKey": params.get("partition_key", THING_TEMPLATE),
-            "RoleArn": t.role_arn,
-        }
-    }
+def _cfn_name(api_name: str) -> str:
+    """API field name -> CloudFormation property name (partitionKey -> PartitionKey)."""
+    return api_name[:1].upper() + api_name[1:]
 
 
-def _dynamodbv2(params: Mapping[str, Any], t: RuleTargets) -> dict[str, Any]:
-    return {"DynamoDBv2": {"PutItem": {"TableName": t.table_name}, "RoleArn": t.role_arn}}
-
-
-def _sns(params: Mapping[str, Any], t: RuleTargets) -> dict[str, Any]:
-    message_format = str(params.get("message_format", "JSON")).upper()
-    if message_format not in ("JSON", "RAW"):
-        raise RuleDefinitionError(f"sns message_format {message_format!r} is not JSON or RAW")
-    return {
-        "Sns": {
-            "TargetArn": t.alert_topic_arn,
-            "MessageFormat": message_format,
-            "RoleArn": t.role_arn,
-        }
-    }
-
-
-def _republish(params: Mapping[str, Any], t: RuleTargets) -> dict[str, Any]:
-    topic = params.get("topic")
-    if not isinstance(topic, str) or not topic:
-        raise RuleDefinitionError("republish needs a 'topic' param", evidence=dict(params))
-    qos = int(params.get("qos", 0))
-    if qos not in (0, 1):
-        raise RuleDefinitionError(f"republish qos {qos} is not 0 or 1", evidence=dict(params))
-    return {"Republish": {"Topic": topic, "Qos": qos, "RoleArn": t.role_arn}}
-
-
-def _s3(params: Mapping[str, Any], t: RuleTargets) -> dict[str, Any]:
-    key = params.get("key")
-    if not isinstance(key, str) or not key:
-        raise RuleDefinitionError("s3 needs a 'key' param", evidence=dict(params))
-    return {"S3": {"BucketName": t.error_bucket_name, "Key": key, "RoleArn": t.role_arn}}
-
-
-_ACTIONS: Final = {
-    "kinesis": _kinesis,
-    "dynamodbv2": _dynamodbv2,
-    "sns": _sns,
-    "republish": _republish,
-    "s3": _s3,
-}
-ACTION_TYPES: Final = frozenset(_ACTIONS)
-
-
-def action_to_cfn(action: Any, targets: RuleTargets) -> dict[str, Any]:
-    """One `{type, params}` action as a CloudFormation TopicRule Action."""
+def action_to_cfn(action: Any, resources: Mapping[str, str], role_arn: str) -> dict[str, Any]:
+    """One action as a CloudFormation TopicRule Action."""
     kind = _get(action, "type")
-    params = _get(action, "params") or {}
-    if kind not in _ACTIONS:
+    if kind not in ACTION_SPECS:
         raise RuleDefinitionError(
-            f"action type {kind!r} is not one of {sorted(ACTION_TYPES)}", evidence=action
+            f"action type {kind!r} is not one of {sorted(ACTION_SPECS)}", evidence=action
         )
+    params = _get(action, "params") or {}
     if not isinstance(params, Mapping):
         raise RuleDefinitionError("action params is not a mapping", evidence=action)
-    return _ACTIONS[kind](params, targets)
+    cfn_key, target_field = ACTION_SPECS[kind]
+    body: dict[str, Any] = {_cfn_name(k): v for k, v in params.items()}
+    body["RoleArn"] = role_arn
+    target = _get(action, "target")
+    if target_field is not None:
+        if target not in resources:
+            raise RuleDefinitionError(
+                f"{kind} action target {target!r} is not bound to a resource", evidence=action
+            )
+        outer, _, inner = target_field.partition(".")
+        body[outer] = {inner: resources[target]} if inner else resources[target]
+    elif target is not None:
+        raise RuleDefinitionError(f"{kind} takes no target, got {target!r}", evidence=action)
+    if kind == "republish":
+        if not isinstance(body.get("Topic"), str) or not body["Topic"]:
+            raise RuleDefinitionError("republish needs a 'topic' param", evidence=action)
+        body["Qos"] = int(body.get("Qos", 0))
+        if body["Qos"] not in (0, 1):
+            raise RuleDefinitionError(f"republish qos {body['Qos']} is not 0 or 1", action)
+    if kind == "s3" and not body.get("Key"):
+        raise RuleDefinitionError("s3 needs a 'key' param", evidence=action)
+    if kind == "sns" and body.get("MessageFormat", "RAW") not in ("RAW", "JSON"):
+        raise RuleDefinitionError(f"sns messageFormat {body['MessageFormat']!r}", action)
+    if kind == "kinesis" and "PartitionKey" not in body:
+        raise RuleDefinitionError("kinesis needs a 'partitionKey' param", evidence=action)
+    return {cfn_key: body}
 
 
-def default_error_action(rule_name: str) -> dict[str, Any]:
-    """Failed actions land in the lake bucket, one object per failure, by rule and day."""
-    return {
-        "type": "s3",
-        "params": {"key": f"rule-errors/{rule_name}/{DAY_TEMPLATE}/${{newuuid()}}.json"},
-    }
-
-
-def rule_to_cfn(rule: Any, targets: RuleTargets) -> dict[str, Any]:
+def rule_to_cfn(rule: Any, resources: Mapping[str, str], role_arn: str) -> dict[str, Any]:
     """CloudFormation properties of AWS::IoT::TopicRule for one rule definition."""
     name = _get(rule, "name")
     sql = _get(rule, "sql")
     actions = list(_get(rule, "actions") or ())
+    error_action = _get(rule, "error_action")
     if not isinstance(name, str) or not _RULE_NAME_RE.match(name):
         raise RuleDefinitionError(f"rule name {name!r} is not [A-Za-z0-9_]{{1,128}}", rule)
-    if not isinstance(sql, str) or "select" not in sql.lower():
+    if not isinstance(sql, str) or not sql.lstrip().upper().startswith("SELECT"):
         raise RuleDefinitionError(f"rule {name} has no SELECT statement", evidence=rule)
-    if not actions:
-        raise RuleDefinitionError(f"rule {name} has no actions", evidence=rule)
-    if len(actions) > 10:  # IoT Core: at most 10 actions per rule
-        raise RuleDefinitionError(f"rule {name} has {len(actions)} actions, limit 10", rule)
-    error_action = _get(rule, "error_action") or default_error_action(name)
+    if not actions or len(actions) > MAX_ACTIONS:
+        raise RuleDefinitionError(f"rule {name} has {len(actions)} actions (1..10)", rule)
+    if error_action is None:
+        raise RuleDefinitionError(f"rule {name} has no error action", evidence=rule)
     payload: dict[str, Any] = {
         "Sql": sql,
-        "AwsIotSqlVersion": SQL_VERSION,
+        "AwsIotSqlVersion": _get(rule, "sql_version") or SQL_VERSION,
         "RuleDisabled": False,
-        "Actions": [action_to_cfn(a, targets) for a in actions],
-        "ErrorAction": action_to_cfn(error_action, targets),
+        "Actions": [action_to_cfn(a, resources, role_arn) for a in actions],
+        "ErrorAction": action_to_cfn(error_action, resources, role_arn),
     }
     description = _get(rule, "description")
     if description:
@@ -151,11 +116,24 @@ def rule_to_cfn(rule: Any, targets: RuleTargets) -> dict[str, Any]:
     return {"RuleName": name, "TopicRulePayload": payload}
 
 
-def rules_to_cfn(rules: Iterable[Any], targets: RuleTargets) -> list[dict[str, Any]]:
+def rules_to_cfn(
+    rules: Iterable[Any], resources: Mapping[str, str], role_arn: str
+) -> list[dict[str, Any]]:
     """All rules; duplicate names are an error (IoT rule names are unique per account/region)."""
-    out = [rule_to_cfn(r, targets) for r in rules]
+    out = [rule_to_cfn(r, resources, role_arn) for r in rules]
     names = [r["RuleName"] for r in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise RuleDefinitionError(f"duplicate rule names {dupes}", evidence=names)
     return out
+
+
+def republish_topic_patterns(rules: Iterable[Any]) -> list[str]:
+    """Topics the rules republish to, substitution templates as `*` (for the role's grant)."""
+    out: set[str] = set()
+    for r in rules:
+        for a in [*(_get(r, "actions") or ()), _get(r, "error_action")]:
+            if a is not None and _get(a, "type") == "republish":
+                topic = str((_get(a, "params") or {}).get("topic", ""))
+                out.add(_TEMPLATE_RE.sub("*", topic))
+    return sorted(out)

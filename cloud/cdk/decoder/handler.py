@@ -5,7 +5,7 @@ record under a 6 MB response cap, and uplink batches expand about 60x from compr
 to JSON rows, so a single 200 KB Firehose buffer of batches would already overflow it. Here the
 decoder reads the stream, and Firehose gets rows packed as concatenated JSON (at most
 ROWS_PER_RECORD per record, the cap of Firehose's JSON de-aggregation), splits them, partitions
-each row by its own `site` and `date` (jq) and converts them to Parquet.
+each row by its own `site` and `dt` (jq) and converts them to Parquet.
 
 A Kinesis record that is not a valid batch is never dropped: its bytes are written to the lake
 bucket under `decode-failed/<arrival day>/<sequence number>.flb` and the rejection is logged and
@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from components.core import batch as uplink_batch
-from components.core.clock import BUILD_EPOCH_MS
 from components.core.envelope import EnvelopeError
 
 ROWS_PER_RECORD = 500  # Firehose de-aggregates at most 500 JSON objects per record
@@ -50,33 +49,30 @@ def utc_date(wall_ms: int) -> str:
     return datetime.fromtimestamp(wall_ms / 1000, tz=UTC).strftime("%Y-%m-%d")
 
 
-def row_date(record: Any, arrival_ms: int) -> str:
-    """A row's day: its own wall time when trustworthy, else when the batch reached AWS.
-
-    Trustworthy means synced (or corrected after a sync) and not before the suite existed: a
-    Pi without RTC before NTP would otherwise file rows under 1970, outside the projection.
-    """
+def row_date(record: Any, ingest_ms: int) -> str:
+    """A row's `dt`: its event time when the device clock was trustworthy (synced, or corrected
+    after a later sync), otherwise when the batch reached AWS (a Pi without RTC before NTP may
+    believe it is 1970). The same rule as the local lake's."""
     trusted = record.clock_synced or record.wall_corrected_ms is not None
-    if trusted and record.event_wall_ms >= BUILD_EPOCH_MS:
-        return utc_date(record.event_wall_ms)
-    return utc_date(arrival_ms)
+    return utc_date(record.event_wall_ms if trusted else ingest_ms)
 
 
-def row(record: Any, site: str, arrival_ms: int) -> dict[str, Any]:
-    """One envelope as a lake row: the Glue columns plus the two partition fields."""
+def row(record: Any, site: str, ingest_ms: int) -> dict[str, Any]:
+    """One envelope as a lake row: the Glue table's columns plus the partition fields."""
     return {
         "device": record.device,
         "stream": record.stream,
         "seq": record.seq,
         "cls": record.cls,
-        "mono_ns": record.mono_ns,
         "wall_ms": record.wall_ms,
-        "clock_synced": record.clock_synced,
         "wall_corrected_ms": record.wall_corrected_ms,
-        "schema": record.schema,
-        "payload": json.dumps(dict(record.payload), separators=(",", ":"), sort_keys=True),
+        "event_ms": record.event_wall_ms,
+        "clock_synced": record.clock_synced,
+        "schema_version": record.schema,
+        "payload": json.dumps(dict(record.payload), separators=(",", ":"), ensure_ascii=False),
+        "ingest_ms": ingest_ms,
         "site": site,
-        "date": row_date(record, arrival_ms),
+        "dt": row_date(record, ingest_ms),
     }
 
 

@@ -4,25 +4,48 @@ from __future__ import annotations
 
 from typing import Any
 
-# Placeholder rule definitions in the shape of cloud/rules (name, sql, actions[{type, params}]).
+
+# Placeholder rule definitions in the shape of cloud/rules/definitions.py: name, description,
+# sql, actions and error_action, each action {type, target, params (API field names)}.
+def _error(name: str) -> dict[str, Any]:
+    return {
+        "type": "s3",
+        "target": "error_bucket",
+        "params": {"key": f"rule-errors/{name}/${{newuuid()}}.json"},
+    }
+
+
 PLACEHOLDER_RULES: list[dict[str, Any]] = [
     {
-        "name": "floorline_raw_to_kinesis",
+        "name": "floorline_batches_raw",
+        "description": "raw uplink batches to the telemetry stream",
         "sql": "SELECT * FROM 'floorline/+/+/raw'",
-        "actions": [{"type": "kinesis", "params": {}}],
+        "actions": [
+            {
+                "type": "kinesis",
+                "target": "telemetry_stream",
+                "params": {"partitionKey": "${topic(3)}"},
+            }
+        ],
+        "error_action": _error("floorline_batches_raw"),
+    },
+    {
+        "name": "floorline_device_state",
+        "description": "latest state per device",
+        "sql": "SELECT topic(3) AS device, timestamp() / 1000 + 60 AS expires_at_s "
+        "FROM 'floorline/+/+/health'",
+        "actions": [{"type": "dynamoDBv2", "target": "state_table"}],
+        "error_action": _error("floorline_device_state"),
     },
     {
         "name": "floorline_alerts",
-        "sql": "SELECT *, topic(2) AS site, topic(3) AS device FROM 'floorline/+/+/alert'",
+        "description": "alerts to people and to the site's operator topic",
+        "sql": "SELECT *, topic(2) AS site FROM 'floorline/+/+/alert'",
         "actions": [
-            {"type": "sns", "params": {"message_format": "JSON"}},
-            {"type": "republish", "params": {"topic": "floorline/fleet/alerts", "qos": 1}},
+            {"type": "sns", "target": "alert_topic", "params": {"messageFormat": "RAW"}},
+            {"type": "republish", "params": {"topic": "floorline-ops/${topic(2)}/alert", "qos": 1}},
         ],
-    },
-    {
-        "name": "floorline_latest_state",
-        "sql": "SELECT topic(3) AS device, stream, seq, wall_ms FROM 'floorline/+/+/health'",
-        "actions": [{"type": "dynamodbv2", "params": {}}],
+        "error_action": _error("floorline_alerts"),
     },
 ]
 

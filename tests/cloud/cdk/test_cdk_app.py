@@ -39,6 +39,29 @@ def test_projection_lists_the_sites_and_points_at_the_layout() -> None:
     params = projection_parameters(["p1", "p2"], "bucket")
     assert params["projection.site.values"] == "p1,p2"
     assert params["storage.location.template"] == storage_template("bucket")
-    assert storage_template("bucket") == "s3://bucket/telemetry/site=${site}/date=${date}/"
+    assert storage_template("bucket") == "s3://bucket/telemetry/site=${site}/dt=${dt}/"
     with pytest.raises(ValueError):
         projection_parameters([], "bucket")
+
+
+def test_glue_columns_equal_the_lake_schema() -> None:
+    """Once cloud/lake is present: one schema for the local lake and the Glue table."""
+    schema = pytest.importorskip("cloud.lake.schema")
+    from cloud.cdk import columns
+
+    assert [(n, t) for n, t, _ in columns.COLUMNS] == [
+        (c.name, c.glue_type) for c in schema.COLUMNS
+    ]
+    assert columns.PARTITION_KEYS == tuple(schema.PARTITION_KEYS)
+    assert columns.TABLE == schema.TABLE
+
+
+def test_stack_names_equal_the_rule_definitions() -> None:
+    """Once cloud/rules is present: the state table keys and action targets agree."""
+    definitions = pytest.importorskip("cloud.rules.definitions")
+    from cloud.cdk import stack
+
+    assert stack.STATE_PARTITION_KEY == definitions.STATE_PARTITION_KEY
+    assert stack.STATE_TTL_ATTRIBUTE == definitions.STATE_TTL_ATTRIBUTE
+    bound = {stack.TELEMETRY_STREAM, stack.STATE_TABLE, stack.ALERT_TOPIC, stack.ERROR_BUCKET}
+    assert bound == set(definitions.TARGETS)

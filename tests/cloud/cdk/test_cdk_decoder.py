@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -96,7 +97,8 @@ def test_batch_becomes_rows_with_glue_columns_types_and_partitions() -> None:
     assert [(r["device"], r["stream"], r["seq"]) for r in rows] == [r.identity for r in recs]
     for row in rows:
         assert list(row)[:-2] == [name for name, _, _ in COLUMNS]  # the table's columns...
-        assert (row["site"], row["date"]) == ("plant-a", "2026-02-10")  # ...+ partitions
+        assert (row["site"], row["dt"]) == ("plant-a", "2026-02-10")  # ...+ partitions
+        assert row["ingest_ms"] == ARRIVAL
         for name, glue_type, _ in COLUMNS:
             if row[name] is not None:
                 assert type(row[name]) is GLUE_PY_TYPES[glue_type], (name, row[name])
@@ -107,7 +109,7 @@ def test_rows_are_partitioned_by_their_own_day() -> None:
     recs = records(10, start_ms=BUILD_EPOCH_MS + 41 * DAY_MS - 5_000)  # crosses midnight
     fh = FakeFirehose()
     run(kinesis_event(batch.encode(recs, site="plant-a")), fh)
-    dates = [r["date"] for r in fh.delivered_rows()]
+    dates = [r["dt"] for r in fh.delivered_rows()]
     assert dates == ["2026-02-10"] * 5 + ["2026-02-11"] * 5
 
 
@@ -115,7 +117,7 @@ def test_unsynced_clock_rows_go_to_the_arrival_day() -> None:
     recs = records(5, start_ms=1_000, synced=False)  # a Pi that booted without time
     fh = FakeFirehose()
     run(kinesis_event(batch.encode(recs, site="plant-b")), fh)
-    assert {r["date"] for r in fh.delivered_rows()} == {"2026-02-17"}
+    assert {r["dt"] for r in fh.delivered_rows()} == {"2026-02-17"}
 
 
 def test_packing_respects_firehose_limits() -> None:
@@ -173,14 +175,13 @@ def test_corrupted_batches_fail_cleanly(position: int, value: int) -> None:
 
 
 def test_asset_holds_the_handler_and_only_the_core_modules_it_imports() -> None:
-    assert core_closure(HANDLER_FILE) == ["batch", "clock", "envelope"]
+    assert core_closure(HANDLER_FILE) == ["batch", "envelope"]
     stage = decoder_code_dir()
     files = sorted(str(p.relative_to(stage)) for p in stage.rglob("*.py"))
     assert files == [
         "components/__init__.py",
         "components/core/__init__.py",
         "components/core/batch.py",
-        "components/core/clock.py",
         "components/core/envelope.py",
         "handler.py",
     ]
@@ -215,3 +216,14 @@ def test_utc_date_is_utc() -> None:
     ms = int(datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC).timestamp() * 1000)
     assert handler.utc_date(ms) == "2026-03-01"
     assert handler.utc_date(ms + 1000) == "2026-03-02"
+
+
+def test_rows_equal_the_local_lakes_rows() -> None:
+    """Once cloud/lake is present: the cloud decoder and the local lake write the same rows."""
+    schema = pytest.importorskip("cloud.lake.schema")
+    recs = [*records(3), *records(2, start_ms=1_000, synced=False)]
+    for rec in recs:
+        ours = handler.row(rec, "plant-a", ARRIVAL)
+        theirs = schema.row(rec, ARRIVAL)
+        assert {k: v for k, v in ours.items() if k not in ("site", "dt")} == theirs
+        assert ours["dt"] == schema.partition_date(rec, ARRIVAL)
