@@ -35,6 +35,7 @@ PUT_MAX_BYTES = 4 * 1024 * 1024
 PUT_ATTEMPTS = 6
 PUT_BACKOFF_S = 0.2  # doubled after each refused attempt (Firehose throttling is per second)
 _SITE_RE = re.compile(r"^[A-Za-z0-9_:-]{1,128}$")
+_YEAR_10000_MS = 253_402_300_800_000  # first instant strftime cannot print
 
 
 class DecodeError(ValueError):
@@ -52,9 +53,13 @@ def utc_date(wall_ms: int) -> str:
 def row_date(record: Any, ingest_ms: int) -> str:
     """A row's `dt`: its event time when the device clock was trustworthy (synced, or corrected
     after a later sync), otherwise when the batch reached AWS (a Pi without RTC before NTP may
-    believe it is 1970). The same rule as the local lake's."""
+    believe it is 1970). The same rule as the local lake's. A time no calendar can hold (a
+    corrupt clock claiming year 300000) also falls back to the arrival day, rather than failing
+    the whole shard on every retry."""
     trusted = record.clock_synced or record.wall_corrected_ms is not None
-    return utc_date(record.event_wall_ms if trusted else ingest_ms)
+    if trusted and 0 <= record.event_wall_ms < _YEAR_10000_MS:
+        return utc_date(record.event_wall_ms)
+    return utc_date(ingest_ms)
 
 
 def row(record: Any, site: str, ingest_ms: int) -> dict[str, Any]:

@@ -174,6 +174,37 @@ def test_corrupted_batches_fail_cleanly(position: int, value: int) -> None:
     assert len(bucket) + len(fh.accepted) == 1
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    walls=st.lists(st.integers(min_value=-(2**62), max_value=2**62), min_size=1, max_size=20),
+    synced=st.booleans(),
+)
+def test_any_clock_value_lands_somewhere(walls: list[int], synced: bool) -> None:
+    """Valid batches with absurd clocks still decode and land (or are quarantined): a raise here
+    would fail the whole shard on every retry."""
+    recs = [
+        Record(
+            device="dev-7",
+            stream="env/x@1",
+            seq=i + 1,
+            cls="raw",
+            mono_ns=i,
+            wall_ms=w,
+            clock_synced=synced,
+            payload={"v": i},
+        )
+        for i, w in enumerate(walls)
+    ]
+    fh, bucket = FakeFirehose(), FakeBucket()
+    assert run(kinesis_event(batch.encode(recs, site="plant-a")), fh, bucket) == {
+        "batchItemFailures": []
+    }
+    rows = fh.delivered_rows()
+    assert len(rows) + len(bucket) * len(recs) == len(recs)
+    for r in rows:
+        assert len(r["dt"]) == 10
+
+
 def test_asset_holds_the_handler_and_only_the_core_modules_it_imports() -> None:
     assert core_closure(HANDLER_FILE) == ["batch", "envelope"]
     stage = decoder_code_dir()
