@@ -21,9 +21,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cloud.cdk.iot_policy import SITE_ATTRIBUTE, claim_policy, core_device_policy
+from cloud.cdk.lambda_asset import HANDLER, PROVISIONING_HOOK_HANDLER, code_dir
 from components.core import topics
 
 # The suite's components (recipes/ names) and the AWS components the deployment pins.
@@ -271,6 +274,7 @@ class Fleet(Construct):
                 )
             ],
         )
+        self.provisioning_hook = self._provisioning_hook(sites)
         self.provisioning_template = iot.CfnProvisioningTemplate(
             self,
             "ProvisioningTemplate",
@@ -281,7 +285,11 @@ class Fleet(Construct):
             template_body=stack.to_json_string(
                 provisioning_template_body(fleet=fleet, core_policy_name=self.core_policy.ref)
             ),
+            pre_provisioning_hook=iot.CfnProvisioningTemplate.ProvisioningHookProperty(
+                target_arn=self.provisioning_hook.function_arn, payload_version="2020-04-01"
+            ),
         )
+        self.provisioning_template.node.add_dependency(self.provisioning_hook)
         for group in self.site_groups.values():
             self.provisioning_template.node.add_dependency(group)
         self.claim_policy = iot.CfnPolicy(
@@ -294,3 +302,53 @@ class Fleet(Construct):
                 template_name=self.template_name,
             ),
         )
+
+    def _provisioning_hook(self, sites: Sequence[str]) -> lambda_.Function:
+        """The Lambda that vets every RegisterThing request (provisioning_hook/handler.py)."""
+        stack = cdk.Stack.of(self)
+        log_group = logs.LogGroup(
+            self,
+            "ProvisioningHookLogs",
+            retention=logs.RetentionDays.ONE_YEAR,  # who registered what, kept for audits
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        role = iam.Role(
+            self,
+            "ProvisioningHookRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Provisioning hook: looks up thing names, writes its own logs",
+        )
+        log_group.grant_write(role)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="LookUpThings",
+                actions=["iot:DescribeThing"],
+                resources=[f"arn:{stack.partition}:iot:{stack.region}:{stack.account}:thing/*"],
+            )
+        )
+        self.provisioning_hook_role = role
+        fn = lambda_.Function(
+            self,
+            "ProvisioningHook",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(str(code_dir(PROVISIONING_HOOK_HANDLER))),
+            memory_size=256,
+            timeout=cdk.Duration.seconds(5),  # IoT waits at most 5 s for the hook
+            role=role,
+            log_group=log_group,
+            environment={"SITES": ",".join(sites)},
+            description="Allows a claim to register a new thing in a known site only",
+        )
+        template_arn = (
+            f"arn:{stack.partition}:iot:{stack.region}:{stack.account}"
+            f":provisioningtemplate/{self.template_name}"
+        )
+        fn.add_permission(
+            "InvokedByIoTProvisioning",
+            principal=iam.ServicePrincipal("iot.amazonaws.com"),
+            source_account=stack.account,
+            source_arn=template_arn,
+        )
+        return fn

@@ -19,8 +19,8 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cloud.cdk.decoder.handler import QUARANTINE_PREFIX
-from cloud.cdk.decoder_asset import HANDLER, decoder_code_dir
 from cloud.cdk.lake import TABLE_PREFIX, Lake
+from cloud.cdk.lambda_asset import DECODER_HANDLER, HANDLER, code_dir
 
 # Firehose prefixes. The data prefix must equal the Glue projection's storage.location.template.
 DATA_PREFIX = (
@@ -65,7 +65,7 @@ class Ingest(Construct):
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(str(decoder_code_dir())),
+            code=lambda_.Code.from_asset(str(code_dir(DECODER_HANDLER))),
             memory_size=1024,
             timeout=cdk.Duration.minutes(5),
             role=fn_role,

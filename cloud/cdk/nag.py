@@ -93,6 +93,15 @@ def acknowledge_findings(stack: FloorlineStack) -> list[str]:
     )
     done.append(
         acknowledge(
+            stack.fleet.provisioning_hook_role,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:"
+            "<AWS::AccountId>:thing/*]",
+            "The provisioning hook must look up any requested thing name to refuse names that "
+            "already exist; DescribeThing (read-only) is the only action granted.",
+        )
+    )
+    done.append(
+        acknowledge(
             stack.fleet.tes_role,
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<ArtifactsBucket>/*]",
             "Core devices download component artifacts whose keys are component/version/file, "

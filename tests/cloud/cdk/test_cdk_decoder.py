@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from cloud.cdk.columns import COLUMNS
 from cloud.cdk.decoder import handler
-from cloud.cdk.decoder_asset import HANDLER_FILE, core_closure, decoder_code_dir
+from cloud.cdk.lambda_asset import DECODER_HANDLER, code_dir, core_closure
 from components.core import batch
 from components.core.clock import BUILD_EPOCH_MS
 from components.core.envelope import Record
@@ -206,8 +206,8 @@ def test_any_clock_value_lands_somewhere(walls: list[int], synced: bool) -> None
 
 
 def test_asset_holds_the_handler_and_only_the_core_modules_it_imports() -> None:
-    assert core_closure(HANDLER_FILE) == ["batch", "envelope"]
-    stage = decoder_code_dir()
+    assert core_closure(DECODER_HANDLER) == ["batch", "envelope"]
+    stage = code_dir(DECODER_HANDLER)
     files = sorted(str(p.relative_to(stage)) for p in stage.rglob("*.py"))
     assert files == [
         "components/__init__.py",
@@ -220,7 +220,7 @@ def test_asset_holds_the_handler_and_only_the_core_modules_it_imports() -> None:
 
 def test_packaged_asset_runs_alone() -> None:
     """The staged asset decodes a batch in an interpreter that sees nothing but the asset."""
-    stage = decoder_code_dir()
+    stage = code_dir(DECODER_HANDLER)
     event = kinesis_event(batch.encode(records(4), site="plant-a"))
     script = (
         "import sys, json; sys.path[:0] = [sys.argv[1]]; import handler; "

@@ -164,7 +164,9 @@ def test_firehose_prefix_matches_the_projection_template(synth) -> None:
 
 def test_decoder_reads_kinesis_and_firehose_partitions_rows_into_parquet(synth) -> None:
     (stream_id,) = synth.resources("AWS::Kinesis::Stream")
-    (fn_id, fn) = next(iter(synth.resources("AWS::Lambda::Function").items()))
+    (fn_id, fn) = next(
+        (k, v) for k, v in synth.resources("AWS::Lambda::Function").items() if "Decoder" in k
+    )
     assert fn["Properties"]["Handler"] == "handler.handler"
     esm = synth.only("AWS::Lambda::EventSourceMapping")["Properties"]
     assert esm["EventSourceArn"] == {"Fn::GetAtt": [stream_id, "Arn"]}
@@ -320,6 +322,18 @@ def test_fleet_provisioning_template_and_claim_policy(synth) -> None:
     prov_role = resolve(tpl["ProvisioningRoleArn"]).strip("<>").split(".")[0]
     principal = roles[prov_role]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
     assert principal["Principal"] == {"Service": "iot.amazonaws.com"}
+    hook = resolve(tpl["PreProvisioningHook"])
+    assert hook["PayloadVersion"] == "2020-04-01"
+    fns = synth.resources("AWS::Lambda::Function")
+    hook_id = hook["TargetArn"].strip("<>").split(".")[0]
+    assert fns[hook_id]["Properties"]["Environment"]["Variables"]["SITES"] == ",".join(SITES)
+    permission = next(
+        v["Properties"]
+        for v in synth.resources("AWS::Lambda::Permission").values()
+        if v["Properties"]["FunctionName"] == {"Fn::GetAtt": [hook_id, "Arn"]}
+    )
+    assert permission["Principal"] == "iot.amazonaws.com"
+    assert resolve(permission["SourceArn"]).endswith(f":provisioningtemplate/{tpl['TemplateName']}")
     claim = next(v for k, v in synth.resources("AWS::IoT::Policy").items() if "Claim" in k)
     text = json.dumps(resolve(claim["Properties"]["PolicyDocument"]))
     assert f"provisioning-templates/{tpl['TemplateName']}/provision" in text

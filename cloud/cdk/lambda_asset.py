@@ -1,8 +1,9 @@
-"""Package the batch decoder Lambda: its handler plus the core modules it imports.
+"""Package a Lambda handler with exactly the components.core modules it imports.
 
-The handler decodes uplink batches with components/core/batch.py, the same module the device
-encodes with, so the asset carries that module and whatever core modules it imports (found by
-reading their imports, not listed by hand), and nothing else: no SQLite log, no CDK.
+The stack's functions (the batch decoder, the provisioning hook) share code with the device
+(batch format, envelope, topic scheme). Each asset carries its handler plus the core modules
+reachable from it (found by reading imports, not listed by hand), and nothing else: no SQLite
+log, no CDK, no third-party packages.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import tempfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-HANDLER_FILE = Path(__file__).resolve().parent / "decoder" / "handler.py"
-HANDLER = "handler.handler"
+HERE = Path(__file__).resolve().parent
+DECODER_HANDLER = HERE / "decoder" / "handler.py"
+PROVISIONING_HOOK_HANDLER = HERE / "provisioning_hook" / "handler.py"
+HANDLER = "handler.handler"  # every asset puts its handler at the root as handler.py
 _CORE_PACKAGE = "components.core"
 
 
@@ -54,16 +57,16 @@ def core_closure(entry: Path, core_dir: Path | None = None) -> list[str]:
 
 
 @functools.cache
-def decoder_code_dir() -> Path:
+def code_dir(handler_file: Path) -> Path:
     """A staging directory laid out as the Lambda sees it (built once per process)."""
-    stage = Path(tempfile.mkdtemp(prefix="floorline-decoder-"))
+    stage = Path(tempfile.mkdtemp(prefix=f"floorline-{handler_file.parent.name}-"))
     atexit.register(shutil.rmtree, stage, True)
     core_src = REPO_ROOT / "components" / "core"
     core_dst = stage / "components" / "core"
     core_dst.mkdir(parents=True)
     (stage / "components" / "__init__.py").write_text("")
     (core_dst / "__init__.py").write_text("")
-    for name in core_closure(HANDLER_FILE, core_src):
+    for name in core_closure(handler_file, core_src):
         shutil.copyfile(core_src / f"{name}.py", core_dst / f"{name}.py")
-    shutil.copyfile(HANDLER_FILE, stage / "handler.py")
+    shutil.copyfile(handler_file, stage / "handler.py")
     return stage
