@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Final
@@ -25,7 +26,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cloud.cdk.iot_policy import SITE_ATTRIBUTE, claim_policy, core_device_policy
+from cloud.cdk.iot_policy import SITE_ATTRIBUTE, claim_policy, core_device_policy, shadow_policy
 from cloud.cdk.lambda_asset import HANDLER, PROVISIONING_HOOK_HANDLER, code_dir
 from components.core import topics
 
@@ -59,8 +60,27 @@ def validate_site(site: str) -> str:
     return site
 
 
-def provisioning_template_body(*, fleet: str, core_policy_name: str) -> dict[str, object]:
+_THING_MARK: Final = "\x00THING\x00"  # cannot occur in a policy document or a thing name
+
+
+def per_thing_policy_document(document: dict[str, object]) -> dict[str, object]:
+    """A policy document as the escaped string a template takes, with every occurrence of
+    _THING_MARK replaced by the ThingName parameter (Fn::Join, evaluated at provisioning)."""
+    text = json.dumps(document, separators=(",", ":"))
+    parts = text.split(json.dumps(_THING_MARK)[1:-1])
+    joined: list[object] = [parts[0]]
+    for part in parts[1:]:
+        joined += [{"Ref": "ThingName"}, part]
+    return {"Fn::Join": ["", joined]}
+
+
+def provisioning_template_body(
+    *, fleet: str, core_policy_name: str, partition: str, region: str, account: str
+) -> dict[str, object]:
     """Fleet provisioning template (IoT template language, not CloudFormation)."""
+    shadows = shadow_policy(
+        partition=partition, region=region, account=account, thing_name=_THING_MARK
+    )
     return {
         "Parameters": {
             "ThingName": {"Type": "String"},
@@ -94,6 +114,11 @@ def provisioning_template_body(*, fleet: str, core_policy_name: str) -> dict[str
             "Policy": {
                 "Type": "AWS::IoT::Policy",
                 "Properties": {"PolicyName": core_policy_name},
+            },
+            # Named by IoT after a hash of the document, which holds the thing name: one each.
+            "ShadowPolicy": {
+                "Type": "AWS::IoT::Policy",
+                "Properties": {"PolicyDocument": per_thing_policy_document(shadows)},
             },
         },
     }
@@ -283,7 +308,13 @@ class Fleet(Construct):
             enabled=True,
             provisioning_role_arn=self.provisioning_role.role_arn,
             template_body=stack.to_json_string(
-                provisioning_template_body(fleet=fleet, core_policy_name=self.core_policy.ref)
+                provisioning_template_body(
+                    fleet=fleet,
+                    core_policy_name=self.core_policy.ref,
+                    partition=stack.partition,
+                    region=stack.region,
+                    account=stack.account,
+                )
             ),
             pre_provisioning_hook=iot.CfnProvisioningTemplate.ProvisioningHookProperty(
                 target_arn=self.provisioning_hook.function_arn, payload_version="2020-04-01"

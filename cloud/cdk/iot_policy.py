@@ -12,9 +12,10 @@ Choices, each narrower than the usual Greengrass example policy:
 - floorline topics: publish only `floorline/<site>/<thing>/<uplink kind>`, subscribe and
   receive only `floorline/<site>/<thing>/cmd` (components/core/topics.py spells the scheme).
 - Greengrass system topics (health, jobs, MQTT shadow) under `$aws/things/<thing>/` only.
-- The HTTPS shadow actions (`iot:*ThingShadow`) are not granted: thing policy variables do not
-  resolve over HTTPS, so they could only be granted on every thing. Shadows travel over the
-  MQTT shadow topics, which are scoped.
+- The HTTPS shadow actions (`iot:*ThingShadow`, which ShadowManager's cloud sync uses) are not
+  in this shared policy: thing policy variables do not resolve over HTTPS, so here they could
+  only be granted on every thing. Fleet provisioning gives each device a second, small policy
+  naming its own thing literally (`shadow_policy`).
 - The Greengrass data-plane actions are HTTPS calls that accept no thing-scoped resource; AWS
   documents them on `*` for core devices, and that is what is granted.
 """
@@ -110,6 +111,25 @@ def core_device_policy(
                 "Action": list(GREENGRASS_DATA_PLANE_ACTIONS),
                 "Resource": "*",
             },
+        ],
+    }
+
+
+SHADOW_ACTIONS: Final = ("iot:GetThingShadow", "iot:UpdateThingShadow", "iot:DeleteThingShadow")
+
+
+def shadow_policy(*, partition: str, region: str, account: str, thing_name: str) -> Document:
+    """The per-device policy for the HTTPS shadow actions: its classic and named shadows."""
+    thing = _arn(partition, region, account, f"thing/{thing_name}")
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OwnShadowsOverHttps",
+                "Effect": "Allow",
+                "Action": list(SHADOW_ACTIONS),
+                "Resource": [thing, f"{thing}/*"],
+            }
         ],
     }
 

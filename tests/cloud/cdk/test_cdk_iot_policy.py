@@ -7,44 +7,24 @@ Allow statement matches both action and resource), independent of how the policy
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from hypothesis import given
 from hypothesis import strategies as st
+from iot_policy_oracle import allowed
 
 from cloud.cdk.iot_policy import (
     GREENGRASS_DATA_PLANE_ACTIONS,
+    SHADOW_ACTIONS,
     SITE,
     THING,
     claim_policy,
     core_device_policy,
+    shadow_policy,
 )
 from components.core import topics
 
 P, R, A = "aws", "eu-west-1", "123456789012"
 ALIAS = f"arn:{P}:iot:{R}:{A}:rolealias/floorline-token-exchange"
 POLICY = core_device_policy(partition=P, region=R, account=A, role_alias_arn=ALIAS)
-
-
-def _glob(pattern: str) -> re.Pattern[str]:
-    out = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(f"^{out}$", re.DOTALL)
-
-
-def allowed(policy: dict[str, Any], action: str, resource: str, thing: str, site: str) -> bool:
-    for st_ in policy["Statement"]:
-        if st_["Effect"] != "Allow":
-            continue
-        actions = st_["Action"] if isinstance(st_["Action"], list) else [st_["Action"]]
-        if not any(_glob(a).match(action) for a in actions):
-            continue
-        resources = st_["Resource"] if isinstance(st_["Resource"], list) else [st_["Resource"]]
-        for res in resources:
-            res = res.replace(THING, thing).replace(SITE, site)
-            if _glob(res).match(resource):
-                return True
-    return False
 
 
 def arn(kind: str, name: str) -> str:
@@ -157,3 +137,15 @@ def test_claim_certificate_can_only_provision() -> None:
         ("iot:UpdateThingShadow", arn("thing", "dev-1")),
     ]:
         assert not allowed(policy, action, resource, "x", "y"), (action, resource)
+
+
+def test_per_device_shadow_policy_covers_its_own_shadows_only() -> None:
+    policy = shadow_policy(partition=P, region=R, account=A, thing_name="dev-7")
+    for action in SHADOW_ACTIONS:
+        assert allowed(policy, action, arn("thing", "dev-7"), "x", "y")
+        assert allowed(policy, action, arn("thing", "dev-7/floorline"), "x", "y")  # named shadow
+        for other in ("dev-70", "dev-", "dev-8", "dev-7x/floorline"):
+            assert not allowed(policy, action, arn("thing", other), "x", "y"), other
+    assert not allowed(
+        policy, "iot:Publish", arn("topic", "$aws/things/dev-7/shadow/update"), "x", "y"
+    )

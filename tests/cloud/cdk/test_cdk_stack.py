@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 from cdk_testdata import SITES, rule_definitions
+from iot_policy_oracle import allowed
 
 from cloud.cdk import columns, fleet, iot_policy
 from cloud.cdk.ingest import DATA_PREFIX
@@ -31,6 +32,17 @@ def resolve(value: Any) -> Any:
         return {k: resolve(v) for k, v in value.items()}
     if isinstance(value, list):
         return [resolve(v) for v in value]
+    return value
+
+
+def provisioning_join(value: Any, params: dict[str, str]) -> str:
+    """Evaluate a provisioning template's Fn::Join/Ref the way IoT does at registration."""
+    if isinstance(value, dict) and "Fn::Join" in value:
+        sep, parts = value["Fn::Join"]
+        return sep.join(provisioning_join(p, params) for p in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return params[value["Ref"]]
+    assert isinstance(value, str), value
     return value
 
 
@@ -318,6 +330,18 @@ def test_fleet_provisioning_template_and_claim_policy(synth) -> None:
     ]
     core_id = next(k for k in synth.resources("AWS::IoT::Policy") if "Core" in k)
     assert body["Resources"]["Policy"]["Properties"]["PolicyName"] == f"<{core_id}>"
+    # The per-device shadow policy, as IoT evaluates it when dev-7 registers.
+    doc = body["Resources"]["ShadowPolicy"]["Properties"]["PolicyDocument"]
+    shadow = json.loads(provisioning_join(doc, {"ThingName": "dev-7"}))
+    for action in iot_policy.SHADOW_ACTIONS:
+        for own in ("dev-7", "dev-7/floorline"):
+            assert allowed(
+                shadow, action, f"arn:aws:iot:eu-west-1:123456789012:thing/{own}", "", ""
+            )
+        for other in ("dev-70", "dev-8/floorline"):
+            assert not allowed(
+                shadow, action, f"arn:aws:iot:eu-west-1:123456789012:thing/{other}", "", ""
+            )
     roles = synth.resources("AWS::IAM::Role")
     prov_role = resolve(tpl["ProvisioningRoleArn"]).strip("<>").split(".")[0]
     principal = roles[prov_role]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
