@@ -1,9 +1,9 @@
 """The device side of the stack: identity, credentials, grouping, deployment, onboarding.
 
 - the core-device IoT policy (iot_policy.py) and the token-exchange role + role alias;
-- a fleet thing group with one child group per site (deployments to the fleet group reach
-  every site; per-site deployments can target a child);
-- a Greengrass deployment of the suite with each component version a stack parameter;
+- a fleet thing group with one child group per site;
+- one Greengrass deployment per site group (suite.py): each component version a stack
+  parameter, the site's `siteId` and the stack's stream merged into the components' config;
 - fleet provisioning: a template that registers a core device, attaches the core policy, sets
   its `site` attribute and puts it in its site's group; a claim policy that can do nothing but
   call that template.
@@ -28,26 +28,20 @@ from constructs import Construct
 
 from cloud.cdk.iot_policy import SITE_ATTRIBUTE, claim_policy, core_device_policy, shadow_policy
 from cloud.cdk.lambda_asset import HANDLER, PROVISIONING_HOOK_HANDLER, code_dir
+from cloud.cdk.suite import (
+    NUCLEUS,
+    SHADOW_MANAGER,
+    device_components,
+    shadow_manager_merge,
+    site_merge,
+)
 from components.core import topics
 
-# The suite's components (recipes/ names) and the AWS components the deployment pins.
-SUITE_COMPONENTS: Final = (
-    "com.floorline.Sensors",
-    "com.floorline.Rfid",
-    "com.floorline.Analytics",
-    "com.floorline.Uplink",
-    "com.floorline.Console",
-)
-NUCLEUS: Final = "aws.greengrass.Nucleus"
 DEFAULT_COMPONENT_VERSION: Final = "1.0.0"
 DEFAULT_NUCLEUS_VERSION: Final = "2.14.0"
+DEFAULT_SHADOW_MANAGER_VERSION: Final = "2.3.9"
 SEMVER_PATTERN: Final = r"^\d+\.\d+\.\d+$"
 TES_CREDENTIAL_S: Final = 3600
-
-
-def parameter_id(component: str) -> str:
-    """CloudFormation parameter id of a component version: com.floorline.Uplink -> UplinkVersion."""
-    return re.sub(r"[^A-Za-z0-9]", "", component.rsplit(".", 1)[-1]) + "Version"
 
 
 def site_group_name(fleet: str, site: str) -> str:
@@ -137,6 +131,7 @@ class Fleet(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
+        self.fleet_name = fleet
         for site in sites:
             validate_site(site)
 
@@ -222,69 +217,7 @@ class Fleet(Construct):
             )
             self.site_groups[site] = group
 
-        self.version_parameters = {
-            component: cdk.CfnParameter(
-                stack,
-                parameter_id(component),
-                default=DEFAULT_COMPONENT_VERSION,
-                allowed_pattern=SEMVER_PATTERN,
-                description=f"{component} version to deploy",
-            )
-            for component in SUITE_COMPONENTS
-        }
-        nucleus_version = cdk.CfnParameter(
-            stack,
-            "NucleusVersion",
-            default=DEFAULT_NUCLEUS_VERSION,
-            allowed_pattern=SEMVER_PATTERN,
-            description="Greengrass nucleus version on the fleet",
-        )
-        components = {
-            NUCLEUS: greengrass.CfnDeployment.ComponentDeploymentSpecificationProperty(
-                component_version=nucleus_version.value_as_string
-            )
-        }
-        for component, parameter in self.version_parameters.items():
-            components[component] = (
-                greengrass.CfnDeployment.ComponentDeploymentSpecificationProperty(
-                    component_version=parameter.value_as_string
-                )
-            )
-        self.deployment = greengrass.CfnDeployment(
-            self,
-            "SuiteDeployment",
-            target_arn=self.fleet_group.attr_arn,
-            deployment_name=f"{fleet}-suite",
-            components=components,
-            deployment_policies=greengrass.CfnDeployment.DeploymentPoliciesProperty(
-                failure_handling_policy="ROLLBACK",
-                component_update_policy=greengrass.CfnDeployment.DeploymentComponentUpdatePolicyProperty(
-                    action="NOTIFY_COMPONENTS", timeout_in_seconds=60
-                ),
-                configuration_validation_policy=greengrass.CfnDeployment.DeploymentConfigurationValidationPolicyProperty(
-                    timeout_in_seconds=60
-                ),
-            ),
-            iot_job_configuration=greengrass.CfnDeployment.DeploymentIoTJobConfigurationProperty(
-                job_executions_rollout_config=greengrass.CfnDeployment.IoTJobExecutionsRolloutConfigProperty(
-                    maximum_per_minute=100
-                ),
-                abort_config=greengrass.CfnDeployment.IoTJobAbortConfigProperty(
-                    criteria_list=[
-                        greengrass.CfnDeployment.IoTJobAbortCriteriaProperty(
-                            action="CANCEL",
-                            failure_type="ALL",
-                            min_number_of_executed_things=10,
-                            threshold_percentage=10,
-                        )
-                    ]
-                ),
-            ),
-        )
-        # A stack delete must not tear the suite off the fleet.
-        self.deployment.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
-        for group in self.site_groups.values():
-            self.deployment.node.add_dependency(group)
+        self.deployments = self._site_deployments(sites, stream)
 
         # Fleet provisioning by claim.
         self.template_name = f"{fleet}-greengrass-core"
@@ -383,3 +316,83 @@ class Fleet(Construct):
             source_arn=template_arn,
         )
         return fn
+
+    def _version_parameter(self, parameter_id: str, default: str, what: str) -> cdk.CfnParameter:
+        return cdk.CfnParameter(
+            cdk.Stack.of(self),
+            parameter_id,
+            default=default,
+            allowed_pattern=SEMVER_PATTERN,
+            description=f"{what} version deployed to every site",
+        )
+
+    def _site_deployments(
+        self, sites: Sequence[str], stream: kinesis.IStream
+    ) -> dict[str, greengrass.CfnDeployment]:
+        """One deployment per site group: same versions, the site's own configuration."""
+        stack = cdk.Stack.of(self)
+        spec = greengrass.CfnDeployment.ComponentDeploymentSpecificationProperty
+        update = greengrass.CfnDeployment.ComponentConfigurationUpdateProperty
+        components = device_components()
+        versions = {
+            c.name: self._version_parameter(c.parameter_id, DEFAULT_COMPONENT_VERSION, c.name)
+            for c in components
+        }
+        nucleus = self._version_parameter("NucleusVersion", DEFAULT_NUCLEUS_VERSION, NUCLEUS)
+        shadows = self._version_parameter(
+            "ShadowManagerVersion", DEFAULT_SHADOW_MANAGER_VERSION, SHADOW_MANAGER
+        )
+        self.version_parameters = {**versions, NUCLEUS: nucleus, SHADOW_MANAGER: shadows}
+        deployments = {}
+        for site in sites:
+            specs = {
+                NUCLEUS: spec(component_version=nucleus.value_as_string),
+                SHADOW_MANAGER: spec(
+                    component_version=shadows.value_as_string,
+                    configuration_update=update(merge=stack.to_json_string(shadow_manager_merge())),
+                ),
+            }
+            for c in components:
+                merge = site_merge(c, site=site, stream_name=stream.stream_name)
+                specs[c.name] = spec(
+                    component_version=versions[c.name].value_as_string,
+                    configuration_update=update(merge=stack.to_json_string(merge))
+                    if merge
+                    else None,
+                )
+            group = self.site_groups[site]
+            deployment = greengrass.CfnDeployment(
+                self,
+                f"Site{re.sub(r'[^A-Za-z0-9]', '', site)}Deployment",
+                target_arn=group.attr_arn,
+                deployment_name=f"{self.fleet_name}-{site}",
+                components=specs,
+                deployment_policies=greengrass.CfnDeployment.DeploymentPoliciesProperty(
+                    failure_handling_policy="ROLLBACK",
+                    component_update_policy=greengrass.CfnDeployment.DeploymentComponentUpdatePolicyProperty(
+                        action="NOTIFY_COMPONENTS", timeout_in_seconds=120
+                    ),
+                    configuration_validation_policy=greengrass.CfnDeployment.DeploymentConfigurationValidationPolicyProperty(
+                        timeout_in_seconds=30
+                    ),
+                ),
+                iot_job_configuration=greengrass.CfnDeployment.DeploymentIoTJobConfigurationProperty(
+                    job_executions_rollout_config=greengrass.CfnDeployment.IoTJobExecutionsRolloutConfigProperty(
+                        maximum_per_minute=100
+                    ),
+                    abort_config=greengrass.CfnDeployment.IoTJobAbortConfigProperty(
+                        criteria_list=[
+                            greengrass.CfnDeployment.IoTJobAbortCriteriaProperty(
+                                action="CANCEL",
+                                failure_type="ALL",
+                                min_number_of_executed_things=10,
+                                threshold_percentage=10,
+                            )
+                        ]
+                    ),
+                ),
+            )
+            # A stack delete must not tear the suite off the devices.
+            deployment.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+            deployments[site] = deployment
+        return deployments

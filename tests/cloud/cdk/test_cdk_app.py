@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cloud.cdk.app import DEFAULT_SITES, sites_from_context
-from cloud.cdk.fleet import SUITE_COMPONENTS, parameter_id, validate_site
+from cloud.cdk.fleet import validate_site
 from cloud.cdk.lake import projection_parameters, storage_template
+from cloud.cdk.suite import (
+    SITE_KEY,
+    STREAM_KEY,
+    device_components,
+    shadow_manager_merge,
+    site_merge,
+)
+from components.core import topics
 from components.core.topics import TopicError
 
 
@@ -28,11 +38,29 @@ def test_a_site_must_be_a_topic_segment(bad: str) -> None:
         validate_site(bad)
 
 
-def test_component_parameter_ids_are_distinct_and_cloudformation_safe() -> None:
-    ids = [parameter_id(c) for c in SUITE_COMPONENTS]
-    assert len(set(ids)) == len(ids)
-    assert all(i.isalnum() for i in ids)
-    assert parameter_id("com.floorline.Uplink") == "UplinkVersion"
+def test_suite_components_come_from_the_recipes() -> None:
+    components = device_components()
+    names = [c.name for c in components]
+    recipes = sorted(Path(__file__).resolve().parents[3].joinpath("recipes").glob("*.yaml"))
+    assert names == [f"com.floorline.{p.stem}" for p in recipes]
+    ids = [c.parameter_id for c in components]
+    assert len(set(ids)) == len(ids) and all(i.isalnum() for i in ids)
+    assert "UplinkVersion" in ids
+
+
+def test_site_configuration_goes_only_where_the_recipe_has_the_key() -> None:
+    by_name = {c.name: c for c in device_components()}
+    for c in by_name.values():
+        merge = site_merge(c, site="plant-a", stream_name="raw")
+        assert (SITE_KEY in merge) == (SITE_KEY in c.default_configuration)
+        assert (STREAM_KEY in merge) == (STREAM_KEY in c.default_configuration)
+    uplink = site_merge(by_name["com.floorline.Uplink"], site="plant-a", stream_name="raw")
+    assert uplink == {SITE_KEY: "plant-a", STREAM_KEY: "raw"}
+
+
+def test_shadow_manager_syncs_the_uplinks_named_shadow_only() -> None:
+    sync = shadow_manager_merge()["synchronize"]["coreThing"]
+    assert sync == {"classic": False, "namedShadows": [topics.SHADOW_NAME]}
 
 
 def test_projection_lists_the_sites_and_points_at_the_layout() -> None:

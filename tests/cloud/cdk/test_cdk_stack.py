@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match, Template
 from cdk_testdata import SITES, rule_definitions
 from iot_policy_oracle import allowed
 
-from cloud.cdk import columns, fleet, iot_policy
+from cloud.cdk import columns, fleet, iot_policy, suite
 from cloud.cdk.ingest import DATA_PREFIX
 from cloud.cdk.topic_rules import republish_topic_patterns
 
@@ -294,29 +294,33 @@ def test_token_exchange_role_and_alias(synth, template: Template) -> None:
     assert 900 <= alias["CredentialDurationSeconds"] <= 43200
 
 
-def test_thing_groups_and_deployment_with_version_parameters(synth) -> None:
+def test_thing_groups_and_one_deployment_per_site(synth) -> None:
     groups = synth.resources("AWS::IoT::ThingGroup")
     fleet_id = next(k for k, v in groups.items() if "ParentGroupName" not in v["Properties"])
-    children = {
-        v["Properties"]["ThingGroupName"]: v["Properties"]
-        for k, v in groups.items()
-        if k != fleet_id
-    }
+    children = {v["Properties"]["ThingGroupName"]: k for k, v in groups.items() if k != fleet_id}
     assert sorted(children) == sorted(fleet.site_group_name("floorline", s) for s in SITES)
-    for props in children.values():
-        assert props["ParentGroupName"] == {"Ref": fleet_id}
+    for group_id in children.values():
+        assert groups[group_id]["Properties"]["ParentGroupName"] == {"Ref": fleet_id}
     deployments = synth.resources("AWS::GreengrassV2::Deployment")
-    ((dep_id, dep),) = deployments.items()
-    assert dep["DeletionPolicy"] == "Retain"
-    props = dep["Properties"]
-    assert props["TargetArn"] == {"Fn::GetAtt": [fleet_id, "Arn"]}
-    assert props["DeploymentPolicies"]["FailureHandlingPolicy"] == "ROLLBACK"
+    targets = {d["Properties"]["TargetArn"]["Fn::GetAtt"][0]: d for d in deployments.values()}
+    assert sorted(targets) == sorted(children.values())  # exactly one per site group
     params = synth.template["Parameters"]
-    for component in fleet.SUITE_COMPONENTS:
-        pid = fleet.parameter_id(component)
-        assert props["Components"][component] == {"ComponentVersion": {"Ref": pid}}
-        assert params[pid]["AllowedPattern"] == fleet.SEMVER_PATTERN
-    assert props["Components"][fleet.NUCLEUS] == {"ComponentVersion": {"Ref": "NucleusVersion"}}
+    (stream_id,) = synth.resources("AWS::Kinesis::Stream")
+    for site in SITES:
+        dep = targets[children[fleet.site_group_name("floorline", site)]]
+        assert dep["DeletionPolicy"] == "Retain"
+        props = dep["Properties"]
+        assert props["DeploymentPolicies"]["FailureHandlingPolicy"] == "ROLLBACK"
+        comps = props["Components"]
+        for c in suite.device_components():
+            assert comps[c.name]["ComponentVersion"] == {"Ref": c.parameter_id}
+            assert params[c.parameter_id]["AllowedPattern"] == fleet.SEMVER_PATTERN
+            merge = comps[c.name].get("ConfigurationUpdate", {}).get("Merge")
+            expected = suite.site_merge(c, site=site, stream_name=f"<{stream_id}>")
+            assert (json.loads(resolve(merge)) if merge else {}) == expected
+        assert comps[suite.NUCLEUS] == {"ComponentVersion": {"Ref": "NucleusVersion"}}
+        shadow = comps[suite.SHADOW_MANAGER]
+        assert json.loads(shadow["ConfigurationUpdate"]["Merge"]) == suite.shadow_manager_merge()
 
 
 def test_fleet_provisioning_template_and_claim_policy(synth) -> None:
