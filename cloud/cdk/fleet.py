@@ -4,14 +4,11 @@
 - a fleet thing group with one child group per site;
 - one Greengrass deployment per site group (suite.py): each component version a stack
   parameter, the site's `siteId` and the stack's stream merged into the components' config;
-- fleet provisioning: a template that registers a core device, attaches the core policy, sets
-  its `site` attribute and puts it in its site's group; a claim policy that can do nothing but
-  call that template.
+- fleet provisioning by claim (provisioning.py).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from typing import Final
@@ -22,12 +19,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cloud.cdk.iot_policy import SITE_ATTRIBUTE, claim_policy, core_device_policy, shadow_policy
-from cloud.cdk.lambda_asset import HANDLER, PROVISIONING_HOOK_HANDLER, code_dir
+from cloud.cdk.iot_policy import SITE_ATTRIBUTE, core_device_policy
+from cloud.cdk.provisioning import Provisioning, site_group_name
 from cloud.cdk.suite import (
     NUCLEUS,
     SHADOW_MANAGER,
@@ -44,78 +39,10 @@ SEMVER_PATTERN: Final = r"^\d+\.\d+\.\d+$"
 TES_CREDENTIAL_S: Final = 3600
 
 
-def site_group_name(fleet: str, site: str) -> str:
-    return f"{fleet}-site-{site}"
-
-
 def validate_site(site: str) -> str:
     """A site id must be a valid topic segment: it is one, in floorline/<site>/<thing>/<kind>."""
     topics.device_topic(site, "probe", topics.ALERT)  # raises TopicError for a bad segment
     return site
-
-
-_THING_MARK: Final = "\x00THING\x00"  # cannot occur in a policy document or a thing name
-
-
-def per_thing_policy_document(document: dict[str, object]) -> dict[str, object]:
-    """A policy document as the escaped string a template takes, with every occurrence of
-    _THING_MARK replaced by the ThingName parameter (Fn::Join, evaluated at provisioning)."""
-    text = json.dumps(document, separators=(",", ":"))
-    parts = text.split(json.dumps(_THING_MARK)[1:-1])
-    joined: list[object] = [parts[0]]
-    for part in parts[1:]:
-        joined += [{"Ref": "ThingName"}, part]
-    return {"Fn::Join": ["", joined]}
-
-
-def provisioning_template_body(
-    *, fleet: str, core_policy_name: str, partition: str, region: str, account: str
-) -> dict[str, object]:
-    """Fleet provisioning template (IoT template language, not CloudFormation)."""
-    shadows = shadow_policy(
-        partition=partition, region=region, account=account, thing_name=_THING_MARK
-    )
-    return {
-        "Parameters": {
-            "ThingName": {"Type": "String"},
-            "SiteId": {"Type": "String"},
-            "AWS::IoT::Certificate::Id": {"Type": "String"},
-        },
-        "Resources": {
-            "Thing": {
-                "Type": "AWS::IoT::Thing",
-                "OverrideSettings": {
-                    "AttributePayload": "MERGE",
-                    "ThingGroups": "DO_NOTHING",
-                    "ThingTypeName": "REPLACE",
-                },
-                "Properties": {
-                    "ThingName": {"Ref": "ThingName"},
-                    "AttributePayload": {SITE_ATTRIBUTE: {"Ref": "SiteId"}},
-                    # An unknown site names no existing group: provisioning fails, closed.
-                    "ThingGroups": [
-                        {"Fn::Join": ["", [site_group_name(fleet, ""), {"Ref": "SiteId"}]]}
-                    ],
-                },
-            },
-            "Certificate": {
-                "Type": "AWS::IoT::Certificate",
-                "Properties": {
-                    "CertificateId": {"Ref": "AWS::IoT::Certificate::Id"},
-                    "Status": "Active",
-                },
-            },
-            "Policy": {
-                "Type": "AWS::IoT::Policy",
-                "Properties": {"PolicyName": core_policy_name},
-            },
-            # Named by IoT after a hash of the document, which holds the thing name: one each.
-            "ShadowPolicy": {
-                "Type": "AWS::IoT::Policy",
-                "Properties": {"PolicyDocument": per_thing_policy_document(shadows)},
-            },
-        },
-    }
 
 
 class Fleet(Construct):
@@ -219,103 +146,14 @@ class Fleet(Construct):
 
         self.deployments = self._site_deployments(sites, stream)
 
-        # Fleet provisioning by claim.
-        self.template_name = f"{fleet}-greengrass-core"
-        self.provisioning_role = iam.Role(
+        self.provisioning = Provisioning(
             self,
-            "ProvisioningRole",
-            assumed_by=iam.ServicePrincipal("iot.amazonaws.com"),
-            description="Fleet provisioning: registers things and certificates",
-            managed_policies=[
-                iam.ManagedPolicy.from_aws_managed_policy_name(
-                    "service-role/AWSIoTThingsRegistration"
-                )
-            ],
+            "Provisioning",
+            fleet=fleet,
+            sites=sites,
+            core_policy=self.core_policy,
+            site_groups=list(self.site_groups.values()),
         )
-        self.provisioning_hook = self._provisioning_hook(sites)
-        self.provisioning_template = iot.CfnProvisioningTemplate(
-            self,
-            "ProvisioningTemplate",
-            template_name=self.template_name,
-            description="Registers a floorline Greengrass core device into its site group",
-            enabled=True,
-            provisioning_role_arn=self.provisioning_role.role_arn,
-            template_body=stack.to_json_string(
-                provisioning_template_body(
-                    fleet=fleet,
-                    core_policy_name=self.core_policy.ref,
-                    partition=stack.partition,
-                    region=stack.region,
-                    account=stack.account,
-                )
-            ),
-            pre_provisioning_hook=iot.CfnProvisioningTemplate.ProvisioningHookProperty(
-                target_arn=self.provisioning_hook.function_arn, payload_version="2020-04-01"
-            ),
-        )
-        self.provisioning_template.node.add_dependency(self.provisioning_hook)
-        for group in self.site_groups.values():
-            self.provisioning_template.node.add_dependency(group)
-        self.claim_policy = iot.CfnPolicy(
-            self,
-            "ClaimPolicy",
-            policy_document=claim_policy(
-                partition=stack.partition,
-                region=stack.region,
-                account=stack.account,
-                template_name=self.template_name,
-            ),
-        )
-
-    def _provisioning_hook(self, sites: Sequence[str]) -> lambda_.Function:
-        """The Lambda that vets every RegisterThing request (provisioning_hook/handler.py)."""
-        stack = cdk.Stack.of(self)
-        log_group = logs.LogGroup(
-            self,
-            "ProvisioningHookLogs",
-            retention=logs.RetentionDays.ONE_YEAR,  # who registered what, kept for audits
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
-        role = iam.Role(
-            self,
-            "ProvisioningHookRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Provisioning hook: looks up thing names, writes its own logs",
-        )
-        log_group.grant_write(role)
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="LookUpThings",
-                actions=["iot:DescribeThing"],
-                resources=[f"arn:{stack.partition}:iot:{stack.region}:{stack.account}:thing/*"],
-            )
-        )
-        self.provisioning_hook_role = role
-        fn = lambda_.Function(
-            self,
-            "ProvisioningHook",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
-            handler=HANDLER,
-            code=lambda_.Code.from_asset(str(code_dir(PROVISIONING_HOOK_HANDLER))),
-            memory_size=256,
-            timeout=cdk.Duration.seconds(5),  # IoT waits at most 5 s for the hook
-            role=role,
-            log_group=log_group,
-            environment={"SITES": ",".join(sites)},
-            description="Allows a claim to register a new thing in a known site only",
-        )
-        template_arn = (
-            f"arn:{stack.partition}:iot:{stack.region}:{stack.account}"
-            f":provisioningtemplate/{self.template_name}"
-        )
-        fn.add_permission(
-            "InvokedByIoTProvisioning",
-            principal=iam.ServicePrincipal("iot.amazonaws.com"),
-            source_account=stack.account,
-            source_arn=template_arn,
-        )
-        return fn
 
     def _version_parameter(self, parameter_id: str, default: str, what: str) -> cdk.CfnParameter:
         return cdk.CfnParameter(

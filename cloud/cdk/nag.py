@@ -93,7 +93,7 @@ def acknowledge_findings(stack: FloorlineStack) -> list[str]:
     )
     done.append(
         acknowledge(
-            stack.fleet.provisioning_hook_role,
+            stack.fleet.provisioning.provisioning_hook_role,
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:"
             "<AWS::AccountId>:thing/*]",
             "The provisioning hook must look up any requested thing name to refuse names that "
@@ -110,7 +110,7 @@ def acknowledge_findings(stack: FloorlineStack) -> list[str]:
     )
     done.append(
         acknowledge(
-            stack.fleet.provisioning_role,
+            stack.fleet.provisioning.provisioning_role,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
             "AWSIoTThingsRegistration]",
             "The AWS-maintained policy for fleet provisioning roles: it tracks the registry "

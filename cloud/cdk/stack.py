@@ -127,8 +127,8 @@ class FloorlineStack(cdk.Stack):
             "AlertTopic": self.alert_topic.topic_arn,
             "RoleAlias": self.fleet.role_alias.ref,
             "CorePolicy": self.fleet.core_policy.ref,
-            "ClaimPolicy": self.fleet.claim_policy.ref,
-            "ProvisioningTemplate": self.fleet.template_name,
+            "ClaimPolicy": self.fleet.provisioning.claim_policy.ref,
+            "ProvisioningTemplate": self.fleet.provisioning.template_name,
             "FleetThingGroup": self.fleet.fleet_group.ref,
         }
         for name, value in outputs.items():

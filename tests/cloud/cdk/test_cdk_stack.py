@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match, Template
 from cdk_testdata import SITES, rule_definitions
 from iot_policy_oracle import allowed
 
-from cloud.cdk import columns, fleet, iot_policy, suite
+from cloud.cdk import columns, fleet, iot_policy, provisioning, suite
 from cloud.cdk.ingest import DATA_PREFIX
 from cloud.cdk.topic_rules import republish_topic_patterns
 
@@ -298,7 +298,7 @@ def test_thing_groups_and_one_deployment_per_site(synth) -> None:
     groups = synth.resources("AWS::IoT::ThingGroup")
     fleet_id = next(k for k, v in groups.items() if "ParentGroupName" not in v["Properties"])
     children = {v["Properties"]["ThingGroupName"]: k for k, v in groups.items() if k != fleet_id}
-    assert sorted(children) == sorted(fleet.site_group_name("floorline", s) for s in SITES)
+    assert sorted(children) == sorted(provisioning.site_group_name("floorline", s) for s in SITES)
     for group_id in children.values():
         assert groups[group_id]["Properties"]["ParentGroupName"] == {"Ref": fleet_id}
     deployments = synth.resources("AWS::GreengrassV2::Deployment")
@@ -307,7 +307,7 @@ def test_thing_groups_and_one_deployment_per_site(synth) -> None:
     params = synth.template["Parameters"]
     (stream_id,) = synth.resources("AWS::Kinesis::Stream")
     for site in SITES:
-        dep = targets[children[fleet.site_group_name("floorline", site)]]
+        dep = targets[children[provisioning.site_group_name("floorline", site)]]
         assert dep["DeletionPolicy"] == "Retain"
         props = dep["Properties"]
         assert props["DeploymentPolicies"]["FailureHandlingPolicy"] == "ROLLBACK"
@@ -330,7 +330,7 @@ def test_fleet_provisioning_template_and_claim_policy(synth) -> None:
     thing = body["Resources"]["Thing"]["Properties"]
     assert thing["AttributePayload"] == {"site": {"Ref": "SiteId"}}
     assert thing["ThingGroups"] == [
-        {"Fn::Join": ["", [fleet.site_group_name("floorline", ""), {"Ref": "SiteId"}]]}
+        {"Fn::Join": ["", [provisioning.site_group_name("floorline", ""), {"Ref": "SiteId"}]]}
     ]
     core_id = next(k for k in synth.resources("AWS::IoT::Policy") if "Core" in k)
     assert body["Resources"]["Policy"]["Properties"]["PolicyName"] == f"<{core_id}>"
