@@ -144,7 +144,7 @@ class Lake(Construct):
         self.workgroup = athena.CfnWorkGroup(
             self,
             "WorkGroup",
-            name=f"floorline-{stack.stack_name}".lower()[:128],
+            name=f"{stack.stack_name}-lake".lower(),
             description="floorline lake queries (settings enforced, results KMS-encrypted)",
             state="ENABLED",
             recursive_delete_option=True,
