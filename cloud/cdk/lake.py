@@ -57,6 +57,7 @@ class Lake(Construct):
             "AccessLogs",
             encryption=s3.BucketEncryption.S3_MANAGED,
             enforce_ssl=True,
+            minimum_tls_version=1.2,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             versioned=True,
             lifecycle_rules=[
@@ -74,6 +75,7 @@ class Lake(Construct):
             encryption_key=key,
             bucket_key_enabled=True,
             enforce_ssl=True,
+            minimum_tls_version=1.2,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             versioned=True,
             server_access_logs_bucket=self.log_bucket,

@@ -74,8 +74,26 @@ def test_lake_bucket_kms_versioned_private_tls_lifecycle_and_logged(synth, templ
     assert glacier and glacier[0]["Prefix"] == "telemetry/"
     assert glacier[0]["Transitions"][0]["StorageClass"] == "GLACIER_IR"
     assert "AccessControl" not in buckets[logs_id]["Properties"]  # bucket policy, not ACL
-    # Both buckets deny any request without TLS.
+    # Both buckets deny any request without TLS, or with TLS older than 1.2.
     for bucket_id in (lake_id, logs_id):
+        template.has_resource_properties(
+            "AWS::S3::BucketPolicy",
+            {
+                "Bucket": {"Ref": bucket_id},
+                "PolicyDocument": {
+                    "Statement": Match.array_with(
+                        [
+                            Match.object_like(
+                                {
+                                    "Effect": "Deny",
+                                    "Condition": {"NumericLessThan": {"s3:TlsVersion": 1.2}},
+                                }
+                            )
+                        ]
+                    )
+                },
+            },
+        )
         template.has_resource_properties(
             "AWS::S3::BucketPolicy",
             {
