@@ -7,7 +7,8 @@ ask for, spelled from `components.core.topics` so the two cannot drift:
   for an uplink kind, subscribe only to the device's own command topic. `+` stands for the site
   (set by configuration); the thing position is always the device's own thing name.
 - local pub/sub (aws.greengrass.ipc.pubsub): publish only under the component's own live
-  prefix `floorline/live/<package>/#`; subscribe only under `floorline/live/`.
+  prefix `floorline/live/<package>/#` or to the local command topics
+  (`topics.LOCAL_COMMANDS`); subscribe only under `floorline/live/` or to those commands.
 - ShadowManager: only the device's own named shadow `topics.SHADOW_NAME`.
 Anything else (another service, a `*` operation, someone else's topic) is a finding.
 """
@@ -61,7 +62,7 @@ def allowed(service: str, operation: str, package: str | None) -> frozenset[str]
     if service == MQTTPROXY and operation == SUBSCRIBE_IOT:
         return frozenset({mqtt_resource(topics.COMMAND)})
     if service == PUBSUB and operation == PUBLISH_LOCAL and package:
-        return frozenset({topics.live_filter(package)})
+        return frozenset({topics.live_filter(package), *topics.LOCAL_COMMANDS})
     if service == PUBSUB and operation == SUBSCRIBE_LOCAL:
         return None
     if service == SHADOW and operation in SHADOW_OPERATIONS:
@@ -97,7 +98,7 @@ def problems(source: ComponentSource, access_control: Mapping[str, Any]) -> list
             continue
         permitted = allowed(service, operation, source.package)
         if permitted is None:
-            if not resource.startswith(live_root):
+            if not resource.startswith(live_root) and resource not in topics.LOCAL_COMMANDS:
                 found.append(f"{operation} on {resource!r}: only {live_root}... topics")
         elif not permitted:
             found.append(f"{service} {operation} is not allowed to floorline components")

@@ -106,11 +106,13 @@ def live_filter(component: str | None = None) -> str:
         return f"{ROOT}/{LIVE}/#"
     return f"{ROOT}/{LIVE}/{_segment(component, 'component')}/#"
 
+
 # Local commands between components (Greengrass local pub/sub, never bridged to IoT Core).
 LOCAL_ROOT: Final = f"{ROOT}/local"
 LOCAL_IDENTIFY: Final = f"{LOCAL_ROOT}/identify"  # blink the status LED
 LOCAL_SET_RATE: Final = f"{LOCAL_ROOT}/set-rate"  # change a sensor's sample interval
 LOCAL_ALARM: Final = f"{LOCAL_ROOT}/alarm"  # alarm output state changes
+LOCAL_COMMANDS: Final = (LOCAL_IDENTIFY, LOCAL_SET_RATE, LOCAL_ALARM)
 
 
 # Topic(n) positions for the IoT SQL `topic(n)` function (1-based), used by the cloud rules.

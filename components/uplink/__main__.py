@@ -18,7 +18,7 @@ from typing import Any
 from components.core import ipc, topics
 from components.core.clock import SystemClock
 from components.core.config import ConfigError
-from components.core.log import Log
+from components.core.log_config import open_log
 from components.uplink import commands, shadow
 from components.uplink.config import SPEC
 from components.uplink.senders import (
@@ -41,12 +41,7 @@ class Uplink:
         self.thing = thing
         self.clock = SystemClock()
         self.stop = threading.Event()
-        self.log = Log.open(
-            cfg.logPath,
-            device=thing,
-            budget_bytes=cfg.logBudgetBytes,
-            free_floor_bytes=cfg.freeDiskFloorBytes,
-        )
+        self.log = open_log(cfg, thing)
         iot_classes = IOT_CLASSES if cfg.useKinesis else (*IOT_CLASSES, "raw")
         self.log.register_consumer(IOT_CONSUMER, iot_classes)
         self.iot = IotCoreSender(
@@ -76,7 +71,9 @@ class Uplink:
         while not self.stop.is_set():
             try:
                 self.config_error = (
-                    shadow.apply_desired(self.holder, self.gg.get_shadow(self.thing), "uplink")
+                    shadow.apply_desired(
+                        self.holder, self.gg.get_shadow(self.thing, topics.SHADOW_NAME), "uplink"
+                    )
                     or self.config_error
                 )
             except Exception as exc:  # no shadow yet, ShadowManager absent

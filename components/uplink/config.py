@@ -7,12 +7,11 @@ from components.core.limits import (
     MQTT_PUBLISHES_PER_S,
     SM_MIN_BATCH_INTERVAL_MS,
 )
+from components.core.log_config import LOG_KEYS
 
 SPEC = Spec(
     Key("siteId", str, "unassigned", "Site segment of every topic (one thing group per site)"),
-    Key("logPath", str, "/var/lib/floorline/log.sqlite", "The durable log shared by the components"),
-    Key("logBudgetBytes", int, 1 << 30, "Byte budget of the log (pages + WAL)", min=1 << 20),
-    Key("freeDiskFloorBytes", int, 256 << 20, "Free disk the log always leaves", min=0),
+    *LOG_KEYS,
     Key(
         "iotPublishesPerSecond",
         float,

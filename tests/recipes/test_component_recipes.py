@@ -101,13 +101,13 @@ def test_uplink_dependencies() -> None:
 
 def test_uplink_defaults_stay_within_the_limits() -> None:
     cfg = _defaults("Uplink")
-    assert cfg["maxPublishesPerSecond"] <= limits.MQTT_PUBLISHES_PER_S
-    assert cfg["maxBytesPerSecond"] <= limits.MQTT_BYTES_PER_S
-    assert cfg["iotBatchMaxBytes"] <= limits.MQTT_MAX_PAYLOAD_BYTES
+    assert cfg["iotPublishesPerSecond"] <= limits.MQTT_PUBLISHES_PER_S
+    assert cfg["iotBytesPerSecond"] <= limits.MQTT_BYTES_PER_S
+    assert cfg["iotMaxMessageBytes"] <= limits.MQTT_MAX_PAYLOAD_BYTES
     low, high = limits.SM_BATCH_SIZE_RANGE
     assert low <= cfg["kinesisBatchSize"] <= high
-    assert cfg["kinesisBatchIntervalSeconds"] * 1000 >= limits.SM_MIN_BATCH_INTERVAL_MS
-    assert cfg["rawDestination"] in ("kinesis", "iot")
+    assert cfg["kinesisBatchIntervalMillis"] >= limits.SM_MIN_BATCH_INTERVAL_MS
+    assert cfg["kinesisMaxRecordBytes"] <= limits.KINESIS_RECORD_MAX_BYTES
 
 
 # --- access control ---------------------------------------------------------------------------
@@ -129,6 +129,11 @@ def test_uplink_rights_are_generated_from_topics() -> None:
             (access.SHADOW, op, access.shadow_resource())
             for op in ("aws.greengrass#GetThingShadow", "aws.greengrass#UpdateThingShadow")
         }
+        # Cloud commands the uplink passes on to the local components.
+        | {
+            (access.PUBSUB, access.PUBLISH_LOCAL, t)
+            for t in (topics.LOCAL_IDENTIFY, topics.LOCAL_SET_RATE)
+        }
     )
     assert _grants(uplink) == expected
 
@@ -147,7 +152,9 @@ def test_iot_topics_are_the_devices_own(source: ComponentSource) -> None:
             assert resource == f"$aws/things/{access.THING}/shadow/name/{topics.SHADOW_NAME}"
         else:
             assert service == access.PUBSUB
-            assert resource.startswith(topics.live_filter().removesuffix("#"))
+            assert resource.startswith(topics.live_filter().removesuffix("#")) or (
+                resource in topics.LOCAL_COMMANDS
+            )
         assert "*" not in operation and "*" not in resource
 
 

@@ -11,8 +11,8 @@ import pytest
 from uplink_world import THING, TOKEN, UPLINK, config, dumps, start_uplink, wait_for
 
 from components.core import batch
-from components.core.topics import SHADOW_NAME
 from components.core.log import Log
+from components.core.topics import SHADOW_NAME
 from edge_sim.nucleus.cloud import InMemoryCloud
 from edge_sim.nucleus.config_store import ConfigStore
 from edge_sim.nucleus.ipc_server import NucleusServer
@@ -144,15 +144,13 @@ def test_shadow_reports_backlog_and_rejects_bad_desired_config(world):
     _fill(log_path, n_agg=100, n_alert=0, n_raw=10)
     cloud.set_online(False)
     run()
-    shadows = server.shadows if hasattr(server, "shadows") else None
-    assert shadows is not None, "the nucleus exposes its shadow store"
+    shadows = server.shadows
     wait_for(lambda: _reported(shadows) is not None, 30, "a reported shadow")
     rep = _reported(shadows)
     assert rep["log"]["backlog"]["aggregate"]["records"] == 100
     assert rep["clock_synced"] is True
-    shadows.update(
-        THING, "", dumps({"state": {"desired": {"uplink": {"iotPublishesPerSecond": -5}}}})
-    )
+    bad = {"state": {"desired": {"uplink": {"iotPublishesPerSecond": -5}}}}
+    shadows.update(THING, SHADOW_NAME, dumps(bad))
     wait_for(lambda: "config_error" in (_reported(shadows) or {}), 30, "the rejection reported")
     assert "iotPublishesPerSecond" in _reported(shadows)["config_error"]
 
@@ -163,3 +161,45 @@ def _reported(shadows):
     except Exception:
         return None
     return doc.get("state", {}).get("reported")
+
+
+def test_raw_readings_reach_kinesis_through_stream_manager_across_its_restart(world, tmp_path):
+    from edge_sim.stream_manager import MemoryKinesis, StreamManagerServer
+
+    cloud, log_path, _run, server = world
+    store = server.config
+    expected = _fill(log_path, n_agg=0, n_alert=0, n_raw=30_000)
+    kinesis = MemoryKinesis()
+    sm = StreamManagerServer(tmp_path / "sm", auth_tokens={TOKEN}, sink=kinesis, speed=600.0)
+    sm.start()
+    try:
+        env = {
+            "STREAM_MANAGER_SERVER_PORT": str(sm.port),
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": TOKEN,
+        }
+        store.set_component(
+            UPLINK, config(log_path, useKinesis=True, kinesisMaxRecordBytes=16 * 1024)
+        )
+        proc = start_uplink(server.socket_path, env)
+        try:
+
+            def got():
+                return {
+                    r.identity
+                    for _k, data in kinesis.records("floorline-raw")
+                    for r in batch.decode(data)[1]
+                }
+
+            wait_for(lambda: len(got()) > 5000, 60, "a first part in Kinesis")
+            port = sm.port
+            sm.stop()  # Stream Manager restarts; the uplink retries until it is back
+            sm = StreamManagerServer(
+                tmp_path / "sm", auth_tokens={TOKEN}, sink=kinesis, speed=600.0, port=port
+            )
+            sm.start()
+            wait_for(lambda: expected <= got(), 90, "every raw reading in Kinesis")
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    finally:
+        sm.stop()
