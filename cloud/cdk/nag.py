@@ -1,9 +1,10 @@
 """cdk-nag AwsSolutions findings this stack accepts, each with its reason.
 
 cdk-nag 3 runs as a policy-validation plugin: an unacknowledged finding fails `app.synth()`.
-Acknowledgments are attached to the construct that raises the finding, never to the whole
-stack, so a new resource with the same weakness is still reported. Granular IAM5 findings are
-acknowledged one by one (`[Action::...]`, `[Resource::...]`).
+Acknowledgments are attached to the construct that raises the finding (the stack itself only
+for the one template-level finding), so a new resource with the same weakness is still
+reported. Granular IAM5 findings are acknowledged one by one (`[Action::...]`,
+`[Resource::...]`).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ _FIREHOSE_S3_REASON: Final = (
     "needs get/list/put/abort (multipart) on the destination, per the Firehose S3 access docs."
 )
 _FIREHOSE_KMS_REASON: Final = (
-    "CDK's Firehose grant on the stack's one key (object encryption and stream decryption); "
-    "the resource is a single key ARN."
+    "CDK's Firehose grant on the stack's one key (server-side encryption of the delivery "
+    "stream and of the objects it writes); the resource is a single key ARN."
 )
 
 
