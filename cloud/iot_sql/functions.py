@@ -268,7 +268,8 @@ def _concat(scope: Scope, args: list[Any]) -> Any:
     if not args or any(arg is UNDEFINED for arg in args):
         return UNDEFINED
     if len(args) == 1:
-        return args[0]
+        # The guide's example `concat(1) = "1"`: a lone argument keeps arrays, else is a String.
+        return args[0] if isinstance(args[0], list) else to_string(args[0])
     if any(isinstance(arg, list) for arg in args):
         out: list[Any] = []
         for arg in args:

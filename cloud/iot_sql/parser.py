@@ -92,7 +92,8 @@ class Parser:
 
     def name(self, what: str) -> str:
         """An identifier; after AS or '.', keywords are accepted as plain names."""
-        if self.tok.kind in ("IDENT", "KEYWORD"):
+        clause = self.tok.kind == "KEYWORD" and self.tok.text in ("FROM", "WHERE")
+        if self.tok.kind in ("IDENT", "KEYWORD") and not clause:
             token = self.advance()
             return token.text if token.kind == "IDENT" else self.sql[
                 token.position : token.position + len(token.text)
