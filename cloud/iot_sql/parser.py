@@ -95,9 +95,11 @@ class Parser:
         clause = self.tok.kind == "KEYWORD" and self.tok.text in ("FROM", "WHERE")
         if self.tok.kind in ("IDENT", "KEYWORD") and not clause:
             token = self.advance()
-            return token.text if token.kind == "IDENT" else self.sql[
-                token.position : token.position + len(token.text)
-            ]
+            return (
+                token.text
+                if token.kind == "IDENT"
+                else self.sql[token.position : token.position + len(token.text)]
+            )
         raise self.error(f"expected {what}")
 
     # ---- statements ----

@@ -226,9 +226,7 @@ def test_parse_time_iot_sql_functions() -> None:
     expression = "parse_time(\"yyyy.MM.dd G 'at' HH:mm:ss z\", 100000000, 'America/Belize')"
     assert ev(expression) == "1970.01.01 AD at 21:46:40 CST"
     assert ev("parse_time('yyyy', timestamp(), 'UTC')") == "2016"
-    assert ev("parse_time('yyyy-MM-dd HH:mm:ss.SSS', 1481825251155)") == (
-        "2016-12-15 18:07:31.155"
-    )
+    assert ev("parse_time('yyyy-MM-dd HH:mm:ss.SSS', 1481825251155)") == ("2016-12-15 18:07:31.155")
     assert ev("parse_time('yyyy', 0, 'Not/AZone')") is UNDEFINED
 
 

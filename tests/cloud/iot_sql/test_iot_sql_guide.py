@@ -19,8 +19,9 @@ TOPIC = "topic/subtopic"
 def run(sql: str, payload: Any, topic: str = TOPIC, **context: Any) -> Any:
     """The outgoing payload as JSON (None when the rule does not fire)."""
     data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    message = Message(topic=topic, payload=data, timestamp_ms=context.pop("ts", 1481825251155),
-                      **context)
+    message = Message(
+        topic=topic, payload=data, timestamp_ms=context.pop("ts", 1481825251155), **context
+    )
     output = parse(sql).evaluate(message)
     if output is None:
         return None
@@ -71,9 +72,7 @@ def test_select_value_outputs_non_object_iot_sql_select() -> None:
 
 def test_dot_drills_into_nested_object_iot_sql_select() -> None:
     payload = {"color": {"red": 255, "green": 0, "blue": 0}, "temperature": 50}
-    assert run("SELECT color.red as red_value FROM 'topic/subtopic'", payload) == {
-        "red_value": 255
-    }
+    assert run("SELECT color.red as red_value FROM 'topic/subtopic'", payload) == {"red_value": 255}
 
 
 def test_arithmetic_and_upper_iot_sql_select() -> None:
@@ -124,18 +123,19 @@ def test_plus_wildcard_iot_sql_from(topic: str, fires: bool) -> None:
 
 
 def test_exact_filter_does_not_match_sibling_iot_sql_from() -> None:
-    assert run("SELECT temperature AS t FROM 'topic/subtopic'", {"temperature": 50},
-               "topic/subtopic-2") is None
+    assert (
+        run(
+            "SELECT temperature AS t FROM 'topic/subtopic'", {"temperature": 50}, "topic/subtopic-2"
+        )
+        is None
+    )
 
 
 # ---- iot-sql-where.html / iot-sql-reference.html -------------------------------------------
 
 
 def test_where_false_means_no_payload_iot_sql_where() -> None:
-    sql = (
-        "SELECT color AS my_color FROM 'topic/subtopic' "
-        "WHERE temperature > 50 AND color <> 'red'"
-    )
+    sql = "SELECT color AS my_color FROM 'topic/subtopic' WHERE temperature > 50 AND color <> 'red'"
     assert run(sql, {"color": "red", "temperature": 40}) is None
 
 
@@ -194,16 +194,17 @@ def test_dotted_alias_creates_nesting_iot_sql_json() -> None:
 
 def test_get_for_hyphen_and_numeric_keys_iot_sql_json() -> None:
     payload = {"mydata": {"item2": {"0": {"my-key": "myValue"}}}}
-    sql = (
-        "SELECT * from 'iot/rules' "
-        'WHERE get(get(get(mydata,"item2"),"0"),"my-key") = "myValue"'
-    )
+    sql = 'SELECT * from \'iot/rules\' WHERE get(get(get(mydata,"item2"),"0"),"my-key") = "myValue"'
     assert run(sql, payload, topic="iot/rules") == payload
 
 
 def test_function_on_attribute_md5_iot_sql_json() -> None:
-    payload = {"deviceid": "iot123", "temp": 54.98, "humidity": 32.43,
-               "coords": {"latitude": 47.615694, "longitude": -122.3359976}}
+    payload = {
+        "deviceid": "iot123",
+        "temp": 54.98,
+        "humidity": 32.43,
+        "coords": {"latitude": 47.615694, "longitude": -122.3359976},
+    }
     out = run("SELECT temp, md5(deviceid) AS hashed_id FROM 'topic/#'", payload)
     assert out == {"temp": Decimal("54.98"), "hashed_id": "e37f81fb397e595c4aeb5645b8cbbbd1"}
 
@@ -227,8 +228,9 @@ def test_object_literal_with_get_iot_sql_literals() -> None:
 
 
 def test_array_literal_iot_sql_literals() -> None:
-    out = run("SELECT [lat,long] as lat_long FROM 'topic/subtopic'",
-              {"lat": 47.696, "long": -122.332})
+    out = run(
+        "SELECT [lat,long] as lat_long FROM 'topic/subtopic'", {"lat": 47.696, "long": -122.332}
+    )
     assert out == {"lat_long": [Decimal("47.696"), Decimal("-122.332")]}
 
 
