@@ -1,0 +1,56 @@
+"""Contract: uplink batches pass through the local rules and the lake and come out as rows
+whose columns and types are the ones the Glue table declares (cloud.lake.schema)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pyarrow.parquet as pq
+
+from cloud.lake import schema
+from cloud.lake.query import DUCKDB_TYPES, query
+from cloud.lake.store import Lake
+from cloud.rules import definitions as d
+from cloud.rules.engine import RulesEngine
+from cloud.rules.handlers import MemoryBroker, MemoryBucket, MemoryStream, MemoryTable, MemoryTopic
+from components.core import batch, topics
+from components.core.envelope import Record
+
+
+def test_uplink_to_rules_to_lake_matches_the_glue_schema(
+    lake: Lake, make_records: Callable[..., list[Record]]
+) -> None:
+    stream, table = MemoryStream(), MemoryTable(d.STATE_PARTITION_KEY)
+    engine = RulesEngine(
+        d.RULES,
+        {d.KINESIS: stream, d.DYNAMODB_V2: table, d.SNS: MemoryTopic(),
+         d.REPUBLISH: MemoryBroker(), d.S3: MemoryBucket()},
+    )  # fmt: skip
+    uplinks = [
+        (topics.AGGREGATE, make_records(cls="aggregate", count=30)),
+        (topics.EVENT, make_records(cls="event", stream="rfid/rdm6300@ttyS0", count=5)),
+        (topics.HEALTH, make_records(cls="health", stream="sys/health", count=2)),
+        (topics.RAW, make_records(cls="raw", stream="vib/adxl345@0x53", count=100)),
+    ]
+    for kind, records in uplinks:
+        for data, _ in batch.pack(records, site="plant-7", max_bytes=4096):
+            engine.publish(
+                topics.device_topic("plant-7", "dev-001", kind),
+                data,
+                clientid="dev-001",
+                timestamp_ms=lake.clock.wall_ms(),
+            )
+    result = lake.ingest(data for _, data in stream.records)
+    assert result.rows_written == 137 and result.quarantined == 0
+
+    described = query(lake, "SELECT column_name, column_type FROM (DESCRIBE telemetry)")[1]
+    expected = [(c.name, DUCKDB_TYPES[c.glue_type]) for c in schema.COLUMNS]
+    expected += [(name, DUCKDB_TYPES[t]) for name, t in schema.PARTITION_KEYS]
+    assert described == expected
+
+    for path in (lake.root / "telemetry").rglob("*.parquet"):
+        assert pq.read_schema(path).remove_metadata() == schema.ARROW_SCHEMA
+
+    # The lake's latest state has exactly the item shape the device-state rule writes.
+    assert set(lake.latest_state()["dev-001"]) == set(table.items["dev-001"])
+    assert [c["name"] for c in schema.glue_columns()] == [c.name for c in schema.COLUMNS]
