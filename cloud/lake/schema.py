@@ -10,6 +10,7 @@ declares COLUMNS as columns and PARTITION_KEYS as partition keys.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any, Final
@@ -67,7 +68,19 @@ def partition_date(record: Record, ingest_ms: int) -> str:
     corrected), otherwise the arrival time (a Pi without RTC may believe it is 1970)."""
     trusted = record.clock_synced or record.wall_corrected_ms is not None
     when_ms = record.event_wall_ms if trusted else ingest_ms
-    return dt.datetime.fromtimestamp(when_ms / 1000, tz=dt.UTC).strftime(DATE_FORMAT)
+    return _day(when_ms // _DAY_MS)
+
+
+_DAY_MS: Final = 86_400_000
+
+
+@functools.lru_cache(maxsize=4096)
+def _day(days_since_epoch: int) -> str:
+    return (_EPOCH + dt.timedelta(days=days_since_epoch)).strftime(DATE_FORMAT)
+
+
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_json: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def row(record: Record, ingest_ms: int) -> dict[str, Any]:
@@ -81,7 +94,7 @@ def row(record: Record, ingest_ms: int) -> dict[str, Any]:
         "event_ms": record.event_wall_ms,
         "clock_synced": record.clock_synced,
         "schema_version": record.schema,
-        "payload": json.dumps(dict(record.payload), separators=(",", ":"), ensure_ascii=False),
+        "payload": _json(dict(record.payload)),
         "ingest_ms": ingest_ms,
     }
 

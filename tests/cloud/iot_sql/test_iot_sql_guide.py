@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from cloud.iot_sql import UNDEFINED, Message, parse
+from cloud.iot_sql import UNDEFINED, Message, parse, parse_template
 
 TOPIC = "topic/subtopic"
 
@@ -305,3 +305,61 @@ def test_boolean_to_decimal_is_undefined_without_cast_iot_sql_data_types() -> No
 
 def test_function_with_wrong_argument_count_is_undefined_iot_sql_data_types() -> None:
     assert value_of("upper('a', 'b')") is UNDEFINED
+
+
+# ---- binary-payloads.html ------------------------------------------------------------------
+
+
+def test_encode_star_with_added_data_on_binary_binary_payloads() -> None:
+    data = b"\x89PNG\r\n\x1a\n\x00"
+    out = run("SELECT encode(*, 'base64') AS data, timestamp() AS ts FROM 'topic/subtopic'",
+              data, ts=1700000000000)  # fmt: skip
+    assert out == {"data": "iVBORw0KGgoA", "ts": 1700000000000}
+
+
+def test_star_with_where_on_binary_binary_payloads() -> None:
+    data = b"\x00\x01\x02"
+    sql = "SELECT * FROM 'topic/subtopic' WHERE timestamp() % 12 = 0"
+    fired = parse(sql).evaluate(Message(TOPIC, data, 1200))
+    assert fired is not None and fired.payload_bytes() == data
+    assert parse(sql).evaluate(Message(TOPIC, data, 1201)) is None
+
+
+def test_where_on_key_of_binary_payload_does_not_fire_binary_payloads() -> None:
+    sql = "SELECT * FROM 'topic/subtopic' WHERE device_type = 'thermostat'"
+    assert parse(sql).evaluate(Message(TOPIC, b"\xff\xfe", 0)) is None  # key is Undefined
+
+
+def test_data_added_to_empty_payload_binary_payloads() -> None:
+    sql = "SELECT *, principal() as principal, timestamp() as time FROM 'topic/subtopic'"
+    out = run(sql, b"", ts=5, principal="ABCD1EFG3HIJK2LMNOP5:my-session-name")
+    assert out == {"principal": "ABCD1EFG3HIJK2LMNOP5:my-session-name", "time": 5}
+
+
+def test_star_as_alias_nests_the_payload() -> None:
+    out = run("SELECT * AS message, topic() AS t FROM 'topic/subtopic'", COLOR)
+    assert out == {"message": COLOR, "t": TOPIC}
+
+
+# ---- iot-substitution-templates.html -------------------------------------------------------
+
+
+def test_substitution_template_example_iot_substitution_templates() -> None:
+    payload = {"deviceid": "iot123", "temp": 54.98, "humidity": 32.43,
+               "coords": {"latitude": 47.615694, "longitude": -122.3359976}}  # fmt: skip
+    message = Message("my/iot/topic", json.dumps(payload).encode(), 1579637878451)
+    out = parse("SELECT *, timestamp() AS timestamp FROM 'my/iot/topic'").evaluate(message)
+    assert out is not None
+    assert json.loads(out.payload_bytes(), parse_float=Decimal)["timestamp"] == 1579637878451
+    assert parse_template("${topic()}/republish").render(message) == "my/iot/topic/republish"
+
+
+def test_substitution_templates_cannot_see_aliases_iot_substitution_templates() -> None:
+    message = Message("a/b", b'{"temp": 5}', 0)
+    assert parse_template("x-${t}-${temp}").render(message) == "x--5"
+
+
+def test_error_action_key_template_rule_error_handling() -> None:
+    key = "${replace(topic(), '/', '-') + '-' + timestamp() + '-' + newuuid()}"
+    message = Message("error/action", b"{}", 42, newuuid=lambda: "u-1")
+    assert parse_template(key).render(message) == "error-action-42-u-1"
