@@ -5,7 +5,7 @@
 Per device and day: two environment streams every 10 s (raw), four aggregate streams every
 minute, a health record every minute and ~200 RFID events. Batches are packed as the uplink
 packs them (at most the 128 KB MQTT payload), published through the local rules engine to the
-in-memory telemetry stream, and ingested in groups of 500 (one Kinesis GetRecords).
+in-memory telemetry stream, and ingested in groups of 50 batches (one consumer poll).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import tempfile
 import time
 from pathlib import Path
@@ -33,50 +34,41 @@ from components.core.envelope import Record
 from components.core.limits import KINESIS_PUT_RECORDS_MAX, MQTT_MAX_PAYLOAD_BYTES
 
 DAY_START_MS = 1_795_000_000_000 - 1_795_000_000_000 % 86_400_000
+UPLINK_KINDS = (topics.RAW, topics.AGGREGATE, topics.HEALTH, topics.EVENT)
+INGEST_GROUP = 50  # batches per ingest call: about one consumer poll of a busy stream
 SITES = ("plant-1", "plant-2", "plant-3")
 
 
-def device_day(device: str, hours: int) -> dict[str, list[Record]]:
-    """Records per uplink kind for one device."""
+def device_day(device: str, hours: int, rng: random.Random) -> dict[str, list[Record]]:
+    """Records per uplink kind for one device; sensor noise at the chips' resolution, so the
+    batches compress like real readings rather than like constants."""
     seconds = hours * 3600
-    out: dict[str, list[Record]] = {topics.RAW: [], topics.AGGREGATE: [], topics.HEALTH: [],
-                                     topics.EVENT: []}  # fmt: skip
+    out: dict[str, list[Record]] = {kind: [] for kind in UPLINK_KINDS}
 
     def add(kind: str, stream: str, cls: str, period_s: int, payload: Any) -> None:
         for n, t in enumerate(range(0, seconds, period_s)):
-            out[kind].append(
-                Record(device, stream, n + 1, cls, t * 10**9, DAY_START_MS + t * 1000, True,
-                       payload(n))
-            )  # fmt: skip
+            wall_ms = DAY_START_MS + t * 1000 + rng.randint(0, 40)  # sampling jitter
+            record = Record(device, stream, n + 1, cls, t * 10**9, wall_ms, True, payload(n))
+            out[kind].append(record)
 
-    add(topics.RAW, "env/bme280@0x76", "raw", 10,
-        lambda n: {"temperature_c": round(21 + (n % 50) / 10, 2), "pressure_pa": 101325 + n % 7,
-                   "humidity_pct": round(40 + (n % 30) / 10, 1)})  # fmt: skip
-    add(topics.RAW, "env/sht3x@0x44", "raw", 10,
-        lambda n: {"temperature_c": round(21.3 + (n % 40) / 10, 2),
-                   "humidity_pct": round(41 + (n % 20) / 10, 1)})  # fmt: skip
+    def noisy(mean: float, sigma: float, places: int) -> float:
+        return round(rng.gauss(mean, sigma), places)
+
+    add(topics.RAW, "env/bme280@0x76", "raw", 10, lambda n: {
+        "temperature_c": noisy(22, 0.3, 2), "pressure_pa": round(rng.gauss(101325, 12)),
+        "humidity_pct": noisy(41, 0.8, 2)})  # fmt: skip
+    add(topics.RAW, "env/sht3x@0x44", "raw", 10, lambda n: {
+        "temperature_c": noisy(22.2, 0.2, 2), "humidity_pct": noisy(40.5, 0.6, 2)})  # fmt: skip
     for name in ("temperature_c", "humidity_pct", "vibration_g", "current_a"):
-        add(
-            topics.AGGREGATE,
-            f"agg/{name}",
-            "aggregate",
-            60,
-            lambda n: {"min": 1.5, "max": round(2 + n % 9 / 10, 1), "mean": 1.7, "count": 60},
-        )
-    add(
-        topics.HEALTH,
-        "sys/health",
-        "health",
-        60,
-        lambda n: {"cpu_temp_c": 48.5, "backlog_records": n % 5, "disk_free_bytes": 10**9},
-    )
-    add(
-        topics.EVENT,
-        "rfid/rdm6300@ttyS0",
-        "event",
-        max(1, seconds // 200),
-        lambda n: {"tag": f"{n % 13:010d}", "presence": "arrive" if n % 2 else "depart"},
-    )
+        add(topics.AGGREGATE, f"agg/{name}", "aggregate", 60, lambda n: {
+            "min": noisy(1.5, 0.1, 3), "max": noisy(2.5, 0.1, 3), "mean": noisy(2.0, 0.05, 3),
+            "count": 60})  # fmt: skip
+    add(topics.HEALTH, "sys/health", "health", 60, lambda n: {
+        "cpu_temp_c": noisy(48.5, 1.5, 1), "backlog_records": rng.randint(0, 5),
+        "disk_free_bytes": 10**9 - 4096 * n})  # fmt: skip
+    add(topics.EVENT, "rfid/rdm6300@ttyS0", "event", max(1, seconds // 200), lambda n: {
+        "tag": f"{rng.randint(0, 99999):010d}",
+        "presence": "arrive" if n % 2 else "depart"})  # fmt: skip
     return out
 
 
@@ -87,6 +79,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
+    rng = random.Random(2026)
     stream = MemoryStream()
     engine = RulesEngine(
         d.RULES,
@@ -99,7 +92,7 @@ def main() -> None:
     payload_bytes = 0
     for i in range(args.devices):
         device, site = f"dev-{i:03d}", SITES[i % len(SITES)]
-        for kind, records in device_day(device, args.hours).items():
+        for kind, records in device_day(device, args.hours, rng).items():
             total_records += len(records)
             for data, _ in batch.pack(records, site=site, max_bytes=MQTT_MAX_PAYLOAD_BYTES):
                 payload_bytes += len(data)
@@ -111,8 +104,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         lake = Lake(folder, clock=clock)
         t0 = time.perf_counter()
-        for start in range(0, len(batches), KINESIS_PUT_RECORDS_MAX):
-            lake.ingest(batches[start : start + KINESIS_PUT_RECORDS_MAX])
+        for start in range(0, len(batches), INGEST_GROUP):
+            lake.ingest(batches[start : start + INGEST_GROUP])
         ingest_s = time.perf_counter() - t0
         files_before = len(list(Path(folder).rglob("*.parquet")))
         t0 = time.perf_counter()
@@ -145,7 +138,13 @@ def main() -> None:
     figures = [
         ("records in a fleet day", total_records, "records", "", ""),
         ("uplink batches", len(batches), "batches", "", ""),
-        ("uplink bytes", payload_bytes, "bytes", "", ""),
+        (
+            "uplink bytes",
+            payload_bytes,
+            "bytes",
+            "",
+            f"{payload_bytes / total_records:.1f} B/record",
+        ),
         ("encode + rules", round(encode_s, 2), "s", "", ""),
         ("lake ingest", round(total_records / ingest_s), "rows/s", "", ""),
         ("lake ingest time", round(ingest_s, 2), "s", "", ""),
