@@ -49,6 +49,35 @@ COLUMNS: Final = (
 PARTITION_KEYS: Final = (("site", "string"), ("dt", "string"))
 DATE_FORMAT: Final = "%Y-%m-%d"  # `dt` values; Athena projection format yyyy-MM-dd
 
+# Where the rows live, relative to the bucket (or the local lake folder). The Firehose prefix
+# takes site and dt from the transform that decodes the binary batches (partitionKeyFromLambda).
+PARTITION_PATH: Final = TABLE + "/site={site}/dt={dt}/"
+FIREHOSE_PREFIX: Final = PARTITION_PATH.format(
+    site="!{partitionKeyFromLambda:site}", dt="!{partitionKeyFromLambda:dt}"
+)
+FIREHOSE_ERROR_PREFIX: Final = "firehose-errors/!{firehose:error-output-type}/"
+
+
+def glue_table_parameters(location: str) -> dict[str, str]:
+    """Glue table parameters with Athena partition projection over `location` (s3://bucket/).
+
+    `site` is injected (queries give it with `=`), `dt` is a date range up to today.
+    """
+    return {
+        "classification": "parquet",
+        "projection.enabled": "true",
+        "projection.site.type": "injected",
+        "projection.dt.type": "date",
+        "projection.dt.format": "yyyy-MM-dd",
+        "projection.dt.range": "2024-01-01,NOW",
+        "projection.dt.interval": "1",
+        "projection.dt.interval.unit": "DAYS",
+        "storage.location.template": location.rstrip("/")
+        + "/"
+        + PARTITION_PATH.format(site="${site}", dt="${dt}"),
+    }
+
+
 ARROW_SCHEMA: Final = pa.schema(
     [pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in COLUMNS]
 )

@@ -30,7 +30,14 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cloud.lake.schema import ARROW_SCHEMA, TABLE, partition_date, row, state_item
+from cloud.lake.schema import (
+    ARROW_SCHEMA,
+    PARTITION_PATH,
+    TABLE,
+    partition_date,
+    row,
+    state_item,
+)
 from components.core import batch
 from components.core.clock import Clock
 from components.core.envelope import EnvelopeError, Record
@@ -168,10 +175,8 @@ class Lake:
             for (site, day), rows in sorted(partitions.items()):
                 final = (
                     self.root
-                    / TABLE
-                    / f"site={site}"
-                    / f"dt={day}"
-                    / (f"part-{ingest_ms}-{uuid.uuid4().hex[:12]}.parquet")
+                    / PARTITION_PATH.format(site=site, dt=day)
+                    / f"part-{ingest_ms}-{uuid.uuid4().hex[:12]}.parquet"
                 )
                 tmp = final.with_name(final.name + TMP_SUFFIX)
                 _write_parquet(pa.Table.from_pylist(rows, schema=ARROW_SCHEMA), tmp)

@@ -54,3 +54,18 @@ def test_uplink_to_rules_to_lake_matches_the_glue_schema(
     # The lake's latest state has exactly the item shape the device-state rule writes.
     assert set(lake.latest_state()["dev-001"]) == set(table.items["dev-001"])
     assert [c["name"] for c in schema.glue_columns()] == [c.name for c in schema.COLUMNS]
+
+
+def test_local_layout_is_the_projection_template(
+    lake: Lake, make_records: Callable[..., list[Record]]
+) -> None:
+    lake.ingest([batch.encode(make_records(count=2), site="plant-7")])
+    (path,) = (lake.root / "telemetry").rglob("*.parquet")
+    template = schema.glue_table_parameters("s3://lake-bucket/")["storage.location.template"]
+    expected = template.replace("s3://lake-bucket/", "").replace("${site}", "plant-7")
+    assert path.parent.relative_to(lake.root).as_posix() + "/" == expected.replace(
+        "${dt}", "2026-11-18"
+    )
+    assert schema.FIREHOSE_PREFIX == (
+        "telemetry/site=!{partitionKeyFromLambda:site}/dt=!{partitionKeyFromLambda:dt}/"
+    )
