@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS compactions (
     id INTEGER PRIMARY KEY, new_path TEXT NOT NULL, old_paths TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS state (device TEXT PRIMARY KEY, item TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints (source TEXT PRIMARY KEY, position TEXT NOT NULL);
 """
 
 
@@ -278,6 +279,21 @@ class Lake:
             device: json.loads(item)
             for device, item in self.db.execute("SELECT device, item FROM state ORDER BY device")
         }
+
+    def checkpoint(self, source: str) -> str | None:
+        """Where a source (e.g. one Kinesis shard) was last read up to, if ever."""
+        found = self.db.execute(
+            "SELECT position FROM checkpoints WHERE source = ?", (source,)
+        ).fetchone()
+        return None if found is None else str(found[0])
+
+    def set_checkpoint(self, source: str, position: str) -> None:
+        """Record progress; call after the `ingest` of everything up to `position` returned."""
+        self.db.execute(
+            "INSERT INTO checkpoints VALUES (?, ?) ON CONFLICT(source) DO UPDATE "
+            "SET position = excluded.position",
+            (source, position),
+        )
 
     def stats(self) -> dict[str, int]:
         counters = Counter(dict(self.db.execute("SELECT name, value FROM counters")))
