@@ -253,6 +253,7 @@ class Lake:
             self.db.execute("INSERT INTO files VALUES (?, ?)", (new, table.num_rows))
             self.db.execute("COMMIT")
             self._finish_compaction(cursor.lastrowid, new, olds)
+            self._count("files_compacted", len(small))
             result.partitions += 1
             result.files_merged += len(small)
             result.files_written += 1

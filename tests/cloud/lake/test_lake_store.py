@@ -158,7 +158,7 @@ def test_compaction_merges_small_files_and_keeps_every_row(
     assert (result.partitions, result.files_merged, result.files_written) == (1, 10, 1)
     assert len(list(lake.root.rglob("*.parquet"))) == 1
     assert rows_of(lake) == before
-    assert lake.stats()["files"] == 1
+    assert lake.stats()["files"] == 1 and lake.stats()["files_compacted"] == 10
     assert lake.compact().files_merged == 0  # nothing left to merge
 
 
