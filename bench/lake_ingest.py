@@ -118,6 +118,7 @@ def main() -> None:
         t0 = time.perf_counter()
         lake.compact()
         compact_s = time.perf_counter() - t0
+        files_after = len(list(Path(folder).rglob("*.parquet")))
         t0 = time.perf_counter()
         redelivered = lake.ingest(batches[:KINESIS_PUT_RECORDS_MAX])
         dedup_s = time.perf_counter() - t0
@@ -156,6 +157,7 @@ def main() -> None:
         ("lake ingest", round(total_records / ingest_s), "rows/s", "", ""),
         ("lake ingest time", round(ingest_s, 2), "s", "", ""),
         ("files before compaction", files_before, "files", "", ""),
+        ("files after compaction", files_after, "files", "", ""),
         ("compaction", round(compact_s, 2), "s", "", ""),
         (
             f"redelivery of {redelivered.batches} batches",

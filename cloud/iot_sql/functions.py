@@ -181,12 +181,11 @@ def _atan2(scope: Scope, args: list[Any]) -> Any:
 def _trunc(scope: Scope, args: list[Any]) -> Any:
     x = to_numeric(args[0])
     places = to_int_floor(args[1]) if not isinstance(args[1], str) else UNDEFINED
-    if x is UNDEFINED or places is UNDEFINED:
+    if x is UNDEFINED or not isinstance(places, int):
         return UNDEFINED
     if is_int(x):
         return x
-    places = min(max(places, 0), 34)
-    quantum = Decimal(1).scaleb(-places)
+    quantum = Decimal(1).scaleb(-min(max(places, 0), 34))
     return _with_decimal(lambda: number(x.quantize(quantum, rounding=decimal.ROUND_DOWN)))
 
 

@@ -107,7 +107,7 @@ def number(value: Decimal | int) -> Any:
 
     Non-finite results (NaN, infinities) are not representable in JSON: Undefined.
     """
-    if is_int(value):
+    if isinstance(value, int):
         return value
     if not value.is_finite():
         return UNDEFINED
