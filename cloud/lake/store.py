@@ -40,7 +40,7 @@ from cloud.lake.schema import (
 )
 from components.core import batch
 from components.core.clock import Clock
-from components.core.envelope import EnvelopeError, Record
+from components.core.envelope import EnvelopeError, Record, from_dict
 
 TMP_SUFFIX: Final = ".tmp"
 _SITE_OK: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:-")
@@ -75,6 +75,24 @@ class CompactionResult:
     partitions: int = 0
     files_merged: int = 0
     files_written: int = 0
+
+
+def decode_delivery(data: bytes) -> tuple[str, list[Record]]:
+    """(site, records) of one stream record: an uplink batch, or an alert envelope as the
+    `floorline_alerts` rule forwards it (JSON with the `site` the rule added)."""
+    if data[:1] == b"{":
+        try:
+            doc = json.loads(data)
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise batch.BatchError(f"JSON delivery does not parse: {exc}") from None
+        if not isinstance(doc, dict):
+            raise batch.BatchError("JSON delivery is not an object", doc)
+        site, records = doc.get("site"), [from_dict(doc)]
+    else:
+        site, records = batch.decode(data)
+    if not isinstance(site, str) or not site or not set(site) <= _SITE_OK:
+        raise batch.BatchError(f"site {site!r} is not a valid topic segment", site)
+    return site, records
 
 
 def _fsync_dir(path: Path) -> None:
@@ -144,9 +162,7 @@ class Lake:
         for data in batches:
             result.batches += 1
             try:
-                site, records = batch.decode(data)
-                if not site or not set(site) <= _SITE_OK:
-                    raise batch.BatchError(f"site {site!r} is not a valid topic segment", site)
+                site, records = decode_delivery(data)
             except (batch.BatchError, EnvelopeError) as exc:
                 self._quarantine(data, exc, ingest_ms)
                 result.quarantined += 1

@@ -121,12 +121,13 @@ def _alert_rule() -> TopicRule:
     )
     return TopicRule(
         name=name,
-        description="Alerts (one JSON envelope each) to people over SNS and to the site's "
-        "operator topic over MQTT.",
+        description="Alerts (one JSON envelope each) to people over SNS, to the site's "
+        "operator topic over MQTT, and to the telemetry stream so the lake keeps them too.",
         sql=sql,
         actions=(
             Action(SNS, ALERT_TOPIC, {"messageFormat": "RAW"}),
             Action(REPUBLISH, None, {"topic": fanout, "qos": 1}),
+            Action(KINESIS, TELEMETRY_STREAM, {"partitionKey": f"${{{_THING}}}"}),
         ),
         error_action=_error_action(name),
     )

@@ -13,35 +13,41 @@ from cloud.lake.store import Lake
 from cloud.rules import definitions as d
 from cloud.rules.engine import RulesEngine
 from cloud.rules.handlers import MemoryBroker, MemoryBucket, MemoryStream, MemoryTable, MemoryTopic
-from components.core import batch, topics
+from components.core import batch
 from components.core.envelope import Record
+from components.uplink.plan import plan
 
 
 def test_uplink_to_rules_to_lake_matches_the_glue_schema(
     lake: Lake, make_records: Callable[..., list[Record]]
 ) -> None:
+    """The uplink's own planner makes the MQTT messages (batches per class, alerts as JSON),
+    a gateway forwards a LAN device's records too; every record ends up as exactly one row."""
     stream, table = MemoryStream(), MemoryTable(d.STATE_PARTITION_KEY)
     engine = RulesEngine(
         d.RULES,
         {d.KINESIS: stream, d.DYNAMODB_V2: table, d.SNS: MemoryTopic(),
          d.REPUBLISH: MemoryBroker(), d.S3: MemoryBucket()},
     )  # fmt: skip
-    uplinks = [
-        (topics.AGGREGATE, make_records(cls="aggregate", count=30)),
-        (topics.EVENT, make_records(cls="event", stream="rfid/rdm6300@ttyS0", count=5)),
-        (topics.HEALTH, make_records(cls="health", stream="sys/health", count=2)),
-        (topics.RAW, make_records(cls="raw", stream="vib/adxl345@0x53", count=100)),
+    records = [
+        *make_records(cls="alert", stream="vib/adxl345@0x53", count=3),
+        *make_records(cls="event", stream="rfid/rdm6300@ttyS0", count=5),
+        *make_records(cls="aggregate", count=30),
+        *make_records(cls="health", stream="sys/health", count=2),
+        *make_records(cls="raw", stream="vib/adxl345@0x53", count=100, start_seq=4),
+        *make_records(device="lan-plc-7", cls="raw", stream="http/plc@lan", count=7),
     ]
-    for kind, records in uplinks:
-        for data, _ in batch.pack(records, site="plant-7", max_bytes=4096):
-            engine.publish(
-                topics.device_topic("plant-7", "dev-001", kind),
-                data,
-                clientid="dev-001",
-                timestamp_ms=lake.clock.wall_ms(),
-            )
+    messages = plan(records, list(range(1, len(records) + 1)), site="plant-7",
+                    thing="dev-001", max_bytes=4096)  # fmt: skip
+    assert not any(m.oversize for m in messages)
+    for message in messages:
+        engine.publish(message.topic, message.payload, clientid="dev-001",
+                       timestamp_ms=lake.clock.wall_ms())  # fmt: skip
     result = lake.ingest(data for _, data in stream.records)
-    assert result.rows_written == 137 and result.quarantined == 0
+    assert result.quarantined == 0 and result.duplicates == 0
+    assert result.rows_written == len(records) == 147
+    rows = query(lake, "SELECT device, stream, seq, cls FROM telemetry ORDER BY ALL")[1]
+    assert rows == sorted((r.device, r.stream, r.seq, r.cls) for r in records)
 
     described = query(lake, "SELECT column_name, column_type FROM (DESCRIBE telemetry)")[1]
     expected = [(c.name, DUCKDB_TYPES[c.glue_type]) for c in schema.COLUMNS]

@@ -87,13 +87,24 @@ def test_unsynced_clock_uses_arrival_date(lake: Lake, make_records: Factory) -> 
 
 def test_bad_batches_are_quarantined_with_reason(lake: Lake, make_records: Factory) -> None:
     good = batch.encode(make_records(count=3), site="s1")
-    result = lake.ingest([b"not a batch", good, good[:-4]])
-    assert (result.quarantined, result.rows_written) == (2, 3)
+    alert = make_records(cls="alert", count=1)[0].to_dict()
+    unsited = json.dumps(alert).encode()  # an alert envelope without the rule's `site`
+    result = lake.ingest([b"not a batch", good, good[:-4], b"{not json", unsited])
+    assert (result.quarantined, result.rows_written) == (4, 3)
     kept = sorted(p.suffix for p in (lake.root / "_quarantine").iterdir())
-    assert kept == [".bin", ".bin", ".why", ".why"]
+    assert kept == [".bin"] * 4 + [".why"] * 4
     reasons = " ".join(p.read_text() for p in (lake.root / "_quarantine").glob("*.why"))
     assert "BatchError" in reasons
-    assert lake.stats()["quarantined_batches"] == 2
+    assert lake.stats()["quarantined_batches"] == 4
+
+
+def test_alert_envelopes_from_the_alert_rule_are_rows(lake: Lake, make_records: Factory) -> None:
+    alert = make_records(cls="alert", stream="vib/adxl345@0x53", count=1)[0]
+    delivered = json.dumps({**alert.to_dict(), "site": "s1", "received_ms": 1}).encode()
+    assert lake.ingest([delivered, delivered]).rows_written == 1
+    assert query(lake, "SELECT site, device, cls, seq FROM telemetry")[1] == [
+        ("s1", "dev-001", "alert", 1)
+    ]
 
 
 def test_crash_after_commit_is_finished_on_open(

@@ -63,7 +63,7 @@ def test_rules_write_to_aws_services(make_records: Callable[..., list[Record]]) 
         clientid="dev-001",
         timestamp_ms=NOW_MS,
     )
-    assert [result.ok for result in run.actions] == [False, True]  # SNS refused, republish ok
+    assert [result.ok for result in run.actions] == [False, True, True]  # only SNS refused
     assert "NotFound" in run.actions[0].error
     (obj,) = s3.list_objects_v2(Bucket="errors")["Contents"]
     assert obj["Key"].startswith("rule-errors/floorline_alerts/")

@@ -94,12 +94,13 @@ def test_device_publishes_flow_through_rules_on_the_broker(
             topics.device_topic("plant-7", "dev-001", topics.ALERT),
             json.dumps(alert.to_dict()), qos=1,
         )  # fmt: skip
-        _wait(lambda: len(ops_messages) == 1 and len(stream.records) == 1)
+        _wait(lambda: len(ops_messages) == 1 and len(stream.records) == 2)
     finally:
         device.loop_stop()
         ops.loop_stop()
         bridge.stop()
-    assert stream.records == [("dev-001", data)]
+    assert stream.records[0] == ("dev-001", data)  # the batch, then the alert envelope
+    assert json.loads(stream.records[1][1])["seq"] == alert.seq
     assert table.items["dev-001"]["client_id"] == "dev-001"
     ((topic, payload),) = ops_messages
     assert (

@@ -42,8 +42,9 @@ def test_rule_names_are_unique() -> None:
     assert len({rule.name for rule in d.RULES}) == len(d.RULES)
 
 
-def test_every_batch_kind_reaches_the_telemetry_stream() -> None:
-    batch_kinds = {topics.AGGREGATE, topics.EVENT, topics.HEALTH, topics.RAW}
+def test_every_record_kind_reaches_the_telemetry_stream() -> None:
+    """Batches and alerts alike, so the lake holds every record class."""
+    batch_kinds = {topics.AGGREGATE, topics.EVENT, topics.HEALTH, topics.RAW, topics.ALERT}
     to_stream = {
         parse(rule.sql).topic_filter
         for rule in d.RULES

@@ -126,6 +126,8 @@ def test_alert_goes_to_sns_and_the_site_ops_topic(cloud: Cloud) -> None:
     ((topic, republished, qos),) = cloud.broker.published
     assert topic == topics.ops_topic("plant-7", topics.ALERT)
     assert qos == 1 and json.loads(republished) == expected
+    ((key, streamed),) = cloud.stream.records
+    assert key == "dev-001" and json.loads(streamed) == expected
 
 
 def test_non_alert_on_alert_topic_runs_no_action(cloud: Cloud) -> None:
@@ -161,7 +163,7 @@ def test_failed_action_sends_one_aws_format_error_to_the_bucket(cloud: Cloud) ->
         timestamp_ms=NOW_MS,
         traceid="trace-1",
     )
-    assert [result.ok for result in run.actions] == [False, True]  # republish still ran
+    assert [result.ok for result in run.actions] == [False, True, True]  # the others ran
     assert run.error_action is not None and run.error_action.ok
     (key,) = cloud.errors.objects
     assert key == f"rule-errors/floorline_alerts/2026-11-18/dev-001-{NOW_MS}-{UUID}.json"
