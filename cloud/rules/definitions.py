@@ -3,8 +3,9 @@ local rules engine.
 
 A rule is its SQL (AWS IoT SQL 2016-03-23), its actions and an error action. An action names
 its type, the logical resource it writes to (`target`, bound to a real stream, table, topic or
-bucket by whoever deploys the rule) and its remaining parameters under their CloudFormation
-property names; string parameters may hold `${expression}` substitution templates.
+bucket by whoever deploys the rule) and its remaining parameters under their AWS IoT API field
+names (camelCase, as in CreateTopicRule); string parameters may hold `${expression}`
+substitution templates.
 
 Every FROM clause comes from components.core.topics, so the device side and the cloud side
 cannot drift apart.
