@@ -87,7 +87,7 @@ class Parser:
         """`SELECT value FROM ...` reads a key named value, not SELECT VALUE."""
         nxt = self.tokens[self.pos + 1]
         return (nxt.kind == "KEYWORD" and nxt.text in ("FROM", "AS")) or (
-            nxt.kind == "SYMBOL" and nxt.text in (",", ".", "[")
+            nxt.kind == "SYMBOL" and nxt.text in (",", ".")
         )
 
     def name(self, what: str) -> str:

@@ -151,7 +151,7 @@ def rule(name: str) -> TopicRule:
 def topic_rule_payload(
     definition: TopicRule, resources: Mapping[str, str], role_arn: str
 ) -> dict[str, object]:
-    """The AWS `TopicRulePayload` (CreateTopicRule API, CfnTopicRule property shape).
+    """The AWS `TopicRulePayload` as the CreateTopicRule API takes it (camelCase fields).
 
     `resources` maps each target to the name or ARN its action field takes (TARGET_FIELD).
     """

@@ -120,3 +120,11 @@ def test_select_star_round_trips_any_json_object(document: dict) -> None:
     # Numbers compare as decimals: 2016-03-23 turns whole-number decimals into Int.
     decoded = json.loads(out.payload_bytes(), parse_float=Decimal)
     assert decoded == json.loads(payload, parse_float=Decimal)
+
+
+def test_select_value_of_an_array_literal() -> None:
+    """`VALUE [` starts an array literal (SELECT VALUE), while `value.` and `value,` are keys."""
+    out = parse("SELECT VALUE [1, 2] FROM 't'").evaluate(Message("t", b"{}", 0))
+    assert out is not None and out.payload_bytes() == b"[1,2]"
+    out = parse("SELECT value.x AS y FROM 't'").evaluate(Message("t", b'{"value":{"x":1}}', 0))
+    assert out is not None and out.payload_bytes() == b'{"y":1}'
