@@ -196,10 +196,10 @@ class Lake:
                     / f"part-{ingest_ms}-{uuid.uuid4().hex[:12]}.parquet"
                 )
                 tmp = final.with_name(final.name + TMP_SUFFIX)
+                renames.append((tmp, final))  # before writing: a failed write is cleaned too
                 _write_parquet(pa.Table.from_pylist(rows, schema=ARROW_SCHEMA), tmp)
                 relative = final.relative_to(self.root).as_posix()
                 self.db.execute("INSERT INTO files VALUES (?, ?)", (relative, len(rows)))
-                renames.append((tmp, final))
                 result.files.append(relative)
                 result.rows_written += len(rows)
             for device, site in seen_devices.items():

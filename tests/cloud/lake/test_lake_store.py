@@ -145,12 +145,13 @@ def test_failure_before_commit_leaves_nothing(
     lake: Lake, make_records: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def disk_full(table: object, tmp: Path) -> None:
+        tmp.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(b"partial")
         raise OSError(28, "No space left on device")
 
     data = batch.encode(make_records(count=3), site="s1")
     monkeypatch.setattr(store_module, "_write_parquet", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="No space left"):
         lake.ingest([data])
     monkeypatch.undo()
     assert not list(lake.root.rglob("*.tmp")) and lake.stats()["identities"] == 0
