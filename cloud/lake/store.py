@@ -22,7 +22,7 @@ import os
 import sqlite3
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -169,9 +169,21 @@ class Lake:
                 continue
             decoded.append((site, records))
             result.records += len(records)
-        if not decoded:
-            return result
+        if decoded:
+            self._write(decoded, ingest_ms, result)
+        return result
 
+    def ingest_records(self, site: str, records: Sequence[Record]) -> IngestResult:
+        """Like `ingest`, for records already decoded (e.g. by a simulation's cloud side)."""
+        if not site or not set(site) <= _SITE_OK:
+            raise batch.BatchError(f"site {site!r} is not a valid topic segment", site)
+        result = IngestResult(batches=1, records=len(records))
+        self._write([(site, list(records))], self.clock.wall_ms(), result)
+        return result
+
+    def _write(
+        self, decoded: list[tuple[str, list[Record]]], ingest_ms: int, result: IngestResult
+    ) -> None:
         renames: list[tuple[Path, Path]] = []
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -221,7 +233,6 @@ class Lake:
             os.replace(tmp, final)
         for directory in {final.parent for _, final in renames}:
             _fsync_dir(directory)
-        return result
 
     def _quarantine(self, data: bytes, exc: Exception, ingest_ms: int) -> None:
         """Keep what could not be decoded, with the reason: never a silent drop."""

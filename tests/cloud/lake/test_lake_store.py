@@ -223,3 +223,11 @@ def test_empty_lake_answers_queries(lake: Lake) -> None:
 def test_arbitrary_bytes_are_quarantined_never_raised(lake: Lake, data: bytes) -> None:
     result = lake.ingest([data])  # the property: no exception escapes, the input is kept
     assert result.quarantined == 1 and result.rows_written == 0
+
+
+def test_decoded_records_can_be_ingested_directly(lake: Lake, make_records: Factory) -> None:
+    records = make_records(count=4)
+    assert lake.ingest_records("s1", records).rows_written == 4
+    assert lake.ingest([batch.encode(records, site="s1")]).duplicates == 4
+    with pytest.raises(batch.BatchError):
+        lake.ingest_records("bad/site", records)
