@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from cloud.iot_sql import (
 from cloud.iot_sql.message import BASIC_INGEST_PREFIX
 from cloud.rules.definitions import Action, TopicRule
 from cloud.rules.handlers import ActionCall, ActionFailed, ActionHandler
+
+log = logging.getLogger(__name__)
 
 
 class UnknownActionType(ValueError):
@@ -162,6 +165,10 @@ class RulesEngine:
         except (BinaryPayloadError, EvaluationError) as exc:
             run.evaluation_error = f"{type(exc).__name__}: {exc}"
             self.stats[f"{name}.evaluation_errors"] += 1
+            log.warning(
+                "event=rule_evaluation_error rule=%s topic=%s error=%r",
+                name, message.topic, run.evaluation_error[:200],
+            )  # fmt: skip
             return run
         run.fired = True
         run.payload = output.payload_bytes()
@@ -172,6 +179,10 @@ class RulesEngine:
             self.stats[f"{name}.actions_{'ok' if result.ok else 'failed'}"] += 1
             if not result.ok:
                 failures.append((action, result))
+                log.warning(
+                    "event=rule_action_failed rule=%s action=%s topic=%s error=%r",
+                    name, result.type, message.topic, result.error[:200],
+                )  # fmt: skip
         if failures:
             run.error_action = self._error_action(rule, message, failures)
         return run
@@ -216,4 +227,6 @@ class RulesEngine:
         result = self._call(rule.definition.name, rule.error_action, payload, body, message)
         name = rule.definition.name
         self.stats[f"{name}.error_action_{'ok' if result.ok else 'failed'}"] += 1
+        if not result.ok:
+            log.error("event=rule_error_action_failed rule=%s error=%r", name, result.error[:200])
         return result
