@@ -7,12 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cloud.lake import store as store_module
 from cloud.lake.query import query
+from cloud.lake.schema import ARROW_SCHEMA
 from cloud.lake.store import Lake
 from components.core import batch
 from components.core.clock import ManualClock
@@ -168,7 +170,8 @@ def test_compaction_merges_small_files_and_keeps_every_row(
     assert len(list(lake.root.rglob("*.parquet"))) == 10
     result = lake.compact()
     assert (result.partitions, result.files_merged, result.files_written) == (1, 10, 1)
-    assert len(list(lake.root.rglob("*.parquet"))) == 1
+    (merged,) = lake.root.rglob("*.parquet")
+    assert pq.read_schema(merged).remove_metadata() == ARROW_SCHEMA  # no path columns leak in
     assert rows_of(lake) == before
     assert lake.stats()["files"] == 1 and lake.stats()["files_compacted"] == 10
     assert lake.compact().files_merged == 0  # nothing left to merge
