@@ -68,7 +68,13 @@ def run(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         console.print(f"[red]scenario error:[/red] {exc}")
         return 2
-    fleet = Fleet(Path(args.out), args.devices, seed=args.seed, faults=faults)
+    fleet = Fleet(
+        Path(args.out),
+        args.devices,
+        seed=args.seed,
+        faults=faults,
+        anomaly_at_s=args.duration * 0.2,
+    )
     code = 0
     try:
         with console.status("starting the broker and the devices..."):

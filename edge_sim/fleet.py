@@ -26,6 +26,41 @@ from edge_sim.cloud_side import CloudSide
 log = logging.getLogger("edge_sim.fleet")
 
 UPLINK = "com.floorline.Uplink"
+SENSORS = "com.floorline.Sensors"
+RFID = "com.floorline.Rfid"
+
+# What each simulated device has on its bus and serial ports. ADXL345 vibration is sampled in
+# FIFO bursts (the high-rate raw stream that goes to Kinesis).
+CHIPS = [
+    {"driver": "bme280", "address": "0x76", "sampleIntervalSeconds": 1.0},
+    {"driver": "sht3x", "address": "0x44", "sampleIntervalSeconds": 1.0},
+    {"driver": "ina219", "address": "0x40", "sampleIntervalSeconds": 1.0},
+    {"driver": "ads1115", "address": "0x48", "sampleIntervalSeconds": 1.0},
+    {"driver": "adxl345", "address": "0x53", "sampleIntervalSeconds": 0.5},
+]
+
+
+def device_world(seed: int, anomaly_at_s: float | None) -> dict[str, Any]:
+    """One device's scenario (edge_sim/world): its chips, signals, faults and RFID reader."""
+    chips: list[dict[str, Any]] = [{"chip": c["driver"], "address": c["address"]} for c in CHIPS]
+    if anomaly_at_s is not None:
+        # An overheating machine: the BME280 sees a spike the analytics must raise and clear.
+        chips[0]["faults"] = [
+            {
+                "kind": "spike",
+                "signal": "temperature_c",
+                "magnitude": 15.0,
+                "startSeconds": anomaly_at_s,
+                "endSeconds": anomaly_at_s + 20,
+            }
+        ]
+    return {
+        "seed": seed,
+        "chips": chips,
+        "readers": [
+            {"protocol": "rdm6300", "name": "dock", "tagsPerHour": 600, "dwellSeconds": 4.0}
+        ],
+    }
 
 
 class ScenarioError(ValueError):
@@ -114,6 +149,7 @@ class Fleet:
         build_dir: Path | None = None,
         extra_config: Mapping[str, Any] | None = None,
         sm_speed: float = 60.0,
+        anomaly_at_s: float | None = None,
     ) -> None:
         self.out = Path(out).resolve()
         self.n = devices
@@ -129,6 +165,8 @@ class Fleet:
         self.broker: Any = None
         self.cloud: CloudSide | None = None
         self.kills = 0
+        self.anomaly_at_s = anomaly_at_s
+        self._readers: list[Any] = []
 
     # ------------------------------------------------------------------ set-up
     def _built(self) -> Mapping[str, Any]:
@@ -139,15 +177,21 @@ class Fleet:
         build_dir = self.build_dir or (self.out / "greengrass-build")
         if not (build_dir / layout.BUILD_INDEX).exists():
             sources = component_sources(layout.REPO_ROOT)
-            runnable = [s.key for s in sources if s.package and (
-                layout.REPO_ROOT / "components" / s.package / "__main__.py").exists()]
+            runnable = [
+                s.key
+                for s in sources
+                if s.package
+                and (layout.REPO_ROOT / "components" / s.package / "__main__.py").exists()
+            ]
             missing = [s.key for s in sources if s.package and s.key not in runnable]
             if missing:
                 log.warning("event=components_without_code skipped=%s", missing)
             gg_build.build(out=build_dir, components=runnable)
         return gg_build.load_build(build_dir)
 
-    def _config(self, thing: str, name: str, built: Any) -> dict[str, Any]:
+    def _config(
+        self, thing: str, name: str, built: Any, hardware: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Deployment-time configuration of one component on one device: the device's own
         log and site, for the keys the recipe declares, plus the run's own settings."""
         defaults = (built.recipe.get("ComponentConfiguration") or {}).get(
@@ -164,6 +208,10 @@ class Fleet:
         if name == UPLINK:
             # Shorter waits than a site would use, so a short run shows everything.
             cfg |= {"shadowIntervalSeconds": 10.0, "batchMaxDelaySeconds": 2.0}
+        if name == SENSORS:
+            cfg |= {"chips": CHIPS}
+        if name == RFID and hardware is not None:
+            cfg |= {"readers": [{"model": "rdm6300", "port": hardware["dock"], "baudRate": 9600}]}
         return cfg | dict(self.extra_config.get(name, {}))
 
     def start(self) -> None:
@@ -179,18 +227,32 @@ class Fleet:
         sink = LocalDirKinesis(kinesis_root)
         self.cloud = CloudSide(self.broker, kinesis_root)
         self.cloud.start()
-        for thing in self.things:
+        from edge_sim.hardware.readers import start_readers
+
+        for i, thing in enumerate(self.things):
             conn = MqttCloudConnection(self.broker, thing)
             conn.connect()
-            per_component = {name: self._config(thing, name, b) for name, b in built.items()}
+            root = self.out / "devices" / thing
+            root.mkdir(parents=True, exist_ok=True)
+            world = device_world(self.rng.randrange(1 << 30), self.anomaly_at_s if i == 0 else None)
+            (root / "world.json").write_text(json.dumps(world, indent=1))
+            readers = start_readers(world)
+            self._readers.extend(readers.values())
+            ports = {name: r.path for name, r in readers.items()}
+            per_component = {name: self._config(thing, name, b, ports) for name, b in built.items()}
+            env = {
+                "FLOORLINE_I2C_BUS": "sim",
+                "FLOORLINE_SIM_SCENARIO": str(root / "world.json"),
+                "GPIOZERO_PIN_FACTORY": "mock",
+            }
             dev = Device(
                 thing,
-                self.out / "devices" / thing,
+                root,
                 built,
                 cloud=conn,
                 kinesis_sink=sink,
                 overrides=per_component,
-                extra_env={"FLOORLINE_SIM_SEED": str(self.rng.randrange(1 << 30))},
+                extra_env=env,
                 sm_speed=self.sm_speed,
             )
             dev.conn = conn
@@ -263,6 +325,8 @@ class Fleet:
         for dev in self.devices.values():
             dev.stop()
             dev.conn.disconnect()
+        for reader in self._readers:
+            reader.stop()
         if self.cloud is not None:
             time.sleep(1.0)
             self.cloud.stop()
