@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from dataclasses import replace
@@ -13,6 +14,7 @@ from rich.live import Live
 from rich.table import Table
 
 from edge_sim.fleet import DEFAULT_FAULTS, Fleet, FleetResult, ScenarioError, load_scenario
+from edge_sim.load import LoadError, LoadPlan, LoadResult, LoadRun
 
 console = Console()
 
@@ -106,6 +108,58 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
+def load_table(res: LoadResult, out: Path) -> Table:
+    t = Table(title=f"edge_sim load: {res.devices:,} devices x {res.rate_hz:g} batch/s "
+                    f"for {res.duration_s:g} s")  # fmt: skip
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    ok = "[green]OK[/green]" if res.exactly_once else "[red]FAIL[/red]"
+
+    def pct(d: dict[str, float]) -> str:
+        return " / ".join(f"{d[k]:,.0f}" for k in ("p50", "p99", "max") if k in d) or "-"
+
+    rows = [
+        ("clients connected / refused", f"{res.connected:,} / {len(res.refused):,}"),
+        ("batches offered / sent / acknowledged",
+         f"{res.offered:,} / {res.sent:,} / {res.acked:,}"),
+        ("connections lost", f"{res.lost_connections:,}"),
+        ("rows in the lake", f"{res.rows_in_lake:,}"),
+        ("acknowledged rows missing from the lake", f"{res.acked_rows_missing:,} {ok}"),
+        ("duplicates in the lake / dropped by it",
+         f"{res.duplicates_in_lake:,} / {res.duplicates_dropped:,}"),
+        ("quarantined batches", f"{res.quarantined:,}"),
+        ("lag send -> lake, ms (p50 / p99 / max)", pct(res.lag_ms)),
+        ("PUBACK latency, ms (p50 / p99 / max)", pct(res.ack_latency_ms)),
+        ("send lateness, ms (p50 / p99 / max)", pct(res.send_lateness_ms)),
+        ("drain after the last send, s", f"{res.drain_s:.1f}"),
+        *((f"rate {k}, /s", f"{v:,.0f}") for k, v in res.rates_per_s.items()),
+        *((f"CPU {k}, % of a core", f"{v:.0f}") for k, v in res.cpu_pct.items()),
+        *((f"setup {k}, s", f"{v:.1f}") for k, v in res.setup_s.items()),
+        ("load average (1/5/15 min)", " ".join(f"{x:.2f}" for x in res.load_average)),
+    ]
+    for name, value in rows:
+        t.add_row(name, value)
+    t.caption = f"summary: {out / 'load-summary.json'}"
+    return t
+
+
+def load(args: argparse.Namespace) -> int:
+    plan = LoadPlan(devices=args.devices, duration_s=args.duration, rate_hz=args.rate,
+                    workers=args.workers, lake_buffer_s=args.lake_buffer, seed=args.seed)
+    out = Path(args.out)
+    try:
+        with console.status("load mode...") as status:
+            res = LoadRun(plan, out).run(
+                lambda phase, run: status.update(f"{phase}: {run._counts()}")
+            )
+    except LoadError as exc:
+        console.print(f"[red]load error:[/red] {exc}")
+        return 2
+    (out / "load-summary.json").write_text(json.dumps(res.as_dict(), indent=2))
+    console.print(load_table(res, out.resolve()))
+    return 0 if res.exactly_once and not res.refused else 1
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edge_sim", description="floorline's simulated fleet")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -117,6 +171,16 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--scenario", help="YAML file of faults (default: one outage, one kill)")
     r.add_argument("--drain", type=float, default=60.0, help="seconds allowed to drain after")
     r.set_defaults(func=run)
+    ld = sub.add_parser("load", help="load the local cloud with bare MQTT clients")
+    ld.add_argument("--devices", type=int, default=1000)
+    ld.add_argument("--duration", type=float, default=30.0, help="seconds of publishing")
+    ld.add_argument("--rate", type=float, default=1.0, help="batches per second per device")
+    ld.add_argument("--out", default="edge-sim-load", help="where broker, cloud and lake go")
+    ld.add_argument("--workers", type=int, default=1, help="client processes")
+    ld.add_argument("--lake-buffer", type=float, default=1.0,
+                    help="seconds the cloud buffers deliveries per lake write (Firehose-like)")
+    ld.add_argument("--seed", type=int, default=1)
+    ld.set_defaults(func=load)
     return p
 
 

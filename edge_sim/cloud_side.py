@@ -27,8 +27,18 @@ KINESIS_STREAM = "floorline-raw"
 
 
 class CloudSide:
-    def __init__(self, broker: Any, kinesis_root: Path, lake_root: Path) -> None:
+    def __init__(
+        self, broker: Any, kinesis_root: Path, lake_root: Path, lake_buffer_s: float = 0.0
+    ) -> None:
+        """`lake_buffer_s` > 0 buffers deliveries and writes them to the lake in one call per
+        interval, as Firehose's buffering hints do (one Parquet file and fsync per interval
+        instead of per message); 0 writes each delivery as it comes."""
         self.broker = broker
+        self.lake_buffer_s = lake_buffer_s
+        self._pending: list[bytes] = []
+        self._pending_lock = threading.Lock()
+        self.lake_writes = 0  # lake.ingest calls
+        self.lake_batches = 0  # deliveries written (or quarantined) by the lake
         self.kinesis_root = kinesis_root
         self.lake = Lake(lake_root, clock=SystemClock())
         self.state = MemoryTable(d.STATE_PARTITION_KEY)
@@ -39,14 +49,50 @@ class CloudSide:
         self._kinesis_after = 0
         self._bridge: BrokerBridge | None = None
         self._thread: threading.Thread | None = None
+        self._writer: threading.Thread | None = None
         self.replies: list[dict[str, Any]] = []
         self._reply_client: Any = None
 
     def _to_lake(self, data: bytes) -> None:
         """One telemetry-stream record into the lake (Firehose's job); the lake drops
         duplicates by identity and quarantines what does not decode."""
+        if self.lake_buffer_s > 0:
+            with self._pending_lock:  # not the lake's lock: a slow write must not stall MQTT
+                self._pending.append(data)
+            return
+        self._ingest([data])
+
+    def _ingest(self, batches: list[bytes]) -> None:
         with self._lake_lock:
-            self.lake.ingest([data])
+            self.lake.ingest(batches)
+            self.lake_writes += 1
+            self.lake_batches += len(batches)
+
+    def flush_lake(self) -> None:
+        """Write what the buffer holds (a no-op without buffering)."""
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
+        if pending:
+            self._ingest(pending)
+
+    @property
+    def lake_pending(self) -> int:
+        """Deliveries buffered for the lake, not written yet."""
+        return len(self._pending)
+
+    @property
+    def bridge_messages(self) -> int:
+        """MQTT messages the rules bridge has taken from the broker."""
+        return self._bridge.stats["messages"] if self._bridge is not None else 0
+
+    @property
+    def lake_writer_native_id(self) -> int | None:
+        """OS thread id of the buffered lake writer (for per-thread CPU accounting)."""
+        return self._writer.native_id if self._writer is not None else None
+
+    def _write_lake(self) -> None:
+        while not self._stop.wait(self.lake_buffer_s):
+            self.flush_lake()
 
     def lake_stats(self) -> dict[str, int]:
         with self._lake_lock:
@@ -71,6 +117,10 @@ class CloudSide:
         self._thread = threading.Thread(target=self._poll_kinesis, name="kinesis-consumer",
                                         daemon=True)
         self._thread.start()
+        if self.lake_buffer_s > 0:
+            self._writer = threading.Thread(target=self._write_lake, name="lake-writer",
+                                            daemon=True)
+            self._writer.start()
 
     def _poll_kinesis(self) -> None:
         while not self._stop.wait(0.5):
@@ -91,6 +141,9 @@ class CloudSide:
         self.drain_kinesis()
         if self._bridge is not None:
             self._bridge.stop()
+        if self._writer is not None:
+            self._writer.join(timeout=60)
+        self.flush_lake()
         if self._reply_client is not None:
             self._reply_client.loop_stop()
             self._reply_client.disconnect()

@@ -177,6 +177,11 @@ class Broker:
             self._log_file = None
 
     @property
+    def pid(self) -> int | None:
+        """Mosquitto's process id while it runs (for CPU and memory accounting)."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
