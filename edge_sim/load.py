@@ -230,7 +230,9 @@ class LoadRun:
         # Batches are encoded ahead, stamped with their scheduled send time: give the workers
         # time to do it before the common start.
         per_worker = batches_per_device(plan.duration_s, plan.rate_hz) * per
-        lead_s = 1.0 + 1.5 * per_worker * _encode_seconds_per_batch(plan.site)
+        # The estimate is from this (idle) process; the workers share the cores with the cloud.
+        crowding = max(1.0, workers / (os.cpu_count() or 1))
+        lead_s = 2.0 + 2.5 * crowding * per_worker * _encode_seconds_per_batch(plan.site)
         res.setup_s["encode_lead"] = lead_s
         self.start_wall = time.time() + lead_s
         start_ms.value = int(self.start_wall * 1000)
