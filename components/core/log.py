@@ -417,9 +417,9 @@ class Log:
                 validate_device(device)
                 validate_stream(stream)
                 validate_class(cls)
-                fields = tuple(payload) if isinstance(payload, Mapping) else None
-                if fields is not None and not all(isinstance(k, str) for k in fields):
-                    fields = None
+                fields: tuple[str, ...] | None = None
+                if isinstance(payload, Mapping) and all(isinstance(k, str) for k in payload):
+                    fields = tuple(payload)
                 cur = self._conn.execute(
                     "INSERT INTO streams(device, stream, cls, next_seq, fields) VALUES (?,?,?,1,?)",
                     (device, stream, cls, _JSON(list(fields)) if fields else None),
