@@ -21,9 +21,13 @@ from components.console.logview import (
     open_log,
 )
 from components.console.system import nucleus_socket, timedatectl_synced, unix_reachable
+from components.console.views import fmt_age
 from components.core.clock import BUILD_EPOCH_MS, Clock
 from components.core.config import Config
 from components.core.envelope import CLASSES, DRAIN_ORDER
+
+# Classes written straight from a sensor or reader (the others are derived or reports).
+SOURCE_CLASSES = ("raw", "event")
 
 # Greengrass lifecycle states (what the nucleus reports for a component).
 _STATE_LEVEL = {
@@ -188,13 +192,14 @@ def build_status(facts: StatusFacts, cfg: Config) -> dict[str, Any]:
     oldest_unsent = ledmod.oldest_unsent_wall_ms(stats, prefix)
     unsent = sum(e.get("records", 0) for name, per in backlog.items() if name.startswith(prefix)
                  for e in per.values())
+    unsent_age_s = _age_s(now, oldest_unsent)
     if not uplinks:
         uplink_level, uplink_detail = Level.UNKNOWN, f"no '{prefix}*' consumer registered"
-    elif decision.state == ledmod.OFFLINE_BUFFERING:
+    elif unsent_age_s is not None and unsent_age_s > cfg.offlineAfterSeconds:
         uplink_level, uplink_detail = Level.WARN, "offline: buffering to disk"
     else:
         uplink_level, uplink_detail = Level.OK, "keeping up"
-    uplink = {"backlog_records": unsent, "oldest_unsent_age_s": _age_s(now, oldest_unsent),
+    uplink = {"backlog_records": unsent, "oldest_unsent_age_s": unsent_age_s,
               "last_uplink_age_s": _age_s(now, max(acks)) if acks else None,
               "consumers": consumers, "level": uplink_level.name, "detail": uplink_detail}
 
@@ -216,8 +221,8 @@ def build_status(facts: StatusFacts, cfg: Config) -> dict[str, Any]:
     health_states = {s: ledmod.health_state(p) for s, p in facts.health.items()}
     by_source = {s.split("/", 1)[1]: s for s in health_states}
     for st in facts.streams:
-        if st["cls"] == "health":
-            continue
+        if st["cls"] not in SOURCE_CLASSES:
+            continue  # aggregates and alerts are derived on the device, not read from a source
         source = st["stream"].split("/", 1)[1]
         hs = by_source.pop(source, None)
         sensors.append(_sensor_row(st["stream"], st["produced"], hs, health_states, facts, now))
@@ -256,7 +261,7 @@ def _sensor_row(stream: str | None, produced: int | None, health_stream: str | N
         payload = payload or {}
         bits = [str(payload.get("event", "")), str(payload.get("detail", ""))]
         age = _age_s(now, facts.health_wall_ms.get(health_stream))
-        detail = " ".join(b for b in bits if b) + (f" ({age:.0f} s ago)" if age is not None
-                                                   else "")
+        detail = " ".join(b for b in bits if b) + (f" (latest report {fmt_age(age)} ago)"
+                                                   if age is not None else "")
     return {"stream": stream or health_stream, "health_stream": health_stream,
             "produced": produced, "state": state, "level": level.name, "detail": detail}

@@ -1,0 +1,287 @@
+"""`floorline`: the technician's console on the device. Works with no cloud connection.
+
+Exit codes (see components/console/levels.py): 0 OK, 1 warnings, 2 failures, 3 could not
+run, 64 wrong usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from components.console import config as console_config
+from components.console import doctor, export, led, page, status, verify
+from components.console.levels import EXIT_CANNOT_RUN, EXIT_OK, EXIT_USAGE, Level, exit_code
+from components.console.logview import LogUnavailable, open_log
+from components.console.term import render
+from components.console.views import doctor_table, stats_tables, status_tables, verify_tables
+from components.core.clock import Clock, SystemClock
+from components.core.config import Config, ConfigError
+from components.core.envelope import CLASSES
+
+log = logging.getLogger("floorline.console")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS,
+                        help="console configuration (JSON); default "
+                             f"${console_config.CONFIG_FILE_ENV} or "
+                             f"{console_config.DEFAULT_CONFIG_FILE}")
+    common.add_argument("--log", default=argparse.SUPPRESS, help="the log file (logPath)")
+    common.add_argument("--device", default=argparse.SUPPRESS, help="thing name (deviceName)")
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+    p = _Parser(prog="floorline", parents=[common],
+                description="floorline on-device console (no cloud needed). "
+                            "Exit codes: 0 OK, 1 warnings, 2 failures, 3 could not run.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("status", parents=[common, as_json], help="one screen: is all well?")
+
+    buf = sub.add_parser("buffer", help="the durable log").add_subparsers(
+        dest="action", required=True, parser_class=_Parser)
+    buf.add_parser("stats", parents=[common, as_json], help="records, backlog, counters")
+    buf.add_parser("verify", parents=[common, as_json],
+                   help="integrity check and sequence continuity per stream")
+    ex = buf.add_parser("export", parents=[common],
+                        help="copy the backlog to a folder (USB stick) with a manifest")
+    ex.add_argument("--to", required=True, help="destination folder")
+    ex.add_argument("--format", choices=export.FORMATS, default="parquet")
+    ex.add_argument("--all", action="store_true",
+                    help="every record held, not only those the uplink has not acknowledged")
+
+    ledp = sub.add_parser("led", help="the status LED").add_subparsers(
+        dest="action", required=True, parser_class=_Parser)
+    lt = ledp.add_parser("test", parents=[common], help="show each LED pattern in turn")
+    lt.add_argument("--pin", default=None, help="gpiozero pin (default ledPin)")
+    lt.add_argument("--seconds-each", type=float, default=None,
+                    help="how long each pattern shows (default ledTestSeconds)")
+
+    sub.add_parser("doctor", parents=[common, as_json],
+                   help="check the machine: buses, groups, disk, clock, Greengrass, broker")
+
+    pg = sub.add_parser("page", help="the LAN status page").add_subparsers(
+        dest="action", required=True, parser_class=_Parser)
+    serve = pg.add_parser("serve", parents=[common], help="serve /status and /status.json")
+    serve.add_argument("--bind", default=None, help="address (default statusBind)")
+    serve.add_argument("--port", type=int, default=None, help="port (default statusPort)")
+    pg.add_parser("token", help="make a new token and the hash for statusTokenSha256")
+    return p
+
+
+def _config(args: argparse.Namespace) -> Config:
+    overrides = {"logPath": getattr(args, "log", None), "deviceName": getattr(args, "device", None)}
+    return console_config.load(getattr(args, "config", None), overrides)
+
+
+def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
+         console: Console | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(message)s")
+    args = _parser().parse_args(argv)
+    out = console or Console()
+    clock = clock or SystemClock()
+    try:
+        if args.command == "page" and args.action == "token":
+            return _page_token(out)
+        cfg = _config(args)
+        handler = {
+            ("status", None): _status,
+            ("buffer", "stats"): _buffer_stats,
+            ("buffer", "verify"): _buffer_verify,
+            ("buffer", "export"): _buffer_export,
+            ("led", "test"): _led_test,
+            ("doctor", None): _doctor,
+            ("page", "serve"): _page_serve,
+        }[(args.command, getattr(args, "action", None))]
+        return handler(args, cfg, clock, out)
+    except (ConfigError, console_config.ConfigFileError) as exc:
+        out.print(f"[bold red]configuration:[/] {exc}")
+        return EXIT_CANNOT_RUN
+    except LogUnavailable as exc:
+        out.print(f"[bold red]FAIL[/] {exc}\n  remedy: {exc.remedy}")
+        return EXIT_CANNOT_RUN
+
+
+# --------------------------------------------------------------------------- commands
+def _print_json(out: Console, data: Any) -> None:
+    out.print_json(json.dumps(data, default=str))
+
+
+def _status(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+    report = status.build_status(status.gather(cfg, clock), cfg)
+    level = Level[report["level"]]
+    if args.json:
+        _print_json(out, report)
+    else:
+        render(out, status_tables(report), f"floorline {report['device']}", level)
+    return exit_code([level])
+
+
+def _buffer_stats(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+    lg = open_log(cfg, clock)
+    try:
+        stats, streams = lg.stats(), lg.streams()
+    finally:
+        lg.close()
+    if args.json:
+        _print_json(out, {"stats": stats, "streams": streams})
+    else:
+        render(out, stats_tables(stats, streams), f"log {stats['path']}")
+    return EXIT_OK
+
+
+def _buffer_verify(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+    from components.console.logview import check_log_file
+
+    check_log_file(cfg.logPath)
+    with out.status("checking integrity and sequence numbers (read-only)..."):
+        report = verify.run(cfg.logPath)
+    if args.json:
+        _print_json(out, report.to_dict())
+    else:
+        render(out, verify_tables(report), f"buffer verify {cfg.logPath}", report.level)
+    return exit_code([report.level])
+
+
+def _backlog_estimate(stats: dict[str, Any], prefix: str, everything: bool) -> int:
+    """Records the export will hold (for the progress bar): per class, the backlog of the
+    furthest-behind uplink consumer, or everything held when no uplink consumer takes it."""
+    total = 0
+    for cls in CLASSES:
+        held = stats["classes"][cls]["records"]
+        behind = [per[cls]["records"] for name, per in stats["backlog"].items()
+                  if name.startswith(prefix) and cls in per]
+        total += held if everything or not behind else max(behind)
+    return total
+
+
+def _buffer_export(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+    lg = open_log(cfg, clock)
+    try:
+        prefix = cfg.uplinkConsumerPrefix
+        estimate = _backlog_estimate(lg.stats(), prefix, args.all)
+        skip = {} if args.all else export.sent_upto(cfg.logPath, prefix)
+        columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn())
+        with Progress(*columns, console=out, transient=False) as bar:
+            task = bar.add_task("export", total=max(estimate, 1))
+
+            def progress(done: int) -> None:
+                bar.update(task, completed=done, total=max(estimate, done))
+
+            result = export.write_export(
+                lg, args.to, fmt=args.format, device=cfg.deviceName,
+                now_wall_ms=clock.wall_ms(), scope="all" if args.all else "backlog",
+                skip_upto=skip, chunk_rows=cfg.exportChunkRows, progress=progress,
+            )
+            bar.update(task, completed=result.manifest["records"],
+                       total=max(result.manifest["records"], 1))
+    except export.ExportError as exc:
+        out.print(f"[bold red]FAIL[/] {exc}")
+        return EXIT_CANNOT_RUN
+    finally:
+        lg.close()
+    m = result.manifest
+    out.print(f"[green]OK[/] {m['records']} records from {len(m['streams'])} streams in "
+              f"{len(m['files'])} files -> {result.folder}")
+    out.print(f"import it with: python -m cloud.lake import {result.folder}")
+    return EXIT_OK
+
+
+def _led_test(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+    from gpiozero import LED
+    from gpiozero.exc import GPIOZeroError
+
+    pin = args.pin or cfg.ledPin
+    seconds = args.seconds_each if args.seconds_each is not None else cfg.ledTestSeconds
+    try:
+        device = LED(pin)
+    except (GPIOZeroError, OSError) as exc:
+        out.print(f"[bold red]FAIL[/] cannot drive LED on {pin}: {exc}\n  remedy: check ledPin; "
+                  "off a Pi, try GPIOZERO_PIN_FACTORY=mock")
+        return EXIT_CANNOT_RUN
+    try:
+        for state in (led.ONLINE, led.OFFLINE_BUFFERING, led.FAULT, led.OFF):
+            out.print(f"LED {pin}: [bold]{state}[/] - {led.MEANINGS[state]}")
+            led.show(device, state)
+            time.sleep(seconds)
+    finally:
+        device.off()
+        device.close()
+    out.print("[green]OK[/] all patterns shown; the LED is off")
+    return EXIT_OK
+
+
+def _doctor(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+    stats, problem = None, None
+    try:
+        lg = open_log(cfg, clock)
+        try:
+            stats = lg.stats()
+        finally:
+            lg.close()
+    except LogUnavailable as exc:
+        problem = str(exc)
+    with out.status("checking..."):
+        results = doctor.run_checks(doctor.gather(cfg, stats, problem))
+    if args.json:
+        _print_json(out, [r.to_dict() for r in results])
+    else:
+        table = doctor_table(results)
+        render(out, [table])
+    return exit_code(r.level for r in results)
+
+
+def _page_serve(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+    logging.getLogger().setLevel(logging.INFO)
+    bind = args.bind or cfg.statusBind
+    port = cfg.statusPort if args.port is None else args.port
+    try:
+        server = page.StatusServer((bind, port), cfg.statusTokenSha256,
+                                   lambda: status.build_status(status.gather(cfg, clock), cfg))
+    except page.PageDisabled as exc:
+        out.print(f"[bold red]FAIL[/] {exc}")
+        return EXIT_CANNOT_RUN
+    except OSError as exc:
+        out.print(f"[bold red]FAIL[/] cannot listen on {bind}:{port}: {exc}")
+        return EXIT_CANNOT_RUN
+    signal.signal(signal.SIGTERM, _interrupt)  # the nucleus stops components with SIGTERM
+    log.info("event=status_page_listening bind=%s port=%d", bind, server.port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        log.info("event=status_page_stopped")
+    finally:
+        server.server_close()
+    return EXIT_OK
+
+
+def _interrupt(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def _page_token(out: Console) -> int:
+    token, digest = page.new_token()
+    out.print(f"token (give to people who may see the page): [bold]{token}[/]")
+    out.print(f'configuration: "statusTokenSha256": "{digest}"')
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
