@@ -27,6 +27,7 @@ from components.console.views import doctor_table, stats_tables, status_tables, 
 from components.core.clock import Clock, SystemClock
 from components.core.config import Config, ConfigError
 from components.core.envelope import CLASSES
+from components.core.ipc import thing_name
 
 log = logging.getLogger("floorline.console")
 
@@ -44,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
                              f"${console_config.CONFIG_FILE_ENV} or "
                              f"{console_config.DEFAULT_CONFIG_FILE}")
     common.add_argument("--log", default=argparse.SUPPRESS, help="the log file (logPath)")
-    common.add_argument("--device", default=argparse.SUPPRESS, help="thing name (deviceName)")
+    common.add_argument("--device", default=argparse.SUPPRESS,
+                        help="thing name (default $AWS_IOT_THING_NAME)")
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
@@ -70,24 +72,27 @@ def _parser() -> argparse.ArgumentParser:
         dest="action", required=True, parser_class=_Parser)
     lt = ledp.add_parser("test", parents=[common], help="show each LED pattern in turn")
     lt.add_argument("--pin", default=None, help="gpiozero pin (default ledPin)")
-    lt.add_argument("--seconds-each", type=float, default=None,
-                    help="how long each pattern shows (default ledTestSeconds)")
+    lt.add_argument("--seconds-each", type=float, default=3.0,
+                    help="how long each pattern shows (default 3 s)")
 
     sub.add_parser("doctor", parents=[common, as_json],
                    help="check the machine: buses, groups, disk, clock, Greengrass, broker")
 
-    pg = sub.add_parser("page", help="the LAN status page").add_subparsers(
-        dest="action", required=True, parser_class=_Parser)
-    serve = pg.add_parser("serve", parents=[common], help="serve /status and /status.json")
-    serve.add_argument("--bind", default=None, help="address (default statusBind)")
-    serve.add_argument("--port", type=int, default=None, help="port (default statusPort)")
-    pg.add_parser("token", help="make a new token and the hash for statusTokenSha256")
+    serve = sub.add_parser("serve", parents=[common],
+                           help="the LAN status page: /status (HTML) and /status.json")
+    serve.add_argument("--bind", default=None, help="address (default bindAddress)")
+    serve.add_argument("--port", type=int, default=None, help="port (default port)")
+    sub.add_parser("token", help="make a status page token and its statusTokenSha256")
     return p
 
 
 def _config(args: argparse.Namespace) -> Config:
-    overrides = {"logPath": getattr(args, "log", None), "deviceName": getattr(args, "device", None)}
+    overrides = {"logPath": getattr(args, "log", None)}
     return console_config.load(getattr(args, "config", None), overrides)
+
+
+def _device(args: argparse.Namespace) -> str:
+    return getattr(args, "device", None) or thing_name()
 
 
 def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
@@ -97,8 +102,8 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
     out = console or Console()
     clock = clock or SystemClock()
     try:
-        if args.command == "page" and args.action == "token":
-            return _page_token(out)
+        if args.command == "token":
+            return _token(out)
         cfg = _config(args)
         handler = {
             ("status", None): _status,
@@ -107,7 +112,7 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
             ("buffer", "export"): _buffer_export,
             ("led", "test"): _led_test,
             ("doctor", None): _doctor,
-            ("page", "serve"): _page_serve,
+            ("serve", None): _serve,
         }[(args.command, getattr(args, "action", None))]
         return handler(args, cfg, clock, out)
     except (ConfigError, console_config.ConfigFileError) as exc:
@@ -124,7 +129,7 @@ def _print_json(out: Console, data: Any) -> None:
 
 
 def _status(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
-    report = status.build_status(status.gather(cfg, clock), cfg)
+    report = status.build_status(status.gather(cfg, clock, _device(args)), cfg)
     level = Level[report["level"]]
     if args.json:
         _print_json(out, report)
@@ -134,7 +139,7 @@ def _status(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -
 
 
 def _buffer_stats(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
-    lg = open_log(cfg, clock)
+    lg = open_log(cfg, clock, _device(args))
     try:
         stats, streams = lg.stats(), lg.streams()
     finally:
@@ -172,7 +177,8 @@ def _backlog_estimate(stats: dict[str, Any], prefix: str, everything: bool) -> i
 
 
 def _buffer_export(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
-    lg = open_log(cfg, clock)
+    device = _device(args)
+    lg = open_log(cfg, clock, device)
     try:
         prefix = cfg.uplinkConsumerPrefix
         estimate = _backlog_estimate(lg.stats(), prefix, args.all)
@@ -186,9 +192,9 @@ def _buffer_export(args: argparse.Namespace, cfg: Config, clock: Clock, out: Con
                 bar.update(task, completed=done, total=max(estimate, done))
 
             result = export.write_export(
-                lg, args.to, fmt=args.format, device=cfg.deviceName,
+                lg, args.to, fmt=args.format, device=device,
                 now_wall_ms=clock.wall_ms(), scope="all" if args.all else "backlog",
-                skip_upto=skip, chunk_rows=cfg.exportChunkRows, progress=progress,
+                skip_upto=skip, progress=progress,
             )
             bar.update(task, completed=result.manifest["records"],
                        total=max(result.manifest["records"], 1))
@@ -209,7 +215,7 @@ def _led_test(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console)
     from gpiozero.exc import GPIOZeroError
 
     pin = args.pin or cfg.ledPin
-    seconds = args.seconds_each if args.seconds_each is not None else cfg.ledTestSeconds
+    seconds = args.seconds_each
     try:
         device = LED(pin)
     except (GPIOZeroError, OSError) as exc:
@@ -231,7 +237,7 @@ def _led_test(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console)
 def _doctor(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
     stats, problem = None, None
     try:
-        lg = open_log(cfg, clock)
+        lg = open_log(cfg, clock, _device(args))
         try:
             stats = lg.stats()
         finally:
@@ -248,13 +254,17 @@ def _doctor(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -
     return exit_code(r.level for r in results)
 
 
-def _page_serve(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+def _serve(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
     logging.getLogger().setLevel(logging.INFO)
-    bind = args.bind or cfg.statusBind
-    port = cfg.statusPort if args.port is None else args.port
+    bind = args.bind or cfg.bindAddress
+    port = cfg.port if args.port is None else args.port
+    device = _device(args)
     try:
-        server = page.StatusServer((bind, port), cfg.statusTokenSha256,
-                                   lambda: status.build_status(status.gather(cfg, clock), cfg))
+        server = page.StatusServer(
+            (bind, port), cfg.statusTokenSha256,
+            lambda: status.build_status(status.gather(cfg, clock, device), cfg),
+            refresh_s=cfg.refreshSeconds,
+        )
     except page.PageDisabled as exc:
         out.print(f"[bold red]FAIL[/] {exc}")
         return EXIT_CANNOT_RUN
@@ -276,7 +286,7 @@ def _interrupt(signum: int, frame: object) -> NoReturn:
     raise KeyboardInterrupt
 
 
-def _page_token(out: Console) -> int:
+def _token(out: Console) -> int:
     token, digest = page.new_token()
     out.print(f"token (give to people who may see the page): [bold]{token}[/]")
     out.print(f'configuration: "statusTokenSha256": "{digest}"')

@@ -1,5 +1,7 @@
-"""The console's configuration: the same keys whether it runs as the status-page component
-(from the nucleus) or as the technician's `floorline` command (from a JSON file)."""
+"""The console's configuration (recipes/Console.yaml's DefaultConfiguration is checked against
+this Spec): the same keys whether it runs as the status-page component (from the nucleus) or
+as the technician's `floorline` command (from a JSON file). The device name is the thing name
+from the environment (AWS_IOT_THING_NAME), as for every component; `--device` overrides it."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from components.core.config import Config, ConfigError, Key, Spec
-from components.core.ipc import STANDALONE_CONFIG_ENV, THING_ENV
+from components.core.ipc import STANDALONE_CONFIG_ENV
+from components.core.log_config import LOG_KEYS
 
 # The technician's shell has no nucleus to ask: the command reads this file when it exists.
 DEFAULT_CONFIG_FILE = "/etc/floorline/console.json"
@@ -34,64 +37,47 @@ def _check_str_list(value: list[Any]) -> list[str]:
 
 
 SPEC = Spec(
-    Key("deviceName", str, os.environ.get(THING_ENV, "floorline-dev"), "this device's thing name"),
-    Key("logPath", str, "/var/lib/floorline/log.db", "the durable log shared by the components"),
-    Key("logBudgetBytes", int, 256 << 20, "byte budget of the log", min=1 << 20),
-    Key("logFreeFloorBytes", int, 64 << 20, "free disk the log always leaves", min=0),
-    Key(
-        "stateFile",
-        str,
-        "/var/lib/floorline/components.json",
-        "component states: {name: {state, updated_wall_ms}} written by the components",
-    ),
-    Key(
-        "components",
-        list,
-        ["sensors", "rfid", "analytics", "uplink"],
-        "components expected on this device (shown as unknown when nothing says otherwise)",
-        check=_check_str_list,
-    ),
-    Key(
-        "componentStaleSeconds",
-        float,
-        120.0,
-        "a component state older than this is shown as unknown",
-        min=1,
-    ),
-    Key("uplinkConsumerPrefix", str, "uplink", "log consumers whose acks mean 'sent'"),
-    Key(
-        "offlineAfterSeconds",
-        float,
-        300.0,
-        "unsent backlog older than this means the uplink is not getting through",
-        min=1,
-    ),
-    Key("statusBind", str, "0.0.0.0", "address of the status page (the LAN)"),
-    Key("statusPort", int, 8470, "TCP port of the status page (0: any free port)", min=0,
-        max=65535),
+    *LOG_KEYS,
+    Key("siteId", str, "unassigned", "the site of this device (shown on the page)"),
+    Key("bindAddress", str, "0.0.0.0", "address of the status page (0.0.0.0: the site LAN)"),
+    Key("port", int, 8080, "TCP port of the status page (0: any free port)", min=0, max=65535),
     Key(
         "statusTokenSha256",
         str,
         "",
-        "sha256 (hex) of the status page token; empty keeps the page off",
+        "sha256 (hex) of the status page token; empty: the page refuses to start",
         check=_check_token_hash,
     ),
-    Key("ledPin", str, "GPIO17", "the status LED's pin (gpiozero pin name)"),
-    Key("ledTestSeconds", float, 3.0, "how long `led test` shows each pattern", min=0.01),
-    Key("brokerHost", str, "", "MQTT endpoint checked by `doctor` (empty: not checked)"),
-    Key("brokerPort", int, 8883, "MQTT port checked by `doctor`", min=1, max=65535),
-    Key("connectTimeoutSeconds", float, 3.0, "timeout of doctor's network checks", min=0.1),
-    Key("componentUser", str, "ggc_user", "the user the components run as"),
-    Key("greengrassRoot", str, "/greengrass/v2", "the nucleus root folder"),
+    Key("refreshSeconds", float, 5.0, "how often the page reloads itself", min=1),
     Key(
-        "serialPorts",
+        "stateFile",
+        str,
+        "/var/lib/floorline/components.json",
+        "component states: {name: {state, updated_wall_ms}}, written by a supervisor",
+    ),
+    Key(
+        "components",
         list,
-        [],
-        "serial device nodes `doctor` checks (e.g. /dev/ttyUSB0); empty: any found",
+        ["Sensors", "Rfid", "Analytics", "Uplink", "HttpIngest"],
+        "components expected on this device (unknown until something reports their state)",
         check=_check_str_list,
     ),
-    Key("exportChunkRows", int, 5000, "rows per write during `buffer export`", min=1),
+    Key("componentStaleSeconds", float, 120.0, "an older component state shows as unknown",
+        min=1),
+    Key("uplinkConsumerPrefix", str, "uplink", "log consumers whose acks mean 'sent'"),
+    Key("offlineAfterSeconds", float, 300.0,
+        "unsent backlog older than this means the uplink is not getting through", min=1),
+    Key("ledPin", str, "GPIO17", "the status LED's pin (gpiozero pin name)"),
+    Key("brokerHost", str, "", "MQTT endpoint `doctor` connects to (empty: not checked)"),
+    Key("brokerPort", int, 8883, "MQTT port `doctor` connects to", min=1, max=65535),
+    Key("componentUser", str, "ggc_user", "the user the components run as"),
+    Key("greengrassRoot", str, "/greengrass/v2", "the nucleus root folder"),
+    Key("serialPorts", list, [], "serial device nodes `doctor` checks (empty: any found)",
+        check=_check_str_list),
 )
+
+# Not configuration: how long the network probes of `doctor` and `status` wait.
+CONNECT_TIMEOUT_S = 3.0
 
 
 class ConfigFileError(Exception):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components.console.config import CONNECT_TIMEOUT_S
 from components.console.led import log_out_of_room, refused_records
 from components.console.levels import Level
 from components.console.system import (
@@ -101,8 +102,8 @@ def user_groups(user: str) -> tuple[bool, frozenset[str]]:
     return True, frozenset(groups)
 
 
-def gather(cfg: Config, log_stats: Mapping[str, Any] | None, log_problem: str | None
-           ) -> DoctorFacts:
+def gather(cfg: Config, log_stats: Mapping[str, Any] | None, log_problem: str | None,
+           timeout_s: float = CONNECT_TIMEOUT_S) -> DoctorFacts:
     exists, groups = user_groups(cfg.componentUser)
     serial_paths = list(cfg.serialPorts) or sorted(
         {p for pattern in SERIAL_PATTERNS for p in glob.glob(pattern)}
@@ -130,9 +131,9 @@ def gather(cfg: Config, log_stats: Mapping[str, Any] | None, log_problem: str | 
         greengrass_root_exists=Path(cfg.greengrassRoot).is_dir(),
         in_component=bool(os.environ.get(SOCKET_ENV) and os.environ.get(TOKEN_ENV)),
         socket_path=sock,
-        socket_problem=unix_reachable(sock, cfg.connectTimeoutSeconds),
+        socket_problem=unix_reachable(sock, timeout_s),
         broker=broker,
-        broker_problem=(tcp_reachable(*broker, cfg.connectTimeoutSeconds) if broker else None),
+        broker_problem=(tcp_reachable(*broker, timeout_s) if broker else None),
     )
 
 

@@ -40,6 +40,7 @@ EXPORT_FORMAT: Final = "floorline-export"
 EXPORT_VERSION: Final = 1
 MANIFEST: Final = "manifest.json"
 FORMATS: Final = ("parquet", "csv")
+DEFAULT_CHUNK_ROWS: Final = 5000  # rows per write: bounded memory, few row groups
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,7 @@ def write_export(
     now_wall_ms: int,
     scope: str = "backlog",
     skip_upto: Mapping[tuple[str, str], int] | None = None,
-    chunk_rows: int = 5000,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: Callable[[int], None] | None = None,
 ) -> ExportResult:
     """Write the records held in `log` (minus those at or below `skip_upto` per stream) into

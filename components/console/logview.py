@@ -13,6 +13,7 @@ from components.core.clock import Clock
 from components.core.config import Config
 from components.core.envelope import Record
 from components.core.log import LOG_FORMAT_VERSION, Log
+from components.core.log_config import open_log as open_configured_log
 
 
 class LogUnavailable(Exception):
@@ -61,17 +62,12 @@ def check_log_file(path: str | Path) -> None:
         )
 
 
-def open_log(cfg: Config, clock: Clock) -> Log:
-    """The log through its API (used for stats and snapshots; the console never appends)."""
+def open_log(cfg: Config, clock: Clock, device: str) -> Log:
+    """The log through its API (used for stats and snapshots; the console never appends).
+    Checked first, so the console never creates a log nor salvages someone else's file."""
     check_log_file(cfg.logPath)
     try:
-        return Log.open(
-            cfg.logPath,
-            device=cfg.deviceName,
-            budget_bytes=cfg.logBudgetBytes,
-            free_floor_bytes=cfg.logFreeFloorBytes,
-            clock=clock,
-        )
+        return open_configured_log(cfg, device, clock)
     except (sqlite3.OperationalError, PermissionError) as exc:
         raise LogUnavailable(
             f"cannot open {cfg.logPath}: {exc}", cfg.logPath,

@@ -70,11 +70,11 @@ def _badge(level: Level) -> str:
     return f'<span class="{level.name}">{level.name}</span>'
 
 
-def render_html(report: Mapping[str, Any], tables: list[Table]) -> str:
+def render_html(report: Mapping[str, Any], tables: list[Table], refresh_s: float = 5.0) -> str:
     e = html.escape
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
-        "<meta http-equiv='refresh' content='15'>",
+        f"<meta http-equiv='refresh' content='{max(1, round(refresh_s))}'>",
         f"<title>floorline {e(str(report['device']))}</title><style>{_CSS}</style></head><body>",
         f"<h1>floorline {e(str(report['device']))} {_badge(Level[report['level']])}</h1>",
     ]
@@ -150,7 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/status.json":
             self._finish(json.dumps(report, indent=1).encode(), "application/json", head)
         else:
-            page = render_html(report, status_tables(report))
+            page = render_html(report, status_tables(report), self.server.refresh_s)
             self._finish(page.encode(), "text/html; charset=utf-8", head)
 
     def do_POST(self) -> None:  # noqa: N802
@@ -167,12 +167,14 @@ class _Handler(BaseHTTPRequestHandler):
 class StatusServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], token_sha256: str, report: Report) -> None:
+    def __init__(self, address: tuple[str, int], token_sha256: str, report: Report,
+                 refresh_s: float = 5.0) -> None:
         if not token_sha256:
             raise PageDisabled("statusTokenSha256 is empty: the status page stays off "
-                               "(floorline page token makes one)")
+                               "(floorline token makes one)")
         self.token_sha256 = token_sha256
         self.report = report
+        self.refresh_s = refresh_s
         self.counts: dict[str, int] = {"served": 0, "denied": 0, "errors": 0}
         self._counts_lock = threading.Lock()
         super().__init__(address, _Handler)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from components.console import led as ledmod
+from components.console.config import CONNECT_TIMEOUT_S
 from components.console.levels import Level, overall
 from components.console.logview import (
     ConsumerProgress,
@@ -60,9 +61,9 @@ class StatusFacts:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def gather(cfg: Config, clock: Clock) -> StatusFacts:
+def gather(cfg: Config, clock: Clock, device: str) -> StatusFacts:
     """Read the log, the state file and the machine. Read-only (see logview)."""
-    log = open_log(cfg, clock)
+    log = open_log(cfg, clock, device)
     try:
         stats = log.stats()
         streams = log.streams()
@@ -77,7 +78,7 @@ def gather(cfg: Config, clock: Clock) -> StatusFacts:
     except OSError as exc:
         states_error = f"cannot read {cfg.stateFile}: {exc}"
     return StatusFacts(
-        device=cfg.deviceName,
+        device=device,
         now_wall_ms=clock.wall_ms(),
         stats=stats,
         consumers=consumer_progress(cfg.logPath),
@@ -88,7 +89,7 @@ def gather(cfg: Config, clock: Clock) -> StatusFacts:
         states_error=states_error,
         ntp_synced=timedatectl_synced(),
         nucleus_problem=unix_reachable(
-            nucleus_socket(cfg.greengrassRoot), cfg.connectTimeoutSeconds
+            nucleus_socket(cfg.greengrassRoot), CONNECT_TIMEOUT_S
         ),
     )
 
@@ -246,7 +247,8 @@ def build_status(facts: StatusFacts, cfg: Config) -> dict[str, Any]:
     levels = [Level[s["level"]] for s in (sections["led"], sections["nucleus"],
                                           sections["clock"], buffer, uplink, sections["drops"])]
     levels += [Level[r["level"]] for r in sections["components"] + sensors]
-    return {"device": facts.device, "now_wall_ms": now, "level": overall(levels).name,
+    return {"device": facts.device, "site": cfg.siteId, "now_wall_ms": now,
+            "level": overall(levels).name,
             **sections}
 
 

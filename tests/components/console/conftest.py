@@ -89,17 +89,24 @@ def build_site(tmp: Path, *, outage: bool = True, fault: bool = True) -> Site:
                                         "state": "faulty", "error": "OSError", "errno": 121})
     lg.close()
     config = {
-        "deviceName": DEVICE,
         "logPath": str(path),
         "logBudgetBytes": BUDGET,
-        "logFreeFloorBytes": 0,
+        "freeDiskFloorBytes": 0,
         "stateFile": str(tmp / "components.json"),
         "greengrassRoot": str(tmp / "greengrass"),
-        "components": ["sensors", "uplink"],
+        "components": ["Sensors", "Uplink"],
     }
     config_file = tmp / "console.json"
     config_file.write_text(json.dumps(config))
     return Site(path, clock, config, config_file, outage_at)
+
+
+@pytest.fixture(autouse=True)
+def _thing_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The device name comes from the environment, as the nucleus sets it."""
+    monkeypatch.setenv("AWS_IOT_THING_NAME", DEVICE)
+    for var in ("FLOORLINE_CONSOLE_CONFIG", "FLOORLINE_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -93,10 +93,9 @@ def test_gathered_probes_reach_real_sockets(tmp_path):
     tcp.listen(1)
     cfg = console_config.load(None, {
         "greengrassRoot": str(tmp_path), "brokerHost": "127.0.0.1",
-        "brokerPort": tcp.getsockname()[1], "logPath": str(tmp_path / "log.db"),
-        "connectTimeoutSeconds": 5.0})
+        "brokerPort": tcp.getsockname()[1], "logPath": str(tmp_path / "log.db")})
     try:
-        up = by_name(doctor.gather(cfg, None, "no log"))
+        up = by_name(doctor.gather(cfg, None, "no log", timeout_s=10))
     finally:
         unix.close()
         tcp.close()

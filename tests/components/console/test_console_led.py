@@ -108,8 +108,9 @@ def test_show_drives_a_gpiozero_led(mock_pins):
 def test_led_test_command_cycles_every_pattern_and_leaves_the_led_off(
         mock_pins, tmp_path, captured):
     cfg = tmp_path / "c.json"
-    cfg.write_text('{"ledPin": "GPIO22", "ledTestSeconds": 0.05}')
-    rc = main(["led", "test", "--config", str(cfg)], console=captured.console)
+    cfg.write_text('{"ledPin": "GPIO22"}')
+    rc = main(["led", "test", "--seconds-each", "0.05", "--config", str(cfg)],
+              console=captured.console)
     assert rc == 0
     for state in (led.ONLINE, led.OFFLINE_BUFFERING, led.FAULT, led.OFF):
         assert state in captured.text

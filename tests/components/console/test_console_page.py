@@ -22,7 +22,7 @@ def served(site):
     cfg = console_config.load(site.config_file, {"statusTokenSha256": page.token_hash(TOKEN)})
 
     def report():
-        return status.build_status(status.gather(cfg, site.clock), cfg)
+        return status.build_status(status.gather(cfg, site.clock, "dev-001"), cfg)
 
     server = page.StatusServer(("127.0.0.1", 0), cfg.statusTokenSha256, report)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -139,7 +139,7 @@ def test_floorline_page_serve_as_a_process(site):
     Path(site.config_file).write_text(json.dumps(cfg))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "components.console", "page", "serve", "--config",
+        [sys.executable, "-m", "components.console", "serve", "--config",
          str(site.config_file), "--bind", "127.0.0.1", "--port", "0"],
         stderr=subprocess.PIPE, text=True, env=env)
     try:

@@ -16,7 +16,7 @@ from components.core.envelope import CLASSES
 
 def _report(site, **overrides):
     cfg = console_config.load(site.config_file, overrides)
-    facts = status.gather(cfg, site.clock)
+    facts = status.gather(cfg, site.clock, DEVICE)
     facts.ntp_synced = True  # the host's timedatectl is not what these tests are about
     return status.build_status(facts, cfg), cfg
 
@@ -68,15 +68,15 @@ def test_healthy_site_is_online_and_ok(tmp_path):
 def test_component_states_fresh_stale_missing_and_broken(site):
     now = site.clock.wall_ms()
     Path(site.config["stateFile"]).write_text(json.dumps({"components": {
-        "sensors": {"state": "RUNNING", "updated_wall_ms": now - 5_000},
-        "uplink": {"state": "RUNNING", "updated_wall_ms": now - 3_600_000},
-        "rfid": {"state": "BROKEN", "updated_wall_ms": now - 1_000},
+        "Sensors": {"state": "RUNNING", "updated_wall_ms": now - 5_000},
+        "Uplink": {"state": "RUNNING", "updated_wall_ms": now - 3_600_000},
+        "Rfid": {"state": "BROKEN", "updated_wall_ms": now - 1_000},
     }}))
     report, _ = _report(site)
     rows = {c["name"]: c for c in report["components"]}
-    assert rows["sensors"]["state"] == "RUNNING" and rows["sensors"]["level"] == "OK"
-    assert rows["uplink"]["state"] == "unknown" and "stale" in rows["uplink"]["detail"]
-    assert rows["rfid"]["state"] == "BROKEN" and rows["rfid"]["level"] == "FAIL"
+    assert rows["Sensors"]["state"] == "RUNNING" and rows["Sensors"]["level"] == "OK"
+    assert rows["Uplink"]["state"] == "unknown" and "stale" in rows["Uplink"]["detail"]
+    assert rows["Rfid"]["state"] == "BROKEN" and rows["Rfid"]["level"] == "FAIL"
 
 
 def test_unreadable_state_file_is_reported_not_fatal():
@@ -133,9 +133,9 @@ def test_not_a_floorline_log_exits_3(tmp_path, captured):
 
 def test_bad_configuration_exits_3(tmp_path, captured):
     cfg = tmp_path / "c.json"
-    cfg.write_text(json.dumps({"statusPort": "eighty", "logPth": "/x"}))
+    cfg.write_text(json.dumps({"port": "eighty", "logPth": "/x"}))
     assert main(["status", "--config", str(cfg)], console=captured.console) == 3
-    assert "statusPort" in captured.text and "logPth" in captured.text
+    assert "port" in captured.text and "logPth" in captured.text
 
 
 def test_usage_errors_exit_64(captured):
