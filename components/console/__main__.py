@@ -12,22 +12,42 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from rich.console import Console
+from rich.markup import escape as rich_escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from components.console import config as console_config
-from components.console import doctor, export, led, page, status, verify
-from components.console.levels import EXIT_CANNOT_RUN, EXIT_OK, EXIT_USAGE, Level, exit_code
+from components.console import doctor, export, hardware, led, page, status, verify
+from components.console.levels import (
+    EXIT_CANNOT_RUN,
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_USAGE,
+    EXIT_WARN,
+    Level,
+    exit_code,
+    overall,
+)
 from components.console.logview import LogUnavailable, open_log
 from components.console.term import render
-from components.console.views import doctor_table, stats_tables, status_tables, verify_tables
+from components.console.views import (
+    Row,
+    Table,
+    doctor_table,
+    fmt_wall,
+    stats_tables,
+    status_tables,
+    verify_tables,
+)
 from components.core.clock import Clock, SystemClock
 from components.core.config import Config, ConfigError
 from components.core.envelope import CLASSES
 from components.core.ipc import thing_name
+from components.rfid.config import MODELS as RFID_MODELS
+from components.rfid.config import VARIANTS as RFID_VARIANTS
 
 log = logging.getLogger("floorline.console")
 
@@ -75,6 +95,30 @@ def _parser() -> argparse.ArgumentParser:
     lt.add_argument("--seconds-each", type=float, default=3.0,
                     help="how long each pattern shows (default 3 s)")
 
+    sens = sub.add_parser("sensors", help="the I2C sensors").add_subparsers(
+        dest="action", required=True, parser_class=_Parser)
+    bus_arg = argparse.ArgumentParser(add_help=False)
+    bus_arg.add_argument("--bus", default=None,
+                         help="I2C adapter number, or 'sim' (default 1; $FLOORLINE_I2C_BUS wins)")
+    sens.add_parser("scan", parents=[common, bus_arg],
+                    help="sweep the bus, identify chips, read each once")
+    watch = sens.add_parser("watch", parents=[common, bus_arg], help="live values")
+    watch.add_argument("--interval", type=float, default=1.0, help="seconds between readings")
+    watch.add_argument("--count", type=int, default=0, help="stop after N rounds (0: Ctrl-C)")
+
+    rfid = sub.add_parser("rfid", help="the serial RFID readers").add_subparsers(
+        dest="action", required=True, parser_class=_Parser)
+    rt = rfid.add_parser("test", parents=[common],
+                         help="frames as they arrive: checksum good or bad, decoded tags")
+    rt.add_argument("--port", required=True,
+                    help="serial port or URL (/dev/serial0, /dev/ttyUSB0, socket://host:port)")
+    rt.add_argument("--model", choices=sorted(RFID_MODELS), default="rdm6300")
+    rt.add_argument("--variant", choices=sorted(RFID_VARIANTS), default="m100",
+                    help="UHF reader variant")
+    rt.add_argument("--baud", type=int, default=None, help="default: the model's")
+    rt.add_argument("--seconds", type=float, default=30.0, help="how long to listen")
+    rt.add_argument("--count", type=int, default=0, help="stop after N tags (0: no limit)")
+
     sub.add_parser("doctor", parents=[common, as_json],
                    help="check the machine: buses, groups, disk, clock, Greengrass, broker")
 
@@ -96,11 +140,12 @@ def _device(args: argparse.Namespace) -> str:
 
 
 def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
-         console: Console | None = None) -> int:
+         console: Console | None = None, sleep: Callable[[float], None] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(message)s")
     args = _parser().parse_args(argv)
     out = console or Console()
     clock = clock or SystemClock()
+    args.sleep = sleep or time.sleep  # injected: tests drive virtual time
     try:
         if args.command == "token":
             return _token(out)
@@ -112,6 +157,9 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
             ("buffer", "export"): _buffer_export,
             ("led", "test"): _led_test,
             ("doctor", None): _doctor,
+            ("sensors", "scan"): _sensors_scan,
+            ("sensors", "watch"): _sensors_watch,
+            ("rfid", "test"): _rfid_test,
             ("serve", None): _serve,
         }[(args.command, getattr(args, "action", None))]
         return handler(args, cfg, clock, out)
@@ -280,6 +328,110 @@ def _serve(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) ->
     finally:
         server.server_close()
     return EXIT_OK
+
+
+def _open_bus(args: argparse.Namespace, clock: Clock, out: Console) -> Any:
+    from components.core import buses
+
+    try:
+        return buses.open_i2c(args.bus, clock=clock)
+    except (OSError, buses.BusConfigError) as exc:
+        out.print(f"[bold red]FAIL[/] cannot open the I2C bus: {exc}\n  remedy: enable I2C "
+                  "(floorline doctor), or --bus N for another adapter")
+        return None
+
+
+def _reading_text(reading: dict[str, Any] | None) -> str:
+    if not reading:
+        return "-"
+    return "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in reading.items())
+
+
+def _sensors_scan(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+    bus = _open_bus(args, clock, out)
+    if bus is None:
+        return EXIT_CANNOT_RUN
+    with out.status("scanning 0x08-0x77..."):
+        rows = hardware.scan_and_read(bus, args.sleep)
+    table = Table("I2C scan", ["address", "chip", "id", "stream", "reading"])
+    for r in rows:
+        level = Level.FAIL if r.error else (Level.OK if r.reading is not None else Level.WARN)
+        table.rows.append(Row([f"0x{r.address:02x}", r.chip, r.detail or "-", r.stream or "-",
+                               r.error or _reading_text(r.reading)], level))
+    if not rows:
+        table.rows.append(Row(["-", "no chip answered", "-", "-",
+                               "check wiring and power; floorline doctor"], Level.FAIL))
+    table.level = overall(r.level for r in table.rows if r.level is not None)
+    render(out, [table])
+    return exit_code([table.level])
+
+
+def _sensors_watch(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+    bus = _open_bus(args, clock, out)
+    if bus is None:
+        return EXIT_CANNOT_RUN
+    rows = [r for r in hardware.scan_and_read(bus, args.sleep) if r.driver is not None]
+    if not rows:
+        out.print("[bold red]FAIL[/] no known chip on the bus (floorline sensors scan)")
+        return EXIT_FAIL
+    rounds = 0
+    try:
+        while True:
+            for r in hardware.read_all(rows):
+                value = (f"[red]{r.error}[/]" if r.error else
+                         rich_escape(_reading_text(r.reading)))
+                out.print(f"{fmt_wall(clock.wall_ms())}  {r.stream}  {value}")
+            rounds += 1
+            if args.count and rounds >= args.count:
+                break
+            args.sleep(args.interval)
+    except KeyboardInterrupt:
+        log.info("event=watch_stopped rounds=%d", rounds)
+    return EXIT_OK
+
+
+def _rfid_test(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+    from components.core import buses
+
+    probe = hardware.ReaderProbe(args.model, args.variant)
+    baud = args.baud or RFID_MODELS[args.model][1]
+    try:
+        port = buses.open_serial(args.port, baud, timeout_s=0.2)
+    except (OSError, ValueError) as exc:  # SerialException is an OSError
+        out.print(f"[bold red]FAIL[/] cannot open {args.port}: {exc}\n  remedy: check the "
+                  "port name (ls /dev/serial/by-id) and that this user is in 'dialout'")
+        return EXIT_CANNOT_RUN
+    out.print(f"listening on {args.port} ({args.model}, {baud} baud) for {args.seconds:g} s...")
+    deadline = clock.monotonic_ns() + int(args.seconds * 1e9)
+    tags = 0
+    next_poll = 0
+    try:
+        while clock.monotonic_ns() < deadline and not (args.count and tags >= args.count):
+            if probe.needs_polling and clock.monotonic_ns() >= next_poll:
+                port.write(probe.poll_command())
+                next_poll = clock.monotonic_ns() + 200_000_000
+            data = port.read(256)
+            for ev in probe.feed(data) if data else ():
+                if ev.tag is not None:
+                    tags += 1
+                    rssi = f"  rssi {ev.tag.rssi_dbm} dBm" if ev.tag.rssi_dbm is not None else ""
+                    out.print(f"[green]GOOD[/] tag {ev.tag.tag_id}  checksum ok  "
+                              f"frame {ev.tag.raw.hex()}{rssi}")
+                else:
+                    out.print(f"[yellow]BAD[/]  {ev.count} x {ev.reject}")
+    except KeyboardInterrupt:
+        log.info("event=rfid_test_stopped tags=%d", tags)
+    finally:
+        port.close()
+    stats = probe.decoder.stats.as_dict()
+    out.print(f"{tags} tags, {probe.frames} good frames, rejects {stats['rejects'] or 'none'}, "
+              f"{stats['bytes_in']} bytes read")
+    if tags == 0:
+        out.print("[bold red]FAIL[/] no tag decoded\n  remedy: hold a tag at the antenna; "
+                  "check --model and --baud, the wiring (reader TX to Pi RX) and power")
+        return EXIT_FAIL
+    return EXIT_WARN if probe.rejects else EXIT_OK
 
 
 def _interrupt(signum: int, frame: object) -> NoReturn:

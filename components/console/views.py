@@ -41,6 +41,13 @@ def fmt_age(seconds: float | None) -> str:
     return f"{int(s // 86400)} d {int(s % 86400 // 3600)} h"
 
 
+def fmt_wall(wall_ms: int) -> str:
+    """UTC time of day with milliseconds, for live lines."""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(wall_ms / 1000, dt.UTC).strftime("%H:%M:%S.%f")[:-3]
+
+
 def fmt_bytes(n: int | None) -> str:
     if n is None:
         return "-"
