@@ -11,6 +11,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -20,7 +21,7 @@ from rich.markup import escape as rich_escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from components.console import config as console_config
-from components.console import doctor, export, hardware, led, page, status, verify
+from components.console import doctor, export, hardware, led, page, serve, status, verify
 from components.console.levels import (
     EXIT_CANNOT_RUN,
     EXIT_FAIL,
@@ -42,8 +43,9 @@ from components.console.views import (
     status_tables,
     verify_tables,
 )
+from components.core import ipc
 from components.core.clock import Clock, SystemClock
-from components.core.config import Config, ConfigError
+from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.envelope import CLASSES
 from components.core.ipc import thing_name
 from components.rfid.config import MODELS as RFID_MODELS
@@ -303,31 +305,35 @@ def _doctor(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -
 
 
 def _serve(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+    """The component's Run command: the page, on the configuration in force (from the nucleus
+    under Greengrass, where updates apply without a restart; else from the file)."""
     logging.getLogger().setLevel(logging.INFO)
-    bind = args.bind or cfg.bindAddress
-    port = cfg.port if args.port is None else args.port
+    gg = ipc.connect() if getattr(args, "config", None) is None else None
+    holder = ConfigHolder(console_config.SPEC, dict(cfg))
+    if gg is not None:
+        holder = ipc.load_config(console_config.SPEC, gg)
+        ipc.follow_updates(holder, gg)
+        gg.report_running()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # how the nucleus stops components
     device = _device(args)
+    log.info("event=started component=console device=%s nucleus=%s", device, gg is not None)
     try:
-        server = page.StatusServer(
-            (bind, port), cfg.statusTokenSha256,
-            lambda: status.build_status(status.gather(cfg, clock, device), cfg),
-            refresh_s=cfg.refreshSeconds,
+        return serve.run(
+            holder, device, clock, stop,
+            bind=args.bind or holder.current.bindAddress,
+            port=holder.current.port if args.port is None else args.port,
         )
-    except page.PageDisabled as exc:
-        out.print(f"[bold red]FAIL[/] {exc}")
-        return EXIT_CANNOT_RUN
-    except OSError as exc:
-        out.print(f"[bold red]FAIL[/] cannot listen on {bind}:{port}: {exc}")
-        return EXIT_CANNOT_RUN
-    signal.signal(signal.SIGTERM, _interrupt)  # the nucleus stops components with SIGTERM
-    log.info("event=status_page_listening bind=%s port=%d", bind, server.port)
-    try:
-        server.serve_forever()
     except KeyboardInterrupt:
-        log.info("event=status_page_stopped")
+        log.info("event=status_page_stopped reason=interrupt")
+        return EXIT_OK
+    except OSError as exc:
+        out.print(f"[bold red]FAIL[/] cannot listen: {exc}\n  remedy: set bindAddress/port "
+                  "to a free address and port")
+        return EXIT_CANNOT_RUN
     finally:
-        server.server_close()
-    return EXIT_OK
+        if gg is not None:
+            gg.close()
 
 
 def _open_bus(args: argparse.Namespace, clock: Clock, out: Console) -> Any:
@@ -432,10 +438,6 @@ def _rfid_test(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console
                   "check --model and --baud, the wiring (reader TX to Pi RX) and power")
         return EXIT_FAIL
     return EXIT_WARN if probe.rejects else EXIT_OK
-
-
-def _interrupt(signum: int, frame: object) -> NoReturn:
-    raise KeyboardInterrupt
 
 
 def _token(out: Console) -> int:

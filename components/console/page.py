@@ -46,6 +46,8 @@ def authorise(presented: str | None, expected_sha256: str) -> int | None:
     """None if allowed, else the HTTP status to answer (401 missing, 403 wrong)."""
     if not presented:
         return 401
+    if not expected_sha256:  # the token was removed from the configuration: nobody gets in
+        return 403
     if hmac.compare_digest(token_hash(presented), expected_sha256):
         return None
     return 403
@@ -167,14 +169,16 @@ class _Handler(BaseHTTPRequestHandler):
 class StatusServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], token_sha256: str, report: Report,
-                 refresh_s: float = 5.0) -> None:
-        if not token_sha256:
+    def __init__(self, address: tuple[str, int], token_sha256: str | Callable[[], str],
+                 report: Report, refresh_s: float | Callable[[], float] = 5.0) -> None:
+        """`token_sha256` and `refresh_s` may be callables: read at every request, so a
+        configuration update (token rotation) applies at once."""
+        self._token = token_sha256 if callable(token_sha256) else (lambda: token_sha256)
+        self._refresh = refresh_s if callable(refresh_s) else (lambda: refresh_s)
+        if not self._token():
             raise PageDisabled("statusTokenSha256 is empty: the status page stays off "
                                "(floorline token makes one)")
-        self.token_sha256 = token_sha256
         self.report = report
-        self.refresh_s = refresh_s
         self.counts: dict[str, int] = {"served": 0, "denied": 0, "errors": 0}
         self._counts_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -182,6 +186,14 @@ class StatusServer(ThreadingHTTPServer):
     def count(self, name: str) -> None:
         with self._counts_lock:
             self.counts[name] += 1
+
+    @property
+    def token_sha256(self) -> str:
+        return self._token()
+
+    @property
+    def refresh_s(self) -> float:
+        return self._refresh()
 
     @property
     def port(self) -> int:

@@ -3,10 +3,13 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -160,3 +163,65 @@ def test_floorline_page_serve_as_a_process(site):
             proc.kill()
             proc.wait()
         proc.stderr.close()
+
+
+# --------------------------------------------------------------------------- as a component
+COMPONENT = "com.floorline.Console"
+
+
+@pytest.fixture
+def short_dir():
+    path = tempfile.mkdtemp(prefix="flc-", dir="/tmp")  # a Unix socket path must stay short
+    yield Path(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _wait_line(proc, pattern, timeout_s=30.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for line in list(proc.lines):
+            m = re.search(pattern, line)
+            if m:
+                return m
+        if proc.proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise AssertionError(f"no line matching {pattern!r}:\n{proc.stderr}")
+
+
+def test_serve_under_the_nucleus_idles_without_a_token_then_follows_updates(site, short_dir):
+    """The Run command of recipes/Console.yaml under edge_sim's nucleus, through the real
+    awsiotsdk client: configuration from GetConfiguration, token set and rotated by
+    deployment updates without a restart, stopped by SIGTERM."""
+    from edge_sim.hardware.component_process import ComponentProcess
+    from edge_sim.nucleus.ipc_server import NucleusServer
+
+    sock = str(short_dir / "ipc.sock")
+    server = NucleusServer(sock, {COMPONENT: ("tok-console", {})}, thing_name="dev-001")
+    server.config.set_component(COMPONENT, {**site.config, "bindAddress": "127.0.0.1",
+                                            "port": 0, "statusTokenSha256": ""})
+    server.start()
+    env = {**os.environ, "SVCUID": "tok-console", "AWS_IOT_THING_NAME": "dev-001",
+           "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": sock}
+    proc = ComponentProcess("components.console", ["serve"], env)
+    try:
+        proc.wait_started()
+        _wait_line(proc, r"event=status_page_off")
+        assert server.component_states[COMPONENT] == "RUNNING"
+        server.config.set_component(COMPONENT, {"statusTokenSha256": page.token_hash(TOKEN)})
+        port = int(_wait_line(proc, r"event=status_page_listening .*port=(\d+)").group(1))
+        code, _, body = _get(port, "/status.json", {"Authorization": f"Bearer {TOKEN}"})
+        assert code == 200 and json.loads(body)["device"] == "dev-001"
+        server.config.set_component(COMPONENT, {"statusTokenSha256": page.token_hash("new")})
+        deadline = time.monotonic() + 30
+        while _get(port, "/status.json", {"Authorization": f"Bearer {TOKEN}"})[0] != 403:
+            assert time.monotonic() < deadline, "the old token still opens the page"
+            time.sleep(0.1)
+        assert _get(port, "/status.json", {"Authorization": "Bearer new"})[0] == 200
+        proc.proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout_s=30) == 0, proc.stderr
+    finally:
+        if proc.proc.poll() is None:
+            proc.proc.kill()
+            proc.wait()
+        server.stop()
