@@ -61,7 +61,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--config", default=argparse.SUPPRESS,
                         help="console configuration (JSON); default "
                              f"${console_config.CONFIG_FILE_ENV} or "
@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--log", default=argparse.SUPPRESS, help="the log file (logPath)")
     common.add_argument("--device", default=argparse.SUPPRESS,
                         help="thing name (default $AWS_IOT_THING_NAME)")
-    as_json = argparse.ArgumentParser(add_help=False)
+    as_json = _Parser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
     p = _Parser(prog="floorline", parents=[common],
@@ -99,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sens = sub.add_parser("sensors", help="the I2C sensors").add_subparsers(
         dest="action", required=True, parser_class=_Parser)
-    bus_arg = argparse.ArgumentParser(add_help=False)
+    bus_arg = _Parser(add_help=False)
     bus_arg.add_argument("--bus", default=None,
                          help="I2C adapter number, or 'sim' (default 1; $FLOORLINE_I2C_BUS wins)")
     sens.add_parser("scan", parents=[common, bus_arg],

@@ -84,7 +84,8 @@ class ConfigFileError(Exception):
     """The configuration file could not be read or parsed."""
 
 
-def load(path: str | os.PathLike[str] | None = None, overrides: Mapping[str, Any] = ()) -> Config:
+def load(path: str | os.PathLike[str] | None = None,
+         overrides: Mapping[str, Any] | None = None) -> Config:
     """The console configuration: `path` (or $FLOORLINE_CONSOLE_CONFIG, or the default file if
     present), else $FLOORLINE_CONFIG (JSON), then `overrides` (command-line flags)."""
     raw: dict[str, Any] = {}
@@ -103,5 +104,5 @@ def load(path: str | os.PathLike[str] | None = None, overrides: Mapping[str, Any
             raise ConfigFileError(f"${STANDALONE_CONFIG_ENV} is not JSON: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError({"<root>": "expected a JSON object"})
-    raw.update({k: v for k, v in dict(overrides).items() if v is not None})
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return SPEC.parse(raw)

@@ -100,6 +100,8 @@ def row_to_record(row: Mapping[str, Any]) -> Record:
     """A record from an export row; raises EnvelopeError (schema) or ValueError (payload)."""
     data = {k: row.get(k) for k in COLUMN_NAMES}
     try:
+        if not isinstance(data["payload"], str):
+            raise TypeError(f"payload is {type(data['payload']).__name__}, not JSON text")
         data["payload"] = json.loads(data["payload"])
     except (TypeError, ValueError) as exc:
         raise EnvelopeError(f"payload is not JSON: {exc}", evidence=dict(row)) from None

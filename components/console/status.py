@@ -230,11 +230,12 @@ def build_status(facts: StatusFacts, cfg: Config) -> dict[str, Any]:
     for _source, hs in sorted(by_source.items()):
         sensors.append(_sensor_row(None, None, hs, health_states, facts, now))
 
-    sections = {
+    components = component_rows(facts.states_text, facts.states_error, cfg.components, now,
+                                cfg.componentStaleSeconds)
+    sections: dict[str, Any] = {
         "led": {"state": decision.state, "meaning": decision.meaning,
                 "reasons": list(decision.reasons), "level": led_level.name},
-        "components": component_rows(facts.states_text, facts.states_error, cfg.components,
-                                     now, cfg.componentStaleSeconds),
+        "components": components,
         "nucleus": {"reachable": facts.nucleus_problem is None,
                     "detail": facts.nucleus_problem or "IPC socket accepts connections",
                     "level": (Level.OK if facts.nucleus_problem is None else Level.UNKNOWN).name},
@@ -246,7 +247,7 @@ def build_status(facts: StatusFacts, cfg: Config) -> dict[str, Any]:
     }
     levels = [Level[s["level"]] for s in (sections["led"], sections["nucleus"],
                                           sections["clock"], buffer, uplink, sections["drops"])]
-    levels += [Level[r["level"]] for r in sections["components"] + sensors]
+    levels += [Level[r["level"]] for r in components + sensors]
     return {"device": facts.device, "site": cfg.siteId, "now_wall_ms": now,
             "level": overall(levels).name,
             **sections}

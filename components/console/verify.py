@@ -196,7 +196,8 @@ def _fmt(intervals: Sequence[Interval], limit: int = 5) -> str:
 def check(snapshot: LogSnapshot) -> VerifyReport:
     streams = [check_stream(s) for s in snapshot.streams]
     salvaged = snapshot.counters.get("salvage_events", 0) > 0
-    classes = []
+    classes: list[dict[str, Any]] = []
+    levels = [v.level for v in streams]
     for cls in CLASSES:
         accounted = sum(v.retired for v in streams if v.cls == cls)
         counter = snapshot.counters.get(f"retired.{cls}", 0)
@@ -211,9 +212,9 @@ def check(snapshot: LogSnapshot) -> VerifyReport:
             else:
                 level = Level.FAIL
                 note = f"counter says {counter - accounted} more retired than are missing"
+        levels.append(level)
         classes.append({"cls": cls, "retired_accounted": accounted, "retired_counter": counter,
                         "level": level.name, "detail": note})
-    levels = [v.level for v in streams] + [Level[c["level"]] for c in classes]
     levels.append(Level.OK if snapshot.integrity == ["ok"] else Level.FAIL)
     return VerifyReport(snapshot.integrity, streams, classes, max(levels, default=Level.OK))
 
