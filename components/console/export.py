@@ -415,6 +415,20 @@ def verify_files(folder: str | Path, manifest: Mapping[str, Any]) -> None:
 
 
 def _iter_rows(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
+    """Rows of an export file; a file that cannot be parsed raises ExportInvalid."""
+    if fmt == "parquet":
+        pa, _ = _pyarrow()
+        unreadable: tuple[type[BaseException], ...] = (pa.ArrowException, OSError)
+    else:
+        unreadable = (csv.Error, UnicodeDecodeError, OSError)
+    try:
+        yield from _parse_rows(path, fmt)
+    except unreadable as exc:
+        raise ExportInvalid(f"{path} is not a readable {fmt} export file: {exc}",
+                            evidence=str(path)) from exc
+
+
+def _parse_rows(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
     if fmt == "parquet":
         _, pq = _pyarrow()
         pf = pq.ParquetFile(path)

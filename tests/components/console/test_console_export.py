@@ -184,3 +184,44 @@ def test_csv_rows_round_trip_any_payload(tmp_path, payloads):
     w.close()
     back = [export.row_to_record(r) for r in export._iter_rows(Path(path), "csv")]
     assert back == records
+
+
+def _export_with_file(folder: Path, name: str, body: bytes, fmt: str, records: int) -> None:
+    """A manifest that vouches for `body` (right size and hash): only the content is wrong."""
+    import hashlib
+
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_bytes(body)
+    (folder / "manifest.json").write_text(json.dumps({
+        "format": export.EXPORT_FORMAT, "version": 1, "file_format": fmt,
+        "columns": list(export.COLUMN_NAMES), "device": DEVICE, "records": records,
+        "files": [{"name": name, "cls": "raw", "records": records, "bytes": len(body),
+                   "sha256": hashlib.sha256(body).hexdigest()}],
+        "streams": [{"device": DEVICE, "stream": "env/x@1", "cls": "raw", "first_seq": 1,
+                     "last_seq": records, "records": records}]}))
+
+
+_HEADER = ",".join(export.COLUMN_NAMES).encode() + b"\r\n"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=_FIXTURE_OK)
+@given(st.binary(max_size=300) | st.lists(st.sampled_from([
+    b"dev-001", b"env/x@1", b"1", b"-3", b"raw", b"true", b"maybe", b"", b'{"a":1}', b"[1]",
+    b"\x00", b"\xff\xfe", b'"', b"\r\n", b",", b"99999999999999999999999"]), max_size=40
+).map(b"".join))
+def test_any_csv_content_is_read_or_refused_as_export_invalid(tmp_path, body):
+    folder = tmp_path / "csvfuzz"
+    _export_with_file(folder, "raw.csv", _HEADER + body, "csv", 1)
+    try:
+        list(export.read_export(folder))
+    except export.ExportInvalid:
+        pass  # the only acceptable way to refuse
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=_FIXTURE_OK)
+@given(st.binary(max_size=200))
+def test_any_parquet_content_is_refused_as_export_invalid(tmp_path, body):
+    folder = tmp_path / "pqfuzz"
+    _export_with_file(folder, "raw.parquet", b"PAR1" + body + b"PAR1", "parquet", 1)
+    with pytest.raises(export.ExportInvalid):
+        list(export.read_export(folder))
