@@ -21,7 +21,13 @@ from components.console.logview import (
     health_by_stream,
     open_log,
 )
-from components.console.system import nucleus_socket, timedatectl_synced, unix_reachable
+from components.console.system import (
+    greengrass_cli_list,
+    nucleus_socket,
+    parse_component_list,
+    timedatectl_synced,
+    unix_reachable,
+)
 from components.console.views import fmt_age
 from components.core.clock import BUILD_EPOCH_MS, Clock
 from components.core.config import Config
@@ -58,6 +64,8 @@ class StatusFacts:
     states_error: str | None = None
     ntp_synced: bool | None = None  # timedatectl's answer, None when unavailable
     nucleus_problem: str | None = "not checked"  # None: reachable
+    cli_states: Mapping[str, str] | None = None  # from greengrass-cli, None when unavailable
+    cli_problem: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -77,8 +85,11 @@ def gather(cfg: Config, clock: Clock, device: str) -> StatusFacts:
         pass  # no state file: every component shows as unknown
     except OSError as exc:
         states_error = f"cannot read {cfg.stateFile}: {exc}"
+    cli_text, cli_problem = greengrass_cli_list(cfg.greengrassRoot)
     return StatusFacts(
         device=device,
+        cli_states=parse_component_list(cli_text) if cli_text is not None else None,
+        cli_problem=cli_problem,
         now_wall_ms=clock.wall_ms(),
         stats=stats,
         consumers=consumer_progress(cfg.logPath),
@@ -99,14 +110,35 @@ def _age_s(now_wall_ms: int, wall_ms: int | None) -> float | None:
     return None if wall_ms is None else round((now_wall_ms - wall_ms) / 1000, 1)
 
 
+def _cli_state(cli_states: Mapping[str, str], name: str) -> str | None:
+    for full, state in cli_states.items():
+        if full == name or full.endswith("." + name):  # com.floorline.Sensors for Sensors
+            return state
+    return None
+
+
 def component_rows(
     states_text: str | None,
     states_error: str | None,
     expected: Sequence[str],
     now_wall_ms: int,
     stale_s: float,
+    cli_states: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per component: expected ones first, then any other the state file names."""
+    """One row per component. The nucleus's own answer (greengrass-cli) when available, else
+    the state file, else unknown: expected components first, then any other reported."""
+    if cli_states is not None:
+        rows = []
+        for name in expected:
+            state = _cli_state(cli_states, name)
+            if state is None:
+                rows.append({"name": name, "state": "not installed", "level": Level.WARN.name,
+                             "detail": "expected here, absent from greengrass-cli"})
+            else:
+                rows.append({"name": name, "state": state,
+                             "level": _STATE_LEVEL.get(state, Level.WARN).name,
+                             "detail": "greengrass-cli component list"})
+        return rows
     known: dict[str, Any] = {}
     problem = states_error
     if states_text is not None:
@@ -231,7 +263,7 @@ def build_status(facts: StatusFacts, cfg: Config) -> dict[str, Any]:
         sensors.append(_sensor_row(None, None, hs, health_states, facts, now))
 
     components = component_rows(facts.states_text, facts.states_error, cfg.components, now,
-                                cfg.componentStaleSeconds)
+                                cfg.componentStaleSeconds, facts.cli_states)
     sections: dict[str, Any] = {
         "led": {"state": decision.state, "meaning": decision.meaning,
                 "reasons": list(decision.reasons), "level": led_level.name},

@@ -32,6 +32,39 @@ def parse_ntp_synchronized(text: str) -> bool | None:
     return {"yes": True, "no": False}.get(value)
 
 
+def greengrass_cli_list(greengrass_root: str, timeout_s: float = 15.0) -> tuple[str | None, str]:
+    """(output of `greengrass-cli component list`, "") or (None, why not). The Greengrass CLI
+    is an optional component and answers only users in its AuthorizedPosixGroups (or root)."""
+    exe = Path(greengrass_root) / "bin" / "greengrass-cli"
+    if not exe.exists():
+        return None, f"no {exe} (aws.greengrass.Cli not deployed)"
+    try:
+        out = subprocess.run([str(exe), "component", "list"], capture_output=True, text=True,
+                             timeout=timeout_s, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"greengrass-cli: {exc}"
+    if out.returncode != 0:
+        return None, f"greengrass-cli exit {out.returncode}: {out.stderr.strip()[:200]}"
+    return out.stdout, ""
+
+
+def parse_component_list(text: str) -> dict[str, str]:
+    """{component name: lifecycle state} from `greengrass-cli component list` output
+    ("Component Name: X" then "State: S" lines per component)."""
+    states: dict[str, str] = {}
+    name: str | None = None
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition(":")
+        if not sep:
+            continue
+        if key == "Component Name":
+            name = value.strip()
+        elif key == "State" and name:
+            states[name] = value.strip().upper()
+            name = None
+    return states
+
+
 def nucleus_socket(greengrass_root: str) -> str:
     """The IPC socket: from the environment a component gets, else the nucleus's default."""
     return os.environ.get(SOCKET_ENV) or str(Path(greengrass_root) / "ipc.socket")

@@ -11,6 +11,7 @@ from components.console import config as console_config
 from components.console import status
 from components.console.__main__ import main
 from components.console.levels import EXIT_CANNOT_RUN, EXIT_USAGE, Level
+from components.console.system import parse_component_list
 from components.core.envelope import CLASSES
 
 
@@ -160,3 +161,43 @@ def test_console_script_as_a_process(site):
                            "--json"], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["level"] == "OK"
+
+
+CLI_LIST = """Components currently running in Greengrass:
+Component Name: com.floorline.Sensors
+Version: 1.2.0
+State: RUNNING
+Configuration: {"i2cBus":1.0,"chips":[{"driver":"bme280","address":"0x76"}]}
+Component Name: aws.greengrass.Nucleus
+Version: 2.14.0
+State: FINISHED
+Configuration: {"runWithDefault":{"posixUser":"ggc_user:ggc_group"}}
+Component Name: com.floorline.Uplink
+Version: 1.2.0
+State: BROKEN
+Configuration: null
+"""
+
+
+def test_greengrass_cli_list_is_parsed():
+    states = parse_component_list(CLI_LIST)
+    assert states == {"com.floorline.Sensors": "RUNNING", "aws.greengrass.Nucleus": "FINISHED",
+                      "com.floorline.Uplink": "BROKEN"}
+
+
+def test_component_states_from_the_greengrass_cli_win_over_the_state_file(site):
+    """A greengrass-cli in the nucleus root (here a script printing a component list) is
+    asked first; components it does not list are reported as not installed."""
+    bin_dir = Path(site.config["greengrassRoot"]) / "bin"
+    bin_dir.mkdir(parents=True)
+    cli = bin_dir / "greengrass-cli"
+    cli.write_text("#!/bin/sh\n[ \"$1 $2\" = 'component list' ] || exit 9\ncat <<'EOF'\n"
+                   + CLI_LIST + "EOF\n")
+    cli.chmod(0o755)
+    Path(site.config["stateFile"]).write_text(json.dumps({"components": {
+        "Sensors": {"state": "ERRORED", "updated_wall_ms": site.clock.wall_ms()}}}))
+    report, _ = _report(site, components=["Sensors", "Uplink", "Rfid"])
+    rows = {c["name"]: c for c in report["components"]}
+    assert rows["Sensors"]["state"] == "RUNNING" and rows["Sensors"]["level"] == "OK"
+    assert rows["Uplink"]["state"] == "BROKEN" and rows["Uplink"]["level"] == "FAIL"
+    assert rows["Rfid"]["state"] == "not installed" and rows["Rfid"]["level"] == "WARN"
