@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from components.console import page, status
 from components.core.clock import Clock
@@ -27,9 +28,20 @@ def run(holder: ConfigHolder, device: str, clock: Clock, stop: threading.Event, 
             if stop.wait(IDLE_CHECK_S):
                 return 0
 
-    def report() -> dict:
+    cache: list[tuple[int, dict[str, Any]]] = []
+    lock = threading.Lock()
+
+    def report() -> dict[str, Any]:
+        """Built at most once per refresh period: every viewer's reload is not a new round
+        of log queries and subprocesses (timedatectl, greengrass-cli)."""
         cfg = holder.current
-        return status.build_status(status.gather(cfg, clock, device), cfg)
+        with lock:
+            now = clock.monotonic_ns()
+            if cache and now - cache[0][0] < cfg.refreshSeconds * 1e9:
+                return cache[0][1]
+            built = status.build_status(status.gather(cfg, clock, device), cfg)
+            cache[:] = [(now, built)]
+            return built
 
     server = page.StatusServer(
         (bind, port), lambda: holder.current.statusTokenSha256, report,

@@ -79,12 +79,11 @@ def gather(cfg: Config, clock: Clock, device: str) -> StatusFacts:
     finally:
         log.close()
     states_text, states_error = None, None
-    try:
-        states_text = Path(cfg.stateFile).read_text()
-    except FileNotFoundError:
-        pass  # no state file: every component shows as unknown
-    except OSError as exc:
-        states_error = f"cannot read {cfg.stateFile}: {exc}"
+    if Path(cfg.stateFile).exists():  # absent: nothing reports states (shown as unknown)
+        try:
+            states_text = Path(cfg.stateFile).read_text()
+        except OSError as exc:
+            states_error = f"cannot read {cfg.stateFile}: {exc}"
     cli_text, cli_problem = greengrass_cli_list(cfg.greengrassRoot)
     return StatusFacts(
         device=device,
