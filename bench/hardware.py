@@ -32,21 +32,31 @@ from components.sensors.drivers.bme280 import Bme280  # noqa: E402
 from components.sensors.drivers.ina219 import Ina219  # noqa: E402
 from components.sensors.drivers.sht3x import Sht3x  # noqa: E402
 from edge_sim.hardware.bus import SimBus, build_bus  # noqa: E402
+from edge_sim.hardware.chips.bme280 import DEFAULT_CAL  # noqa: E402
 from edge_sim.world import scenario  # noqa: E402
 
-CHIPS = [("bme280", 0x76, Bme280), ("sht3x", 0x44, Sht3x), ("ina219", 0x40, Ina219),
-         ("ads1115", 0x48, Ads1115), ("adxl345", 0x53, Adxl345)]
+CHIPS = [
+    ("bme280", 0x76, Bme280),
+    ("sht3x", 0x44, Sht3x),
+    ("ina219", 0x40, Ina219),
+    ("ads1115", 0x48, Ads1115),
+    ("adxl345", 0x53, Adxl345),
+]
 # addr+W, reg, addr+R, 6 data bytes = 9 bytes of 9 bits, plus start, repeated start, stop.
 WIRE_BITS_PER_ENTRY = 9 * 9 + 3
-CAL = bme280.Calibration(28417, 26721, 50, 38042, -10559, 3024, 8726, -185, -7, 9900, -10230,
-                         4285, 75, 360, 0, 325, 50, 30)
+CAL = DEFAULT_CAL  # the same trimming values the emulated chip carries
 DECODERS = {
     "bme280": lambda: bme280.compensate(CAL, *bme280.split_raw(bytes.fromhex("655ac07eed007530"))),
     "sht3x": lambda: sht3x.decode_measurement(b"\x64\x34\x56\x73\x33\x01"),
-    "ina219": lambda: (ina219.decode_bus(0x5DC2), ina219.decode_current_a(5000, 1e-4),
-                       ina219.decode_power_w(3000, 1e-4), ina219.decode_shunt_v(0x1388)),
+    "ina219": lambda: (
+        ina219.decode_bus(0x5DC2),
+        ina219.decode_current_a(5000, 1e-4),
+        ina219.decode_power_w(3000, 1e-4),
+        ina219.decode_shunt_v(0x1388),
+    ),
     "ads1115": lambda: ads1115.Loop().value(
-        ads1115.Loop().current_ma(ads1115.counts_to_volts(14400, 4.096))),
+        ads1115.Loop().current_ma(ads1115.counts_to_volts(14400, 4.096))
+    ),
     "adxl345": lambda: adxl345.decode_sample(b"\x80\x00\xc0\xff\x00\x01", 0.0039),
 }
 
@@ -71,8 +81,14 @@ def driver_figures(seconds: float) -> list[dict[str, Any]]:
         per_read, n = cpu_per_call(driver.read, seconds)
         per_decode, _ = cpu_per_call(DECODERS[chip], seconds / 4)
         unit_note = " (32 samples)" if chip == "adxl345" else ""
-        rows.append({"driver": chip + unit_note, "reads": n, "read_us": per_read * 1e6,
-                     "decode_us": per_decode * 1e6})
+        rows.append(
+            {
+                "driver": chip + unit_note,
+                "reads": n,
+                "read_us": per_read * 1e6,
+                "decode_us": per_decode * 1e6,
+            }
+        )
     return rows
 
 
@@ -103,8 +119,12 @@ def fifo_sustained(rate_hz: float, seconds: float) -> dict[str, Any]:
         collected += len(d.drain())
     elapsed = time.monotonic() - start
     expected = rate_hz * elapsed
-    return {"rate_hz": rate_hz, "collected_per_s": collected / elapsed,
-            "ratio": collected / expected, "overruns": d.overruns}
+    return {
+        "rate_hz": rate_hz,
+        "collected_per_s": collected / elapsed,
+        "ratio": collected / expected,
+        "overruns": d.overruns,
+    }
 
 
 def main() -> int:
@@ -113,8 +133,10 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=2.0)
     args = ap.parse_args()
     console = Console()
-    machine = f"{platform.machine()} {platform.python_implementation()} " \
-              f"{platform.python_version()} cpus={os.cpu_count()}"
+    machine = (
+        f"{platform.machine()} {platform.python_implementation()} "
+        f"{platform.python_version()} cpus={os.cpu_count()}"
+    )
 
     rows = driver_figures(args.seconds / 2)
     t = Table(title=f"CPU time per reading (emulated bus, virtual time) — {machine}")
@@ -132,30 +154,72 @@ def main() -> int:
         t2.add_column(col, justify="right")
     for f in fifo:
         ok = f in sustained
-        t2.add_row(f"{f['rate_hz']:.0f}", f"{f['collected_per_s']:.0f}", f"{f['ratio']:.3f}",
-                   str(f["overruns"]), "[green]yes[/]" if ok else "[red]no[/]")
+        t2.add_row(
+            f"{f['rate_hz']:.0f}",
+            f"{f['collected_per_s']:.0f}",
+            f"{f['ratio']:.3f}",
+            str(f["overruns"]),
+            "[green]yes[/]" if ok else "[red]no[/]",
+        )
     console.print(t2)
     capacity = fifo_cpu_capacity(args.seconds / 2)
-    console.print(f"highest sustained ADXL345 FIFO rate: [bold]{best:.0f} Hz[/] (the emulated "
-                  "bus has no wire time)")
-    console.print(f"  CPU capacity of driver + emulated bus: {capacity:.0f} FIFO entries/s "
-                  "(includes generating the samples)")
+    console.print(
+        f"highest sustained ADXL345 FIFO rate: [bold]{best:.0f} Hz[/] (the emulated "
+        "bus has no wire time)"
+    )
+    console.print(
+        f"  CPU capacity of driver + emulated bus: {capacity:.0f} FIFO entries/s "
+        "(includes generating the samples)"
+    )
     for khz in (100, 400):
-        console.print(f"  wire-time ceiling at {khz} kHz: {khz * 1000 / WIRE_BITS_PER_ENTRY:.0f} "
-                      "entries/s (one register write + one 6-byte read per entry)")
+        console.print(
+            f"  wire-time ceiling at {khz} kHz: {khz * 1000 / WIRE_BITS_PER_ENTRY:.0f} "
+            "entries/s (one register write + one 6-byte read per entry)"
+        )
 
-    figures = [{"figure": f"cpu_per_reading_{r['driver'].split()[0]}", "value": r["read_us"],
-                "unit": "us", "peer_or_limit": None, "ratio": None, "machine": machine}
-               for r in rows]
-    figures += [{"figure": f"decode_{r['driver'].split()[0]}", "value": r["decode_us"],
-                 "unit": "us", "peer_or_limit": None, "ratio": None, "machine": machine}
-                for r in rows]
-    figures.append({"figure": "adxl345_fifo_highest_sustained_rate", "value": best,
-                    "unit": "Hz", "peer_or_limit": 3200, "ratio": best / 3200,
-                    "machine": machine, "detail": fifo})
-    figures.append({"figure": "adxl345_fifo_cpu_capacity", "value": capacity,
-                    "unit": "entries/s", "peer_or_limit": 3200, "ratio": capacity / 3200,
-                    "machine": machine})
+    figures = [
+        {
+            "figure": f"cpu_per_reading_{r['driver'].split()[0]}",
+            "value": r["read_us"],
+            "unit": "us",
+            "peer_or_limit": None,
+            "ratio": None,
+            "machine": machine,
+        }
+        for r in rows
+    ]
+    figures += [
+        {
+            "figure": f"decode_{r['driver'].split()[0]}",
+            "value": r["decode_us"],
+            "unit": "us",
+            "peer_or_limit": None,
+            "ratio": None,
+            "machine": machine,
+        }
+        for r in rows
+    ]
+    figures.append(
+        {
+            "figure": "adxl345_fifo_highest_sustained_rate",
+            "value": best,
+            "unit": "Hz",
+            "peer_or_limit": 3200,
+            "ratio": best / 3200,
+            "machine": machine,
+            "detail": fifo,
+        }
+    )
+    figures.append(
+        {
+            "figure": "adxl345_fifo_cpu_capacity",
+            "value": capacity,
+            "unit": "entries/s",
+            "peer_or_limit": 3200,
+            "ratio": capacity / 3200,
+            "machine": machine,
+        }
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2))

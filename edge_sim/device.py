@@ -116,6 +116,11 @@ class Device:
         for c in self.components.values():
             c.supervise()
 
+    def stop_components(self, names: list[str]) -> None:
+        for name in names:
+            if name in self.components:
+                self.components[name].stop()
+
     def stop(self) -> None:
         for c in self.components.values():
             c.stop()
@@ -125,6 +130,17 @@ class Device:
             os.rmdir(self._sock_dir)
         except OSError:
             pass
+
+    def unexported(self) -> int:
+        """Messages Stream Manager holds that its Kinesis export has not delivered yet."""
+        waiting = 0
+        for stream in self.sm.snapshot()["streams"].values():
+            newest = stream["storage"].get("newestSequenceNumber")
+            if newest is None:
+                continue
+            for export in stream["exports"]:
+                waiting += max(0, newest - export["lastExportedSequenceNumber"])
+        return waiting
 
     def states(self) -> dict[str, str]:
         return {n: c.state for n, c in self.components.items()}

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from components.core.config import Key, Spec
+from components.core.log_config import LOG_KEYS
 from components.rfid.frames import id12, rdm6300, uhf_m100
 
 # model -> (frame protocol, default baud rate). ID-2LA/12LA/20LA share one frame format.
@@ -62,9 +63,7 @@ def _check_readers(value: list[Any]) -> list[Any]:
 
 
 SPEC = Spec(
-    Key("logPath", str, "/var/lib/floorline/log.sqlite", "the log shared by the components"),
-    Key("logBudgetBytes", int, 1 << 30, "byte budget of the log", min=1 << 20),
-    Key("freeDiskFloorBytes", int, 256 << 20, "free disk the log always leaves", min=0),
+    *LOG_KEYS,
     Key("readers", list, [{"model": "rdm6300", "port": "/dev/serial0", "baudRate": 9600}],
         "the serial RFID readers", check=_check_readers),
     Key("departAfterSeconds", float, 3.0, "silence after which a tag has departed",

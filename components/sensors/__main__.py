@@ -24,10 +24,10 @@ from rich.table import Table
 
 from components.core import ipc
 from components.core.buses import BusConfigError, gpio_pin_factory, open_i2c
-from components.core.clock import SystemClock
+from components.core.clock import host_clock
 from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.live import LivePublisher
-from components.core.log import Log
+from components.core.log_config import open_log
 from components.sensors.config import SPEC, chip_address
 from components.sensors.scan import scan
 from components.sensors.service import SensorService
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("event=config_invalid reason=%s", exc)
         return 2
     cfg = holder.current
-    clock = SystemClock()
+    clock = host_clock()
     try:
         bus = open_i2c(cfg.i2cBus, clock=clock)
     except (OSError, BusConfigError) as exc:
@@ -97,8 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    store = Log.open(cfg.logPath, device=ipc.thing_name(), budget_bytes=cfg.logBudgetBytes,
-                     free_floor_bytes=cfg.freeDiskFloorBytes, clock=clock)
+    store = open_log(cfg, ipc.thing_name(), clock)
     reconfigure = threading.Event()
     ipc.follow_updates(holder, gg, on_applied=reconfigure.set)
     pins: Any = None

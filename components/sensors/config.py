@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from components.core.config import Key, Spec
+from components.core.log_config import LOG_KEYS
 from components.sensors.drivers.ads1115 import Ads1115, Loop
 from components.sensors.drivers.adxl345 import Adxl345
 from components.sensors.drivers.base import Driver, I2CBus
@@ -49,6 +50,10 @@ def _check_chips(value: list[Any]) -> list[Any]:
             raise ValueError(f"entry {i}: address 0x{address:02x} configured twice")
         seen.add(address)
         _interval_ok(entry, i)
+        try:
+            make_driver(entry, bus=None)  # type: ignore[arg-type]  # options only; no bus I/O
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"entry {i} ({entry['driver']}): {exc}") from None
     return value
 
 
@@ -69,9 +74,7 @@ def _check_gpio(value: list[Any]) -> list[Any]:
 
 
 SPEC = Spec(
-    Key("logPath", str, "/var/lib/floorline/log.sqlite", "the log shared by the components"),
-    Key("logBudgetBytes", int, 1 << 30, "byte budget of the log", min=1 << 20),
-    Key("freeDiskFloorBytes", int, 256 << 20, "free disk the log always leaves", min=0),
+    *LOG_KEYS,
     Key("i2cBus", int, 1, "I2C adapter number (FLOORLINE_I2C_BUS=sim overrides it)",
         min=0, max=255),
     Key("sampleIntervalSeconds", float, 1.0, "default time between readings of a chip",

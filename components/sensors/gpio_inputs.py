@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from components.core.clock import Clock
@@ -68,7 +69,7 @@ class GpioInputs:
             else:
                 stream = f"button/{e['name']}@{e['pin']}"
                 emit = self._emitter(stream, lambda _: {"event": "pressed"})
-                self._devices.append(AcknowledgeButton(e["pin"], lambda emit=emit: emit(None),
+                self._devices.append(AcknowledgeButton(e["pin"], partial(emit, None),
                                                        pin_factory=pin_factory))
 
     def _emitter(self, stream: str, payload: Callable[[Any], dict[str, Any]]

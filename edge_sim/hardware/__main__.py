@@ -43,8 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         for reader in readers.values():
             reader.stop()
         for name, reader in readers.items():
-            console.print(f"{name}: {reader.frames_sent} frames sent, "
-                          f"{reader.frames_corrupted} corrupted, {reader.polls_answered} polls")
+            console.print(
+                f"{name}: {reader.frames_sent} frames sent, "
+                f"{reader.frames_corrupted} corrupted, {reader.polls_answered} polls"
+            )
     return 0
 
 

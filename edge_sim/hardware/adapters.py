@@ -32,18 +32,28 @@ class BusioI2C:
             found.append(addr)
         return found
 
-    def writeto(self, address: int, buffer: bytes, *, start: int = 0,
-                end: int | None = None) -> None:
+    def writeto(
+        self, address: int, buffer: bytes, *, start: int = 0, end: int | None = None
+    ) -> None:
         self.bus._w(address, bytes(buffer[start:end]))
 
-    def readfrom_into(self, address: int, buffer: bytearray, *, start: int = 0,
-                      end: int | None = None) -> None:
+    def readfrom_into(
+        self, address: int, buffer: bytearray, *, start: int = 0, end: int | None = None
+    ) -> None:
         end = len(buffer) if end is None else end
         buffer[start:end] = self.bus._r(address, end - start)
 
-    def writeto_then_readfrom(self, address: int, buffer_out: bytes, buffer_in: bytearray, *,
-                              out_start: int = 0, out_end: int | None = None,
-                              in_start: int = 0, in_end: int | None = None) -> None:
+    def writeto_then_readfrom(
+        self,
+        address: int,
+        buffer_out: bytes,
+        buffer_in: bytearray,
+        *,
+        out_start: int = 0,
+        out_end: int | None = None,
+        in_start: int = 0,
+        in_end: int | None = None,
+    ) -> None:
         self.writeto(address, buffer_out, start=out_start, end=out_end)
         self.readfrom_into(address, buffer_in, start=in_start, end=in_end)
 

@@ -92,8 +92,9 @@ class SimBus:
         self._w(i2c_addr, [register])
         return self._r(i2c_addr, 1)[0]
 
-    def write_byte_data(self, i2c_addr: int, register: int, value: int,
-                        force: bool | None = None) -> None:
+    def write_byte_data(
+        self, i2c_addr: int, register: int, value: int, force: bool | None = None
+    ) -> None:
         self._w(i2c_addr, [register, value])
 
     def read_word_data(self, i2c_addr: int, register: int, force: bool | None = None) -> int:
@@ -101,19 +102,22 @@ class SimBus:
         lo, hi = self._r(i2c_addr, 2)
         return lo | hi << 8  # SMBus words are LSB first
 
-    def write_word_data(self, i2c_addr: int, register: int, value: int,
-                        force: bool | None = None) -> None:
+    def write_word_data(
+        self, i2c_addr: int, register: int, value: int, force: bool | None = None
+    ) -> None:
         self._w(i2c_addr, [register, value & 0xFF, value >> 8])
 
-    def read_i2c_block_data(self, i2c_addr: int, register: int, length: int,
-                            force: bool | None = None) -> list[int]:
+    def read_i2c_block_data(
+        self, i2c_addr: int, register: int, length: int, force: bool | None = None
+    ) -> list[int]:
         if length > SMBUS_BLOCK_MAX:
             raise ValueError(f"Desired block length over {SMBUS_BLOCK_MAX} bytes")
         self._w(i2c_addr, [register])
         return list(self._r(i2c_addr, length))
 
-    def write_i2c_block_data(self, i2c_addr: int, register: int, data: list[int],
-                             force: bool | None = None) -> None:
+    def write_i2c_block_data(
+        self, i2c_addr: int, register: int, data: list[int], force: bool | None = None
+    ) -> None:
         if len(data) > SMBUS_BLOCK_MAX:
             raise ValueError(f"Data length cannot exceed {SMBUS_BLOCK_MAX} bytes")
         self._w(i2c_addr, [register, *data])

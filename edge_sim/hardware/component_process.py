@@ -15,8 +15,13 @@ ROOT = Path(__file__).resolve().parents[2]
 class ComponentProcess:
     def __init__(self, module: str, args: list[str], env: dict[str, str]) -> None:
         env = {**env, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", module, *args], env=env, cwd=ROOT,
-                                     stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            env=env,
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines: list[str] = []
         self._started = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -24,15 +24,24 @@ def start_readers(scenario: Mapping[str, Any]) -> dict[str, PtyReader]:
             protocol = entry["protocol"]
             name = entry.get("name", f"{protocol}{i}")
             variant = uhf_m100.R200 if entry.get("variant") == "r200" else uhf_m100.M100
-            reader = PtyReader(protocol, repeat_s=float(entry.get("repeatSeconds", 0.1)),
-                               seed=seed + i, variant=variant)
+            reader = PtyReader(
+                protocol,
+                repeat_s=float(entry.get("repeatSeconds", 0.1)),
+                seed=seed + i,
+                variant=variant,
+            )
             reader.set_noise(float(entry.get("noiseBytesPerFrame", 0.0)))
-            reader.play(tag_passes(
-                seed, float(entry.get("horizonSeconds", 3600.0)),
-                per_hour=float(entry.get("tagsPerHour", 60.0)),
-                dwell_s=float(entry.get("dwellSeconds", 3.0)),
-                population=int(entry.get("population", 20)),
-                uhf=protocol == "uhf_m100", key=name))
+            reader.play(
+                tag_passes(
+                    seed,
+                    float(entry.get("horizonSeconds", 3600.0)),
+                    per_hour=float(entry.get("tagsPerHour", 60.0)),
+                    dwell_s=float(entry.get("dwellSeconds", 3.0)),
+                    population=int(entry.get("population", 20)),
+                    uhf=protocol == "uhf_m100",
+                    key=name,
+                )
+            )
             readers[name] = reader.start()
     except BaseException:
         for reader in readers.values():

@@ -1,8 +1,9 @@
 """RFID readers on real pseudo-terminals: the component opens the slave path exactly as it
 would open /dev/serial0, and this side writes frames at the reader's pace.
 
-EM4100 readers (RDM6300, ID-12LA) repeat a tag's frame while it is in the field; M100-family
-UHF readers answer the host's poll commands with one notification per tag in the field.
+An RDM6300 repeats a tag's frame while it is in the field; an ID-12LA sends one frame per
+presentation (its "tag in range" pin, not the UART, says when the tag leaves); M100-family UHF
+readers answer the host's poll commands with one notification per tag in the field.
 Noise and corrupted frames are injected on demand.
 """
 
@@ -32,7 +33,8 @@ class _Tag:
 
 class PtyReader:
     def __init__(self, protocol: str = "rdm6300", *, repeat_s: float = 0.1, seed: int = 0,
-                 variant: uhf_m100.Variant = uhf_m100.M100, pace_bytes: bool = True) -> None:
+                 variant: uhf_m100.Variant = uhf_m100.M100, pace_bytes: bool = True,
+                 once_per_presentation: bool | None = None) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol {protocol!r} not in {PROTOCOLS}")
         self.protocol = protocol
@@ -40,6 +42,8 @@ class PtyReader:
         self.variant = variant
         self.baud = uhf_m100.BAUD if protocol == "uhf_m100" else rdm6300.BAUD
         self.pace_bytes = pace_bytes
+        self.once = protocol == "id12" if once_per_presentation is None else once_per_presentation
+        self._announced: set[str] = set()
         self._rng = random.Random(seed)
         self._tags: dict[str, _Tag] = {}
         self._lock = threading.Lock()
@@ -176,8 +180,11 @@ class PtyReader:
                 if ready:
                     self._answer(os.read(self.master, 4096))
                 if self.protocol != "uhf_m100" and time.monotonic() >= next_frame:
-                    for tag in self._in_field():
-                        self._write(self._frame(tag))
+                    in_field = self._in_field()
+                    for tag in in_field:
+                        if not (self.once and tag.tag_id in self._announced):
+                            self._write(self._frame(tag))
+                    self._announced = {t.tag_id for t in in_field}
                     next_frame = time.monotonic() + self.repeat_s
             except OSError:  # the fds were closed by stop()
                 if self._stop.is_set():

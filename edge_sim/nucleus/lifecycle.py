@@ -31,6 +31,7 @@ log = logging.getLogger("edge_sim.lifecycle")
 # Greengrass marks a component BROKEN after this many errors without a stable run.
 MAX_QUICK_FAILURES = 3
 STABLE_RUN_S = 10.0
+SIM_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds edge_sim/
 _VAR_RE = re.compile(r"\{(artifacts|work|kernel|iot|configuration):([^}]*)\}")
 
 
@@ -127,6 +128,11 @@ class Component:
         setenv = lifecycle.get("Setenv") or {}
         for key, value in setenv.items():
             self.env[key] = interpolate(str(value), values, self.config)
+        # The emulated hardware (edge_sim.hardware) is reached from the component's process:
+        # edge_sim's own folder goes *after* the artifact, so every `components` module still
+        # comes from the artifact (a regular package is never merged with a second copy).
+        paths = [p for p in self.env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        self.env["PYTHONPATH"] = os.pathsep.join([*paths, str(SIM_ROOT)])
         run = _script(lifecycle.get("Run"))
         if run is None:
             raise RecipeError(f"{self.name}: no Run step")

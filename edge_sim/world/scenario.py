@@ -72,8 +72,9 @@ class ChipWorld:
 
     @staticmethod
     def constant(**values: float) -> ChipWorld:
-        return ChipWorld(signals={k: build_signal(k, {"base": v}, 0, ()) for k, v in
-                                  values.items()})
+        return ChipWorld(
+            signals={k: build_signal(k, {"base": v}, 0, ()) for k, v in values.items()}
+        )
 
 
 @dataclass(frozen=True)
@@ -88,8 +89,13 @@ def parse_address(value: int | str) -> int:
     return value if isinstance(value, int) else int(str(value), 0)
 
 
-def chip_world(chip: str, key: str, seed: int, signals: Mapping[str, Any] | None = None,
-               faults: list[dict[str, Any]] | None = None) -> ChipWorld:
+def chip_world(
+    chip: str,
+    key: str,
+    seed: int,
+    signals: Mapping[str, Any] | None = None,
+    faults: list[dict[str, Any]] | None = None,
+) -> ChipWorld:
     parsed = tuple(Fault.from_dict(f) for f in faults or ())
     merged = {**DEFAULT_SIGNALS.get(chip, {}), **(signals or {})}
     built = {name: build_signal(name, spec, seed, parsed) for name, spec in merged.items()}
@@ -104,7 +110,8 @@ def load(scenario: Mapping[str, Any]) -> list[ChipSpec]:
         address = parse_address(entry["address"])
         key = f"{chip}@0x{address:02x}"
         world = chip_world(chip, key, seed, entry.get("signals"), entry.get("faults"))
-        options = {k: v for k, v in entry.items()
-                   if k not in ("chip", "address", "signals", "faults")}
+        options = {
+            k: v for k, v in entry.items() if k not in ("chip", "address", "signals", "faults")
+        }
         out.append(ChipSpec(chip, address, world, options))
     return out

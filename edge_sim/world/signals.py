@@ -37,8 +37,9 @@ class Signal:
         if self.daily_amplitude:
             v += self.daily_amplitude * math.cos(2 * math.pi * (t_s - self.daily_peak_s) / DAY_S)
         if self.noise_sigma:
-            v += self.noise_sigma * noise.gaussian(self.seed, self.name,
-                                                   int(t_s * self.noise_rate_hz))
+            v += self.noise_sigma * noise.gaussian(
+                self.seed, self.name, int(t_s * self.noise_rate_hz)
+            )
         return v
 
     def value(self, t_s: float) -> float:
@@ -53,8 +54,9 @@ class Signal:
             elif f.kind == "drift":
                 v += f.magnitude * (t_s - f.start_s) / 3600.0
             elif f.kind == "noisy":
-                v += f.magnitude * noise.gaussian(self.seed, self.name + "/noisy",
-                                                  int(t_s * self.noise_rate_hz))
+                v += f.magnitude * noise.gaussian(
+                    self.seed, self.name + "/noisy", int(t_s * self.noise_rate_hz)
+                )
         return min(self.high, max(self.low, v))
 
 
@@ -82,8 +84,7 @@ class Vibration:
                 if f.kind == "spike":
                     v += f.magnitude
                 elif f.kind == "noisy":
-                    v += f.magnitude * noise.gaussian(self.seed, self.name + "/n",
-                                                      int(t_s * 6400))
+                    v += f.magnitude * noise.gaussian(self.seed, self.name + "/n", int(t_s * 6400))
                 elif f.kind == "drift":  # a growing imbalance
                     v += f.magnitude * (t_s - f.start_s) / 3600.0 * math.sin(w)
         return v

@@ -26,8 +26,16 @@ def tag_id_for(seed: int, index: int, uhf: bool) -> str:
     return ("E280" + raw.hex() if uhf else raw.hex()).upper()
 
 
-def tag_passes(seed: int, horizon_s: float, *, per_hour: float = 60.0, dwell_s: float = 3.0,
-               population: int = 20, uhf: bool = False, key: str = "reader") -> list[TagPass]:
+def tag_passes(
+    seed: int,
+    horizon_s: float,
+    *,
+    per_hour: float = 60.0,
+    dwell_s: float = 3.0,
+    population: int = 20,
+    uhf: bool = False,
+    key: str = "reader",
+) -> list[TagPass]:
     """Poisson arrivals of tags drawn from a fixed population, each staying an exponential
     time around `dwell_s` (at least 0.3 s). Passes may overlap (two pallets at a gate)."""
     out: list[TagPass] = []

@@ -16,5 +16,12 @@ MODELS: dict[str, type[I2CChip]] = {
     "ads1115": Ads1115Model,
 }
 
-__all__ = ["MODELS", "I2CChip", "Bme280Model", "Sht3xModel", "Adxl345Model", "Ina219Model",
-           "Ads1115Model"]
+__all__ = [
+    "MODELS",
+    "I2CChip",
+    "Bme280Model",
+    "Sht3xModel",
+    "Adxl345Model",
+    "Ina219Model",
+    "Ads1115Model",
+]

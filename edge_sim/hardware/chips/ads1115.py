@@ -16,8 +16,9 @@ DIFFERENTIAL = {0: (0, 1), 1: (0, 3), 2: (1, 3), 3: (2, 3)}
 class Ads1115Model(I2CChip):
     chip = "ads1115"
 
-    def __init__(self, address: int = 0x48, world: ChipWorld | None = None,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self, address: int = 0x48, world: ChipWorld | None = None, clock: Clock | None = None
+    ) -> None:
         super().__init__(address, world, clock)
         self.power_on_reset()
 
@@ -29,6 +30,7 @@ class Ads1115Model(I2CChip):
     def _input_v(self, mux: int, t_s: float) -> float:
         def ain(i: int) -> float:
             return self.world.value(f"ain{i}_v", t_s)
+
         if mux >= 4:
             return ain(mux - 4)
         plus, minus = DIFFERENTIAL[mux]

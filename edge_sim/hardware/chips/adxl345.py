@@ -29,8 +29,9 @@ def counts_for(g: float, data_format: int) -> int:
 class Adxl345Model(I2CChip):
     chip = "adxl345"
 
-    def __init__(self, address: int = 0x53, world: ChipWorld | None = None,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self, address: int = 0x53, world: ChipWorld | None = None, clock: Clock | None = None
+    ) -> None:
         super().__init__(address, world, clock)
         self.overruns = 0
         self.power_on_reset()

@@ -17,8 +17,9 @@ def nack(address: int) -> OSError:
 class I2CChip:
     chip = "?"
 
-    def __init__(self, address: int, world: ChipWorld | None = None,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self, address: int, world: ChipWorld | None = None, clock: Clock | None = None
+    ) -> None:
         self.address = address
         self.world = world or ChipWorld()
         self.clock = clock or SystemClock()

@@ -12,8 +12,26 @@ from edge_sim.hardware.chips.base import I2CChip
 from edge_sim.world.scenario import ChipWorld
 
 # A realistic chip's trimming values (T1..T3, P1..P9, H1..H6).
-DEFAULT_CAL = drv.Calibration(28417, 26721, 50, 38042, -10559, 3024, 8726, -185, -7, 9900,
-                              -10230, 4285, 75, 360, 0, 325, 50, 30)
+DEFAULT_CAL = drv.Calibration(
+    28417,
+    26721,
+    50,
+    38042,
+    -10559,
+    3024,
+    8726,
+    -185,
+    -7,
+    9900,
+    -10230,
+    4285,
+    75,
+    360,
+    0,
+    325,
+    50,
+    30,
+)
 OS_FACTOR = (0, 1, 2, 4, 8, 16, 16, 16)
 STANDBY_MS = (0.5, 62.5, 125, 250, 500, 1000, 10, 20)
 FILTER_COEFF = (1, 2, 4, 8, 16, 16, 16, 16)
@@ -21,8 +39,21 @@ FILTER_COEFF = (1, 2, 4, 8, 16, 16, 16, 16)
 
 def calibration_bytes(cal: drv.Calibration) -> tuple[bytes, bytes]:
     """(0x88..0xA1, 0xE1..0xE7) images of a calibration."""
-    tp = struct.pack("<HhhHhhhhhhhh", cal.t1, cal.t2, cal.t3, cal.p1, cal.p2, cal.p3, cal.p4,
-                     cal.p5, cal.p6, cal.p7, cal.p8, cal.p9) + bytes([0, cal.h1])
+    tp = struct.pack(
+        "<HhhHhhhhhhhh",
+        cal.t1,
+        cal.t2,
+        cal.t3,
+        cal.p1,
+        cal.p2,
+        cal.p3,
+        cal.p4,
+        cal.p5,
+        cal.p6,
+        cal.p7,
+        cal.p8,
+        cal.p9,
+    ) + bytes([0, cal.h1])
     e4 = (cal.h4 >> 4) & 0xFF
     e5 = (cal.h4 & 0x0F) | ((cal.h5 & 0x0F) << 4)
     e6 = (cal.h5 >> 4) & 0xFF
@@ -45,8 +76,7 @@ def raw_for(cal: drv.Calibration, t_c: float, p_pa: float, h_pct: float) -> tupl
     """(adc_P, adc_T, adc_H) that the compensation turns back into the given values."""
     adc_t = _bisect(lambda x: drv.t_fine_and_celsius(cal, x)[1], t_c, 0, (1 << 20) - 1, True)
     t_fine = drv.t_fine_and_celsius(cal, adc_t)[0]
-    adc_p = _bisect(lambda x: drv.pressure_pa(cal, t_fine, x) or 0.0, p_pa, 0, (1 << 20) - 1,
-                    False)
+    adc_p = _bisect(lambda x: drv.pressure_pa(cal, t_fine, x) or 0.0, p_pa, 0, (1 << 20) - 1, False)
     adc_h = _bisect(lambda x: drv.humidity_pct(cal, t_fine, x), h_pct, 0, 0xFFFF, True)
     return adc_p, adc_t, adc_h
 
@@ -54,9 +84,15 @@ def raw_for(cal: drv.Calibration, t_c: float, p_pa: float, h_pct: float) -> tupl
 class Bme280Model(I2CChip):
     chip = "bme280"
 
-    def __init__(self, address: int = 0x76, world: ChipWorld | None = None,
-                 clock: Clock | None = None, *, chip_id: int = drv.CHIP_ID_BME280,
-                 calibration: drv.Calibration = DEFAULT_CAL) -> None:
+    def __init__(
+        self,
+        address: int = 0x76,
+        world: ChipWorld | None = None,
+        clock: Clock | None = None,
+        *,
+        chip_id: int = drv.CHIP_ID_BME280,
+        calibration: drv.Calibration = DEFAULT_CAL,
+    ) -> None:
         super().__init__(address, world, clock)
         self.chip_id = chip_id
         self.has_humidity = chip_id == drv.CHIP_ID_BME280

@@ -20,8 +20,14 @@ def s16(v: int) -> int:
 class Ina219Model(I2CChip):
     chip = "ina219"
 
-    def __init__(self, address: int = 0x40, world: ChipWorld | None = None,
-                 clock: Clock | None = None, *, shunt_ohm: float = 0.1) -> None:
+    def __init__(
+        self,
+        address: int = 0x40,
+        world: ChipWorld | None = None,
+        clock: Clock | None = None,
+        *,
+        shunt_ohm: float = 0.1,
+    ) -> None:
         super().__init__(address, world, clock)
         self.shunt_ohm = shunt_ohm
         self.power_on_reset()

@@ -10,8 +10,14 @@ from components.sensors.drivers import sht3x as drv
 from edge_sim.hardware.chips.base import I2CChip, nack
 from edge_sim.world.scenario import ChipWorld
 
-SINGLE_SHOT_S = {0x2400: 0.0155, 0x240B: 0.0065, 0x2416: 0.0045,
-                 0x2C06: 0.0155, 0x2C0D: 0.0065, 0x2C10: 0.0045}
+SINGLE_SHOT_S = {
+    0x2400: 0.0155,
+    0x240B: 0.0065,
+    0x2416: 0.0045,
+    0x2C06: 0.0155,
+    0x2C0D: 0.0065,
+    0x2C10: 0.0045,
+}
 CLOCK_STRETCHING = frozenset({0x2C06, 0x2C0D, 0x2C10})
 PERIODIC_MPS = {cmd: mps for (mps, _rep), cmd in drv.CMD_PERIODIC.items()}
 PERIODIC_MPS[0x273A] = 10  # the 10 mps low-repeatability code some vendor drivers send
@@ -39,8 +45,14 @@ def words_with_crc(*words: int) -> bytes:
 class Sht3xModel(I2CChip):
     chip = "sht3x"
 
-    def __init__(self, address: int = 0x44, world: ChipWorld | None = None,
-                 clock: Clock | None = None, *, serial_number: int = 0x1234ABCD) -> None:
+    def __init__(
+        self,
+        address: int = 0x44,
+        world: ChipWorld | None = None,
+        clock: Clock | None = None,
+        *,
+        serial_number: int = 0x1234ABCD,
+    ) -> None:
         super().__init__(address, world, clock)
         self.serial_number = serial_number
         self.commands: list[int] = []
@@ -67,8 +79,12 @@ class Sht3xModel(I2CChip):
         cmd = data[0] << 8 | data[1]
         self.commands.append(cmd)
         now = self.t_s()
-        if self.periodic_mps is not None and cmd not in (drv.CMD_FETCH, drv.CMD_BREAK,
-                                                         drv.CMD_SOFT_RESET, drv.CMD_READ_STATUS):
+        if self.periodic_mps is not None and cmd not in (
+            drv.CMD_FETCH,
+            drv.CMD_BREAK,
+            drv.CMD_SOFT_RESET,
+            drv.CMD_READ_STATUS,
+        ):
             self.status |= 0x2  # "last command not processed": only fetch/break in periodic
             return
         if cmd in SINGLE_SHOT_S:

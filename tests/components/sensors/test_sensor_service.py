@@ -86,3 +86,17 @@ def test_gpio_inputs_become_readings_and_events(tmp_path):
     door = [(r.cls, r.payload["event"]) for r in records if r.stream == "contact/door@GPIO27"]
     assert door == [("event", "closed"), ("event", "opened")]
     assert [r.payload["event"] for r in records if r.stream == "button/ack@GPIO22"] == ["pressed"]
+
+
+@pytest.mark.parametrize("entry", [
+    {"driver": "bme280", "address": "0x76", "oversampling": [3, 1, 1]},
+    {"driver": "bme280", "address": "0x76", "mode": "turbo"},
+    {"driver": "adxl345", "address": "0x53", "rateHz": 300},
+    {"driver": "ads1115", "address": "0x48", "fullScaleVolts": 5.0},
+    {"driver": "ina219", "address": "0x40", "shuntOhm": "thick"},
+    {"driver": "sht3x", "address": "0x44", "repeatability": "always"},
+])
+def test_bad_chip_options_are_rejected_at_configuration_time(entry):
+    with pytest.raises(ConfigError) as err:
+        SPEC.parse({"chips": [entry]})
+    assert entry["driver"] in err.value.errors["chips"]

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -126,3 +127,26 @@ def test_unavailable_real_bus_exits_with_a_clear_error(tmp_path):
          json.dumps({"i2cBus": 9, "logPath": str(tmp_path / "log.db")})],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "event=bus_unavailable" in proc.stderr
+
+
+def test_sigterm_commits_the_readings_still_waiting_for_their_batch(tmp_path):
+    import signal
+
+    from edge_sim.hardware.component_process import ComponentProcess
+
+    (tmp_path / "scenario.json").write_text(json.dumps(SCENARIO))
+    cfg = {"logPath": str(tmp_path / "log.db"), "sampleIntervalSeconds": 0.1,
+           "logBatchMaxRecords": 500, "logBatchMaxSeconds": 600,  # nothing commits by itself
+           "chips": [{"driver": "bme280", "address": "0x76"}]}
+    env = {**os.environ, "FLOORLINE_I2C_BUS": "sim", "AWS_IOT_THING_NAME": "press-07",
+           "FLOORLINE_SIM_SCENARIO": str(tmp_path / "scenario.json")}
+    proc = ComponentProcess("components.sensors", ["--config-json", json.dumps(cfg)], env)
+    proc.wait_started()
+    time.sleep(1.0)
+    proc.proc.send_signal(signal.SIGTERM)  # what Greengrass sends to stop a component
+    assert proc.wait() == 0, proc.stderr
+    with Log.open(tmp_path / "log.db", device="press-07") as store:
+        readings = [r for r in store.snapshot_records(("raw",))]
+    stopped = next(ln for ln in proc.lines if "event=stopped" in ln)
+    committed = json.loads(stopped.split("stats=", 1)[1])["committed"]
+    assert len(readings) >= 5 and committed == len(readings)

@@ -29,7 +29,7 @@ def test_rdm6300_package_reads_our_reader():
 
 
 def test_id12_frames_with_noise_and_corruption_over_pyserial():
-    with PtyReader("id12", repeat_s=0.03, seed=4) as sim:
+    with PtyReader("id12", repeat_s=0.03, seed=4, once_per_presentation=False) as sim:
         sim.set_noise(3.0)
         sim.corrupt_next(2)
         sim.present("0C000621A5")
@@ -124,3 +124,15 @@ def test_hardware_cli_brings_up_readers_and_stops_cleanly(tmp_path):
     out, _ = proc.communicate(timeout=10)
     assert proc.returncode == 0 and reads
     assert "FLOORLINE_I2C_BUS=sim" in "".join(lines) and "frames sent" in out
+
+
+def test_id12_sends_one_frame_per_presentation():
+    with PtyReader("id12", repeat_s=0.02) as sim:
+        port = serial.serial_for_url(sim.path, baudrate=9600, timeout=0.05)
+        sim.present("0C000621A5", duration_s=0.3)
+        first = read_for(port, Id12Decoder(), 0.5)
+        sim.present("0C000621A5", duration_s=0.2)  # presented again
+        second = read_for(port, Id12Decoder(), 0.4)
+        port.close()
+    assert [r.tag_id for r in first] == ["0C000621A5"]
+    assert [r.tag_id for r in second] == ["0C000621A5"]
