@@ -102,8 +102,12 @@ def _parser() -> argparse.ArgumentParser:
     bus_arg = _Parser(add_help=False)
     bus_arg.add_argument("--bus", default=None,
                          help="I2C adapter number, or 'sim' (default 1; $FLOORLINE_I2C_BUS wins)")
-    sens.add_parser("scan", parents=[common, bus_arg],
-                    help="sweep the bus, identify chips, read each once")
+    scan = sens.add_parser(
+        "scan", parents=[common, bus_arg],
+        help="sweep the bus, identify chips, read each once (initialising it with the "
+             "drivers' default options: stop the sensors component first if it is running)")
+    scan.add_argument("--identify-only", action="store_true",
+                      help="only sweep and identify (safe while the sensors component runs)")
     watch = sens.add_parser("watch", parents=[common, bus_arg], help="live values")
     watch.add_argument("--interval", type=float, default=1.0, help="seconds between readings")
     watch.add_argument("--count", type=int, default=0, help="stop after N rounds (0: Ctrl-C)")
@@ -359,10 +363,12 @@ def _sensors_scan(args: argparse.Namespace, cfg: Config, clock: Clock, out: Cons
     if bus is None:
         return EXIT_CANNOT_RUN
     with out.status("scanning 0x08-0x77..."):
-        rows = hardware.scan_and_read(bus, args.sleep)
+        rows = hardware.scan_and_read(bus, args.sleep, read=not args.identify_only)
     table = Table("I2C scan", ["address", "chip", "id", "stream", "reading"])
     for r in rows:
-        level = Level.FAIL if r.error else (Level.OK if r.reading is not None else Level.WARN)
+        level = Level.FAIL if r.error else (
+            Level.OK if r.reading is not None or (args.identify_only and r.stream) else
+            Level.WARN)
         table.rows.append(Row([f"0x{r.address:02x}", r.chip, r.detail or "-", r.stream or "-",
                                r.error or _reading_text(r.reading)], level))
     if not rows:

@@ -149,3 +149,12 @@ def test_rfid_test_with_silence_fails_with_a_remedy(reader_pty, captured):
 def test_rfid_test_on_a_missing_port_exits_3(captured):
     rc = main(["rfid", "test", "--port", "/dev/ttyNOPE9"], console=captured.console)
     assert rc == 3 and "dialout" in captured.text
+
+
+def test_identify_only_reads_nothing(sim_bus, captured):
+    sim_bus(SCENARIO)
+    clock = ManualClock()
+    rc = main(["sensors", "scan", "--identify-only"], clock=clock, sleep=clock.advance,
+              console=captured.console)
+    assert rc == 0 and "bme280" in captured.text and "sht3x" in captured.text
+    assert "temperature_c=" not in captured.text
