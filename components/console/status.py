@@ -230,7 +230,10 @@ def build_status(facts: StatusFacts, cfg: Config) -> dict[str, Any]:
     elif unsent_age_s is not None and unsent_age_s > cfg.offlineAfterSeconds:
         uplink_level, uplink_detail = Level.WARN, "offline: buffering to disk"
     else:
-        uplink_level, uplink_detail = Level.OK, "keeping up"
+        # "Sent" is the hand-over the uplink acknowledges: the nucleus spooled it, or Stream
+        # Manager stored it. Their own buffers absorb a short outage before the log sees it.
+        uplink_level, uplink_detail = Level.OK, "keeping up (handed over to the nucleus spool / "\
+            "Stream Manager)"
     uplink = {"backlog_records": unsent, "oldest_unsent_age_s": unsent_age_s,
               "last_uplink_age_s": _age_s(now, max(acks)) if acks else None,
               "consumers": consumers, "level": uplink_level.name, "detail": uplink_detail}

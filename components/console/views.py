@@ -96,7 +96,7 @@ def status_tables(report: Mapping[str, Any]) -> list[Table]:
     ut = Table("Uplink", ["consumer", "class", "unsent", "oldest unsent", "last ack"],
                level=_lv(up["level"]),
                note=f"{up['detail']}: {up['backlog_records']} unsent, oldest "
-                    f"{fmt_age(up['oldest_unsent_age_s'])}; last successful uplink "
+                    f"{fmt_age(up['oldest_unsent_age_s'])}; last successful hand-over "
                     f"{fmt_age(up['last_uplink_age_s'])} ago")
     for c in up["consumers"]:
         ut.rows.append(Row([c["name"], c["cls"], str(c["backlog"]),
