@@ -232,8 +232,8 @@ def build_status(facts: StatusFacts, cfg: Config) -> dict[str, Any]:
     else:
         # "Sent" is the hand-over the uplink acknowledges: the nucleus spooled it, or Stream
         # Manager stored it. Their own buffers absorb a short outage before the log sees it.
-        uplink_level, uplink_detail = Level.OK, "keeping up (handed over to the nucleus spool / "\
-            "Stream Manager)"
+        uplink_level = Level.OK
+        uplink_detail = "keeping up (handed over to the nucleus spool / Stream Manager)"
     uplink = {"backlog_records": unsent, "oldest_unsent_age_s": unsent_age_s,
               "last_uplink_age_s": _age_s(now, max(acks)) if acks else None,
               "consumers": consumers, "level": uplink_level.name, "detail": uplink_detail}
