@@ -188,7 +188,8 @@ def _status(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -
     if args.json:
         _print_json(out, report)
     else:
-        render(out, status_tables(report), f"floorline {report['device']}", level)
+        render(out, status_tables(report),
+               f"floorline {report['device']} (site {report['site']})", level)
     return exit_code([level])
 
 

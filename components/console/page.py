@@ -79,6 +79,7 @@ def render_html(report: Mapping[str, Any], tables: list[Table], refresh_s: float
         f"<meta http-equiv='refresh' content='{max(1, round(refresh_s))}'>",
         f"<title>floorline {e(str(report['device']))}</title><style>{_CSS}</style></head><body>",
         f"<h1>floorline {e(str(report['device']))} {_badge(Level[report['level']])}</h1>",
+        f"<div class='note'>site {e(str(report.get('site', '-')))}</div>",
     ]
     for t in tables:
         verdicts = any(r.level is not None for r in t.rows)
