@@ -7,9 +7,10 @@
   the log refuses records (disk or budget full).
 - `off`: dark. floorline is not running (or the LED is not wired).
 
-`fault` wins over `offline-buffering`, which wins over `online`. The code that drives the pin
-(gpiozero) imports `led_state`, `PATTERNS` and `show` from here; this module itself touches no
-hardware and reads no clock: the caller passes `now_wall_ms`.
+`fault` wins over `offline-buffering`, which wins over `online`. Whatever drives the pin calls
+`led_state(...)` and shows the result (`show(led, state)` for a gpiozero LED, or
+components/gpio's `StatusLed`, whose patterns a test keeps equal to `PATTERNS`). This module
+touches no hardware and reads no clock: the caller passes `now_wall_ms`.
 """
 
 from __future__ import annotations
