@@ -21,7 +21,7 @@ from rich.markup import escape as rich_escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from components.console import config as console_config
-from components.console import doctor, export, hardware, led, page, serve, status, verify
+from components.console import doctor, export, hardware, page, serve, status, verify
 from components.console.levels import (
     EXIT_CANNOT_RUN,
     EXIT_FAIL,
@@ -48,6 +48,7 @@ from components.core.clock import Clock, SystemClock
 from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.envelope import CLASSES
 from components.core.ipc import thing_name
+from components.gpio import status as led
 from components.rfid.config import MODELS as RFID_MODELS
 from components.rfid.config import VARIANTS as RFID_VARIANTS
 

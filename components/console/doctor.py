@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from components.console.config import CONNECT_TIMEOUT_S
-from components.console.led import log_out_of_room, refused_records
 from components.console.levels import Level
 from components.console.system import (
     nucleus_socket,
@@ -24,6 +23,7 @@ from components.console.system import (
 )
 from components.core.config import Config
 from components.core.ipc import SOCKET_ENV, TOKEN_ENV
+from components.gpio.status import log_out_of_room, refused_records
 
 SERIAL_PATTERNS = ("/dev/ttyUSB*", "/dev/ttyACM*", "/dev/ttyAMA*", "/dev/serial0", "/dev/ttyS0")
 RESTART = "sudo systemctl restart greengrass"

@@ -31,7 +31,7 @@ from typing import Any, Final
 
 from components.console.logview import read_only
 from components.core.envelope import CLASSES, EnvelopeError, Record, from_dict
-from components.core.log import _TABLE as LOG_TABLES  # the log's table per record class
+from components.core.log import CLASS_TABLES as LOG_TABLES
 from components.core.log import Log
 
 log = logging.getLogger("floorline.console.export")

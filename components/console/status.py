@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.console import led as ledmod
 from components.console.config import CONNECT_TIMEOUT_S
 from components.console.levels import Level, overall
 from components.console.logview import (
@@ -32,6 +31,7 @@ from components.console.views import fmt_age
 from components.core.clock import BUILD_EPOCH_MS, Clock
 from components.core.config import Config
 from components.core.envelope import CLASSES, DRAIN_ORDER
+from components.gpio import status as ledmod
 
 # Classes written straight from a sensor or reader (the others are derived or reports).
 SOURCE_CLASSES = ("raw", "event")

@@ -23,7 +23,7 @@ from typing import Any
 from components.console.levels import Level
 from components.console.logview import read_only
 from components.core.envelope import CLASSES
-from components.core.log import _TABLE as LOG_TABLES  # the log's table per record class
+from components.core.log import CLASS_TABLES as LOG_TABLES
 
 Interval = tuple[int, int]  # inclusive
 

@@ -55,6 +55,8 @@ log = logging.getLogger("floorline.log")
 LOG_FORMAT_VERSION = 1
 _RANK = {cls: i for i, cls in enumerate(EVICTION_ORDER)}
 _TABLE = {cls: f"rec_{cls}" for cls in CLASSES}
+# The table holding each record class, for read-only tools (verify, export) that query it.
+CLASS_TABLES: dict[str, str] = dict(_TABLE)
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 _loads = json.JSONDecoder().decode
 # Eviction deletes the oldest rows in chunks that start small (little overshoot for a

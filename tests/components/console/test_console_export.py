@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import BUDGET, DEVICE
+from console_world import BUDGET, DEVICE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -4,8 +4,8 @@ import pytest
 from gpiozero import LED, Device
 from gpiozero.pins.mock import MockFactory
 
-from components.console import led
 from components.console.__main__ import main
+from components.gpio import status as led
 
 NOW = 1_767_300_000_000
 
@@ -117,12 +117,3 @@ def test_led_test_command_cycles_every_pattern_and_leaves_the_led_off(
     pin = mock_pins.pin(22)
     assert pin.state == 0
     assert any(s.state for s in pin.states)  # it was lit at some point
-
-
-def test_patterns_agree_with_the_gpio_status_led():
-    """The pin driver in components/gpio shows the same states with the same timings."""
-    from components.gpio.outputs import PATTERNS as GPIO_PATTERNS
-
-    assert set(GPIO_PATTERNS) == set(led.PATTERNS)
-    for state, p in led.PATTERNS.items():
-        assert (GPIO_PATTERNS[state].on_s, GPIO_PATTERNS[state].off_s) == (p.on_s, p.off_s)

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import BME, DEVICE, OUTAGE_S, build_site
+from console_world import BME, DEVICE, OUTAGE_S, build_site
 
 from components.console import config as console_config
 from components.console import status

@@ -2,7 +2,7 @@ import hashlib
 import json
 import sqlite3
 
-from conftest import BME
+from console_world import BME
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
