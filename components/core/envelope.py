@@ -51,6 +51,14 @@ class Record:
     clock_synced: bool
     payload: Mapping[str, Any] = field(default_factory=dict)
     schema: int = SCHEMA_VERSION
+    # Written before the clock synced: the wall time recovered from the monotonic clock once
+    # it did. `wall_ms` keeps what the device believed at the time (history is not rewritten).
+    wall_corrected_ms: int | None = None
+
+    @property
+    def event_wall_ms(self) -> int:
+        """Best available wall time of the event."""
+        return self.wall_corrected_ms if self.wall_corrected_ms is not None else self.wall_ms
 
     @property
     def identity(self) -> Identity:
@@ -67,6 +75,7 @@ class Record:
             "wall_ms": self.wall_ms,
             "clock_synced": self.clock_synced,
             "payload": dict(self.payload),
+            **({"wall_corrected_ms": self.wall_corrected_ms} if self.wall_corrected_ms else {}),
         }
 
 
@@ -122,4 +131,13 @@ def from_dict(data: Mapping[str, Any]) -> Record:
         clock_synced=synced,
         payload=payload,
         schema=version,
+        wall_corrected_ms=_optional_int(data.get("wall_corrected_ms"), data),
     )
+
+
+def _optional_int(value: Any, evidence: Mapping[str, Any]) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise EnvelopeError("wall_corrected_ms is not an integer", evidence=dict(evidence))
+    return value

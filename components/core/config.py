@@ -1,0 +1,161 @@
+"""Typed component configuration, as Greengrass GetConfiguration returns it.
+
+A component declares its keys once (name, type, default, bounds, meaning); the recipe's
+DefaultConfiguration is checked against the same declaration in the tests. A configuration
+from the cloud is validated as a whole: any bad value rejects the update with errors that name
+each key, and the configuration already in force stays.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("floorline.config")
+
+# Keys every recipe carries that are the nucleus's business, not the component's.
+NUCLEUS_KEYS = frozenset({"accessControl"})
+
+
+class ConfigError(ValueError):
+    """One or more configuration values were rejected; `.errors` maps key -> reason."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    type: type
+    default: Any
+    doc: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[Any, ...] | None = None
+    # Extra validation for structured values: returns the cleaned value or raises ValueError.
+    check: Callable[[Any], Any] | None = None
+
+    def coerce(self, value: Any) -> Any:
+        v = value
+        if self.type is bool:
+            if not isinstance(v, bool):
+                raise ValueError(f"expected true or false, got {value!r}")
+        elif self.type is int:
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)  # JSON and YAML round trips turn 5 into 5.0
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ValueError(f"expected an integer, got {value!r}")
+        elif self.type is float:
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise ValueError(f"expected a number, got {value!r}")
+            v = float(v)
+            if not math.isfinite(v):
+                raise ValueError(f"expected a finite number, got {value!r}")
+        elif not isinstance(v, self.type):
+            raise ValueError(f"expected {self.type.__name__}, got {type(value).__name__}")
+        if self.min is not None and v < self.min:
+            raise ValueError(f"{v!r} is below the minimum {self.min}")
+        if self.max is not None and v > self.max:
+            raise ValueError(f"{v!r} is above the maximum {self.max}")
+        if self.choices is not None and v not in self.choices:
+            raise ValueError(f"{v!r} is not one of {list(self.choices)}")
+        if self.check is not None:
+            v = self.check(v)
+        return v
+
+
+class Config(Mapping[str, Any]):
+    """A validated, read-only configuration; keys by name or attribute."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = dict(values)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Config({self._values!r})"
+
+
+class Spec:
+    """The declared configuration of one component."""
+
+    def __init__(self, *keys: Key) -> None:
+        self.keys = {k.name: k for k in keys}
+        if len(self.keys) != len(keys):
+            raise ValueError("duplicate configuration key")
+
+    def defaults(self) -> dict[str, Any]:
+        return {name: k.default for name, k in self.keys.items()}
+
+    def parse(self, raw: Mapping[str, Any] | None) -> Config:
+        """Defaults overlaid with `raw`; raises ConfigError naming every bad key."""
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise ConfigError({"<root>": f"expected an object, got {type(raw).__name__}"})
+        errors: dict[str, str] = {}
+        values = self.defaults()
+        for name, value in raw.items():
+            if name in NUCLEUS_KEYS:
+                continue
+            key = self.keys.get(name)
+            if key is None:
+                errors[name] = "unknown key (misspelt?)"
+                continue
+            try:
+                values[name] = key.coerce(value)
+            except ValueError as exc:
+                errors[name] = str(exc)
+        if errors:
+            raise ConfigError(errors)
+        return Config(values)
+
+
+class ConfigHolder:
+    """The configuration in force, replaced only by a valid update."""
+
+    def __init__(self, spec: Spec, initial: Mapping[str, Any] | None = None) -> None:
+        self.spec = spec
+        self._lock = threading.Lock()
+        self._current = spec.parse(initial)
+        self.rejected = 0
+        self.last_error: ConfigError | None = None
+
+    @property
+    def current(self) -> Config:
+        with self._lock:
+            return self._current
+
+    def update(self, raw: Mapping[str, Any] | None) -> ConfigError | None:
+        """Apply a full new configuration; returns the rejection (old config kept) or None."""
+        try:
+            new = self.spec.parse(raw)
+        except ConfigError as exc:
+            with self._lock:
+                self.rejected += 1
+                self.last_error = exc
+            log.warning("event=config_rejected errors=%r", exc.errors)
+            return exc
+        with self._lock:
+            self._current = new
+        log.info("event=config_applied")
+        return None

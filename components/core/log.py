@@ -1,0 +1,868 @@
+"""The durable edge log: one SQLite file shared by every floorline process on a device.
+
+Guarantee (stated the way Vector states its sink guarantees):
+
+* **Durable on return.** `append*` returns only after the transaction is committed in WAL mode
+  with `synchronous=FULL`: the WAL is fsynced at every commit, so a record whose append returned
+  survives a process kill and a power cut. A record whose append did not return may or may not
+  be there, and if it is, it is there exactly once with a valid sequence number.
+* **Identity.** Every record gets `(device, stream, seq)`; `seq` is gapless per (device,
+  stream), assigned in the committing transaction, and never reused (not after a restart,
+  not after a corrupt file is salvaged).
+* **At-least-once to each consumer.** A named consumer reads past its durable offset and
+  acknowledges after its own work is committed; a crash between the two re-delivers.
+* **Bounded.** A byte budget (database pages in use plus the WAL) and a free-disk floor. A new
+  record may push out only records of its own or a lower priority (raw < health < aggregate <
+  event < alert), oldest first; if that is not enough the append raises `BudgetExceeded`
+  (the caller counts it; HTTP ingest turns it into 429). Every eviction is recorded with the
+  exact sequence range it removed, so nothing is ever dropped silently.
+
+Layout: one table per record class (so eviction and consumption are prefix deletes on the
+rowid, with no secondary index to pay for), a `streams` table that owns the sequence counters
+and a per-stream field list (records whose keys match it are stored as a bare JSON array, which
+keeps a scalar reading near 30 bytes on disk).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from components.core.clock import Clock, SyncAnchor, SyncDetector, SystemClock
+from components.core.envelope import (
+    CLASSES,
+    DRAIN_ORDER,
+    EVICTION_ORDER,
+    SCHEMA_VERSION,
+    EnvelopeError,
+    Record,
+    validate_class,
+    validate_device,
+    validate_stream,
+)
+
+log = logging.getLogger("floorline.log")
+
+LOG_FORMAT_VERSION = 1
+_RANK = {cls: i for i, cls in enumerate(EVICTION_ORDER)}
+_TABLE = {cls: f"rec_{cls}" for cls in CLASSES}
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+# Eviction deletes the oldest rows in chunks that start small (little overshoot for a
+# trickle of appends) and double while the shortfall persists (few statements for a flood).
+_EVICT_FIRST_CHUNK_ROWS = 32
+_EVICT_MAX_CHUNK_ROWS = 8192
+
+
+class LogError(Exception):
+    """Base class of the log's errors."""
+
+
+class BudgetExceeded(LogError):
+    """The log is full of records this append may not push out."""
+
+    def __init__(self, message: str, cls: str, used_bytes: int, budget_bytes: int) -> None:
+        super().__init__(message)
+        self.cls = cls
+        self.used_bytes = used_bytes
+        self.budget_bytes = budget_bytes
+
+
+class StreamClassMismatch(LogError):
+    """A stream carries exactly one record class; the stream name says which kind it is."""
+
+
+class UnknownConsumer(LogError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    """A record to append; identity and (unless given) timestamps are assigned by the log."""
+
+    stream: str
+    cls: str
+    payload: Mapping[str, Any]
+    device: str | None = None
+    mono_ns: int | None = None
+    wall_ms: int | None = None
+
+
+class ReadBatch(list[Record]):
+    """Records handed to a consumer, with the log positions needed to acknowledge them."""
+
+    def __init__(self, records: Iterable[Record] = (), positions: Iterable[int] = ()) -> None:
+        super().__init__(records)
+        self.positions: list[int] = list(positions)
+
+    def cursor(self) -> dict[str, int]:
+        """Highest position per class in this batch."""
+        out: dict[str, int] = {}
+        for rec, pos in zip(self, self.positions, strict=True):
+            if pos > out.get(rec.cls, 0):
+                out[rec.cls] = pos
+        return out
+
+
+@dataclass
+class _Stream:
+    sid: int
+    device: str
+    stream: str
+    cls: str
+    fields: tuple[str, ...] | None
+
+
+@dataclass
+class _Counters:
+    rejected: dict[str, int] = field(default_factory=dict)
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS streams(
+    id INTEGER PRIMARY KEY,
+    device TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    cls TEXT NOT NULL,
+    next_seq INTEGER NOT NULL,
+    fields TEXT,
+    UNIQUE(device, stream)
+);
+CREATE TABLE IF NOT EXISTS consumers(
+    name TEXT NOT NULL,
+    cls TEXT NOT NULL,
+    acked_pos INTEGER NOT NULL,
+    acked_wall_ms INTEGER,
+    PRIMARY KEY(name, cls)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS evictions(
+    id INTEGER PRIMARY KEY,
+    sid INTEGER NOT NULL,
+    cls TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    wall_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS epochs(
+    id INTEGER PRIMARY KEY,
+    boot_id TEXT NOT NULL UNIQUE,
+    anchor_mono_ns INTEGER,
+    anchor_wall_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS quarantine(
+    id INTEGER PRIMARY KEY,
+    reason TEXT NOT NULL,
+    body TEXT NOT NULL,
+    wall_ms INTEGER NOT NULL
+);
+""" + "".join(
+    # clock: 0 when the wall clock was synced, else the epoch (boot) whose anchor corrects it.
+    f"""CREATE TABLE IF NOT EXISTS {table}(
+    pos INTEGER PRIMARY KEY AUTOINCREMENT,
+    sid INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    mono_ns INTEGER NOT NULL,
+    wall_ms INTEGER NOT NULL,
+    clock INTEGER NOT NULL,
+    schema INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+"""
+    for table in _TABLE.values()
+)
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        # No /proc (macOS): a monotonic clock that restarts from zero is a new boot.
+        return f"boot-{int(time.time() - time.monotonic())}"
+
+
+class Log:
+    """See the module docstring. Open with `Log.open(path, device=...)`."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: Path,
+        *,
+        device: str,
+        budget_bytes: int,
+        free_floor_bytes: int,
+        clock: Clock,
+        boot_id: str,
+    ) -> None:
+        self._conn = conn
+        self.path = path
+        self.device = validate_device(device)
+        self.budget_bytes = budget_bytes
+        self.free_floor_bytes = free_floor_bytes
+        self._clock = clock
+        self._sync = SyncDetector(clock)
+        self._lock = threading.RLock()
+        self._streams: dict[tuple[str, str], _Stream] = {}
+        self._by_sid: dict[int, _Stream] = {}
+        self._new_sids: list[int] = []
+        self._vacuum_after_commit = False
+        self._counters = _Counters()
+        self._page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        # Checkpoint and truncate the WAL well before it could eat a large part of the budget.
+        wal_reserve = max(64 * 1024, min(budget_bytes // 16, 16 * 1024 * 1024))
+        conn.execute(f"PRAGMA wal_autocheckpoint={max(16, wal_reserve // self._page_size)}")
+        conn.execute(f"PRAGMA journal_size_limit={wal_reserve}")
+        self._wal_reserve = wal_reserve
+        self._epoch = self._ensure_epoch(boot_id)
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        device: str,
+        budget_bytes: int = 256 * 1024 * 1024,
+        free_floor_bytes: int = 64 * 1024 * 1024,
+        clock: Clock | None = None,
+        boot_id: str | None = None,
+        busy_timeout_s: float = 30.0,
+    ) -> Log:
+        """Open (creating if needed) the log at `path`; a corrupt file is moved aside and
+        salvaged into a fresh log, never deleted."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        salvage_from: Path | None = None
+        if p.exists() and p.stat().st_size > 0:
+            problem = _check_file(p, busy_timeout_s)
+            if problem is not None:
+                salvage_from = _move_aside(p)
+                log.error("event=log_corrupt path=%s moved_to=%s problem=%r", p, salvage_from, problem)
+        conn = _connect(p, busy_timeout_s)
+        self = cls(
+            conn,
+            p,
+            device=device,
+            budget_bytes=budget_bytes,
+            free_floor_bytes=free_floor_bytes,
+            clock=clock or SystemClock(),
+            boot_id=boot_id or _boot_id(),
+        )
+        if salvage_from is not None:
+            from components.core.salvage import salvage_into
+
+            report = salvage_into(self, salvage_from)
+            self._record_salvage(salvage_from, report)
+        return self
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.OperationalError as exc:  # busy with another process: harmless
+                log.debug("event=checkpoint_skipped reason=%r", exc)
+            self._conn.close()
+
+    def __enter__(self) -> Log:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ writing
+    def append(self, stream: str, cls: str, payload: Mapping[str, Any], **kw: Any) -> int:
+        """Append one record and commit it durably; returns its sequence number."""
+        return self.append_records([NewRecord(stream, cls, payload, **kw)])[0]
+
+    def append_batch(
+        self, stream: str, cls: str, payloads: Sequence[Mapping[str, Any]], **kw: Any
+    ) -> list[int]:
+        """Append many records of one stream in a single durable transaction."""
+        return self.append_records([NewRecord(stream, cls, p, **kw) for p in payloads])
+
+    def append_records(
+        self, records: Sequence[NewRecord], *, may_evict_own_class: bool = True
+    ) -> list[int]:
+        """Append records (any streams) in one transaction; returns their sequence numbers.
+
+        Raises BudgetExceeded (nothing written) if the log is full of records these may not
+        push out; EnvelopeError (nothing written) for a bad stream, class, device or payload.
+        """
+        if not records:
+            return []
+        with self._lock:
+            synced, anchor = self._sync.check()
+            clock_col = 0 if synced else self._epoch
+            now_mono, now_wall = self._clock.monotonic_ns(), self._clock.wall_ms()
+            rows_by_cls: dict[str, list[tuple[Any, ...]]] = {}
+            seqs: list[int] = []
+            incoming = 0
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                if anchor is not None:
+                    self._store_anchor(anchor)
+                next_seq: dict[int, int] = {}
+                for r in records:
+                    st = self._stream_for(r.device or self.device, r.stream, r.cls, r.payload)
+                    seq = next_seq.get(st.sid)
+                    if seq is None:
+                        seq = c.execute(
+                            "SELECT next_seq FROM streams WHERE id=?", (st.sid,)
+                        ).fetchone()[0]
+                    next_seq[st.sid] = seq + 1
+                    body = self._encode(st, r.payload)
+                    incoming += len(body) + 24
+                    rows_by_cls.setdefault(st.cls, []).append(
+                        (
+                            st.sid,
+                            seq,
+                            now_mono if r.mono_ns is None else r.mono_ns,
+                            now_wall if r.wall_ms is None else r.wall_ms,
+                            clock_col,
+                            SCHEMA_VERSION,
+                            body,
+                        )
+                    )
+                    seqs.append(seq)
+                for rec_cls in sorted(rows_by_cls, key=_RANK.__getitem__, reverse=True):
+                    self._make_room(incoming, rec_cls, may_evict_own_class)
+                    c.executemany(
+                        f"INSERT INTO {_TABLE[rec_cls]}(sid,seq,mono_ns,wall_ms,clock,schema,body)"
+                        " VALUES (?,?,?,?,?,?,?)",
+                        rows_by_cls[rec_cls],
+                    )
+                c.executemany(
+                    "UPDATE streams SET next_seq=? WHERE id=?",
+                    [(n, sid) for sid, n in next_seq.items()],
+                )
+                c.execute("COMMIT")
+            except BudgetExceeded as exc:
+                self._rollback()
+                self._count_refusal(exc.cls, len(records))
+                raise
+            except sqlite3.OperationalError as exc:
+                self._rollback()
+                if "full" not in str(exc):
+                    raise
+                # The filesystem filled before the floor caught it (another program wrote).
+                cls = records[0].cls
+                self._count_refusal(cls, len(records))
+                raise BudgetExceeded(
+                    f"disk full: {exc}", cls=cls, used_bytes=-1, budget_bytes=self.budget_bytes
+                ) from exc
+            except BaseException:
+                self._rollback()
+                raise
+            self._new_sids.clear()
+            if self._vacuum_after_commit:
+                self._vacuum_after_commit = False
+                self._conn.execute("PRAGMA incremental_vacuum")
+            return seqs
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:  # SQLite may have rolled back itself (disk full)
+            self._conn.execute("ROLLBACK")
+        self._vacuum_after_commit = False
+        # Streams created in a rolled-back transaction do not exist: drop them from the cache.
+        for sid in self._new_sids:
+            st = self._by_sid.pop(sid, None)
+            if st is not None:
+                self._streams.pop((st.device, st.stream), None)
+        self._new_sids.clear()
+
+    def _encode(self, st: _Stream, payload: Mapping[str, Any]) -> str:
+        if not isinstance(payload, Mapping):
+            raise EnvelopeError("payload is not an object", evidence=payload)
+        try:
+            if st.fields is not None and tuple(payload) == st.fields:
+                return _JSON(list(payload.values()))
+            return _JSON(payload)
+        except (TypeError, ValueError) as exc:
+            raise EnvelopeError(f"payload is not JSON-serialisable: {exc}", evidence=payload)
+
+    def _stream_for(self, device: str, stream: str, cls: str, payload: Mapping[str, Any]) -> _Stream:
+        key = (device, stream)
+        st = self._streams.get(key)
+        if st is None:
+            row = self._conn.execute(
+                "SELECT id, cls, fields FROM streams WHERE device=? AND stream=?", key
+            ).fetchone()
+            if row is None:
+                validate_device(device)
+                validate_stream(stream)
+                validate_class(cls)
+                fields = tuple(payload) if isinstance(payload, Mapping) else None
+                if fields is not None and not all(isinstance(k, str) for k in fields):
+                    fields = None
+                cur = self._conn.execute(
+                    "INSERT INTO streams(device, stream, cls, next_seq, fields) VALUES (?,?,?,1,?)",
+                    (device, stream, cls, _JSON(list(fields)) if fields else None),
+                )
+                st = _Stream(cur.lastrowid or 0, device, stream, cls, fields or None)
+                self._new_sids.append(st.sid)
+            else:
+                st = _Stream(row[0], device, stream, row[1], _fields(row[2]))
+            self._streams[key] = st
+            self._by_sid[st.sid] = st
+        if st.cls != cls:
+            raise StreamClassMismatch(
+                f"stream {stream!r} of {device!r} carries {st.cls!r} records, not {cls!r}"
+            )
+        return st
+
+    # ------------------------------------------------------------------ budget
+    def used_bytes(self) -> int:
+        """Bytes the log occupies now: database pages in use plus the WAL file."""
+        page_count = self._conn.execute("PRAGMA page_count").fetchone()[0]
+        free_pages = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
+        return (page_count - free_pages) * self._page_size + self._wal_bytes()
+
+    def _wal_bytes(self) -> int:
+        try:
+            return os.stat(f"{self.path}-wal").st_size
+        except FileNotFoundError:
+            return 0
+
+    def _db_used_bytes(self) -> int:
+        page_count = self._conn.execute("PRAGMA page_count").fetchone()[0]
+        free_pages = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
+        return (page_count - free_pages) * self._page_size
+
+    def _limit_bytes(self) -> tuple[int, str]:
+        """How many bytes of pages the log may use now, and what sets that limit.
+
+        Deleting rows does not give disk space back by itself: freed pages stay in the file
+        for reuse. So below the free-disk floor the file may not grow at all, and evicting
+        (then `incremental_vacuum`) is what returns space to the filesystem."""
+        budget = self.budget_bytes - self._wal_reserve
+        try:
+            st = os.statvfs(self.path.parent)
+        except OSError:
+            return budget, "budget"
+        page_count = self._conn.execute("PRAGMA page_count").fetchone()[0]
+        wal_growth = max(0, self._wal_reserve - self._wal_bytes())  # the WAL may still grow
+        disk = (
+            page_count * self._page_size
+            + st.f_bavail * st.f_frsize
+            - self.free_floor_bytes
+            - wal_growth
+        )
+        return (disk, "disk_floor") if disk < budget else (budget, "budget")
+
+    def _make_room(self, incoming: int, cls: str, may_evict_own: bool) -> None:
+        """Inside the append transaction: evict until `incoming` bytes fit the limit."""
+        limit, reason = self._limit_bytes()
+        over = self._db_used_bytes() + incoming - limit
+        if over <= 0:
+            return
+        rank = _RANK[cls]
+        for victim in EVICTION_ORDER:
+            if _RANK[victim] > rank or (victim == cls and not may_evict_own):
+                break
+            chunk = _EVICT_FIRST_CHUNK_ROWS
+            while over > 0 and self._evict_oldest(victim, reason, chunk):
+                over = self._db_used_bytes() + incoming - limit
+                chunk = min(chunk * 2, _EVICT_MAX_CHUNK_ROWS)
+            if over <= 0:
+                if reason == "disk_floor":
+                    self._vacuum_after_commit = True
+                return
+        used = self._db_used_bytes()
+        raise BudgetExceeded(
+            f"log full ({reason}): {used} bytes of pages in use, limit {limit}; no record of "
+            f"class {cls!r} or lower may be evicted to fit {incoming} more",
+            cls=cls,
+            used_bytes=used,
+            budget_bytes=self.budget_bytes,
+        )
+
+    def _count_refusal(self, cls: str, records: int) -> None:
+        """A refused append is counted durably, in its own small transaction."""
+        self._counters.rejected[cls] = self._counters.rejected.get(cls, 0) + records
+        log.warning("event=append_refused cls=%s records=%d reason=log_full", cls, records)
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._bump(f"rejected_full.{cls}", records)
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:  # the disk itself is full: the in-memory count remains
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            log.error("event=refusal_not_persisted cls=%s error=%r", cls, exc)
+
+    def _evict_oldest(self, cls: str, reason: str, rows: int) -> bool:
+        table = _TABLE[cls]
+        row = self._conn.execute(
+            f"SELECT pos FROM {table} ORDER BY pos LIMIT 1 OFFSET ?", (rows - 1,)
+        ).fetchone()
+        if row is None:
+            row = self._conn.execute(f"SELECT max(pos) FROM {table}").fetchone()
+            if row[0] is None:
+                return False
+        upto = row[0]
+        self._delete_prefix(cls, upto, reason)
+        return True
+
+    def _delete_prefix(self, cls: str, upto_pos: int, reason: str | None) -> int:
+        """Delete every record of `cls` at or below `upto_pos`; record the ranges if evicted."""
+        table = _TABLE[cls]
+        if reason is not None:
+            now = self._clock.wall_ms()
+            ranges = self._conn.execute(
+                f"SELECT sid, min(seq), max(seq), count(*) FROM {table} WHERE pos<=? GROUP BY sid",
+                (upto_pos,),
+            ).fetchall()
+            self._conn.executemany(
+                "INSERT INTO evictions(sid, cls, reason, first_seq, last_seq, count, wall_ms)"
+                " VALUES (?,?,?,?,?,?,?)",
+                [(sid, cls, reason, lo, hi, n, now) for sid, lo, hi, n in ranges],
+            )
+            if ranges:
+                log.warning(
+                    "event=evicted cls=%s reason=%s records=%d streams=%d",
+                    cls, reason, sum(r[3] for r in ranges), len(ranges),
+                )
+        cur = self._conn.execute(f"DELETE FROM {table} WHERE pos<=?", (upto_pos,))
+        return cur.rowcount
+
+    # ------------------------------------------------------------------ consuming
+    def register_consumer(self, name: str, classes: Iterable[str] = CLASSES) -> None:
+        """A consumer starts at the beginning of what the log still holds (at-least-once)."""
+        classes = [validate_class(c) for c in classes]
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO consumers(name, cls, acked_pos) VALUES (?,?,0)",
+                    [(name, c) for c in classes],
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def unregister_consumer(self, name: str) -> None:
+        """Forget a consumer; records only it was holding become free to retire."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("DELETE FROM consumers WHERE name=?", (name,))
+                for cls in CLASSES:
+                    self._retire(cls)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def consumers(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for name, cls, pos in self._conn.execute("SELECT name, cls, acked_pos FROM consumers"):
+            out.setdefault(name, {})[cls] = pos
+        return out
+
+    def read(
+        self, consumer: str, limit: int = 500, classes: Iterable[str] | None = None
+    ) -> ReadBatch:
+        """Up to `limit` unacknowledged records for `consumer`, most important class first
+        (alerts, events, aggregates, health, raw), in log order within a class."""
+        with self._lock:
+            offsets = self.consumers().get(consumer)
+            if offsets is None:
+                raise UnknownConsumer(f"consumer {consumer!r} is not registered")
+            wanted = [c for c in DRAIN_ORDER if c in offsets and (classes is None or c in classes)]
+            out = ReadBatch()
+            for cls in wanted:
+                if len(out) >= limit:
+                    break
+                rows = self._conn.execute(
+                    f"SELECT pos, sid, seq, mono_ns, wall_ms, clock, schema, body "
+                    f"FROM {_TABLE[cls]} WHERE pos>? ORDER BY pos LIMIT ?",
+                    (offsets[cls], limit - len(out)),
+                ).fetchall()
+                for row in rows:
+                    out.append(self._decode(cls, row))
+                    out.positions.append(row[0])
+            return out
+
+    def ack(self, consumer: str, batch: ReadBatch) -> None:
+        """Acknowledge everything in `batch` (and everything before it, per class)."""
+        self.ack_positions(consumer, batch.cursor())
+
+    def ack_positions(self, consumer: str, cursor: Mapping[str, int]) -> None:
+        """Advance `consumer` to the given position per class; offsets never move back.
+        Records every consumer has acknowledged are retired (deleted) in the same commit."""
+        if not cursor:
+            return
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                now = self._clock.wall_ms()
+                for cls, pos in cursor.items():
+                    cur = c.execute(
+                        "UPDATE consumers SET acked_pos=max(acked_pos, ?), acked_wall_ms=? "
+                        "WHERE name=? AND cls=?",
+                        (pos, now, consumer, cls),
+                    )
+                    if cur.rowcount == 0:
+                        raise UnknownConsumer(f"consumer {consumer!r} does not take {cls!r}")
+                    self._retire(cls)
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    def _retire(self, cls: str) -> None:
+        upto = self._conn.execute(
+            "SELECT min(acked_pos) FROM consumers WHERE cls=?", (cls,)
+        ).fetchone()[0]
+        if upto:  # None (nobody consumes this class: keep) or 0 (nothing acked yet)
+            n = self._delete_prefix(cls, upto, None)
+            if n:
+                self._bump(f"retired.{cls}", n)
+
+    # ------------------------------------------------------------------ decoding
+    def _decode(self, cls: str, row: Sequence[Any]) -> Record:
+        _pos, sid, seq, mono_ns, wall_ms, clock, schema, body = row
+        st = self._by_sid.get(sid) or self._load_stream(sid)
+        value = json.loads(body)
+        payload = dict(zip(st.fields or (), value, strict=True)) if isinstance(value, list) else value
+        corrected = None
+        if clock:
+            anchor = self._anchor(clock)
+            if anchor is not None:
+                corrected = anchor.corrected_wall_ms(mono_ns)
+        return Record(
+            device=st.device,
+            stream=st.stream,
+            seq=seq,
+            cls=cls,
+            mono_ns=mono_ns,
+            wall_ms=wall_ms,
+            clock_synced=not clock,
+            payload=payload,
+            schema=schema,
+            wall_corrected_ms=corrected,
+        )
+
+    def _load_stream(self, sid: int) -> _Stream:
+        device, stream, cls, fields = self._conn.execute(
+            "SELECT device, stream, cls, fields FROM streams WHERE id=?", (sid,)
+        ).fetchone()
+        st = _Stream(sid, device, stream, cls, _fields(fields))
+        self._streams[(device, stream)] = st
+        self._by_sid[sid] = st
+        return st
+
+    # ------------------------------------------------------------------ clock epochs
+    def _ensure_epoch(self, boot_id: str) -> int:
+        with self._lock:
+            self._conn.execute("INSERT OR IGNORE INTO epochs(boot_id) VALUES (?)", (boot_id,))
+            return self._conn.execute(
+                "SELECT id FROM epochs WHERE boot_id=?", (boot_id,)
+            ).fetchone()[0]
+
+    def _store_anchor(self, anchor: SyncAnchor) -> None:
+        # The first sync seen in a boot corrects every unsynced record of that boot.
+        self._conn.execute(
+            "UPDATE epochs SET anchor_mono_ns=?, anchor_wall_ms=? "
+            "WHERE id=? AND anchor_mono_ns IS NULL",
+            (anchor.mono_ns, anchor.wall_ms, self._epoch),
+        )
+        log.info("event=clock_synced epoch=%d wall_ms=%d", self._epoch, anchor.wall_ms)
+
+    def _anchor(self, epoch: int) -> SyncAnchor | None:
+        row = self._conn.execute(
+            "SELECT anchor_mono_ns, anchor_wall_ms FROM epochs WHERE id=?", (epoch,)
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return SyncAnchor(mono_ns=row[0], wall_ms=row[1])
+
+    def clock_synced(self) -> bool:
+        return self._sync.check()[0]
+
+    # ------------------------------------------------------------------ quarantine, counters
+    def quarantine(self, body: str | bytes, reason: str) -> None:
+        """Keep aside something that could not be accepted as a record (never drop it)."""
+        text = body if isinstance(body, str) else body.hex()
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute(
+                    "INSERT INTO quarantine(reason, body, wall_ms) VALUES (?,?,?)",
+                    (reason, text, self._clock.wall_ms()),
+                )
+                self._bump("quarantined", 1)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def _bump(self, name: str, n: int) -> None:
+        self._conn.execute(
+            "INSERT INTO counters(name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+            (name, n),
+        )
+
+    def _record_salvage(self, moved_to: Path, report: Mapping[str, int]) -> None:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._bump("salvage_events", 1)
+                for k, v in report.items():
+                    self._bump(f"salvage.{k}", v)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        self.append(
+            f"health/log@{self.device}",
+            "health",
+            {"event": "log_salvaged", "moved_to": moved_to.name, **report},
+        )
+
+    # ------------------------------------------------------------------ inspection
+    def stats(self) -> dict[str, Any]:
+        """Everything a technician or the shadow needs to know about the log."""
+        with self._lock:
+            c = self._conn
+            classes: dict[str, dict[str, Any]] = {}
+            for cls, table in _TABLE.items():
+                n, oldest_wall = c.execute(
+                    f"SELECT count(*), min(wall_ms) FROM {table}"
+                ).fetchone()
+                classes[cls] = {"records": n, "oldest_wall_ms": oldest_wall}
+            evicted: dict[str, dict[str, int]] = {}
+            for cls, reason, n in c.execute(
+                "SELECT cls, reason, sum(count) FROM evictions GROUP BY cls, reason"
+            ):
+                evicted.setdefault(cls, {})[reason] = n
+            backlog: dict[str, dict[str, dict[str, Any]]] = {}
+            for name, cls, acked in c.execute("SELECT name, cls, acked_pos FROM consumers"):
+                n, oldest = c.execute(
+                    f"SELECT count(*), min(wall_ms) FROM {_TABLE[cls]} WHERE pos>?", (acked,)
+                ).fetchone()
+                backlog.setdefault(name, {})[cls] = {"records": n, "oldest_wall_ms": oldest}
+            counters = dict(c.execute("SELECT name, value FROM counters").fetchall())
+            db_bytes = self._db_used_bytes()
+            wal = self._wal_bytes()
+            try:
+                st = os.statvfs(self.path.parent)
+                free_disk = st.f_bavail * st.f_frsize
+            except OSError:
+                free_disk = None
+            return {
+                "path": str(self.path),
+                "device": self.device,
+                "budget_bytes": self.budget_bytes,
+                "used_bytes": db_bytes + wal,
+                "wal_bytes": wal,
+                "free_disk_bytes": free_disk,
+                "free_floor_bytes": self.free_floor_bytes,
+                "classes": classes,
+                "evicted": evicted,
+                "backlog": backlog,
+                "counters": counters,
+                "clock_synced": self._sync.synced,
+                "quarantined": c.execute("SELECT count(*) FROM quarantine").fetchone()[0],
+            }
+
+    def streams(self) -> list[dict[str, Any]]:
+        """Per stream: identity, class, how many were produced, and evicted."""
+        rows = self._conn.execute(
+            "SELECT s.id, s.device, s.stream, s.cls, s.next_seq - 1, "
+            "coalesce((SELECT sum(count) FROM evictions e WHERE e.sid = s.id), 0) "
+            "FROM streams s ORDER BY s.id"
+        ).fetchall()
+        return [
+            {"device": d, "stream": s, "cls": c, "produced": p, "evicted": e}
+            for _sid, d, s, c, p, e in rows
+        ]
+
+    def evictions(self) -> list[dict[str, Any]]:
+        rows = self._conn.execute(
+            "SELECT s.device, s.stream, e.cls, e.reason, e.first_seq, e.last_seq, e.count, "
+            "e.wall_ms FROM evictions e JOIN streams s ON s.id = e.sid ORDER BY e.id"
+        ).fetchall()
+        keys = ("device", "stream", "cls", "reason", "first_seq", "last_seq", "count", "wall_ms")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def snapshot_records(self, classes: Iterable[str] = CLASSES) -> Iterable[Record]:
+        """Every record still held, read in one consistent snapshot (exports, verification).
+        Runs on its own read connection so writers and consumers are not disturbed."""
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+        try:
+            conn.execute("BEGIN")  # one read transaction = one WAL snapshot
+            for cls in classes:
+                cur = conn.execute(
+                    f"SELECT pos, sid, seq, mono_ns, wall_ms, clock, schema, body "
+                    f"FROM {_TABLE[validate_class(cls)]} ORDER BY pos"
+                )
+                for row in cur:
+                    yield self._decode(cls, row)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+
+def _fields(text: str | None) -> tuple[str, ...] | None:
+    return tuple(json.loads(text)) if text else None
+
+
+def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+    )
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+    # Takes effect on a new file only; lets eviction under disk pressure return pages to the OS.
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if mode.lower() != "wal":
+        raise LogError(f"could not switch {path} to WAL (got {mode!r})")
+    # FULL in WAL mode: the WAL is fsynced at every commit, so a commit survives power loss.
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.executescript(_SCHEMA)
+    conn.execute(
+        "INSERT OR IGNORE INTO meta(key, value) VALUES ('log_format', ?)",
+        (str(LOG_FORMAT_VERSION),),
+    )
+    return conn
+
+
+def _check_file(path: Path, busy_timeout_s: float) -> str | None:
+    """None if the file is a healthy log, else what is wrong with it."""
+    try:
+        conn = sqlite3.connect(path, timeout=busy_timeout_s)
+        try:
+            result = conn.execute("PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    if result != [("ok",)]:
+        return "; ".join(r[0] for r in result[:5])
+    return None
+
+
+def _move_aside(path: Path) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    target = path.with_name(f"{path.name}.corrupt-{stamp}-{os.getpid()}")
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(f"{path}{suffix}")
+        if src.exists():
+            shutil.move(src, f"{target}{suffix}")
+    return target

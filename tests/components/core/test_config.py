@@ -1,0 +1,74 @@
+import pytest
+
+from components.core.config import ConfigError, ConfigHolder, Key, Spec
+
+
+def _spec() -> Spec:
+    return Spec(
+        Key("sampleIntervalSeconds", float, 1.0, "how often to sample", min=0.01, max=3600),
+        Key("logBudgetBytes", int, 256 << 20, "log byte budget", min=1 << 20),
+        Key("mode", str, "normal", "BME280 mode", choices=("normal", "forced")),
+        Key("enabled", bool, True, "read this sensor"),
+        Key("thresholds", dict, {}, "per-stream thresholds", check=_check_thresholds),
+    )
+
+
+def _check_thresholds(v):
+    for stream, t in v.items():
+        if not isinstance(t, dict) or "high" not in t:
+            raise ValueError(f"threshold for {stream!r} needs 'high'")
+    return v
+
+
+def test_defaults_and_overrides():
+    cfg = _spec().parse({"sampleIntervalSeconds": 5, "logBudgetBytes": 2097152.0})
+    assert cfg.sampleIntervalSeconds == 5.0 and isinstance(cfg.sampleIntervalSeconds, float)
+    assert cfg["logBudgetBytes"] == 2 << 20 and isinstance(cfg.logBudgetBytes, int)
+    assert cfg.mode == "normal" and cfg.enabled is True
+
+
+def test_every_bad_key_is_named_with_its_reason():
+    with pytest.raises(ConfigError) as err:
+        _spec().parse(
+            {
+                "sampleIntervalSeconds": -1,
+                "logBudgetBytes": "lots",
+                "mode": "turbo",
+                "enabled": "yes",
+                "sampleIntervalSecond": 1,
+                "thresholds": {"env/a@1": {"low": 1}},
+            }
+        )
+    errors = err.value.errors
+    assert set(errors) == {
+        "sampleIntervalSeconds", "logBudgetBytes", "mode", "enabled",
+        "sampleIntervalSecond", "thresholds",
+    }
+    assert "below the minimum" in errors["sampleIntervalSeconds"]
+    assert "misspelt" in errors["sampleIntervalSecond"]
+    assert "needs 'high'" in errors["thresholds"]
+
+
+def test_nan_and_booleans_are_not_numbers():
+    with pytest.raises(ConfigError):
+        _spec().parse({"sampleIntervalSeconds": float("nan")})
+    with pytest.raises(ConfigError):
+        _spec().parse({"logBudgetBytes": True})
+
+
+def test_access_control_from_the_recipe_is_the_nucleus_business():
+    assert _spec().parse({"accessControl": {"aws.greengrass.ipc.pubsub": {}}}).mode == "normal"
+
+
+def test_rejected_update_keeps_the_old_config_in_force():
+    holder = ConfigHolder(_spec(), {"sampleIntervalSeconds": 2})
+    err = holder.update({"sampleIntervalSeconds": 0})
+    assert err is not None and "sampleIntervalSeconds" in err.errors
+    assert holder.current.sampleIntervalSeconds == 2.0 and holder.rejected == 1
+    assert holder.update({"sampleIntervalSeconds": 3}) is None
+    assert holder.current.sampleIntervalSeconds == 3.0
+
+
+def test_non_object_config_is_rejected():
+    with pytest.raises(ConfigError):
+        _spec().parse(["not", "an", "object"])
