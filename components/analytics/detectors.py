@@ -142,7 +142,8 @@ class Flatline:
             self.run = (t_ms, value)
             if self.active:
                 self.active = False
-                return Signal(self.condition, False, self.severity, t_ms, value, "value moves again")
+                return Signal(self.condition, False, self.severity, t_ms, value,
+                              "value moves again")
             return None
         if not self.active and t_ms - self.run[0] >= self.span_ms:
             self.active = True
@@ -167,7 +168,8 @@ class Silence:
                  condition: str = "silent") -> None:
         if seconds <= 0:
             raise DetectorConfigError("silence: seconds must be > 0")
-        self.condition, self.gap_ms, self.severity = condition, int(seconds * 1000), _severity(severity)
+        self.condition, self.gap_ms = condition, int(seconds * 1000)
+        self.severity = _severity(severity)
         self.active = False
         self.last_ms: int | None = None
 

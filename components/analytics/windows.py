@@ -142,7 +142,8 @@ class TumblingWindow:
             "first_seq": self.first_seq, "last_seq": self.last_seq, "late": self.late,
             "fields": {name: s.result() for name, s in self.fields.items()},
         }
-        self.start_ms, self.fields, self.first_seq, self.last_seq, self.late = None, {}, None, None, 0
+        self.start_ms, self.fields, self.late = None, {}, 0
+        self.first_seq = self.last_seq = None
         return out
 
     def peek(self) -> dict[str, Any] | None:

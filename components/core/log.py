@@ -184,6 +184,12 @@ CREATE TABLE IF NOT EXISTS quarantine(
 )
 
 
+_CHECKPOINTS = (
+    "CREATE TABLE IF NOT EXISTS checkpoints(name TEXT PRIMARY KEY, body TEXT NOT NULL, "
+    "wall_ms INTEGER NOT NULL)"
+)
+
+
 def _boot_id() -> str:
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
@@ -293,14 +299,23 @@ class Log:
         return self.append_records([NewRecord(stream, cls, p, **kw) for p in payloads])
 
     def append_records(
-        self, records: Sequence[NewRecord], *, may_evict_own_class: bool = True
+        self,
+        records: Sequence[NewRecord],
+        *,
+        may_evict_own_class: bool = True,
+        ack: tuple[str, Mapping[str, int]] | None = None,
+        checkpoint: tuple[str, str] | None = None,
     ) -> list[int]:
         """Append records (any streams) in one transaction; returns their sequence numbers.
+
+        `ack=(consumer, cursor)` and `checkpoint=(name, text)` commit in the same transaction,
+        so a consumer that derives records from its input can never emit them twice or lose
+        its state across a crash.
 
         Raises BudgetExceeded (nothing written) if the log is full of records these may not
         push out; EnvelopeError (nothing written) for a bad stream, class, device or payload.
         """
-        if not records:
+        if not records and ack is None and checkpoint is None:
             return []
         with self._lock:
             synced, anchor = self._sync.check()
@@ -348,6 +363,15 @@ class Log:
                     "UPDATE streams SET next_seq=? WHERE id=?",
                     [(n, sid) for sid, n in next_seq.items()],
                 )
+                if ack is not None:
+                    self._ack_rows(ack[0], ack[1], now_wall)
+                if checkpoint is not None:
+                    c.execute(_CHECKPOINTS)  # created on first use: files without it are unchanged
+                    c.execute(
+                        "INSERT INTO checkpoints(name, body, wall_ms) VALUES (?,?,?) ON CONFLICT"
+                        "(name) DO UPDATE SET body=excluded.body, wall_ms=excluded.wall_ms",
+                        (checkpoint[0], checkpoint[1], now_wall),
+                    )
                 c.execute("COMMIT")
             except BudgetExceeded as exc:
                 self._rollback()
@@ -609,20 +633,35 @@ class Log:
             c = self._conn
             c.execute("BEGIN IMMEDIATE")
             try:
-                now = self._clock.wall_ms()
-                for cls, pos in cursor.items():
-                    cur = c.execute(
-                        "UPDATE consumers SET acked_pos=max(acked_pos, ?), acked_wall_ms=? "
-                        "WHERE name=? AND cls=?",
-                        (pos, now, consumer, cls),
-                    )
-                    if cur.rowcount == 0:
-                        raise UnknownConsumer(f"consumer {consumer!r} does not take {cls!r}")
-                    self._retire(cls)
+                self._ack_rows(consumer, cursor, self._clock.wall_ms())
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
+
+    def _ack_rows(self, consumer: str, cursor: Mapping[str, int], now: int) -> None:
+        for cls, pos in cursor.items():
+            cur = self._conn.execute(
+                "UPDATE consumers SET acked_pos=max(acked_pos, ?), acked_wall_ms=? "
+                "WHERE name=? AND cls=?",
+                (pos, now, consumer, cls),
+            )
+            if cur.rowcount == 0:
+                raise UnknownConsumer(f"consumer {consumer!r} does not take {cls!r}")
+            self._retire(cls)
+
+    def load_checkpoint(self, name: str) -> str | None:
+        """The text last committed with `append_records(checkpoint=(name, text))`."""
+        with self._lock:
+            exists = self._conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='checkpoints'"
+            ).fetchone()
+            if exists is None:
+                return None
+            row = self._conn.execute(
+                "SELECT body FROM checkpoints WHERE name=?", (name,)
+            ).fetchone()
+        return None if row is None else row[0]
 
     def _retire(self, cls: str) -> None:
         upto = self._conn.execute(
