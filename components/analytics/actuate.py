@@ -66,6 +66,7 @@ class Alarm:
 
     def restore(self, state: dict[str, Any]) -> None:
         self.acknowledged = set(state["acknowledged"])
+        self.critical = set(self.acknowledged)  # they were open when acknowledged
 
     def close(self) -> None:
         self.output.close()

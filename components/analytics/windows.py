@@ -196,20 +196,25 @@ def fft(values: Sequence[complex]) -> list[complex]:
 
 
 def dominant_frequency_hz(samples: Sequence[float], sample_rate_hz: float) -> float:
-    """Frequency of the largest non-DC FFT bin of the mean-removed signal, zero-padded to a
-    power of two; 0.0 for fewer than 4 samples or a constant signal."""
+    """Frequency of the largest non-DC FFT bin of the mean-removed signal (zero-padded to a
+    power of two, refined between bins by a parabola through the peak and its neighbours);
+    0.0 for fewer than 4 samples or a constant signal."""
     n = len(samples)
     if n < 4:
         return 0.0
     mean = sum(samples) / n
     size = 1 << (n - 1).bit_length()
     spectrum = fft([complex(v - mean) for v in samples] + [0j] * (size - n))
-    best_k, best_mag = 0, 0.0
-    for k in range(1, size // 2 + 1):
-        mag = abs(spectrum[k])
-        if mag > best_mag:
-            best_k, best_mag = k, mag
-    return best_k * sample_rate_hz / size if best_mag > 1e-12 else 0.0
+    mags = [abs(spectrum[k]) for k in range(size // 2 + 1)]
+    best_k = max(range(1, size // 2 + 1), key=mags.__getitem__)
+    if mags[best_k] <= 1e-12:
+        return 0.0
+    shift = 0.0
+    if best_k < size // 2:  # parabolic interpolation between bins: sub-bin accuracy
+        a, b, c = mags[best_k - 1], mags[best_k], mags[best_k + 1]
+        denom = a - 2 * b + c
+        shift = 0.5 * (a - c) / denom if denom else 0.0
+    return (best_k + shift) * sample_rate_hz / size
 
 
 def vibration_axis(samples: Sequence[float], sample_rate_hz: float) -> dict[str, float]:

@@ -4,6 +4,7 @@ which it must raise and clear. Signals come from the local deterministic generat
 import math
 
 import pytest
+import synth_signals as sg
 
 from components.analytics.detectors import (
     DetectorConfigError,
@@ -16,7 +17,6 @@ from components.analytics.detectors import (
     RfidWatch,
     Silence,
 )
-import synth_signals as sg
 
 T0 = sg.T0_MS
 
