@@ -9,8 +9,8 @@ components/analytics/novelty.json: nothing is tuned per file. With --labels the 
 scored (standard, reward_low_FP_rate, reward_low_FN_rate) with thresholds optimised over the
 whole directory, as NAB does, and printed next to NAB's scoreboard; the chosen thresholds are
 written to --out/thresholds.json. `--thresholds FILE` scores with given thresholds instead (for
-files the thresholds were not chosen on). The cost of detection plus a 60 s tumbling window is
-printed per reading, with the memory one stream holds.
+files the thresholds were not chosen on). The cost per reading of detection plus a tumbling
+window (60 readings) is printed, with the memory one stream holds.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from typing import Any
 
 from bench import nab_score as ns
 from components.analytics.detectors import NoveltyParams, NoveltyScore
+from components.analytics.engine import Engine
 from components.analytics.windows import TumblingWindow
+from components.core.envelope import Record
 
 # NAB's published scoreboard (NAB README, all 58 files) and NAB's shipped results of each
 # detector scored on the 31-file public subset with thresholds optimised on that subset.
@@ -46,7 +48,8 @@ SCOREBOARD_SUBSET = {
     "Windowed Gaussian": (29.82, 7.60, 39.42), "Random": (14.99, 4.90, 29.06),
 }
 COST_LIMIT_US = 20.0
-WINDOW_S = 60.0
+REPEATS = 3
+WINDOW_READINGS = 60  # cost figures use windows that hold this many readings (60 s at 1 Hz)
 
 
 def parse_time(text: str) -> datetime:
@@ -63,11 +66,18 @@ def read_series(path: Path) -> tuple[list[str], list[datetime], list[float]]:
     return raw, times, values
 
 
+def window_s(times: list[datetime]) -> float:
+    """A window length holding WINDOW_READINGS readings at the file's median interval (NAB
+    files are sampled every 5 min: a 60 s window would close on every reading)."""
+    gaps = sorted((b - a).total_seconds() for a, b in zip(times, times[1:], strict=False))
+    return WINDOW_READINGS * (gaps[len(gaps) // 2] if gaps and gaps[len(gaps) // 2] > 0 else 1.0)
+
+
 def detect(values: list[float], times: list[datetime], params: NoveltyParams
            ) -> tuple[list[float], float]:
     """Scores of one file, and the seconds spent in detection plus window aggregation."""
     det = NoveltyScore(params)
-    win = TumblingWindow(WINDOW_S)
+    win = TumblingWindow(window_s(times))
     stamps = [int(t.timestamp() * 1000) for t in times]
     t0 = time.perf_counter()
     scores = []
@@ -77,12 +87,34 @@ def detect(values: list[float], times: list[datetime], params: NoveltyParams
     return scores, time.perf_counter() - t0
 
 
+ENGINE_STREAM = "nab/series@0"
+ENGINE_DETECTORS = {"detectors": [
+    {"type": "threshold", "high": 1e12, "low": -1e12, "hysteresis": 1.0},
+    {"type": "rate", "maxPerSecond": 1e12},
+    {"type": "flatline", "seconds": 86400.0, "epsilon": 0.0},
+    {"type": "novelty"},
+    {"type": "silence", "seconds": 86400.0},
+]}
+
+
+def engine_cost_s(values: list[float], times: list[datetime], params: NoveltyParams) -> float:
+    """Seconds the whole per-stream pipeline (window + five detectors + alerts) takes."""
+    config = {ENGINE_STREAM: {"windowSeconds": window_s(times), **ENGINE_DETECTORS}}
+    eng = Engine("bench", config, params)
+    recs = [Record("bench", ENGINE_STREAM, i + 1, "raw", 0, int(t.timestamp() * 1000), True,
+                   {"value": v}) for i, (t, v) in enumerate(zip(times, values, strict=True))]
+    t0 = time.perf_counter()
+    for r in recs:
+        eng.process(r)
+    return time.perf_counter() - t0
+
+
 def stream_memory_bytes(values: list[float], times: list[datetime], params: NoveltyParams) -> int:
     """Bytes one stream's detector and open window hold after the whole file."""
     stamps = [int(t.timestamp() * 1000) for t in times]
     tracemalloc.start()
     base = tracemalloc.take_snapshot()
-    det, win = NoveltyScore(params), TumblingWindow(WINDOW_S)
+    det, win = NoveltyScore(params), TumblingWindow(window_s(times))
     for t_ms, v in zip(stamps, values, strict=True):
         det.update(v)
         win.add(t_ms, {"value": v})
@@ -113,13 +145,15 @@ def main(argv: list[str] | None = None) -> int:
     windows = load_windows(args.labels) if args.labels else None
     points: list[ns.Point] = []
     n_windows = 0
-    readings, spent_s, biggest = 0, 0.0, (0, None)
+    readings, spent_s, engine_s, biggest = 0, 0.0, 0.0, (0, None)
     for path in files:
         rel = path.relative_to(args.data).as_posix()
         raw, times, values = read_series(path)
         scores, dt = detect(values, times, params)
         readings += len(values)
-        spent_s += dt
+        # best of three: the figure is the pipeline's cost, not other processes' load
+        engine_s += min(engine_cost_s(values, times, params) for _ in range(REPEATS))
+        spent_s += min([dt] + [detect(values, times, params)[1] for _ in range(REPEATS - 1)])
         if len(values) > biggest[0]:
             biggest = (len(values), (values, times))
         out = args.out / rel
@@ -137,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             points += ns.file_points(rel, times, [round(s, 6) for s in scores], windows[rel])
 
     us_per_reading = spent_s / readings * 1e6
+    engine_us = engine_s / readings * 1e6
     mem = stream_memory_bytes(*biggest[1], params) if biggest[1] else 0  # type: ignore[misc]
     figures: dict[str, Any] = {
         "machine": f"{platform.machine()} {platform.processor() or ''} "
@@ -144,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         "files": len(files), "readings": readings,
         "cost": {"figure": round(us_per_reading, 2), "unit": "us/reading",
                  "limit": COST_LIMIT_US, "ratio": round(us_per_reading / COST_LIMIT_US, 3)},
+        "engine_cost": {"figure": round(engine_us, 2), "unit": "us/reading",
+                        "limit": COST_LIMIT_US, "ratio": round(engine_us / COST_LIMIT_US, 3),
+                        "note": "window + threshold, rate, flatline, novelty, silence"},
         "memory_per_stream": {"figure": mem, "unit": "bytes",
                               "note": f"after {biggest[0]} readings"},
     }
@@ -166,8 +204,11 @@ def main(argv: list[str] | None = None) -> int:
         figures["nab"] = {"scores": ours, "thresholds": chosen, "windows": n_windows,
                           "peer": {"Numenta HTM (subset)": SCOREBOARD_SUBSET["Numenta HTM"]}}
         print_table(ours, chosen, fixed is not None)
-    print(f"\ncost: {us_per_reading:.2f} us/reading (novelty score + {WINDOW_S:g} s window), "
-          f"limit {COST_LIMIT_US:g} us; memory per stream {mem / 1024:.1f} KiB "
+    print(f"\ncost: {us_per_reading:.2f} us/reading (novelty score + window of "
+          f"{WINDOW_READINGS} readings); "
+          f"{engine_us:.2f} us/reading for the whole pipeline (window + threshold, rate, "
+          f"flatline, novelty, silence detectors); limit {COST_LIMIT_US:g} us\n"
+          f"memory per stream {mem / 1024:.1f} KiB "
           f"(bounded: {params.max_transitions} transitions max); {readings} readings in "
           f"{len(files)} files; {figures['machine']}")
     out_json = args.json or args.out / "nab.json"

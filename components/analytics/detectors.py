@@ -265,10 +265,11 @@ class NoveltyParams:
     bins: int = 20  # value bins across the warm-up range (bins beyond it are allowed)
     spatial_tolerance: float = 0.02  # a new extreme beyond range * this is anomalous at once
     average_readings: int = 20  # short-term average of the surprise
-    history_alpha: float = 0.003  # EWMA rate of the long-term surprise distribution
+    history_alpha: float = 0.002  # EWMA rate of the long-term surprise distribution
     learn_readings: int = 300  # readings before the likelihood is trusted
     min_variance: float = 0.0003  # floor of the surprise variance (a perfectly regular stream)
     red_p: float = 1e-6  # tail probability that counts as an alarm; repeats are damped
+    holdoff_readings: int = 20  # an alarm or escape this soon after the last one is a repeat
     max_transitions: int = 4096  # memory bound of the transition table
     alert_threshold: float = 0.6  # score that raises the `novelty` condition
     clear_readings: int = 20  # readings below the threshold that clear it
@@ -303,7 +304,7 @@ class NoveltyScore:
     """
 
     __slots__ = ("p", "n", "lo", "hi", "lo0", "width", "prev", "table", "entries", "ring",
-                 "ri", "rsum", "mu", "var", "k", "last_red")
+                 "ri", "rsum", "mu", "var", "k", "since_red", "since_escape")
 
     def __init__(self, params: NoveltyParams | None = None) -> None:
         self.p = params or NoveltyParams()
@@ -315,7 +316,8 @@ class NoveltyScore:
         self.entries = 0
         self.ring = [0.0] * self.p.average_readings
         self.ri, self.rsum, self.mu, self.var, self.k = 0, 0.0, 0.0, 0.0, 0
-        self.last_red = False
+        self.since_red = 1 << 30  # readings since the last alarm
+        self.since_escape = 1 << 30  # readings since the last range escape
 
     def update(self, value: float) -> float:
         p = self.p
@@ -337,7 +339,13 @@ class NoveltyScore:
             self.width = (self.hi - self.lo) / p.bins or 1.0
         surprise = self._surprise(int((value - self.lo0) // self.width))
         score = self._likelihood(surprise)
-        return 1.0 if escaped else score
+        self.since_escape += 1
+        if escaped:
+            repeat = self.since_escape <= p.holdoff_readings
+            self.since_escape = 0
+            if not repeat:
+                return 1.0
+        return score
 
     def _surprise(self, b: int) -> float:
         prev, self.prev = self.prev, b
@@ -385,25 +393,25 @@ class NoveltyScore:
         if k < p.learn_readings:
             return 0.0
         tail = 0.5 * math.erfc((avg - mu) / math.sqrt(max(var, p.min_variance)) / _SQRT2)
+        self.since_red += 1
         if tail <= p.red_p:
-            if self.last_red:
+            if self.since_red <= p.holdoff_readings:
                 tail = p.red_p * 100.0  # the alarm already went off: damp its repeats
-            self.last_red = True
-        else:
-            self.last_red = False
+            self.since_red = 0
         return min(1.0, math.log(tail + 1e-10) / _LOG_P_FLOOR)
 
     def state(self) -> dict[str, Any]:
         return {
             "n": self.n, "lo": self.lo, "hi": self.hi, "lo0": self.lo0, "width": self.width,
             "prev": self.prev, "ring": self.ring, "ri": self.ri, "rsum": self.rsum,
-            "mu": self.mu, "var": self.var, "k": self.k, "last_red": self.last_red,
+            "mu": self.mu, "var": self.var, "k": self.k, "since_red": self.since_red,
+            "since_escape": self.since_escape,
             "table": [[a, list(nxt.items())] for a, nxt in self.table.items()],
         }
 
     def restore(self, s: Mapping[str, Any]) -> None:
         for key in ("n", "lo", "hi", "lo0", "width", "prev", "ri", "rsum", "mu", "var", "k",
-                    "last_red"):
+                    "since_red", "since_escape"):
             setattr(self, key, s[key])
         self.ring = [float(v) for v in s["ring"]]
         self.table = {int(a): {int(b): int(c) for b, c in items} for a, items in s["table"]}

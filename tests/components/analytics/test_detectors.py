@@ -129,14 +129,13 @@ def test_novelty_raises_at_a_spike_and_clears_after_it():
 
 
 def test_novelty_raises_on_a_changed_pattern_within_range():
-    p = NoveltyParams()
-    series = periodic(1500)
-    # from 1200 the regular wave turns into erratic jumps inside the usual range
-    series[1200:] = [(t, 10 + 4.9 * math.sin(i * i * 0.37))
-                     for i, (t, _) in enumerate(series[1200:], start=1200)]
-    out = edge_list(Novelty(p), series)
-    assert out and out[0][0] == "raise" and 1200 <= out[0][1] <= 1230
-    assert all(t >= 1200 for _, t in out)
+    # after a settled history, the regular wave turns into erratic jumps inside its range
+    series = periodic(3300)
+    series[3000:] = [(t, 10 + 4.9 * math.sin(i * i * 0.37))
+                     for i, (t, _) in enumerate(series[3000:], start=3000)]
+    out = edge_list(Novelty(), series)
+    assert out and out[0][0] == "raise" and 3000 <= out[0][1] <= 3020
+    assert all(t >= 3000 for _, t in out)
 
 
 def test_novelty_quiet_on_a_regular_signal_and_memory_bounded():
