@@ -23,10 +23,11 @@ from components.analytics.detectors import DetectorConfigError, NoveltyParams
 from components.analytics.engine import Engine, build_streams, derived_stream
 from components.core.clock import Clock, SystemClock
 from components.core.config import Config, ConfigHolder, Key, Spec
-from components.core.log import Log
+from components.core.log import BudgetExceeded, Log
 
 log = logging.getLogger("floorline.analytics")
 CHECKPOINT_NAME = "analytics"
+ALARM_STREAM = "analytics/alarm"  # acknowledgement events this component writes
 
 
 def _check_streams(value: Any) -> Any:
@@ -60,14 +61,19 @@ class Component:
         self.config = config
         self.consumer = config.consumerName
         lg.register_consumer(self.consumer, classes=("raw", "event"))
-        self.engine = self._engine(config)
-        saved = checkpoint.load(lg, CHECKPOINT_NAME)
-        if saved is not None:
-            self.engine.restore(saved)
-            if alarm is not None and "alarm" in saved:
-                alarm.restore(saved["alarm"])
+        self.commit_failures = 0
+        self._restore_committed()
         self._lock = threading.Lock()
         self._pending: Config | None = None
+
+    def _restore_committed(self) -> None:
+        """Engine (and alarm acknowledgements) exactly as of the last committed step."""
+        self.engine = self._engine(self.config)
+        saved = checkpoint.load(self.log, CHECKPOINT_NAME)
+        if saved is not None:
+            self.engine.restore(saved)
+            if self.alarm is not None and "alarm" in saved:
+                self.alarm.restore(saved["alarm"])
 
     def _engine(self, config: Config) -> Engine:
         return Engine(self.log.device, config.streams, NoveltyParams.load(),
@@ -105,7 +111,8 @@ class Component:
         outputs = self._apply_pending()
         batch = self.log.read(self.consumer, limit=self.config.batchSize)
         for rec in batch:
-            outputs.extend(self.engine.process(rec))
+            if rec.stream != ALARM_STREAM:  # our own events come back through the consumer
+                outputs.extend(self.engine.process(rec))
         now_ms = self.clock.wall_ms()
         if len(batch) < self.config.batchSize:
             # Caught up with the log: only now may wall time close windows and notice
@@ -115,13 +122,21 @@ class Component:
         if self.alarm is not None:
             events = self.alarm.drain_acks(now_ms)
             self.alarm.update(self.engine.alerts.open_critical())
-        outputs.extend(("analytics/alarm", "event", e) for e in events)
+        outputs.extend((ALARM_STREAM, "event", e) for e in events)
         state = self.engine.state()
         if self.alarm is not None:
             state["alarm"] = self.alarm.state()
         if batch or outputs:
-            checkpoint.commit(self.log, CHECKPOINT_NAME, self.consumer, batch.cursor(), outputs,
-                              state)
+            try:
+                checkpoint.commit(self.log, CHECKPOINT_NAME, self.consumer, batch.cursor(),
+                                  outputs, state)
+            except BudgetExceeded as exc:
+                # Nothing was written: forget this step's effects; the same records come again.
+                self.commit_failures += 1
+                log.error("event=commit_refused reason=%r failures=%d", str(exc),
+                          self.commit_failures)
+                self._restore_committed()
+                return 0
         if self.alarm is not None:
             self.alarm.update(self.engine.alerts.open_critical())
         return len(batch)

@@ -172,6 +172,7 @@ class Engine:
                  device_silence_s: float | None = None) -> None:
         self.device = device
         self.novelty = novelty or NoveltyParams()
+        self.specs = {name: spec for name, spec in streams.items()}
         self.pipes = build_streams(streams, self.novelty)
         self.alerts = AlertBook()
         self.device_silence = Silence(device_silence_s, "critical", "device_silent") \
@@ -260,16 +261,19 @@ class Engine:
     def state(self) -> dict[str, Any]:
         return {
             "pipes": {name: p.state() for name, p in self.pipes.items()},
+            "specs": self.specs,
             "alerts": self.alerts.state(),
             "device_silence": self.device_silence.state() if self.device_silence else None,
             "unconfigured": self.unconfigured,
         }
 
     def restore(self, s: Mapping[str, Any], only: set[str] | None = None) -> None:
-        """Restore from a checkpoint; with `only`, restore just those streams (the rest start
-        fresh, e.g. after their configuration changed)."""
+        """Restore from a checkpoint. Only streams configured exactly as when the checkpoint
+        was taken get their state back (with `only`, just those); the rest start fresh."""
+        specs = s.get("specs", {})
         for name, ps in s["pipes"].items():
-            if name in self.pipes and (only is None or name in only):
+            if name in self.pipes and (only is None or name in only) \
+                    and specs.get(name) == self.specs[name]:
                 self.pipes[name].restore(ps)
         self.alerts.restore(s["alerts"])
         if self.device_silence is not None and s.get("device_silence") is not None:

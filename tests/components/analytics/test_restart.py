@@ -154,3 +154,39 @@ def test_sigkill_while_running(tmp_path):
 
     drain(component(lg))
     check_exact(*outputs(lg), ref)
+
+
+def test_a_refused_commit_leaves_no_trace_and_the_step_is_retried(tmp_path, monkeypatch):
+    from components.core.log import BudgetExceeded
+
+    ref = reference(tmp_path)
+    lg = open_log(tmp_path / "log.db")
+    feed(lg, 0, N)
+    c = component(lg)
+    real = lg.append_records
+    calls = {"n": 0}
+
+    def full(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] in (2, 5):
+            raise BudgetExceeded("log full", cls="aggregate", used_bytes=1, budget_bytes=1)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(lg, "append_records", full)
+    for _ in range(40):
+        c.step()
+    assert c.commit_failures == 2
+    monkeypatch.setattr(lg, "append_records", real)
+    check_exact(*outputs(lg), ref)
+
+
+def test_checkpoint_of_another_configuration_restores_only_unchanged_streams(tmp_path):
+    lg = Log.open(tmp_path / "log.db", device="dev-001", free_floor_bytes=0,
+                  clock=ManualClock(wall_ms=T0 + 15_000))
+    feed(lg, 0, 15)
+    drain(component(lg))
+    changed = {"streams": {STREAM: {**CONFIG["streams"][STREAM], "windowSeconds": 5}}}
+    c = comp.Component(lg, comp.SPEC.parse(changed), lg._clock)
+    assert c.engine.pipes[STREAM].window.start_ms is None  # fresh, not the 10 s window state
+    c2 = component(lg)
+    assert c2.engine.pipes[STREAM].window.fields["temperature_c"].count == 5  # same config
