@@ -107,7 +107,8 @@ def _group(records: Sequence[Record]) -> dict[str, Any]:
     first = records[0]
     seqs = [r.seq for r in records]
     g: dict[str, Any] = {"s": first.stream, "c": first.cls, "q": seqs[0], "n": len(records)}
-    if seqs[-1] - seqs[0] != len(seqs) - 1 or any(b <= a for a, b in zip(seqs, seqs[1:])):
+    consecutive = all(b == a + 1 for a, b in zip(seqs, seqs[1:], strict=False))
+    if not consecutive:
         g["dq"] = _deltas(seqs)[1:]
     g["w"] = _deltas([r.wall_ms for r in records])
     synced = [r.clock_synced for r in records]
@@ -291,4 +292,3 @@ def decode(data: bytes) -> tuple[str, list[Record]]:
 
 def is_batch(data: bytes) -> bool:
     return data[:3] == MAGIC
-

@@ -114,7 +114,9 @@ def from_dict(data: Mapping[str, Any]) -> Record:
         payload = data.get("payload", {})
         synced = data["clock_synced"]
     except (KeyError, TypeError, ValueError) as exc:
-        raise EnvelopeError(f"record is missing or has a bad field: {exc}", evidence=dict(data))
+        raise EnvelopeError(
+            f"record is missing or has a bad field: {exc}", evidence=dict(data)
+        ) from None
     if seq < 1:
         raise EnvelopeError(f"seq {seq} must be >= 1", evidence=dict(data))
     if not isinstance(payload, Mapping):

@@ -46,8 +46,7 @@ def _rows(conn: sqlite3.Connection, table: str, key: str, cols: str) -> Iterator
         if not batch:
             return
         skip = 1
-        for row in batch:
-            yield row
+        yield from batch
         last = batch[-1][0]
 
 
@@ -76,8 +75,10 @@ def salvage_into(target: Log, source: Path) -> dict[str, int]:
         for cls in CLASSES:
             table = f"rec_{cls}"
             try:
-                for row in _rows(src, table, "pos", "sid, seq, mono_ns, wall_ms, clock, schema, body"):
-                    pos, sid, seq = row[0], row[1], row[2]
+                for row in _rows(
+                    src, table, "pos", "sid, seq, mono_ns, wall_ms, clock, schema, body"
+                ):
+                    _pos, sid, seq = row[0], row[1], row[2]
                     if sid not in streams:
                         report["rows_unattributed"] += 1
                         dst.execute(
@@ -98,7 +99,8 @@ def salvage_into(target: Log, source: Path) -> dict[str, int]:
             seqs = sorted(seen[sid])
             next_seq = max(next_seq, (seqs[-1] + 1) if seqs else 1)
             dst.execute(
-                "INSERT INTO streams(id, device, stream, cls, next_seq, fields) VALUES (?,?,?,?,?,?)",
+                "INSERT INTO streams(id, device, stream, cls, next_seq, fields)"
+                " VALUES (?,?,?,?,?,?)",
                 (sid, device, stream, cls, next_seq, fields),
             )
             for lo, hi in _gaps(seqs, next_seq - 1):
@@ -130,7 +132,9 @@ def salvage_into(target: Log, source: Path) -> dict[str, int]:
         src.close()
     target._streams.clear()
     target._by_sid.clear()
-    log.warning("event=salvaged path=%s %s", source, " ".join(f"{k}={v}" for k, v in report.items()))
+    log.warning(
+        "event=salvaged path=%s %s", source, " ".join(f"{k}={v}" for k, v in report.items())
+    )
     return report
 
 

@@ -17,9 +17,19 @@ W0 = 1_767_225_600_000
 def _readings(n, stream="env/bme280@0x76", start=1, synced=True, seed=1):
     rng = random.Random(seed)
     return [
-        Record("dev-001", stream, start + i, "raw", 10**9 * i, W0 + 1000 * i, synced,
-               {"temperature_c": round(21 + rng.gauss(0, 0.05), 2),
-                "pressure_pa": round(101325 + rng.gauss(0, 3), 1)})
+        Record(
+            "dev-001",
+            stream,
+            start + i,
+            "raw",
+            10**9 * i,
+            W0 + 1000 * i,
+            synced,
+            {
+                "temperature_c": round(21 + rng.gauss(0, 0.05), 2),
+                "pressure_pa": round(101325 + rng.gauss(0, 3), 1),
+            },
+        )
         for i in range(n)
     ]
 
@@ -31,21 +41,49 @@ def _same(a: Record, b: Record) -> bool:
 
 def test_round_trip_keeps_identity_values_and_types():
     recs = _readings(500) + [
-        Record("dev-001", "rfid/rdm6300@ttyS0", 3, "event", 0, W0, True,
-               {"tag": "0x67003B51C6", "kind": "arrive", "rssi": None}),
-        Record("dev-001", "rfid/rdm6300@ttyS0", 9, "event", 0, W0 + 5, True,
-               {"tag": "X", "kind": "depart", "rssi": -61}),
+        Record(
+            "dev-001",
+            "rfid/rdm6300@ttyS0",
+            3,
+            "event",
+            0,
+            W0,
+            True,
+            {"tag": "0x67003B51C6", "kind": "arrive", "rssi": None},
+        ),
+        Record(
+            "dev-001",
+            "rfid/rdm6300@ttyS0",
+            9,
+            "event",
+            0,
+            W0 + 5,
+            True,
+            {"tag": "X", "kind": "depart", "rssi": -61},
+        ),
     ]
     site, out = batch.decode(batch.encode(recs, site="plant-7"))
     assert site == "plant-7" and len(out) == len(recs)
-    assert all(_same(a, b) for a, b in zip(recs, out))
+    assert all(_same(a, b) for a, b in zip(recs, out, strict=False))
     assert type(out[0].payload["temperature_c"]) is float
     assert [r.seq for r in out[-2:]] == [3, 9]
 
 
 def test_unsynced_records_carry_monotonic_time_and_correction():
-    recs = [Record("dev-001", "env/a@1", i + 1, "raw", 5_000_000 * i, 1000 + i, False,
-                   {"v": i}, wall_corrected_ms=W0 + i) for i in range(3)]
+    recs = [
+        Record(
+            "dev-001",
+            "env/a@1",
+            i + 1,
+            "raw",
+            5_000_000 * i,
+            1000 + i,
+            False,
+            {"v": i},
+            wall_corrected_ms=W0 + i,
+        )
+        for i in range(3)
+    ]
     _, out = batch.decode(batch.encode(recs, site="s"))
     assert out == recs
 
@@ -103,10 +141,13 @@ def test_arbitrary_bytes_never_raise_anything_but_batch_or_envelope_errors(data)
 
 
 @settings(max_examples=200)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-                    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=3), c,
-                                                                         max_size=4),
-                    max_leaves=20))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+        lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=3), c, max_size=4),
+        max_leaves=20,
+    )
+)
 def test_arbitrary_json_bodies_never_raise_anything_but_batch_or_envelope_errors(doc):
     try:
         batch.decode(batch.MAGIC + b"\x01\x00" + json.dumps(doc).encode())
@@ -115,10 +156,12 @@ def test_arbitrary_json_bodies_never_raise_anything_but_batch_or_envelope_errors
 
 
 @settings(max_examples=200)
-@given(st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64), min_size=1,
-                max_size=30))
+@given(
+    st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64), min_size=1, max_size=30)
+)
 def test_any_finite_floats_round_trip_exactly(values):
-    recs = [Record("d", "env/a@1", i + 1, "raw", 0, W0, True, {"v": v})
-            for i, v in enumerate(values)]
+    recs = [
+        Record("d", "env/a@1", i + 1, "raw", 0, W0, True, {"v": v}) for i, v in enumerate(values)
+    ]
     _, out = batch.decode(batch.encode(recs, site="s"))
     assert [r.payload["v"] for r in out] == values

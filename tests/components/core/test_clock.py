@@ -36,8 +36,9 @@ def test_external_signal_overrides_plausibility():
 
 def test_records_written_before_sync_get_corrected_wall_time_without_rewriting(tmp_path):
     clock = ManualClock(wall_ms=YEAR_1970_MS, mono_ns=50_000_000_000)
-    lg = Log.open(tmp_path / "log.db", device="dev-001", clock=clock, free_floor_bytes=0,
-                  boot_id="boot-a")
+    lg = Log.open(
+        tmp_path / "log.db", device="dev-001", clock=clock, free_floor_bytes=0, boot_id="boot-a"
+    )
     lg.append(S, "raw", {"v": 1})  # at mono 50 s, wall says 1970
     clock.advance(30)
     lg.append(S, "raw", {"v": 2})  # at mono 80 s

@@ -41,8 +41,12 @@ def test_every_bad_key_is_named_with_its_reason():
         )
     errors = err.value.errors
     assert set(errors) == {
-        "sampleIntervalSeconds", "logBudgetBytes", "mode", "enabled",
-        "sampleIntervalSecond", "thresholds",
+        "sampleIntervalSeconds",
+        "logBudgetBytes",
+        "mode",
+        "enabled",
+        "sampleIntervalSecond",
+        "thresholds",
     }
     assert "below the minimum" in errors["sampleIntervalSeconds"]
     assert "misspelt" in errors["sampleIntervalSecond"]

@@ -6,8 +6,9 @@ from components.core.envelope import EnvelopeError, Record, UnknownSchemaVersion
 
 
 def _rec(**kw) -> dict:
-    base = Record("dev-001", "env/bme280@0x76", 7, "raw", 10, 1_767_225_600_000, True,
-                  {"temperature_c": 21.5}).to_dict()
+    base = Record(
+        "dev-001", "env/bme280@0x76", 7, "raw", 10, 1_767_225_600_000, True, {"temperature_c": 21.5}
+    ).to_dict()
     base.update(kw)
     return base
 
@@ -43,8 +44,12 @@ def test_bad_fields_are_rejected_with_evidence(change):
     assert err.value.evidence is not None
 
 
-@given(st.dictionaries(st.text(max_size=12), st.one_of(st.none(), st.integers(), st.text(),
-                                                        st.booleans(), st.floats())))
+@given(
+    st.dictionaries(
+        st.text(max_size=12),
+        st.one_of(st.none(), st.integers(), st.text(), st.booleans(), st.floats()),
+    )
+)
 def test_arbitrary_objects_never_raise_anything_but_envelope_error(data):
     try:
         from_dict(data)

@@ -45,7 +45,9 @@ def test_payload_that_changes_shape_is_kept_whole(log):
 def test_bad_input_is_refused_and_nothing_is_written(log):
     log.append(S, "raw", {"t": 1})
     with pytest.raises(EnvelopeError):
-        log.append_records([NewRecord(S, "raw", {"t": 2}), NewRecord(S, "raw", {"t": float("nan")})])
+        log.append_records(
+            [NewRecord(S, "raw", {"t": 2}), NewRecord(S, "raw", {"t": float("nan")})]
+        )
     with pytest.raises(EnvelopeError):
         log.append("no slash", "raw", {"t": 1})
     with pytest.raises(EnvelopeError):
@@ -135,5 +137,7 @@ def test_snapshot_is_consistent_while_writers_continue(log):
 
 def test_a_stream_created_in_a_refused_batch_does_not_linger(log):
     with pytest.raises(EnvelopeError):
-        log.append_records([NewRecord("env/new@1", "raw", {"t": 1}), NewRecord(S, "raw", {"t": float("inf")})])
+        log.append_records(
+            [NewRecord("env/new@1", "raw", {"t": 1}), NewRecord(S, "raw", {"t": float("inf")})]
+        )
     assert log.append("env/new@1", "raw", {"t": 2}) == 1

@@ -11,15 +11,22 @@ BUDGET = 512 * 1024
 
 @pytest.fixture
 def small(tmp_path):
-    lg = Log.open(tmp_path / "log.db", device="dev-001", budget_bytes=BUDGET, free_floor_bytes=0,
-                  clock=ManualClock())
+    lg = Log.open(
+        tmp_path / "log.db",
+        device="dev-001",
+        budget_bytes=BUDGET,
+        free_floor_bytes=0,
+        clock=ManualClock(),
+    )
     yield lg
     lg.close()
 
 
 def _fill(lg, stream, cls, n, batch=100):
     for start in range(0, n, batch):
-        lg.append_batch(stream, cls, [{"v": i, "pad": "x" * 40} for i in range(start, start + batch)])
+        lg.append_batch(
+            stream, cls, [{"v": i, "pad": "x" * 40} for i in range(start, start + batch)]
+        )
 
 
 def test_raw_is_evicted_oldest_first_and_every_range_is_recorded(small):
@@ -32,7 +39,7 @@ def test_raw_is_evicted_oldest_first_and_every_range_is_recorded(small):
     first_kept = next(small.snapshot_records(["raw"])).seq
     covered = sorted((e["first_seq"], e["last_seq"]) for e in ev)
     assert covered[0][0] == 1
-    for (_, hi), (lo, _) in zip(covered, covered[1:]):
+    for (_, hi), (lo, _) in zip(covered, covered[1:], strict=False):
         assert lo == hi + 1
     assert covered[-1][1] == first_kept - 1
     kept = st["classes"]["raw"]["records"]
@@ -98,9 +105,12 @@ def small_disk(tmp_path):
     """A real 4 MiB filesystem, so "disk full" is the kernel's answer, not a simulation."""
     mnt = tmp_path / "disk"
     mnt.mkdir()
-    if os.geteuid() != 0 or subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True
-    ).returncode:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True
+        ).returncode
+    ):
         pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
     yield mnt
     subprocess.run(["umount", "-l", str(mnt)], check=False)
@@ -108,8 +118,9 @@ def small_disk(tmp_path):
 
 def test_free_disk_floor_stops_growth_and_evicts_raw(small_disk):
     floor = 1 << 20
-    lg = Log.open(small_disk / "log.db", device="dev-001", budget_bytes=8 << 20,
-                  free_floor_bytes=floor)
+    lg = Log.open(
+        small_disk / "log.db", device="dev-001", budget_bytes=8 << 20, free_floor_bytes=floor
+    )
     for i in range(400):
         lg.append_batch("env/a@1", "raw", [{"v": j, "pad": "x" * 60} for j in range(100)])
         st = os.statvfs(small_disk)
@@ -123,8 +134,7 @@ def test_free_disk_floor_stops_growth_and_evicts_raw(small_disk):
 
 
 def test_a_full_disk_is_a_counted_refusal_not_a_crash(small_disk):
-    lg = Log.open(small_disk / "log.db", device="dev-001", budget_bytes=8 << 20,
-                  free_floor_bytes=0)
+    lg = Log.open(small_disk / "log.db", device="dev-001", budget_bytes=8 << 20, free_floor_bytes=0)
     lg.append("alert/a@1", "alert", {"v": 0})
     with open(small_disk / "hog", "wb") as hog:  # another program fills the disk
         try:

@@ -70,6 +70,8 @@ def test_two_writer_processes_and_a_consumer_at_once(tmp_path):
     with Log.open(db, device="dev-kill", free_floor_bytes=0) as lg:
         lg.register_consumer("reader", classes=["raw"])
     writers = [_writer(db, run, streams=2, batch=10) for run in (1, 2)]
+    for w in writers:  # both are writing before the clock starts (slow start-up under load)
+        assert w.stdout.readline()
     seen: list[tuple[str, int, int, int]] = []
     deadline = time.monotonic() + 3.0
     with Log.open(db, device="dev-kill", free_floor_bytes=0) as lg:
