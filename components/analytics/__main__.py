@@ -3,16 +3,15 @@
 Consumes raw readings and events from the durable log with its own named consumer, appends
 aggregates and alerts, drives the alarm output, and commits outputs + acknowledgement +
 checkpoint in one transaction (state.py). Configuration comes from Greengrass IPC
-(GetConfiguration, SubscribeToConfigurationUpdate); an update that does not validate is
-rejected with its reason (SubscribeToValidateConfigurationUpdates) and the configuration in
-force stays.
+(GetConfiguration, SubscribeToConfigurationUpdate, through components.core.ipc); an update
+that does not validate is rejected, its reasons are logged and recorded as an `event`, and the
+configuration in force stays.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
+import signal
 import sys
 import threading
 from collections.abc import Mapping
@@ -21,13 +20,16 @@ from typing import Any
 from components.analytics import state as checkpoint
 from components.analytics.detectors import DetectorConfigError, NoveltyParams
 from components.analytics.engine import Engine, build_streams, derived_stream
+from components.core import ipc
 from components.core.clock import Clock, SystemClock
-from components.core.config import Config, ConfigHolder, Key, Spec
+from components.core.config import Config, ConfigError, ConfigHolder, Key, Spec
 from components.core.log import BudgetExceeded, Log
 
 log = logging.getLogger("floorline.analytics")
 CHECKPOINT_NAME = "analytics"
 ALARM_STREAM = "analytics/alarm"  # acknowledgement events this component writes
+CONFIG_STREAM = "analytics/config"  # rejected configuration updates, with their reasons
+OWN_STREAMS = frozenset({ALARM_STREAM, CONFIG_STREAM})
 
 
 def _check_streams(value: Any) -> Any:
@@ -65,6 +67,7 @@ class Component:
         self._restore_committed()
         self._lock = threading.Lock()
         self._pending: Config | None = None
+        self._rejections: list[dict[str, Any]] = []
 
     def _restore_committed(self) -> None:
         """Engine (and alarm acknowledgements) exactly as of the last committed step."""
@@ -84,11 +87,17 @@ class Component:
         with self._lock:
             self._pending = config
 
+    def reject(self, errors: Mapping[str, str]) -> None:
+        """Called from the IPC thread: the update is recorded as an event at the next step."""
+        with self._lock:
+            self._rejections.append({"type": "config_rejected", "errors": dict(errors)})
+
     def _apply_pending(self) -> list[tuple[str, str, Mapping[str, Any]]]:
         with self._lock:
             new, self._pending = self._pending, None
+            rejected, self._rejections = self._rejections, []
         if new is None:
-            return []
+            return [(CONFIG_STREAM, "event", r) for r in rejected]
         old_streams = self.config.streams
         saved = self.engine.state()
         outputs: list[tuple[str, str, Mapping[str, Any]]] = []
@@ -102,6 +111,12 @@ class Component:
                                     {"kind": pipe.kind, "source": name, "partial": True,
                                      **closed}))
         engine.restore(saved, only=same)
+        now_ms = self.clock.wall_ms()
+        for name in self.engine.pipes:  # their detectors restart: their open alerts end here
+            if name not in same:
+                outputs.extend((derived_stream("alert", name), "alert", a) for a in
+                               engine.alerts.clear_stream(name, now_ms, "configuration changed"))
+        outputs.extend((CONFIG_STREAM, "event", r) for r in rejected)
         self.engine, self.config = engine, new
         log.info("event=config_applied streams=%d unchanged=%d", len(new.streams), len(same))
         return outputs
@@ -111,7 +126,7 @@ class Component:
         outputs = self._apply_pending()
         batch = self.log.read(self.consumer, limit=self.config.batchSize)
         for rec in batch:
-            if rec.stream != ALARM_STREAM:  # our own events come back through the consumer
+            if rec.stream not in OWN_STREAMS:  # our own events come back through the consumer
                 outputs.extend(self.engine.process(rec))
         now_ms = self.clock.wall_ms()
         if len(batch) < self.config.batchSize:
@@ -142,59 +157,51 @@ class Component:
         return len(batch)
 
 
-def _ipc_config(client: Any) -> dict[str, Any]:
-    resp = client.get_configuration(key_path=[])
-    return dict(resp.value or {})
+def watch_configuration(comp: Component, holder: ConfigHolder, gg: ipc.Greengrass) -> None:
+    """Follow configuration updates from the nucleus: a valid one is applied between two
+    steps; an invalid one is rejected (the configuration in force stays) and its reasons are
+    recorded as an `event`, so the cloud that sent it learns why."""
+
+    def changed() -> None:
+        error = holder.update(gg.get_configuration())
+        if error is None:
+            comp.reconfigure(holder.current)
+        else:
+            comp.reject(error.errors)
+
+    gg.on_configuration_update(changed)
 
 
-def main() -> int:  # pragma: no cover - the Greengrass shell; the parts are tested
+def main() -> int:  # pragma: no cover - the process shell; its parts are tested
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
-    from awsiot.greengrasscoreipc.model import (
-        ConfigurationValidityReport,
-        ConfigurationValidityStatus,
-    )
-
-    client = GreengrassCoreIPCClientV2()
-    holder = ConfigHolder(SPEC, _ipc_config(client))
+    gg = ipc.connect()
+    try:
+        holder = ipc.load_config(SPEC, gg)
+    except ConfigError as exc:
+        log.error("event=config_invalid errors=%r", exc.errors)
+        return 2
     cfg = holder.current
     clock = SystemClock()
-    lg = Log.open(cfg.logPath, device=os.environ.get("AWS_IOT_THING_NAME", "local"), clock=clock)
+    lg = Log.open(cfg.logPath, device=ipc.thing_name(), clock=clock)
     alarm = None
     if cfg.alarmPin >= 0:
         from components.analytics.actuate import Alarm
 
         alarm = Alarm(cfg.alarmPin, cfg.ackPin if cfg.ackPin >= 0 else None)
     comp = Component(lg, cfg, clock, alarm)
-
-    def on_validate(event: Any) -> None:
-        proposed = event.validate_configuration_updates_event.configuration
-        try:
-            SPEC.parse(proposed)
-            status, message = ConfigurationValidityStatus.ACCEPTED, "ok"
-        except ValueError as exc:
-            status, message = ConfigurationValidityStatus.REJECTED, str(exc)
-            log.warning("event=config_rejected reason=%r", message)
-        client.send_configuration_validity_report(
-            configuration_validity_report=ConfigurationValidityReport(
-                status=status, deployment_id=event.validate_configuration_updates_event
-                .deployment_id, message=message))
-
-    def on_update(_event: Any) -> None:
-        error = holder.update(_ipc_config(client))
-        if error is None:
-            comp.reconfigure(holder.current)
-        else:
-            log.warning("event=config_update_ignored reason=%r", json.dumps(error.errors))
-
-    client.subscribe_to_validate_configuration_updates(on_stream_event=on_validate)
-    client.subscribe_to_configuration_update(key_path=[], on_stream_event=on_update)
+    if gg is not None:
+        watch_configuration(comp, holder, gg)
+        gg.report_running()
     stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     log.info("event=started consumer=%s streams=%d", cfg.consumerName, len(cfg.streams))
     while not stop.is_set():
         if comp.step() == 0:
             stop.wait(comp.config.pollIntervalSeconds)
+    lg.close()
+    if alarm is not None:
+        alarm.close()
     return 0
 
 

@@ -61,6 +61,15 @@ class AlertBook:
             "reason": signal.reason,
         }
 
+    def clear_stream(self, stream: str, t_ms: int, reason: str) -> list[dict[str, Any]]:
+        """Clear every open alert of `stream` (its detectors were replaced)."""
+        out = []
+        for key in [k for k, a in self.open.items() if a["stream"] == stream]:
+            a = self.open[key]
+            out.append(self.apply(a["device"], stream, a["detector"], Signal(
+                a["condition"], False, a["severity"], t_ms, None, reason), None))
+        return [a for a in out if a is not None]
+
     def open_critical(self) -> list[str]:
         return sorted(a["alert_id"] for a in self.open.values() if a["severity"] == "critical")
 

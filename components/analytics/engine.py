@@ -182,7 +182,7 @@ class Engine:
     # ---------------------------------------------------------------- records in
     def process(self, rec: Record) -> list[Output]:
         out: list[Output] = []
-        t_ms = rec.wall_ms
+        t_ms = rec.event_wall_ms  # corrected once the clock synced
         if self.device_silence is not None:
             self._alert(out, DEVICE_STREAM, "silence", self.device_silence.seen(t_ms), None)
         pipe = self.pipes.get(rec.stream)
