@@ -100,7 +100,7 @@ ENGINE_DETECTORS = {"detectors": [
 def engine_cost_s(values: list[float], times: list[datetime], params: NoveltyParams) -> float:
     """Seconds the whole per-stream pipeline (window + five detectors + alerts) takes."""
     config = {ENGINE_STREAM: {"windowSeconds": window_s(times), **ENGINE_DETECTORS}}
-    eng = Engine("bench", config, params)
+    eng = Engine("bench", config, novelty=params)
     recs = [Record("bench", ENGINE_STREAM, i + 1, "raw", 0, int(t.timestamp() * 1000), True,
                    {"value": v}) for i, (t, v) in enumerate(zip(times, values, strict=True))]
     t0 = time.perf_counter()

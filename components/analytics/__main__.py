@@ -18,56 +18,41 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.analytics import state as checkpoint
-from components.analytics.detectors import DetectorConfigError, NoveltyParams
-from components.analytics.engine import Engine, build_streams, derived_stream
+from components.analytics.config import BATCH_RECORDS, CONSUMER, IDLE_WAIT_S, SPEC
+from components.analytics.detectors import NoveltyParams
+from components.analytics.engine import Engine, derived_stream
 from components.core import ipc
 from components.core.clock import Clock, SystemClock
-from components.core.config import Config, ConfigError, ConfigHolder, Key, Spec
+from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.log import BudgetExceeded, Log
+from components.core.log_config import open_log
 
 log = logging.getLogger("floorline.analytics")
 CHECKPOINT_NAME = "analytics"
 ALARM_STREAM = "analytics/alarm"  # acknowledgement events this component writes
 CONFIG_STREAM = "analytics/config"  # rejected configuration updates, with their reasons
 OWN_STREAMS = frozenset({ALARM_STREAM, CONFIG_STREAM})
-
-
-def _check_streams(value: Any) -> Any:
-    try:
-        build_streams(value, NoveltyParams.load())
-    except DetectorConfigError as exc:
-        raise ValueError(str(exc)) from exc
-    return value
-
-
-SPEC = Spec(
-    Key("logPath", str, "/var/lib/floorline/log.db", "the device's durable log"),
-    Key("consumerName", str, "analytics", "this component's consumer name in the log"),
-    Key("batchSize", int, 500, "records read per step", min=1, max=5000),
-    Key("pollIntervalSeconds", float, 1.0, "sleep when the log has nothing new", min=0.01,
-        max=60),
-    Key("deviceSilentSeconds", float, 0.0, "alert when no reading at all for this long (0 off)",
-        min=0),
-    Key("alarmPin", int, -1, "GPIO (BCM) of the alarm output; -1 for none", min=-1, max=53),
-    Key("ackPin", int, -1, "GPIO (BCM) of the acknowledge button; -1 for none", min=-1, max=53),
-    Key("streams", dict, {}, "per-stream windows and detectors (see README)",
-        check=_check_streams),
-)
+__all__ = ["SPEC", "Component", "watch_configuration", "main"]
 
 
 class Component:
     """The I/O shell around Engine: log in, log out, alarm, configuration."""
 
-    def __init__(self, lg: Log, config: Config, clock: Clock, alarm: Any = None) -> None:
+    def __init__(self, lg: Log, config: Config, clock: Clock, alarm: Any = None,
+                 batch_records: int = BATCH_RECORDS) -> None:
         self.log, self.clock, self.alarm = lg, clock, alarm
         self.config = config
-        self.consumer = config.consumerName
-        lg.register_consumer(self.consumer, classes=("raw", "event"))
+        self.batch_records = batch_records
+        lg.register_consumer(CONSUMER, classes=("raw", "event"))
         self.commit_failures = 0
         self._restore_committed()
         self._lock = threading.Lock()
         self._pending: Config | None = None
         self._rejections: list[dict[str, Any]] = []
+
+    def _engine(self, config: Config) -> Engine:
+        return Engine(self.log.device, config.detectors, config.windowSeconds,
+                      config.silentAfterSeconds or None, NoveltyParams.load())
 
     def _restore_committed(self) -> None:
         """Engine (and alarm acknowledgements) exactly as of the last committed step."""
@@ -77,10 +62,6 @@ class Component:
             self.engine.restore(saved)
             if self.alarm is not None and "alarm" in saved:
                 self.alarm.restore(saved["alarm"])
-
-    def _engine(self, config: Config) -> Engine:
-        return Engine(self.log.device, config.streams, NoveltyParams.load(),
-                      config.deviceSilentSeconds or None)
 
     def reconfigure(self, config: Config) -> None:
         """Called from the IPC thread: applied between steps by the loop."""
@@ -96,54 +77,51 @@ class Component:
         with self._lock:
             new, self._pending = self._pending, None
             rejected, self._rejections = self._rejections, []
+        outputs: list[tuple[str, str, Mapping[str, Any]]] = [
+            (CONFIG_STREAM, "event", r) for r in rejected]
         if new is None:
-            return [(CONFIG_STREAM, "event", r) for r in rejected]
-        old_streams = self.config.streams
-        saved = self.engine.state()
-        outputs: list[tuple[str, str, Mapping[str, Any]]] = []
+            return outputs
         engine = self._engine(new)
-        same = {s for s, spec in new.streams.items() if old_streams.get(s) == spec}
-        for name, pipe in self.engine.pipes.items():  # changed streams: emit their partial window
-            if name not in same and pipe.window is not None:
-                closed = pipe.window.close()
-                if closed is not None:
-                    outputs.append((derived_stream("aggregate", name), "aggregate",
-                                    {"kind": pipe.kind, "source": name, "partial": True,
-                                     **closed}))
-        engine.restore(saved, only=same)
+        same = {s for s in self.engine.pipes
+                if self.engine.effective_spec(s) == engine.effective_spec(s)}
+        for name in self.engine.pipes:
+            if name not in same:  # settings changed: close its windows as they are
+                outputs.extend(self.engine.flush(name))
+        engine.restore(self.engine.state(), only=same)
         now_ms = self.clock.wall_ms()
         for name in self.engine.pipes:  # their detectors restart: their open alerts end here
             if name not in same:
                 outputs.extend((derived_stream("alert", name), "alert", a) for a in
                                engine.alerts.clear_stream(name, now_ms, "configuration changed"))
-        outputs.extend((CONFIG_STREAM, "event", r) for r in rejected)
         self.engine, self.config = engine, new
-        log.info("event=config_applied streams=%d unchanged=%d", len(new.streams), len(same))
+        log.info("event=config_applied streams=%d unchanged=%d", len(engine.pipes), len(same))
         return outputs
+
+    def _alarm_ids(self) -> list[str]:
+        return self.engine.alerts.open_at_least(self.config.alarmMinSeverity)
 
     def step(self) -> int:
         """One read-process-commit step; returns how many records were consumed."""
         outputs = self._apply_pending()
-        batch = self.log.read(self.consumer, limit=self.config.batchSize)
+        batch = self.log.read(CONSUMER, limit=self.batch_records)
         for rec in batch:
             if rec.stream not in OWN_STREAMS:  # our own events come back through the consumer
                 outputs.extend(self.engine.process(rec))
         now_ms = self.clock.wall_ms()
-        if len(batch) < self.config.batchSize:
+        if len(batch) < self.batch_records:
             # Caught up with the log: only now may wall time close windows and notice
             # silences (while a backlog drains, event time alone moves the windows on).
             outputs.extend(self.engine.tick(now_ms))
-        events = []
         if self.alarm is not None:
             events = self.alarm.drain_acks(now_ms)
-            self.alarm.update(self.engine.alerts.open_critical())
-        outputs.extend((ALARM_STREAM, "event", e) for e in events)
+            self.alarm.update(self._alarm_ids())
+            outputs.extend((ALARM_STREAM, "event", e) for e in events)
         state = self.engine.state()
         if self.alarm is not None:
             state["alarm"] = self.alarm.state()
         if batch or outputs:
             try:
-                checkpoint.commit(self.log, CHECKPOINT_NAME, self.consumer, batch.cursor(),
+                checkpoint.commit(self.log, CHECKPOINT_NAME, CONSUMER, batch.cursor(),
                                   outputs, state)
             except BudgetExceeded as exc:
                 # Nothing was written: forget this step's effects; the same records come again.
@@ -153,7 +131,7 @@ class Component:
                 self._restore_committed()
                 return 0
         if self.alarm is not None:
-            self.alarm.update(self.engine.alerts.open_critical())
+            self.alarm.update(self._alarm_ids())
         return len(batch)
 
 
@@ -183,22 +161,22 @@ def main() -> int:  # pragma: no cover - the process shell; its parts are tested
         return 2
     cfg = holder.current
     clock = SystemClock()
-    lg = Log.open(cfg.logPath, device=ipc.thing_name(), clock=clock)
+    lg = open_log(cfg, ipc.thing_name(), clock)
     alarm = None
-    if cfg.alarmPin >= 0:
+    if cfg.alarmPin:
         from components.analytics.actuate import Alarm
 
-        alarm = Alarm(cfg.alarmPin, cfg.ackPin if cfg.ackPin >= 0 else None)
+        alarm = Alarm(cfg.alarmPin, cfg.ackButtonPin or None)
     comp = Component(lg, cfg, clock, alarm)
     if gg is not None:
         watch_configuration(comp, holder, gg)
         gg.report_running()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    log.info("event=started consumer=%s streams=%d", cfg.consumerName, len(cfg.streams))
+    log.info("event=started consumer=%s streams=%d", CONSUMER, len(cfg.detectors))
     while not stop.is_set():
         if comp.step() == 0:
-            stop.wait(comp.config.pollIntervalSeconds)
+            stop.wait(IDLE_WAIT_S)
     lg.close()
     if alarm is not None:
         alarm.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from components.analytics.detectors import Signal
+from components.analytics.detectors import SEVERITIES, Signal
 
 
 def condition_key(stream: str, detector: str, condition: str) -> str:
@@ -70,8 +70,11 @@ class AlertBook:
                 a["condition"], False, a["severity"], t_ms, None, reason), None))
         return [a for a in out if a is not None]
 
-    def open_critical(self) -> list[str]:
-        return sorted(a["alert_id"] for a in self.open.values() if a["severity"] == "critical")
+    def open_at_least(self, severity: str) -> list[str]:
+        """Ids of open alerts of this severity or higher."""
+        rank = SEVERITIES.index(severity)
+        return sorted(a["alert_id"] for a in self.open.values()
+                      if SEVERITIES.index(a["severity"]) >= rank)
 
     def state(self) -> dict[str, Any]:
         return {"open": self.open, "duplicate_raises": self.duplicate_raises,

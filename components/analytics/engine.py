@@ -1,24 +1,27 @@
 """The analytics pipeline per stream, pure: records in, aggregate and alert payloads out.
 
-Configuration (the `streams` key) maps a stream name to:
+Every stream that sends readings gets the built-in defaults: one tumbling window per length in
+`windowSeconds` and a silent-sensor alert after `silentAfterSeconds`. The `detectors`
+configuration adds per-stream settings:
 
-    {"windowSeconds": 60,                      # tumbling window length
-     "kind": "scalar" | "vibration" | "rfid",  # default scalar
-     "sampleRateHz": 400,                      # vibration only (else estimated)
-     "fields": ["temperature_c"],              # scalar fields to aggregate (default: all numbers)
-     "detectors": [{"type": "threshold", "field": "temperature_c", "high": 40, "low": -5,
-                    "hysteresis": 1, "severity": "critical"}, ...]}
+    {"env/bme280@0x76": {
+        "windowSeconds": 60,                      # overrides the global lengths (or a list)
+        "kind": "scalar" | "vibration" | "rfid",  # default from the stream name: vib/..., rfid/...
+        "sampleRateHz": 400,                      # vibration only (else estimated)
+        "fields": ["temperature_c"],              # scalar fields to aggregate (default: all)
+        "detectors": [{"type": "threshold", "field": "temperature_c", "high": 40, "low": -5,
+                       "hysteresis": 1, "severity": "critical"}, ...]}}
 
-Detector types: threshold (high/low, hysteresis, severity), rate (maxPerSecond),
-flatline (seconds, epsilon), novelty (severity), silence (seconds), battery (warningBelow,
-criticalBelow, hysteresis), rfid (knownTags, maxDwellSeconds). `build_stream` validates all
-of it and raises DetectorConfigError naming the stream and the problem.
+Detector types: threshold (high/low, hysteresis, severity), rate (maxPerSecond,
+hysteresisFraction), flatline (seconds, epsilon), novelty (severity), silence (seconds),
+battery (warningBelow, criticalBelow, hysteresis), rfid (knownTags, maxDwellSeconds).
+`build_stream` validates all of it and raises DetectorConfigError naming stream and problem.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +41,9 @@ from components.analytics.windows import TumblingWindow, VibrationWindow
 from components.core.envelope import Record
 
 KINDS = ("scalar", "vibration", "rfid")
+MAX_STREAMS = 256  # streams beyond this many are counted, not tracked (bounded memory)
+Output = tuple[str, str, dict[str, Any]]  # (stream, record class, payload)
+DEVICE_STREAM = "device/self"  # alerts about the whole device go to alert_device/self
 _PREFIX = {"aggregate": "agg", "alert": "alert"}
 
 
@@ -45,8 +51,9 @@ def derived_stream(cls: str, stream: str) -> str:
     """The log holds one class per stream: aggregates and alerts of `env/bme280@0x76` go to
     `agg_env/bme280@0x76` and `alert_env/bme280@0x76`."""
     return f"{_PREFIX[cls]}_{stream}"
-Output = tuple[str, str, dict[str, Any]]  # (stream, record class, payload)
-DEVICE_STREAM = "device/self"  # alerts about the whole device go to alert_device/self
+
+
+Window = TumblingWindow | VibrationWindow
 
 
 @dataclass
@@ -54,7 +61,7 @@ class StreamPipeline:
     stream: str
     kind: str
     fields: tuple[str, ...] | None
-    window: TumblingWindow | VibrationWindow | None
+    windows: list[Window]
     # (name, field, detector) for value detectors
     value_detectors: list[tuple[str, str, Any]] = field(default_factory=list)
     silence: Silence | None = None
@@ -63,7 +70,7 @@ class StreamPipeline:
 
     def state(self) -> dict[str, Any]:
         return {
-            "window": self.window.state() if self.window else None,
+            "windows": [w.state() for w in self.windows],
             "detectors": [d.state() for _, _, d in self.value_detectors],
             "silence": self.silence.state() if self.silence else None,
             "rfid": self.rfid.state() if self.rfid else None,
@@ -71,8 +78,8 @@ class StreamPipeline:
         }
 
     def restore(self, s: Mapping[str, Any]) -> None:
-        if self.window and s["window"] is not None:
-            self.window.restore(s["window"])
+        for w, ws in zip(self.windows, s["windows"], strict=True):
+            w.restore(ws)
         for (_, _, d), ds in zip(self.value_detectors, s["detectors"], strict=True):
             d.restore(ds)
         if self.silence and s["silence"] is not None:
@@ -86,98 +93,149 @@ def _num(spec: Mapping[str, Any], key: str, where: str, default: Any = None) -> 
     v = spec.get(key, default)
     if v is None:
         return None
-    if isinstance(v, bool) or not isinstance(v, int | float):
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
         raise DetectorConfigError(f"{where}: {key} must be a number, got {v!r}")
     return float(v)
 
 
-def build_stream(stream: str, spec: Mapping[str, Any], novelty: NoveltyParams) -> StreamPipeline:
-    if not isinstance(spec, Mapping):
-        raise DetectorConfigError(f"{stream}: expected an object")
-    kind = spec.get("kind", "scalar")
+def window_lengths(value: Any, where: str) -> list[float]:
+    """One length or a list of them, each > 0 s, at most four."""
+    items = value if isinstance(value, list) else [value]
+    if not items or len(items) > 4:
+        raise DetectorConfigError(f"{where}: windowSeconds needs 1 to 4 lengths")
+    out = [_num({"windowSeconds": v}, "windowSeconds", where) for v in items]
+    if any(v <= 0 for v in out) or len(set(out)) != len(out):
+        raise DetectorConfigError(f"{where}: window lengths must be > 0 s and distinct")
+    return out
+
+
+def kind_of(stream: str, spec: Mapping[str, Any]) -> str:
+    kind = spec.get("kind")
+    if kind is None:
+        kind = "rfid" if stream.startswith("rfid/") else \
+            "vibration" if stream.startswith("vib/") else "scalar"
     if kind not in KINDS:
         raise DetectorConfigError(f"{stream}: kind {kind!r} is not one of {KINDS}")
-    window_s = _num(spec, "windowSeconds", stream, 60.0)
-    if window_s <= 0:
-        raise DetectorConfigError(f"{stream}: windowSeconds must be > 0")
+    return str(kind)
+
+
+def build_stream(stream: str, spec: Mapping[str, Any], default_windows_s: Sequence[float],
+                 silent_after_s: float | None, novelty: NoveltyParams) -> StreamPipeline:
+    if not isinstance(spec, Mapping):
+        raise DetectorConfigError(f"{stream}: expected an object")
+    kind = kind_of(stream, spec)
+    lengths = window_lengths(spec["windowSeconds"], stream) if "windowSeconds" in spec \
+        else list(default_windows_s)
     fields_ = spec.get("fields")
     if fields_ is not None and (not isinstance(fields_, list) or
                                 not all(isinstance(f, str) for f in fields_)):
         raise DetectorConfigError(f"{stream}: fields must be a list of names")
-    window: TumblingWindow | VibrationWindow | None
+    windows: list[Window]
     if kind == "vibration":
-        window = VibrationWindow(window_s, _num(spec, "sampleRateHz", stream))
+        rate = _num(spec, "sampleRateHz", stream)
+        windows = [VibrationWindow(s, rate) for s in lengths]
     elif kind == "scalar":
-        window = TumblingWindow(window_s)
+        windows = [TumblingWindow(s) for s in lengths]
     else:
-        window = None
-    p = StreamPipeline(stream, kind, tuple(fields_) if fields_ else None, window)
-    for i, d in enumerate(spec.get("detectors", [])):
-        where = f"{stream}: detectors[{i}]"
-        if not isinstance(d, Mapping) or "type" not in d:
-            raise DetectorConfigError(f"{where}: expected an object with a type")
-        t, sev, fld = d["type"], d.get("severity", "warning"), d.get("field", "value")
-        if t == "threshold":
-            hyst = _num(d, "hysteresis", where, 0.0)
-            if d.get("high") is not None:
-                p.value_detectors.append((t, fld, Level("high", _num(d, "high", where), True,
-                                                        hyst, sev)))
-            if d.get("low") is not None:
-                p.value_detectors.append((t, fld, Level("low", _num(d, "low", where), False,
-                                                        hyst, sev)))
-        elif t == "battery":
-            hyst = _num(d, "hysteresis", where, 0.0)
-            fld = d.get("field", "battery_pct")
-            if d.get("warningBelow") is not None:
-                p.value_detectors.append((t, fld, Level(
-                    "battery_low", _num(d, "warningBelow", where), False, hyst, "warning")))
-            if d.get("criticalBelow") is not None:
-                p.value_detectors.append((t, fld, Level(
-                    "battery_critical", _num(d, "criticalBelow", where), False, hyst,
-                    "critical")))
-        elif t == "rate":
-            p.value_detectors.append((t, fld, RateOfChange(
-                _num(d, "maxPerSecond", where), _num(d, "hysteresisFraction", where, 0.2),
-                sev)))
-        elif t == "flatline":
-            p.value_detectors.append((t, fld, Flatline(
-                _num(d, "seconds", where), _num(d, "epsilon", where, 0.0), sev)))
-        elif t == "novelty":
-            p.value_detectors.append((t, fld, Novelty(novelty, sev)))
-        elif t == "silence":
-            p.silence = Silence(_num(d, "seconds", where), sev)
-        elif t == "rfid":
-            known = d.get("knownTags")
-            if known is not None and not isinstance(known, list):
-                raise DetectorConfigError(f"{where}: knownTags must be a list")
-            p.rfid = RfidWatch(known, _num(d, "maxDwellSeconds", where),
-                               d.get("unknownSeverity", "warning"),
-                               d.get("dwellSeverity", "warning"))
-        else:
-            raise DetectorConfigError(f"{where}: unknown detector type {t!r}")
+        windows = []
+    p = StreamPipeline(stream, kind, tuple(fields_) if fields_ else None, windows)
+    if silent_after_s:
+        p.silence = Silence(silent_after_s)
+    detectors = spec.get("detectors", [])
+    if not isinstance(detectors, list):
+        raise DetectorConfigError(f"{stream}: detectors must be a list")
+    for i, d in enumerate(detectors):
+        _add_detector(p, d, f"{stream}: detectors[{i}]", novelty)
     return p
 
 
-def build_streams(streams: Any, novelty: NoveltyParams) -> dict[str, StreamPipeline]:
-    if not isinstance(streams, Mapping):
-        raise DetectorConfigError("streams: expected an object of stream -> settings")
-    return {name: build_stream(name, spec, novelty) for name, spec in streams.items()}
+def _add_detector(p: StreamPipeline, d: Any, where: str, novelty: NoveltyParams) -> None:
+    if not isinstance(d, Mapping) or "type" not in d:
+        raise DetectorConfigError(f"{where}: expected an object with a type")
+    t, sev, fld = d["type"], d.get("severity", "warning"), d.get("field", "value")
+    if t == "threshold":
+        hyst = _num(d, "hysteresis", where, 0.0)
+        if d.get("high") is None and d.get("low") is None:
+            raise DetectorConfigError(f"{where}: threshold needs high or low")
+        if d.get("high") is not None:
+            p.value_detectors.append((t, fld, Level("high", _num(d, "high", where), True,
+                                                    hyst, sev)))
+        if d.get("low") is not None:
+            p.value_detectors.append((t, fld, Level("low", _num(d, "low", where), False,
+                                                    hyst, sev)))
+    elif t == "battery":
+        hyst = _num(d, "hysteresis", where, 0.0)
+        fld = d.get("field", "battery_pct")
+        if d.get("warningBelow") is not None:
+            p.value_detectors.append((t, fld, Level(
+                "battery_low", _num(d, "warningBelow", where), False, hyst, "warning")))
+        if d.get("criticalBelow") is not None:
+            p.value_detectors.append((t, fld, Level(
+                "battery_critical", _num(d, "criticalBelow", where), False, hyst, "critical")))
+    elif t == "rate":
+        p.value_detectors.append((t, fld, RateOfChange(
+            _num(d, "maxPerSecond", where), _num(d, "hysteresisFraction", where, 0.2), sev)))
+    elif t == "flatline":
+        p.value_detectors.append((t, fld, Flatline(
+            _num(d, "seconds", where), _num(d, "epsilon", where, 0.0), sev)))
+    elif t == "novelty":
+        p.value_detectors.append((t, fld, Novelty(novelty, sev)))
+    elif t == "silence":
+        p.silence = Silence(_num(d, "seconds", where), sev)
+    elif t == "rfid":
+        known = d.get("knownTags")
+        if known is not None and (not isinstance(known, list) or
+                                  not all(isinstance(k, str) for k in known)):
+            raise DetectorConfigError(f"{where}: knownTags must be a list of tag ids")
+        p.rfid = RfidWatch(known, _num(d, "maxDwellSeconds", where),
+                           d.get("unknownSeverity", "warning"), d.get("dwellSeverity", "warning"))
+    else:
+        raise DetectorConfigError(f"{where}: unknown detector type {t!r}")
+
+
+def check_detectors(detectors: Any, windows_s: Sequence[float], silent_after_s: float | None,
+                    novelty: NoveltyParams) -> None:
+    """Raise DetectorConfigError for the first unusable stream setting."""
+    if not isinstance(detectors, Mapping):
+        raise DetectorConfigError("expected an object of stream -> settings")
+    for name, spec in detectors.items():
+        build_stream(name, spec, windows_s, silent_after_s, novelty)
 
 
 class Engine:
-    """All configured streams of one device plus the alert book. Not thread-safe."""
+    """All streams of one device plus the alert book. Not thread-safe."""
 
-    def __init__(self, device: str, streams: Mapping[str, Any],
-                 novelty: NoveltyParams | None = None,
-                 device_silence_s: float | None = None) -> None:
+    def __init__(self, device: str, detectors: Mapping[str, Any],
+                 windows_s: Sequence[float] = (60.0,), silent_after_s: float | None = None,
+                 novelty: NoveltyParams | None = None) -> None:
         self.device = device
         self.novelty = novelty or NoveltyParams()
-        self.specs = {name: spec for name, spec in streams.items()}
-        self.pipes = build_streams(streams, self.novelty)
+        self.windows_s = [float(w) for w in windows_s]
+        self.silent_after_s = silent_after_s or None
+        self.specs = {name: spec for name, spec in detectors.items()}
+        check_detectors(self.specs, self.windows_s, self.silent_after_s, self.novelty)
+        self.pipes: dict[str, StreamPipeline] = {}
+        for name in self.specs:
+            self._pipe(name)
         self.alerts = AlertBook()
-        self.device_silence = Silence(device_silence_s, "critical", "device_silent") \
-            if device_silence_s else None
-        self.unconfigured = 0  # records of streams nobody configured (counted, passed over)
+        self.device_silence = Silence(silent_after_s, "critical", "device_silent") \
+            if silent_after_s else None
+        self.untracked = 0  # records of streams beyond MAX_STREAMS (counted, passed over)
+
+    def _pipe(self, stream: str) -> StreamPipeline | None:
+        pipe = self.pipes.get(stream)
+        if pipe is None:
+            if len(self.pipes) >= MAX_STREAMS:
+                return None
+            pipe = self.pipes[stream] = build_stream(
+                stream, self.specs.get(stream, {}), self.windows_s, self.silent_after_s,
+                self.novelty)
+        return pipe
+
+    def effective_spec(self, stream: str) -> dict[str, Any]:
+        """What a stream's state depends on: its settings and the global defaults."""
+        return {"spec": self.specs.get(stream, {}), "windows_s": self.windows_s,
+                "silent_after_s": self.silent_after_s}
 
     # ---------------------------------------------------------------- records in
     def process(self, rec: Record) -> list[Output]:
@@ -185,9 +243,9 @@ class Engine:
         t_ms = rec.event_wall_ms  # corrected once the clock synced
         if self.device_silence is not None:
             self._alert(out, DEVICE_STREAM, "silence", self.device_silence.seen(t_ms), None)
-        pipe = self.pipes.get(rec.stream)
+        pipe = self._pipe(rec.stream)
         if pipe is None:
-            self.unconfigured += 1
+            self.untracked += 1
             return out
         if pipe.silence is not None:
             self._alert(out, rec.stream, "silence", pipe.silence.seen(t_ms), None)
@@ -202,14 +260,13 @@ class Engine:
                     self._alert(out, rec.stream, "rfid", sig, {"event": dict(payload)})
             return out
         if pipe.kind == "vibration":
-            try:
-                closed = pipe.window.add(t_ms, payload)  # type: ignore[union-attr]
-            except (KeyError, TypeError, ValueError):
-                pipe.bad_payloads += 1
-                return out
-            if closed is not None:
-                out.append((derived_stream("aggregate", rec.stream), "aggregate",
-                            {"kind": "vibration", "source": rec.stream, **closed}))
+            for w in pipe.windows:
+                try:
+                    closed = w.add(t_ms, payload)  # type: ignore[arg-type]
+                except (KeyError, TypeError, ValueError):
+                    pipe.bad_payloads += 1
+                    return out
+                self._aggregate(out, pipe, w, closed)
             return out
         values = {k: float(v) for k, v in payload.items()
                   if (pipe.fields is None or k in pipe.fields)
@@ -217,17 +274,15 @@ class Engine:
         if not values:
             pipe.bad_payloads += 1
             return out
-        closed = pipe.window.add(t_ms, values, rec.seq)  # type: ignore[union-attr, call-arg]
-        if closed is not None:
-            out.append((derived_stream("aggregate", rec.stream), "aggregate",
-                        {"kind": "scalar", "source": rec.stream, **closed}))
+        for w in pipe.windows:
+            self._aggregate(out, pipe, w, w.add(t_ms, values, rec.seq))  # type: ignore[call-arg]
         for name, fld, det in pipe.value_detectors:
             v = values.get(fld)
             if v is None:
                 continue
             sig = det.observe(t_ms, v)
             if sig is not None:
-                evidence = pipe.window.peek() if sig.active else None  # type: ignore[union-attr]
+                evidence = pipe.windows[0].peek() if sig.active and pipe.windows else None  # type: ignore[union-attr]
                 self._alert(out, rec.stream, name, sig, evidence)
         return out
 
@@ -237,17 +292,31 @@ class Engine:
         if self.device_silence is not None:
             self._alert(out, DEVICE_STREAM, "silence", self.device_silence.check(now_ms), None)
         for name, pipe in self.pipes.items():
-            if pipe.window is not None:
-                closed = pipe.window.close_due(now_ms)
-                if closed is not None:
-                    out.append((derived_stream("aggregate", name), "aggregate",
-                                {"kind": pipe.kind, "source": name, **closed}))
+            for w in pipe.windows:
+                self._aggregate(out, pipe, w, w.close_due(now_ms))
             if pipe.silence is not None:
                 self._alert(out, name, "silence", pipe.silence.check(now_ms), None)
             if pipe.rfid is not None:
                 for sig in pipe.rfid.check(now_ms):
                     self._alert(out, name, "rfid", sig, None)
         return out
+
+    def flush(self, stream: str) -> list[Output]:
+        """Close a stream's open windows now (its settings are about to change)."""
+        out: list[Output] = []
+        pipe = self.pipes.get(stream)
+        for w in pipe.windows if pipe else []:
+            closed = w.close()
+            if closed is not None:
+                self._aggregate(out, pipe, w, {**closed, "partial": True})  # type: ignore[arg-type]
+        return out
+
+    def _aggregate(self, out: list[Output], pipe: StreamPipeline, w: Window,
+                   closed: dict[str, Any] | None) -> None:
+        if closed is not None:
+            out.append((derived_stream("aggregate", pipe.stream), "aggregate",
+                        {"kind": pipe.kind, "source": pipe.stream,
+                         "window_s": w.length_ms / 1000, **closed}))
 
     def _alert(self, out: list[Output], stream: str, detector: str, sig: Signal | None,
                evidence: Mapping[str, Any] | None) -> None:
@@ -261,21 +330,23 @@ class Engine:
     def state(self) -> dict[str, Any]:
         return {
             "pipes": {name: p.state() for name, p in self.pipes.items()},
-            "specs": self.specs,
+            "specs": {name: self.effective_spec(name) for name in self.pipes},
             "alerts": self.alerts.state(),
             "device_silence": self.device_silence.state() if self.device_silence else None,
-            "unconfigured": self.unconfigured,
+            "untracked": self.untracked,
         }
 
     def restore(self, s: Mapping[str, Any], only: set[str] | None = None) -> None:
-        """Restore from a checkpoint. Only streams configured exactly as when the checkpoint
-        was taken get their state back (with `only`, just those); the rest start fresh."""
+        """Restore from a checkpoint. Only streams whose settings (and the global defaults)
+        are what they were when the checkpoint was taken get their state back (with `only`,
+        just those); the rest start fresh."""
         specs = s.get("specs", {})
         for name, ps in s["pipes"].items():
-            if name in self.pipes and (only is None or name in only) \
-                    and specs.get(name) == self.specs[name]:
-                self.pipes[name].restore(ps)
+            if (only is None or name in only) and specs.get(name) == self.effective_spec(name):
+                pipe = self._pipe(name)
+                if pipe is not None:
+                    pipe.restore(ps)
         self.alerts.restore(s["alerts"])
         if self.device_silence is not None and s.get("device_silence") is not None:
             self.device_silence.restore(s["device_silence"])
-        self.unconfigured = int(s.get("unconfigured", 0))
+        self.untracked = int(s.get("untracked", 0))

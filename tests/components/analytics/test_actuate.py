@@ -49,7 +49,7 @@ def test_alarm_follows_unacknowledged_critical_alerts(factory):
 def test_critical_alert_drives_the_pin_and_the_acknowledgement_is_recorded(tmp_path, factory):
     clock = ManualClock(wall_ms=T0)
     lg = Log.open(tmp_path / "log.db", device="dev-001", free_floor_bytes=0, clock=clock)
-    cfg = comp.SPEC.parse({"streams": {STREAM: {"windowSeconds": 60, "detectors": [
+    cfg = comp.SPEC.parse({"silentAfterSeconds": 0, "detectors": {STREAM: {"detectors": [
         {"type": "threshold", "field": "temperature_c", "high": 30, "hysteresis": 1,
          "severity": "critical"}]}}})
     alarm = Alarm(ALARM_PIN, ACK_PIN, pin_factory=factory)

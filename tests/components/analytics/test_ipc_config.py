@@ -24,7 +24,7 @@ STREAM = "env/bme280@0x76"
 
 
 def threshold(high):
-    return {STREAM: {"windowSeconds": 60, "detectors": [
+    return {STREAM: {"detectors": [
         {"type": "threshold", "field": "temperature_c", "high": high, "hysteresis": 1}]}}
 
 
@@ -32,7 +32,8 @@ def threshold(high):
 def nucleus():
     short = tempfile.mkdtemp(prefix="gg", dir="/tmp")  # socket paths must stay < 108 bytes
     store = ConfigStore()
-    store.set_component(NAME, {"batchSize": 100, "streams": threshold(30)})
+    store.set_component(NAME, {**comp.SPEC.defaults(), "detectors": threshold(30),
+                               "accessControl": {}})
     srv = NucleusServer(f"{short}/ipc.sock", components={NAME: (TOKEN, None)},
                         config_store=store, cloud=InMemoryCloud(), thing_name="dev-001")
     srv.start()
@@ -58,7 +59,7 @@ def wait_for(predicate, timeout_s=10.0):
 def test_updates_through_ipc(nucleus, tmp_path):
     store, gg = nucleus
     holder = ipc.load_config(comp.SPEC, gg)
-    assert holder.current.batchSize == 100 and holder.current.streams == threshold(30)
+    assert holder.current.detectors == threshold(30) and holder.current.windowSeconds == [10, 60]
     clock = ManualClock(wall_ms=T0)
     lg = Log.open(tmp_path / "log.db", device="dev-001", free_floor_bytes=0, clock=clock)
     c = comp.Component(lg, holder.current, clock)
@@ -66,19 +67,19 @@ def test_updates_through_ipc(nucleus, tmp_path):
     lg.register_consumer("check", classes=("alert", "event"))
 
     # an invalid deployment: detectors is not a list
-    store.merge(NAME, (), {"streams": {STREAM: {"detectors": "hot"}}}, now_ms())
+    store.merge(NAME, (), {"detectors": {STREAM: {"detectors": "hot"}}}, now_ms())
     wait_for(lambda: holder.rejected == 1)
-    assert holder.current.streams == threshold(30)
+    assert holder.current.detectors == threshold(30)
     lg.append(STREAM, "raw", {"temperature_c": 35.0}, wall_ms=T0)
     c.step()
     recs = lg.read("check")
     events = [r.payload for r in recs if r.cls == "event"]
-    assert events[0]["type"] == "config_rejected" and STREAM in events[0]["errors"]["streams"]
+    assert events[0]["type"] == "config_rejected" and STREAM in events[0]["errors"]["detectors"]
     assert [r.payload["state"] for r in recs if r.cls == "alert"] == ["raised"]  # 30 in force
 
     # a valid deployment: the limit moves to 50, the open alert clears under the new rules
-    store.merge(NAME, (), {"streams": threshold(50)}, now_ms())
-    wait_for(lambda: holder.current.streams == threshold(50))
+    store.merge(NAME, (), {"detectors": threshold(50)}, now_ms())
+    wait_for(lambda: holder.current.detectors == threshold(50))
     wait_for(lambda: c._pending is not None)
     lg.append(STREAM, "raw", {"temperature_c": 45.0}, wall_ms=T0 + 1000)
     c.step()

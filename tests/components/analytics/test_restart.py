@@ -18,11 +18,11 @@ from components.core.log import Log, NewRecord
 
 T0 = 1_767_225_600_000
 STREAM = "env/bme280@0x76"
-CONFIG = {"streams": {STREAM: {"windowSeconds": 10, "fields": ["temperature_c"],
-                               "detectors": [{"type": "threshold", "field": "temperature_c",
-                                              "high": 30, "hysteresis": 1,
-                                              "severity": "critical"}]}},
-          "batchSize": 7}
+CONFIG = {"windowSeconds": [10], "silentAfterSeconds": 0,
+          "detectors": {STREAM: {"fields": ["temperature_c"],
+                                 "detectors": [{"type": "threshold", "field": "temperature_c",
+                                                "high": 30, "hysteresis": 1,
+                                                "severity": "critical"}]}}}
 N = 95
 
 
@@ -53,8 +53,8 @@ def outputs(lg):
     return aggs, alerts
 
 
-def component(lg):
-    return comp.Component(lg, comp.SPEC.parse(CONFIG), lg._clock)
+def component(lg, config=CONFIG):
+    return comp.Component(lg, comp.SPEC.parse(config), lg._clock, batch_records=7)
 
 
 def reference(tmp_path):
@@ -185,8 +185,7 @@ def test_checkpoint_of_another_configuration_restores_only_unchanged_streams(tmp
                   clock=ManualClock(wall_ms=T0 + 15_000))
     feed(lg, 0, 15)
     drain(component(lg))
-    changed = {"streams": {STREAM: {**CONFIG["streams"][STREAM], "windowSeconds": 5}}}
-    c = comp.Component(lg, comp.SPEC.parse(changed), lg._clock)
-    assert c.engine.pipes[STREAM].window.start_ms is None  # fresh, not the 10 s window state
+    c = component(lg, {**CONFIG, "windowSeconds": [5]})
+    assert c.engine.pipes[STREAM].windows[0].start_ms is None  # fresh, not the 10 s window
     c2 = component(lg)
-    assert c2.engine.pipes[STREAM].window.fields["temperature_c"].count == 5  # same config
+    assert c2.engine.pipes[STREAM].windows[0].fields["temperature_c"].count == 5  # same config
