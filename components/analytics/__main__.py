@@ -18,7 +18,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.analytics import state as checkpoint
-from components.analytics.config import BATCH_RECORDS, CONSUMER, IDLE_WAIT_S, SPEC
+from components.analytics.config import (
+    BATCH_RECORDS,
+    COMMIT_INTERVAL_S,
+    COMMIT_RECORDS,
+    CONSUMER,
+    SPEC,
+    STEP_INTERVAL_S,
+)
 from components.analytics.detectors import NoveltyParams
 from components.analytics.engine import Engine, derived_stream
 from components.core import ipc
@@ -45,6 +52,7 @@ class Component:
         self.batch_records = batch_records
         lg.register_consumer(CONSUMER, classes=("raw", "event"))
         self.commit_failures = 0
+        self.commits = 0
         self._restore_committed()
         self._lock = threading.Lock()
         self._pending: Config | None = None
@@ -55,7 +63,12 @@ class Component:
                       config.silentAfterSeconds or None, NoveltyParams.load())
 
     def _restore_committed(self) -> None:
-        """Engine (and alarm acknowledgements) exactly as of the last committed step."""
+        """Engine (and alarm acknowledgements) exactly as of the last commit; work read since
+        then is forgotten (the log delivers it again)."""
+        self._outputs: list[tuple[str, str, Mapping[str, Any]]] = []
+        self._cursor: dict[str, int] = {}
+        self._consumed = 0
+        self._last_commit_ns = self.clock.monotonic_ns()
         self.engine = self._engine(self.config)
         saved = checkpoint.load(self.log, CHECKPOINT_NAME)
         if saved is not None:
@@ -88,6 +101,7 @@ class Component:
             if name not in same:  # settings changed: close its windows as they are
                 outputs.extend(self.engine.flush(name))
         engine.restore(self.engine.state(), only=same)
+        engine.dirty.update(engine.pipes)  # their settings are part of what is saved
         now_ms = self.clock.wall_ms()
         for name in self.engine.pipes:  # their detectors restart: their open alerts end here
             if name not in same:
@@ -100,10 +114,10 @@ class Component:
     def _alarm_ids(self) -> list[str]:
         return self.engine.alerts.open_at_least(self.config.alarmMinSeverity)
 
-    def step(self) -> int:
-        """One read-process-commit step; returns how many records were consumed."""
+    def step(self, commit: bool = False) -> int:
+        """Read, process and (when due, or when `commit`) commit; returns the records read."""
         outputs = self._apply_pending()
-        batch = self.log.read(CONSUMER, limit=self.batch_records)
+        batch = self.log.read(CONSUMER, limit=self.batch_records, after=self._cursor)
         for rec in batch:
             if rec.stream not in OWN_STREAMS:  # our own events come back through the consumer
                 outputs.extend(self.engine.process(rec))
@@ -113,26 +127,42 @@ class Component:
             # silences (while a backlog drains, event time alone moves the windows on).
             outputs.extend(self.engine.tick(now_ms))
         if self.alarm is not None:
-            events = self.alarm.drain_acks(now_ms)
-            self.alarm.update(self._alarm_ids())
-            outputs.extend((ALARM_STREAM, "event", e) for e in events)
-        state = self.engine.state()
-        if self.alarm is not None:
-            state["alarm"] = self.alarm.state()
-        if batch or outputs:
-            try:
-                checkpoint.commit(self.log, CHECKPOINT_NAME, CONSUMER, batch.cursor(),
-                                  outputs, state)
-            except BudgetExceeded as exc:
-                # Nothing was written: forget this step's effects; the same records come again.
-                self.commit_failures += 1
-                log.error("event=commit_refused reason=%r failures=%d", str(exc),
-                          self.commit_failures)
-                self._restore_committed()
-                return 0
-        if self.alarm is not None:
-            self.alarm.update(self._alarm_ids())
+            outputs.extend((ALARM_STREAM, "event", e) for e in self.alarm.drain_acks(now_ms))
+            self.alarm.update(self._alarm_ids())  # local action does not wait for the commit
+        self._outputs.extend(outputs)
+        for cls, pos in batch.cursor().items():
+            self._cursor[cls] = max(pos, self._cursor.get(cls, 0))
+        self._consumed += len(batch)
+        urgent = any(cls in ("alert", "event") for _, cls, _ in outputs)
+        due = self.clock.monotonic_ns() - self._last_commit_ns >= COMMIT_INTERVAL_S * 1e9
+        if commit or urgent or due or self._consumed >= COMMIT_RECORDS:
+            self.commit()
         return len(batch)
+
+    def commit(self) -> bool:
+        """Commit the work read so far: outputs, acknowledgement and changed state parts in
+        one transaction. On a refusal (log full) the work is forgotten and read again."""
+        self._last_commit_ns = self.clock.monotonic_ns()
+        if not self._outputs and not self._cursor:
+            return True
+        parts = self.engine.state(dirty_only=True)
+        if self.alarm is not None:
+            parts["alarm"] = self.alarm.state()
+        try:
+            checkpoint.commit(self.log, CHECKPOINT_NAME, CONSUMER, self._cursor, self._outputs,
+                              parts)
+        except BudgetExceeded as exc:
+            self.commit_failures += 1
+            log.error("event=commit_refused reason=%r failures=%d", str(exc),
+                      self.commit_failures)
+            self._restore_committed()
+            if self.alarm is not None:
+                self.alarm.update(self._alarm_ids())
+            return False
+        self.commits += 1
+        self.engine.clear_dirty()
+        self._outputs, self._cursor, self._consumed = [], {}, 0
+        return True
 
 
 def watch_configuration(comp: Component, holder: ConfigHolder, gg: ipc.Greengrass) -> None:
@@ -175,8 +205,9 @@ def main() -> int:  # pragma: no cover - the process shell; its parts are tested
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     log.info("event=started consumer=%s streams=%d", CONSUMER, len(cfg.detectors))
     while not stop.is_set():
-        if comp.step() == 0:
-            stop.wait(IDLE_WAIT_S)
+        if comp.step() < BATCH_RECORDS:  # caught up: one step a second, not one per record
+            stop.wait(STEP_INTERVAL_S)
+    comp.commit()
     lg.close()
     if alarm is not None:
         alarm.close()

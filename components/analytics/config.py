@@ -11,7 +11,14 @@ from components.core.log_config import LOG_KEYS
 
 CONSUMER: Final = "analytics"  # this component's consumer name in the log
 BATCH_RECORDS: Final = 500  # records per step
-IDLE_WAIT_S: Final = 1.0  # wait when the log has nothing new
+# Once caught up, a step at most every second: alerts reach the log and the alarm within
+# about a second, and each changed stream's checkpoint part is written at most once a second.
+STEP_INTERVAL_S: Final = 1.0
+# Work is committed (outputs + acknowledgement + changed state) at once when it holds an alert
+# or an event, else at most every COMMIT_INTERVAL_S or COMMIT_RECORDS consumed records: the
+# checkpoint then costs the SD card a few KB per stream every 10 s, not every second.
+COMMIT_INTERVAL_S: Final = 10.0
+COMMIT_RECORDS: Final = 5000
 
 
 def _windows(value: Any) -> Any:

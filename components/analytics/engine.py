@@ -221,6 +221,7 @@ class Engine:
         self.device_silence = Silence(silent_after_s, "critical", "device_silent") \
             if silent_after_s else None
         self.untracked = 0  # records of streams beyond MAX_STREAMS (counted, passed over)
+        self.dirty: set[str] = set()  # streams changed since the last checkpoint
 
     def _pipe(self, stream: str) -> StreamPipeline | None:
         pipe = self.pipes.get(stream)
@@ -247,6 +248,7 @@ class Engine:
         if pipe is None:
             self.untracked += 1
             return out
+        self.dirty.add(rec.stream)
         if pipe.silence is not None:
             self._alert(out, rec.stream, "silence", pipe.silence.seen(t_ms), None)
         payload = rec.payload
@@ -292,6 +294,7 @@ class Engine:
         if self.device_silence is not None:
             self._alert(out, DEVICE_STREAM, "silence", self.device_silence.check(now_ms), None)
         for name, pipe in self.pipes.items():
+            before = len(out)
             for w in pipe.windows:
                 self._aggregate(out, pipe, w, w.close_due(now_ms))
             if pipe.silence is not None:
@@ -299,6 +302,8 @@ class Engine:
             if pipe.rfid is not None:
                 for sig in pipe.rfid.check(now_ms):
                     self._alert(out, name, "rfid", sig, None)
+            if len(out) > before:  # a stream's state changes here only with an output
+                self.dirty.add(name)
         return out
 
     def flush(self, stream: str) -> list[Output]:
@@ -327,26 +332,37 @@ class Engine:
             out.append((derived_stream("alert", stream), "alert", payload))
 
     # ---------------------------------------------------------------- checkpoint
-    def state(self) -> dict[str, Any]:
-        return {
-            "pipes": {name: p.state() for name, p in self.pipes.items()},
-            "specs": {name: self.effective_spec(name) for name in self.pipes},
-            "alerts": self.alerts.state(),
+    def state(self, dirty_only: bool = False) -> dict[str, Any]:
+        """The checkpoint in parts: one per stream (all, or only those changed since
+        `clear_dirty()`), the alert book and the engine's own counters."""
+        names = self.dirty if dirty_only else self.pipes.keys()
+        parts: dict[str, Any] = {
+            f"stream/{name}": {**self.pipes[name].state(), "spec": self.effective_spec(name)}
+            for name in names if name in self.pipes}
+        parts["alerts"] = self.alerts.state()
+        parts["engine"] = {
             "device_silence": self.device_silence.state() if self.device_silence else None,
-            "untracked": self.untracked,
-        }
+            "untracked": self.untracked}
+        return parts
 
-    def restore(self, s: Mapping[str, Any], only: set[str] | None = None) -> None:
-        """Restore from a checkpoint. Only streams whose settings (and the global defaults)
-        are what they were when the checkpoint was taken get their state back (with `only`,
-        just those); the rest start fresh."""
-        specs = s.get("specs", {})
-        for name, ps in s["pipes"].items():
-            if (only is None or name in only) and specs.get(name) == self.effective_spec(name):
+    def clear_dirty(self) -> None:
+        self.dirty.clear()
+
+    def restore(self, parts: Mapping[str, Any], only: set[str] | None = None) -> None:
+        """Restore from checkpoint parts. Only streams whose settings (and the global
+        defaults) are what they were when their part was written get their state back (with
+        `only`, just those); the rest start fresh."""
+        for key, ps in parts.items():
+            if not key.startswith("stream/"):
+                continue
+            name = key[len("stream/"):]
+            if (only is None or name in only) and ps.get("spec") == self.effective_spec(name):
                 pipe = self._pipe(name)
                 if pipe is not None:
                     pipe.restore(ps)
-        self.alerts.restore(s["alerts"])
-        if self.device_silence is not None and s.get("device_silence") is not None:
-            self.device_silence.restore(s["device_silence"])
-        self.untracked = int(s.get("untracked", 0))
+        if "alerts" in parts:
+            self.alerts.restore(parts["alerts"])
+        eng = parts.get("engine", {})
+        if self.device_silence is not None and eng.get("device_silence") is not None:
+            self.device_silence.restore(eng["device_silence"])
+        self.untracked = int(eng.get("untracked", 0))

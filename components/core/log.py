@@ -307,18 +307,18 @@ class Log:
         *,
         may_evict_own_class: bool = True,
         ack: tuple[str, Mapping[str, int]] | None = None,
-        checkpoint: tuple[str, str] | None = None,
+        checkpoint: Mapping[str, str] | None = None,
     ) -> list[int]:
         """Append records (any streams) in one transaction; returns their sequence numbers.
 
-        `ack=(consumer, cursor)` and `checkpoint=(name, text)` commit in the same transaction,
-        so a consumer that derives records from its input can never emit them twice or lose
-        its state across a crash.
+        `ack=(consumer, cursor)` and `checkpoint={name: text, ...}` commit in the same
+        transaction, so a consumer that derives records from its input can never emit them
+        twice or lose its state across a crash.
 
         Raises BudgetExceeded (nothing written) if the log is full of records these may not
         push out; EnvelopeError (nothing written) for a bad stream, class, device or payload.
         """
-        if not records and ack is None and checkpoint is None:
+        if not records and ack is None and not checkpoint:
             return []
         with self._lock:
             synced, anchor = self._sync.check()
@@ -368,12 +368,12 @@ class Log:
                 )
                 if ack is not None:
                     self._ack_rows(ack[0], ack[1], now_wall)
-                if checkpoint is not None:
+                if checkpoint:
                     c.execute(_CHECKPOINTS)  # created on first use: files without it are unchanged
-                    c.execute(
+                    c.executemany(
                         "INSERT INTO checkpoints(name, body, wall_ms) VALUES (?,?,?) ON CONFLICT"
                         "(name) DO UPDATE SET body=excluded.body, wall_ms=excluded.wall_ms",
-                        (checkpoint[0], checkpoint[1], now_wall),
+                        [(name, body, now_wall) for name, body in checkpoint.items()],
                     )
                 c.execute("COMMIT")
             except BudgetExceeded as exc:
@@ -607,10 +607,16 @@ class Log:
         return out
 
     def read(
-        self, consumer: str, limit: int = 500, classes: Iterable[str] | None = None
+        self,
+        consumer: str,
+        limit: int = 500,
+        classes: Iterable[str] | None = None,
+        after: Mapping[str, int] | None = None,
     ) -> ReadBatch:
         """Up to `limit` unacknowledged records for `consumer`, most important class first
-        (alerts, events, aggregates, health, raw), in log order within a class."""
+        (alerts, events, aggregates, health, raw), in log order within a class. `after`
+        (positions per class, e.g. the cursors of batches read but not yet acknowledged)
+        starts further on, so a consumer can acknowledge less often than it reads."""
         with self._lock:
             offsets = self.consumers().get(consumer)
             if offsets is None:
@@ -623,7 +629,7 @@ class Log:
                 rows = self._conn.execute(
                     f"SELECT pos, sid, seq, mono_ns, wall_ms, clock, schema, body "
                     f"FROM {_TABLE[cls]} WHERE pos>? ORDER BY pos LIMIT ?",
-                    (offsets[cls], limit - len(out)),
+                    (max(offsets[cls], (after or {}).get(cls, 0)), limit - len(out)),
                 ).fetchall()
                 out.extend(self._decode_rows(cls, rows))
                 out.positions.extend(row[0] for row in rows)
@@ -659,18 +665,20 @@ class Log:
                 raise UnknownConsumer(f"consumer {consumer!r} does not take {cls!r}")
             self._retire(cls)
 
-    def load_checkpoint(self, name: str) -> str | None:
-        """The text last committed with `append_records(checkpoint=(name, text))`."""
+    def load_checkpoints(self, prefix: str) -> dict[str, str]:
+        """Every checkpoint entry whose name starts with `prefix`, as last committed with
+        `append_records(checkpoint=...)`."""
         with self._lock:
             exists = self._conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type='table' AND name='checkpoints'"
             ).fetchone()
             if exists is None:
-                return None
-            row = self._conn.execute(
-                "SELECT body FROM checkpoints WHERE name=?", (name,)
-            ).fetchone()
-        return None if row is None else row[0]
+                return {}
+            rows = self._conn.execute(
+                "SELECT name, body FROM checkpoints WHERE substr(name, 1, ?) = ?",
+                (len(prefix), prefix),
+            ).fetchall()
+        return dict(rows)
 
     def _retire(self, cls: str) -> None:
         upto = self._conn.execute(
