@@ -24,7 +24,8 @@ from cloud.greengrass.project import ProjectError, requirements_text
 ZIP_EPOCH: Final = (1980, 1, 1, 0, 0, 0)
 FILE_MODE: Final = 0o100644  # regular file, rw-r--r--
 COMPRESS_LEVEL: Final = 9
-SHARED_PACKAGE: Final = "core"
+# Libraries every component ships with: shared code, never a component of their own.
+SHARED_PACKAGES: Final = ("core", "gpio")
 _EXCLUDED_SUFFIXES: Final = (".pyc", ".pyo", ".md")
 _EXCLUDED_NAMES: Final = frozenset({"__pycache__", "conftest.py"})
 
@@ -60,7 +61,7 @@ def artifact_contents(root: Path, package: str) -> dict[str, bytes]:
     """Every file of a component's artifact, by its path inside the zip."""
     top = "components/__init__.py"
     files: dict[str, bytes] = {top: (root / top).read_bytes()}
-    for pkg in (SHARED_PACKAGE, package):
+    for pkg in (*SHARED_PACKAGES, package):
         files.update({arc: p.read_bytes() for arc, p in _package_files(root, pkg).items()})
     files[layout.REQUIREMENTS_FILE] = requirements_text(root).encode("utf-8")
     return dict(sorted(files.items()))

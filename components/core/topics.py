@@ -74,6 +74,15 @@ def reply_topic(site: str, thing: str) -> str:
     return device_topic(site, thing, REPLY)
 
 
+# Cloud -> operators (dashboards, pagers): alerts fanned out per site by the cloud rules. A root
+# of its own, so no device-side filter (`floorline/+/+/<kind>`) ever matches a republish.
+OPS_ROOT: Final = "floorline-ops"
+
+
+def ops_topic(site: str, kind: str) -> str:
+    return check_topic(f"{OPS_ROOT}/{_segment(site, 'site')}/{kind}")
+
+
 def cloud_filter(kind: str) -> str:
     """The filter a cloud rule subscribes with: every site, every device, one kind."""
     return f"{ROOT}/+/+/{kind}"

@@ -18,6 +18,7 @@ from typing import Any
 from components.core import ipc, topics
 from components.core.clock import SystemClock
 from components.core.config import ConfigError
+from components.core.log_config import open_log
 from components.uplink import commands, shadow
 from components.uplink.config import SPEC
 from components.uplink.senders import (

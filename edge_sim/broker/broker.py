@@ -112,17 +112,26 @@ class Broker:
         binary = mosquitto_binary()
         for _attempt in range(3):  # a free port can be taken between probe and bind
             self.port = free_port()
-            self.conf_path.write_text(BrokerConfig(
-                port=self.port, ca=self.ca_path, cert=self.server_files.cert,
-                key=self.server_files.key, acl=self.acl_path, log=self.log_path,
-                run_as_root=os.geteuid() == 0,
-                log_types=self.log_types, max_queued_messages=self.max_queued_messages,
-            ).text())
+            self.conf_path.write_text(
+                BrokerConfig(
+                    port=self.port,
+                    ca=self.ca_path,
+                    cert=self.server_files.cert,
+                    key=self.server_files.key,
+                    acl=self.acl_path,
+                    log=self.log_path,
+                    run_as_root=os.geteuid() == 0,
+                    log_types=self.log_types,
+                    max_queued_messages=self.max_queued_messages,
+                ).text()
+            )
             self._log_file = open(self.log_path, "ab")
             self._log_offset = self.log_path.stat().st_size
             self._proc = subprocess.Popen(
                 [binary, "-c", str(self.conf_path)],
-                stdout=self._log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                stdout=self._log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
             if self._wait_ready():
                 log.info("event=broker_started port=%d pid=%d", self.port, self._proc.pid)

@@ -28,16 +28,18 @@ def device_read_pattern() -> str:
 
 
 def acl_text(cloud_user: str = CLOUD_USER) -> str:
-    return "\n".join([
-        "# Devices: %u is the MQTT user name, i.e. the client certificate's Common Name.",
-        f"pattern write {device_write_pattern()}",
-        f"pattern read {device_read_pattern()}",
-        "",
-        "# The cloud side (rules engine, dashboards, command senders) sees everything.",
-        f"user {cloud_user}",
-        "topic readwrite #",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# Devices: %u is the MQTT user name, i.e. the client certificate's Common Name.",
+            f"pattern write {device_write_pattern()}",
+            f"pattern read {device_read_pattern()}",
+            "",
+            "# The cloud side (rules engine, dashboards, command senders) sees everything.",
+            f"user {cloud_user}",
+            "topic readwrite #",
+            "",
+        ]
+    )
 
 
 @dataclass(frozen=True)

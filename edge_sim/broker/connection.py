@@ -105,10 +105,19 @@ class MqttCloudConnection:
         log.info("event=mqtt_interrupted thing=%s error=%r", self.thing, str(error))
         self._notify(False)
 
-    def _on_resumed(self, connection: mqtt.Connection, return_code: mqtt.ConnectReturnCode,
-                    session_present: bool, **kwargs) -> None:
-        log.info("event=mqtt_resumed thing=%s rc=%s session_present=%s", self.thing,
-                 return_code, session_present)
+    def _on_resumed(
+        self,
+        connection: mqtt.Connection,
+        return_code: mqtt.ConnectReturnCode,
+        session_present: bool,
+        **kwargs,
+    ) -> None:
+        log.info(
+            "event=mqtt_resumed thing=%s rc=%s session_present=%s",
+            self.thing,
+            return_code,
+            session_present,
+        )
         if return_code == mqtt.ConnectReturnCode.ACCEPTED:
             self._notify(True)
 
@@ -149,9 +158,7 @@ class MqttCloudConnection:
         except AwsCrtError as exc:
             raise CloudError(f"publish to {topic} failed: {exc.name}") from exc
 
-    def subscribe_async(
-        self, topic_filter: str, callback: MessageCallback, qos: int = 1
-    ) -> Future:
+    def subscribe_async(self, topic_filter: str, callback: MessageCallback, qos: int = 1) -> Future:
         """Future completes on SUBACK; fails with awscrt.mqtt.SubscribeError if refused."""
 
         def on_message(topic: str, payload: bytes, **kwargs) -> None:

@@ -201,4 +201,3 @@ def check_update(old: StreamDefinition, new: StreamDefinition, current_bytes: in
             Status.UPDATE_NOT_ALLOWED,
             f"maxSize {new.max_size_bytes} is below streamSegmentSize {new.segment_size_bytes}",
         )
-

@@ -252,7 +252,10 @@ class KinesisExporter:
         self.progress.last_export_time_ms = self._clock.wall_ms()
         log.warning(
             "event=export_failed stream=%s export=%s failures=%d error=%r",
-            self.stream.name, self.export.identifier, self.failures, message,
+            self.stream.name,
+            self.export.identifier,
+            self.failures,
+            message,
         )
 
     def _once(self) -> int | None:
@@ -269,7 +272,9 @@ class KinesisExporter:
             self._save_progress()
             log.warning(
                 "event=export_gap stream=%s export=%s evicted_before_export=%d",
-                s.name, self.export.identifier, lost,
+                s.name,
+                self.export.identifier,
+                lost,
             )
             nxt = oldest
         pending = s.count_from(nxt)

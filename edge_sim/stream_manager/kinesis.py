@@ -177,9 +177,9 @@ class LocalDirKinesis(LocalKinesis):
         os.replace(tmp, path)
 
 
-def _iter_rows(directory: Path, after_seq: int, newest_file_only: bool = False) -> Iterator[
-    tuple[int, dict]
-]:
+def _iter_rows(
+    directory: Path, after_seq: int, newest_file_only: bool = False
+) -> Iterator[tuple[int, dict]]:
     if not directory.is_dir():
         return
     files = sorted(p for p in directory.glob("*.jsonl") if not p.name.startswith("."))
@@ -202,9 +202,9 @@ def _iter_rows(directory: Path, after_seq: int, newest_file_only: bool = False) 
                     yield seq, row
 
 
-def read_records(root: Path, stream_name: str, after_seq: int = 0) -> Iterator[
-    tuple[int, str, bytes]
-]:
+def read_records(
+    root: Path, stream_name: str, after_seq: int = 0
+) -> Iterator[tuple[int, str, bytes]]:
     """(Kinesis sequence number, partition key, data) of every record after `after_seq`."""
     for seq, row in _iter_rows(Path(root) / stream_name, after_seq):
         yield seq, row["partitionKey"], base64.b64decode(row["data"])

@@ -215,9 +215,12 @@ class StreamManagerServer:
                 "storage": stream.storage_status(),
                 "counters": dict(stream.stats),
                 "exports": [
-                    {**e.status(), "failures": e.failures,
-                     "skippedMessages": e.progress.skipped_messages,
-                     "skippedEvicted": e.progress.skipped_evicted}
+                    {
+                        **e.status(),
+                        "failures": e.failures,
+                        "skippedMessages": e.progress.skipped_messages,
+                        "skippedEvicted": e.progress.skipped_evicted,
+                    }
                     for e in self.exporters.get(name, [])
                 ],
             }
@@ -249,8 +252,12 @@ class StreamManagerServer:
 
     def _count_bad(self, exc: p.FrameError) -> None:
         self.stats[f"bad_frames_{exc.reason}"] += 1
-        log.warning("event=bad_frame reason=%s error=%r evidence=%s", exc.reason, str(exc),
-                    str(exc.evidence)[:80])
+        log.warning(
+            "event=bad_frame reason=%s error=%r evidence=%s",
+            exc.reason,
+            str(exc),
+            str(exc.evidence)[:80],
+        )
 
     async def _read_frame(self, reader: asyncio.StreamReader) -> tuple[int, bytes]:
         op, length = p.parse_header(await reader.readexactly(p.HEADER.size), self.max_frame_bytes)
@@ -264,16 +271,25 @@ class StreamManagerServer:
         rid = p.request_id_of(request) or ""
         if op != Op.CONNECT:
             self.stats["connect_unexpected_op"] += 1
-            await self._send(writer, Op.CONNECT_RESPONSE, p.error_answer(
-                rid, Status.UNEXPECTED_OPERATION, f"expected Connect, got operation {op}"))
+            await self._send(
+                writer,
+                Op.CONNECT_RESPONSE,
+                p.error_answer(
+                    rid, Status.UNEXPECTED_OPERATION, f"expected Connect, got operation {op}"
+                ),
+            )
             return
         status, message = self._check_connect(version, request)
-        answer = p.error_answer(rid, status, message) if status != Status.SUCCESS else p.ok_answer(
-            rid,
-            protocolVersion=message,
-            supportedProtocolVersions=list(p.SUPPORTED_PROTOCOL_VERSIONS),
-            serverVersion=p.SERVER_VERSION,
-            clientIdentifier=str(uuid.uuid4()),
+        answer = (
+            p.error_answer(rid, status, message)
+            if status != Status.SUCCESS
+            else p.ok_answer(
+                rid,
+                protocolVersion=message,
+                supportedProtocolVersions=list(p.SUPPORTED_PROTOCOL_VERSIONS),
+                serverVersion=p.SERVER_VERSION,
+                clientIdentifier=str(uuid.uuid4()),
+            )
         )
         await self._send(writer, Op.CONNECT_RESPONSE, answer)
         if status != Status.SUCCESS:
@@ -297,9 +313,7 @@ class StreamManagerServer:
                     self.stats["requests_without_id"] += 1
                     log.warning("event=request_without_id op=%s", op)
                     continue
-                t = asyncio.create_task(
-                    self._answer(writer, write_lock, op, request_id, request)
-                )
+                t = asyncio.create_task(self._answer(writer, write_lock, op, request_id, request))
                 pending.add(t)
                 t.add_done_callback(pending.discard)
         finally:
@@ -369,9 +383,7 @@ class StreamManagerServer:
     async def _create(self, req: dict[str, Any]) -> dict[str, Any]:
         definition = parse_definition(req.get("definition"))
         if definition.name in self.streams:
-            raise RequestError(
-                Status.INVALID_REQUEST, f"stream {definition.name!r} already exists"
-            )
+            raise RequestError(Status.INVALID_REQUEST, f"stream {definition.name!r} already exists")
         self._open_stream(definition)
         log.info("event=stream_created stream=%s", definition.name)
         return {}
@@ -435,8 +447,12 @@ class StreamManagerServer:
             )
         return {
             "messages": [
-                {"streamName": name, "sequenceNumber": m.seq, "ingestTime": m.ingest_ms,
-                 "payload": m.payload}
+                {
+                    "streamName": name,
+                    "sequenceNumber": m.seq,
+                    "ingestTime": m.ingest_ms,
+                    "payload": m.payload,
+                }
                 for m in messages
             ]
         }
@@ -490,4 +506,3 @@ def _read_options(options: Any) -> tuple[int, int, int, int]:
     if hi < lo:
         raise RequestError(Status.INVALID_REQUEST, f"maxMessageCount {hi} < minMessageCount {lo}")
     return start, lo, hi, timeout_ms
-

@@ -105,8 +105,13 @@ class MessageStream:
         self._writer: Any = None
         self._writer_segment = -1
         self._readers: dict[int, int] = {}  # segment -> fd
-        self.stats = {"appended": 0, "evicted_full": 0, "expired_ttl": 0, "rejected_full": 0,
-                      "torn_records_truncated": 0}
+        self.stats = {
+            "appended": 0,
+            "evicted_full": 0,
+            "expired_ttl": 0,
+            "rejected_full": 0,
+            "torn_records_truncated": 0,
+        }
         self.closed = False
         if self.directory is not None:
             (self.directory / "segments").mkdir(parents=True, exist_ok=True)
@@ -215,8 +220,12 @@ class MessageStream:
         record a power cut took from the tail of the segment)."""
         with self._lock:
             if next_seq > self._next_seq:
-                log.warning("event=sequence_skip stream=%s from=%d to=%d", self.name,
-                            self._next_seq, next_seq)
+                log.warning(
+                    "event=sequence_skip stream=%s from=%d to=%d",
+                    self.name,
+                    self._next_seq,
+                    next_seq,
+                )
                 self._next_seq = next_seq
                 self._retention_changed_locked()
 
@@ -379,7 +388,10 @@ class MessageStream:
             self.stats["torn_records_truncated"] += 1
             log.warning(
                 "event=segment_truncated stream=%s segment=%s kept_bytes=%d dropped_bytes=%d",
-                self.definition.name, path.name, pos, len(data) - pos,
+                self.definition.name,
+                path.name,
+                pos,
+                len(data) - pos,
             )
             with open(path, "r+b") as f:
                 f.truncate(pos)

@@ -27,7 +27,9 @@ CLUTTER = (
 
 def make_tree(root: Path) -> Path:
     repo = layout.REPO_ROOT
-    for name in (layout.RECIPES_DIR, "components/core"):
+    from cloud.greengrass.artifact import SHARED_PACKAGES
+
+    for name in (layout.RECIPES_DIR, *(f"components/{p}" for p in SHARED_PACKAGES)):
         shutil.copytree(repo / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in (
         layout.SUITE_RECIPE,

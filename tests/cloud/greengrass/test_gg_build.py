@@ -12,6 +12,7 @@ import yaml
 
 from cloud.greengrass import layout, recipe
 from cloud.greengrass.__main__ import main
+from cloud.greengrass.artifact import SHARED_PACKAGES
 from cloud.greengrass.build import BuildOutputMismatch, build, load_build
 from cloud.greengrass.project import (
     ProjectError,
@@ -49,10 +50,10 @@ def test_layout_matches_gdk(tree: Path) -> None:
 def test_zip_holds_code_only(tree: Path) -> None:
     built = build(tree)
     names = zip_names(built["com.floorline.HttpIngest"].artifact_zip)
-    core_dir = tree / "components/core"
     core = sorted(
         p.relative_to(tree).as_posix()
-        for p in core_dir.rglob("*")
+        for shared in SHARED_PACKAGES
+        for p in (tree / "components" / shared).rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".md"
     )
     assert core and "components/core/topics.py" in core
