@@ -264,6 +264,7 @@ class NoveltyParams:
     warmup_readings: int = 100  # readings that only set the range and bin width
     bins: int = 20  # value bins across the warm-up range (bins beyond it are allowed)
     spatial_tolerance: float = 0.02  # a new extreme beyond range * this is anomalous at once
+    escape_after_readings: int = 200  # range escapes count only after this many readings
     average_readings: int = 20  # short-term average of the surprise
     history_alpha: float = 0.002  # EWMA rate of the long-term surprise distribution
     learn_readings: int = 300  # readings before the likelihood is trusted
@@ -340,7 +341,7 @@ class NoveltyScore:
         surprise = self._surprise(int((value - self.lo0) // self.width))
         score = self._likelihood(surprise)
         self.since_escape += 1
-        if escaped:
+        if escaped and n >= p.escape_after_readings:
             repeat = self.since_escape <= p.holdoff_readings
             self.since_escape = 0
             if not repeat:
