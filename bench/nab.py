@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     windows = load_windows(args.labels) if args.labels else None
     points: list[ns.Point] = []
     n_windows = 0
-    readings, spent_s, engine_s, biggest = 0, 0.0, 0.0, (0, None)
+    readings, spent_s, engine_s = 0, 0.0, 0.0
+    biggest: tuple[list[float], list[datetime]] = ([], [])  # the longest file: memory figure
     for path in files:
         rel = path.relative_to(args.data).as_posix()
         raw, times, values = read_series(path)
@@ -154,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         # best of three: the figure is the pipeline's cost, not other processes' load
         engine_s += min(engine_cost_s(values, times, params) for _ in range(REPEATS))
         spent_s += min([dt] + [detect(values, times, params)[1] for _ in range(REPEATS - 1)])
-        if len(values) > biggest[0]:
-            biggest = (len(values), (values, times))
+        if len(values) > len(biggest[0]):
+            biggest = (values, times)
         out = args.out / rel
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("w", newline="") as f:
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
 
     us_per_reading = spent_s / readings * 1e6
     engine_us = engine_s / readings * 1e6
-    mem = stream_memory_bytes(*biggest[1], params) if biggest[1] else 0  # type: ignore[misc]
+    mem = stream_memory_bytes(biggest[0], biggest[1], params)
     figures: dict[str, Any] = {
         "machine": f"{platform.machine()} {platform.processor() or ''} "
                    f"python {platform.python_version()}".strip(),
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                         "limit": COST_LIMIT_US, "ratio": round(engine_us / COST_LIMIT_US, 3),
                         "note": "window + threshold, rate, flatline, novelty, silence"},
         "memory_per_stream": {"figure": mem, "unit": "bytes",
-                              "note": f"after {biggest[0]} readings"},
+                              "note": f"after {len(biggest[0])} readings"},
     }
     if windows is not None:
         fixed = json.loads(args.thresholds.read_text()) if args.thresholds else None
