@@ -124,7 +124,8 @@ class FleetResult:
     delivered: Counter[str] = field(default_factory=Counter)
     evicted: Counter[str] = field(default_factory=Counter)
     buffered: Counter[str] = field(default_factory=Counter)
-    duplicates_received: int = 0
+    duplicates_received: int = 0  # redeliveries the lake dropped by identity
+    duplicates_in_lake: int = 0  # must stay 0: exactly once in the lake
     rejected: dict[str, int] = field(default_factory=dict)
     alerts_raised: int = 0
     alerts_cleared: int = 0
@@ -225,7 +226,7 @@ class Fleet:
         self.broker.start()
         kinesis_root = self.out / "cloud" / "kinesis"
         sink = LocalDirKinesis(kinesis_root)
-        self.cloud = CloudSide(self.broker, kinesis_root)
+        self.cloud = CloudSide(self.broker, kinesis_root, self.out / "lake")
         self.cloud.start()
         from edge_sim.hardware.readers import start_readers
 
@@ -306,6 +307,7 @@ class Fleet:
             for dev in self.devices.values():
                 dev.supervise()
             if self._backlog() == 0 and not any(d.unexported() for d in self.devices.values()):
+                time.sleep(1.0)  # the last MQTT messages reach the lake
                 return
             time.sleep(0.5)
 
@@ -320,27 +322,40 @@ class Fleet:
                     total += sum(b["records"] for b in consumer.values())
         return total
 
-    def stop(self) -> FleetResult | None:
-        """Stop everything; the reckoning, or None if the fleet never got its cloud up."""
+    def stop(self, drain_s: float = 30.0) -> FleetResult | None:
+        """Stop the producers, let the uplinks and Stream Manager deliver what they wrote on
+        the way out, stop everything; the reckoning, or None if the cloud never came up."""
+        for dev in self.devices.values():
+            dev.stop_components([n for n in dev.components if n != UPLINK])
+        if self.devices:
+            self.drain(drain_s)
         for dev in self.devices.values():
             dev.stop()
             dev.conn.disconnect()
         for reader in self._readers:
             reader.stop()
+        result = None
         if self.cloud is not None:
             time.sleep(1.0)
             self.cloud.stop()
-        result = self.reckon() if self.cloud is not None else None
+            result = self.reckon()
+            self.cloud.close()
         if self.broker is not None:
             self.broker.stop()
         return result
 
     # ------------------------------------------------------------------ reckoning
     def reckon(self, duration_s: float = 0.0) -> FleetResult:
-        """From sequence numbers alone: produced = delivered + evicted + still buffered."""
+        """From sequence numbers alone, against what the lake holds:
+        produced = in the lake + evicted by policy + still buffered; nothing twice."""
+        from cloud.lake.query import query
+
         assert self.cloud is not None
-        seen = self.cloud.receipts.seen
+        _, rows = query(self.cloud.lake, "SELECT device, stream, seq, count(*) FROM telemetry "
+                                         "GROUP BY device, stream, seq")
+        in_lake = {(dev, stream, seq) for dev, stream, seq, _n in rows}
         res = FleetResult(self.n, duration_s)
+        res.duplicates_in_lake = sum(n - 1 for *_k, n in rows)
         for thing in self.things:
             path = self.out / "devices" / thing / "data" / "log.sqlite"
             if not path.exists():
@@ -349,15 +364,14 @@ class Fleet:
                 evicted: dict[tuple[str, str], set[int]] = {}
                 for e in lg.evictions():
                     evicted.setdefault((e["device"], e["stream"]), set()).update(
-                        range(e["first_seq"], e["last_seq"] + 1)
-                    )
+                        range(e["first_seq"], e["last_seq"] + 1))
                 held = {(r.device, r.stream, r.seq) for r in lg.snapshot_records()}
                 for s in lg.streams():
                     key = (s["device"], s["stream"])
                     for seq in range(1, s["produced"] + 1):
                         ident = (*key, seq)
                         res.produced[s["cls"]] += 1
-                        if ident in seen:
+                        if ident in in_lake:
                             res.delivered[s["cls"]] += 1
                         elif seq in evicted.get(key, ()):
                             res.evicted[s["cls"]] += 1
@@ -365,10 +379,12 @@ class Fleet:
                             res.buffered[s["cls"]] += 1
                         else:
                             res.unaccounted += 1
-        res.duplicates_received = self.cloud.receipts.duplicates
-        res.rejected = dict(self.cloud.receipts.rejected)
-        for a in self.cloud.receipts.alerts:
-            state = str(a.payload.get("state", a.payload.get("status", "")))
+        stats = self.cloud.lake.stats()
+        res.duplicates_received = stats.get("duplicates_dropped", 0)
+        res.rejected = {"quarantined_batches": stats.get("quarantined_batches", 0)}
+        _, alerts = query(self.cloud.lake, "SELECT payload FROM telemetry WHERE cls = 'alert'")
+        for (payload,) in alerts:
+            state = str(json.loads(payload).get("state", ""))
             if state in ("raise", "raised", "open"):
                 res.alerts_raised += 1
             elif state in ("clear", "cleared", "closed"):
