@@ -56,13 +56,21 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.strip())
 
 
-def read_series(path: Path) -> tuple[list[str], list[datetime], list[float]]:
+class SeriesError(ValueError):
+    """A row of a NAB-format file that cannot be read; names the file and the line."""
+
+
+def read_series(path: Path) -> tuple[list[tuple[str, str]], list[datetime], list[float]]:
+    """(the row's own timestamp and value text, parsed times, parsed values)."""
     raw, times, values = [], [], []
     with path.open(newline="") as f:
-        for row in csv.DictReader(f):
-            raw.append(row["timestamp"])
-            times.append(parse_time(row["timestamp"]))
-            values.append(float(row["value"]))
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            try:
+                times.append(parse_time(row["timestamp"]))
+                values.append(float(row["value"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise SeriesError(f"{path}:{line}: {exc}: {row!r}") from exc
+            raw.append((row["timestamp"], row["value"]))
     return raw, times, values
 
 
@@ -149,7 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     biggest: tuple[list[float], list[datetime]] = ([], [])  # the longest file: memory figure
     for path in files:
         rel = path.relative_to(args.data).as_posix()
-        raw, times, values = read_series(path)
+        try:
+            raw, times, values = read_series(path)
+        except SeriesError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         scores, dt = detect(values, times, params)
         readings += len(values)
         # best of three: the figure is the pipeline's cost, not other processes' load
@@ -162,8 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         with out.open("w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["timestamp", "value", "anomaly_score"])
-            for ts, v, s in zip(raw, values, scores, strict=True):
-                w.writerow([ts, repr(v), f"{s:.6f}"])
+            for (ts, v), s in zip(raw, scores, strict=True):
+                w.writerow([ts, v, f"{s:.6f}"])
         if windows is not None:
             if rel not in windows:
                 print(f"warning: {rel} has no labels; not scored", file=sys.stderr)

@@ -33,6 +33,7 @@ def test_runner_writes_results_and_scores(tmp_path, capsys):
     assert nab.main(["--data", str(data), "--labels", str(labels), "--out", str(out)]) == 0
     rows = list(csv.DictReader((out / "groupA" / "one.csv").open()))
     assert len(rows) == 1200 and set(rows[0]) == {"timestamp", "value", "anomaly_score"}
+    assert rows[0]["timestamp"] == "2021-03-01 00:00:00"  # the input's own text
     assert all(0.0 <= float(r["anomaly_score"]) <= 1.0 for r in rows)
     assert float(rows[900]["anomaly_score"]) == 1.0  # the spike escapes the range
     assert (out / "groupB" / "two.csv").exists()
@@ -57,3 +58,11 @@ def test_runner_without_labels_only_writes_results(tmp_path):
 
 def test_runner_reports_an_empty_directory(tmp_path):
     assert nab.main(["--data", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_a_bad_row_is_named(tmp_path, capsys):
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "x.csv").write_text("timestamp,value\n2021-03-01 00:00:00,1\n2021-03-01 00:05:00,n/a\n")
+    assert nab.main(["--data", str(data), "--out", str(tmp_path / "o")]) == 2
+    assert "x.csv:3" in capsys.readouterr().err
