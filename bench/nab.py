@@ -22,7 +22,7 @@ import platform
 import sys
 import time
 import tracemalloc
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,11 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.strip())
 
 
+def epoch_ms(t: datetime) -> int:
+    """NAB timestamps carry no zone: read them as UTC, so the score is the same anywhere."""
+    return int((t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp() * 1000)
+
+
 class SeriesError(ValueError):
     """A row of a NAB-format file that cannot be read; names the file and the line."""
 
@@ -86,11 +91,11 @@ def detect(values: list[float], times: list[datetime], params: NoveltyParams
     """Scores of one file, and the seconds spent in detection plus window aggregation."""
     det = NoveltyScore(params)
     win = TumblingWindow(window_s(times))
-    stamps = [int(t.timestamp() * 1000) for t in times]
+    stamps = [epoch_ms(t) for t in times]
     t0 = time.perf_counter()
     scores = []
     for t_ms, v in zip(stamps, values, strict=True):
-        scores.append(det.update(v))
+        scores.append(det.update(v, t_ms / 1000.0))
         win.add(t_ms, {"value": v})
     return scores, time.perf_counter() - t0
 
@@ -109,7 +114,7 @@ def engine_cost_s(values: list[float], times: list[datetime], params: NoveltyPar
     """Seconds the whole per-stream pipeline (window + five detectors + alerts) takes."""
     config = {ENGINE_STREAM: {"windowSeconds": window_s(times), **ENGINE_DETECTORS}}
     eng = Engine("bench", config, novelty=params)
-    recs = [Record("bench", ENGINE_STREAM, i + 1, "raw", 0, int(t.timestamp() * 1000), True,
+    recs = [Record("bench", ENGINE_STREAM, i + 1, "raw", 0, epoch_ms(t), True,
                    {"value": v}) for i, (t, v) in enumerate(zip(times, values, strict=True))]
     t0 = time.perf_counter()
     for r in recs:
@@ -119,12 +124,12 @@ def engine_cost_s(values: list[float], times: list[datetime], params: NoveltyPar
 
 def stream_memory_bytes(values: list[float], times: list[datetime], params: NoveltyParams) -> int:
     """Bytes one stream's detector and open window hold after the whole file."""
-    stamps = [int(t.timestamp() * 1000) for t in times]
+    stamps = [epoch_ms(t) for t in times]
     tracemalloc.start()
     base = tracemalloc.take_snapshot()
     det, win = NoveltyScore(params), TumblingWindow(window_s(times))
     for t_ms, v in zip(stamps, values, strict=True):
-        det.update(v)
+        det.update(v, t_ms / 1000.0)
         win.add(t_ms, {"value": v})
     snap = tracemalloc.take_snapshot()
     tracemalloc.stop()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Final
@@ -272,6 +272,9 @@ class NoveltyParams:
     red_p: float = 1e-6  # tail probability that counts as an alarm; repeats are damped
     holdoff_readings: int = 20  # an alarm or escape this soon after the last one is a repeat
     max_transitions: int = 4096  # memory bound of the transition table
+    daily_buckets: int = 24  # time-of-day level profile buckets (0: off)
+    daily_alpha: float = 0.1  # EWMA rate of each bucket's level and deviation
+    daily_z: float = 4.0  # deviations from the hour's level that start to surprise
     alert_threshold: float = 0.6  # score that raises the `novelty` condition
     clear_readings: int = 20  # readings below the threshold that clear it
 
@@ -289,23 +292,68 @@ _LOG_P_FLOOR: Final = math.log(1e-10)
 _SQRT2: Final = math.sqrt(2.0)
 
 
+class _Likelihood:
+    """How unusual the recent surprise is for this stream: the short-term mean of a surprise
+    in [0, 1] against its own long-term EWMA mean and variance, as -log10(tail p) / 10 (0.6
+    means p = 1e-6). An alarm within `holdoff_readings` of the previous one is damped."""
+
+    __slots__ = ("ring", "ri", "rsum", "mu", "var", "k", "since_red")
+
+    def __init__(self, p: NoveltyParams) -> None:
+        self.ring = [0.0] * p.average_readings
+        self.ri, self.rsum, self.mu, self.var, self.k = 0, 0.0, 0.0, 0.0, 0
+        self.since_red = 1 << 30  # readings since the last alarm
+
+    def score(self, surprise: float, p: NoveltyParams) -> float:
+        i = self.ri
+        self.rsum += surprise - self.ring[i]
+        self.ring[i] = surprise
+        self.ri = (i + 1) % p.average_readings
+        avg = self.rsum / p.average_readings
+        k = self.k
+        self.k = k + 1
+        mu, var = self.mu, self.var
+        alpha = max(p.history_alpha, 1.0 / (k + 1))
+        d = avg - mu
+        self.mu = mu + alpha * d
+        self.var = (1.0 - alpha) * (var + alpha * d * d)
+        if k < p.learn_readings:
+            return 0.0
+        tail = 0.5 * math.erfc((avg - mu) / math.sqrt(max(var, p.min_variance)) / _SQRT2)
+        self.since_red += 1
+        if tail <= p.red_p:
+            if self.since_red <= p.holdoff_readings:
+                tail = p.red_p * 100.0  # the alarm already went off: damp its repeats
+            self.since_red = 0
+        return min(1.0, math.log(tail + 1e-10) / _LOG_P_FLOOR)
+
+    def state(self) -> list[Any]:
+        return [self.ring, self.ri, self.rsum, self.mu, self.var, self.k, self.since_red]
+
+    def restore(self, s: Sequence[Any]) -> None:
+        self.ring = [float(v) for v in s[0]]
+        self.ri, self.rsum, self.mu, self.var, self.k, self.since_red = s[1:]
+
+
 class NoveltyScore:
     """A streaming anomaly score in [0, 1] per reading, O(1) time and bounded memory.
 
-    1. Surprise: values are quantised into bins whose width is fixed after a warm-up; a
+    1. Sequence: values are quantised into bins whose width is fixed after a warm-up; a
        first-order transition table (previous bin -> bin, with neighbouring bins counting half)
        gives the surprise 1 / (1 + c^2) of the observed transition (1 = never seen).
-    2. Likelihood: the short-term mean of the surprise is compared to its long-term EWMA
-       mean and variance; the score is -log10 of the Gaussian tail probability / 10, so 0.6
-       means p = 1e-6. A run of alarms is damped after its first reading.
-    3. Range: a value beyond the range seen so far by more than `spatial_tolerance` of that
+    2. Time of day (when readings carry a time): a level profile per hour of the day (EWMA
+       mean and mean absolute deviation per bucket); a value more than `daily_z` deviations
+       from its hour's level is surprising.
+    3. Likelihood: each surprise is calibrated against the stream's own history (_Likelihood);
+       the score is the larger of the two.
+    4. Range: a value beyond the range seen so far by more than `spatial_tolerance` of that
        range scores 1 at once.
-    Step 2 is what makes one threshold work across very different streams (it calibrates
-    each stream against its own history); step 3 catches level escapes before any pattern.
+    Step 3 is what makes one threshold work across very different streams; step 4 catches
+    level escapes before any pattern.
     """
 
-    __slots__ = ("p", "n", "lo", "hi", "lo0", "width", "prev", "table", "entries", "ring",
-                 "ri", "rsum", "mu", "var", "k", "since_red", "since_escape")
+    __slots__ = ("p", "n", "lo", "hi", "lo0", "width", "prev", "table", "entries", "lik",
+                 "day_lik", "day_mean", "day_dev", "since_escape")
 
     def __init__(self, params: NoveltyParams | None = None) -> None:
         self.p = params or NoveltyParams()
@@ -315,12 +363,15 @@ class NoveltyScore:
         self.prev: int | None = None
         self.table: dict[int, dict[int, int]] = {}
         self.entries = 0
-        self.ring = [0.0] * self.p.average_readings
-        self.ri, self.rsum, self.mu, self.var, self.k = 0, 0.0, 0.0, 0.0, 0
-        self.since_red = 1 << 30  # readings since the last alarm
+        self.lik = _Likelihood(self.p)
+        self.day_lik = _Likelihood(self.p)
+        self.day_mean: list[float | None] = [None] * self.p.daily_buckets
+        self.day_dev = [0.0] * self.p.daily_buckets
         self.since_escape = 1 << 30  # readings since the last range escape
 
-    def update(self, value: float) -> float:
+    def update(self, value: float, t_s: float | None = None) -> float:
+        """Score one reading; `t_s` (epoch seconds of the reading) enables the time-of-day
+        profile."""
         p = self.p
         n = self.n
         self.n = n + 1
@@ -333,13 +384,16 @@ class NoveltyScore:
             self.lo = value
         if value > hi:
             self.hi = value
+        day_surprise = self._day_surprise(value, t_s) if t_s is not None and p.daily_buckets \
+            else None
         if n < p.warmup_readings:
             return 0.0
         if self.width == 0.0:
             self.lo0 = self.lo
             self.width = (self.hi - self.lo) / p.bins or 1.0
-        surprise = self._surprise(int((value - self.lo0) // self.width))
-        score = self._likelihood(surprise)
+        score = self.lik.score(self._surprise(int((value - self.lo0) // self.width)), p)
+        if day_surprise is not None:
+            score = max(score, self.day_lik.score(day_surprise, p))
         self.since_escape += 1
         if escaped and n >= p.escape_after_readings:
             repeat = self.since_escape <= p.holdoff_readings
@@ -347,6 +401,19 @@ class NoveltyScore:
             if not repeat:
                 return 1.0
         return score
+
+    def _day_surprise(self, value: float, t_s: float) -> float:
+        p = self.p
+        b = int(t_s % 86_400.0 / 86_400.0 * p.daily_buckets)
+        mean = self.day_mean[b]
+        if mean is None:
+            self.day_mean[b] = value
+            return 0.0
+        dev = self.day_dev[b]
+        z = abs(value - mean) / dev if dev > 0 else 0.0
+        self.day_mean[b] = mean + p.daily_alpha * (value - mean)
+        self.day_dev[b] = dev + p.daily_alpha * (abs(value - mean) - dev)
+        return min(1.0, z / (2.0 * p.daily_z)) if z > p.daily_z else 0.0
 
     def _surprise(self, b: int) -> float:
         prev, self.prev = self.prev, b
@@ -377,44 +444,22 @@ class NoveltyScore:
                 entries += len(kept)
         self.table, self.entries = table, entries
 
-    def _likelihood(self, surprise: float) -> float:
-        p = self.p
-        i = self.ri
-        self.rsum += surprise - self.ring[i]
-        self.ring[i] = surprise
-        self.ri = (i + 1) % p.average_readings
-        avg = self.rsum / p.average_readings
-        k = self.k
-        self.k = k + 1
-        mu, var = self.mu, self.var
-        alpha = max(p.history_alpha, 1.0 / (k + 1))
-        d = avg - mu
-        self.mu = mu + alpha * d
-        self.var = (1.0 - alpha) * (var + alpha * d * d)
-        if k < p.learn_readings:
-            return 0.0
-        tail = 0.5 * math.erfc((avg - mu) / math.sqrt(max(var, p.min_variance)) / _SQRT2)
-        self.since_red += 1
-        if tail <= p.red_p:
-            if self.since_red <= p.holdoff_readings:
-                tail = p.red_p * 100.0  # the alarm already went off: damp its repeats
-            self.since_red = 0
-        return min(1.0, math.log(tail + 1e-10) / _LOG_P_FLOOR)
-
     def state(self) -> dict[str, Any]:
         return {
             "n": self.n, "lo": self.lo, "hi": self.hi, "lo0": self.lo0, "width": self.width,
-            "prev": self.prev, "ring": self.ring, "ri": self.ri, "rsum": self.rsum,
-            "mu": self.mu, "var": self.var, "k": self.k, "since_red": self.since_red,
-            "since_escape": self.since_escape,
+            "prev": self.prev, "since_escape": self.since_escape,
+            "lik": self.lik.state(), "day_lik": self.day_lik.state(),
+            "day_mean": self.day_mean, "day_dev": self.day_dev,
             "table": [[a, list(nxt.items())] for a, nxt in self.table.items()],
         }
 
     def restore(self, s: Mapping[str, Any]) -> None:
-        for key in ("n", "lo", "hi", "lo0", "width", "prev", "ri", "rsum", "mu", "var", "k",
-                    "since_red", "since_escape"):
+        for key in ("n", "lo", "hi", "lo0", "width", "prev", "since_escape"):
             setattr(self, key, s[key])
-        self.ring = [float(v) for v in s["ring"]]
+        self.lik.restore(s["lik"])
+        self.day_lik.restore(s["day_lik"])
+        self.day_mean = list(s["day_mean"])
+        self.day_dev = [float(v) for v in s["day_dev"]]
         self.table = {int(a): {int(b): int(c) for b, c in items} for a, items in s["table"]}
         self.entries = sum(len(v) for v in self.table.values())
 
@@ -432,7 +477,7 @@ class Novelty:
         self.last_score = 0.0
 
     def observe(self, t_ms: int, value: float) -> Signal | None:
-        s = self.last_score = self.score.update(value)
+        s = self.last_score = self.score.update(value, t_ms / 1000.0)
         p = self.score.p
         if s >= p.alert_threshold:
             self.below = 0
