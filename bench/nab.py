@@ -9,7 +9,8 @@ components/analytics/novelty.json: nothing is tuned per file. With --labels the 
 scored (standard, reward_low_FP_rate, reward_low_FN_rate) with thresholds optimised over the
 whole directory, as NAB does, and printed next to NAB's scoreboard; the chosen thresholds are
 written to --out/thresholds.json. `--thresholds FILE` scores with given thresholds instead (for
-files the thresholds were not chosen on). The cost per reading of detection plus a tumbling
+files the thresholds were not chosen on; bench/nab_thresholds.json holds those chosen on the
+public NAB subset). The cost per reading of detection plus a tumbling
 window (60 readings) is printed, with the memory one stream holds.
 """
 
