@@ -93,6 +93,14 @@ def run(args: argparse.Namespace) -> int:
     if res is None:
         return code or 1
     console.print(summary_table(res, fleet.out))
+    lake = fleet.out / "lake"
+    console.print(
+        f"\nThe lake: [bold]{lake}[/bold] (Parquet, partitioned by site and date)\n"
+        f"  python -m cloud.lake --root {lake} query "
+        '"SELECT device, split_part(stream, \'/\', 1) AS kind, count(*) FROM telemetry '
+        'GROUP BY ALL ORDER BY ALL"\n'
+        f"  python -m cloud.dashboard --lake {lake}   # the fleet dashboard in a browser"
+    )
     if res.unaccounted or res.broken:
         code = code or 1
     return code
