@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Final
 
@@ -121,7 +121,8 @@ class RateOfChange:
 
     def restore(self, state: Mapping[str, Any]) -> None:
         self.active, self.skipped = bool(state["active"]), int(state["skipped"])
-        self.last = tuple(state["last"]) if state["last"] is not None else None  # type: ignore[assignment]
+        last = state["last"]
+        self.last = None if last is None else (int(last[0]), float(last[1]))
 
 
 class Flatline:
@@ -157,7 +158,8 @@ class Flatline:
 
     def restore(self, state: Mapping[str, Any]) -> None:
         self.active = bool(state["active"])
-        self.run = tuple(state["run"]) if state["run"] is not None else None  # type: ignore[assignment]
+        run = state["run"]
+        self.run = None if run is None else (int(run[0]), float(run[1]))
 
 
 class Silence:
@@ -499,7 +501,3 @@ class Novelty:
     def restore(self, state: Mapping[str, Any]) -> None:
         self.active, self.below = bool(state["active"]), int(state["below"])
         self.score.restore(state["score"])
-
-
-def params_dict(params: NoveltyParams) -> dict[str, Any]:
-    return asdict(params)

@@ -263,8 +263,9 @@ class Engine:
             return out
         if pipe.kind == "vibration":
             for w in pipe.windows:
+                assert isinstance(w, VibrationWindow)
                 try:
-                    closed = w.add(t_ms, payload)  # type: ignore[arg-type]
+                    closed = w.add(t_ms, payload)
                 except (KeyError, TypeError, ValueError):
                     pipe.bad_payloads += 1
                     return out
@@ -277,14 +278,17 @@ class Engine:
             pipe.bad_payloads += 1
             return out
         for w in pipe.windows:
-            self._aggregate(out, pipe, w, w.add(t_ms, values, rec.seq))  # type: ignore[call-arg]
+            assert isinstance(w, TumblingWindow)
+            self._aggregate(out, pipe, w, w.add(t_ms, values, rec.seq))
         for name, fld, det in pipe.value_detectors:
             v = values.get(fld)
             if v is None:
                 continue
             sig = det.observe(t_ms, v)
             if sig is not None:
-                evidence = pipe.windows[0].peek() if sig.active and pipe.windows else None  # type: ignore[union-attr]
+                first = pipe.windows[0] if pipe.windows else None
+                evidence = first.peek() if sig.active and isinstance(first, TumblingWindow) \
+                    else None
                 self._alert(out, rec.stream, name, sig, evidence)
         return out
 
@@ -310,10 +314,12 @@ class Engine:
         """Close a stream's open windows now (its settings are about to change)."""
         out: list[Output] = []
         pipe = self.pipes.get(stream)
-        for w in pipe.windows if pipe else []:
+        if pipe is None:
+            return out
+        for w in pipe.windows:
             closed = w.close()
             if closed is not None:
-                self._aggregate(out, pipe, w, {**closed, "partial": True})  # type: ignore[arg-type]
+                self._aggregate(out, pipe, w, {**closed, "partial": True})
         return out
 
     def _aggregate(self, out: list[Output], pipe: StreamPipeline, w: Window,
