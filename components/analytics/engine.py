@@ -139,7 +139,7 @@ def build_stream(stream: str, spec: Mapping[str, Any], default_windows_s: Sequen
     else:
         windows = []
     p = StreamPipeline(stream, kind, tuple(fields_) if fields_ else None, windows)
-    if silent_after_s:
+    if silent_after_s and kind != "rfid":  # readers speak only when a tag passes
         p.silence = Silence(silent_after_s)
     detectors = spec.get("detectors", [])
     if not isinstance(detectors, list):
