@@ -139,3 +139,16 @@ def test_streams_beyond_the_cap_are_counted_not_tracked():
     for i in range(MAX_STREAMS + 3):
         eng.process(rec(f"env/s{i}@0x01", 1, T0, {"v": 1.0}))
     assert len(eng.pipes) == MAX_STREAMS and eng.untracked == 3
+
+
+def test_the_readme_example_configuration_is_valid():
+    import json
+    import re
+    from pathlib import Path
+
+    readme = (Path(comp.__file__).parent / "README.md").read_text()
+    block = re.search(r"```json\n(.*?)```", readme, re.S).group(1)
+    cfg = comp.SPEC.parse(json.loads("{" + block + "}"))
+    eng = Engine("dev-001", cfg.detectors, cfg.windowSeconds, cfg.silentAfterSeconds)
+    assert eng.pipes["vib/adxl345@0x53"].kind == "vibration"
+    assert eng.pipes["rfid/rdm6300@ttyS0"].rfid is not None
