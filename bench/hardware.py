@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from bench.report import emit  # noqa: E402
 from components.core.clock import ManualClock, SystemClock  # noqa: E402
 from components.sensors.drivers import ads1115, adxl345, bme280, ina219, sht3x  # noqa: E402
 from components.sensors.drivers.ads1115 import Ads1115  # noqa: E402
@@ -129,7 +130,7 @@ def fifo_sustained(rate_hz: float, seconds: float) -> dict[str, Any]:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default="bench/results/hardware.json")
+    ap.add_argument("--out", default="bench/results/hardware-detail.json")
     ap.add_argument("--seconds", type=float, default=2.0)
     args = ap.parse_args()
     console = Console()
@@ -224,6 +225,9 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2))
     console.print(f"wrote {out}")
+    # The combined table (python -m bench) reads the shared row shape.
+    emit("hardware", [{"figure": f["figure"], "value": f["value"], "unit": f["unit"],
+                       "peer": f["peer_or_limit"], "ratio": f["ratio"]} for f in figures])
     return 0
 
 

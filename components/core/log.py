@@ -228,7 +228,13 @@ class Log:
         self._counters = _Counters()
         self._page_size = conn.execute("PRAGMA page_size").fetchone()[0]
         # Checkpoint and truncate the WAL well before it could eat a large part of the budget.
-        wal_reserve = max(64 * 1024, min(budget_bytes // 16, 16 * 1024 * 1024))
+        # (A sixteenth of the budget or of the filesystem, whichever is smaller.)
+        try:
+            st = os.statvfs(path.parent)
+            room = min(budget_bytes, st.f_blocks * st.f_frsize)
+        except OSError:
+            room = budget_bytes
+        wal_reserve = max(64 * 1024, min(room // 16, 16 * 1024 * 1024))
         conn.execute(f"PRAGMA wal_autocheckpoint={max(16, wal_reserve // self._page_size)}")
         conn.execute(f"PRAGMA journal_size_limit={wal_reserve}")
         self._wal_reserve = wal_reserve
@@ -435,9 +441,9 @@ class Log:
                 validate_device(device)
                 validate_stream(stream)
                 validate_class(cls)
-                fields = tuple(payload) if isinstance(payload, Mapping) else None
-                if fields is not None and not all(isinstance(k, str) for k in fields):
-                    fields = None
+                fields: tuple[str, ...] | None = None
+                if isinstance(payload, Mapping) and all(isinstance(k, str) for k in payload):
+                    fields = tuple(payload)
                 cur = self._conn.execute(
                     "INSERT INTO streams(device, stream, cls, next_seq, fields) VALUES (?,?,?,1,?)",
                     (device, stream, cls, _JSON(list(fields)) if fields else None),
