@@ -55,6 +55,8 @@ log = logging.getLogger("floorline.log")
 LOG_FORMAT_VERSION = 1
 _RANK = {cls: i for i, cls in enumerate(EVICTION_ORDER)}
 _TABLE = {cls: f"rec_{cls}" for cls in CLASSES}
+# The table holding each record class, for read-only tools (verify, export) that query it.
+CLASS_TABLES: dict[str, str] = dict(_TABLE)
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 _loads = json.JSONDecoder().decode
 # Eviction deletes the oldest rows in chunks that start small (little overshoot for a
@@ -185,6 +187,12 @@ CREATE TABLE IF NOT EXISTS quarantine(
 )
 
 
+_CHECKPOINTS = (
+    "CREATE TABLE IF NOT EXISTS checkpoints(name TEXT PRIMARY KEY, body TEXT NOT NULL, "
+    "wall_ms INTEGER NOT NULL)"
+)
+
+
 def _boot_id() -> str:
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
@@ -222,7 +230,13 @@ class Log:
         self._counters = _Counters()
         self._page_size = conn.execute("PRAGMA page_size").fetchone()[0]
         # Checkpoint and truncate the WAL well before it could eat a large part of the budget.
-        wal_reserve = max(64 * 1024, min(budget_bytes // 16, 16 * 1024 * 1024))
+        # (A sixteenth of the budget or of the filesystem, whichever is smaller.)
+        try:
+            st = os.statvfs(path.parent)
+            room = min(budget_bytes, st.f_blocks * st.f_frsize)
+        except OSError:
+            room = budget_bytes
+        wal_reserve = max(64 * 1024, min(room // 16, 16 * 1024 * 1024))
         conn.execute(f"PRAGMA wal_autocheckpoint={max(16, wal_reserve // self._page_size)}")
         conn.execute(f"PRAGMA journal_size_limit={wal_reserve}")
         self._wal_reserve = wal_reserve
@@ -296,14 +310,23 @@ class Log:
         return self.append_records([NewRecord(stream, cls, p, **kw) for p in payloads])
 
     def append_records(
-        self, records: Sequence[NewRecord], *, may_evict_own_class: bool = True
+        self,
+        records: Sequence[NewRecord],
+        *,
+        may_evict_own_class: bool = True,
+        ack: tuple[str, Mapping[str, int]] | None = None,
+        checkpoint: Mapping[str, str] | None = None,
     ) -> list[int]:
         """Append records (any streams) in one transaction; returns their sequence numbers.
+
+        `ack=(consumer, cursor)` and `checkpoint={name: text, ...}` commit in the same
+        transaction, so a consumer that derives records from its input can never emit them
+        twice or lose its state across a crash.
 
         Raises BudgetExceeded (nothing written) if the log is full of records these may not
         push out; EnvelopeError (nothing written) for a bad stream, class, device or payload.
         """
-        if not records:
+        if not records and ack is None and not checkpoint:
             return []
         with self._lock:
             synced, anchor = self._sync.check()
@@ -351,6 +374,15 @@ class Log:
                     "UPDATE streams SET next_seq=? WHERE id=?",
                     [(n, sid) for sid, n in next_seq.items()],
                 )
+                if ack is not None:
+                    self._ack_rows(ack[0], ack[1], now_wall)
+                if checkpoint:
+                    c.execute(_CHECKPOINTS)  # created on first use: files without it are unchanged
+                    c.executemany(
+                        "INSERT INTO checkpoints(name, body, wall_ms) VALUES (?,?,?) ON CONFLICT"
+                        "(name) DO UPDATE SET body=excluded.body, wall_ms=excluded.wall_ms",
+                        [(name, body, now_wall) for name, body in checkpoint.items()],
+                    )
                 c.execute("COMMIT")
             except BudgetExceeded as exc:
                 self._rollback()
@@ -411,9 +443,9 @@ class Log:
                 validate_device(device)
                 validate_stream(stream)
                 validate_class(cls)
-                fields = tuple(payload) if isinstance(payload, Mapping) else None
-                if fields is not None and not all(isinstance(k, str) for k in fields):
-                    fields = None
+                fields: tuple[str, ...] | None = None
+                if isinstance(payload, Mapping) and all(isinstance(k, str) for k in payload):
+                    fields = tuple(payload)
                 cur = self._conn.execute(
                     "INSERT INTO streams(device, stream, cls, next_seq, fields) VALUES (?,?,?,1,?)",
                     (device, stream, cls, _JSON(list(fields)) if fields else None),
@@ -583,10 +615,16 @@ class Log:
         return out
 
     def read(
-        self, consumer: str, limit: int = 500, classes: Iterable[str] | None = None
+        self,
+        consumer: str,
+        limit: int = 500,
+        classes: Iterable[str] | None = None,
+        after: Mapping[str, int] | None = None,
     ) -> ReadBatch:
         """Up to `limit` unacknowledged records for `consumer`, most important class first
-        (alerts, events, aggregates, health, raw), in log order within a class."""
+        (alerts, events, aggregates, health, raw), in log order within a class. `after`
+        (positions per class, e.g. the cursors of batches read but not yet acknowledged)
+        starts further on, so a consumer can acknowledge less often than it reads."""
         with self._lock:
             offsets = self.consumers().get(consumer)
             if offsets is None:
@@ -599,7 +637,7 @@ class Log:
                 rows = self._conn.execute(
                     f"SELECT pos, sid, seq, mono_ns, wall_ms, clock, schema, body "
                     f"FROM {_TABLE[cls]} WHERE pos>? ORDER BY pos LIMIT ?",
-                    (offsets[cls], limit - len(out)),
+                    (max(offsets[cls], (after or {}).get(cls, 0)), limit - len(out)),
                 ).fetchall()
                 out.extend(self._decode_rows(cls, rows))
                 out.positions.extend(row[0] for row in rows)
@@ -618,20 +656,37 @@ class Log:
             c = self._conn
             c.execute("BEGIN IMMEDIATE")
             try:
-                now = self._clock.wall_ms()
-                for cls, pos in cursor.items():
-                    cur = c.execute(
-                        "UPDATE consumers SET acked_pos=max(acked_pos, ?), acked_wall_ms=? "
-                        "WHERE name=? AND cls=?",
-                        (pos, now, consumer, cls),
-                    )
-                    if cur.rowcount == 0:
-                        raise UnknownConsumer(f"consumer {consumer!r} does not take {cls!r}")
-                    self._retire(cls)
+                self._ack_rows(consumer, cursor, self._clock.wall_ms())
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
+
+    def _ack_rows(self, consumer: str, cursor: Mapping[str, int], now: int) -> None:
+        for cls, pos in cursor.items():
+            cur = self._conn.execute(
+                "UPDATE consumers SET acked_pos=max(acked_pos, ?), acked_wall_ms=? "
+                "WHERE name=? AND cls=?",
+                (pos, now, consumer, cls),
+            )
+            if cur.rowcount == 0:
+                raise UnknownConsumer(f"consumer {consumer!r} does not take {cls!r}")
+            self._retire(cls)
+
+    def load_checkpoints(self, prefix: str) -> dict[str, str]:
+        """Every checkpoint entry whose name starts with `prefix`, as last committed with
+        `append_records(checkpoint=...)`."""
+        with self._lock:
+            exists = self._conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='checkpoints'"
+            ).fetchone()
+            if exists is None:
+                return {}
+            rows = self._conn.execute(
+                "SELECT name, body FROM checkpoints WHERE substr(name, 1, ?) = ?",
+                (len(prefix), prefix),
+            ).fetchall()
+        return dict(rows)
 
     def _retire(self, cls: str) -> None:
         upto = self._conn.execute(
