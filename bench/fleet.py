@@ -110,8 +110,8 @@ def snapshot(fleet: Fleet) -> dict[str, Any]:
             )  # fmt: skip
         devices[thing] = {
             "t": time.monotonic(),
-            "streams": {s["stream"]: s["produced"] for s in streams
-                        if _interval_s(s["stream"]) is not None},  # fmt: skip
+            "streams": {s["stream"]: s["produced"] for s in streams  # the sensors' readings
+                        if s["cls"] == "raw" and _interval_s(s["stream"]) is not None},
             "produced": sum(s["produced"] for s in streams),
             "backlog": backlog,
         }

@@ -143,15 +143,20 @@ def load_table(res: LoadResult, out: Path) -> Table:
     return t
 
 
+def _load_status(phase: str, run: LoadRun) -> str:
+    c = run.counts()
+    lake = run.cloud.lake_batches if run.cloud is not None else 0
+    return (f"{phase}: {c['connected']:,} connected, {c['refused']:,} refused, "
+            f"{c['sent']:,} sent, {c['acked']:,} acknowledged, {lake:,} batches in the lake")
+
+
 def load(args: argparse.Namespace) -> int:
     plan = LoadPlan(devices=args.devices, duration_s=args.duration, rate_hz=args.rate,
                     workers=args.workers, lake_buffer_s=args.lake_buffer, seed=args.seed)
     out = Path(args.out)
     try:
-        with console.status("load mode...") as status:
-            res = LoadRun(plan, out).run(
-                lambda phase, run: status.update(f"{phase}: {run._counts()}")
-            )
+        with console.status("starting the broker, issuing certificates...") as status:
+            res = LoadRun(plan, out).run(lambda phase, run: status.update(_load_status(phase, run)))
     except LoadError as exc:
         console.print(f"[red]load error:[/red] {exc}")
         return 2

@@ -221,7 +221,7 @@ class LoadRun:
         while self._count("ready") < workers:
             self._check_workers(results)
             if time.monotonic() > connect_deadline:
-                raise LoadError(f"clients not connected in time: {self._counts()}")
+                raise LoadError(f"clients not connected in time: {self.counts()}")
             if progress:
                 progress("connecting", self)
             time.sleep(0.2)
@@ -280,7 +280,7 @@ class LoadRun:
         i = COUNTERS.index(name)
         return sum(self.counters[w * len(COUNTERS) + i] for w in range(len(self._procs)))
 
-    def _counts(self) -> dict[str, int]:
+    def counts(self) -> dict[str, int]:
         return {name: self._count(name) for name in COUNTERS}
 
     def _check_workers(self, results: Any) -> None:
