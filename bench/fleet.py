@@ -118,14 +118,23 @@ def snapshot(fleet: Fleet) -> dict[str, Any]:
     return devices
 
 
-def component_pids(fleet: Fleet) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = {}
+def component_pids(fleet: Fleet) -> dict[tuple[str, str], list[int]]:
+    """(thing, component) -> the processes of the component's process group."""
+    out: dict[tuple[str, str], list[int]] = {}
     for thing, dev in fleet.devices.items():
-        pids: list[int] = []
-        for comp in dev.components.values():
+        for name, comp in dev.components.items():
             if comp.proc is not None and comp.proc.poll() is None:
-                pids += group_pids(comp.proc.pid)
-        out[thing] = pids
+                out[(thing, name)] = group_pids(comp.proc.pid)
+    return out
+
+
+def cpu_by_part(fleet: Fleet, pids: dict[tuple[str, str], list[int]]) -> dict[str, float]:
+    """Cumulative CPU seconds: per component name (all devices), the runner, the broker."""
+    out = {"runner": cpu_seconds(os.getpid()),
+           "broker": cpu_seconds(fleet.broker.pid) if fleet.broker.pid else 0.0}  # fmt: skip
+    for (_thing, name), ps in pids.items():
+        part = name.rsplit(".", 1)[-1]
+        out[part] = out.get(part, 0.0) + sum(cpu_seconds(p) for p in ps)
     return out
 
 
@@ -149,19 +158,26 @@ def fleet_step(n: int, root: Path, build: Path, window_s: float,
         fleet.start()
         step["start_s"] = time.monotonic() - t0
         step["warmup_s"] = wait_warm(fleet, timeout_s=60 + 3 * n)
-        fleet.run(3.0)  # past the first uplink batches
+        # Past the first uplink batches, and past the start-up of every component process
+        # (imports, first connections): a step measures the fleet running, not starting.
+        step["settle_s"] = max(10.0, 0.5 * n)
+        fleet.run(step["settle_s"])
         pids = component_pids(fleet)
-        cpu0 = _fleet_cpu(fleet, pids)
+        cpu0 = cpu_by_part(fleet, pids)
         before = snapshot(fleet)
         fleet.run(window_s)
         after = snapshot(fleet)
-        cpu1 = _fleet_cpu(fleet, pids)
+        cpu1 = cpu_by_part(fleet, pids)
         step["load_average"] = os.getloadavg()
-        mem = {thing: memory_kib(p) for thing, p in component_pids(fleet).items()}
+        mem = {thing: memory_kib([p for (t, _n), ps in component_pids(fleet).items()
+                                  if t == thing for p in ps])
+               for thing in fleet.things}  # fmt: skip
         runner = memory_kib([os.getpid()])
         broker = memory_kib([fleet.broker.pid]) if fleet.broker.pid else {"rss": 0, "pss": 0}
         step |= _judge(before, after, baseline)
-        step["cpu_cores"] = (cpu1 - cpu0) / window_s
+        step["cpu_pct_by_part"] = {k: 100 * (cpu1[k] - cpu0.get(k, 0.0)) / window_s
+                                   for k in cpu1}  # fmt: skip
+        step["cpu_cores"] = sum(step["cpu_pct_by_part"].values()) / 100
         share = {k: (runner[k] + broker[k]) / n for k in ("rss", "pss")}
         step["mem_mib_per_device"] = {
             k: (sum(m[k] for m in mem.values()) / n + share[k]) / 1024 for k in ("rss", "pss")
@@ -178,13 +194,6 @@ def fleet_step(n: int, root: Path, build: Path, window_s: float,
         step["unaccounted"] = res.unaccounted
         step["duplicates_in_lake"] = res.duplicates_in_lake
     return step
-
-
-def _fleet_cpu(fleet: Fleet, pids: dict[str, list[int]]) -> float:
-    total = cpu_seconds(os.getpid())
-    if fleet.broker.pid:
-        total += cpu_seconds(fleet.broker.pid)
-    return total + sum(cpu_seconds(p) for ps in pids.values() for p in ps)
 
 
 def _chip(stream: str) -> str:
@@ -229,7 +238,7 @@ def bench_fleet(steps: list[int], window_s: float, root: Path) -> list[dict[str,
         baseline = results[0]["rate_vs_nominal"] if results else None
         step = fleet_step(n, root, build, window_s, baseline)
         results.append(step)
-        console.print(_brief(step))
+        console.print(_brief(step), step.get("cpu_pct_by_part"))
         shutil.rmtree(root / f"fleet-{n}", ignore_errors=True)
         if not step.get("realtime"):
             break
@@ -350,9 +359,12 @@ def rows(fleet: list[dict[str, Any]], load: list[dict[str, Any]]) -> list[dict[s
                         "note": f"at {best['devices']} devices; PSS "
                                 f"{best['mem_mib_per_device']['pss']:.0f} MiB; runner+broker "
                                 f"share {best['runner_share_mib']['rss']:.0f} MiB RSS"})
+            split = ", ".join(f"{k} {v / best['devices']:.1f}"
+                              for k, v in sorted(best["cpu_pct_by_part"].items(),
+                                                 key=lambda kv: -kv[1]))  # fmt: skip
             out.append({"figure": "CPU per full-fidelity device", "unit": "% of a core",
                         "value": 100 * best["cpu_cores"] / best["devices"],
-                        "note": f"at {best['devices']} devices"})  # fmt: skip
+                        "note": f"at {best['devices']} devices; by part: {split}"})
     if load:
         ok = [s for s in load if s["absorbed"]]
         best = ok[-1] if ok else None
