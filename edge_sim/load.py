@@ -101,7 +101,8 @@ class LoadResult:
     send_lateness_ms: dict[str, float] = field(default_factory=dict)
     drain_s: float = 0.0  # after the last send, until the lake held every delivery
     rates_per_s: dict[str, float] = field(default_factory=dict)  # during the send window
-    cpu_pct: dict[str, float] = field(default_factory=dict)  # of one core, send window
+    # Of one core, over the send window; `*_wait`: runnable but waiting for a core.
+    cpu_pct: dict[str, float] = field(default_factory=dict)
     setup_s: dict[str, float] = field(default_factory=dict)
     load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
@@ -136,6 +137,22 @@ def cpu_seconds(pid: int, tid: int | None = None) -> float:
         return 0.0
     fields = text[text.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def wait_seconds(pid: int) -> float:
+    """Time the process' threads spent runnable but waiting for a CPU (/proc schedstat): when
+    it grows with the load, the machine's cores, not the part itself, are the limit."""
+    total = 0
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return 0.0
+    for task in tasks:
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # the thread ended between listing and reading
+    return total / 1e9
 
 
 def _encode_seconds_per_batch(site: str) -> float:
@@ -295,6 +312,9 @@ class LoadRun:
             "cloud_process": cpu_seconds(os.getpid()),
             "clients": sum(cpu_seconds(p.pid) for p in self._procs if p.pid),
         }
+        cpu["broker_wait"] = wait_seconds(self.broker.pid) if self.broker.pid else 0.0
+        cpu["cloud_process_wait"] = wait_seconds(os.getpid())
+        cpu["clients_wait"] = sum(wait_seconds(p.pid) for p in self._procs if p.pid)
         writer = self.cloud.lake_writer_native_id
         if writer is not None:
             cpu["lake_writer_thread"] = cpu_seconds(os.getpid(), writer)
