@@ -64,3 +64,14 @@ def test_a_certificate_from_another_ca_is_refused(broker: Broker, tmp_path: Path
     stranger = LocalCA(tmp_path / "other-ca").issue_client("load-stranger")
     with pytest.raises(LoadConnectError):
         _connect(broker, "load-stranger", str(stranger.cert), str(stranger.key))
+
+
+def test_the_load_command_prints_and_writes_its_summary(tmp_path: Path) -> None:
+    import json
+
+    from edge_sim.cli import main
+
+    assert main(["load", "--devices", "5", "--duration", "2", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "load-summary.json").read_text())
+    assert summary["exactly_once"] and summary["acked"] == summary["sent"] == 10
+    assert summary["rows_in_lake"] == 10 * len(STREAM_NAMES)
