@@ -38,16 +38,18 @@ def tls_context(cfg: Config) -> ssl.SSLContext | None:
     return ctx
 
 
-async def serve(cfg: Config, ingest: Ingest, stop: asyncio.Event) -> None:
+async def serve(
+    cfg: Config, ingest: Ingest, stop: asyncio.Event, tls: ssl.SSLContext | None
+) -> None:
     runner = web.AppRunner(build_app(ingest), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(
-        runner, cfg.bindAddress, cfg.port, ssl_context=tls_context(cfg), backlog=1024
+        runner, cfg.bindAddress, cfg.port, ssl_context=tls, backlog=1024
     )
     await site.start()
     port = runner.addresses[0][1]
     log.info(
-        "event=listening address=%s port=%d tls=%s", cfg.bindAddress, port, bool(cfg.tlsCertPath)
+        "event=listening address=%s port=%d tls=%s", cfg.bindAddress, port, tls is not None
     )
     print(f"listening port={port}", flush=True)  # the line tests and scripts wait for
     try:
@@ -68,6 +70,14 @@ def main() -> int:
         log.error("event=config_invalid errors=%r", exc.errors)
         return 2
     cfg = holder.current
+    try:
+        tls = tls_context(cfg)
+    except ConfigError as exc:
+        log.error("event=config_invalid errors=%r", exc.errors)
+        return 2
+    except (OSError, ssl.SSLError) as exc:
+        log.error("event=tls_unusable cert=%s error=%r", cfg.tlsCertPath, exc)
+        return 2
     clock = SystemClock()
     lg = Log.open(
         cfg.logPath,
@@ -88,7 +98,7 @@ def main() -> int:
         follow_updates(
             holder, gg, on_applied=lambda: loop.call_soon_threadsafe(ingest.apply, holder.current)
         )
-        await serve(cfg, ingest, stop)
+        await serve(cfg, ingest, stop, tls)
 
     try:
         asyncio.run(run())
