@@ -12,6 +12,8 @@ import logging
 import signal
 import ssl
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from aiohttp import web
 
@@ -59,6 +61,16 @@ async def serve(
         await runner.cleanup()  # finishes requests in flight (each awaits its commit)
 
 
+def _run_loop(coro: Coroutine[Any, Any, None]) -> None:
+    """uvloop (libuv) where installed: the same asyncio API, markedly less CPU per request."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+    else:
+        uvloop.run(coro)
+
+
 def main() -> int:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
@@ -101,7 +113,7 @@ def main() -> int:
         await serve(cfg, ingest, stop, tls)
 
     try:
-        asyncio.run(run())
+        _run_loop(run())
     finally:
         writer.stop()
         lg.close()

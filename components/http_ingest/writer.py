@@ -101,10 +101,10 @@ class CommitWriter:
     def _commit(self, jobs: list[_Job]) -> None:
         try:
             results = self._append([g for j in jobs for g in j.groups])
-        except Exception as exc:  # noqa: BLE001 - isolated below, request by request
+        except Exception as exc:  # isolated below, request by request
             if len(jobs) == 1:
                 self.stats.failed_requests += 1
-                _resolve(jobs[0], exc=exc)
+                _resolve([(jobs[0], None, exc)])
                 return
             self.stats.split_commits += 1
             log.info("event=group_commit_split requests=%d error=%r", len(jobs), exc)
@@ -115,10 +115,11 @@ class CommitWriter:
         self.stats.requests += len(jobs)
         self.stats.records += sum(j.records for j in jobs)
         self.stats.largest_commit_requests = max(self.stats.largest_commit_requests, len(jobs))
-        at = 0
+        at, settled = 0, []
         for j in jobs:
-            _resolve(j, result=results[at : at + len(j.groups)])
+            settled.append((j, results[at : at + len(j.groups)], None))
             at += len(j.groups)
+        _resolve(settled)
 
     def _append(self, groups: list[KeyedAppend]) -> list[KeyedResult]:
         return self._log.append_keyed(
@@ -129,16 +130,23 @@ class CommitWriter:
         )
 
 
-def _resolve(job: _Job, result: Any = None, exc: BaseException | None = None) -> None:
-    def settle() -> None:
-        if job.future.done():  # the client went away; its records are committed all the same
-            return
-        if exc is not None:
-            job.future.set_exception(exc)
-        else:
-            job.future.set_result(result)
+def _resolve(settled: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    """Hand results to the event loop(s): one wake-up per loop per commit, not per request."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]] = {}
+    for item in settled:
+        by_loop.setdefault(item[0].loop, []).append(item)
 
-    try:
-        job.loop.call_soon_threadsafe(settle)
-    except RuntimeError:  # the loop closed during shutdown: nobody is waiting any more
-        log.info("event=result_after_loop_closed")
+    def settle(items: list[tuple[_Job, Any, BaseException | None]]) -> None:
+        for job, result, exc in items:
+            if job.future.done():  # the client went away; its records are committed anyway
+                continue
+            if exc is not None:
+                job.future.set_exception(exc)
+            else:
+                job.future.set_result(result)
+
+    for loop, items in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(settle, items)
+        except RuntimeError:  # the loop closed during shutdown: nobody is waiting any more
+            log.info("event=results_after_loop_closed requests=%d", len(items))
