@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,6 +52,27 @@ def _error(status: int, code: str, message: str, **headers: str) -> web.Response
     return _json(status, {"error": code, "message": message}, headers or None)
 
 
+class LatencyWindow:
+    """The last `size` durations, for percentiles a technician can read in /healthz."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self._values: deque[int] = deque(maxlen=size)
+
+    def add(self, duration_ns: int) -> None:
+        self._values.append(duration_ns)
+
+    def percentiles_ms(self) -> dict[str, float | None]:
+        ordered = sorted(self._values)
+        if not ordered:
+            return {"p50": None, "p99": None, "max": None}
+        n = len(ordered)
+        return {
+            "p50": round(ordered[n // 2] / 1e6, 3),
+            "p99": round(ordered[min(n - 1, n * 99 // 100)] / 1e6, 3),
+            "max": round(ordered[-1] / 1e6, 3),
+        }
+
+
 class Ingest:
     """The state behind the handlers: configuration in force, writer, counters."""
 
@@ -62,6 +83,8 @@ class Ingest:
         self.counters: Counter[str] = Counter()
         self._health: tuple[float, dict[str, Any]] | None = None
         self._last_full_mono_ns: int | None = None
+        # Handler start to answer built, for 202s: validation plus the wait for the commit.
+        self.accept_latency = LatencyWindow()
         self.apply(cfg)
 
     def apply(self, cfg: Config) -> None:
@@ -79,6 +102,7 @@ class Ingest:
     # ------------------------------------------------------------------ POST /v1/records
     async def post_records(self, request: web.Request) -> web.Response:
         self.counters["requests"] += 1
+        started_ns = self.clock.monotonic_ns()
         cfg = self.cfg
         try:
             device = self.tokens.authenticate(request.headers.get("Authorization"))
@@ -161,7 +185,9 @@ class Ingest:
             log.error("event=commit_failed error=%r", exc)
             return _error(503, "log_unavailable", "the log could not commit; retry", **{
                 "Retry-After": "5"})
-        return self._settle(checked, groups, results, request_key is not None)
+        answer = self._settle(checked, groups, results, request_key is not None)
+        self.accept_latency.add(self.clock.monotonic_ns() - started_ns)
+        return answer
 
     def _settle(
         self,
@@ -253,6 +279,7 @@ class Ingest:
             "queue_depth": self.writer.queue_depth(),
             "commits": self.writer.stats.commits,
             "largest_commit_requests": self.writer.stats.largest_commit_requests,
+            "accept_latency_ms": self.accept_latency.percentiles_ms(),
         }
         return _json(200 if body["status"] == "ok" else 503, body)
 
