@@ -107,9 +107,10 @@ def main() -> int:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        follow_updates(
-            holder, gg, on_applied=lambda: loop.call_soon_threadsafe(ingest.apply, holder.current)
-        )
+        def applied() -> None:  # runs on the IPC thread: hand the new config to the loop
+            loop.call_soon_threadsafe(ingest.apply, holder.current)
+
+        follow_updates(holder, gg, on_applied=applied)
         await serve(cfg, ingest, stop, tls)
 
     try:

@@ -115,7 +115,8 @@ class CommitWriter:
         self.stats.requests += len(jobs)
         self.stats.records += sum(j.records for j in jobs)
         self.stats.largest_commit_requests = max(self.stats.largest_commit_requests, len(jobs))
-        at, settled = 0, []
+        at = 0
+        settled: list[tuple[_Job, Any, BaseException | None]] = []
         for j in jobs:
             settled.append((j, results[at : at + len(j.groups)], None))
             at += len(j.groups)
