@@ -121,16 +121,10 @@ class Ingest:
         ):
             self.counters["bad_content_type"] += 1
             return _error(415, "unsupported_media_type", "send application/json in UTF-8")
-        too_big = _error(413, "body_too_large", f"body over {cfg.maxBodyBytes} bytes")
-        if request.content_length is not None and request.content_length > cfg.maxBodyBytes:
+        raw = await self._read_body(request, cfg.maxBodyBytes)
+        if raw is None:
             self.counters["body_too_large"] += 1
-            return too_big
-        raw = bytearray()
-        async for chunk in request.content.iter_chunked(64 * 1024):
-            raw += chunk
-            if len(raw) > cfg.maxBodyBytes:
-                self.counters["body_too_large"] += 1
-                return too_big
+            return _error(413, "body_too_large", f"body over {cfg.maxBodyBytes} bytes")
         request_key = request.headers.get("Idempotency-Key")
         if request_key is not None and not (
             0 < len(request_key) <= MAX_IDEMPOTENCY_KEY_CHARS
@@ -140,7 +134,7 @@ class Ingest:
             self.counters["bad_body"] += 1
             return _error(400, "bad_idempotency_key", "Idempotency-Key: 1..200 printable ASCII")
         try:
-            candidates = parse_body(bytes(raw), cfg.maxRecordsPerRequest)
+            candidates = parse_body(raw, cfg.maxRecordsPerRequest)
         except BodyError as exc:
             self.counters["bad_body"] += 1
             return _error(400, "bad_body", str(exc))
@@ -188,6 +182,27 @@ class Ingest:
         answer = self._settle(checked, groups, results, request_key is not None)
         self.accept_latency.add(self.clock.monotonic_ns() - started_ns)
         return answer
+
+    @staticmethod
+    async def _read_body(request: web.Request, limit: int) -> bytes | None:
+        """The body, or None past `limit` bytes (checked before reading when the length is
+        declared, and while reading a chunked body)."""
+        length = request.content_length
+        if length is not None:
+            if length > limit:
+                return None
+            if length == 0:
+                return b""
+            try:
+                return await request.content.readexactly(length)
+            except asyncio.IncompleteReadError as exc:  # the client stopped short: unreadable
+                return exc.partial
+        raw = bytearray()
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            raw += chunk
+            if len(raw) > limit:
+                return None
+        return bytes(raw)
 
     def _settle(
         self,

@@ -88,6 +88,7 @@ def test_whole_body_errors(server):
     url = f"{server.url}/v1/records"
     h = {**auth("pos-17"), **JSON}
     for data, want in [
+        (b"", "not JSON"),
         (b"{not json", "not JSON"),
         (b"[]", "empty"),
         (b"42", "neither"),
