@@ -137,3 +137,19 @@ def test_sigkill_during_load_loses_no_acknowledged_record_and_retries_never_dupl
         for n in range(2):
             assert held[f"{key}/{n}"] == 1, f"{key}/{n} lost"
     assert unknown, "the kills should have caught requests in flight"
+
+
+def test_concurrent_retries_with_one_key_write_once(make_server):
+    srv = make_server()
+    url = f"{srv.url}/v1/records"
+
+    async def main():
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
+            return await asyncio.gather(*(_post(s, url, "same-key") for _ in range(30)))
+
+    answers = asyncio.run(main())
+    assert all(status == 202 for status, _ in answers)
+    assert len({tuple(identities(resp)) for _, resp in answers}) == 1
+    assert sum(not resp["replayed"] for _, resp in answers) == 1
+    srv.stop()
+    assert receipts(srv.log_path) == {"same-key/0": 1, "same-key/1": 1}
