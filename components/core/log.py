@@ -841,7 +841,18 @@ class Log:
         return SyncAnchor(mono_ns=row[0], wall_ms=row[1])
 
     def clock_synced(self) -> bool:
-        return self._sync.check()[0]
+        """Observe the clocks now (storing an anchor if the clock just synced)."""
+        with self._lock:
+            synced, anchor = self._sync.check()
+            if anchor is not None:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._store_anchor(anchor)
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._rollback()
+                    raise
+            return synced
 
     # ------------------------------------------------------------------ quarantine, counters
     def quarantine(self, body: str | bytes, reason: str) -> None:
@@ -924,7 +935,7 @@ class Log:
                 "evicted": evicted,
                 "backlog": backlog,
                 "counters": counters,
-                "clock_synced": self._sync.synced,
+                "clock_synced": self.clock_synced(),
                 "quarantined": c.execute("SELECT count(*) FROM quarantine").fetchone()[0],
             }
 

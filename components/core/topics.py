@@ -74,6 +74,15 @@ def reply_topic(site: str, thing: str) -> str:
     return device_topic(site, thing, REPLY)
 
 
+# Cloud -> operators (dashboards, pagers): alerts fanned out per site by the cloud rules. A root
+# of its own, so no device-side filter (`floorline/+/+/<kind>`) ever matches a republish.
+OPS_ROOT: Final = "floorline-ops"
+
+
+def ops_topic(site: str, kind: str) -> str:
+    return check_topic(f"{OPS_ROOT}/{_segment(site, 'site')}/{kind}")
+
+
 def cloud_filter(kind: str) -> str:
     """The filter a cloud rule subscribes with: every site, every device, one kind."""
     return f"{ROOT}/+/+/{kind}"
@@ -85,6 +94,34 @@ def parse(topic: str) -> tuple[str, str, str]:
     if len(parts) != 4 or parts[0] != ROOT:
         raise TopicError(f"{topic!r} is not a floorline topic")
     return parts[1], parts[2], parts[3]
+
+
+# The named device shadow the uplink reports to (ShadowManager synchronises it with the cloud).
+SHADOW_NAME: Final = "floorline"
+
+# Greengrass local pub/sub: best-effort live values, on the device only (never bridged to IoT
+# Core). Each component publishes under its own segment: floorline/live/<component>/<stream>.
+LIVE: Final = "live"
+
+
+def live_topic(component: str, stream: str) -> str:
+    """Local topic for live values of one stream, e.g. floorline/live/sensors/env/bme280@0x76."""
+    return f"{ROOT}/{LIVE}/{_segment(component, 'component')}/{stream}"
+
+
+def live_filter(component: str | None = None) -> str:
+    """Local subscription filter: one component's live values, or every component's."""
+    if component is None:
+        return f"{ROOT}/{LIVE}/#"
+    return f"{ROOT}/{LIVE}/{_segment(component, 'component')}/#"
+
+
+# Local commands between components (Greengrass local pub/sub, never bridged to IoT Core).
+LOCAL_ROOT: Final = f"{ROOT}/local"
+LOCAL_IDENTIFY: Final = f"{LOCAL_ROOT}/identify"  # blink the status LED
+LOCAL_SET_RATE: Final = f"{LOCAL_ROOT}/set-rate"  # change a sensor's sample interval
+LOCAL_ALARM: Final = f"{LOCAL_ROOT}/alarm"  # alarm output state changes
+LOCAL_COMMANDS: Final = (LOCAL_IDENTIFY, LOCAL_SET_RATE, LOCAL_ALARM)
 
 
 # Topic(n) positions for the IoT SQL `topic(n)` function (1-based), used by the cloud rules.

@@ -1,0 +1,73 @@
+"""The CDK app: `python -m cloud.cdk.app` synthesizes; the pinned CDK CLI deploys it.
+
+Context (cdk.json or `-c`): `sites` (comma-separated site ids, one thing group and one Athena
+partition value each) and `fleet` (name prefix of thing groups, role alias, template).
+Every synth runs cdk-nag's AwsSolutions checks; a finding that is neither fixed nor
+acknowledged with a reason (nag.py) fails the synth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from cloud.cdk.nag import acknowledge_findings
+from cloud.cdk.stack import FloorlineStack
+
+STACK_ID = "Floorline"
+DEFAULT_SITES = ("site-1",)
+# Feature flags the stack relies on (also in cdk.json, for the CLI).
+FEATURE_FLAGS = {
+    # Grant S3 log delivery through a bucket policy, not the legacy LogDeliveryWrite ACL.
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
+}
+
+
+def sites_from_context(value: object) -> tuple[str, ...]:
+    """Context `sites` as given on the command line ("a,b") or in cdk.json (a list)."""
+    if value is None:
+        return DEFAULT_SITES
+    items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+    sites = tuple(str(s).strip() for s in items if str(s).strip())
+    if not sites:
+        raise ValueError(f"context 'sites' names no site: {value!r}")
+    if len(set(sites)) != len(sites):
+        raise ValueError(f"context 'sites' repeats a site: {value!r}")
+    return sites
+
+
+def build_app(
+    *,
+    rules: Iterable[Any],
+    sites: Sequence[str] | None = None,
+    outdir: str | None = None,
+    context: dict[str, Any] | None = None,
+) -> tuple[cdk.App, FloorlineStack]:
+    app = cdk.App(outdir=outdir, context={**FEATURE_FLAGS, **(context or {})})
+    chosen = tuple(sites) if sites else sites_from_context(app.node.try_get_context("sites"))
+    fleet = app.node.try_get_context("fleet") or "floorline"
+    stack = FloorlineStack(
+        app,
+        STACK_ID,
+        sites=chosen,
+        rules=rules,
+        fleet=fleet,
+        description="floorline: IoT rules, lake (Kinesis, Firehose, S3, Glue, Athena), fleet",
+    )
+    stack.acknowledgments = acknowledge_findings(stack)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
+    return app, stack
+
+
+def main() -> None:
+    from cloud.rules.definitions import RULES
+
+    app, _ = build_app(rules=RULES)
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

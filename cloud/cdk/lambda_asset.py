@@ -1,0 +1,72 @@
+"""Package a Lambda handler with exactly the components.core modules it imports.
+
+The stack's functions (the batch decoder, the provisioning hook) share code with the device
+(batch format, envelope, topic scheme). Each asset carries its handler plus the core modules
+reachable from it (found by reading imports, not listed by hand), and nothing else: no SQLite
+log, no CDK, no third-party packages.
+"""
+
+from __future__ import annotations
+
+import ast
+import atexit
+import functools
+import shutil
+import tempfile
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+DECODER_HANDLER = HERE / "decoder" / "handler.py"
+PROVISIONING_HOOK_HANDLER = HERE / "provisioning_hook" / "handler.py"
+HANDLER = "handler.handler"  # every asset puts its handler at the root as handler.py
+_CORE_PACKAGE = "components.core"
+
+
+def _core_imports(source: Path) -> set[str]:
+    """Names of components.core modules imported by one file."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text(), filename=str(source))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module == _CORE_PACKAGE:
+                found.update(alias.name for alias in node.names)
+            elif node.module.startswith(_CORE_PACKAGE + "."):
+                found.add(node.module.split(".")[2])
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith(_CORE_PACKAGE + "."):
+                    found.add(alias.name.split(".")[2])
+    return found
+
+
+def core_closure(entry: Path, core_dir: Path | None = None) -> list[str]:
+    """Every components.core module reachable from `entry`, sorted."""
+    core_dir = core_dir or REPO_ROOT / "components" / "core"
+    seen: set[str] = set()
+    todo = sorted(_core_imports(entry))
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        path = core_dir / f"{name}.py"
+        if not path.is_file():
+            raise FileNotFoundError(f"{entry.name} imports components.core.{name}: {path} missing")
+        seen.add(name)
+        todo.extend(sorted(_core_imports(path) - seen))
+    return sorted(seen)
+
+
+@functools.cache
+def code_dir(handler_file: Path) -> Path:
+    """A staging directory laid out as the Lambda sees it (built once per process)."""
+    stage = Path(tempfile.mkdtemp(prefix=f"floorline-{handler_file.parent.name}-"))
+    atexit.register(shutil.rmtree, stage, True)
+    core_src = REPO_ROOT / "components" / "core"
+    core_dst = stage / "components" / "core"
+    core_dst.mkdir(parents=True)
+    (stage / "components" / "__init__.py").write_text("")
+    (core_dst / "__init__.py").write_text("")
+    for name in core_closure(handler_file, core_src):
+        shutil.copyfile(core_src / f"{name}.py", core_dst / f"{name}.py")
+    shutil.copyfile(handler_file, stage / "handler.py")
+    return stage

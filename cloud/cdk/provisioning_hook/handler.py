@@ -1,0 +1,70 @@
+"""Fleet provisioning pre-provisioning hook: decides whether a claim may register a device.
+
+The claim certificate sits in every device image, so it must be assumed leaked. Without this
+hook anyone holding it could register a thing under an existing device's name, get a
+certificate for it, and (through the thing policy variables) publish as that device. The hook
+allows a registration only when:
+- `ThingName` and `SiteId` are valid segments of the floorline topic scheme;
+- `SiteId` is one of the stack's sites (it also names the thing group the template uses);
+- no thing of that name exists yet (re-provisioning a known device is an operator action).
+
+Runs with only this file, components.core's topics/limits and the Lambda runtime's boto3.
+Everything but `handler` and `_thing_exists` is pure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from components.core import topics
+
+ThingExists = Callable[[str], bool]
+
+
+def decide(
+    event: Mapping[str, Any], *, sites: Collection[str], thing_exists: ThingExists
+) -> tuple[bool, str]:
+    """(allowed, reason) for one RegisterThing request."""
+    params = event.get("parameters") or {}
+    thing, site = params.get("ThingName"), params.get("SiteId")
+    if not isinstance(thing, str) or not isinstance(site, str):
+        return False, "ThingName and SiteId are required"
+    try:
+        topics.device_topic(site, thing, topics.ALERT)  # validates both as topic segments
+    except topics.TopicError as exc:
+        return False, f"invalid name: {exc}"
+    if site not in sites:
+        return False, f"unknown site {site!r}"
+    if thing_exists(thing):
+        return False, f"thing {thing!r} already exists"
+    return True, "ok"
+
+
+def answer(
+    event: Mapping[str, Any], *, sites: Collection[str], thing_exists: ThingExists
+) -> dict[str, Any]:
+    allowed, reason = decide(event, sites=sites, thing_exists=thing_exists)
+    params = event.get("parameters") or {}
+    print(
+        f"event=provisioning allowed={allowed} thing={params.get('ThingName')!r} "
+        f"site={params.get('SiteId')!r} claim={event.get('claimCertificateId')} reason={reason}"
+    )
+    return {"allowProvisioning": allowed}
+
+
+def _thing_exists(name: str) -> bool:  # pragma: no cover - needs AWS
+    import boto3  # in the Lambda runtime
+
+    client = _thing_exists.__dict__.setdefault("client", boto3.client("iot"))
+    try:
+        client.describe_thing(thingName=name)
+    except client.exceptions.ResourceNotFoundException:
+        return False
+    return True
+
+
+def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    sites = frozenset(s for s in os.environ.get("SITES", "").split(",") if s)
+    return answer(event, sites=sites, thing_exists=_thing_exists)

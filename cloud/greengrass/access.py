@@ -1,0 +1,107 @@
+"""Least-privilege IPC access control, checked against the topic scheme of topics.py.
+
+The recipes name their access rights; this module says which rights a floorline recipe may
+ask for, spelled from `components.core.topics` so the two cannot drift:
+
+- IoT Core (aws.greengrass.ipc.mqttproxy): publish only `floorline/+/{iot:thingName}/<kind>`
+  for an uplink kind, subscribe only to the device's own command topic. `+` stands for the site
+  (set by configuration); the thing position is always the device's own thing name.
+- local pub/sub (aws.greengrass.ipc.pubsub): publish only under the component's own live
+  prefix `floorline/live/<package>/#` or to the local command topics
+  (`topics.LOCAL_COMMANDS`); subscribe only under `floorline/live/` or to those commands.
+- ShadowManager: only the device's own named shadow `topics.SHADOW_NAME`.
+Anything else (another service, a `*` operation, someone else's topic) is a finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+from cloud.greengrass.project import ComponentSource
+from components.core import topics
+
+THING: Final = "{iot:thingName}"
+SITE_WILDCARD: Final = "+"
+MQTTPROXY: Final = "aws.greengrass.ipc.mqttproxy"
+PUBSUB: Final = "aws.greengrass.ipc.pubsub"
+SHADOW: Final = "aws.greengrass.ShadowManager"
+
+PUBLISH_IOT: Final = "aws.greengrass#PublishToIoTCore"
+SUBSCRIBE_IOT: Final = "aws.greengrass#SubscribeToIoTCore"
+PUBLISH_LOCAL: Final = "aws.greengrass#PublishToTopic"
+SUBSCRIBE_LOCAL: Final = "aws.greengrass#SubscribeToTopic"
+SHADOW_OPERATIONS: Final = frozenset(
+    {
+        "aws.greengrass#GetThingShadow",
+        "aws.greengrass#UpdateThingShadow",
+        "aws.greengrass#DeleteThingShadow",
+        "aws.greengrass#ListNamedShadowsForThing",
+    }
+)
+
+
+def mqtt_resource(kind: str) -> str:
+    """IoT Core topic of this device for one kind, at any site."""
+    return f"{topics.ROOT}/{SITE_WILDCARD}/{THING}/{kind}"
+
+
+def shadow_resource() -> str:
+    return f"$aws/things/{THING}/shadow/name/{topics.SHADOW_NAME}"
+
+
+def resolve(resource: str, *, thing: str, site: str) -> str:
+    """The concrete topic a resource allows for one device at one site."""
+    return resource.replace(THING, thing).replace(f"/{SITE_WILDCARD}/", f"/{site}/", 1)
+
+
+def allowed(service: str, operation: str, package: str | None) -> frozenset[str] | None:
+    """Resources a floorline component may be granted for one operation; None: any live topic."""
+    if service == MQTTPROXY and operation == PUBLISH_IOT:
+        return frozenset(mqtt_resource(kind) for kind in topics.UPLINK_KINDS)
+    if service == MQTTPROXY and operation == SUBSCRIBE_IOT:
+        return frozenset({mqtt_resource(topics.COMMAND)})
+    if service == PUBSUB and operation == PUBLISH_LOCAL and package:
+        return frozenset({topics.live_filter(package), *topics.LOCAL_COMMANDS})
+    if service == PUBSUB and operation == SUBSCRIBE_LOCAL:
+        return None
+    if service == SHADOW and operation in SHADOW_OPERATIONS:
+        return frozenset({shadow_resource()})
+    return frozenset()
+
+
+def grants(access_control: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """(service, operation, resource) for every right a recipe's accessControl grants."""
+    for service, policies in (access_control or {}).items():
+        for policy in (policies or {}).values():
+            for operation in policy.get("operations") or []:
+                for resource in policy.get("resources") or []:
+                    yield service, str(operation), str(resource)
+
+
+def problems(source: ComponentSource, access_control: Mapping[str, Any]) -> list[str]:
+    found = []
+    live_root = topics.live_filter().removesuffix("#")
+    for service, policies in (access_control or {}).items():
+        if service not in (MQTTPROXY, PUBSUB, SHADOW):
+            found.append(f"access to {service} is not part of floorline's design")
+            continue
+        for policy_id, policy in (policies or {}).items():
+            if not str(policy_id).startswith(f"{source.name}:"):
+                found.append(f"policy id {policy_id!r} must start with {source.name}:")
+            if not policy.get("policyDescription"):
+                found.append(f"policy {policy_id} has no policyDescription")
+            if not policy.get("operations") or not policy.get("resources"):
+                found.append(f"policy {policy_id} needs operations and resources")
+    for service, operation, resource in grants(access_control):
+        if service not in (MQTTPROXY, PUBSUB, SHADOW):
+            continue
+        permitted = allowed(service, operation, source.package)
+        if permitted is None:
+            if not resource.startswith(live_root) and resource not in topics.LOCAL_COMMANDS:
+                found.append(f"{operation} on {resource!r}: only {live_root}... topics")
+        elif not permitted:
+            found.append(f"{service} {operation} is not allowed to floorline components")
+        elif resource not in permitted:
+            found.append(f"{operation} on {resource!r} is outside {sorted(permitted)}")
+    return found

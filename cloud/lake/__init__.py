@@ -1,0 +1,1 @@
+"""The local lake: the Firehose equivalent (uplink batches -> partitioned Parquet, once)."""

@@ -1,0 +1,62 @@
+"""`python -m cloud.lake query "SELECT ..."` (also `compact`, `stats`) over a local lake."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+import duckdb
+from rich.console import Console
+from rich.table import Table
+
+from cloud.lake.query import query
+from cloud.lake.store import Lake
+from components.core.clock import SystemClock
+
+DEFAULT_ROOT = os.environ.get("FLOORLINE_LAKE", "lake")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cloud.lake", description=__doc__)
+    parser.add_argument("--root", default=DEFAULT_ROOT, help="lake folder (env FLOORLINE_LAKE)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    q = commands.add_parser("query", help="run SQL over the views telemetry and latest_state")
+    q.add_argument("sql")
+    q.add_argument("--json", action="store_true", help="one JSON object per row")
+    commands.add_parser("compact", help="merge small Parquet files per partition")
+    commands.add_parser("stats", help="counters: rows, duplicates, quarantined, files")
+    args = parser.parse_args(argv)
+    console = Console()
+    with Lake(args.root, clock=SystemClock()) as lake:
+        if args.command == "query":
+            try:
+                names, rows = query(lake, args.sql)
+            except duckdb.Error as exc:
+                Console(stderr=True).print(f"[red]FAIL[/red] {exc}")
+                return 2
+            if args.json:
+                for values in rows:
+                    print(json.dumps(dict(zip(names, values, strict=True)), default=str))
+                return 0
+            table = Table(*names)
+            for values in rows:
+                table.add_row(*("" if v is None else str(v) for v in values))
+            console.print(table)
+            console.print(f"[green]OK[/green] {len(rows)} rows")
+        elif args.command == "compact":
+            result = lake.compact()
+            console.print(
+                f"[green]OK[/green] {result.files_merged} files merged into "
+                f"{result.files_written} in {result.partitions} partitions"
+            )
+        else:
+            for name, value in sorted(lake.stats().items()):
+                console.print(f"{name}={value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

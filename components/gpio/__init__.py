@@ -1,0 +1,1 @@
+"""GPIO through gpiozero: the status LED, the alarm output and the technician's inputs."""

@@ -1,0 +1,1 @@
+"""Serial RFID readers: frame decoders, presence tracking and the `rfid` component."""

@@ -1,0 +1,1 @@
+"""I2C sensors: drivers, fault handling, bus scan and the `sensors` component."""

@@ -1,0 +1,75 @@
+"""The uplink's configuration keys (the recipe's DefaultConfiguration is checked against it)."""
+
+from components.core.config import Key, Spec
+from components.core.limits import (
+    MQTT_BYTES_PER_S,
+    MQTT_MAX_PAYLOAD_BYTES,
+    MQTT_PUBLISHES_PER_S,
+    SM_MIN_BATCH_INTERVAL_MS,
+)
+from components.core.log_config import LOG_KEYS
+
+SPEC = Spec(
+    Key("siteId", str, "unassigned", "Site segment of every topic (one thing group per site)"),
+    *LOG_KEYS,
+    Key(
+        "iotPublishesPerSecond",
+        float,
+        0.95 * MQTT_PUBLISHES_PER_S,
+        "Publish rate cap; the device limit is shared by all components",
+        min=0.1,
+        max=MQTT_PUBLISHES_PER_S,
+    ),
+    Key(
+        "iotBytesPerSecond",
+        float,
+        0.95 * MQTT_BYTES_PER_S,
+        "Byte rate cap on IoT Core",
+        min=1024,
+        max=MQTT_BYTES_PER_S,
+    ),
+    Key(
+        "iotMaxMessageBytes",
+        int,
+        64 * 1024,
+        "Largest batch published (IoT Core allows 128 KB; billing is per 5 KB)",
+        min=5 * 1024,
+        max=MQTT_MAX_PAYLOAD_BYTES,
+    ),
+    Key(
+        "batchMaxDelaySeconds",
+        float,
+        5.0,
+        "Longest an aggregate, event or health record waits to fill a batch",
+        min=0,
+        max=3600,
+    ),
+    Key("batchMinRecords", int, 200, "Send a batch early once this many records wait", min=1),
+    Key("useKinesis", bool, True, "Raw readings to Kinesis via Stream Manager (else IoT Core)"),
+    Key("kinesisStreamName", str, "floorline-raw", "Kinesis data stream for raw readings"),
+    Key(
+        "streamManagerStreamName",
+        str,
+        "floorline-raw",
+        "Local Stream Manager message stream that exports to Kinesis",
+    ),
+    Key("streamManagerMaxBytes", int, 256 << 20, "Stream Manager stream size", min=1 << 20),
+    Key("kinesisBatchSize", int, 500, "Stream Manager export batch size", min=1, max=500),
+    Key(
+        "kinesisBatchIntervalMillis",
+        int,
+        60_000,
+        "Stream Manager export interval",
+        min=SM_MIN_BATCH_INTERVAL_MS,
+    ),
+    Key(
+        "kinesisMaxRecordBytes",
+        int,
+        256 * 1024,
+        "Largest raw batch appended",
+        min=1024,
+        max=1024 * 1024,
+    ),
+    Key("shadowIntervalSeconds", float, 300.0, "How often reported state is updated", min=1),
+    Key("backoffMaxSeconds", float, 60.0, "Longest retry wait after an error", min=0.1),
+)

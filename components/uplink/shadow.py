@@ -1,0 +1,71 @@
+"""Device shadow: what the device reports, and desired configuration validated before use.
+
+The reported document stays small (a shadow is limited to 8 KB): buffer depth and the age of
+the oldest unsent record per class, drops by class and reason, clock sync, uplink counters,
+sensor status from the latest health records, component versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from components.core.config import ConfigError, ConfigHolder
+
+SHADOW_MAX_BYTES = 8 * 1024
+
+
+def reported_state(
+    log_stats: Mapping[str, Any],
+    *,
+    now_wall_ms: int,
+    uplink: Mapping[str, Any],
+    versions: Mapping[str, str],
+    sensors: Mapping[str, str] | None = None,
+    config_error: str | None = None,
+) -> dict[str, Any]:
+    backlog: dict[str, dict[str, Any]] = {}
+    for consumer in log_stats.get("backlog", {}).values():
+        for cls, b in consumer.items():
+            cur = backlog.setdefault(cls, {"records": 0, "oldest_age_s": None})
+            cur["records"] = max(cur["records"], b["records"])
+            if b["oldest_wall_ms"] is not None:
+                age = max(0, (now_wall_ms - b["oldest_wall_ms"]) // 1000)
+                if cur["oldest_age_s"] is None or age > cur["oldest_age_s"]:
+                    cur["oldest_age_s"] = age
+    state = {
+        "versions": dict(versions),
+        "clock_synced": bool(log_stats.get("clock_synced")),
+        "log": {
+            "used_bytes": log_stats.get("used_bytes"),
+            "budget_bytes": log_stats.get("budget_bytes"),
+            "backlog": backlog,
+            "dropped": log_stats.get("evicted", {}),
+            "refused": {
+                k.split(".", 1)[1]: v
+                for k, v in log_stats.get("counters", {}).items()
+                if k.startswith("rejected_full.")
+            },
+            "quarantined": log_stats.get("quarantined", 0),
+        },
+        "uplink": dict(uplink),
+        "sensors": dict(sensors or {}),
+    }
+    if config_error:
+        state["config_error"] = config_error[:500]
+    return {"state": {"reported": state}}
+
+
+def apply_desired(holder: ConfigHolder, shadow: Mapping[str, Any], key: str) -> str | None:
+    """Apply `state.desired[key]` (a partial configuration) if valid; returns the rejection."""
+    desired = shadow.get("state", {}).get("desired", {}) if isinstance(shadow, Mapping) else {}
+    wanted = desired.get(key) if isinstance(desired, Mapping) else None
+    if wanted is None:
+        return None
+    if not isinstance(wanted, Mapping):
+        return f"desired.{key} must be an object"
+    merged = {**holder.current, **wanted}
+    if merged == dict(holder.current):
+        return None
+    err: ConfigError | None = holder.update(merged)
+    return None if err is None else f"desired.{key} rejected: {err}"

@@ -1,0 +1,90 @@
+"""The pre-provisioning hook: a leaked claim certificate cannot take over a registered device."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cloud.cdk.lambda_asset import PROVISIONING_HOOK_HANDLER, code_dir, core_closure
+from cloud.cdk.provisioning_hook import handler
+
+SITES = frozenset({"plant-a", "plant-b"})
+EXISTING = {"dev-1"}
+
+
+def request(**params: object) -> dict:
+    return {
+        "claimCertificateId": "claim-1",
+        "certificateId": "cert-9",
+        "templateArn": "arn:aws:iot:eu-west-1:1:provisioningtemplate/floorline-greengrass-core",
+        "clientId": "dev-2",
+        "parameters": params,
+    }
+
+
+def decide(event: dict) -> tuple[bool, str]:
+    return handler.decide(event, sites=SITES, thing_exists=EXISTING.__contains__)
+
+
+def test_new_thing_in_a_known_site_is_allowed() -> None:
+    assert decide(request(ThingName="dev-2", SiteId="plant-a")) == (True, "ok")
+
+
+@pytest.mark.parametrize(
+    ("params", "why"),
+    [
+        ({"ThingName": "dev-1", "SiteId": "plant-a"}, "already exists"),
+        ({"ThingName": "dev-2", "SiteId": "plant-z"}, "unknown site"),
+        ({"ThingName": "dev/2", "SiteId": "plant-a"}, "invalid name"),
+        ({"ThingName": "dev-2", "SiteId": "+"}, "invalid name"),
+        ({"ThingName": "dev-2"}, "required"),
+        ({"SiteId": "plant-a"}, "required"),
+        ({"ThingName": 7, "SiteId": "plant-a"}, "required"),
+    ],
+)
+def test_refusals_say_why(params: dict, why: str) -> None:
+    allowed, reason = decide(request(**params))
+    assert not allowed and why in reason
+
+
+@given(thing=st.text(max_size=200), site=st.text(max_size=50))
+def test_only_valid_new_things_in_known_sites_pass(thing: str, site: str) -> None:
+    allowed, _ = decide(request(ThingName=thing, SiteId=site))
+    if allowed:
+        assert site in SITES and thing not in EXISTING
+        assert thing and all(c.isalnum() and c.isascii() or c in "_:-" for c in thing)
+
+
+def test_answer_is_the_hook_output_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    out = handler.answer(
+        request(ThingName="dev-1", SiteId="plant-a"),
+        sites=SITES,
+        thing_exists=EXISTING.__contains__,
+    )
+    assert out == {"allowProvisioning": False}
+    assert "allowed=False" in capsys.readouterr().out
+
+
+def test_packaged_hook_runs_alone() -> None:
+    assert core_closure(PROVISIONING_HOOK_HANDLER) == ["limits", "topics"]
+    stage = code_dir(PROVISIONING_HOOK_HANDLER)
+    script = (
+        "import sys, json; sys.path[:0] = [sys.argv[1]]; import handler; "
+        "assert 'cloud' not in sys.modules; "
+        "print(json.dumps(handler.answer(json.load(sys.stdin), sites={'plant-a'}, "
+        "thing_exists=lambda name: False)))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script, str(stage)],
+        input=json.dumps(request(ThingName="dev-3", SiteId="plant-a")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"allowProvisioning": True}

@@ -1,0 +1,170 @@
+"""Thing-group deployments from a site file: the request, its checks, and the real client."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+from botocore.stub import Stubber
+
+from cloud.greengrass import layout
+from cloud.greengrass.__main__ import main
+from cloud.greengrass.deploy import (
+    SiteFileError,
+    create_deployment,
+    deployment_request,
+    floorline_defaults,
+    load_site,
+)
+from components.core.config import Key, Spec
+
+EXAMPLE = layout.REPO_ROOT / "cloud/greengrass/sites/example.yaml"
+ACCOUNT = "123456789012"
+
+
+def _request(path: Path = EXAMPLE, **overrides: str) -> dict:
+    site = load_site(path)
+    args = {"thing_group": "plant-a-line-1", "region": "eu-west-1", "account": ACCOUNT}
+    return deployment_request(site, **(args | overrides))
+
+
+def _site(tmp_path: Path, edit) -> Path:  # noqa: ANN001 - a small editing callback
+    data = yaml.safe_load(EXAMPLE.read_text())
+    edit(data)
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_example_site_request() -> None:
+    request = _request()
+    assert request["targetArn"] == f"arn:aws:iot:eu-west-1:{ACCOUNT}:thinggroup/plant-a-line-1"
+    assert request["deploymentPolicies"]["failureHandlingPolicy"] == "ROLLBACK"
+    assert request["deploymentPolicies"]["componentUpdatePolicy"] == {
+        "timeoutInSeconds": 120,
+        "action": "NOTIFY_COMPONENTS",
+    }
+    components = request["components"]
+    assert components["com.floorline.Uplink"]["componentVersion"] == "0.1.0"
+    uplink = json.loads(components["com.floorline.Uplink"]["configurationUpdate"]["merge"])
+    assert uplink == {"kinesisStreamName": "floorline-raw-plant-a", "siteId": "plant-a"}
+    console = json.loads(components["com.floorline.Console"]["configurationUpdate"]["merge"])
+    assert console == {"siteId": "plant-a"}  # the site, merged where the recipe has siteId
+    assert "configurationUpdate" not in components["com.floorline.HttpIngest"]
+    assert components["com.floorline.Analytics"]["configurationUpdate"] == {"reset": ["/detectors"]}
+    rollout = request["iotJobConfiguration"]
+    assert rollout["jobExecutionsRolloutConfig"]["maximumPerMinute"] == 20
+    assert rollout["abortConfig"]["criteriaList"][0]["failureType"] == "FAILED"
+    assert rollout["timeoutConfig"] == {"inProgressTimeoutInMinutes": 120}
+    assert _request()["clientToken"] == request["clientToken"]  # same file, same token
+
+
+def test_the_real_client_accepts_the_request() -> None:
+    client = boto3.client(
+        "greengrassv2",
+        region_name="eu-west-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    request = _request()
+    with Stubber(client) as stub:  # validates every parameter against the service model
+        stub.add_response(
+            "create_deployment",
+            {"deploymentId": "d-1", "iotJobId": "j-1", "iotJobArn": "arn:aws:iot:::job/j-1"},
+            request,
+        )
+        assert create_deployment(client, request)["deploymentId"] == "d-1"
+        stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (
+            lambda d: d["components"]["com.floorline.Sensors"]["merge"].update(sampleRateHz=5),
+            "no configuration key",
+        ),
+        (
+            lambda d: d["components"]["com.floorline.Uplink"]["merge"].update(accessControl={}),
+            "accessControl",
+        ),
+        (
+            lambda d: d["components"]["com.floorline.Rfid"].update(reset=["/nope"]),
+            "names no configuration key",
+        ),
+        (
+            lambda d: d["components"]["com.floorline.Rfid"].update(version="latest"),
+            "not an exact semver",
+        ),
+        (
+            lambda d: d["components"].update({"com.floorline.Nope": {"version": "1.0.0"}}),
+            "not a floorline component",
+        ),
+        (
+            lambda d: d["components"]["com.floorline.Uplink"]["merge"].update(siteId="other"),
+            "siteId differs",
+        ),
+        (lambda d: d.update(rollouts={}), "unknown key"),
+        (lambda d: d["rollout"].update(maximumPerMinute="fast"), "request is invalid"),
+        (lambda d: d.update(site="plant a"), "site"),
+        (lambda d: d.update(components={}), "no components"),
+    ],
+)
+def test_site_file_mistakes_fail_before_sending(tmp_path: Path, edit, match: str) -> None:  # noqa: ANN001
+    with pytest.raises(SiteFileError, match=match):
+        _request(_site(tmp_path, edit))
+
+
+def test_bad_thing_group_name() -> None:
+    with pytest.raises(SiteFileError, match="thing group"):
+        _request(thing_group="plant a/line")
+
+
+def test_dry_run_prints_the_request(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "deploy",
+            "--thing-group",
+            "plant-a-line-1",
+            "--site",
+            str(EXAMPLE),
+            "--account",
+            ACCOUNT,
+            "--region",
+            "eu-west-1",
+            "--dry-run",
+        ]
+    )
+    assert code == 0
+    assert json.loads(capsys.readouterr().out) == _request()
+
+
+def _spec_from_recipe(key: str, **overrides: Key) -> Spec:
+    """A Spec whose keys and defaults are the recipe's, as a component would declare it."""
+    config = floorline_defaults(layout.REPO_ROOT)[f"com.floorline.{key}"]
+    keys = {k: Key(k, type(v), v, k) for k, v in config.items() if k != "accessControl"}
+    return Spec(*(keys | overrides).values())
+
+
+def test_values_are_checked_against_the_component_spec(tmp_path: Path) -> None:
+    spec = _spec_from_recipe(
+        "Sensors", sampleIntervalSeconds=Key("sampleIntervalSeconds", float, 1.0, "s", min=0.01)
+    )
+    specs = {"com.floorline.Sensors": spec}
+    load_site(EXAMPLE, specs=specs)  # the example's values pass
+    slow = _site(
+        tmp_path,
+        lambda d: d["components"]["com.floorline.Sensors"]["merge"].update(
+            sampleIntervalSeconds=0.0
+        ),
+    )
+    with pytest.raises(SiteFileError, match="sampleIntervalSeconds"):
+        load_site(slow, specs=specs)
+    typo = _site(
+        tmp_path, lambda d: d["components"]["com.floorline.Sensors"]["merge"].update(i2cBus="one")
+    )
+    with pytest.raises(SiteFileError, match="i2cBus"):
+        load_site(typo, specs=specs)

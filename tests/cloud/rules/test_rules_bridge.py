@@ -1,0 +1,113 @@
+"""The rules engine behind a real Mosquitto broker, as the simulation runs it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from cloud.rules import definitions as d
+from cloud.rules.bridge import BrokerBridge
+from cloud.rules.handlers import MemoryBucket, MemoryStream, MemoryTable, MemoryTopic
+from components.core import batch, topics
+from components.core.clock import ManualClock
+from components.core.envelope import Record
+
+WAIT_S = 10.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[int]:
+    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    port = _free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    proc = subprocess.Popen([mosquitto, "-c", str(conf)], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError(f"mosquitto did not start: {proc.stderr.read()!r}") from None
+            time.sleep(0.05)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=WAIT_S)
+
+
+def _client(port: int, name: str) -> mqtt.Client:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=name)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    return client
+
+
+def _wait(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_device_publishes_flow_through_rules_on_the_broker(
+    broker: int, make_records: Callable[..., list[Record]]
+) -> None:
+    stream, table, sns = MemoryStream(), MemoryTable(d.STATE_PARTITION_KEY), MemoryTopic()
+    handlers = {d.KINESIS: stream, d.DYNAMODB_V2: table, d.SNS: sns, d.S3: MemoryBucket()}
+    clock = ManualClock(wall_ms=1_795_000_000_000)
+    bridge = BrokerBridge(d.RULES, handlers, host="127.0.0.1", port=broker, clock=clock)
+    bridge.start()
+    ops_messages: list[tuple[str, bytes]] = []
+    subscribed = threading.Event()
+    ops = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="dashboard")
+    ops.on_message = lambda c, u, m: ops_messages.append((m.topic, bytes(m.payload)))
+    ops.on_subscribe = lambda *args: subscribed.set()
+    ops.connect("127.0.0.1", broker)
+    ops.loop_start()
+    ops.subscribe(topics.ops_topic("plant-7", topics.ALERT), qos=1)
+    assert subscribed.wait(WAIT_S)
+    device = _client(broker, "dev-001")
+    try:
+        data = batch.encode(
+            make_records(cls="health", stream="sys/health", count=4), site="plant-7"
+        )
+        device.publish(topics.device_topic("plant-7", "dev-001", topics.HEALTH), data, qos=1)
+        alert = make_records(cls="alert", stream="vib/adxl345@0x53", count=1)[0]
+        device.publish(
+            topics.device_topic("plant-7", "dev-001", topics.ALERT),
+            json.dumps(alert.to_dict()), qos=1,
+        )  # fmt: skip
+        _wait(lambda: len(ops_messages) == 1 and len(stream.records) == 2)
+    finally:
+        device.loop_stop()
+        ops.loop_stop()
+        bridge.stop()
+    assert stream.records[0] == ("dev-001", data)  # the batch, then the alert envelope
+    assert json.loads(stream.records[1][1])["seq"] == alert.seq
+    assert table.items["dev-001"]["client_id"] == "dev-001"
+    ((topic, payload),) = ops_messages
+    assert (
+        json.loads(payload)["seq"] == alert.seq and json.loads(sns.messages[0])["site"] == "plant-7"
+    )
+    assert bridge.stats["messages"] == 2
+    kinds = (topics.AGGREGATE, topics.EVENT, topics.HEALTH, topics.RAW, topics.ALERT)
+    assert set(bridge.filters) == {topics.cloud_filter(kind) for kind in kinds} | {
+        f"$aws/rules/{rule.name}/#" for rule in d.RULES
+    }

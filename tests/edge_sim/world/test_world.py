@@ -1,0 +1,86 @@
+import math
+
+import pytest
+
+from edge_sim.world.faults import Fault
+from edge_sim.world.scenario import load
+from edge_sim.world.signals import Pulses, Signal, Vibration
+
+
+def test_same_seed_same_values_any_order():
+    a = Signal("t", 20.0, daily_amplitude=3.0, noise_sigma=0.5, seed=7)
+    b = Signal("t", 20.0, daily_amplitude=3.0, noise_sigma=0.5, seed=7)
+    times = [0.0, 3600.5, 12.25, 86399.0]
+    assert [a.value(t) for t in times] == [b.value(t) for t in reversed(times)][::-1]
+    c = Signal("t", 20.0, daily_amplitude=3.0, noise_sigma=0.5, seed=8)
+    assert [a.value(t) for t in times] != [c.value(t) for t in times]
+
+
+def test_daily_cycle_peaks_mid_afternoon():
+    s = Signal("t", 20.0, daily_amplitude=3.0)
+    assert s.value(15 * 3600) == pytest.approx(23.0)
+    assert s.value(3 * 3600) == pytest.approx(17.0)
+
+
+def test_faults_spike_drift_stuck_dropout():
+    faults = (Fault("spike", 10, 11, 50.0), Fault("drift", 100, None, 2.0),
+              Fault("stuck", 50, 60), Fault("dropout", 70, 71))
+    s = Signal("x", 10.0, drift_per_hour=36.0, faults=faults)  # 0.01/s underlying drift
+    assert s.value(10.5) == pytest.approx(10.105 + 50.0)
+    assert s.value(55.0) == pytest.approx(s.value(50.0)) == pytest.approx(10.5)
+    assert math.isnan(s.value(70.5))
+    assert s.value(100 + 3600) == pytest.approx(10.0 + 37.0 + 2.0)
+
+
+def test_vibration_has_running_frequency_and_harmonic():
+    v = Vibration("x", running_hz=25.0, amplitude_g=0.5, harmonic=3, harmonic_amplitude_g=0.2,
+                  noise_g=0.0)
+    rate = 1000
+    xs = [v.value(i / rate) for i in range(rate)]
+
+    def amp(f):
+        re = sum(x * math.cos(2 * math.pi * f * i / rate) for i, x in enumerate(xs))
+        im = sum(x * math.sin(2 * math.pi * f * i / rate) for i, x in enumerate(xs))
+        return 2 * math.hypot(re, im) / rate
+
+    assert amp(25) == pytest.approx(0.5, abs=0.01)
+    assert amp(75) == pytest.approx(0.2, abs=0.01)
+    assert amp(50) < 0.01
+
+
+def test_pulses_count_monotonic_near_rate():
+    p = Pulses("flow", rate_hz=5.0)
+    counts = [p.count(t) for t in range(0, 3600, 10)]
+    assert counts == sorted(counts)
+    assert p.count(3600) == pytest.approx(18000, rel=0.01)
+
+
+def test_scenario_unplugged_and_noisy_line():
+    [spec] = load({"seed": 3, "chips": [{"chip": "sht3x", "address": "0x44", "faults": [
+        {"kind": "unplugged", "startSeconds": 5, "endSeconds": 6},
+        {"kind": "noisy_line", "startSeconds": 10, "magnitude": 0.5}]}]})
+    w = spec.world
+    assert w.present(4.9) and not w.present(5.5) and w.present(6.0)
+    assert not any(w.line_error(1.0, i) for i in range(100))
+    hits = sum(w.line_error(11.0, i) for i in range(1000))
+    assert 400 < hits < 600
+    assert w.values(1.0)["temperature_c"] == pytest.approx(22.0 + 2.0 * math.cos(
+        2 * math.pi * (1.0 - 15 * 3600) / 86400), abs=0.2)
+
+
+def test_unknown_fault_kind_is_rejected():
+    with pytest.raises(ValueError):
+        Fault("gremlins", 0)
+
+
+def test_tag_passes_deterministic_and_plausible():
+    from edge_sim.world.tags import tag_passes
+
+    a = tag_passes(5, 3600, per_hour=120, dwell_s=4.0)
+    assert a == tag_passes(5, 3600, per_hour=120, dwell_s=4.0)
+    assert a != tag_passes(6, 3600, per_hour=120, dwell_s=4.0)
+    assert 80 < len(a) < 160
+    assert all(len(p.tag_id) == 10 and p.duration_s >= 0.3 for p in a)
+    assert [p.start_s for p in a] == sorted(p.start_s for p in a)
+    uhf = tag_passes(5, 600, uhf=True)
+    assert all(len(p.tag_id) == 24 and p.tag_id.startswith("E280") for p in uhf)

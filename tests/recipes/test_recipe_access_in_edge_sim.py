@@ -1,0 +1,77 @@
+"""The committed recipes through edge_sim's IPC authorizer (the nucleus's matching rules):
+each component may do what its job needs, for its own thing only, and nothing of a neighbour's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cloud.greengrass import layout, recipe
+from components.core import topics
+from edge_sim.nucleus.access import (
+    MQTT_PROXY,
+    PUBSUB,
+    SHADOW_MANAGER,
+    AccessPolicy,
+    shadow_resource,
+)
+
+THING, OTHER, SITE = "gw-0042", "gw-0043", "plant-a"
+
+
+def _policy(key: str, thing: str = THING) -> AccessPolicy:
+    parsed = recipe.load(layout.REPO_ROOT / "recipes" / f"{key}.yaml")[1]
+    access_control: Any = recipe.default_configuration(parsed).get("accessControl")
+    policy = AccessPolicy(access_control, thing_name=thing)
+    assert policy.warnings == []  # nothing in the recipe that the nucleus would ignore
+    return policy
+
+
+@pytest.mark.parametrize("kind", topics.UPLINK_KINDS)
+def test_uplink_publishes_its_own_topics_at_any_site(kind: str) -> None:
+    policy = _policy("Uplink")
+    for site in (SITE, "plant-b"):
+        assert policy.is_allowed(
+            MQTT_PROXY, "PublishToIoTCore", topics.device_topic(site, THING, kind)
+        )
+    assert not policy.is_allowed(
+        MQTT_PROXY, "PublishToIoTCore", topics.device_topic(SITE, OTHER, kind)
+    )
+
+
+def test_uplink_commands_and_shadow() -> None:
+    policy = _policy("Uplink")
+    assert policy.is_allowed(MQTT_PROXY, "SubscribeToIoTCore", topics.command_topic(SITE, THING))
+    assert not policy.is_allowed(
+        MQTT_PROXY, "SubscribeToIoTCore", topics.command_topic(SITE, OTHER)
+    )
+    assert not policy.is_allowed(MQTT_PROXY, "SubscribeToIoTCore", "floorline/+/+/cmd")
+    assert not policy.is_allowed(MQTT_PROXY, "PublishToIoTCore", topics.command_topic(SITE, THING))
+    mine = shadow_resource(THING, topics.SHADOW_NAME)
+    for operation in ("GetThingShadow", "UpdateThingShadow"):
+        assert policy.is_allowed(SHADOW_MANAGER, operation, mine)
+        assert not policy.is_allowed(
+            SHADOW_MANAGER, operation, shadow_resource(OTHER, topics.SHADOW_NAME)
+        )
+        assert not policy.is_allowed(SHADOW_MANAGER, operation, shadow_resource(THING, None))
+    assert not policy.is_allowed(SHADOW_MANAGER, "DeleteThingShadow", mine)
+
+
+@pytest.mark.parametrize(("key", "neighbour"), [("Sensors", "rfid"), ("Rfid", "sensors")])
+def test_live_values_under_the_components_own_prefix(key: str, neighbour: str) -> None:
+    policy = _policy(key)
+    package = layout.package_name(key)
+    stream = "env/bme280@0x76" if key == "Sensors" else "rfid/rdm6300@ttyS0"
+    assert policy.is_allowed(PUBSUB, "PublishToTopic", topics.live_topic(package, stream))
+    assert not policy.is_allowed(PUBSUB, "PublishToTopic", topics.live_topic(neighbour, stream))
+    assert not policy.is_allowed(PUBSUB, "SubscribeToTopic", topics.live_topic(package, stream))
+    assert not policy.is_allowed(
+        MQTT_PROXY, "PublishToIoTCore", topics.device_topic(SITE, THING, "raw")
+    )
+
+
+@pytest.mark.parametrize("key", ["Analytics", "HttpIngest", "Console"])
+def test_components_without_ipc_rights(key: str) -> None:
+    policy = _policy(key)
+    assert policy.policies == []
