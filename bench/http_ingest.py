@@ -174,7 +174,6 @@ def run(
     work = Path(tempfile.mkdtemp(prefix="floorline-http-bench-"))
     log_path = work / "log.sqlite"
     config = {
-        "deviceName": "bench-gw",
         "logPath": str(log_path),
         "freeDiskFloorBytes": 0,
         "bindAddress": "127.0.0.1",
@@ -183,7 +182,12 @@ def run(
         "maxRecordsPerSecondPerDevice": 1e6,
         "burstRecordsPerDevice": 1_000_000,
     }
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "FLOORLINE_CONFIG": json.dumps(config)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "FLOORLINE_CONFIG": json.dumps(config),
+        "AWS_IOT_THING_NAME": "bench-gw",
+    }
     server = subprocess.Popen(
         [sys.executable, "-m", "components.http_ingest"],
         stdout=subprocess.PIPE,

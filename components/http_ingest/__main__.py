@@ -19,10 +19,10 @@ from aiohttp import web
 
 from components.core.clock import SystemClock
 from components.core.config import Config, ConfigError
-from components.core.ipc import connect, follow_updates, load_config
-from components.core.log import Log
+from components.core.ipc import connect, follow_updates, load_config, thing_name
+from components.core.log_config import open_log
+from components.http_ingest.config import SPEC
 from components.http_ingest.server import Ingest, build_app
-from components.http_ingest.settings import SPEC
 from components.http_ingest.writer import CommitWriter
 
 log = logging.getLogger("floorline.http_ingest")
@@ -91,13 +91,7 @@ def main() -> int:
         log.error("event=tls_unusable cert=%s error=%r", cfg.tlsCertPath, exc)
         return 2
     clock = SystemClock()
-    lg = Log.open(
-        cfg.logPath,
-        device=cfg.deviceName,
-        budget_bytes=cfg.logBudgetBytes,
-        free_floor_bytes=cfg.freeDiskFloorBytes,
-        clock=clock,
-    )
+    lg = open_log(cfg, thing_name(), clock)
     writer = CommitWriter(lg)
     ingest = Ingest(cfg, lg, writer, clock)
     writer.start()

@@ -45,7 +45,6 @@ class Server:
     def __init__(self, log_path: Path, **config: Any) -> None:
         self.log_path = log_path
         self.config = {
-            "deviceName": "gw-1",
             "logPath": str(log_path),
             "freeDiskFloorBytes": 0,
             "bindAddress": "127.0.0.1",
@@ -64,7 +63,12 @@ class Server:
         return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> Server:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "FLOORLINE_CONFIG": json.dumps(self.config)}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "FLOORLINE_CONFIG": json.dumps(self.config),
+            "AWS_IOT_THING_NAME": "gw-1",
+        }
         for k in ("SVCUID", "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"):
             env.pop(k, None)
         self.proc = subprocess.Popen(

@@ -10,8 +10,8 @@ from ingest_server import TOKENS, auth, digest, sale
 
 from components.core.clock import ManualClock
 from components.core.log import Log
+from components.http_ingest.config import SPEC
 from components.http_ingest.server import Ingest, LatencyWindow, build_app
-from components.http_ingest.settings import SPEC
 from components.http_ingest.writer import CommitWriter
 
 

@@ -12,8 +12,8 @@ import pytest
 from components.core.clock import ManualClock
 from components.core.config import ConfigError
 from components.http_ingest.auth import AuthError, TokenTable, token_digest
+from components.http_ingest.config import SPEC
 from components.http_ingest.ratelimit import RateLimiter
-from components.http_ingest.settings import SPEC
 
 
 def test_token_digest_is_plain_sha256_hex():
@@ -91,6 +91,4 @@ def test_readme_lists_every_key_with_its_default():
     rows = dict(re.findall(r"^\| `(\w+)` \| `([^`]*)` \|", readme, re.M))
     assert set(rows) == set(SPEC.keys)
     for name, key in SPEC.keys.items():
-        if name == "deviceName":
-            continue  # from the environment
         assert rows[name] == json.dumps(key.default).strip('"'), name

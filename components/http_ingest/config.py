@@ -6,13 +6,13 @@ any check is rejected whole and the one in force stays.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from components.core.config import Key, Spec
 from components.core.envelope import EnvelopeError, validate_device
+from components.core.log_config import LOG_KEYS
 from components.http_ingest.schemas import check_schemas
 
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -33,11 +33,7 @@ def _check_tokens(value: Mapping[str, Any]) -> dict[str, str]:
 
 
 SPEC = Spec(
-    Key("deviceName", str, os.environ.get("AWS_IOT_THING_NAME", "floorline-dev"),
-        "thing name of this gateway (owner of the log file)"),
-    Key("logPath", str, "/var/lib/floorline/log.sqlite", "the log shared by the components"),
-    Key("logBudgetBytes", int, 1 << 30, "byte budget of the log", min=1 << 20),
-    Key("freeDiskFloorBytes", int, 256 << 20, "free disk the log always leaves", min=0),
+    *LOG_KEYS,
     Key("bindAddress", str, "0.0.0.0", "address to listen on (127.0.0.1: this device only)"),
     Key("port", int, 8081, "TCP port of the ingest API (0: any free port)", min=0, max=65535),
     Key("tlsCertPath", str, "", "PEM certificate chain (the site certificate); empty: HTTP"),
