@@ -186,9 +186,11 @@ class Ingest:
     @staticmethod
     async def _read_body(request: web.Request, limit: int) -> bytes | None:
         """The body, or None past `limit` bytes (checked before reading when the length is
-        declared, and while reading a chunked body)."""
+        declared, and while reading a chunked or compressed body: aiohttp inflates gzip and
+        deflate bodies, and the limit applies to the inflated bytes)."""
         length = request.content_length
-        if length is not None:
+        compressed = request.headers.get("Content-Encoding", "identity").lower() != "identity"
+        if length is not None and not compressed:
             if length > limit:
                 return None
             if length == 0:

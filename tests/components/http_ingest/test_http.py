@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import uuid
 
 import requests
@@ -245,3 +247,15 @@ def test_sigterm_stops_cleanly(make_server):
     srv = make_server()
     assert post(srv, sale()).status_code == 202
     assert srv.stop() == 0
+
+
+def test_gzip_bodies_are_inflated_and_the_limit_counts_inflated_bytes(make_server):
+    srv = make_server(maxBodyBytes=4096)
+    url = f"{srv.url}/v1/records"
+    h = {**auth("pos-17"), **JSON, "Content-Encoding": "gzip"}
+    body = gzip.compress(json.dumps([sale(total=5)]).encode())
+    r = requests.post(url, data=body, headers=h, timeout=10)
+    assert r.status_code == 202, r.text
+    bomb = gzip.compress(b"[" + b" " * 10_000_000 + b"]")  # 10 MB of spaces, ~10 kB packed
+    r = requests.post(url, data=bomb, headers=h, timeout=10)
+    assert r.status_code == 413
