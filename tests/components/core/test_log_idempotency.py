@@ -90,3 +90,24 @@ def test_keys_are_bounded_by_count_and_pruned_by_age(log, clock):
     assert kept == ["late"]
     # A pruned key is forgotten: the same key writes again (the retention is the promise).
     assert not log.append_keyed([KeyedAppend("k25", [_rec(25)])])[0].replayed
+
+
+def test_quick_stats_agree_with_the_counting_stats(tmp_path, clock):
+    with Log.open(
+        tmp_path / "q.db", device="gw", clock=clock, budget_bytes=1 << 20, free_floor_bytes=0
+    ) as lg:
+        lg.register_consumer("up", classes=["raw", "event"])
+        lg.register_consumer("other", classes=["event"])
+        for i in range(150):  # enough raw to force evictions (prefix deletes)
+            lg.append_batch("env/x@1", "raw", [{"pad": "x" * 500, "i": i}] * 20)
+        lg.append_batch(S, "event", [{"i": i} for i in range(30)], device="pos-17")
+        batch = lg.read("up", limit=10, classes=["event"])
+        lg.ack("up", batch)  # 'other' still holds them: nothing retired yet
+        lg.ack_positions("other", {"event": batch.positions[4]})  # retires 5
+        assert lg.evictions()
+        full, quick = lg.stats(), lg.quick_stats()
+        assert quick["records"] == {c: v["records"] for c, v in full["classes"].items()}
+        assert quick["backlog"] == {
+            name: {c: v["records"] for c, v in per.items()} for name, per in full["backlog"].items()
+        }
+        assert quick["used_bytes"] > 0 and quick["clock_synced"] == full["clock_synced"]

@@ -259,3 +259,16 @@ def test_gzip_bodies_are_inflated_and_the_limit_counts_inflated_bytes(make_serve
     bomb = gzip.compress(b"[" + b" " * 10_000_000 + b"]")  # 10 MB of spaces, ~10 kB packed
     r = requests.post(url, data=bomb, headers=h, timeout=10)
     assert r.status_code == 413
+
+
+def test_healthz_backlog_counts_what_the_uplink_has_not_acknowledged(make_server, tmp_path):
+    log_path = tmp_path / "shared.sqlite"
+    with Log.open(log_path, device="gw-1", free_floor_bytes=0) as lg:
+        lg.register_consumer("uplink-iot", classes=["event", "alert"])
+    srv = make_server(log_path=log_path)
+    assert post(srv, [sale(total=1), sale(total=2), sale(total=3)]).status_code == 202
+    with Log.open(log_path, device="gw-1", free_floor_bytes=0) as lg:
+        lg.ack("uplink-iot", lg.read("uplink-iot", limit=1))
+    h = requests.get(f"{srv.url}/healthz", timeout=10).json()
+    assert h["backlog_records"] == {"uplink-iot": 2}
+    assert h["log"]["event_records"] == 2  # the acknowledged one was retired
