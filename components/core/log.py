@@ -345,6 +345,7 @@ class Log:
         may_evict_own_class: bool = True,
         key_retention_s: float = 86_400.0,
         max_keys: int = 100_000,
+        count_refusals: bool = True,
     ) -> list[KeyedResult]:
         """Append groups of records in one transaction, each at most once per idempotency key.
 
@@ -352,7 +353,9 @@ class Log:
         one without the other. A known key (stored earlier, or earlier in `groups`) writes
         nothing and returns the identities first assigned. Keys are kept at least
         `key_retention_s` (wall time) unless more than `max_keys` exist; the oldest go first.
-        Errors as `append_records` (nothing written, no key stored).
+        Errors as `append_records` (nothing written, no key stored). `count_refusals=False`
+        is for a caller that will retry the groups one by one after a refusal (group commit):
+        only those retries are counted.
         """
         with self._lock:
             fresh = [r for g in groups if self._known(g.key) is None for r in g.records]
@@ -361,6 +364,7 @@ class Log:
                 lambda: self._insert_keyed(
                     groups, may_evict_own_class, int(key_retention_s * 1000), max_keys
                 ),
+                count_refusals,
             )
 
     def _known(self, key: str | None) -> tuple[str, str] | None:
@@ -425,7 +429,9 @@ class Log:
             )
         return [r for r in results if r is not None]
 
-    def _write(self, records: Sequence[NewRecord], body: Callable[[], _T]) -> _T:
+    def _write(
+        self, records: Sequence[NewRecord], body: Callable[[], _T], count_refusals: bool = True
+    ) -> _T:
         """Run `body` in one write transaction (the caller holds the lock); on a refusal,
         count `records` as refused."""
         c = self._conn
@@ -435,7 +441,8 @@ class Log:
             c.execute("COMMIT")
         except BudgetExceeded as exc:
             self._rollback()
-            self._count_refusal(exc.cls, len(records))
+            if count_refusals:
+                self._count_refusal(exc.cls, len(records))
             raise
         except sqlite3.OperationalError as exc:
             self._rollback()
@@ -443,7 +450,8 @@ class Log:
                 raise
             # The filesystem filled before the floor caught it (another program wrote).
             cls = records[0].cls
-            self._count_refusal(cls, len(records))
+            if count_refusals:
+                self._count_refusal(cls, len(records))
             raise BudgetExceeded(
                 f"disk full: {exc}", cls=cls, used_bytes=-1, budget_bytes=self.budget_bytes
             ) from exc

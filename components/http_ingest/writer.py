@@ -100,7 +100,9 @@ class CommitWriter:
 
     def _commit(self, jobs: list[_Job]) -> None:
         try:
-            results = self._append([g for j in jobs for g in j.groups])
+            # A combined attempt that fails is retried request by request below; only those
+            # retries count refusals in the log, so a refused record is counted once.
+            results = self._append([g for j in jobs for g in j.groups], len(jobs) == 1)
         except Exception as exc:  # isolated below, request by request
             if len(jobs) == 1:
                 self.stats.failed_requests += 1
@@ -122,12 +124,13 @@ class CommitWriter:
             at += len(j.groups)
         _resolve(settled)
 
-    def _append(self, groups: list[KeyedAppend]) -> list[KeyedResult]:
+    def _append(self, groups: list[KeyedAppend], final: bool) -> list[KeyedResult]:
         return self._log.append_keyed(
             groups,
             may_evict_own_class=False,  # HTTP events are refused (429), never evict each other
             key_retention_s=self.key_retention_s,
             max_keys=self.max_keys,
+            count_refusals=final,
         )
 
 

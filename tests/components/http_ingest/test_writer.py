@@ -8,7 +8,7 @@ import pytest
 
 from components.core.clock import ManualClock
 from components.core.envelope import EnvelopeError
-from components.core.log import KeyedAppend, Log, NewRecord
+from components.core.log import BudgetExceeded, KeyedAppend, Log, NewRecord
 from components.http_ingest.writer import CommitWriter
 
 
@@ -69,3 +69,34 @@ def test_commit_cap_splits_a_flood_into_several_transactions(lg):
     asyncio.run(main())
     writer.stop()
     assert writer.stats.commits == 4 and writer.stats.records == 35
+
+
+def test_a_refused_request_is_counted_once_and_its_neighbour_still_commits(tmp_path):
+    small_log = Log.open(
+        tmp_path / "small.db", device="gw", budget_bytes=1 << 20, free_floor_bytes=0
+    )
+    filler = [NewRecord("blob/http@plc-1", "event", {"pad": "x" * 4000}, device="plc-1")] * 40
+    while True:  # fill to within ~160 kB of the limit
+        try:
+            small_log.append_records(filler, may_evict_own_class=False)
+        except BudgetExceeded:
+            break
+    writer = CommitWriter(small_log)
+    big = KeyedAppend(None, [NewRecord("blob/http@plc-1", "event", {"pad": "y" * 4000},
+                                       device="plc-1")] * 60)
+
+    async def main():
+        refused = asyncio.create_task(writer.submit([big]))
+        fits = asyncio.create_task(writer.submit([group(1)]))
+        await asyncio.sleep(0)
+        writer.start()
+        return await asyncio.gather(refused, fits, return_exceptions=True)
+
+    before = small_log.stats()["counters"]["rejected_full.event"]
+    r_big, r_small = asyncio.run(main())
+    writer.stop()
+    assert isinstance(r_big, BudgetExceeded)
+    assert r_small[0].identities == [("plc-1", "plc_counter/http@plc-1", 1)]
+    assert small_log.stats()["counters"]["rejected_full.event"] - before == 60
+    assert writer.stats.split_commits == 1
+    small_log.close()
