@@ -545,7 +545,9 @@ class Log:
                 validate_device(device)
                 validate_stream(stream)
                 validate_class(cls)
-                fields = tuple(payload) if isinstance(payload, Mapping) else None
+                fields: tuple[str, ...] | None = (
+                    tuple(payload) if isinstance(payload, Mapping) else None
+                )
                 if fields is not None and not all(isinstance(k, str) for k in fields):
                     fields = None
                 cur = self._conn.execute(
