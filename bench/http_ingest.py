@@ -174,6 +174,12 @@ def _rss_kib(pid: int) -> tuple[int, int]:
     return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 
+def _cpu_s(pid: int) -> float:
+    """User plus system CPU seconds the process (all its threads) has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _count_events(log_path: Path) -> int:
     sys.path.insert(0, str(ROOT))
     from components.core.log import Log
@@ -224,6 +230,7 @@ def run(
     plan += [("python", 100, total / 100) for total in paced_totals]
     try:
         for tool, clients, rate in plan:
+            cpu_before = _cpu_s(server.pid)
             if tool == "wrk":
                 res = load_wrk(url, clients, seconds, work)
             else:
@@ -232,6 +239,7 @@ def run(
             ok = res["statuses"].get("202", 0)
             accepted += ok
             other = {k: v for k, v in res["statuses"].items() if k != "202"}
+            cpu_us = (_cpu_s(server.pid) - cpu_before) / max(ok, 1) * 1e6
             rss, peak = _rss_kib(server.pid)
             with urllib.request.urlopen(url.replace("/v1/records", "/healthz")) as h:
                 inside = json.load(h)["ingest"]["accept_latency_ms"]
@@ -250,6 +258,8 @@ def run(
                  "ratio": round(res["p99_ms"] / GOAL_P99_MS, 2) if goal else None},
                 {"figure": f"server-side p99 (last 2048 202s), {at}", "value": inside["p99"],
                  "unit": "ms", "note": f"p50 {inside['p50']} ms, max {inside['max']} ms"},
+                {"figure": f"server CPU per record, {at}", "value": cpu_us, "unit": "µs",
+                 "note": "both threads, user + system"},
                 {"figure": f"RSS after {at}", "value": rss / 1024, "unit": "MiB",
                  "note": f"peak {peak / 1024:.1f} MiB"},
             ]
