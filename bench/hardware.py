@@ -32,6 +32,7 @@ from components.sensors.drivers.bme280 import Bme280  # noqa: E402
 from components.sensors.drivers.ina219 import Ina219  # noqa: E402
 from components.sensors.drivers.sht3x import Sht3x  # noqa: E402
 from edge_sim.hardware.bus import SimBus, build_bus  # noqa: E402
+from edge_sim.hardware.chips.bme280 import DEFAULT_CAL  # noqa: E402
 from edge_sim.world import scenario  # noqa: E402
 
 CHIPS = [
@@ -43,26 +44,7 @@ CHIPS = [
 ]
 # addr+W, reg, addr+R, 6 data bytes = 9 bytes of 9 bits, plus start, repeated start, stop.
 WIRE_BITS_PER_ENTRY = 9 * 9 + 3
-CAL = bme280.Calibration(
-    28417,
-    26721,
-    50,
-    38042,
-    -10559,
-    3024,
-    8726,
-    -185,
-    -7,
-    9900,
-    -10230,
-    4285,
-    75,
-    360,
-    0,
-    325,
-    50,
-    30,
-)
+CAL = DEFAULT_CAL  # the same trimming values the emulated chip carries
 DECODERS = {
     "bme280": lambda: bme280.compensate(CAL, *bme280.split_raw(bytes.fromhex("655ac07eed007530"))),
     "sht3x": lambda: sht3x.decode_measurement(b"\x64\x34\x56\x73\x33\x01"),

@@ -26,11 +26,11 @@ def _status(elapsed: float, duration: float, fleet: Fleet) -> Table:
         link = "online" if fleet.broker.link(thing).online else "[red]OUTAGE[/red]"
         states = ", ".join(f"{n.rsplit('.', 1)[-1]}:{s}" for n, s in dev.states().items())
         t.add_row(thing, link, states)
-    rec = fleet.cloud.receipts if fleet.cloud else None
-    if rec is not None:
+    if fleet.cloud is not None:
+        st = fleet.cloud.lake_stats()
         t.caption = (
-            f"in the cloud: {len(rec.seen):,} records ({dict(rec.by_class)}), "
-            f"duplicates dropped {rec.duplicates:,}"
+            f"lake: {st.get('rows_written', 0):,} rows, "
+            f"{st.get('duplicates_dropped', 0):,} duplicates dropped"
         )
     return t
 
@@ -48,7 +48,8 @@ def summary_table(res: FleetResult, out: Path) -> Table:
             f"{res.buffered[cls]:,}",
         )
     t.caption = (
-        f"duplicates removed in the cloud: {res.duplicates_received:,}; rejected: {res.rejected}; "
+        f"duplicates dropped by the lake: {res.duplicates_received:,} (left in it: "
+        f"{res.duplicates_in_lake}); {res.rejected}; "
         f"alerts raised {res.alerts_raised}, cleared {res.alerts_cleared}; kills {res.kills}, "
         f"restarts {res.restarts}; broken {res.broken or 'none'}; "
         f"unaccounted {res.unaccounted}\nsummary: {out / 'summary.json'}"
@@ -92,6 +93,14 @@ def run(args: argparse.Namespace) -> int:
     if res is None:
         return code or 1
     console.print(summary_table(res, fleet.out))
+    lake = fleet.out / "lake"
+    console.print(
+        f"\nThe lake: [bold]{lake}[/bold] (Parquet, partitioned by site and date)\n"
+        f"  python -m cloud.lake --root {lake} query "
+        '"SELECT device, split_part(stream, \'/\', 1) AS kind, count(*) FROM telemetry '
+        'GROUP BY ALL ORDER BY ALL"\n'
+        f"  python -m cloud.dashboard --lake {lake}   # the fleet dashboard in a browser"
+    )
     if res.unaccounted or res.broken:
         code = code or 1
     return code

@@ -116,6 +116,11 @@ class Device:
         for c in self.components.values():
             c.supervise()
 
+    def stop_components(self, names: list[str]) -> None:
+        for name in names:
+            if name in self.components:
+                self.components[name].stop()
+
     def stop(self) -> None:
         for c in self.components.values():
             c.stop()

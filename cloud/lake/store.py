@@ -116,7 +116,11 @@ class Lake:
         self.root = Path(root)
         self.clock = clock
         (self.root / TABLE).mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.root / "_lake.sqlite", isolation_level=None)
+        # One writer per lake; it may be driven from several threads (a rules bridge, a Kinesis
+        # poller) as long as they take turns: the lock below makes every call one at a time.
+        self.db = sqlite3.connect(
+            self.root / "_lake.sqlite", isolation_level=None, check_same_thread=False
+        )
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA_SQL)

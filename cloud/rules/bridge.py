@@ -48,7 +48,9 @@ class BrokerBridge:
         client_id: str = "floorline-rules",
         clientid_of: Callable[[str], str] = thing_from_topic,
         on_run: Callable[[str, list[RuleRun]], None] | None = None,
+        tls: tuple[str, str, str] | None = None,
     ) -> None:
+        """`tls`: (CA file, certificate, key) for a broker that wants mutual TLS."""
         self.engine = RulesEngine(rules, {**handlers, REPUBLISH: self._republish})
         self.filters = sorted({parse(rule.sql).topic_filter for rule in rules})
         self.filters += [f"{BASIC_INGEST_PREFIX}{rule.name}/#" for rule in rules]
@@ -58,6 +60,9 @@ class BrokerBridge:
         self.stats: Counter[str] = Counter()
         self._subscribed = threading.Event()
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        if tls is not None:
+            ca, cert, key = tls
+            self._client.tls_set(ca_certs=ca, certfile=cert, keyfile=key)
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
