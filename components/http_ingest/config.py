@@ -42,6 +42,8 @@ SPEC = Spec(
         check=_check_tokens),
     Key("maxBodyBytes", int, 1 << 20, "largest request body; bigger is answered 413",
         min=256, max=64 << 20),
+    Key("bodyTimeoutSeconds", float, 30.0, "longest wait for a body to arrive (else 408)",
+        min=0.1, max=600.0),
     Key("maxRecordsPerRequest", int, 500, "records in one batch; more is answered 400",
         min=1, max=10_000),
     Key("maxRecordsPerSecondPerDevice", float, 50.0, "sustained records/s per device (429 past it)",

@@ -1,8 +1,9 @@
 """The HTTP side: aiohttp handlers for POST /v1/records and GET /healthz.
 
 Order of checks on a post (cheapest refusal first): bearer token (401), content type (415),
-body size (413), Idempotency-Key (400), JSON shape (400), devices named (403), rate (429),
-then each record against its schema, then the durable commit (202, or 429 if the log is full).
+body size (413) and arrival (408), Idempotency-Key (400), JSON shape (400), devices named
+(403), rate (429), then each record against its schema, then the durable commit (202, or 429
+if the log is full).
 """
 
 from __future__ import annotations
@@ -121,7 +122,13 @@ class Ingest:
         ):
             self.counters["bad_content_type"] += 1
             return _error(415, "unsupported_media_type", "send application/json in UTF-8")
-        raw = await self._read_body(request, cfg.maxBodyBytes)
+        try:
+            raw = await asyncio.wait_for(
+                self._read_body(request, cfg.maxBodyBytes), cfg.bodyTimeoutSeconds
+            )
+        except TimeoutError:  # a stalled or trickling client must not hold a handler forever
+            self.counters["body_timeouts"] += 1
+            return _error(408, "body_timeout", f"body not received in {cfg.bodyTimeoutSeconds} s")
         if raw is None:
             self.counters["body_too_large"] += 1
             return _error(413, "body_too_large", f"body over {cfg.maxBodyBytes} bytes")

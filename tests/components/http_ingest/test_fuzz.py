@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ingest_server import TOKENS
 
-ALLOWED = {202, 400, 401, 403, 413, 415, 422, 429}
+ALLOWED = {202, 400, 401, 403, 408, 413, 415, 422, 429}
 FUZZ = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 import uuid
 
 import requests
@@ -272,3 +273,16 @@ def test_healthz_backlog_counts_what_the_uplink_has_not_acknowledged(make_server
     h = requests.get(f"{srv.url}/healthz", timeout=10).json()
     assert h["backlog_records"] == {"uplink-iot": 2}
     assert h["log"]["event_records"] == 2  # the acknowledged one was retired
+
+
+def test_a_stalled_body_is_answered_408_and_frees_the_handler(make_server):
+    srv = make_server(bodyTimeoutSeconds=0.5)
+    head = (
+        "POST /v1/records HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {TOKENS['pos-17']}\r\nContent-Length: 100\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(head + b'{"device":')  # and then nothing more
+        answer = s.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert post(srv, sale()).status_code == 202
