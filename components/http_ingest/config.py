@@ -26,7 +26,7 @@ def _check_tokens(value: Mapping[str, Any]) -> dict[str, str]:
             validate_device(device)
         except EnvelopeError as exc:
             raise ValueError(str(exc)) from None
-        if not isinstance(digest, str) or not _SHA256_HEX.match(digest.lower()):
+        if not isinstance(digest, str) or not _SHA256_HEX.fullmatch(digest.lower()):
             raise ValueError(f"{device}: expected 64 hex digits (SHA-256 of the token)")
         out[device] = digest.lower()
     return out

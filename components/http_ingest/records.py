@@ -133,7 +133,7 @@ def check_record(
         validate_device(device)  # type: ignore[arg-type]
     except EnvelopeError:
         errors.append("'device' is missing or not a valid thing name")
-    if not isinstance(rtype, str) or not TYPE_RE.match(rtype):
+    if not isinstance(rtype, str) or not TYPE_RE.fullmatch(rtype):
         errors.append("'type' is missing or not [a-z0-9_]{1,64}")
     if msg_id is not None and not (
         isinstance(msg_id, str) and 0 < len(msg_id) <= MAX_ID_CHARS and msg_id.isprintable()

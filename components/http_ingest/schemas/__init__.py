@@ -71,7 +71,7 @@ def check_schemas(value: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Configuration check: every key a valid type name, every value a valid schema."""
     out: dict[str, dict[str, Any]] = {}
     for rtype, schema in value.items():
-        if not isinstance(rtype, str) or not TYPE_RE.match(rtype):
+        if not isinstance(rtype, str) or not TYPE_RE.fullmatch(rtype):
             raise ValueError(f"record type {rtype!r} is not [a-z0-9_]{{1,64}}")
         if not isinstance(schema, Mapping):
             raise ValueError(f"{rtype}: schema is not an object")

@@ -25,8 +25,10 @@ json_values = st.recursive(
 record_like = st.fixed_dictionaries(
     {},
     optional={
-        "device": st.sampled_from(["pos-17", "pos-18", "", "x y"]) | st.text(max_size=5),
-        "type": st.sampled_from(["pos_sale", "gate_passage", "plc_counter", "Nope"]),
+        "device": st.sampled_from(["pos-17", "pos-18", "", "x y", "pos-17\n"])
+        | st.text(max_size=5),
+        "type": st.sampled_from(["pos_sale", "gate_passage", "plc_counter", "Nope", "pos_sale\n"])
+        | st.text(max_size=10),
         "id": st.text(max_size=10) | st.integers(),
         "data": json_values,
         "records": json_values,

@@ -69,7 +69,9 @@ def test_any_json_parses_or_raises_body_error(value):
     assert isinstance(out, list)
 
 
-TYPES = st.sampled_from(["plc_counter", "pos_sale", "gate_passage", "x"])
+TYPES = st.sampled_from(["plc_counter", "pos_sale", "gate_passage", "x", "pos_sale\n"]) | st.text(
+    max_size=12
+)
 
 
 @given(json_values, TYPES, st.booleans())
@@ -120,6 +122,9 @@ def test_envelope_errors():
         out = check_record(0, obj, V, True)
         assert isinstance(out, Rejected) and any(needle in e for e in out.errors), needle
     assert isinstance(check_record(0, rec(id="\ud800"), V, True), Rejected)
+    # "$" would let a trailing newline through; names are matched whole.
+    assert isinstance(check_record(0, rec(type="plc_counter\n"), V, True), Rejected)
+    assert isinstance(check_record(0, rec(device="plc-3\n"), V, True), Rejected)
     lone = rec(type="blob", data={"s": "\udc80"})
     assert isinstance(check_record(0, lone, V, True), Rejected)  # SQLite could not store it
 
