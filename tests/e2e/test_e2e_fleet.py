@@ -40,6 +40,14 @@ def test_every_record_produced_is_in_the_lake_exactly_once(fleet_run):
     assert res.kills == 1 and not res.broken
 
 
+def test_the_overheating_machine_raised_and_cleared_one_critical_alert(fleet_run):
+    _fleet, res = fleet_run
+    # The BME280 on dev-001 sees a 15 °C spike for 20 s; the analytics threshold (30 °C) raises
+    # one alert on the device and clears it, and both reach the lake.
+    assert res.alerts_raised == 1 and res.alerts_cleared == 1
+    assert res.delivered["aggregate"] > 0
+
+
 def test_the_lake_holds_every_kind_of_reading_and_the_rules_kept_device_state(fleet_run):
     fleet, _res = fleet_run
     from cloud.lake.store import Lake
