@@ -285,10 +285,9 @@ def test_export_into_the_local_lake_then_the_uplink_catches_up_exactly_once(
     """The stick is loaded into the lake (cloud/lake, its identity index), then the site
     reconnects and the uplink delivers its whole backlog: the lake holds every identity once,
     and what arrived twice is counted as duplicates dropped."""
+    from cloud.lake.__main__ import main as lake_cli
     from cloud.lake.query import query
     from cloud.lake.store import Lake
-
-    from cloud.lake.__main__ import main as lake_cli
 
     folder = _export(site, tmp_path, captured)
     exported = list(export.read_export(folder))
