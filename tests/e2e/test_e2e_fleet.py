@@ -114,3 +114,7 @@ def test_lan_records_posted_to_the_gateway_reach_the_lake_once(tmp_path):
         _, rows = query(lake, "SELECT json_extract_string(payload, '$.id'), count(*) "
                               "FROM telemetry WHERE device = 'pos-17' GROUP BY 1")
     assert sorted(rows) == sorted((f"sale-{i}", 1) for i in range(20))
+    # No secret anywhere the run wrote: component logs, device logs, Stream Manager, the
+    # lake's Parquet and databases, the broker's files (the recipe holds only the hash).
+    leaks = [p for p in fleet.out.rglob("*") if p.is_file() and token.encode() in p.read_bytes()]
+    assert leaks == []
