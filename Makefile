@@ -33,6 +33,7 @@ bench: venv
 	$(BIN)/python -m bench
 
 demo: system-deps venv
+	rm -rf demo-out
 	$(BIN)/python -m edge_sim run --devices 3 --duration 120 --out demo-out
 
 clean:
