@@ -34,8 +34,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from components.core.clock import Clock, SyncAnchor, SyncDetector, SystemClock
 from components.core.envelope import (
@@ -58,7 +59,29 @@ _RANK = {cls: i for i, cls in enumerate(EVICTION_ORDER)}
 _TABLE = {cls: f"rec_{cls}" for cls in CLASSES}
 # The table holding each record class, for read-only tools (verify, export) that query it.
 CLASS_TABLES: dict[str, str] = dict(_TABLE)
-_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+def _json_encoder() -> Callable[[Any], str]:
+    """Compact JSON, no NaN or infinity. Calls the C encoder directly when there is one: the
+    json module's Python wrapper costs more than the encoding of a small reading."""
+    fallback = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    if c_make_encoder is None:
+        return fallback.encode
+
+    def default(o: Any) -> Any:
+        raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+
+    c_encode = c_make_encoder(None, default, encode_basestring, None, ":", ",", False, False, False)
+
+    def encode(o: Any) -> str:
+        if isinstance(o, str):
+            return fallback.encode(o)
+        return "".join(c_encode(o, 0))
+
+    return encode
+
+
+_JSON = _json_encoder()
 _loads = json.JSONDecoder().decode
 # Eviction deletes the oldest rows in chunks that start small (little overshoot for a
 # trickle of appends) and double while the shortfall persists (few statements for a flood).
@@ -91,9 +114,9 @@ class UnknownConsumer(LogError):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class NewRecord:
-    """A record to append; identity and (unless given) timestamps are assigned by the log."""
+class NewRecord(NamedTuple):
+    """A record to append; identity and (unless given) timestamps are assigned by the log.
+    (A named tuple: high-rate producers create hundreds of thousands of these.)"""
 
     stream: str
     cls: str
@@ -514,15 +537,24 @@ class Log:
         if anchor is not None:
             self._store_anchor(anchor)
         next_seq: dict[int, int] = {}
+        encode, stream_for, default_device = self._encode, self._stream_for, self.device
+        last_key: tuple[str, str, str] | None = None
+        st: _Stream | None = None
+        rows: list[tuple[Any, ...]] = []
         for r in records:
-            st = self._stream_for(r.device or self.device, r.stream, r.cls, r.payload)
+            key = (r.device or default_device, r.stream, r.cls)
+            if key != last_key:  # batches are mostly one stream: look it up once
+                st = stream_for(key[0], r.stream, r.cls, r.payload)
+                rows = rows_by_cls.setdefault(st.cls, [])
+                last_key = key
+            assert st is not None
             seq = next_seq.get(st.sid)
             if seq is None:
                 seq = c.execute("SELECT next_seq FROM streams WHERE id=?", (st.sid,)).fetchone()[0]
             next_seq[st.sid] = seq + 1
-            body = self._encode(st, r.payload)
+            body = encode(st, r.payload)
             incoming += len(body) + 24
-            rows_by_cls.setdefault(st.cls, []).append(
+            rows.append(
                 (
                     st.sid,
                     seq,
