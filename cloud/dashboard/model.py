@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
@@ -178,8 +178,10 @@ def scope_for(con: duckdb.DuckDBPyConnection, filters: Filters, sites: Sequence[
     return q.Scope(chosen, start_ms, now_ms, filters.device, day_of(start_ms), day_of(now_ms))
 
 
-def build(con: duckdb.DuckDBPyConnection, filters: Filters, now_ms: int, settings: Settings
-          ) -> dict[str, Any]:  # fmt: skip
+def build(con: duckdb.DuckDBPyConnection, filters: Filters, now_ms: int, settings: Settings,
+          pin: Callable[[q.Scope], None] | None = None) -> dict[str, Any]:  # fmt: skip
+    """The dashboard document. `pin(scope)`, when given, runs once the scope is known and
+    before the telemetry queries (the local lake copies the scope's rows into memory)."""
     cutoff_ms = now_ms - int(settings.offline_after_s * 1000)
     state = _rows(con, q.STATE_DEVICES, [cutoff_ms])
     sites = sorted({row["site"] for row in state if row["site"]})
@@ -211,6 +213,8 @@ def build(con: duckdb.DuckDBPyConnection, filters: Filters, now_ms: int, setting
         "rfid": {},
     }
     if scope is not None:
+        if pin is not None:
+            pin(scope)
         _fill(con, scope, bucket_ms, settings, doc, series, state)
     titles = {
         "temperature": ("Temperature per device", "°C"),

@@ -10,6 +10,7 @@ the server holds no lock or handle between requests and a writer may run beside 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
@@ -29,7 +30,7 @@ from cloud.dashboard.page import render_page
 from components.core.clock import Clock
 
 log = logging.getLogger("cloud.dashboard")
-SNAPSHOT_ATTEMPTS: Final = 3  # a compaction may delete a file under a query; retry on a new list
+SNAPSHOT_ATTEMPTS: Final = 5  # a compaction may delete a file under a query; retry on a new list
 
 
 @dataclass
@@ -47,17 +48,20 @@ class App:
 
     def dashboard(self, filters: model.Filters) -> dict[str, Any]:
         for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
-            con = snapshot.connect(snapshot.read_snapshot(self.lake_root))
+            con: duckdb.DuckDBPyConnection | None = None
             try:
-                return model.build(con, filters, self.clock.wall_ms(), self.settings)
-            except duckdb.IOException as exc:
+                con = snapshot.connect(snapshot.read_snapshot(self.lake_root))
+                return model.build(con, filters, self.clock.wall_ms(), self.settings,
+                                   pin=functools.partial(snapshot.pin, con))  # fmt: skip
+            except duckdb.IOException as exc:  # a listed file vanished (compaction)
                 self.count("snapshot_retries")
                 log.warning("event=lake_changed attempt=%d error=%s", attempt, exc)
                 if attempt == SNAPSHOT_ATTEMPTS:
                     raise snapshot.LakeChanged(f"lake kept changing under the query: {exc}"
                                                ) from exc  # fmt: skip
             finally:
-                con.close()
+                if con is not None:
+                    con.close()
         raise AssertionError("unreachable")
 
 

@@ -9,9 +9,12 @@ Instead each request:
   listed, so the old ones are dropped once the new file is in place, the new one until then;
 - skips listed files not renamed into place yet (their rows appear on the next poll);
 - builds an in-memory DuckDB connection with the `telemetry` and `latest_state` views the lake
-  CLI offers, plus the `json_extract_scalar` macro that keeps queries.py Athena-shaped.
-A file deleted by a compaction between listing and reading fails the query with an I/O error;
-the caller takes a new snapshot and retries (`LakeChanged`).
+  CLI offers, plus the `json_extract_scalar` macro that keeps queries.py Athena-shaped;
+- `pin` then copies the rows the request covers into memory in one scan, so the dashboard's
+  queries never reopen files a compaction may delete meanwhile (and the Parquet and JSON are
+  decoded once, not once per query).
+A file deleted by a compaction between listing and pinning fails with an I/O error; the caller
+takes a new snapshot and retries (`LakeChanged` once that keeps happening).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any, Final
 
 import duckdb
 
+from cloud.dashboard.queries import Scope
 from cloud.lake.query import DUCKDB_TYPES
 from cloud.lake.schema import COLUMNS, PARTITION_KEYS, STATE_TABLE, TABLE
 
@@ -36,6 +40,8 @@ STATE_COLUMNS: Final = (
     ("expires_at_s", "BIGINT"),
 )
 # Athena's name for reading a scalar out of JSON text, over DuckDB's equivalent.
+FILES_VIEW: Final = "_telemetry_files"
+PINNED_TABLE: Final = "_telemetry_pinned"
 JSON_MACRO: Final = "CREATE MACRO json_extract_scalar(j, p) AS json_extract_string(j, p)"
 
 
@@ -92,13 +98,14 @@ def connect(snapshot: Snapshot) -> duckdb.DuckDBPyConnection:
         hive_types = ", ".join(f"'{name}': '{DUCKDB_TYPES[t]}'" for name, t in PARTITION_KEYS)
         paths = ", ".join(_literal(path.as_posix()) for path in snapshot.files)
         con.execute(
-            f"CREATE VIEW {TABLE} AS SELECT {', '.join(names)} FROM read_parquet([{paths}], "
+            f"CREATE VIEW {FILES_VIEW} AS SELECT {', '.join(names)} FROM read_parquet([{paths}], "
             f"hive_partitioning = true, hive_types = {{{hive_types}}})"
         )
     else:
         columns = [f"{c.name} {DUCKDB_TYPES[c.glue_type]}" for c in COLUMNS]
         columns += [f"{name} {DUCKDB_TYPES[t]}" for name, t in PARTITION_KEYS]
-        con.execute(f"CREATE TABLE {TABLE} ({', '.join(columns)})")
+        con.execute(f"CREATE TABLE {FILES_VIEW} ({', '.join(columns)})")
+    con.execute(f"CREATE VIEW {TABLE} AS SELECT * FROM {FILES_VIEW}")
     con.execute(f"CREATE TABLE {STATE_TABLE} ({', '.join(f'{n} {t}' for n, t in STATE_COLUMNS)})")
     if snapshot.state:
         con.executemany(
@@ -106,3 +113,10 @@ def connect(snapshot: Snapshot) -> duckdb.DuckDBPyConnection:
             [[item.get(name) for name, _ in STATE_COLUMNS] for item in snapshot.state],
         )
     return con
+
+
+def pin(con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
+    """Point `telemetry` at an in-memory copy of the rows `scope` covers (one file scan)."""
+    where, params = scope.where()
+    con.execute(f"CREATE TABLE {PINNED_TABLE} AS SELECT * FROM {FILES_VIEW} WHERE {where}", params)
+    con.execute(f"CREATE OR REPLACE VIEW {TABLE} AS SELECT * FROM {PINNED_TABLE}")

@@ -31,7 +31,8 @@ class Fleet:
     lake: Lake
     lake_clock: ManualClock
     now_ms: int = NOW_MS  # the dashboard's clock
-    records: list[tuple[str, Record]] = field(default_factory=list)
+    records: list[tuple[str, Record]] = field(default_factory=list)  # once ingested
+    attempted: int = 0  # records handed to the lake, counted before the call
     _seqs: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def record(self, device: str, stream: str, cls: str, wall_ms: int,
@@ -44,6 +45,7 @@ class Fleet:
 
     def ingest(self, site: str, records: list[Record], at_ms: int) -> None:
         self.lake_clock.set_wall(at_ms)
+        self.attempted += len(records)
         self.lake.ingest_records(site, records)
         self.records.extend((site, r) for r in records)
 
