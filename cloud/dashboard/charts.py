@@ -14,7 +14,8 @@ from typing import Final
 
 WIDTH: Final = 640
 HEIGHT: Final = 230
-LEFT, RIGHT, TOP, BOTTOM = 56, 150, 26, 28  # margins: y labels left, legend right
+LEFT, RIGHT, TOP, BOTTOM = 56, 170, 26, 28  # margins: y labels left, legend right
+LEGEND_CHARS: Final = 26  # longer names are shortened in the legend (full name on hover)
 PALETTE: Final = (
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
     "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22",
@@ -22,6 +23,7 @@ PALETTE: Final = (
 LEGEND_MAX: Final = 12  # more series than this are drawn but not all named
 
 Point = tuple[int, float]
+LIMIT: Final = 1e300  # values beyond are drawn at this bound (the axis arithmetic stays finite)
 
 
 def _fmt_value(value: float) -> str:
@@ -39,10 +41,7 @@ def _fmt_time(ms: int, span_ms: int) -> str:
 
 def _y_bounds(values: Sequence[float]) -> tuple[float, float]:
     low, high = min(values), max(values)
-    if math.isclose(low, high):
-        pad = abs(low) * 0.05 or 1.0
-        return low - pad, high + pad
-    pad = (high - low) * 0.08
+    pad = (high - low) * 0.08 if not math.isclose(low, high) else (abs(low) * 0.05 or 1.0)
     return low - pad, high + pad
 
 
@@ -53,9 +52,16 @@ def line_chart(
     series: Mapping[str, Sequence[Point]],
     start_ms: int,
     end_ms: int,
+    *,
+    from_zero: bool = False,
 ) -> str:
-    """An SVG line chart of `series` (name -> [(time_ms, value), ...]) over [start_ms, end_ms)."""
-    drawn = {name: [p for p in points if math.isfinite(p[1])] for name, points in series.items()}
+    """An SVG line chart of `series` (name -> [(time_ms, value), ...]) over [start_ms, end_ms).
+
+    `from_zero`: the y axis starts at 0 (counts and rates)."""
+    drawn = {
+        name: [(ms, max(-LIMIT, min(LIMIT, v))) for ms, v in points if math.isfinite(v)]
+        for name, points in series.items()
+    }
     drawn = {name: points for name, points in drawn.items() if points}
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="chart-{escape(chart_id)}" '
@@ -75,7 +81,10 @@ def line_chart(
             'text-anchor="middle" fill="#888">no data in range</text></svg>'
         )
     span_ms = max(end_ms - start_ms, 1)
-    low, high = _y_bounds([v for points in drawn.values() for _, v in points])
+    values = [v for points in drawn.values() for _, v in points]
+    low, high = _y_bounds([*values, 0.0] if from_zero else values)
+    if from_zero:
+        low = 0.0
 
     def x_of(ms: int) -> float:
         return LEFT + plot_w * (ms - start_ms) / span_ms
@@ -114,10 +123,11 @@ def line_chart(
         )
         if index < LEGEND_MAX:
             y = TOP + 6 + index * 14
+            label = name if len(name) <= LEGEND_CHARS else name[: LEGEND_CHARS - 1] + "…"
             parts.append(
                 f'<rect x="{WIDTH - RIGHT + 10}" y="{y}" width="10" height="3" fill="{colour}"/>'
                 f'<text class="legend" x="{WIDTH - RIGHT + 24}" y="{y + 5}" font-size="10">'
-                f"{escape(name)}</text>"
+                f"<title>{escape(name)}</title>{escape(label)}</text>"
             )
     if len(drawn) > LEGEND_MAX:
         parts.append(

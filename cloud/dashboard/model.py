@@ -217,15 +217,17 @@ def build(con: duckdb.DuckDBPyConnection, filters: Filters, now_ms: int, setting
             pin(scope)
         _fill(con, scope, bucket_ms, settings, doc, series, state)
     titles = {
-        "temperature": ("Temperature per device", "°C"),
-        "supply": ("Supply / battery bus voltage", "V"),
-        "alerts": (f"Alerts raised per {bucket_ms // 1000} s, by severity", "count"),
-        "rfid": (f"RFID events per {bucket_ms // 1000} s, by reader", "count"),
+        "temperature": ("Temperature per device", "°C", False),
+        "supply": ("Supply / battery bus voltage", "V", False),
+        "alerts": (f"Alerts raised per {bucket_ms // 1000} s, by severity", "count", True),
+        "rfid": (f"RFID events per {bucket_ms // 1000} s, by reader", "count", True),
     }
-    for name, (title, unit) in titles.items():
+    for name, (title, unit, from_zero) in titles.items():
         doc["charts"][name] = {
             "series": {k: [list(p) for p in v] for k, v in sorted(series[name].items())},
-            "svg": line_chart(name, title, unit, series[name], start_ms, end_ms),
+            "svg": line_chart(
+                name, title, unit, series[name], start_ms, end_ms, from_zero=from_zero
+            ),  # fmt: skip
         }
     return doc
 
