@@ -3,6 +3,7 @@ computed from the records themselves (the oracle the dashboard is checked agains
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 from collections.abc import Callable, Iterator
@@ -11,6 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
 
 from cloud.dashboard import model
 from cloud.dashboard.server import App, make_server
@@ -180,3 +186,129 @@ def serve(fleet: Fleet, settings: model.Settings) -> Iterator[Callable[..., str]
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+# ---- the browser (headless Chromium through Selenium) ---------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "dashboard"
+WAIT_S = 30
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1400,2400",
+)
+
+
+@pytest.fixture
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebDriver]:
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
+    if missing:
+        pytest.fail(
+            f"browser tests need {' and '.join(missing)}: install the Debian packages "
+            "chromium and chromium-driver (scripts/install-system-deps.sh)",
+            pytrace=False,
+        )
+    monkeypatch.setenv("SE_OFFLINE", "true")  # belt and braces: selenium-manager stays offline
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in CHROMIUM_ARGS:
+        options.add_argument(arg)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def shot(driver: WebDriver, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def wait_for(driver: WebDriver, what: str, check: Callable[[WebDriver], Any]) -> Any:
+    """Waits until `check` gives something truthy; a timeout names what was awaited."""
+    try:
+        return WebDriverWait(driver, WAIT_S, poll_frequency=0.2).until(check)
+    except TimeoutException as exc:  # keep the page for the post-mortem
+        shot(driver, f"timeout-{what.replace(' ', '-')}")
+        error = driver.execute_script('return document.getElementById("error").textContent')
+        raise AssertionError(f"timed out waiting for {what} (page error: {error!r})") from exc
+
+
+# The page re-renders on every poll; reading it in one script call sees one render (element
+# handles kept across calls would go stale).
+_CHART_JS = """
+const svg = document.querySelector("svg#chart-" + arguments[0]);
+if (!svg) return null;
+return [Number(svg.getAttribute("data-series-count")),
+        Array.from(svg.querySelectorAll("path.series"), (p) => p.getAttribute("data-series"))];
+"""
+_OFFLINE_JS = """
+return Array.from(document.querySelectorAll("#offline-list tr.offline-device"),
+                  (tr) => tr.getAttribute("data-device"));
+"""
+_COLUMN_JS = """
+return Array.from(document.querySelectorAll("#" + arguments[0] + " tbody tr:not(.empty)"),
+                  (tr) => tr.cells[arguments[1]].textContent);
+"""
+
+
+def chart(driver: WebDriver, name: str) -> tuple[int, list[str]]:
+    """(data-series-count, names of the drawn series paths) of one chart."""
+    found = driver.execute_script(_CHART_JS, name)
+    if found is None:
+        return (-1, [])
+    return int(found[0]), sorted(found[1])
+
+
+def offline_list(driver: WebDriver) -> set[str]:
+    return set(driver.execute_script(_OFFLINE_JS))
+
+
+def renders(driver: WebDriver) -> int:
+    return int(driver.execute_script("return Number(document.body.dataset.renders)"))
+
+
+@dataclass
+class Page:
+    """The dashboard page in the browser, read the way a test needs it."""
+
+    driver: WebDriver
+
+    def open(self, url: str) -> None:
+        self.driver.get(url)
+
+    def shot(self, name: str) -> None:
+        shot(self.driver, name)
+
+    def wait_for(self, what: str, check: Callable[[Page], Any]) -> Any:
+        return wait_for(self.driver, what, lambda _driver: check(self))
+
+    def chart(self, name: str) -> tuple[int, list[str]]:
+        return chart(self.driver, name)
+
+    def offline_list(self) -> set[str]:
+        return offline_list(self.driver)
+
+    def renders(self) -> int:
+        return renders(self.driver)
+
+    def tile(self, label: str) -> str:
+        script = "const b = document.querySelector(arguments[0]); return b && b.textContent;"
+        return str(self.driver.execute_script(script, f'#fleet-tiles [data-tile="{label}"] b'))
+
+    def column(self, table_id: str, index: int = 0) -> list[str]:
+        return list(self.driver.execute_script(_COLUMN_JS, table_id, index))
+
+
+@pytest.fixture
+def page(browser: WebDriver) -> Page:
+    return Page(browser)
