@@ -82,9 +82,10 @@ def line_chart(
         )
     span_ms = max(end_ms - start_ms, 1)
     values = [v for points in drawn.values() for _, v in points]
-    low, high = _y_bounds([*values, 0.0] if from_zero else values)
-    if from_zero:
-        low = 0.0
+    if from_zero:  # counts: 0 at the bottom, whole numbers on the four grid steps
+        low, high = 0.0, float(max(4, 4 * math.ceil(max(values) / 4)))
+    else:
+        low, high = _y_bounds(values)
 
     def x_of(ms: int) -> float:
         return LEFT + plot_w * (ms - start_ms) / span_ms

@@ -74,7 +74,11 @@ function setParams(f) {
   history.replaceState(null, "", p.toString() ? "?" + p : location.pathname);
 }
 function time(ms) { return ms == null ? "–" : new Date(ms).toISOString().slice(11, 19); }
-function num(v, d) { return v == null ? "–" : Number(v).toFixed(d); }
+function num(v, d) {
+  if (v == null) return "–";
+  const text = Number(v).toFixed(d);
+  return /^-0\.?0*$/.test(text) ? text.slice(1) : text;  // no "-0.00"
+}
 function duration(s) {
   if (s < 120) return Math.round(s) + " s";
   if (s < 7200) return Math.round(s / 60) + " min";

@@ -128,7 +128,7 @@ def test_count_chart_starts_at_zero():
     root = parse(charts.line_chart("c", "Counts", "n", {"a": [(0, 3.0), (5, 4.0)]}, 0, 10,
                                    from_zero=True))  # fmt: skip
     labels = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "ylabel"]
-    assert labels[0] == "0"
+    assert labels == ["0", "1", "2", "3", "4"]  # whole counts on the grid
 
 
 def test_long_legend_names_are_shortened_with_the_full_name_kept():
