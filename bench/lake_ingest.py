@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
+from bench.report import emit
 from cloud.lake.query import query
 from cloud.lake.store import Lake
 from cloud.rules import definitions as d
@@ -176,22 +172,13 @@ def main() -> None:
             for name, seconds in query_s.items()
         ),  # fmt: skip
     ]
-    table = Table("figure", "value", "unit", "note", "ratio")
-    for name, value, unit, note, ratio in figures:
-        table.add_row(name, str(value), unit, note, ratio)
-    console = Console()
-    console.print(table)
-    machine = f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}"
-    console.print(f"machine: {machine}; {args.devices} devices, {args.hours} h")
+    emit("lake_ingest", [
+        {"figure": n, "value": v, "unit": u, "note": " ".join(x for x in (p, r) if x)}
+        for n, v, u, p, r in figures
+    ] + [{"figure": "fleet", "value": f"{args.devices} devices, {args.hours} h", "unit": ""}])
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                [{"figure": n, "value": v, "unit": u, "peer_or_limit": p, "ratio": r,
-                  "machine": machine} for n, v, u, p, r in figures],
-                indent=1,
-            )
-        )  # fmt: skip
-
+        args.json.write_text(json.dumps([dict(zip(("figure", "value", "unit", "note", "ratio"),
+                                                  f, strict=True)) for f in figures], indent=1))
 
 if __name__ == "__main__":
     main()

@@ -38,7 +38,7 @@ def emit(name: str, rows: list[dict[str, Any]]) -> Path:
         table.add_row(
             *(_fmt(r.get(c)) for c in ("figure", "value", "unit", "goal", "peer", "ratio", "note"))
         )
-    Console().print(table)
+    Console(width=max(Console().width, 150)).print(table)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"{name}.json"
     out.write_text(

@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 
-from rich.console import Console
-from rich.table import Table
-
+from bench.report import emit
 from cloud.rules import definitions as d
 from cloud.rules.engine import RulesEngine
 from cloud.rules.handlers import MemoryBroker, MemoryBucket, MemoryStream, MemoryTable, MemoryTopic
@@ -66,15 +62,12 @@ def main() -> None:
          _rate(_engine(), topics.device_topic("plant-7", "dev-001", topics.RAW),
                [one_batch] * args.messages)),
     ]  # fmt: skip
-    table = Table("figure", "value", "unit", "limit", "ratio")
-    for name, rate in rows:
-        table.add_row(name, f"{rate:,.0f}", "messages/s", f"{MQTT_PUBLISHES_PER_S}/s per device",
-                      f"{rate / MQTT_PUBLISHES_PER_S:,.0f} devices at full rate")  # fmt: skip
-    console = Console()
-    console.print(table)
-    console.print(f"machine: {platform.machine()} {os.cpu_count()} cpu, "
-                  f"Python {platform.python_version()}")  # fmt: skip
-
+    emit("rules_engine", [
+        {"figure": name, "value": rate, "unit": "messages/s",
+         "peer": f"{MQTT_PUBLISHES_PER_S}/s per device", "ratio": rate / MQTT_PUBLISHES_PER_S,
+         "note": "ratio: devices at full IoT Core rate one engine keeps up with"}
+        for name, rate in rows
+    ])  # fmt: skip
 
 if __name__ == "__main__":
     main()

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
+import subprocess
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
+from components.core.clock import UNSYNCED_UNTIL_ENV
 from components.core.log import Log
 from edge_sim.cloud_side import CloudSide
 
@@ -40,12 +43,23 @@ CHIPS = [
 ]
 
 
-def device_world(seed: int, anomaly_at_s: float | None) -> dict[str, Any]:
-    """One device's scenario (edge_sim/world): its chips, signals, faults and RFID reader."""
-    chips: list[dict[str, Any]] = [{"chip": c["driver"], "address": c["address"]} for c in CHIPS]
+def device_world(
+    seed: int, anomaly_at_s: float | None, chip_faults: Mapping[str, list[Any]] | None = None
+) -> dict[str, Any]:
+    """One device's scenario (edge_sim/world): its chips, signals, faults and RFID reader.
+    `chip_faults`: world faults by chip address (unplugged, noisy_line, dropout, ...), timed
+    from the sensors process's start."""
+    chips: list[dict[str, Any]] = [
+        {
+            "chip": c["driver"],
+            "address": c["address"],
+            "faults": list((chip_faults or {}).get(c["address"], [])),
+        }
+        for c in CHIPS
+    ]
     if anomaly_at_s is not None:
         # An overheating machine: the BME280 sees a spike the analytics must raise and clear.
-        chips[0]["faults"] = [
+        chips[0]["faults"].append(
             {
                 "kind": "spike",
                 "signal": "temperature_c",
@@ -53,7 +67,7 @@ def device_world(seed: int, anomaly_at_s: float | None) -> dict[str, Any]:
                 "startSeconds": anomaly_at_s,
                 "endSeconds": anomaly_at_s + 20,
             }
-        ]
+        )
     return {
         "seed": seed,
         "chips": chips,
@@ -70,12 +84,24 @@ class ScenarioError(ValueError):
 @dataclass(frozen=True)
 class Fault:
     at_s: float
-    kind: str  # outage | kill
+    kind: str  # one of KINDS
     devices: tuple[str, ...] | None  # None: every device
     duration_s: float = 0.0
     component: str | None = None
+    magnitude: float = 1.0
 
-    KINDS = ("outage", "kill")
+    # outage: the device's network link is cut; kill: SIGKILL of a component (random if not
+    # named); kinesis_outage: Kinesis refuses every call; noisy_serial: RFID lines corrupt
+    # bytes (magnitude = noise bytes per frame).
+    # disk_pressure: another program fills the device's data disk until only `magnitude`
+    # bytes are free (needs the fleet's `data_disk_bytes`: a real small filesystem).
+    KINDS: ClassVar[tuple[str, ...]] = (
+        "outage",
+        "kill",
+        "kinesis_outage",
+        "noisy_serial",
+        "disk_pressure",
+    )
 
 
 def load_scenario(path: Path | None, default: list[dict[str, Any]]) -> list[Fault]:
@@ -151,7 +177,14 @@ class Fleet:
         extra_config: Mapping[str, Any] | None = None,
         sm_speed: float = 60.0,
         anomaly_at_s: float | None = None,
+        chip_faults: Mapping[str, list[Any]] | None = None,
+        unsynced_s: Mapping[str, float] | None = None,
+        data_disk_bytes: int | None = None,
     ) -> None:
+        """`chip_faults`: world faults per chip address on every device; `unsynced_s`: devices
+        whose wall clock boots unsynced, and for how many seconds; `data_disk_bytes`: each
+        device's data folder (its log) on a tmpfs of that size (root only), so disk pressure
+        is the kernel's own "no space left"."""
         self.out = Path(out).resolve()
         self.n = devices
         self.seed = seed
@@ -167,7 +200,13 @@ class Fleet:
         self.cloud: CloudSide | None = None
         self.kills = 0
         self.anomaly_at_s = anomaly_at_s
+        self.chip_faults = chip_faults or {}
+        self.unsynced_s = unsynced_s or {}
+        self.data_disk_bytes = data_disk_bytes
+        self._mounts: list[Path] = []
         self._readers: list[Any] = []
+        self._device_readers: dict[str, list[Any]] = {}
+        self.kinesis_sink: Any = None
 
     # ------------------------------------------------------------------ set-up
     def _built(self) -> Mapping[str, Any]:
@@ -225,7 +264,7 @@ class Fleet:
         self.broker = Broker(self.out / "broker")
         self.broker.start()
         kinesis_root = self.out / "cloud" / "kinesis"
-        sink = LocalDirKinesis(kinesis_root)
+        sink = self.kinesis_sink = LocalDirKinesis(kinesis_root)
         self.cloud = CloudSide(self.broker, kinesis_root, self.out / "lake")
         self.cloud.start()
         from edge_sim.hardware.readers import start_readers
@@ -235,10 +274,13 @@ class Fleet:
             conn.connect()
             root = self.out / "devices" / thing
             root.mkdir(parents=True, exist_ok=True)
+            if self.data_disk_bytes:
+                self._mount_data_disk(root / "data")
             world = device_world(self.rng.randrange(1 << 30), self.anomaly_at_s if i == 0 else None)
             (root / "world.json").write_text(json.dumps(world, indent=1))
             readers = start_readers(world)
             self._readers.extend(readers.values())
+            self._device_readers[thing] = list(readers.values())
             ports = {name: r.path for name, r in readers.items()}
             per_component = {name: self._config(thing, name, b, ports) for name, b in built.items()}
             env = {
@@ -246,6 +288,9 @@ class Fleet:
                 "FLOORLINE_SIM_SCENARIO": str(root / "world.json"),
                 "GPIOZERO_PIN_FACTORY": "mock",
             }
+            if thing in self.unsynced_s:
+                sync_at = time.monotonic_ns() + int(self.unsynced_s[thing] * 1e9)
+                env[UNSYNCED_UNTIL_ENV] = str(sync_at)
             dev = Device(
                 thing,
                 root,
@@ -264,40 +309,66 @@ class Fleet:
     def run(self, duration_s: float, progress: Any = None) -> None:
         t0 = time.monotonic()
         pending = list(self.faults)
-        restores: list[tuple[float, str]] = []
+        undo: list[tuple[float, Callable[[], None]]] = []
         while (elapsed := time.monotonic() - t0) < duration_s:
             while pending and pending[0].at_s <= elapsed:
-                restores += self._apply(pending.pop(0), elapsed)
-            for at, thing in list(restores):
-                if at <= elapsed:
-                    self.broker.link(thing).restore()
-                    log.info("event=outage_end thing=%s", thing)
-                    restores.remove((at, thing))
+                fault = pending.pop(0)
+                undo += [(elapsed + fault.duration_s, u) for u in self._apply(fault)]
+            for item in [u for u in undo if u[0] <= elapsed]:
+                item[1]()
+                undo.remove(item)
             for dev in self.devices.values():
                 dev.supervise()
             if progress is not None:
                 progress(elapsed, self)
             time.sleep(0.2)
-        for _at, thing in restores:
-            self.broker.link(thing).restore()
+        for _at, action in undo:
+            action()
 
-    def _apply(self, fault: Fault, now: float) -> list[tuple[float, str]]:
+    def _mount_data_disk(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={self.data_disk_bytes}", "tmpfs", str(path)],
+            check=True,
+            capture_output=True,
+        )
+        self._mounts.append(path)
+
+    def _fill_disk(self, thing: str, leave_free: int) -> Callable[[], None]:
+        hog = self.out / "devices" / thing / "data" / "hog.bin"
+        st = os.statvfs(hog.parent)
+        size = max(0, st.f_bavail * st.f_frsize - leave_free)
+        with open(hog, "wb") as f:
+            f.write(b"\0" * size)
+        return lambda: hog.unlink(missing_ok=True)
+
+    def _apply(self, fault: Fault) -> list[Callable[[], None]]:
+        """Start a fault; returns what ends it (for faults with a duration)."""
         targets = fault.devices or tuple(self.things)
+        log.info(
+            "event=fault kind=%s devices=%s duration_s=%.0f", fault.kind, targets, fault.duration_s
+        )
         if fault.kind == "outage":
-            for thing in targets:
-                self.broker.link(thing).cut()
-                log.info("event=outage_start thing=%s duration_s=%.0f", thing, fault.duration_s)
-            return [(now + fault.duration_s, t) for t in targets]
+            links = [self.broker.link(t) for t in targets]
+            for link in links:
+                link.cut()
+            return [link.restore for link in links]
+        if fault.kind == "kinesis_outage":
+            self.kinesis_sink.available = False
+            return [lambda: setattr(self.kinesis_sink, "available", True)]
+        if fault.kind == "disk_pressure":
+            return [self._fill_disk(t, int(fault.magnitude)) for t in targets]
+        if fault.kind == "noisy_serial":
+            readers = [r for t in targets for r in self._device_readers.get(t, [])]
+            for r in readers:
+                r.set_noise(fault.magnitude)
+            return [lambda r=r: r.set_noise(0.0) for r in readers]
         for thing in targets:
             dev = self.devices[thing]
-            names = (
-                [fault.component] if fault.component else [self.rng.choice(sorted(dev.components))]
-            )
-            for name in names:
-                if name in dev.components:
-                    dev.components[name].kill()
-                    self.kills += 1
-                    log.info("event=kill thing=%s component=%s", thing, name)
+            name = fault.component or self.rng.choice(sorted(dev.components))
+            if name in dev.components:
+                dev.components[name].kill()
+                self.kills += 1
         return []
 
     def drain(self, timeout_s: float) -> None:
@@ -340,6 +411,8 @@ class Fleet:
             self.cloud.stop()
             result = self.reckon()
             self.cloud.close()
+        for path in self._mounts:
+            subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
         if self.broker is not None:
             self.broker.stop()
         return result
@@ -351,8 +424,10 @@ class Fleet:
         from cloud.lake.query import query
 
         assert self.cloud is not None
-        _, rows = query(self.cloud.lake, "SELECT device, stream, seq, count(*) FROM telemetry "
-                                         "GROUP BY device, stream, seq")
+        _, rows = query(
+            self.cloud.lake,
+            "SELECT device, stream, seq, count(*) FROM telemetry GROUP BY device, stream, seq",
+        )
         in_lake = {(dev, stream, seq) for dev, stream, seq, _n in rows}
         res = FleetResult(self.n, duration_s)
         res.duplicates_in_lake = sum(n - 1 for *_k, n in rows)
@@ -364,7 +439,8 @@ class Fleet:
                 evicted: dict[tuple[str, str], set[int]] = {}
                 for e in lg.evictions():
                     evicted.setdefault((e["device"], e["stream"]), set()).update(
-                        range(e["first_seq"], e["last_seq"] + 1))
+                        range(e["first_seq"], e["last_seq"] + 1)
+                    )
                 held = {(r.device, r.stream, r.seq) for r in lg.snapshot_records()}
                 for s in lg.streams():
                     key = (s["device"], s["stream"])

@@ -7,6 +7,7 @@ flag. Logic takes a `Clock`; it never reads `time` itself, so tests and edge_sim
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +32,38 @@ class SystemClock:
 
     def wall_ms(self) -> int:
         return time.time_ns() // 1_000_000
+
+
+class UnsyncedUntil:
+    """The host's clocks, except that the wall clock reads as if never set (the epoch plus
+    uptime, as a Pi without RTC or network does) until the monotonic clock passes
+    `sync_at_mono_ns`, when "NTP" steps it to the true time. Monotonic time is system-wide, so
+    every process on the host sees the same step at the same moment."""
+
+    def __init__(self, sync_at_mono_ns: int) -> None:
+        self.sync_at_mono_ns = sync_at_mono_ns
+
+    def monotonic_ns(self) -> int:
+        return time.monotonic_ns()
+
+    def wall_ms(self) -> int:
+        mono = time.monotonic_ns()
+        if mono >= self.sync_at_mono_ns:
+            return time.time_ns() // 1_000_000
+        return mono // 1_000_000  # 1970-01-01 plus uptime
+
+
+# edge_sim sets this to a CLOCK_MONOTONIC time (ns): until then the wall clock is unsynced.
+UNSYNCED_UNTIL_ENV = "FLOORLINE_SIM_CLOCK_UNSYNCED_UNTIL_NS"
+
+
+def host_clock(env: dict[str, str] | None = None) -> Clock:
+    """The clock components run on: the host's, or an unsynced one in a simulation."""
+    env = dict(os.environ) if env is None else env
+    until = env.get(UNSYNCED_UNTIL_ENV)
+    if until:
+        return UnsyncedUntil(int(until))
+    return SystemClock()
 
 
 class ManualClock:

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from gpiozero import LED, DigitalOutputDevice
 
-
-@dataclass(frozen=True, slots=True)
-class Pattern:
-    on_s: float | None  # None: steady (on when off_s is None too)
-    off_s: float | None
-
-
-# What the LED says. Steady = all well; slow blink = no uplink, buffering to disk;
-# fast blink = a fault that needs a person (faulty sensor, disk full); dark = not running.
-PATTERNS: dict[str, Pattern] = {
-    "online": Pattern(None, None),
-    "offline-buffering": Pattern(1.0, 1.0),
-    "fault": Pattern(0.1, 0.1),
-    "off": Pattern(0.0, None),
-}
+from components.gpio.status import PATTERNS
 
 
 class StatusLed:
@@ -36,9 +21,9 @@ class StatusLed:
             return  # restarting a blink would reset its phase
         self.state = state
         p = PATTERNS[state]
-        if p.on_s is None:
+        if p.steady_on:
             self.led.on()
-        elif p.off_s is None:
+        elif p.dark:
             self.led.off()
         else:
             self.led.blink(on_time=p.on_s, off_time=p.off_s, background=True)

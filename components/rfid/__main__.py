@@ -14,7 +14,7 @@ from pathlib import Path
 
 from components.core import ipc
 from components.core.buses import open_serial
-from components.core.clock import SystemClock
+from components.core.clock import host_clock
 from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.live import LivePublisher
 from components.core.log_config import open_log
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    clock = SystemClock()
+    clock = host_clock()
     store = open_log(cfg, ipc.thing_name(), clock)
     reconfigure = threading.Event()
     ipc.follow_updates(holder, gg, on_applied=reconfigure.set)

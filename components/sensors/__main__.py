@@ -24,7 +24,7 @@ from rich.table import Table
 
 from components.core import ipc
 from components.core.buses import BusConfigError, gpio_pin_factory, open_i2c
-from components.core.clock import SystemClock
+from components.core.clock import host_clock
 from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.live import LivePublisher
 from components.core.log_config import open_log
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("event=config_invalid reason=%s", exc)
         return 2
     cfg = holder.current
-    clock = SystemClock()
+    clock = host_clock()
     try:
         bus = open_i2c(cfg.i2cBus, clock=clock)
     except (OSError, BusConfigError) as exc:

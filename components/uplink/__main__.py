@@ -16,7 +16,7 @@ from importlib import metadata
 from typing import Any
 
 from components.core import ipc, topics
-from components.core.clock import SystemClock
+from components.core.clock import host_clock
 from components.core.config import ConfigError
 from components.core.log_config import open_log
 from components.uplink import commands, shadow
@@ -39,7 +39,7 @@ class Uplink:
         self.gg = gg
         self.holder = holder
         self.thing = thing
-        self.clock = SystemClock()
+        self.clock = host_clock()
         self.stop = threading.Event()
         self.log = open_log(cfg, thing)
         iot_classes = IOT_CLASSES if cfg.useKinesis else (*IOT_CLASSES, "raw")

@@ -1,4 +1,4 @@
-"""MQTT topic-filter matching and the nucleus's local publish/subscribe bus."""
+"""The nucleus's local publish/subscribe bus."""
 
 from __future__ import annotations
 
@@ -8,41 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+# Re-exported: the nucleus modules take filter checks from here.
+from components.core.mqtt_filters import (  # noqa: F401
+    TopicFilterError,
+    check_filter,
+    topic_matches,
+)
+
 RECEIVE_ALL: Final = "RECEIVE_ALL_MESSAGES"
 RECEIVE_FROM_OTHERS: Final = "RECEIVE_MESSAGES_FROM_OTHERS"
-
-
-class TopicFilterError(ValueError):
-    pass
-
-
-def check_filter(topic_filter: str) -> str:
-    """Reject filters MQTT forbids: empty, `#` not last or not a whole level, `+` inside a level."""
-    if not topic_filter:
-        raise TopicFilterError("empty topic filter")
-    levels = topic_filter.split("/")
-    for i, level in enumerate(levels):
-        if "#" in level and (level != "#" or i != len(levels) - 1):
-            raise TopicFilterError(f"'#' must be the whole last level in {topic_filter!r}")
-        if "+" in level and level != "+":
-            raise TopicFilterError(f"'+' must be a whole level in {topic_filter!r}")
-    return topic_filter
-
-
-def topic_matches(topic_filter: str, topic: str) -> bool:
-    """MQTT matching; wildcards in the first level do not match topics starting with `$`."""
-    if topic.startswith("$") and topic_filter[:1] in ("+", "#"):
-        return False
-    filter_levels = topic_filter.split("/")
-    topic_levels = topic.split("/")
-    for i, level in enumerate(filter_levels):
-        if level == "#":
-            return True
-        if i >= len(topic_levels):
-            return False
-        if level != "+" and level != topic_levels[i]:
-            return False
-    return len(filter_levels) == len(topic_levels)
 
 
 @dataclass(frozen=True)

@@ -72,3 +72,18 @@ def test_unsynced_records_of_an_earlier_boot_stay_uncorrected(tmp_path):
     # Boot b1's monotonic clock means nothing in boot b2: no invented correction.
     assert first.clock_synced is False and first.wall_corrected_ms is None
     assert second.clock_synced is True
+
+
+def test_simulated_unsynced_host_clock_steps_to_true_time_at_the_given_moment():
+    import time
+
+    from components.core.clock import UNSYNCED_UNTIL_ENV, SystemClock, host_clock
+
+    assert isinstance(host_clock({}), SystemClock)
+    clock = host_clock({UNSYNCED_UNTIL_ENV: str(time.monotonic_ns() + 200_000_000)})
+    det = SyncDetector(clock)
+    assert det.check()[0] is False and clock.wall_ms() < BUILD_EPOCH_MS
+    time.sleep(0.25)
+    synced, anchor = det.check()
+    assert synced and anchor is not None
+    assert abs(clock.wall_ms() - time.time() * 1000) < 1000

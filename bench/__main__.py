@@ -1,0 +1,84 @@
+"""`make bench`: every benchmark, then one table of every figure beside its goal and its peer.
+
+    python -m bench [--quick] [--only NAME ...]
+
+Each benchmark is its own script (run alone for detail); each writes bench/results/<name>.json
+through bench/report.py. This runs them one after another (never two at once: they would
+measure each other) and prints the combined table, also written as bench/results/all.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.report import RESULTS, _fmt, machine
+
+# (result name, module, full arguments, quick arguments)
+BENCHMARKS: list[tuple[str, str, list[str], list[str]]] = [
+    ("log_ingest", "bench.log_ingest", [], ["--messages", "20000"]),
+    ("hardware", "bench.hardware", [], ["--seconds", "1"]),
+    ("nab", "bench.nab", [], ["--quick"]),
+    ("uplink", "bench.uplink", [], ["--quick"]),
+    ("rules_engine", "bench.rules_engine", [], ["--messages", "2000"]),
+    ("lake_ingest", "bench.lake_ingest", [], ["--devices", "5", "--hours", "2"]),
+    ("http_ingest", "bench.http_ingest", [], ["--quick"]),
+    ("fleet", "bench.fleet", [], ["--quick"]),
+]
+
+
+def run(name: str, module: str, args: list[str], console: Console) -> float | None:
+    if not (Path(__file__).parent / f"{module.split('.')[-1]}.py").exists():
+        console.print(f"[yellow]skip[/yellow] {name}: no {module}")
+        return None
+    t0 = time.monotonic()
+    console.rule(f"{name}: python -m {module} {' '.join(args)}")
+    proc = subprocess.run([sys.executable, "-m", module, *args])
+    if proc.returncode != 0:
+        console.print(f"[red]FAIL[/red] {name} exited {proc.returncode}")
+    return time.monotonic() - t0
+
+
+def combined(console: Console, names: list[str]) -> Table:
+    table = Table(title="floorline benchmarks", show_lines=False)
+    for col in ("benchmark", "figure", "value", "unit", "goal", "peer", "ratio"):
+        table.add_column(col, overflow="fold")
+    everything = []
+    for name in names:
+        path = RESULTS / f"{name}.json"
+        if not path.exists():
+            continue
+        doc = json.loads(path.read_text())
+        rows = doc.get("rows", []) if isinstance(doc, dict) else []
+        for r in rows:
+            table.add_row(name, *(_fmt(r.get(c)) for c in ("figure", "value", "unit", "goal",
+                                                            "peer", "ratio")))
+            everything.append({"benchmark": name, **r})
+    (RESULTS / "all.json").write_text(json.dumps({"machine": machine(), "rows": everything},
+                                                 indent=1))
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="small sizes: minutes, not an hour")
+    ap.add_argument("--only", nargs="*", help="run only these benchmarks")
+    args = ap.parse_args(argv)
+    console = Console(width=max(Console().width, 150))
+    chosen = [b for b in BENCHMARKS if not args.only or b[0] in args.only]
+    for name, module, full, quick in chosen:
+        run(name, module, quick if args.quick else full, console)
+    console.print(combined(console, [b[0] for b in chosen]))
+    console.print(f"machine: {machine()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""The analytics component's configuration: the one declaration its recipe is checked against."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from components.analytics.detectors import SEVERITIES, DetectorConfigError, NoveltyParams
+from components.analytics.engine import check_detectors, window_lengths
+from components.core.config import Key, Spec
+from components.core.log_config import LOG_KEYS
+
+CONSUMER: Final = "analytics"  # this component's consumer name in the log
+BATCH_RECORDS: Final = 500  # records per step
+# Once caught up, a step at most every second: alerts reach the log and the alarm within
+# about a second, and each changed stream's checkpoint part is written at most once a second.
+STEP_INTERVAL_S: Final = 1.0
+# Work is committed (outputs + acknowledgement + changed state) at once when it holds an alert
+# or an event, else at most every COMMIT_INTERVAL_S or COMMIT_RECORDS consumed records: the
+# checkpoint then costs the SD card a few KB per stream every 10 s, not every second.
+COMMIT_INTERVAL_S: Final = 10.0
+COMMIT_RECORDS: Final = 5000
+
+
+def _windows(value: Any) -> Any:
+    try:
+        window_lengths(value, "windowSeconds")
+    except DetectorConfigError as exc:
+        raise ValueError(str(exc)) from exc
+    return value
+
+
+def _detectors(value: Any) -> Any:
+    try:
+        check_detectors(value, [60.0], None, NoveltyParams.load())
+    except DetectorConfigError as exc:
+        raise ValueError(str(exc)) from exc
+    return value
+
+
+def _pin(value: str) -> str:
+    if value and not (value.startswith(("GPIO", "BCM", "BOARD", "J8:")) or value.isdigit()):
+        raise ValueError(f"{value!r} is not a gpiozero pin name (e.g. GPIO17)")
+    return value
+
+
+SPEC = Spec(
+    *LOG_KEYS,
+    Key("windowSeconds", list, [10, 60], "tumbling window lengths for every stream",
+        check=_windows),
+    Key("detectors", dict, {}, "per-stream settings keyed by stream name (README)",
+        check=_detectors),
+    Key("silentAfterSeconds", float, 300.0,
+        "a stream (or the whole device) silent this long raises an alert; 0 turns it off",
+        min=0),
+    Key("alarmPin", str, "GPIO17", "alarm output pin (gpiozero name); empty: none", check=_pin),
+    Key("ackButtonPin", str, "GPIO27", "acknowledge button pin; empty: none", check=_pin),
+    Key("alarmMinSeverity", str, "critical", "lowest severity that drives the alarm",
+        choices=SEVERITIES),
+)

@@ -1,0 +1,513 @@
+"""`floorline buffer export`: copy the log's backlog to a USB stick, and read it back verified.
+
+An export is a folder with one file per record class (`<cls>.parquet` or `<cls>.csv`) and a
+`manifest.json` written last (so a half-written export, stick pulled out, has no manifest and
+is refused). The manifest names the device, each file's record count, size and sha256, and
+per stream the first and last sequence number and the record count.
+
+The snapshot is one read transaction on the log (`Log.snapshot_records`): a consistent copy
+while the components keep writing, with no offset moved and nothing deleted, so the uplink is
+not disturbed. Records exported and later uplinked arrive twice in the lake; the lake keeps
+one per identity `(device, stream, seq)`.
+
+`read_export(folder)` is the importer's entry point: it checks the manifest and every file's
+hash before yielding anything, then yields each record once, checks that within a stream the
+sequence numbers only increase and that the counts match the manifest, and raises
+`ExportInvalid` (with the evidence) on any mismatch.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from components.console.logview import read_only
+from components.core.envelope import CLASSES, EnvelopeError, Record, from_dict
+from components.core.log import CLASS_TABLES as LOG_TABLES
+from components.core.log import Log
+
+log = logging.getLogger("floorline.console.export")
+
+EXPORT_FORMAT: Final = "floorline-export"
+EXPORT_VERSION: Final = 1
+MANIFEST: Final = "manifest.json"
+FORMATS: Final = ("parquet", "csv")
+DEFAULT_CHUNK_ROWS: Final = 5000  # rows per write: bounded memory, few row groups
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # "string" | "int64" | "int32" | "bool"
+    nullable: bool = False
+
+
+# The one column list of an export (parquet and csv alike). The lake import reads it back
+# through `read_export`; `payload` is the record's payload as JSON text.
+COLUMNS: Final = (
+    Column("device", "string"),
+    Column("stream", "string"),
+    Column("seq", "int64"),
+    Column("cls", "string"),
+    Column("mono_ns", "int64"),
+    Column("wall_ms", "int64"),
+    Column("wall_corrected_ms", "int64", nullable=True),
+    Column("clock_synced", "bool"),
+    Column("schema", "int32"),
+    Column("payload", "string"),
+)
+COLUMN_NAMES: Final = tuple(c.name for c in COLUMNS)
+
+
+class ExportError(Exception):
+    """The export could not be written (destination not usable, pyarrow missing...)."""
+
+
+class ExportInvalid(Exception):
+    """An export failed verification; `.evidence` says where and what."""
+
+    def __init__(self, message: str, evidence: Any = None) -> None:
+        super().__init__(message)
+        self.evidence = evidence
+
+
+# --------------------------------------------------------------------------- row mapping
+def record_to_row(rec: Record) -> dict[str, Any]:
+    return {
+        "device": rec.device,
+        "stream": rec.stream,
+        "seq": rec.seq,
+        "cls": rec.cls,
+        "mono_ns": rec.mono_ns,
+        "wall_ms": rec.wall_ms,
+        "wall_corrected_ms": rec.wall_corrected_ms,
+        "clock_synced": rec.clock_synced,
+        "schema": rec.schema,
+        "payload": json.dumps(dict(rec.payload), separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False),
+    }
+
+
+def row_to_record(row: Mapping[str, Any]) -> Record:
+    """A record from an export row; raises EnvelopeError (schema) or ValueError (payload)."""
+    data = {k: row.get(k) for k in COLUMN_NAMES}
+    try:
+        if not isinstance(data["payload"], str):
+            raise TypeError(f"payload is {type(data['payload']).__name__}, not JSON text")
+        data["payload"] = json.loads(data["payload"])
+    except (TypeError, ValueError) as exc:
+        raise EnvelopeError(f"payload is not JSON: {exc}", evidence=dict(row)) from None
+    return from_dict(data)
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _csv_parse(col: Column, text: str) -> Any:
+    if text == "" and col.nullable:
+        return None
+    if col.kind in ("int64", "int32"):
+        return int(text)
+    if col.kind == "bool":
+        if text not in ("true", "false"):
+            raise ValueError(f"{col.name}: {text!r} is not true/false")
+        return text == "true"
+    return text
+
+
+# --------------------------------------------------------------------------- file writers
+class _CsvWriter:
+    def __init__(self, path: Path) -> None:
+        self._f = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 (closed in close)
+        self._w = csv.writer(self._f)
+        self._w.writerow(COLUMN_NAMES)
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        self._w.writerows([_csv_value(r[n]) for n in COLUMN_NAMES] for r in rows)
+
+    def close(self) -> None:
+        self._f.flush()
+        os.fsync(self._f.fileno())
+        self._f.close()
+
+
+def _pyarrow() -> tuple[Any, Any]:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise ExportError(
+            "parquet needs pyarrow (pip install pyarrow), or use --format csv"
+        ) from exc
+    return pa, pq
+
+
+def arrow_schema() -> Any:
+    pa, _ = _pyarrow()
+    types = {"string": pa.string(), "int64": pa.int64(), "int32": pa.int32(), "bool": pa.bool_()}
+    return pa.schema([pa.field(c.name, types[c.kind], nullable=c.nullable) for c in COLUMNS])
+
+
+class _ParquetWriter:
+    def __init__(self, path: Path) -> None:
+        pa, pq = _pyarrow()
+        self._pa = pa
+        self._schema = arrow_schema()
+        self._path = path
+        self._w = pq.ParquetWriter(path, self._schema, compression="zstd")
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        self._w.write_table(self._pa.Table.from_pylist(rows, schema=self._schema))
+
+    def close(self) -> None:
+        self._w.close()
+        with open(self._path, "rb") as f:
+            os.fsync(f.fileno())
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- exporting
+@dataclass
+class _StreamRange:
+    cls: str
+    first_seq: int
+    last_seq: int
+    records: int
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    folder: Path
+    manifest: dict[str, Any]
+
+
+def sent_upto(path: str | Path, uplink_prefix: str) -> dict[tuple[str, str], int]:
+    """Per (device, stream): the highest seq every uplink consumer has acknowledged. Records
+    above it are the backlog. A class no uplink consumer takes is never sent: all of it is
+    backlog. Offsets only move forward, so this bound stays safe while the log is live."""
+    out: dict[tuple[str, str], int] = {}
+    with read_only(path) as conn:
+        for cls in CLASSES:
+            (upto,) = conn.execute(
+                "SELECT min(acked_pos) FROM consumers WHERE cls=? AND substr(name, 1, ?) = ?",
+                (cls, len(uplink_prefix), uplink_prefix),
+            ).fetchone()
+            if not upto:
+                continue
+            for device, stream, seq in conn.execute(
+                f"SELECT s.device, s.stream, max(r.seq) FROM {LOG_TABLES[cls]} r "
+                "JOIN streams s ON s.id = r.sid WHERE r.pos <= ? GROUP BY r.sid",
+                (upto,),
+            ):
+                out[(device, stream)] = seq
+    return out
+
+
+def export_name(device: str, now_wall_ms: int) -> str:
+    import datetime as dt
+
+    stamp = dt.datetime.fromtimestamp(now_wall_ms / 1000, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"floorline-{device}-{stamp}"
+
+
+def write_export(
+    log: Log,
+    dest: str | Path,
+    *,
+    fmt: str,
+    device: str,
+    now_wall_ms: int,
+    scope: str = "backlog",
+    skip_upto: Mapping[tuple[str, str], int] | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    progress: Callable[[int], None] | None = None,
+) -> ExportResult:
+    """Write the records held in `log` (minus those at or below `skip_upto` per stream) into
+    a new folder under `dest`. Reads only; `progress(n)` is called with rows written so far."""
+    if fmt not in FORMATS:
+        raise ExportError(f"format {fmt!r} is not one of {FORMATS}")
+    writer_cls = _ParquetWriter if fmt == "parquet" else _CsvWriter
+    if fmt == "parquet":
+        _pyarrow()  # fail before creating anything
+    dest = Path(dest)
+    if not dest.is_dir():
+        raise ExportError(f"{dest} is not a folder (is the stick mounted?)")
+    folder = dest / export_name(device, now_wall_ms)
+    try:
+        folder.mkdir()
+    except FileExistsError:
+        raise ExportError(f"{folder} already exists") from None
+    except OSError as exc:
+        raise ExportError(f"cannot create {folder}: {exc}") from exc
+    skip_upto = skip_upto or {}
+    ranges: dict[tuple[str, str], _StreamRange] = {}
+    files: list[dict[str, Any]] = []
+    done = 0
+    writer: _CsvWriter | _ParquetWriter | None = None
+    current_cls: str | None = None
+    counts: dict[str, int] = {}
+    rows: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        nonlocal done, rows
+        if rows and writer is not None:
+            writer.write(rows)
+            done += len(rows)
+            rows = []
+            if progress is not None:
+                progress(done)
+
+    try:
+        for rec in log.snapshot_records(CLASSES):  # one read transaction for all classes
+            key = (rec.device, rec.stream)
+            if rec.seq <= skip_upto.get(key, 0):
+                continue
+            if rec.cls != current_cls:
+                flush()
+                if writer is not None:
+                    writer.close()
+                current_cls = rec.cls
+                writer = writer_cls(folder / f"{rec.cls}.{fmt}")
+                counts[rec.cls] = 0
+            rows.append(record_to_row(rec))
+            counts[rec.cls] += 1
+            r = ranges.get(key)
+            if r is None:
+                ranges[key] = _StreamRange(rec.cls, rec.seq, rec.seq, 1)
+            else:
+                r.last_seq, r.records = rec.seq, r.records + 1
+            if len(rows) >= chunk_rows:
+                flush()
+        flush()
+        if writer is not None:
+            writer.close()
+            writer = None
+    except (OSError, sqlite3.Error) as exc:
+        raise ExportError(f"export to {folder} failed: {exc}") from exc
+    for cls in CLASSES:
+        if cls in counts:
+            path = folder / f"{cls}.{fmt}"
+            files.append({"name": path.name, "cls": cls, "records": counts[cls],
+                          "bytes": path.stat().st_size, "sha256": _sha256(path)})
+    manifest = {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "device": device,
+        "created_wall_ms": now_wall_ms,
+        "scope": scope,
+        "file_format": fmt,
+        "columns": list(COLUMN_NAMES),
+        "records": done,
+        "files": files,
+        "streams": [
+            {"device": d, "stream": s, "cls": r.cls, "first_seq": r.first_seq,
+             "last_seq": r.last_seq, "records": r.records}
+            for (d, s), r in sorted(ranges.items())
+        ],
+    }
+    tmp = folder / (MANIFEST + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(folder / MANIFEST)
+    _fsync_dir(folder)
+    return ExportResult(folder, manifest)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError as exc:  # some filesystems cannot open a folder; the files are synced
+        log.debug("event=folder_open_refused folder=%s error=%r", folder, exc)
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # FAT and some FUSE filesystems refuse it; the files are synced
+        log.debug("event=folder_fsync_refused folder=%s error=%r", folder, exc)
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------- reading back
+def load_manifest(folder: str | Path) -> dict[str, Any]:
+    path = Path(folder) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ExportInvalid(f"{path} is missing: not an export, or an unfinished one",
+                            evidence=str(path)) from None
+    except (OSError, ValueError) as exc:
+        raise ExportInvalid(f"{path} is unreadable: {exc}", evidence=str(path)) from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != EXPORT_FORMAT:
+        raise ExportInvalid(f"{path} is not a floorline export manifest", evidence=str(path))
+    if manifest.get("version") != EXPORT_VERSION:
+        raise ExportInvalid(f"export version {manifest.get('version')!r} is not supported",
+                            evidence=manifest.get("version"))
+    if manifest.get("file_format") not in FORMATS:
+        raise ExportInvalid(f"file format {manifest.get('file_format')!r} is unknown",
+                            evidence=manifest.get("file_format"))
+    _check_shape(manifest, path)
+    if manifest.get("columns") != list(COLUMN_NAMES):
+        raise ExportInvalid("export columns differ from this reader's",
+                            evidence=manifest.get("columns"))
+    return manifest
+
+
+_FILE_KEYS = {"name": str, "cls": str, "records": int, "bytes": int, "sha256": str}
+_STREAM_KEYS = {"device": str, "stream": str, "cls": str, "first_seq": int, "last_seq": int,
+                "records": int}
+
+
+def _check_shape(manifest: Mapping[str, Any], path: Path) -> None:
+    """The manifest's lists hold objects with the expected typed keys (it is outside input)."""
+    if not isinstance(manifest.get("records"), int):
+        raise ExportInvalid(f"{path}: 'records' is not an integer", evidence=manifest)
+    for section, keys in (("files", _FILE_KEYS), ("streams", _STREAM_KEYS)):
+        entries = manifest.get(section)
+        if not isinstance(entries, list):
+            raise ExportInvalid(f"{path}: {section!r} is not a list", evidence=entries)
+        for entry in entries:
+            if not isinstance(entry, dict) or any(
+                not isinstance(entry.get(k), t) or isinstance(entry.get(k), bool)
+                for k, t in keys.items()
+            ):
+                raise ExportInvalid(f"{path}: bad {section} entry", evidence=entry)
+
+
+def verify_files(folder: str | Path, manifest: Mapping[str, Any]) -> None:
+    """Every file the manifest names exists with its size and sha256."""
+    for entry in manifest["files"]:
+        path = Path(folder) / entry["name"]
+        if Path(entry["name"]).name != entry["name"]:
+            raise ExportInvalid(f"file name {entry['name']!r} leaves the export folder",
+                                evidence=entry)
+        if not path.is_file():
+            raise ExportInvalid(f"{path} is missing", evidence=entry)
+        size = path.stat().st_size
+        if size != entry["bytes"]:
+            raise ExportInvalid(f"{path} has {size} bytes, the manifest says {entry['bytes']}",
+                                evidence=entry)
+        digest = _sha256(path)
+        if digest != entry["sha256"]:
+            raise ExportInvalid(f"{path} sha256 {digest} does not match the manifest",
+                                evidence={**entry, "actual_sha256": digest})
+
+
+def _iter_rows(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
+    """Rows of an export file; a file that cannot be parsed raises ExportInvalid."""
+    if fmt == "parquet":
+        pa, _ = _pyarrow()
+        unreadable: tuple[type[BaseException], ...] = (pa.ArrowException, OSError)
+    else:
+        unreadable = (csv.Error, UnicodeDecodeError, OSError)
+    try:
+        yield from _parse_rows(path, fmt)
+    except unreadable as exc:
+        raise ExportInvalid(f"{path} is not a readable {fmt} export file: {exc}",
+                            evidence=str(path)) from exc
+
+
+def _parse_rows(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
+    if fmt == "parquet":
+        _, pq = _pyarrow()
+        pf = pq.ParquetFile(path)
+        if list(pf.schema_arrow.names) != list(COLUMN_NAMES):
+            raise ExportInvalid(f"{path} columns {pf.schema_arrow.names} are not the export's",
+                                evidence=str(path))
+        for batch in pf.iter_batches(batch_size=5000):
+            yield from batch.to_pylist()
+        return
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header != list(COLUMN_NAMES):
+            raise ExportInvalid(f"{path} header {header} is not the export's", evidence=header)
+        for line_no, values in enumerate(reader, start=2):
+            if len(values) != len(COLUMNS):
+                raise ExportInvalid(f"{path}:{line_no} has {len(values)} fields",
+                                    evidence=values)
+            try:
+                yield {c.name: _csv_parse(c, v) for c, v in zip(COLUMNS, values, strict=True)}
+            except ValueError as exc:
+                raise ExportInvalid(f"{path}:{line_no}: {exc}", evidence=values) from exc
+
+
+def read_export(folder: str | Path) -> Iterator[Record]:
+    """Every record of a verified export, each exactly once. Raises ExportInvalid before the
+    first record if the manifest or a file's hash is wrong, and at the end if the counts do
+    not match (an importer should commit only once the iterator finished cleanly)."""
+    folder = Path(folder)
+    manifest = load_manifest(folder)
+    verify_files(folder, manifest)
+    expected = {(s["device"], s["stream"]): s for s in manifest["streams"]}
+    seen: dict[tuple[str, str], list[int]] = {}  # first seq, last seq, count
+    total = 0
+    for entry in manifest["files"]:
+        path = folder / entry["name"]
+        in_file = 0
+        for row in _iter_rows(path, manifest["file_format"]):
+            try:
+                rec = row_to_record(row)
+            except EnvelopeError as exc:
+                raise ExportInvalid(f"{path}: bad record: {exc}", evidence=row) from exc
+            key = (rec.device, rec.stream)
+            want = expected.get(key)
+            if want is None or rec.cls != entry["cls"] or rec.cls != want["cls"]:
+                raise ExportInvalid(f"{path}: record {rec.identity} ({rec.cls}) is not in "
+                                    "the manifest for this file", evidence=row)
+            s = seen.get(key)
+            if s is not None and rec.seq <= s[1]:
+                raise ExportInvalid(f"{path}: {rec.identity} repeats or goes back "
+                                    f"(after seq {s[1]})", evidence=row)
+            if not want["first_seq"] <= rec.seq <= want["last_seq"]:
+                raise ExportInvalid(f"{path}: {rec.identity} outside the manifest range "
+                                    f"{want['first_seq']}-{want['last_seq']}", evidence=row)
+            if s is None:
+                seen[key] = [rec.seq, rec.seq, 1]
+            else:
+                s[1], s[2] = rec.seq, s[2] + 1
+            in_file += 1
+            total += 1
+            yield rec
+        if in_file != entry["records"]:
+            raise ExportInvalid(f"{path} holds {in_file} records, the manifest says "
+                                f"{entry['records']}", evidence=entry)
+    for key, want in expected.items():
+        got = seen.get(key)
+        got_t = (got[0], got[1], got[2]) if got else None
+        if got_t != (want["first_seq"], want["last_seq"], want["records"]):
+            raise ExportInvalid(f"stream {key} read {got_t}, the manifest says "
+                                f"{(want['first_seq'], want['last_seq'], want['records'])}",
+                                evidence=want)
+    if total != manifest["records"]:
+        raise ExportInvalid(f"{total} records read, the manifest says {manifest['records']}",
+                            evidence=manifest["records"])
+
+
+def export_folders(root: str | Path) -> Iterable[Path]:
+    """`root` itself if it is an export, else the exports directly inside it (a stick)."""
+    root = Path(root)
+    if (root / MANIFEST).exists():
+        return [root]
+    return sorted(p for p in root.iterdir() if (p / MANIFEST).exists())

@@ -1,0 +1,62 @@
+"""The status page as a long-running component: serves while a token hash is configured,
+idles (and says so) while none is, and reads the token hash in force at every request, so a
+configuration update rotates it without a restart. Address and port apply at start."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from components.console import page, status
+from components.core.clock import Clock
+from components.core.config import ConfigHolder
+
+log = logging.getLogger("floorline.console.serve")
+
+IDLE_CHECK_S = 1.0
+
+
+def run(holder: ConfigHolder, device: str, clock: Clock, stop: threading.Event, *,
+        bind: str, port: int) -> int:
+    """Serve until `stop` is set; returns the exit code (0). Raises OSError if the address
+    cannot be bound."""
+    if not holder.current.statusTokenSha256:
+        log.warning("event=status_page_off reason=no_token remedy='set statusTokenSha256 "
+                    "(floorline token makes one)'")
+        while not holder.current.statusTokenSha256:
+            if stop.wait(IDLE_CHECK_S):
+                return 0
+
+    cache: list[tuple[int, dict[str, Any]]] = []
+    lock = threading.Lock()
+
+    def report() -> dict[str, Any]:
+        """Built at most once per refresh period: every viewer's reload is not a new round
+        of log queries and subprocesses (timedatectl, greengrass-cli)."""
+        cfg = holder.current
+        with lock:
+            now = clock.monotonic_ns()
+            if cache and now - cache[0][0] < cfg.refreshSeconds * 1e9:
+                return cache[0][1]
+            built = status.build_status(status.gather(cfg, clock, device), cfg)
+            cache[:] = [(now, built)]
+            return built
+
+    server = page.StatusServer(
+        (bind, port), lambda: holder.current.statusTokenSha256, report,
+        refresh_s=lambda: holder.current.refreshSeconds,
+    )
+    thread = threading.Thread(target=server.serve_forever, name="status-page", daemon=True)
+    thread.start()
+    log.info("event=status_page_listening bind=%s port=%d", bind, server.port)
+    try:
+        while not stop.wait(0.5):
+            pass  # woken by SIGTERM (stop set) or Ctrl-C (KeyboardInterrupt)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        log.info("event=status_page_stopped served=%d denied=%d errors=%d",
+                 server.counts["served"], server.counts["denied"], server.counts["errors"])
+    return 0
