@@ -1,6 +1,7 @@
 """Dashboard benchmark: how long one refresh of the fleet dashboard takes over a local lake.
 
     PYTHONPATH=. python bench/dashboard.py [--devices 50] [--hours 6] [--json out.json]
+    (or python -m bench.dashboard; figures also go to bench/results/dashboard.json)
 
 Writes a lake with `Lake.ingest_records` (per device: BME280 and INA219 readings every 10 s, a
 health report every minute, an RFID event every 2 minutes, an alert raised and cleared every
@@ -13,17 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
+from bench.report import emit
 from cloud.dashboard import model
 from cloud.dashboard.server import App
 from cloud.lake.store import Lake
@@ -91,7 +88,6 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    console = Console()
     figures: list[tuple[str, float, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "lake"
@@ -120,18 +116,17 @@ def main() -> None:
             figures.append((f"document, range {range_name}", size / 1024, "KiB"))
         one = app.dashboard(model.Filters(range="1h", site=SITES[0]))
         figures.append((f"records, range 1h, site {SITES[0]}", one["fleet"]["records"], "rows"))
-    table = Table(title="fleet dashboard refresh")
-    for column in ("figure", "value", "unit"):
-        table.add_column(column)
-    for name, value, unit in figures:
-        table.add_row(name, f"{value:,.3f}" if unit == "s" else f"{value:,.0f}", unit)
-    console.print(table)
-    machine = f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}"
-    console.print(f"machine: {machine}; {args.devices} devices, {args.hours} h")
+    emit(
+        "dashboard",
+        [
+            {"figure": n, "value": round(v, 3) if u == "s" else round(v), "unit": u}
+            for n, v, u in figures
+        ]
+        + [{"figure": "fleet", "value": f"{args.devices} devices, {args.hours} h", "unit": ""}],
+    )
     if args.json:
         args.json.write_text(json.dumps([
-            {"figure": n, "value": v, "unit": u, "machine": machine} for n, v, u in figures
-        ], indent=2))  # fmt: skip
+            {"figure": n, "value": v, "unit": u} for n, v, u in figures], indent=2))  # fmt: skip
 
 
 if __name__ == "__main__":
