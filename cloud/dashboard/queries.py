@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+# An alert record that raises (not one that clears); alerts without a state count as raised.
+_RAISED: Final = "coalesce(json_extract_scalar(payload, '$.state'), 'raised') = 'raised'"
 # The WHERE clause every telemetry query shares; `{sites}` is one `?` per site, `{device}` is
 # empty or ` AND device = ?`.
 _WHERE: Final = (
@@ -51,10 +53,10 @@ FROM telemetry
 WHERE site IN ({sites})
 """
 
-# Per device: records, last event and how many of them were alerts.
+# Per device: records, last event and how many alerts were raised.
 DEVICE_ACTIVITY: Final = """
 SELECT device, site, count(*) AS records, max(event_ms) AS last_event_ms,
-       sum(CASE WHEN cls = 'alert' THEN 1 ELSE 0 END) AS alerts
+       sum(CASE WHEN cls = 'alert' AND {raised} THEN 1 ELSE 0 END) AS alerts
 FROM telemetry
 WHERE {where}
 GROUP BY device, site
@@ -98,7 +100,7 @@ SELECT count(DISTINCT device) AS devices, count(*) AS records,
            AS bus_voltage_v,
        avg(CASE WHEN stream LIKE 'power/%' THEN
            TRY_CAST(json_extract_scalar(payload, '$.power_w') AS DOUBLE) END) AS power_w,
-       sum(CASE WHEN cls = 'alert' THEN 1 ELSE 0 END) AS alerts
+       sum(CASE WHEN cls = 'alert' AND {raised} THEN 1 ELSE 0 END) AS alerts
 FROM telemetry
 WHERE {where}
 """
@@ -128,7 +130,7 @@ SELECT event_ms - event_ms % ? AS bucket_ms,
        count(*) AS alerts
 FROM telemetry
 WHERE {where} AND cls = 'alert'
-  AND coalesce(json_extract_scalar(payload, '$.state'), 'raised') = 'raised'
+  AND {raised}
 GROUP BY 1, 2
 ORDER BY bucket_ms, severity
 """
@@ -196,7 +198,7 @@ def bind(template: str, scope: Scope, before: Sequence[Any] = (), after: Sequenc
     """(sql, parameters) of a telemetry query template: `before` the WHERE parameters, `after`
     them, as the template's placeholders are ordered."""
     clause, params = scope.where()
-    return template.format(where=clause), [*before, *params, *after]
+    return template.format(where=clause, raised=_RAISED), [*before, *params, *after]
 
 
 def bind_sites(template: str, sites: Sequence[str]) -> tuple[str, list[Any]]:

@@ -58,9 +58,9 @@ def test_fleet_averages_match_the_records(con, fleet, settings):
     )
     humidity = [r.payload["humidity_pct"] for r in records if r.stream.startswith("env/")]
     assert fl["humidity_pct"] == pytest.approx(statistics.fmean(humidity))
-    alerts = [r for r in records if r.cls == "alert"]
-    assert fl["alerts"] == len(alerts) == 4
-    assert fl["alerts_per_hour"] == pytest.approx(4.0)
+    raised = [r for r in records if r.cls == "alert" and r.payload["state"] == "raised"]
+    assert fl["alerts"] == len(raised) == 3  # dev-b's clear is not an alert
+    assert fl["alerts_per_hour"] == pytest.approx(3.0)
 
 
 def test_time_range_narrows_every_figure(con, fleet, settings):
@@ -114,6 +114,7 @@ def test_health_battery_and_faults(con, fleet, settings):
     ]
     assert health["dev-a"]["sensors_ok"] == 1 and health["dev-a"]["sensors_faulty"] == []
     assert health["dev-c"]["offline"] is True and health["dev-a"]["offline"] is False
+    assert health["dev-b"]["alerts"] == 1  # raised once, then cleared
     for device, row in health.items():
         volts = [r for r in fleet.where(device=device) if r.stream == "power/ina219@0x40"]
         assert row["last_bus_voltage_v"] == pytest.approx(
