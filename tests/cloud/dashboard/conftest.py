@@ -152,13 +152,24 @@ def build_scenario(fleet: Fleet) -> None:
     fleet.ingest("south", c, silent_since)
 
 
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
+def _fleet(folder: Path) -> Iterator[Fleet]:
     clock = ManualClock(wall_ms=NOW_MS)
-    with Lake(tmp_path / "lake", clock=clock) as lake:
-        built = Fleet(root=tmp_path / "lake", lake=lake, lake_clock=clock)
+    with Lake(folder / "lake", clock=clock) as lake:
+        built = Fleet(root=folder / "lake", lake=lake, lake_clock=clock)
         build_scenario(built)
         yield built
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Fleet]:
+    """The scenario in a fresh lake (tests that write to it)."""
+    yield from _fleet(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    """The scenario, built once per module, for tests that only read."""
+    yield from _fleet(tmp_path_factory.mktemp("fleet"))
 
 
 @pytest.fixture

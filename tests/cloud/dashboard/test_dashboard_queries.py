@@ -20,6 +20,11 @@ TELEMETRY_QUERIES = ("DEVICE_ACTIVITY", "DEVICE_HEALTH", "FIELD_SERIES", "FLEET_
 
 
 @pytest.fixture
+def fleet(shared_fleet: Any) -> Any:
+    return shared_fleet  # these tests only read the lake
+
+
+@pytest.fixture
 def con(fleet: Any) -> Iterator[duckdb.DuckDBPyConnection]:
     connection = snapshot.connect(snapshot.read_snapshot(fleet.root))
     yield connection
