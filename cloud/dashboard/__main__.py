@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         refresh_s=args.refresh_seconds,
     )
     server = make_server(app, args.host, args.port)
-    host, port = server.server_address[:2]
+    host, port = str(server.server_address[0]), int(server.server_address[1])
     print(f"dashboard on http://{host}:{port}/ over {lake}", flush=True)
     try:
         server.serve_forever()

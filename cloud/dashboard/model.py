@@ -96,8 +96,8 @@ def zero_filled(counts: Mapping[int, float], start_ms: int, end_ms: int, bucket_
 def drift(series: Mapping[str, Sequence[Point]]) -> list[dict[str, Any]]:
     """Per device: temperature at the first and last bucket, the change, its rate per hour, and
     how far the last value sits from the fleet's mean of last values."""
-    rows = []
-    lasts = {}
+    rows: list[dict[str, Any]] = []
+    lasts: dict[str, float] = {}
     for device, points in sorted(series.items()):
         valid = sorted(p for p in points if p[1] is not None and math.isfinite(p[1]))
         if not valid:

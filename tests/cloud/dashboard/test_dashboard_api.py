@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -15,6 +18,8 @@ import pyarrow.parquet as pq
 from cloud.dashboard import snapshot
 from cloud.dashboard.server import App, make_server
 from components.core.clock import ManualClock
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def get(url: str) -> tuple[int, Any]:
@@ -157,3 +162,31 @@ def test_polling_while_the_lake_is_written_and_compacted(serve, fleet):
     assert errors == []
     status, doc = get(f"{base}/api/dashboard?range=all")
     assert doc["fleet"]["records"] == len(fleet.records)
+
+
+def test_command_line_serves_on_loopback(fleet):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cloud.dashboard", "--lake", str(fleet.root), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        found = re.search(r"http://(127\.0\.0\.1):(\d+)/", line)
+        assert found, (line, proc.stderr.read() if proc.poll() is not None else "")
+        status, doc = get(f"http://127.0.0.1:{found.group(2)}/api/dashboard?range=all")
+        assert status == 200 and doc["fleet"]["records"] == len(fleet.records)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_command_line_refuses_bad_settings(fleet):
+    done = subprocess.run(
+        [sys.executable, "-m", "cloud.dashboard", "--lake", str(fleet.root),
+         "--refresh-seconds", "0"],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 2 and "FAIL" in done.stderr
