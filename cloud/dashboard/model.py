@@ -136,7 +136,7 @@ def health_of(reports: Sequence[tuple[str, str, str, int]]) -> dict[str, dict[st
         if "state" in payload:
             if payload["state"] == "ok":
                 entry["sensors_ok"] += 1
-            else:
+            elif payload["state"] != "new":  # "new": not read yet, neither ok nor faulty
                 entry["sensors_faulty"].append(
                     {"stream": str(payload.get("sensor", stream)), "state": str(payload["state"])}
                 )

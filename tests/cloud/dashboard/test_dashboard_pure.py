@@ -79,11 +79,13 @@ def test_health_of_sensor_and_reader_reports():
     ok = json.dumps({"event": "sensor_stats", "sensor": "env/x@1", "state": "ok"})
     bad = json.dumps({"event": "sensor_stats", "sensor": "power/y@2", "state": "faulty"})
     reader = json.dumps({"event": "reader_stats", "rejects": {"checksum": 3, "framing": 2}})
+    new = json.dumps({"event": "sensor_stats", "sensor": "vib/z@3", "state": "new"})
     health = model.health_of(
         [
             ("d1", "health/x@1", ok, 5),
             ("d1", "health/y@2", bad, 7),
             ("d1", "health/r@s", reader, 6),
+            ("d1", "health/z@3", new, 6),
             ("d2", "health/z@3", "{not json", 1),
         ]
     )
