@@ -17,7 +17,8 @@ venv: $(STAMP)
 
 # Debian packages the tests and the simulation use (a real Mosquitto broker).
 system-deps:
-	@command -v mosquitto >/dev/null 2>&1 || scripts/install-system-deps.sh
+	@(command -v mosquitto && command -v chromium && command -v chromedriver) >/dev/null 2>&1 \
+		|| scripts/install-system-deps.sh
 
 test: system-deps venv
 	$(BIN)/python -m pytest -q

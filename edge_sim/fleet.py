@@ -414,8 +414,9 @@ class Fleet:
             if not path.exists():
                 continue
             with Log.open(path, device=thing, free_floor_bytes=0) as lg:
-                for consumer in lg.stats()["backlog"].values():
-                    total += sum(b["records"] for b in consumer.values())
+                for name, consumer in lg.stats()["backlog"].items():
+                    if name.startswith("uplink"):  # what still has to reach the cloud
+                        total += sum(b["records"] for b in consumer.values())
         return total
 
     def stop(self, drain_s: float = 30.0) -> FleetResult | None:
