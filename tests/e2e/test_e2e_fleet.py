@@ -10,7 +10,7 @@ import pytest
 from cloud.lake.query import query
 from edge_sim.fleet import UPLINK, Fault, Fleet
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 
 
 @pytest.fixture(scope="module")
