@@ -17,7 +17,8 @@ venv: $(STAMP)
 
 # Debian packages the tests and the simulation use (a real Mosquitto broker).
 system-deps:
-	@command -v mosquitto >/dev/null 2>&1 || scripts/install-system-deps.sh
+	@(command -v mosquitto && command -v chromium && command -v chromedriver) >/dev/null 2>&1 \
+		|| scripts/install-system-deps.sh
 
 test: system-deps venv
 	$(BIN)/python -m pytest -q
@@ -33,6 +34,7 @@ bench: venv
 	$(BIN)/python -m bench
 
 demo: system-deps venv
+	rm -rf demo-out
 	$(BIN)/python -m edge_sim run --devices 3 --duration 120 --out demo-out
 
 clean:

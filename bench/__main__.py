@@ -31,6 +31,7 @@ BENCHMARKS: list[tuple[str, str, list[str], list[str]]] = [
     ("lake_ingest", "bench.lake_ingest", [], ["--devices", "5", "--hours", "2"]),
     ("http_ingest", "bench.http_ingest", [], ["--quick"]),
     ("fleet", "bench.fleet", [], ["--quick"]),
+    ("dashboard", "bench.dashboard", [], ["--devices", "10", "--hours", "2"]),
 ]
 
 

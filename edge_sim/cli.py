@@ -86,12 +86,11 @@ def run(args: argparse.Namespace) -> int:
             fleet.run(
                 args.duration, progress=lambda el, fl: live.update(_status(el, args.duration, fl))
             )
-        with console.status("draining the backlog..."):
-            fleet.drain(args.drain)
     except KeyboardInterrupt:
         code = 130
     finally:
-        res = fleet.stop()
+        with console.status("stopping the producers, draining the backlog..."):
+            res = fleet.stop(drain_s=args.drain)
     if res is None:
         return code or 1
     console.print(summary_table(res, fleet.out))

@@ -31,6 +31,27 @@ log = logging.getLogger("edge_sim.fleet")
 UPLINK = "com.floorline.Uplink"
 SENSORS = "com.floorline.Sensors"
 RFID = "com.floorline.Rfid"
+ANALYTICS = "com.floorline.Analytics"
+HTTP_INGEST = "com.floorline.HttpIngest"
+CONSOLE = "com.floorline.Console"
+
+# The simulated site's analytics: an overheating machine is a critical alert (the alarm
+# output goes on), the vibration windows know their sample rate.
+ANALYTICS_DETECTORS = {
+    "env/bme280@0x76": {
+        "fields": ["temperature_c", "humidity_pct"],
+        "detectors": [
+            {
+                "type": "threshold",
+                "field": "temperature_c",
+                "high": 30,
+                "low": -5,
+                "hysteresis": 1.0,
+                "severity": "critical",
+            }
+        ],
+    },
+}
 
 # What each simulated device has on its bus and serial ports. ADXL345 vibration is sampled in
 # FIFO bursts (the high-rate raw stream that goes to Kinesis).
@@ -250,6 +271,10 @@ class Fleet:
             cfg |= {"shadowIntervalSeconds": 10.0, "batchMaxDelaySeconds": 2.0}
         if name == SENSORS:
             cfg |= {"chips": CHIPS}
+        if name == ANALYTICS:
+            cfg |= {"detectors": ANALYTICS_DETECTORS, "silentAfterSeconds": 60}
+        if name in (HTTP_INGEST, CONSOLE):
+            cfg |= {"port": 0, "bindAddress": "127.0.0.1"}  # many devices on one host
         if name == RFID and hardware is not None:
             cfg |= {"readers": [{"model": "rdm6300", "port": hardware["dock"], "baudRate": 9600}]}
         return cfg | dict(self.extra_config.get(name, {}))
@@ -389,8 +414,9 @@ class Fleet:
             if not path.exists():
                 continue
             with Log.open(path, device=thing, free_floor_bytes=0) as lg:
-                for consumer in lg.stats()["backlog"].values():
-                    total += sum(b["records"] for b in consumer.values())
+                for name, consumer in lg.stats()["backlog"].items():
+                    if name.startswith("uplink"):  # what still has to reach the cloud
+                        total += sum(b["records"] for b in consumer.values())
         return total
 
     def stop(self, drain_s: float = 30.0) -> FleetResult | None:

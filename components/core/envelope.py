@@ -80,7 +80,7 @@ class Record:
 
 
 def validate_stream(stream: str) -> str:
-    if not isinstance(stream, str) or not _STREAM_RE.match(stream):
+    if not isinstance(stream, str) or not _STREAM_RE.fullmatch(stream):
         raise EnvelopeError(
             f"stream name {stream!r} is not '<kind>/<name>[@<where>]'", evidence=stream
         )
@@ -88,7 +88,7 @@ def validate_stream(stream: str) -> str:
 
 
 def validate_device(device: str) -> str:
-    if not isinstance(device, str) or not _DEVICE_RE.match(device):
+    if not isinstance(device, str) or not _DEVICE_RE.fullmatch(device):
         raise EnvelopeError(f"device name {device!r} is not a valid thing name", evidence=device)
     return device
 

@@ -32,10 +32,11 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 from components.core.clock import Clock, SyncAnchor, SyncDetector, SystemClock
 from components.core.envelope import (
@@ -44,6 +45,7 @@ from components.core.envelope import (
     EVICTION_ORDER,
     SCHEMA_VERSION,
     EnvelopeError,
+    Identity,
     Record,
     validate_class,
     validate_device,
@@ -57,12 +59,37 @@ _RANK = {cls: i for i, cls in enumerate(EVICTION_ORDER)}
 _TABLE = {cls: f"rec_{cls}" for cls in CLASSES}
 # The table holding each record class, for read-only tools (verify, export) that query it.
 CLASS_TABLES: dict[str, str] = dict(_TABLE)
-_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+def _json_encoder() -> Callable[[Any], str]:
+    """Compact JSON, no NaN or infinity. Calls the C encoder directly when there is one: the
+    json module's Python wrapper costs more than the encoding of a small reading."""
+    fallback = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    if c_make_encoder is None:
+        return fallback.encode
+
+    def default(o: Any) -> Any:
+        raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+
+    c_encode = c_make_encoder(None, default, encode_basestring, None, ":", ",", False, False, False)
+
+    def encode(o: Any) -> str:
+        if isinstance(o, str):
+            return fallback.encode(o)
+        return "".join(c_encode(o, 0))
+
+    return encode
+
+
+_JSON = _json_encoder()
 _loads = json.JSONDecoder().decode
 # Eviction deletes the oldest rows in chunks that start small (little overshoot for a
 # trickle of appends) and double while the shortfall persists (few statements for a flood).
 _EVICT_FIRST_CHUNK_ROWS = 32
 _EVICT_MAX_CHUNK_ROWS = 8192
+# Idempotency keys older than this may be pruned, a bounded number per commit.
+_KEY_PRUNE_ROWS = 256
+_T = TypeVar("_T")
 
 
 class LogError(Exception):
@@ -87,9 +114,9 @@ class UnknownConsumer(LogError):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class NewRecord:
-    """A record to append; identity and (unless given) timestamps are assigned by the log."""
+class NewRecord(NamedTuple):
+    """A record to append; identity and (unless given) timestamps are assigned by the log.
+    (A named tuple: high-rate producers create hundreds of thousands of these.)"""
 
     stream: str
     cls: str
@@ -97,6 +124,25 @@ class NewRecord:
     device: str | None = None
     mono_ns: int | None = None
     wall_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedAppend:
+    """Records written at most once per `key`: a later append with the same key writes
+    nothing and gets the identities the first one got. `key=None` appends unconditionally.
+    `fingerprint` (e.g. a digest of the request) is stored with the key so a caller can tell
+    a true retry from a reused key."""
+
+    key: str | None
+    records: Sequence[NewRecord]
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedResult:
+    identities: list[Identity]
+    replayed: bool  # the key was known: nothing was written, these are the earlier identities
+    fingerprint: str  # the fingerprint stored with the key
 
 
 class ReadBatch(list[Record]):
@@ -163,6 +209,13 @@ CREATE TABLE IF NOT EXISTS epochs(
     boot_id TEXT NOT NULL UNIQUE,
     anchor_mono_ns INTEGER,
     anchor_wall_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS idempotency(
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    fingerprint TEXT NOT NULL,
+    identities TEXT NOT NULL,
+    wall_ms INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS quarantine(
     id INTEGER PRIMARY KEY,
@@ -328,84 +381,203 @@ class Log:
         """
         if not records and ack is None and not checkpoint:
             return []
-        with self._lock:
-            synced, anchor = self._sync.check()
-            clock_col = 0 if synced else self._epoch
-            now_mono, now_wall = self._clock.monotonic_ns(), self._clock.wall_ms()
-            rows_by_cls: dict[str, list[tuple[Any, ...]]] = {}
-            seqs: list[int] = []
-            incoming = 0
-            c = self._conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                if anchor is not None:
-                    self._store_anchor(anchor)
-                next_seq: dict[int, int] = {}
-                for r in records:
-                    st = self._stream_for(r.device or self.device, r.stream, r.cls, r.payload)
-                    seq = next_seq.get(st.sid)
-                    if seq is None:
-                        seq = c.execute(
-                            "SELECT next_seq FROM streams WHERE id=?", (st.sid,)
-                        ).fetchone()[0]
-                    next_seq[st.sid] = seq + 1
-                    body = self._encode(st, r.payload)
-                    incoming += len(body) + 24
-                    rows_by_cls.setdefault(st.cls, []).append(
-                        (
-                            st.sid,
-                            seq,
-                            now_mono if r.mono_ns is None else r.mono_ns,
-                            now_wall if r.wall_ms is None else r.wall_ms,
-                            clock_col,
-                            SCHEMA_VERSION,
-                            body,
-                        )
-                    )
-                    seqs.append(seq)
-                for rec_cls in sorted(rows_by_cls, key=_RANK.__getitem__, reverse=True):
-                    self._make_room(incoming, rec_cls, may_evict_own_class)
-                    c.executemany(
-                        f"INSERT INTO {_TABLE[rec_cls]}(sid,seq,mono_ns,wall_ms,clock,schema,body)"
-                        " VALUES (?,?,?,?,?,?,?)",
-                        rows_by_cls[rec_cls],
-                    )
-                c.executemany(
-                    "UPDATE streams SET next_seq=? WHERE id=?",
-                    [(n, sid) for sid, n in next_seq.items()],
+
+        def body() -> list[int]:
+            seqs = self._insert(records, may_evict_own_class) if records else []
+            now = self._clock.wall_ms()
+            if ack is not None:
+                self._ack_rows(ack[0], ack[1], now)
+            if checkpoint:
+                self._conn.execute(_CHECKPOINTS)  # created on first use
+                self._conn.executemany(
+                    "INSERT INTO checkpoints(name, body, wall_ms) VALUES (?,?,?) ON CONFLICT"
+                    "(name) DO UPDATE SET body=excluded.body, wall_ms=excluded.wall_ms",
+                    [(name, text, now) for name, text in checkpoint.items()],
                 )
-                if ack is not None:
-                    self._ack_rows(ack[0], ack[1], now_wall)
-                if checkpoint:
-                    c.execute(_CHECKPOINTS)  # created on first use: files without it are unchanged
-                    c.executemany(
-                        "INSERT INTO checkpoints(name, body, wall_ms) VALUES (?,?,?) ON CONFLICT"
-                        "(name) DO UPDATE SET body=excluded.body, wall_ms=excluded.wall_ms",
-                        [(name, body, now_wall) for name, body in checkpoint.items()],
-                    )
-                c.execute("COMMIT")
-            except BudgetExceeded as exc:
-                self._rollback()
-                self._count_refusal(exc.cls, len(records))
-                raise
-            except sqlite3.OperationalError as exc:
-                self._rollback()
-                if "full" not in str(exc):
-                    raise
-                # The filesystem filled before the floor caught it (another program wrote).
-                cls = records[0].cls
-                self._count_refusal(cls, len(records))
-                raise BudgetExceeded(
-                    f"disk full: {exc}", cls=cls, used_bytes=-1, budget_bytes=self.budget_bytes
-                ) from exc
-            except BaseException:
-                self._rollback()
-                raise
-            self._new_sids.clear()
-            if self._vacuum_after_commit:
-                self._vacuum_after_commit = False
-                self._conn.execute("PRAGMA incremental_vacuum")
             return seqs
+
+        with self._lock:
+            return self._write(records, body)
+
+    def append_keyed(
+        self,
+        groups: Sequence[KeyedAppend],
+        *,
+        may_evict_own_class: bool = True,
+        key_retention_s: float = 86_400.0,
+        max_keys: int = 100_000,
+        count_refusals: bool = True,
+    ) -> list[KeyedResult]:
+        """Append groups of records in one transaction, each at most once per idempotency key.
+
+        The keys are stored in the same transaction as the records, so a crash can never keep
+        one without the other. A known key (stored earlier, or earlier in `groups`) writes
+        nothing and returns the identities first assigned. Keys are kept at least
+        `key_retention_s` (wall time) unless more than `max_keys` exist; the oldest go first.
+        Errors as `append_records` (nothing written, no key stored). `count_refusals=False`
+        is for a caller that will retry the groups one by one after a refusal (group commit):
+        only those retries are counted.
+        """
+        with self._lock:
+            fresh = [r for g in groups if self._known(g.key) is None for r in g.records]
+            return self._write(
+                fresh,
+                lambda: self._insert_keyed(
+                    groups, may_evict_own_class, int(key_retention_s * 1000), max_keys
+                ),
+                count_refusals,
+            )
+
+    def _known(self, key: str | None) -> tuple[str, str] | None:
+        if key is None:
+            return None
+        return self._conn.execute(
+            "SELECT fingerprint, identities FROM idempotency WHERE key=?", (key,)
+        ).fetchone()
+
+    def _insert_keyed(
+        self, groups: Sequence[KeyedAppend], may_evict: bool, retention_ms: int, max_keys: int
+    ) -> list[KeyedResult]:
+        """Inside the write transaction: the records of unknown keys, then the keys."""
+        results: list[KeyedResult | None] = []
+        first_of: dict[str, int] = {}  # key -> index of the group that writes it
+        fresh: list[NewRecord] = []
+        spans: list[tuple[int, int, int]] = []  # group index, first, end in `fresh`
+        for i, g in enumerate(groups):
+            stored = self._known(g.key)
+            if stored is not None:
+                ids = [(d, s, q) for d, s, q in _loads(stored[1])]
+                results.append(KeyedResult(ids, True, stored[0]))
+            elif g.key is not None and g.key in first_of:
+                results.append(None)  # a repeat within this call: filled in below
+            else:
+                if g.key is not None:
+                    first_of[g.key] = i
+                spans.append((i, len(fresh), len(fresh) + len(g.records)))
+                fresh.extend(g.records)
+                results.append(None)
+        seqs = self._insert(fresh, may_evict) if fresh else []
+        now = self._clock.wall_ms()
+        keyed_rows = []
+        for i, lo, hi in spans:
+            ids = [
+                (r.device or self.device, r.stream, seq)
+                for r, seq in zip(fresh[lo:hi], seqs[lo:hi], strict=True)
+            ]
+            g = groups[i]
+            results[i] = KeyedResult(ids, False, g.fingerprint)
+            if g.key is not None:
+                keyed_rows.append((g.key, g.fingerprint, _JSON(ids), now))
+        for i, g in enumerate(groups):
+            if results[i] is None:
+                first = results[first_of[g.key]]  # type: ignore[index]
+                assert first is not None
+                results[i] = KeyedResult(first.identities, True, first.fingerprint)
+        if keyed_rows:
+            c = self._conn
+            c.executemany(
+                "INSERT INTO idempotency(key, fingerprint, identities, wall_ms) VALUES (?,?,?,?)",
+                keyed_rows,
+            )
+            c.execute(
+                "DELETE FROM idempotency WHERE id <= (SELECT max(id) FROM idempotency) - ?",
+                (max_keys,),
+            )
+            c.execute(
+                "DELETE FROM idempotency WHERE id IN "
+                "(SELECT id FROM idempotency ORDER BY id LIMIT ?) AND wall_ms < ?",
+                (_KEY_PRUNE_ROWS, now - retention_ms),
+            )
+        return [r for r in results if r is not None]
+
+    def _write(
+        self, records: Sequence[NewRecord], body: Callable[[], _T], count_refusals: bool = True
+    ) -> _T:
+        """Run `body` in one write transaction (the caller holds the lock); on a refusal,
+        count `records` as refused."""
+        c = self._conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            result = body()
+            c.execute("COMMIT")
+        except BudgetExceeded as exc:
+            self._rollback()
+            if count_refusals:
+                self._count_refusal(exc.cls, len(records))
+            raise
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            if "full" not in str(exc) or not records:
+                raise
+            # The filesystem filled before the floor caught it (another program wrote).
+            cls = records[0].cls
+            if count_refusals:
+                self._count_refusal(cls, len(records))
+            raise BudgetExceeded(
+                f"disk full: {exc}", cls=cls, used_bytes=-1, budget_bytes=self.budget_bytes
+            ) from exc
+        except BaseException:
+            self._rollback()
+            raise
+        self._new_sids.clear()
+        if self._vacuum_after_commit:
+            self._vacuum_after_commit = False
+            self._conn.execute("PRAGMA incremental_vacuum")
+        return result
+
+    def _insert(self, records: Sequence[NewRecord], may_evict_own_class: bool) -> list[int]:
+        """Inside the write transaction: insert records, assigning their sequence numbers."""
+        synced, anchor = self._sync.check()
+        clock_col = 0 if synced else self._epoch
+        now_mono, now_wall = self._clock.monotonic_ns(), self._clock.wall_ms()
+        rows_by_cls: dict[str, list[tuple[Any, ...]]] = {}
+        seqs: list[int] = []
+        incoming = 0
+        c = self._conn
+        if anchor is not None:
+            self._store_anchor(anchor)
+        next_seq: dict[int, int] = {}
+        encode, stream_for, default_device = self._encode, self._stream_for, self.device
+        last_key: tuple[str, str, str] | None = None
+        st: _Stream | None = None
+        rows: list[tuple[Any, ...]] = []
+        for r in records:
+            key = (r.device or default_device, r.stream, r.cls)
+            if key != last_key:  # batches are mostly one stream: look it up once
+                st = stream_for(key[0], r.stream, r.cls, r.payload)
+                rows = rows_by_cls.setdefault(st.cls, [])
+                last_key = key
+            assert st is not None
+            seq = next_seq.get(st.sid)
+            if seq is None:
+                seq = c.execute("SELECT next_seq FROM streams WHERE id=?", (st.sid,)).fetchone()[0]
+            next_seq[st.sid] = seq + 1
+            body = encode(st, r.payload)
+            incoming += len(body) + 24
+            rows.append(
+                (
+                    st.sid,
+                    seq,
+                    now_mono if r.mono_ns is None else r.mono_ns,
+                    now_wall if r.wall_ms is None else r.wall_ms,
+                    clock_col,
+                    SCHEMA_VERSION,
+                    body,
+                )
+            )
+            seqs.append(seq)
+        for rec_cls in sorted(rows_by_cls, key=_RANK.__getitem__, reverse=True):
+            self._make_room(incoming, rec_cls, may_evict_own_class)
+            c.executemany(
+                f"INSERT INTO {_TABLE[rec_cls]}(sid,seq,mono_ns,wall_ms,clock,schema,body)"
+                " VALUES (?,?,?,?,?,?,?)",
+                rows_by_cls[rec_cls],
+            )
+        c.executemany(
+            "UPDATE streams SET next_seq=? WHERE id=?",
+            [(n, sid) for sid, n in next_seq.items()],
+        )
+        return seqs
 
     def _rollback(self) -> None:
         if self._conn.in_transaction:  # SQLite may have rolled back itself (disk full)
@@ -443,9 +615,11 @@ class Log:
                 validate_device(device)
                 validate_stream(stream)
                 validate_class(cls)
-                fields: tuple[str, ...] | None = None
-                if isinstance(payload, Mapping) and all(isinstance(k, str) for k in payload):
-                    fields = tuple(payload)
+                fields: tuple[str, ...] | None = (
+                    tuple(payload) if isinstance(payload, Mapping) else None
+                )
+                if fields is not None and not all(isinstance(k, str) for k in fields):
+                    fields = None
                 cur = self._conn.execute(
                     "INSERT INTO streams(device, stream, cls, next_seq, fields) VALUES (?,?,?,1,?)",
                     (device, stream, cls, _JSON(list(fields)) if fields else None),
@@ -867,6 +1041,43 @@ class Log:
                 "clock_synced": self.clock_synced(),
                 "quarantined": c.execute("SELECT count(*) FROM quarantine").fetchone()[0],
             }
+
+    def quick_stats(self) -> dict[str, Any]:
+        """The part of `stats()` a health endpoint polls, in O(log n) on its own read-only
+        connection, so polling never holds up writers (`stats()` counts rows under the lock).
+        Record counts come from positions: exact while deletions are prefix deletes (retire,
+        evict); after a salvage that lost pages they are upper bounds."""
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+        try:
+            conn.execute("BEGIN")  # one snapshot
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            free_pages = conn.execute("PRAGMA freelist_count").fetchone()[0]
+            spans = {
+                cls: conn.execute(f"SELECT min(pos), max(pos) FROM {table}").fetchone()
+                for cls, table in _TABLE.items()
+            }
+            consumers = conn.execute("SELECT name, cls, acked_pos FROM consumers").fetchall()
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        records = {cls: 0 if hi is None else hi - lo + 1 for cls, (lo, hi) in spans.items()}
+        backlog: dict[str, dict[str, int]] = {}
+        for name, cls, acked in consumers:
+            lo, hi = spans[cls]
+            backlog.setdefault(name, {})[cls] = 0 if hi is None else hi - max(acked, lo - 1)
+        try:
+            st = os.statvfs(self.path.parent)
+            free_disk: int | None = st.f_bavail * st.f_frsize
+        except OSError:
+            free_disk = None
+        return {
+            "used_bytes": (pages - free_pages) * self._page_size + self._wal_bytes(),
+            "budget_bytes": self.budget_bytes,
+            "free_disk_bytes": free_disk,
+            "records": records,
+            "backlog": backlog,
+            "clock_synced": self.clock_synced(),
+        }
 
     def streams(self) -> list[dict[str, Any]]:
         """Per stream: identity, class, how many were produced, and evicted."""

@@ -115,6 +115,7 @@ def salvage_into(target: Log, source: Path) -> dict[str, int]:
             ("evictions", "id", "sid, cls, reason, first_seq, last_seq, count, wall_ms"),
             ("epochs", "id", "boot_id, anchor_mono_ns, anchor_wall_ms"),
             ("quarantine", "id", "reason, body, wall_ms"),
+            ("idempotency", "id", "key, fingerprint, identities, wall_ms"),
         ):
             try:
                 for row in _rows(src, table, key, cols):

@@ -14,7 +14,7 @@ import pytest
 
 from edge_sim.fleet import Fault, Fleet
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 
 COMPONENTS = ("com.floorline.Sensors", "com.floorline.Rfid", "com.floorline.Uplink",
               "com.floorline.Analytics")

@@ -24,7 +24,7 @@ from cloud.iot_sql import (
     [
         ("SELEC * FROM 'a'", 0, "expected SELECT"),
         ("SELECT * FROM a/b", 14, "single quotes"),
-        ("SELECT * FROM 'a/#/b'", 14, "'#' must be a whole last level"),
+        ("SELECT * FROM 'a/#/b'", 14, "'#' must be the whole last level"),
         ("SELECT * FROM 'a/b+'", 14, "'+' must be a whole level"),
         ("SELECT * FROM ''", 14, "empty"),
         ("SELECT a FROM 'x' WHERE", 23, "expected an expression"),

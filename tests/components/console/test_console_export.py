@@ -285,14 +285,19 @@ def test_export_into_the_local_lake_then_the_uplink_catches_up_exactly_once(
     """The stick is loaded into the lake (cloud/lake, its identity index), then the site
     reconnects and the uplink delivers its whole backlog: the lake holds every identity once,
     and what arrived twice is counted as duplicates dropped."""
+    from cloud.lake.__main__ import main as lake_cli
     from cloud.lake.query import query
     from cloud.lake.store import Lake
 
     folder = _export(site, tmp_path, captured)
     exported = list(export.read_export(folder))
-    with Lake(tmp_path / "lake", clock=site.clock) as lake:
-        first = lake.ingest_records("site-1", exported)
-        assert first.rows_written == len(exported) and first.duplicates == 0
+    lake_root = str(tmp_path / "lake")
+    # The technician's command: verified to its end, then loaded with dedup by identity.
+    assert lake_cli(["--root", lake_root, "import", str(folder), "--site", "site-1"]) == 0
+    assert lake_cli(["--root", lake_root, "import", str(folder), "--site", "site-1"]) == 0
+    with Lake(lake_root, clock=site.clock) as lake:
+        assert lake.stats()["rows_written"] == len(exported)  # the second import added none
+        assert lake.stats()["duplicates_dropped"] == len(exported)
         lg = site.open()
         try:  # the site kept measuring after the stick left, then the link came back
             later = lg.append_batch("env/bme280@0x76", "raw",
@@ -308,3 +313,19 @@ def test_export_into_the_local_lake_then_the_uplink_catches_up_exactly_once(
         _, rows = query(lake, "SELECT device, stream, seq FROM telemetry")
         assert len(rows) == len(set(rows)) == len(identities)
         assert set(rows) == identities
+
+
+def test_a_tampered_export_is_refused_by_the_lake_import_and_nothing_is_loaded(
+        site, tmp_path, captured):
+    from cloud.lake.__main__ import main as lake_cli
+    from cloud.lake.store import Lake
+
+    folder = _export(site, tmp_path, captured)
+    data_file = next(p for p in folder.iterdir() if p.suffix in (".parquet", ".csv"))
+    raw = bytearray(data_file.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    data_file.write_bytes(bytes(raw))
+    lake_root = str(tmp_path / "lake")
+    assert lake_cli(["--root", lake_root, "import", str(folder), "--site", "site-1"]) == 2
+    with Lake(lake_root, clock=site.clock) as lake:
+        assert lake.stats().get("rows_written", 0) == 0

@@ -2,7 +2,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.core.envelope import EnvelopeError, Record, UnknownSchemaVersion, from_dict
+from components.core.envelope import (
+    EnvelopeError,
+    Record,
+    UnknownSchemaVersion,
+    from_dict,
+    validate_device,
+    validate_stream,
+)
 
 
 def _rec(**kw) -> dict:
@@ -55,3 +62,11 @@ def test_arbitrary_objects_never_raise_anything_but_envelope_error(data):
         from_dict(data)
     except EnvelopeError:
         pass
+
+
+def test_names_are_matched_whole_a_trailing_newline_is_refused():
+    for bad in ("dev-001\n", "dev-001\n\n"):
+        with pytest.raises(EnvelopeError):
+            validate_device(bad)
+    with pytest.raises(EnvelopeError):
+        validate_stream("env/bme280@0x76\n")

@@ -1,6 +1,7 @@
 """A corrupt log file is moved aside, never deleted, and what can be read is salvaged."""
 
 import os
+import sqlite3
 
 from components.core.log import Log
 
@@ -16,6 +17,19 @@ def _fill(path, n=3000):
         b = lg.read("uplink", limit=50, classes=["raw"])
         lg.ack("uplink", b)
         lg._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _raw_leaf_pages(path):
+    """File page indexes (0-based) of rec_raw's leaf pages, so damage hits records and not
+    the tree above them whatever the schema's layout."""
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT pageno FROM dbstat WHERE name='rec_raw' AND pagetype='leaf' ORDER BY pageno"
+        ).fetchall()
+    finally:
+        conn.close()
+    return [r[0] - 1 for r in rows]
 
 
 def _corrupt_pages(path, pages, page_size=4096):
@@ -41,8 +55,8 @@ def test_garbage_file_is_moved_aside_and_a_fresh_log_starts(tmp_path):
 def test_damaged_pages_are_skipped_and_losses_are_counted_by_sequence(tmp_path):
     path = tmp_path / "log.db"
     _fill(path)
-    size_pages = path.stat().st_size // 4096
-    _corrupt_pages(path, [size_pages // 2, size_pages // 2 + 1])
+    leaves = _raw_leaf_pages(path)
+    _corrupt_pages(path, leaves[len(leaves) // 2 : len(leaves) // 2 + 2])
     with Log.open(path, device="dev-001", free_floor_bytes=0) as lg:
         records = [r for r in lg.snapshot_records(["raw"])]
         ev = [e for e in lg.evictions() if e["reason"] == "corruption"]

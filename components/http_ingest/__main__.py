@@ -1,0 +1,126 @@
+"""Run command: `python -m components.http_ingest`.
+
+Under Greengrass the configuration comes from the nucleus (and follows its updates); outside it,
+from FLOORLINE_CONFIG (JSON). Stops cleanly on SIGTERM/SIGINT: stops accepting, lets the
+requests in flight get their commit, closes the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import signal
+import ssl
+import sys
+from collections.abc import Coroutine
+from typing import Any
+
+from aiohttp import web
+
+from components.core.clock import SystemClock
+from components.core.config import Config, ConfigError
+from components.core.ipc import connect, follow_updates, load_config, thing_name
+from components.core.log_config import open_log
+from components.http_ingest.config import SPEC
+from components.http_ingest.server import Ingest, build_app
+from components.http_ingest.writer import CommitWriter
+
+log = logging.getLogger("floorline.http_ingest")
+
+
+def tls_context(cfg: Config) -> ssl.SSLContext | None:
+    """The site certificate, when both files are configured."""
+    if not cfg.tlsCertPath and not cfg.tlsKeyPath:
+        return None
+    if not (cfg.tlsCertPath and cfg.tlsKeyPath):
+        raise ConfigError({"tlsCertPath": "tlsCertPath and tlsKeyPath go together"})
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cfg.tlsCertPath, cfg.tlsKeyPath)
+    return ctx
+
+
+async def serve(
+    cfg: Config, ingest: Ingest, stop: asyncio.Event, tls: ssl.SSLContext | None
+) -> None:
+    runner = web.AppRunner(build_app(ingest), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(
+        runner, cfg.bindAddress, cfg.port, ssl_context=tls, backlog=1024
+    )
+    await site.start()
+    port = runner.addresses[0][1]
+    log.info(
+        "event=listening address=%s port=%d tls=%s", cfg.bindAddress, port, tls is not None
+    )
+    print(f"listening port={port}", flush=True)  # the line tests and scripts wait for
+    try:
+        await stop.wait()
+    finally:
+        log.info("event=stopping")
+        await runner.cleanup()  # finishes requests in flight (each awaits its commit)
+
+
+def _run_loop(coro: Coroutine[Any, Any, None]) -> None:
+    """uvloop (libuv) where installed: the same asyncio API, markedly less CPU per request."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+    else:
+        uvloop.run(coro)
+
+
+def main() -> int:
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    gg = connect()
+    try:
+        holder = load_config(SPEC, gg)
+    except ConfigError as exc:
+        log.error("event=config_invalid errors=%r", exc.errors)
+        return 2
+    cfg = holder.current
+    try:
+        tls = tls_context(cfg)
+    except ConfigError as exc:
+        log.error("event=config_invalid errors=%r", exc.errors)
+        return 2
+    except (OSError, ssl.SSLError) as exc:
+        log.error("event=tls_unusable cert=%s error=%r", cfg.tlsCertPath, exc)
+        return 2
+    clock = SystemClock()
+    lg = open_log(cfg, thing_name(), clock)
+    writer = CommitWriter(lg)
+    ingest = Ingest(cfg, lg, writer, clock)
+    writer.start()
+    # Everything built so far lives as long as the process: keep it out of the collector's
+    # full passes, which otherwise stall the event loop for tens of ms under load.
+    gc.collect()
+    gc.freeze()
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        def applied() -> None:  # runs on the IPC thread: hand the new config to the loop
+            loop.call_soon_threadsafe(ingest.apply, holder.current)
+
+        follow_updates(holder, gg, on_applied=applied)
+        await serve(cfg, ingest, stop, tls)
+
+    try:
+        _run_loop(run())
+    finally:
+        writer.stop()
+        lg.close()
+        if gg is not None:
+            gg.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

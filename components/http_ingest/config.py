@@ -1,0 +1,64 @@
+"""The configuration of http_ingest: every key, its type, default and bounds, declared once.
+
+The recipe's DefaultConfiguration is checked against `SPEC`; a configuration update that fails
+any check is rejected whole and the one in force stays.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from components.core.config import Key, Spec
+from components.core.envelope import EnvelopeError, validate_device
+from components.core.log_config import LOG_KEYS
+from components.http_ingest.schemas import check_schemas
+
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _check_tokens(value: Mapping[str, Any]) -> dict[str, str]:
+    """device -> lower-case hex SHA-256 of its bearer token (the token itself never stored)."""
+    out: dict[str, str] = {}
+    for device, digest in value.items():
+        try:
+            validate_device(device)
+        except EnvelopeError as exc:
+            raise ValueError(str(exc)) from None
+        if not isinstance(digest, str) or not _SHA256_HEX.fullmatch(digest.lower()):
+            raise ValueError(f"{device}: expected 64 hex digits (SHA-256 of the token)")
+        out[device] = digest.lower()
+    return out
+
+
+SPEC = Spec(
+    *LOG_KEYS,
+    Key("bindAddress", str, "0.0.0.0", "address to listen on (127.0.0.1: this device only)"),
+    Key("port", int, 8081, "TCP port of the ingest API (0: any free port)", min=0, max=65535),
+    Key("tlsCertPath", str, "", "PEM certificate chain (the site certificate); empty: HTTP"),
+    Key("tlsKeyPath", str, "", "PEM private key of that certificate"),
+    Key("tokenSha256ByDevice", dict, {}, "device name -> hex SHA-256 of its bearer token",
+        check=_check_tokens),
+    Key("maxBodyBytes", int, 1 << 20, "largest request body; bigger is answered 413",
+        min=256, max=64 << 20),
+    Key("bodyTimeoutSeconds", float, 30.0, "longest wait for a body to arrive (else 408)",
+        min=0.1, max=600.0),
+    Key("maxRecordsPerRequest", int, 500, "records in one batch; more is answered 400",
+        min=1, max=10_000),
+    Key("maxRecordsPerSecondPerDevice", float, 50.0, "sustained records/s per device (429 past it)",
+        min=0.01, max=1e6),
+    Key("burstRecordsPerDevice", int, 500, "records a device may send at once after a pause",
+        min=1, max=1_000_000),
+    Key("recordSchemas", dict, {}, "record type -> JSON schema of its data (adds or replaces "
+        "the built-in pos_sale, gate_passage, plc_counter)", check=check_schemas),
+    Key("acceptUnknownTypes", bool, False, "accept types without a schema (any JSON object)"),
+    Key("idempotencyRetentionSeconds", float, 86_400.0, "how long a retry is recognised",
+        min=60.0, max=30 * 86_400.0),
+    Key("maxIdempotencyKeys", int, 100_000, "keys kept at most (oldest forgotten first)",
+        min=100, max=10_000_000),
+    Key("logFullRetryAfterSeconds", int, 30, "Retry-After sent when the log is full",
+        min=1, max=3600),
+    Key("maxCommitRecords", int, 2_000, "records group-committed in one transaction at most",
+        min=1, max=100_000),
+)

@@ -1,0 +1,182 @@
+"""From request bytes to records for the log: pure functions, no sockets, no clock.
+
+A body is one record object, a JSON array of them, or `{"records": [...]}`. A record is
+`{"device": D, "type": T, "id": optional client message id, "data": {...}}`; it goes to the
+log as class `event` on stream `<type>/http@<device>` with payload `{"id": ..., "data": ...}`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from components.core.envelope import EnvelopeError, validate_device, validate_stream
+from components.core.log import KeyedAppend, NewRecord
+from components.http_ingest.schemas import TYPE_RE, RecordSchema
+
+RECORD_CLASS = "event"
+RECORD_KEYS = frozenset({"device", "type", "id", "data"})
+MAX_ID_CHARS = 128
+# The same encoder settings as the log: whatever passes here, the log can store.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+class BodyError(ValueError):
+    """The body as a whole cannot be read as records (400, nothing written)."""
+
+
+def stream_name(rtype: str, device: str) -> str:
+    """`<type>/http@<device>`: the kind is the record type, the source is HTTP, the place is
+    the posting device."""
+    return f"{rtype}/http@{device}"
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise BodyError(f"number {text[:40]} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise BodyError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant)
+
+
+def parse_body(raw: bytes, max_records: int) -> list[Any]:
+    """The list of record candidates in `raw` (each still to be checked)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BodyError(f"body is not UTF-8 at byte {exc.start}") from None
+    try:
+        doc = _DECODER.decode(text)
+    except json.JSONDecodeError as exc:
+        raise BodyError(f"body is not JSON: {exc.msg} at line {exc.lineno} col {exc.colno}") \
+            from None
+    except RecursionError:
+        raise BodyError("body is nested too deeply") from None
+    if isinstance(doc, Mapping) and "records" in doc and "type" not in doc:
+        if set(doc) != {"records"}:
+            raise BodyError("a batch object has only the key 'records'")
+        doc = doc["records"]
+        if not isinstance(doc, list):
+            raise BodyError("'records' is not an array")
+    if isinstance(doc, Mapping):
+        return [doc]
+    if not isinstance(doc, list):
+        raise BodyError("body is neither a record object nor an array of records")
+    if not doc:
+        raise BodyError("the batch is empty")
+    if len(doc) > max_records:
+        raise BodyError(f"{len(doc)} records in one request; at most {max_records}")
+    return doc
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    index: int
+    device: str
+    rtype: str
+    msg_id: str | None
+    data: Mapping[str, Any]
+
+    @property
+    def stream(self) -> str:
+        return stream_name(self.rtype, self.device)
+
+    def new_record(self) -> NewRecord:
+        return NewRecord(
+            self.stream, RECORD_CLASS, {"id": self.msg_id, "data": self.data}, device=self.device
+        )
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(_ENCODE([self.rtype, self.data]).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    index: int
+    errors: list[str]
+
+
+def foreign_devices(candidates: Sequence[Any], device: str) -> set[str]:
+    """Devices other than the authenticated one that records claim to come from."""
+    return {
+        c["device"]
+        for c in candidates
+        if isinstance(c, Mapping) and isinstance(c.get("device"), str) and c["device"] != device
+    }
+
+
+def check_record(
+    index: int,
+    obj: Any,
+    validators: Mapping[str, RecordSchema],
+    accept_unknown_types: bool,
+) -> Accepted | Rejected:
+    """Check one candidate against the envelope rules and its type's schema."""
+    if not isinstance(obj, Mapping):
+        return Rejected(index, ["record is not an object"])
+    errors: list[str] = []
+    extra = sorted(str(k) for k in obj if k not in RECORD_KEYS)
+    if extra:
+        errors.append(f"unknown keys {extra[:5]} (allowed: device, type, id, data)")
+    device, rtype, msg_id, data = obj.get("device"), obj.get("type"), obj.get("id"), obj.get("data")
+    try:
+        validate_device(device)  # type: ignore[arg-type]
+    except EnvelopeError:
+        errors.append("'device' is missing or not a valid thing name")
+    if not isinstance(rtype, str) or not TYPE_RE.fullmatch(rtype):
+        errors.append("'type' is missing or not [a-z0-9_]{1,64}")
+    if msg_id is not None and not (
+        isinstance(msg_id, str) and 0 < len(msg_id) <= MAX_ID_CHARS and msg_id.isprintable()
+    ):
+        errors.append(f"'id' is not a printable string of 1..{MAX_ID_CHARS} characters")
+    if not isinstance(data, Mapping):
+        errors.append("'data' is missing or not an object")
+    if errors:
+        return Rejected(index, errors)
+    assert isinstance(device, str) and isinstance(rtype, str) and isinstance(data, Mapping)
+    validate_stream(stream_name(rtype, device))  # holds by construction; checked, not assumed
+    validator = validators.get(rtype)
+    if validator is None and not accept_unknown_types:
+        return Rejected(index, [f"unknown record type {rtype!r} (no schema configured)"])
+    if validator is not None:
+        try:
+            errors = validator.errors(data)
+        except RecursionError:
+            return Rejected(index, ["'data' is nested too deeply"])
+        if errors:
+            return Rejected(index, errors)
+    try:
+        _ENCODE(data).encode("utf-8")
+    except (ValueError, UnicodeEncodeError, RecursionError) as exc:
+        return Rejected(index, [f"'data' cannot be stored: {str(exc)[:200]}"])
+    return Accepted(index, device, rtype, msg_id, data)
+
+
+def groups_for(
+    accepted: Sequence[Accepted], device: str, request_key: str | None, body_digest: str
+) -> list[tuple[KeyedAppend, list[Accepted]]]:
+    """How the accepted records are written, each unit with the records it holds (in order).
+    With an Idempotency-Key the request is one unit; without one, each record with an `id` is
+    its own unit and the others are written as they come."""
+    if request_key is not None:
+        key = f"req\x1f{device}\x1f{request_key}"
+        return [(KeyedAppend(key, [a.new_record() for a in accepted], body_digest), list(accepted))]
+    out = [
+        (KeyedAppend(f"msg\x1f{device}\x1f{a.msg_id}", [a.new_record()], a.fingerprint()), [a])
+        for a in accepted
+        if a.msg_id is not None
+    ]
+    plain = [a for a in accepted if a.msg_id is None]
+    if plain:
+        out.append((KeyedAppend(None, [a.new_record() for a in plain]), plain))
+    return out

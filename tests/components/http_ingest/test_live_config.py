@@ -1,0 +1,68 @@
+"""A configuration update applies to the next request: tokens, body limit, schemas."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+from ingest_server import TOKENS, auth, digest, sale
+
+from components.core.clock import ManualClock
+from components.core.log import Log
+from components.http_ingest.config import SPEC
+from components.http_ingest.server import Ingest, LatencyWindow, build_app
+from components.http_ingest.writer import CommitWriter
+
+
+def test_update_swaps_tokens_limits_and_schemas_without_a_restart(tmp_path):
+    clock = ManualClock()
+    lg = Log.open(tmp_path / "log.sqlite", device="gw-1", clock=clock, free_floor_bytes=0)
+    writer = CommitWriter(lg)
+    writer.start()
+    first = SPEC.parse({"tokenSha256ByDevice": {"pos-17": digest(TOKENS["pos-17"])}})
+    ingest = Ingest(first, lg, writer, clock)
+
+    async def main():
+        server = TestServer(build_app(ingest), host="127.0.0.1")
+        await server.start_server()
+        url = str(server.make_url("/v1/records"))
+        async with aiohttp.ClientSession() as s:
+            async def post(body, device):
+                async with s.post(url, json=body, headers=auth(device)) as r:
+                    return r.status
+
+            before = (await post(sale("pos-17"), "pos-17"), await post(sale("pos-18"), "pos-18"))
+            ingest.apply(
+                SPEC.parse(
+                    {
+                        "tokenSha256ByDevice": {"pos-18": digest(TOKENS["pos-18"])},
+                        "maxBodyBytes": 256,
+                        "recordSchemas": {"pos_sale": {"type": "object", "maxProperties": 0}},
+                    }
+                )
+            )
+            tiny = {"device": "pos-18", "type": "pos_sale", "data": {}}
+            after = (
+                await post(sale("pos-17"), "pos-17"),  # token withdrawn
+                await post(tiny, "pos-18"),  # new token, new schema
+                await post([sale("pos-18")] * 3, "pos-18"),  # over the new body limit
+            )
+        await server.close()
+        return before, after
+
+    try:
+        before, after = asyncio.run(main())
+    finally:
+        writer.stop()
+        lg.close()
+    assert before == (202, 401)
+    assert after == (401, 202, 413)
+
+
+def test_latency_window_percentiles():
+    w = LatencyWindow(size=100)
+    assert w.percentiles_ms()["p99"] is None
+    for ms in range(1, 201):  # only the last 100 count
+        w.add(ms * 1_000_000)
+    assert w.percentiles_ms() == {"p50": 151.0, "p99": 200.0, "max": 200.0}
