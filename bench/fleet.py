@@ -13,7 +13,7 @@ A step runs in REAL TIME when, over the window:
     the ADXL345 FIFO read blocks the loop, so even an idle device samples a few % slower than
     nominal (the table shows the ratio to nominal too). A starved device polls later still,
     its intervals stretch and its counts drop below the baseline; and
-  - the uplink backlog of the fleet grew by no more than 5 % of what was produced in the
+  - the uplink backlog of the fleet (its IoT and Kinesis log consumers) grew by no more than 5 % of what was produced in the
     window, or 5 s of production if that is more (the uplink ships a batch every couple of
     seconds, so a snapshot just before a shipment is not growth): the uplink ships as fast
     as the sensors write and the backlog does not build up, and
@@ -50,6 +50,7 @@ from rich.table import Table  # noqa: E402
 
 from bench.report import emit  # noqa: E402
 from components.core.log import Log  # noqa: E402
+from components.uplink.senders import IOT_CONSUMER, KINESIS_CONSUMER  # noqa: E402
 from edge_sim.fleet import CHIPS, Fleet  # noqa: E402
 from edge_sim.load import LoadPlan, LoadRun, cpu_seconds  # noqa: E402
 
@@ -58,6 +59,7 @@ console = Console()
 RATE_TOLERANCE = 0.95
 BACKLOG_GROWTH_MAX = 0.05  # of the window's production...
 BACKLOG_NOISE_S = 5.0  # ...or this many seconds of it: the uplink ships every couple of seconds
+UPLINK_CONSUMERS = (IOT_CONSUMER, KINESIS_CONSUMER)
 INTERVAL_BY_ADDRESS = {c["address"]: float(c["sampleIntervalSeconds"]) for c in CHIPS}
 
 
@@ -107,9 +109,10 @@ def snapshot(fleet: Fleet) -> dict[str, Any]:
             continue
         with Log.open(path, device=thing, free_floor_bytes=0) as lg:
             streams = lg.streams()
+            # The uplink's consumers only: analytics acknowledges once per aggregation window.
             backlog = sum(
-                b["records"] for consumer in lg.stats()["backlog"].values()
-                for b in consumer.values()
+                b["records"] for name, consumer in lg.stats()["backlog"].items()
+                if name in UPLINK_CONSUMERS for b in consumer.values()
             )  # fmt: skip
         devices[thing] = {
             "t": time.monotonic(),
