@@ -13,10 +13,11 @@ A step runs in REAL TIME when, over the window:
     the ADXL345 FIFO read blocks the loop, so even an idle device samples a few % slower than
     nominal (the table shows the ratio to nominal too). A starved device polls later still,
     its intervals stretch and its counts drop below the baseline; and
-  - the uplink backlog of the fleet (its IoT and Kinesis log consumers) grew by no more than 5 % of what was produced in the
-    window, or 5 s of production if that is more (the uplink ships a batch every couple of
-    seconds, so a snapshot just before a shipment is not growth): the uplink ships as fast
-    as the sensors write and the backlog does not build up, and
+  - the uplink backlog of the fleet (its IoT and Kinesis log consumers) grew by no more
+    than 5 % of what was produced in the window, or 5 s of production if that is more (the
+    uplink ships a batch every couple of seconds, so a snapshot just before a shipment is
+    not growth): the uplink ships as fast as the sensors write, the backlog does not build
+    up; and
   - no component is BROKEN.
 Memory per device: the sum of the RSS (and PSS, which splits shared pages fairly) of the
 device's component process groups, plus the device's share of the runner process and broker.
