@@ -67,7 +67,11 @@ class Backlog:
     raw_scalar_marks: list[int] | None = None
 
 
-def _rows(sensor: Sensor, seed: int, start_s: int, seconds: int) -> Iterator[tuple[int, dict]]:
+def _rows(
+    sensor: Sensor, seed: int, start_s: int, seconds: int, full_precision: bool
+) -> Iterator[tuple[int, dict]]:
+    """(wall_ms, payload) of one sensor; `full_precision` keeps every float digit, as the
+    drivers report today (resolution is not rounded off before the log)."""
     world = chip_world(sensor.chip, sensor.stream, seed)
     sig = world.signals
     step_ms = 1000 // sensor.per_s
@@ -76,29 +80,50 @@ def _rows(sensor: Sensor, seed: int, start_s: int, seconds: int) -> Iterator[tup
         t_s = t_ms / 1000
         if sensor is ADXL:
             x, y, z = (sig[a].value(t_s) for a in ("accel_x_g", "accel_y_g", "accel_z_g"))
-            rms = (abs(x) * 0.707, abs(y) * 0.707, abs(z - 1.0) * 0.707)
             p = {
                 "rate_hz": 400.0,
                 "samples": 100,
-                "rms_x_g": round(0.14 + rms[0] * 0.01, 4),
-                "rms_y_g": round(0.035 + rms[1] * 0.01, 4),
-                "rms_z_g": round(0.014 + rms[2] * 0.01, 4),
-                "peak_g": round(0.3 + abs(x) * 0.05, 4),
+                "rms_x_g": 0.14 + abs(x) * 0.007,
+                "rms_y_g": 0.035 + abs(y) * 0.007,
+                "rms_z_g": 0.014 + abs(z - 1.0) * 0.007,
+                "peak_g": 0.3 + abs(x) * 0.05,
                 "dominant_hz": 24.0 if k % 7 else 48.0,
-                "dominant_g": round(0.2 + abs(y) * 0.01, 4),
+                "dominant_g": 0.2 + abs(y) * 0.01,
                 "overruns": 0,
             }
         else:
-            p = {f: round(sig[f].value(t_s), n) for f, n in sensor.places.items()}
+            p = {f: sig[f].value(t_s) for f in sensor.places}
+        if not full_precision:
+            p = {f: round(v, sensor.places[f]) if f in sensor.places else v for f, v in p.items()}
         yield W0_MS + t_ms, p
 
 
-def build(path: Path, device: str, seconds: int, *, chunk_s: int = 600, seed: int = 7) -> Backlog:
-    """Append `seconds` of the device's data to a fresh log at `path`, in batches per chunk."""
+def build(
+    path: Path,
+    device: str,
+    seconds: int,
+    *,
+    chunk_s: int = 600,
+    seed: int = 7,
+    full_precision: bool = False,
+    alerts: int = 0,
+) -> Backlog:
+    """Append `seconds` of the device's data to a fresh log at `path`, in batches per chunk,
+    and `alerts` threshold alerts spread over the outage (each one IoT Core message)."""
     out = Backlog(raw_scalar_marks=[])
     sensors = (*SENSORS, ADXL)
     with Log.open(path, device=device, budget_bytes=8 << 30, free_floor_bytes=0) as lg:
-        gens = {s.stream: _rows(s, seed, 0, seconds) for s in sensors}
+        gens = {s.stream: _rows(s, seed, 0, seconds, full_precision) for s in sensors}
+        lg.append_records([
+            NewRecord(
+                "alert/" + SENSORS[i % 4].stream.split("/", 1)[1], "alert",
+                {"rule": "temperature_high", "severity": "warning", "field": "temperature_c",
+                 "value": round(28.0 + (i % 50) / 10, 2), "threshold": 28.0,
+                 "window_s": 60, "message": "temperature above 28.0 degC for 60 s"},
+                wall_ms=W0_MS + (i * seconds // alerts) * 1000)
+            for i in range(alerts)
+        ])
+        out.iot_records += alerts
         for start in range(0, seconds, chunk_s):
             span = min(chunk_s, seconds - start)
             raw: list[NewRecord] = []
