@@ -67,7 +67,7 @@ class Backlog:
     raw_scalar_marks: list[int] | None = None
 
 
-def _rows(
+def rows(
     sensor: Sensor, seed: int, start_s: int, seconds: int, full_precision: bool
 ) -> Iterator[tuple[int, dict]]:
     """(wall_ms, payload) of one sensor; `full_precision` keeps every float digit, as the
@@ -113,7 +113,7 @@ def build(
     out = Backlog(raw_scalar_marks=[])
     sensors = (*SENSORS, ADXL)
     with Log.open(path, device=device, budget_bytes=8 << 30, free_floor_bytes=0) as lg:
-        gens = {s.stream: _rows(s, seed, 0, seconds, full_precision) for s in sensors}
+        gens = {s.stream: rows(s, seed, 0, seconds, full_precision) for s in sensors}
         lg.append_records([
             NewRecord(
                 "alert/" + SENSORS[i % 4].stream.split("/", 1)[1], "alert",
@@ -129,21 +129,21 @@ def build(
             raw: list[NewRecord] = []
             iot: list[NewRecord] = []
             for s in sensors:
-                rows = [next(gens[s.stream]) for _ in range(span * s.per_s)]
-                raw += [NewRecord(s.stream, "raw", p, wall_ms=w) for w, p in rows]
+                chunk = [next(gens[s.stream]) for _ in range(span * s.per_s)]
+                raw += [NewRecord(s.stream, "raw", p, wall_ms=w) for w, p in chunk]
                 n = scalars_per_record(s)
                 assert out.raw_scalar_marks is not None
-                for _ in rows:
+                for _ in chunk:
                     out.raw_scalars += n
                     out.raw_scalar_marks.append(out.raw_scalars)
                 first = next(iter(s.places))
-                for m in range(0, len(rows), 60 * s.per_s):
-                    vals = [p[first] for _w, p in rows[m : m + 60 * s.per_s]]
+                for m in range(0, len(chunk), 60 * s.per_s):
+                    vals = [p[first] for _w, p in chunk[m : m + 60 * s.per_s]]
                     iot.append(NewRecord(
                         "agg/" + s.stream.split("/", 1)[1], "aggregate",
                         {"field": first, "mean": round(sum(vals) / len(vals), 4),
                          "min": min(vals), "max": max(vals), "count": len(vals)},
-                        wall_ms=rows[m][0]))
+                        wall_ms=chunk[m][0]))
                 for m in range(0, span, 300):
                     iot.append(NewRecord(
                         "health/" + s.stream.split("/", 1)[1], "health",

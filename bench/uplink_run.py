@@ -100,8 +100,10 @@ def drain(
     timeout_s: float,
     profile_s: float = 0.0,
     poll_s: float = 0.1,
+    min_run_s: float = 0.0,
 ) -> Run:
-    """Run the uplink until every record of the log is acknowledged by its consumers."""
+    """Run the uplink until every record of the log is acknowledged by its consumers (and for
+    at least `min_run_s`: an empty log measures the idle process)."""
     target = last_positions(log_path)
     wanted = {
         IOT_CONSUMER: {
@@ -169,7 +171,7 @@ def drain(
                     time.sleep(poll_s)
                     continue
                 run.samples.append(Sample(time.monotonic() - t0, rss, cpu, acked))
-                if all(
+                if run.samples[-1].t_s >= min_run_s and all(
                     acked.get(name, {}).get(c, 0) >= p
                     for name, per in wanted.items()
                     for c, p in per.items()
@@ -180,6 +182,7 @@ def drain(
             if prof is not None:
                 prof.wait(timeout=profile_s + 60)
                 run.profile = (log_path.parent / "profile.txt").read_text()
+            _wait_spool(server, cloud, timeout_s=60)  # acked = spooled; let the nucleus deliver
             if use_kinesis:  # let Stream Manager's export hand the rest to Kinesis
                 _wait_export(sm, timeout_s=60)
             run.sm_snapshot = sm.snapshot()
@@ -199,6 +202,19 @@ def drain(
             shutil.rmtree(sock_dir, ignore_errors=True)
     run.exit_output = out_path.read_text()[-4000:]
     return run
+
+
+def _wait_spool(server: NucleusServer, cloud: InMemoryCloud, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    last, stable_since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        published = cloud.stats["published"]
+        if published != last:
+            last, stable_since = published, time.monotonic()
+        idle = server.mqtt.snapshot()["spooled_messages"] == 0
+        if idle and time.monotonic() - stable_since > 0.5:
+            return
+        time.sleep(0.1)
 
 
 def _wait_export(sm: StreamManagerServer, timeout_s: float) -> None:
