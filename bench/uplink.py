@@ -309,23 +309,42 @@ def iot_rows(run: Run, label: str, kind: str) -> list[dict[str, Any]]:
 
 
 def profile_rows(text: str | None, label: str) -> list[dict[str, Any]]:
-    """Top functions of floorline code by inclusive samples (py-spy raw, collapsed stacks)."""
+    """Top floorline functions by inclusive samples, and the top lines by own samples
+    (py-spy raw format: collapsed stacks, one count per line)."""
     if not text:
         return []
     total = 0
     incl: Counter = Counter()
+    own: Counter = Counter()
     for line in text.splitlines():
         stack, _, n = line.rpartition(" ")
         if not n.isdigit():
             continue
         total += int(n)
-        frames = {f for f in stack.split(";") if "components/" in f or "stream_manager" in f}
-        for f in frames:
-            incl[f.split(" (")[0] + " " + f[f.find("components/"):].split(":")[0].rstrip(")")
-                 if "components/" in f else f] += int(n)
-    return [{"figure": f"(b) profile {label}: {name}", "value": 100 * n / max(total, 1),
-             "unit": "% samples", "note": "py-spy, all threads, inclusive"}
-            for name, n in incl.most_common(8)]
+        frames = stack.split(";")
+        own[_frame(frames[-1])] += int(n)
+        for f in {_frame(f, line_no=False) for f in frames if "components/" in f}:
+            incl[f] += int(n)
+    rows = [{"figure": f"(b) profile {label}, inclusive: {name}", "value": 100 * n / total,
+             "unit": "% samples", "note": "py-spy 20 s, all threads"}
+            for name, n in incl.most_common(6)]
+    rows += [{"figure": f"(b) profile {label}, own time: {name}", "value": 100 * n / total,
+              "unit": "% samples", "note": "py-spy 20 s, all threads"}
+             for name, n in own.most_common(6)]
+    return rows
+
+
+def _frame(frame: str, line_no: bool = True) -> str:
+    """'func (path/to/components/x.py:12)' -> 'components/x.py:12 func'."""
+    func, _, where = frame.partition(" (")
+    where = where.rstrip(")")
+    if "components/" in where:
+        where = where[where.index("components/"):]
+    else:
+        where = where.rsplit("/", 1)[-1]
+    if not line_no:
+        where = where.rsplit(":", 1)[0]
+    return f"{where} {func}"
 
 
 # ---------------------------------------------------------------- main

@@ -150,6 +150,7 @@ def drain(
     }
     db = sqlite3.connect(f"file:{log_path}?mode=ro", uri=True, timeout=30)
     prof: subprocess.Popen | None = None
+    profiling = False
     with open(out_path, "w") as out:
         t0 = time.monotonic()
         proc = subprocess.Popen(
@@ -160,8 +161,8 @@ def drain(
             stderr=subprocess.STDOUT,
         )
         try:
-            if profile_s:
-                prof = _start_profile(proc.pid, profile_s, log_path.parent / "profile.txt")
+            # Profile the bulk phase: after the alerts (one message each) are through.
+            alerts_pos = wanted.get(IOT_CONSUMER, {}).get("alert", 0)
             while time.monotonic() - t0 < timeout_s and proc.poll() is None:
                 try:
                     rss, _ = proc_rss_kb(proc.pid)
@@ -171,6 +172,11 @@ def drain(
                     time.sleep(poll_s)
                     continue
                 run.samples.append(Sample(time.monotonic() - t0, rss, cpu, acked))
+                if profile_s and not profiling and (
+                    acked.get(IOT_CONSUMER, {}).get("alert", 0) >= alerts_pos
+                ):
+                    profiling = True
+                    prof = _start_profile(proc.pid, profile_s, log_path.parent / "profile.txt")
                 if run.samples[-1].t_s >= min_run_s and all(
                     acked.get(name, {}).get(c, 0) >= p
                     for name, per in wanted.items()
@@ -181,7 +187,8 @@ def drain(
                 time.sleep(poll_s)
             if prof is not None:
                 prof.wait(timeout=profile_s + 60)
-                run.profile = (log_path.parent / "profile.txt").read_text()
+                out_txt = log_path.parent / "profile.txt"
+                run.profile = out_txt.read_text() if out_txt.exists() else None
             _wait_spool(server, cloud, timeout_s=60)  # acked = spooled; let the nucleus deliver
             if use_kinesis:  # let Stream Manager's export hand the rest to Kinesis
                 _wait_export(sm, timeout_s=60)
