@@ -18,7 +18,6 @@ from typing import Any
 
 import yaml
 
-from components.core.log_config import LOG_KEYS  # noqa: F401  (the keys configured below)
 from components.uplink.senders import IOT_CONSUMER, KINESIS_CONSUMER
 from edge_sim.nucleus.cloud import InMemoryCloud
 from edge_sim.nucleus.config_store import ConfigStore
