@@ -6,31 +6,20 @@ partitions (S3 prefixes), not columns: Firehose writes only the columns into the
 `device` stays a column on purpose: Firehose allows 500 active partitions per stream, so a
 per-device partition would stop scaling at a few hundred devices.
 
-One schema module owns this list for the whole cloud side: `cloud/lake/schema.py`. Until it is
-on the main line the same names and types are spelled here (a test compares them with the lake
-schema whenever it is importable); switching is one import in place of the tuples below.
+The one definition is `cloud/lake/rows.py` (pure, so the stack and its decoder Lambda can use
+it without pyarrow); this module gives it the (name, type, comment) shape the stack builds the
+Glue table from.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
+from cloud.lake import rows
+
 # (name, Glue/Hive type, comment)
 Column = tuple[str, str, str]
 
-COLUMNS: Final[tuple[Column, ...]] = (
-    ("device", "string", "thing name"),
-    ("stream", "string", "<kind>/<chip>@<address>"),
-    ("seq", "bigint", "gapless per (device, stream)"),
-    ("cls", "string", "raw, event, health, aggregate, alert"),
-    ("wall_ms", "bigint", "device wall clock when written"),
-    ("wall_corrected_ms", "bigint", "recovered wall time, if unsynced"),
-    ("event_ms", "bigint", "best wall time of the event"),
-    ("clock_synced", "boolean", "device clock was synced"),
-    ("schema_version", "int", "envelope schema version"),
-    ("payload", "string", "the record's payload as JSON"),
-    ("ingest_ms", "bigint", "when the lake received it"),
-)
-
-PARTITION_KEYS: Final[tuple[tuple[str, str], ...]] = (("site", "string"), ("dt", "string"))
-TABLE: Final = "telemetry"
+COLUMNS: Final[tuple[Column, ...]] = tuple((c.name, c.glue_type, c.comment) for c in rows.COLUMNS)
+PARTITION_KEYS: Final[tuple[tuple[str, str], ...]] = rows.PARTITION_KEYS
+TABLE: Final = rows.TABLE

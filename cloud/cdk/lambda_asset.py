@@ -1,4 +1,5 @@
-"""Package a Lambda handler with exactly the components.core modules it imports.
+"""Package a Lambda handler with exactly the components.core modules it imports (and the
+lake's pure row definition, cloud/lake/rows.py, when it imports that).
 
 The stack's functions (the batch decoder, the provisioning hook) share code with the device
 (batch format, envelope, topic scheme). Each asset carries its handler plus the core modules
@@ -21,6 +22,12 @@ DECODER_HANDLER = HERE / "decoder" / "handler.py"
 PROVISIONING_HOOK_HANDLER = HERE / "provisioning_hook" / "handler.py"
 HANDLER = "handler.handler"  # every asset puts its handler at the root as handler.py
 _CORE_PACKAGE = "components.core"
+_LAKE_ROWS = "cloud.lake.rows"
+
+
+def _imports_module(source: Path, module: str) -> bool:
+    tree = ast.parse(source.read_text(), filename=str(source))
+    return any(isinstance(n, ast.ImportFrom) and n.module == module for n in ast.walk(tree))
 
 
 def _core_imports(source: Path) -> set[str]:
@@ -68,5 +75,13 @@ def code_dir(handler_file: Path) -> Path:
     (core_dst / "__init__.py").write_text("")
     for name in core_closure(handler_file, core_src):
         shutil.copyfile(core_src / f"{name}.py", core_dst / f"{name}.py")
+    if _imports_module(handler_file, _LAKE_ROWS):
+        # The lake's row definition (pure Python, standard library only): one source for the
+        # local lake and the cloud's decoder.
+        rows_dst = stage / "cloud" / "lake"
+        rows_dst.mkdir(parents=True)
+        for init in (stage / "cloud" / "__init__.py", rows_dst / "__init__.py"):
+            init.write_text("")
+        shutil.copyfile(REPO_ROOT / "cloud" / "lake" / "rows.py", rows_dst / "rows.py")
     shutil.copyfile(handler_file, stage / "handler.py")
     return stage

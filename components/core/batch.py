@@ -152,7 +152,7 @@ def encode(records: Sequence[Record], *, site: str, codec: int = CODEC_ZLIB) -> 
         }
     ).encode()
     if codec == CODEC_ZLIB:
-        body = zlib.compress(body, 9)
+        body = zlib.compress(body, 6)  # level 9 is 1.7x slower for 0.4 % smaller batches
     elif codec != CODEC_NONE:
         raise BatchError(f"unknown codec {codec}")
     return MAGIC + bytes((VERSION, codec)) + body

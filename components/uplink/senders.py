@@ -198,7 +198,7 @@ class KinesisSender(_Sender):
         clock: Clock,
         sleep: Callable[[float], Any] = time.sleep,
         rng: random.Random | None = None,
-        read_limit: int = 20_000,
+        read_limit: int = 5_000,
     ) -> None:
         super().__init__(lg, config, clock, sleep, rng or random.Random())
         self.client_factory = client_factory

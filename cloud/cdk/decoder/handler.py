@@ -11,7 +11,8 @@ A Kinesis record that is not a valid batch is never dropped: its bytes are writt
 bucket under `decode-failed/<arrival day>/<sequence number>.flb` and the rejection is logged and
 counted; a retry could not make it valid, so the stream moves on.
 
-Runs with only this file, components.core's batch/envelope/clock and the Lambda runtime's boto3.
+Runs with only this file, cloud/lake/rows.py, components.core's batch/envelope/clock and the
+Lambda runtime's boto3.
 Everything but `handler`, `_put` and `_quarantine` is pure.
 """
 
@@ -22,9 +23,10 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
+from cloud.lake.rows import partition_date, utc_date
+from cloud.lake.rows import row as lake_row
 from components.core import batch as uplink_batch
 from components.core.envelope import EnvelopeError
 
@@ -35,7 +37,6 @@ PUT_MAX_BYTES = 4 * 1024 * 1024
 PUT_ATTEMPTS = 6
 PUT_BACKOFF_S = 0.2  # doubled after each refused attempt (Firehose throttling is per second)
 _SITE_RE = re.compile(r"^[A-Za-z0-9_:-]{1,128}$")
-_YEAR_10000_MS = 253_402_300_800_000  # first instant strftime cannot print
 
 
 class DecodeError(ValueError):
@@ -46,39 +47,10 @@ class DecodeError(ValueError):
         self.evidence = evidence
 
 
-def utc_date(wall_ms: int) -> str:
-    return datetime.fromtimestamp(wall_ms / 1000, tz=UTC).strftime("%Y-%m-%d")
-
-
-def row_date(record: Any, ingest_ms: int) -> str:
-    """A row's `dt`: its event time when the device clock was trustworthy (synced, or corrected
-    after a later sync), otherwise when the batch reached AWS (a Pi without RTC before NTP may
-    believe it is 1970). The same rule as the local lake's. A time no calendar can hold (a
-    corrupt clock claiming year 300000) also falls back to the arrival day, rather than failing
-    the whole shard on every retry."""
-    trusted = record.clock_synced or record.wall_corrected_ms is not None
-    if trusted and 0 <= record.event_wall_ms < _YEAR_10000_MS:
-        return utc_date(record.event_wall_ms)
-    return utc_date(ingest_ms)
-
-
 def row(record: Any, site: str, ingest_ms: int) -> dict[str, Any]:
-    """One envelope as a lake row: the Glue table's columns plus the partition fields."""
-    return {
-        "device": record.device,
-        "stream": record.stream,
-        "seq": record.seq,
-        "cls": record.cls,
-        "wall_ms": record.wall_ms,
-        "wall_corrected_ms": record.wall_corrected_ms,
-        "event_ms": record.event_wall_ms,
-        "clock_synced": record.clock_synced,
-        "schema_version": record.schema,
-        "payload": json.dumps(dict(record.payload), separators=(",", ":"), ensure_ascii=False),
-        "ingest_ms": ingest_ms,
-        "site": site,
-        "dt": row_date(record, ingest_ms),
-    }
+    """One envelope as a lake row (cloud/lake/rows.py, the local lake's very definition) plus
+    the partition fields Firehose's jq partitioning reads."""
+    return {**lake_row(record, ingest_ms), "site": site, "dt": partition_date(record, ingest_ms)}
 
 
 def decode(data: bytes) -> tuple[str, list[Any]]:

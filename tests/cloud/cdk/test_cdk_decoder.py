@@ -210,6 +210,9 @@ def test_asset_holds_the_handler_and_only_the_core_modules_it_imports() -> None:
     stage = code_dir(DECODER_HANDLER)
     files = sorted(str(p.relative_to(stage)) for p in stage.rglob("*.py"))
     assert files == [
+        "cloud/__init__.py",
+        "cloud/lake/__init__.py",
+        "cloud/lake/rows.py",
         "components/__init__.py",
         "components/core/__init__.py",
         "components/core/batch.py",
@@ -224,7 +227,7 @@ def test_packaged_asset_runs_alone() -> None:
     event = kinesis_event(batch.encode(records(4), site="plant-a"))
     script = (
         "import sys, json; sys.path[:0] = [sys.argv[1]]; import handler; "
-        "assert 'cloud' not in sys.modules; calls = []; "
+        "assert 'pyarrow' not in sys.modules; calls = []; "
         "put = lambda r: calls.append(r) or [True] * len(r); "
         "out = handler.process(json.load(sys.stdin), put, None); "
         "print(json.dumps([out, [b.decode() for c in calls for b in c]]))"
