@@ -77,7 +77,10 @@ class SensorService:
             now = self.clock.monotonic_ns()
             if now < self._due[i]:
                 continue
-            self._due[i] = now + self.interval_ns[i]
+            # Next poll one interval after this one was *due*, so late polls do not slow the
+            # sampling rate; a chip that fell more than an interval behind starts afresh.
+            due = self._due[i] + self.interval_ns[i]
+            self._due[i] = due if due > now else now + self.interval_ns[i]
             result = sup.poll()
             for h in result.health:
                 log.warning("event=%s sensor=%s detail=%r", h["event"], h["sensor"],
