@@ -31,7 +31,7 @@ lint: venv
 	$(BIN)/mypy components/core
 
 bench: venv
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(if $(NAB_DIR),--nab $(NAB_DIR),)
 
 demo: system-deps venv
 	rm -rf demo-out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -25,11 +26,14 @@ from bench.report import RESULTS, _fmt, machine
 BENCHMARKS: list[tuple[str, str, list[str], list[str]]] = [
     ("log_ingest", "bench.log_ingest", [], ["--messages", "20000"]),
     ("hardware", "bench.hardware", [], ["--seconds", "1"]),
-    ("nab", "bench.nab", [], ["--quick"]),
+    ("nab", "bench.nab", ["--data", "{nab}/data", "--labels",
+                          "{nab}/labels/combined_windows.json", "--out", "bench/results/nab"],
+     ["--data", "{nab}/data", "--labels", "{nab}/labels/combined_windows.json", "--out",
+      "bench/results/nab"]),
     ("uplink", "bench.uplink", [], ["--quick"]),
     ("rules_engine", "bench.rules_engine", [], ["--messages", "2000"]),
     ("lake_ingest", "bench.lake_ingest", [], ["--devices", "5", "--hours", "2"]),
-    ("http_ingest", "bench.http_ingest", [], ["--quick"]),
+    ("http_ingest", "bench.http_ingest", [], ["--seconds", "3", "--no-wrk"]),
     ("fleet", "bench.fleet", [], ["--quick"]),
     ("dashboard", "bench.dashboard", [], ["--devices", "10", "--hours", "2"]),
 ]
@@ -71,12 +75,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small sizes: minutes, not an hour")
     ap.add_argument("--only", nargs="*", help="run only these benchmarks")
+    ap.add_argument("--nab", default=os.environ.get("NAB_DIR"),
+                    help="folder of NAB data/ and labels/ (env NAB_DIR); without it nab is skipped")
     args = ap.parse_args(argv)
     console = Console(width=max(Console().width, 150))
     chosen = [b for b in BENCHMARKS if not args.only or b[0] in args.only]
     for name, module, full, quick in chosen:
-        run(name, module, quick if args.quick else full, console)
-    console.print(combined(console, [b[0] for b in chosen]))
+        argv_ = quick if args.quick else full
+        if any("{nab}" in a for a in argv_):
+            if not args.nab:
+                console.print(f"[yellow]skip[/yellow] {name}: give --nab DIR (or NAB_DIR)")
+                continue
+            argv_ = [a.replace("{nab}", args.nab) for a in argv_]
+        run(name, module, argv_, console)
+    console.print(combined(console, [b[0] for b in BENCHMARKS]))  # the latest of each
     console.print(f"machine: {machine()}")
     return 0
 
