@@ -127,6 +127,12 @@ def humidity_pct(cal: Calibration, t_fine: int, adc_h: int) -> float:
     return min(100.0, max(0.0, h))
 
 
+# What the chip resolves (datasheet: 0.01 °C, 0.18 Pa, 0.008 %RH at full oversampling):
+# readings are reported to that, not to a double's 17 digits, which would only be noise to
+# store and send (uplink batches shrink about fivefold).
+RESOLUTION_DECIMALS = {"temperature_c": 2, "pressure_pa": 1, "humidity_pct": 3}
+
+
 def compensate(cal: Calibration, adc_p: int, adc_t: int, adc_h: int | None) -> dict[str, Any]:
     t_fine, t_c = t_fine_and_celsius(cal, adc_t)
     out: dict[str, Any] = {"temperature_c": t_c, "pressure_pa": pressure_pa(cal, t_fine, adc_p)}
@@ -262,7 +268,8 @@ class Bme280(Driver):
                 has_h and self.os_h and adc_h == SKIPPED_H):
             # Reset values: no conversion has completed yet (normal mode just started).
             raise NotReady("BME280 data registers still hold their reset values", raw)
-        out = compensate(self.cal, adc_p, adc_t, adc_h)
+        out = {k: round(v, RESOLUTION_DECIMALS[k])
+               for k, v in compensate(self.cal, adc_p, adc_t, adc_h).items()}
         if self.os_p == 0:
             out.pop("pressure_pa")
         if self.os_h == 0:
