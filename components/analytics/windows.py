@@ -90,7 +90,22 @@ class Summary:
                    [float(v) for v in s[6]], int(s[7]), int(s[8]))
 
 
-class TumblingWindow:
+class _Tumbling:
+    """What every tumbling window shares: it closes once its length has passed."""
+
+    start_ms: int | None
+    length_ms: int
+
+    def close(self) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def close_due(self, now_ms: int) -> dict[str, Any] | None:
+        if self.start_ms is not None and now_ms >= self.start_ms + self.length_ms:
+            return self.close()
+        return None
+
+
+class TumblingWindow(_Tumbling):
     """One stream's scalar windows: one Summary per numeric field."""
 
     def __init__(self, length_s: float, exact_limit: int = DEFAULT_EXACT_LIMIT) -> None:
@@ -127,11 +142,6 @@ class TumblingWindow:
                 self.first_seq = seq
             self.last_seq = seq
         return closed
-
-    def close_due(self, now_ms: int) -> dict[str, Any] | None:
-        if self.start_ms is not None and now_ms >= self.start_ms + self.length_ms:
-            return self.close()
-        return None
 
     def close(self) -> dict[str, Any] | None:
         if self.start_ms is None:
@@ -232,7 +242,7 @@ def vibration_axis(samples: Sequence[float], sample_rate_hz: float) -> dict[str,
     }
 
 
-class VibrationWindow:
+class VibrationWindow(_Tumbling):
     """ADXL345 three-axis windows. Readings carry `accel_<axis>_g` (one sample) or
     `samples` ([[x, y, z], ...], a FIFO burst). The FFT needs uniform sampling: the rate comes
     from configuration, else from the window's own sample count and span."""
@@ -268,11 +278,6 @@ class VibrationWindow:
             for axis, v in zip(AXES, row, strict=True):
                 self.axes[axis].append(float(v))
         return closed
-
-    def close_due(self, now_ms: int) -> dict[str, Any] | None:
-        if self.start_ms is not None and now_ms >= self.start_ms + self.length_ms:
-            return self.close()
-        return None
 
     def close(self) -> dict[str, Any] | None:
         if self.start_ms is None:
