@@ -291,12 +291,14 @@ class StreamManagerServer:
                 clientIdentifier=str(uuid.uuid4()),
             )
         )
-        await self._send(writer, Op.CONNECT_RESPONSE, answer)
+        # Count before answering: the client may act on the answer before this task resumes.
         if status != Status.SUCCESS:
             self.stats["connect_refused"] += 1
             log.warning("event=connect_refused status=%s reason=%r", status.name, message)
+            await self._send(writer, Op.CONNECT_RESPONSE, answer)
             return
         self.stats["connect_accepted"] += 1
+        await self._send(writer, Op.CONNECT_RESPONSE, answer)
         write_lock = asyncio.Lock()
         pending: set[asyncio.Task] = set()
         try:
