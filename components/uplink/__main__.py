@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 import threading
-from importlib import metadata
 from typing import Any
 
 from components.core import ipc, topics
@@ -146,16 +145,34 @@ class Uplink:
 
 
 def _stream_manager_client() -> Any:
-    from stream_manager import StreamManagerClient
-
+    # The SDK runs on asyncio, whose import loads OpenSSL (libssl, libcrypto: ~4 MiB resident)
+    # for TLS that the plain local connection to Stream Manager never uses. Importing it with
+    # `ssl` marked absent (asyncio supports that) keeps the library out; the mark is removed
+    # afterwards so a later `import ssl` still works.
+    hidden = "ssl" not in sys.modules
+    if hidden:
+        sys.modules["ssl"] = None  # type: ignore[assignment]
+    try:
+        from stream_manager import StreamManagerClient
+    finally:
+        if hidden:
+            del sys.modules["ssl"]
     return StreamManagerClient()
 
 
-def _version() -> str:
-    try:
-        return metadata.version("floorline")
-    except metadata.PackageNotFoundError:
-        return "unknown"
+def _version(path: list[str] | None = None) -> str:
+    """floorline's installed version from its dist-info folder name (PEP 427's
+    `floorline-<version>.dist-info`), without importlib.metadata (which imports email,
+    zipfile and csv: ~2 MiB resident for one string)."""
+    for entry in sys.path if path is None else path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if name.startswith("floorline-") and name.endswith(".dist-info"):
+                return name[len("floorline-") : -len(".dist-info")]
+    return "unknown"
 
 
 def main() -> int:

@@ -28,12 +28,16 @@ from components.core.config import ConfigHolder
 from components.core.log import Log
 from components.uplink.flow import Backoff, Pacer
 from components.uplink.plan import Message, plan
+from components.uplink.reading import read_bounded
 
 log = logging.getLogger("floorline.uplink")
 
 IOT_CONSUMER = "uplink-iot"
 KINESIS_CONSUMER = "uplink-kinesis"
 IOT_CLASSES = ("alert", "event", "aggregate", "health")
+# Memory each sender may hold in decoded records per read (components/uplink/reading.py):
+# about 1,000 raw sensor records, a Kinesis record of 15-80 KB or a few IoT Core messages.
+READ_BUDGET_BYTES = 512 * 1024
 
 
 class _Sender:
@@ -106,11 +110,13 @@ class IotCoreSender(_Sender):
         sleep: Callable[[float], Any] = time.sleep,
         rng: random.Random | None = None,
         read_limit: int = 5000,
+        read_budget_bytes: int = READ_BUDGET_BYTES,
     ) -> None:
         super().__init__(lg, config, clock, sleep, rng or random.Random(thing))
         self.publish = publish
         self.thing = thing
         self.read_limit = read_limit
+        self.read_budget_bytes = read_budget_bytes
         cfg = config.current
         self.pacer = Pacer(cfg.iotPublishesPerSecond, cfg.iotBytesPerSecond, self._now_s())
         self.classes = IOT_CLASSES if cfg.useKinesis else (*IOT_CLASSES, "raw")
@@ -146,7 +152,13 @@ class IotCoreSender(_Sender):
     def run_once(self) -> int:
         """Send what is due; returns the records acknowledged (0: nothing due or an error)."""
         cfg = self.config.current
-        pending = self.log.read(self.consumer, limit=self.read_limit, classes=self.classes)
+        pending = read_bounded(
+            self.log,
+            self.consumer,
+            self.classes,
+            max_records=self.read_limit,
+            max_bytes=self.read_budget_bytes,
+        )
         if not pending:
             return 0
         due = self._due(Counter(r.cls for r in pending), self._now_s())
@@ -199,11 +211,13 @@ class KinesisSender(_Sender):
         sleep: Callable[[float], Any] = time.sleep,
         rng: random.Random | None = None,
         read_limit: int = 5_000,
+        read_budget_bytes: int = READ_BUDGET_BYTES,
     ) -> None:
         super().__init__(lg, config, clock, sleep, rng or random.Random())
         self.client_factory = client_factory
         self.client: Any = None
         self.read_limit = read_limit
+        self.read_budget_bytes = read_budget_bytes
 
     def _client(self) -> Any:
         if self.client is None:
@@ -255,7 +269,13 @@ class KinesisSender(_Sender):
 
     def run_once(self) -> int:
         cfg = self.config.current
-        pending = self.log.read(self.consumer, limit=self.read_limit, classes=("raw",))
+        pending = read_bounded(
+            self.log,
+            self.consumer,
+            ("raw",),
+            max_records=self.read_limit,
+            max_bytes=self.read_budget_bytes,
+        )
         if not pending:
             return 0
         done = 0
