@@ -1,0 +1,111 @@
+"""Reads sized by memory: the same records as one plain read, in order, cut at the budget."""
+
+import os
+import subprocess
+import sys
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from components.core.log import Log, NewRecord
+from components.uplink import reading
+from components.uplink.__main__ import _version
+
+CLASS_STREAMS = {
+    "alert": "alert/t@1",
+    "event": "event/t@1",
+    "aggregate": "agg/t@1",
+    "health": "health/t@1",
+    "raw": "env/t@1",
+}
+
+
+def _log(tmp_path, counts, fields=3):
+    lg = Log.open(tmp_path / "log.db", device="dev-1", budget_bytes=1 << 30, free_floor_bytes=0)
+    recs = []
+    for cls, n in counts.items():
+        # several streams per class, interleaved, as a device writes them
+        recs += [
+            NewRecord(f"{CLASS_STREAMS[cls]}{i % 3}", cls, {f"f{k}": i + k for k in range(fields)})
+            for i in range(n)
+        ]
+    lg.append_records(recs)
+    return lg
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    counts=st.fixed_dictionaries({c: st.integers(0, 700) for c in CLASS_STREAMS}),
+    max_records=st.integers(1, 3000),
+    max_bytes=st.integers(1, 400_000),
+    fields=st.integers(0, 12),
+)
+def test_bounded_read_is_a_prefix_of_the_plain_read_within_the_budget(
+    tmp_path_factory, counts, max_records, max_bytes, fields
+):
+    lg = _log(tmp_path_factory.mktemp("log"), counts, fields)
+    try:
+        classes = ("alert", "event", "aggregate", "health", "raw")
+        lg.register_consumer("c", classes)
+        plain = lg.read("c", limit=max_records, classes=classes)
+        got = reading.read_bounded(lg, "c", classes, max_records=max_records, max_bytes=max_bytes)
+        n = len(got)
+        assert list(got) == list(plain[:n])
+        assert got.positions == plain.positions[:n]
+        assert n <= max_records
+        # cut at the budget: at most one chunk beyond it, and short only when the budget says so
+        per = reading.RECORD_BYTES + reading.FIELD_BYTES * fields
+        assert reading.approx_bytes(got) < max_bytes + reading.CHUNK_RECORDS * per
+        if n < len(plain):
+            assert reading.approx_bytes(got) >= max_bytes
+    finally:
+        lg.close()
+
+
+def test_draining_by_bounded_reads_acknowledges_every_record_once(tmp_path):
+    lg = _log(tmp_path, {"aggregate": 900, "raw": 2600}, fields=9)
+    try:
+        lg.register_consumer("c", ("aggregate", "raw"))
+        seen = []
+        reads = 0
+        while batch := reading.read_bounded(
+            lg, "c", ("aggregate", "raw"), max_records=5000, max_bytes=100_000
+        ):
+            reads += 1
+            # a chunk of these records already exceeds the budget: one chunk per read
+            assert len(batch) <= reading.CHUNK_RECORDS
+            seen += [r.identity for r in batch]
+            lg.ack(consumer="c", batch=batch)
+        assert len(seen) == len(set(seen)) == 3500
+        assert reads == -(-3500 // reading.CHUNK_RECORDS)
+    finally:
+        lg.close()
+
+
+def test_version_comes_from_the_dist_info_folder(tmp_path):
+    (tmp_path / "floorline-1.2.3.dist-info").mkdir()
+    (tmp_path / "other-9.9.dist-info").mkdir()
+    assert _version([str(tmp_path / "missing"), str(tmp_path)]) == "1.2.3"
+    assert _version([str(tmp_path / "missing")]) == "unknown"
+
+
+def test_stream_manager_client_import_leaves_openssl_out_and_ssl_importable():
+    code = (
+        "import sys\n"
+        "from components.uplink.__main__ import _stream_manager_client\n"
+        "try:\n"
+        "    _stream_manager_client()\n"
+        "except OSError:\n"
+        "    pass  # no Stream Manager listening: the import is what is checked\n"
+        "assert 'stream_manager' in sys.modules and 'asyncio' in sys.modules\n"
+        "assert 'ssl' not in sys.modules and '_ssl' not in sys.modules\n"
+        "maps = open('/proc/self/maps').read()\n"
+        "assert 'libssl' not in maps and 'libcrypto' not in maps, 'OpenSSL mapped'\n"
+        "import ssl\n"
+        "assert ssl.OPENSSL_VERSION\n"
+    )
+    env = {**os.environ, "STREAM_MANAGER_SERVER_PORT": "1"}
+    res = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
