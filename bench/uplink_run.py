@@ -30,9 +30,18 @@ TOKEN = "tok-uplink-bench"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+def _recipe() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "recipes" / "Uplink.yaml").read_text())
+
+
 def _acl() -> dict[str, Any]:
-    recipe = yaml.safe_load((ROOT / "recipes" / "Uplink.yaml").read_text())
-    return recipe["ComponentConfiguration"]["DefaultConfiguration"]["accessControl"]
+    return _recipe()["ComponentConfiguration"]["DefaultConfiguration"]["accessControl"]
+
+
+def recipe_env() -> dict[str, str]:
+    """The recipe's Setenv (as the nucleus sets it), but PYTHONPATH: here the source tree."""
+    setenv = _recipe()["Manifests"][0]["Lifecycle"].get("Setenv") or {}
+    return {k: str(v) for k, v in setenv.items() if k != "PYTHONPATH"}
 
 
 @dataclass
@@ -140,6 +149,7 @@ def drain(
     out_path = log_path.parent / f"uplink-{'kinesis' if use_kinesis else 'iot'}.out"
     env = {
         **os.environ,
+        **recipe_env(),
         "PYTHONPATH": str(ROOT),
         "SVCUID": TOKEN,
         "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": f"{sock_dir}/ipc.sock",
