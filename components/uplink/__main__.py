@@ -24,6 +24,7 @@ from components.uplink.senders import (
     IOT_CLASSES,
     IOT_CONSUMER,
     KINESIS_CONSUMER,
+    READ_BUDGET_BYTES,
     IotCoreSender,
     KinesisSender,
 )
@@ -44,7 +45,13 @@ class Uplink:
         iot_classes = IOT_CLASSES if cfg.useKinesis else (*IOT_CLASSES, "raw")
         self.log.register_consumer(IOT_CONSUMER, iot_classes)
         self.iot = IotCoreSender(
-            self.log, gg.publish_iot, holder, thing=thing, clock=self.clock, sleep=self.stop.wait
+            self.log,
+            gg.publish_iot,
+            holder,
+            thing=thing,
+            clock=self.clock,
+            sleep=self.stop.wait,
+            read_budget_bytes=READ_BUDGET_BYTES // (2 if cfg.useKinesis else 1),
         )
         self.kinesis: KinesisSender | None = None
         if cfg.useKinesis:

@@ -28,16 +28,17 @@ from components.core.config import ConfigHolder
 from components.core.log import Log
 from components.uplink.flow import Backoff, Pacer
 from components.uplink.plan import Message, plan
-from components.uplink.reading import read_bounded
+from components.uplink.reading import approx_bytes, read_bounded
 
 log = logging.getLogger("floorline.uplink")
 
 IOT_CONSUMER = "uplink-iot"
 KINESIS_CONSUMER = "uplink-kinesis"
 IOT_CLASSES = ("alert", "event", "aggregate", "health")
-# Memory each sender may hold in decoded records per read (components/uplink/reading.py):
-# about 1,000 raw sensor records, a Kinesis record of 15-80 KB or a few IoT Core messages.
-READ_BUDGET_BYTES = 512 * 1024
+# Memory the senders together may hold in decoded records per read, shared by those running
+# (components/uplink/reading.py): with Kinesis 512 KiB each, about 1,000 raw sensor records
+# per append; without, the IoT Core sender's batches of raw readings get all of it.
+READ_BUDGET_BYTES = 1024 * 1024
 
 
 class _Sender:
@@ -110,7 +111,7 @@ class IotCoreSender(_Sender):
         sleep: Callable[[float], Any] = time.sleep,
         rng: random.Random | None = None,
         read_limit: int = 5000,
-        read_budget_bytes: int = READ_BUDGET_BYTES,
+        read_budget_bytes: int = READ_BUDGET_BYTES // 2,
     ) -> None:
         super().__init__(lg, config, clock, sleep, rng or random.Random(thing))
         self.publish = publish
@@ -129,10 +130,12 @@ class IotCoreSender(_Sender):
         self.pacer.bytes.set_rate(cfg.iotBytesPerSecond, cfg.iotBytesPerSecond)
         self.backoff.cap_s = cfg.backoffMaxSeconds
 
-    def _due(self, counts: Counter[str], now: float) -> set[str]:
-        """Classes to send now: alerts always; the rest once full enough or waited enough."""
+    def _due(self, counts: Counter[str], now: float, full_read: bool = False) -> set[str]:
+        """Classes to send now: alerts always; the rest once full enough or waited enough.
+        After a read cut off by its budget every class is full enough: waiting cannot make
+        the next read hold more of it (large records would otherwise wait every time)."""
         cfg = self.config.current
-        flush = self.flush_requested.is_set()
+        flush = full_read or self.flush_requested.is_set()
         due = set()
         for cls, n in counts.items():
             since = self._waiting_since.setdefault(cls, now)
@@ -161,7 +164,11 @@ class IotCoreSender(_Sender):
         )
         if not pending:
             return 0
-        due = self._due(Counter(r.cls for r in pending), self._now_s())
+        full = (
+            len(pending) >= self.read_limit
+            or approx_bytes(pending) >= self.read_budget_bytes
+        )
+        due = self._due(Counter(r.cls for r in pending), self._now_s(), full)
         keep = [i for i, r in enumerate(pending) if r.cls in due]
         if not keep:
             return 0
@@ -211,7 +218,7 @@ class KinesisSender(_Sender):
         sleep: Callable[[float], Any] = time.sleep,
         rng: random.Random | None = None,
         read_limit: int = 5_000,
-        read_budget_bytes: int = READ_BUDGET_BYTES,
+        read_budget_bytes: int = READ_BUDGET_BYTES // 2,
     ) -> None:
         super().__init__(lg, config, clock, sleep, rng or random.Random())
         self.client_factory = client_factory

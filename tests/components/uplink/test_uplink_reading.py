@@ -7,6 +7,7 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from components.core import batch
 from components.core.log import Log, NewRecord
 from components.uplink import reading
 from components.uplink.__main__ import _version
@@ -109,3 +110,53 @@ def test_stream_manager_client_import_leaves_openssl_out_and_ssl_importable():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
     )
     assert res.returncode == 0, res.stderr[-2000:]
+
+
+def _iot_sender(tmp_path, events, text_bytes, budget_bytes, min_records=200):
+    from components.core.clock import ManualClock
+    from components.core.config import ConfigHolder
+    from components.uplink.config import SPEC
+    from components.uplink.senders import IOT_CLASSES, IOT_CONSUMER, IotCoreSender
+
+    lg = Log.open(tmp_path / "log.db", device="dev-1", budget_bytes=1 << 30, free_floor_bytes=0)
+    lg.register_consumer(IOT_CONSUMER, IOT_CLASSES)
+    lg.append_records(
+        [NewRecord("event/door@1", "event", {"text": "x" * text_bytes}) for _ in range(events)]
+    )
+    published = []
+    holder = ConfigHolder(SPEC, {"siteId": "s1", "batchMinRecords": min_records})
+    sender = IotCoreSender(
+        lg,
+        lambda topic, payload: published.append(payload),
+        holder,
+        thing="dev-1",
+        clock=ManualClock(),
+        sleep=lambda _s: None,
+        read_budget_bytes=budget_bytes,
+    )
+    return lg, sender, published
+
+
+def test_a_read_cut_by_its_budget_is_sent_without_waiting_to_fill(tmp_path):
+    # Each read holds one chunk, fewer than batchMinRecords: waiting could never fill it,
+    # so every read goes out at once (the clock does not move).
+    lg, sender, published = _iot_sender(
+        tmp_path, 600, 20, budget_bytes=20_000, min_records=1000
+    )
+    try:
+        sent = []
+        while n := sender.run_once():
+            sent.append(n)
+        assert sum(sent) == 600 and max(sent) <= reading.CHUNK_RECORDS
+        assert lg.read("uplink-iot", classes=("event",)) == []
+        assert sum(len(batch.decode(p)[1]) for p in published) == 600
+    finally:
+        lg.close()
+
+
+def test_a_small_backlog_still_waits_to_fill_its_batch(tmp_path):
+    lg, sender, published = _iot_sender(tmp_path, 150, 20, budget_bytes=512 * 1024)
+    try:
+        assert sender.run_once() == 0 and published == []
+    finally:
+        lg.close()
