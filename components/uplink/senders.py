@@ -19,7 +19,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from components.core import batch
@@ -130,8 +130,16 @@ class IotCoreSender(_Sender):
         self.pacer.bytes.set_rate(cfg.iotBytesPerSecond, cfg.iotBytesPerSecond)
         self.backoff.cap_s = cfg.backoffMaxSeconds
 
-    def _due(self, counts: Counter[str], now: float, full_read: bool = False) -> set[str]:
+    def _due(
+        self,
+        counts: Counter[str],
+        now: float,
+        full_read: bool = False,
+        age_s: Mapping[str, float] | None = None,
+    ) -> set[str]:
         """Classes to send now: alerts always; the rest once full enough or waited enough.
+        A class has waited since the sender first saw it or, by its clock-synced wall time,
+        since its oldest record was written (the tail of a backlog does not wait again).
         After a read cut off by its budget every class is full enough: waiting cannot make
         the next read hold more of it (large records would otherwise wait every time)."""
         cfg = self.config.current
@@ -139,11 +147,12 @@ class IotCoreSender(_Sender):
         due = set()
         for cls, n in counts.items():
             since = self._waiting_since.setdefault(cls, now)
+            waited_s = max(now - since, (age_s or {}).get(cls, 0.0))
             if (
                 cls == "alert"
                 or flush
                 or n >= cfg.batchMinRecords
-                or now - since >= cfg.batchMaxDelaySeconds
+                or waited_s >= cfg.batchMaxDelaySeconds
             ):
                 due.add(cls)
         for cls in list(self._waiting_since):
@@ -168,7 +177,12 @@ class IotCoreSender(_Sender):
             len(pending) >= self.read_limit
             or approx_bytes(pending) >= self.read_budget_bytes
         )
-        due = self._due(Counter(r.cls for r in pending), self._now_s(), full)
+        now_wall_ms = self.clock.wall_ms()
+        age_s: dict[str, float] = {}
+        for r in pending:  # the first record of a class is its oldest (log order)
+            if r.cls not in age_s:
+                age_s[r.cls] = (now_wall_ms - r.wall_ms) / 1000 if r.clock_synced else 0.0
+        due = self._due(Counter(r.cls for r in pending), self._now_s(), full, age_s)
         keep = [i for i, r in enumerate(pending) if r.cls in due]
         if not keep:
             return 0

@@ -160,3 +160,20 @@ def test_a_small_backlog_still_waits_to_fill_its_batch(tmp_path):
         assert sender.run_once() == 0 and published == []
     finally:
         lg.close()
+
+
+def test_the_tail_of_an_old_backlog_does_not_wait_to_fill(tmp_path):
+    import time
+
+    from components.core.clock import ManualClock
+
+    lg, sender, published = _iot_sender(tmp_path, 150, 20, budget_bytes=512 * 1024)
+    try:
+        pending = lg.read("uplink-iot")
+        assert pending and all(r.clock_synced for r in pending)
+        # the sender's clock is 10 min past the records' wall time: they have waited enough
+        sender.clock = ManualClock(wall_ms=int(time.time() * 1000) + 600_000)
+        assert sender.run_once() == 150
+        assert sum(len(batch.decode(p)[1]) for p in published) == 150
+    finally:
+        lg.close()
