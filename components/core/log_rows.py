@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from itertools import repeat, starmap
+from itertools import islice, repeat, starmap
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
@@ -99,6 +100,18 @@ def payloads_of(fields: tuple[str, ...] | None, values: list[Any]) -> list[dict[
 
 _FIELD_ORDER = tuple(f.name for f in dataclasses.fields(Record))
 _FIELD_NAMES = frozenset(_FIELD_ORDER)
+
+
+def in_position_order(columns: list[list[Any]]) -> list[list[Any]]:
+    """Columns of the same rows (the first holds their positions), ordered by position.
+
+    SQLite aggregates the rows of a read in the order its sub-query yields them (by position),
+    but does not promise that order; a batch that arrives otherwise is sorted, never misread."""
+    positions = columns[0]
+    if all(map(operator.lt, positions, islice(positions, 1, None))):
+        return columns
+    order = sorted(range(len(positions)), key=positions.__getitem__)
+    return [[column[i] for i in order] for column in columns]
 
 
 def _slot_setters() -> tuple[Callable[[Record, Any], None], ...] | None:
