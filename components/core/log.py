@@ -88,6 +88,7 @@ _READ_COLUMNS = {
     + f" FROM (SELECT * FROM {table} WHERE pos>? ORDER BY pos LIMIT ?)"
     for cls, table in _TABLE.items()
 }
+_PAGES = "SELECT page_count, freelist_count FROM pragma_page_count(), pragma_freelist_count()"
 # Records of several streams or timestamps: one [sid, seq, mono_ns, wall_ms, body] per record.
 _INSERT_MIXED = {
     cls: f"INSERT INTO {table}(sid,seq,mono_ns,wall_ms,clock,schema,body) "
@@ -331,6 +332,8 @@ class Log:
         self._vacuum_after_commit = False
         self._counters = _Counters()
         self._page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        self._dir = str(path.parent)
+        self._wal_path = f"{path}-wal"
         # Checkpoint and truncate the WAL well before it could eat a large part of the budget.
         # (A sixteenth of the budget or of the filesystem, whichever is smaller.)
         try:
@@ -728,22 +731,24 @@ class Log:
     # ------------------------------------------------------------------ budget
     def used_bytes(self) -> int:
         """Bytes the log occupies now: database pages in use plus the WAL file."""
-        page_count = self._conn.execute("PRAGMA page_count").fetchone()[0]
-        free_pages = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
-        return (page_count - free_pages) * self._page_size + self._wal_bytes()
+        return self._db_used_bytes() + self._wal_bytes()
 
     def _wal_bytes(self) -> int:
         try:
-            return os.stat(f"{self.path}-wal").st_size
+            return os.stat(self._wal_path).st_size
         except FileNotFoundError:
             return 0
 
+    def _pages(self) -> tuple[int, int]:
+        """(pages in the file, pages on the free list), as this transaction sees them."""
+        page_count, free_pages = self._conn.execute(_PAGES).fetchone()
+        return page_count, free_pages
+
     def _db_used_bytes(self) -> int:
-        page_count = self._conn.execute("PRAGMA page_count").fetchone()[0]
-        free_pages = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
+        page_count, free_pages = self._pages()
         return (page_count - free_pages) * self._page_size
 
-    def _limit_bytes(self) -> tuple[int, str]:
+    def _limit_bytes(self, page_count: int) -> tuple[int, str]:
         """How many bytes of pages the log may use now, and what sets that limit.
 
         Deleting rows does not give disk space back by itself: freed pages stay in the file
@@ -751,10 +756,9 @@ class Log:
         (then `incremental_vacuum`) is what returns space to the filesystem."""
         budget = self.budget_bytes - self._wal_reserve
         try:
-            st = os.statvfs(self.path.parent)
+            st = os.statvfs(self._dir)
         except OSError:
             return budget, "budget"
-        page_count = self._conn.execute("PRAGMA page_count").fetchone()[0]
         wal_growth = max(0, self._wal_reserve - self._wal_bytes())  # the WAL may still grow
         disk = (
             page_count * self._page_size
@@ -766,8 +770,9 @@ class Log:
 
     def _make_room(self, incoming: int, cls: str, may_evict_own: bool) -> None:
         """Inside the append transaction: evict until `incoming` bytes fit the limit."""
-        limit, reason = self._limit_bytes()
-        over = self._db_used_bytes() + incoming - limit
+        page_count, free_pages = self._pages()
+        limit, reason = self._limit_bytes(page_count)
+        over = (page_count - free_pages) * self._page_size + incoming - limit
         if over <= 0:
             return
         rank = _RANK[cls]
