@@ -1019,7 +1019,8 @@ class Log:
         if any(clocks):  # written before the clock synced: correct from the epoch's anchor
             anchors = {epoch: self._anchor(epoch) for epoch in set(clocks) if epoch}
             corrected = [
-                None if not epoch or anchors[epoch] is None
+                None
+                if not epoch or anchors[epoch] is None
                 else anchors[epoch].corrected_wall_ms(mono)  # type: ignore[union-attr]
                 for epoch, mono in zip(clocks, monos, strict=True)
             ]
