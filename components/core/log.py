@@ -1250,10 +1250,22 @@ def _fields(text: str | None) -> tuple[str, ...] | None:
     return tuple(json.loads(text)) if text else None
 
 
+def _require_sqlite(conn: sqlite3.Connection, version: tuple[int, ...]) -> None:
+    """The append path needs `RETURNING` (3.35) and the JSON functions; say so at open rather
+    than fail at the first append."""
+    if version < (3, 35, 0):
+        raise LogError(f"SQLite {'.'.join(map(str, version))} is too old: the log needs 3.35+")
+    try:
+        conn.execute("SELECT count(*) FROM json_each('[1]')").fetchone()
+    except sqlite3.OperationalError as exc:
+        raise LogError(f"this SQLite has no JSON functions ({exc}); the log needs them") from None
+
+
 def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
     conn = sqlite3.connect(
         path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
     )
+    _require_sqlite(conn, sqlite3.sqlite_version_info)
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
     # Takes effect on a new file only; lets eviction under disk pressure return pages to the OS.
     conn.execute("PRAGMA auto_vacuum=INCREMENTAL")

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.core.envelope import EnvelopeError, Record
-from components.core.log import Log, NewRecord, ReadBatch
+from components.core.log import Log, LogError, NewRecord, ReadBatch, _require_sqlite
 from components.core.log_rows import (
     body_items,
     encode_items,
@@ -186,3 +186,11 @@ def test_cursor_is_the_highest_position_per_class():
     assert ReadBatch().cursor() == {}
     with pytest.raises(ValueError):
         ReadBatch([rec, rec], [1]).cursor()
+
+
+def test_an_sqlite_without_returning_is_refused_at_open_with_its_version(tmp_path):
+    conn = sqlite3.connect(tmp_path / "x.db")
+    with pytest.raises(LogError, match="3.34.1 is too old"):
+        _require_sqlite(conn, (3, 34, 1))
+    _require_sqlite(conn, sqlite3.sqlite_version_info)  # this one is fine
+    conn.close()
