@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import operator
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from itertools import islice, repeat, starmap
+from itertools import repeat, starmap
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
@@ -108,7 +107,7 @@ def in_position_order(columns: list[list[Any]]) -> list[list[Any]]:
     SQLite aggregates the rows of a read in the order its sub-query yields them (by position),
     but does not promise that order; a batch that arrives otherwise is sorted, never misread."""
     positions = columns[0]
-    if all(map(operator.lt, positions, islice(positions, 1, None))):
+    if positions == sorted(positions):  # positions are unique: sorted means in order
         return columns
     order = sorted(range(len(positions)), key=positions.__getitem__)
     return [[column[i] for i in order] for column in columns]
