@@ -430,9 +430,9 @@ class Log:
         wall_ms: int | None = None,
     ) -> list[int]:
         """Append many records of one stream in a single durable transaction."""
-        if not payloads:
-            return []
         run = _Run(device or self.device, stream, cls, list(payloads), mono_ns, wall_ms)
+        if not run.payloads:
+            return []
         with self._lock:
             return self._write(len(run.payloads), cls, lambda: self._insert([run], True))
 
