@@ -52,6 +52,7 @@ from components.core.envelope import (
     validate_stream,
 )
 from components.core.log_rows import (
+    body_item,
     body_items,
     decode_bodies,
     encode_items,
@@ -649,17 +650,23 @@ class Log:
                 elements: list[Any] = []
                 payloads: list[Any] = []
                 for st, run, first in parts:
-                    n = len(run.payloads)
-                    elements.extend(
-                        zip(
-                            repeat(st.sid, n),
-                            range(first, first + n),
-                            repeat(now_mono if run.mono_ns is None else run.mono_ns, n),
-                            repeat(now_wall if run.wall_ms is None else run.wall_ms, n),
-                            body_items(st.fields, run.payloads),
-                            strict=True,
+                    mono = now_mono if run.mono_ns is None else run.mono_ns
+                    wall = now_wall if run.wall_ms is None else run.wall_ms
+                    if len(run.payloads) == 1:  # records with their own timestamps
+                        item = body_item(st.fields, run.payloads[0])
+                        elements.append((st.sid, first, mono, wall, item))
+                    else:
+                        n = len(run.payloads)
+                        elements.extend(
+                            zip(
+                                repeat(st.sid, n),
+                                range(first, first + n),
+                                repeat(mono, n),
+                                repeat(wall, n),
+                                body_items(st.fields, run.payloads),
+                                strict=True,
+                            )
                         )
-                    )
                     payloads.extend(run.payloads)
                 text = encode_items(elements, payloads)
                 params = (clock_col, SCHEMA_VERSION, text)

@@ -43,22 +43,23 @@ def encode_json(o: Any) -> str:
     return "".join(_C_ENCODE(o, 0))
 
 
-def body_items(fields: tuple[str, ...] | None, payloads: Sequence[Any]) -> list[Any]:
-    """What each payload is stored as: its values (a list) when its keys are `fields` in
+def body_item(fields: tuple[str, ...] | None, payload: Any) -> Any:
+    """What one payload is stored as: its values (a list) when its keys are `fields` in
     order, else the payload itself as a dict. EnvelopeError for a payload that is no mapping."""
+    if not isinstance(payload, Mapping):
+        raise EnvelopeError("payload is not an object", evidence=payload)
+    if fields is not None and tuple(payload) == fields:
+        return list(payload.values())
+    return payload if type(payload) is dict else dict(payload)
+
+
+def body_items(fields: tuple[str, ...] | None, payloads: Sequence[Any]) -> list[Any]:
+    """`body_item` of each payload."""
     if fields is not None and set(map(type, payloads)) == {dict}:
         # The usual batch: plain dicts of one shape, checked and converted in C-level loops.
         if all(map(fields.__eq__, map(tuple, payloads))):
             return list(map(list, map(dict.values, payloads)))
-    items: list[Any] = []
-    for p in payloads:
-        if not isinstance(p, Mapping):
-            raise EnvelopeError("payload is not an object", evidence=p)
-        if fields is not None and tuple(p) == fields:
-            items.append(list(p.values()))
-        else:
-            items.append(p if type(p) is dict else dict(p))
-    return items
+    return [body_item(fields, p) for p in payloads]
 
 
 def encode_items(items: list[Any], payloads: Sequence[Any]) -> str:
