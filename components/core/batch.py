@@ -236,7 +236,7 @@ def decode(data: bytes) -> tuple[str, list[Record]]:
     doc = _body(data)
     _expect(isinstance(doc, dict), "body is not an object")
     sv = doc.get("sv")
-    if sv not in SUPPORTED_VERSIONS:
+    if not isinstance(sv, int) or sv not in SUPPORTED_VERSIONS:  # a list is unhashable
         raise UnknownSchemaVersion(f"envelope schema {sv!r} is not supported", evidence=sv)
     device, site, groups = doc.get("d"), doc.get("site"), doc.get("g")
     _expect(isinstance(site, str), "site is missing")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 import os
 import shutil
 import sqlite3
@@ -34,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from itertools import repeat
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -44,12 +45,21 @@ from components.core.envelope import (
     DRAIN_ORDER,
     EVICTION_ORDER,
     SCHEMA_VERSION,
-    EnvelopeError,
     Identity,
     Record,
     validate_class,
     validate_device,
     validate_stream,
+)
+from components.core.log_rows import (
+    body_item,
+    body_items,
+    decode_bodies,
+    encode_items,
+    encode_json,
+    in_position_order,
+    make_records,
+    payloads_of,
 )
 
 log = logging.getLogger("floorline.log")
@@ -59,29 +69,37 @@ _RANK = {cls: i for i, cls in enumerate(EVICTION_ORDER)}
 _TABLE = {cls: f"rec_{cls}" for cls in CLASSES}
 # The table holding each record class, for read-only tools (verify, export) that query it.
 CLASS_TABLES: dict[str, str] = dict(_TABLE)
+# A run (one stream, one timestamp) is inserted in one statement: SQLite splits the JSON array
+# of its bodies itself, so no Python work or statement step is spent per record. The key is
+# the array index, and json_each yields the elements in array order.
+_INSERT_RUN = {
+    cls: f"INSERT INTO {table}(sid,seq,mono_ns,wall_ms,clock,schema,body) "
+    "SELECT ?, ?+key, ?, ?, ?, ?, value FROM json_each(?)"
+    for cls, table in _TABLE.items()
+}
+# A read fetches each column of up to `limit` rows as one JSON array (sid, clock and schema as
+# one number when every row has the same): fetching rows costs more than parsing arrays.
+_ALL = "'['||group_concat({c})||']'"
+_SAME_OR_ALL = f"CASE WHEN min({{c}}) = max({{c}}) THEN min({{c}}) ELSE {_ALL} END"
+_READ_COLUMNS = {
+    cls: "SELECT count(*), "
+    + ", ".join(_ALL.format(c=c) for c in ("pos", "seq", "mono_ns", "wall_ms", "body"))
+    + ", "
+    + ", ".join(_SAME_OR_ALL.format(c=c) for c in ("sid", "clock", "schema"))
+    + f" FROM (SELECT * FROM {table} WHERE pos>? ORDER BY pos LIMIT ?)"
+    for cls, table in _TABLE.items()
+}
+_PAGES = "SELECT page_count, freelist_count FROM pragma_page_count(), pragma_freelist_count()"
+# Records of several streams or timestamps: one [sid, seq, mono_ns, wall_ms, body] per record.
+_INSERT_MIXED = {
+    cls: f"INSERT INTO {table}(sid,seq,mono_ns,wall_ms,clock,schema,body) "
+    "SELECT json_extract(value,'$[0]'), json_extract(value,'$[1]'), json_extract(value,'$[2]'),"
+    " json_extract(value,'$[3]'), ?, ?, json_extract(value,'$[4]') FROM json_each(?)"
+    for cls, table in _TABLE.items()
+}
 
 
-def _json_encoder() -> Callable[[Any], str]:
-    """Compact JSON, no NaN or infinity. Calls the C encoder directly when there is one: the
-    json module's Python wrapper costs more than the encoding of a small reading."""
-    fallback = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    if c_make_encoder is None:
-        return fallback.encode
-
-    def default(o: Any) -> Any:
-        raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
-
-    c_encode = c_make_encoder(None, default, encode_basestring, None, ":", ",", False, False, False)
-
-    def encode(o: Any) -> str:
-        if isinstance(o, str):
-            return fallback.encode(o)
-        return "".join(c_encode(o, 0))
-
-    return encode
-
-
-_JSON = _json_encoder()
+_JSON = encode_json
 _loads = json.JSONDecoder().decode
 # Eviction deletes the oldest rows in chunks that start small (little overshoot for a
 # trickle of appends) and double while the shortfall persists (few statements for a flood).
@@ -126,6 +144,31 @@ class NewRecord(NamedTuple):
     wall_ms: int | None = None
 
 
+class _Run(NamedTuple):
+    """Consecutive records of one stream with the same timestamps (None: now)."""
+
+    device: str
+    stream: str
+    cls: str
+    payloads: list[Any]
+    mono_ns: int | None
+    wall_ms: int | None
+
+
+def _runs(records: Iterable[NewRecord], default_device: str) -> list[_Run]:
+    runs: list[_Run] = []
+    last: tuple[Any, ...] | None = None
+    payloads: list[Any] = []
+    for r in records:
+        key = (r.device or default_device, r.stream, r.cls, r.mono_ns, r.wall_ms)
+        if key != last:
+            payloads = []
+            runs.append(_Run(key[0], key[1], key[2], payloads, key[3], key[4]))
+            last = key
+        payloads.append(r.payload)
+    return runs
+
+
 @dataclass(frozen=True, slots=True)
 class KeyedAppend:
     """Records written at most once per `key`: a later append with the same key writes
@@ -145,6 +188,9 @@ class KeyedResult:
     fingerprint: str  # the fingerprint stored with the key
 
 
+_CLS_OF = operator.attrgetter("cls")
+
+
 class ReadBatch(list[Record]):
     """Records handed to a consumer, with the log positions needed to acknowledge them."""
 
@@ -154,6 +200,11 @@ class ReadBatch(list[Record]):
 
     def cursor(self) -> dict[str, int]:
         """Highest position per class in this batch."""
+        if len(self.positions) != len(self):
+            raise ValueError(f"{len(self)} records but {len(self.positions)} positions")
+        classes = set(map(_CLS_OF, self))
+        if len(classes) == 1:  # the usual batch: one class, no loop in Python
+            return {classes.pop(): max(self.positions)}
         out: dict[str, int] = {}
         for rec, pos in zip(self, self.positions, strict=True):
             if pos > out.get(rec.cls, 0):
@@ -282,6 +333,8 @@ class Log:
         self._vacuum_after_commit = False
         self._counters = _Counters()
         self._page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        self._dir = str(path.parent)
+        self._wal_path = f"{path}-wal"
         # Checkpoint and truncate the WAL well before it could eat a large part of the budget.
         # (A sixteenth of the budget or of the filesystem, whichever is smaller.)
         try:
@@ -352,15 +405,37 @@ class Log:
         self.close()
 
     # ------------------------------------------------------------------ writing
-    def append(self, stream: str, cls: str, payload: Mapping[str, Any], **kw: Any) -> int:
+    def append(
+        self,
+        stream: str,
+        cls: str,
+        payload: Mapping[str, Any],
+        *,
+        device: str | None = None,
+        mono_ns: int | None = None,
+        wall_ms: int | None = None,
+    ) -> int:
         """Append one record and commit it durably; returns its sequence number."""
-        return self.append_records([NewRecord(stream, cls, payload, **kw)])[0]
+        return self.append_batch(
+            stream, cls, [payload], device=device, mono_ns=mono_ns, wall_ms=wall_ms
+        )[0]
 
     def append_batch(
-        self, stream: str, cls: str, payloads: Sequence[Mapping[str, Any]], **kw: Any
+        self,
+        stream: str,
+        cls: str,
+        payloads: Sequence[Mapping[str, Any]],
+        *,
+        device: str | None = None,
+        mono_ns: int | None = None,
+        wall_ms: int | None = None,
     ) -> list[int]:
         """Append many records of one stream in a single durable transaction."""
-        return self.append_records([NewRecord(stream, cls, p, **kw) for p in payloads])
+        run = _Run(device or self.device, stream, cls, list(payloads), mono_ns, wall_ms)
+        if not run.payloads:
+            return []
+        with self._lock:
+            return self._write(len(run.payloads), cls, lambda: self._insert([run], True))
 
     def append_records(
         self,
@@ -382,8 +457,10 @@ class Log:
         if not records and ack is None and not checkpoint:
             return []
 
+        runs = _runs(records, self.device)
+
         def body() -> list[int]:
-            seqs = self._insert(records, may_evict_own_class) if records else []
+            seqs = self._insert(runs, may_evict_own_class) if runs else []
             now = self._clock.wall_ms()
             if ack is not None:
                 self._ack_rows(ack[0], ack[1], now)
@@ -397,7 +474,7 @@ class Log:
             return seqs
 
         with self._lock:
-            return self._write(records, body)
+            return self._write(len(records), records[0].cls if records else None, body)
 
     def append_keyed(
         self,
@@ -421,7 +498,8 @@ class Log:
         with self._lock:
             fresh = [r for g in groups if self._known(g.key) is None for r in g.records]
             return self._write(
-                fresh,
+                len(fresh),
+                fresh[0].cls if fresh else None,
                 lambda: self._insert_keyed(
                     groups, may_evict_own_class, int(key_retention_s * 1000), max_keys
                 ),
@@ -456,7 +534,7 @@ class Log:
                 spans.append((i, len(fresh), len(fresh) + len(g.records)))
                 fresh.extend(g.records)
                 results.append(None)
-        seqs = self._insert(fresh, may_evict) if fresh else []
+        seqs = self._insert(_runs(fresh, self.device), may_evict) if fresh else []
         now = self._clock.wall_ms()
         keyed_rows = []
         for i, lo, hi in spans:
@@ -491,10 +569,14 @@ class Log:
         return [r for r in results if r is not None]
 
     def _write(
-        self, records: Sequence[NewRecord], body: Callable[[], _T], count_refusals: bool = True
+        self,
+        n_records: int,
+        first_cls: str | None,
+        body: Callable[[], _T],
+        count_refusals: bool = True,
     ) -> _T:
         """Run `body` in one write transaction (the caller holds the lock); on a refusal,
-        count `records` as refused."""
+        count the `n_records` records it was writing as refused."""
         c = self._conn
         c.execute("BEGIN IMMEDIATE")
         try:
@@ -503,18 +585,17 @@ class Log:
         except BudgetExceeded as exc:
             self._rollback()
             if count_refusals:
-                self._count_refusal(exc.cls, len(records))
+                self._count_refusal(exc.cls, n_records)
             raise
         except sqlite3.OperationalError as exc:
             self._rollback()
-            if "full" not in str(exc) or not records:
+            if "full" not in str(exc) or first_cls is None:
                 raise
             # The filesystem filled before the floor caught it (another program wrote).
-            cls = records[0].cls
             if count_refusals:
-                self._count_refusal(cls, len(records))
+                self._count_refusal(first_cls, n_records)
             raise BudgetExceeded(
-                f"disk full: {exc}", cls=cls, used_bytes=-1, budget_bytes=self.budget_bytes
+                f"disk full: {exc}", cls=first_cls, used_bytes=-1, budget_bytes=self.budget_bytes
             ) from exc
         except BaseException:
             self._rollback()
@@ -525,59 +606,89 @@ class Log:
             self._conn.execute("PRAGMA incremental_vacuum")
         return result
 
-    def _insert(self, records: Sequence[NewRecord], may_evict_own_class: bool) -> list[int]:
-        """Inside the write transaction: insert records, assigning their sequence numbers."""
+    def _insert(self, runs: Sequence[_Run], may_evict_own_class: bool) -> list[int]:
+        """Inside the write transaction: insert the runs' records, assigning their sequence
+        numbers (in record order); returns them."""
         synced, anchor = self._sync.check()
         clock_col = 0 if synced else self._epoch
         now_mono, now_wall = self._clock.monotonic_ns(), self._clock.wall_ms()
-        rows_by_cls: dict[str, list[tuple[Any, ...]]] = {}
-        seqs: list[int] = []
-        incoming = 0
-        c = self._conn
         if anchor is not None:
             self._store_anchor(anchor)
-        next_seq: dict[int, int] = {}
-        encode, stream_for, default_device = self._encode, self._stream_for, self.device
-        last_key: tuple[str, str, str] | None = None
-        st: _Stream | None = None
-        rows: list[tuple[Any, ...]] = []
-        for r in records:
-            key = (r.device or default_device, r.stream, r.cls)
-            if key != last_key:  # batches are mostly one stream: look it up once
-                st = stream_for(key[0], r.stream, r.cls, r.payload)
-                rows = rows_by_cls.setdefault(st.cls, [])
-                last_key = key
-            assert st is not None
-            seq = next_seq.get(st.sid)
-            if seq is None:
-                seq = c.execute("SELECT next_seq FROM streams WHERE id=?", (st.sid,)).fetchone()[0]
-            next_seq[st.sid] = seq + 1
-            body = encode(st, r.payload)
-            incoming += len(body) + 24
-            rows.append(
-                (
+        streams: list[_Stream] = []
+        counts: dict[int, int] = {}
+        for run in runs:
+            st = self._stream_for(run.device, run.stream, run.cls, run.payloads[0])
+            streams.append(st)
+            counts[st.sid] = counts.get(st.sid, 0) + len(run.payloads)
+        # The counters are read and advanced here, under the write lock: another process may
+        # have appended to the same streams since our last batch.
+        next_seq = {sid: self._take_seqs(sid, n) for sid, n in counts.items()}
+        seqs: list[int] = []
+        by_cls: dict[str, list[tuple[_Stream, _Run, int]]] = {}
+        for st, run in zip(streams, runs, strict=True):
+            first = next_seq[st.sid]
+            next_seq[st.sid] = first + len(run.payloads)
+            seqs.extend(range(first, first + len(run.payloads)))
+            by_cls.setdefault(st.cls, []).append((st, run, first))
+        statements: dict[str, tuple[str, tuple[Any, ...], int]] = {}
+        incoming = 0
+        for rec_cls, parts in by_cls.items():
+            if len(parts) == 1:
+                st, run, first = parts[0]
+                text = encode_items(body_items(st.fields, run.payloads), run.payloads)
+                params: tuple[Any, ...] = (
                     st.sid,
-                    seq,
-                    now_mono if r.mono_ns is None else r.mono_ns,
-                    now_wall if r.wall_ms is None else r.wall_ms,
+                    first,
+                    now_mono if run.mono_ns is None else run.mono_ns,
+                    now_wall if run.wall_ms is None else run.wall_ms,
                     clock_col,
                     SCHEMA_VERSION,
-                    body,
+                    text,
                 )
-            )
-            seqs.append(seq)
-        for rec_cls in sorted(rows_by_cls, key=_RANK.__getitem__, reverse=True):
+                statements[rec_cls] = (_INSERT_RUN[rec_cls], params, len(run.payloads))
+            else:
+                elements: list[Any] = []
+                payloads: list[Any] = []
+                for st, run, first in parts:
+                    mono = now_mono if run.mono_ns is None else run.mono_ns
+                    wall = now_wall if run.wall_ms is None else run.wall_ms
+                    if len(run.payloads) == 1:  # records with their own timestamps
+                        item = body_item(st.fields, run.payloads[0])
+                        elements.append((st.sid, first, mono, wall, item))
+                    else:
+                        n = len(run.payloads)
+                        elements.extend(
+                            zip(
+                                repeat(st.sid, n),
+                                range(first, first + n),
+                                repeat(mono, n),
+                                repeat(wall, n),
+                                body_items(st.fields, run.payloads),
+                                strict=True,
+                            )
+                        )
+                    payloads.extend(run.payloads)
+                text = encode_items(elements, payloads)
+                params = (clock_col, SCHEMA_VERSION, text)
+                statements[rec_cls] = (_INSERT_MIXED[rec_cls], params, len(payloads))
+            # ~24 bytes of row header and integer columns per record besides its body.
+            incoming += len(text) + 24 * statements[rec_cls][2]
+        c = self._conn
+        for rec_cls in sorted(statements, key=_RANK.__getitem__, reverse=True):
             self._make_room(incoming, rec_cls, may_evict_own_class)
-            c.executemany(
-                f"INSERT INTO {_TABLE[rec_cls]}(sid,seq,mono_ns,wall_ms,clock,schema,body)"
-                " VALUES (?,?,?,?,?,?,?)",
-                rows_by_cls[rec_cls],
-            )
-        c.executemany(
-            "UPDATE streams SET next_seq=? WHERE id=?",
-            [(n, sid) for sid, n in next_seq.items()],
-        )
+            sql, params, n = statements[rec_cls]
+            inserted = c.execute(sql, params).rowcount
+            if inserted != n:  # never seen; a JSON split gone wrong must not pass silently
+                raise LogError(f"inserted {inserted} of {n} {rec_cls} records; rolled back")
         return seqs
+
+    def _take_seqs(self, sid: int, n: int) -> int:
+        """Reserve `n` sequence numbers of stream `sid`; returns the first."""
+        rows = self._conn.execute(
+            "UPDATE streams SET next_seq = next_seq + ? WHERE id = ? RETURNING next_seq - ?",
+            (n, sid, n),
+        ).fetchall()
+        return int(rows[0][0])
 
     def _rollback(self) -> None:
         if self._conn.in_transaction:  # SQLite may have rolled back itself (disk full)
@@ -589,18 +700,6 @@ class Log:
             if st is not None:
                 self._streams.pop((st.device, st.stream), None)
         self._new_sids.clear()
-
-    def _encode(self, st: _Stream, payload: Mapping[str, Any]) -> str:
-        if not isinstance(payload, Mapping):
-            raise EnvelopeError("payload is not an object", evidence=payload)
-        try:
-            if st.fields is not None and tuple(payload) == st.fields:
-                return _JSON(list(payload.values()))
-            return _JSON(payload)
-        except (TypeError, ValueError) as exc:
-            raise EnvelopeError(
-                f"payload is not JSON-serialisable: {exc}", evidence=payload
-            ) from None
 
     def _stream_for(
         self, device: str, stream: str, cls: str, payload: Mapping[str, Any]
@@ -639,22 +738,24 @@ class Log:
     # ------------------------------------------------------------------ budget
     def used_bytes(self) -> int:
         """Bytes the log occupies now: database pages in use plus the WAL file."""
-        page_count = self._conn.execute("PRAGMA page_count").fetchone()[0]
-        free_pages = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
-        return (page_count - free_pages) * self._page_size + self._wal_bytes()
+        return self._db_used_bytes() + self._wal_bytes()
 
     def _wal_bytes(self) -> int:
         try:
-            return os.stat(f"{self.path}-wal").st_size
+            return os.stat(self._wal_path).st_size
         except FileNotFoundError:
             return 0
 
+    def _pages(self) -> tuple[int, int]:
+        """(pages in the file, pages on the free list), as this transaction sees them."""
+        page_count, free_pages = self._conn.execute(_PAGES).fetchone()
+        return page_count, free_pages
+
     def _db_used_bytes(self) -> int:
-        page_count = self._conn.execute("PRAGMA page_count").fetchone()[0]
-        free_pages = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
+        page_count, free_pages = self._pages()
         return (page_count - free_pages) * self._page_size
 
-    def _limit_bytes(self) -> tuple[int, str]:
+    def _limit_bytes(self, page_count: int) -> tuple[int, str]:
         """How many bytes of pages the log may use now, and what sets that limit.
 
         Deleting rows does not give disk space back by itself: freed pages stay in the file
@@ -662,10 +763,9 @@ class Log:
         (then `incremental_vacuum`) is what returns space to the filesystem."""
         budget = self.budget_bytes - self._wal_reserve
         try:
-            st = os.statvfs(self.path.parent)
+            st = os.statvfs(self._dir)
         except OSError:
             return budget, "budget"
-        page_count = self._conn.execute("PRAGMA page_count").fetchone()[0]
         wal_growth = max(0, self._wal_reserve - self._wal_bytes())  # the WAL may still grow
         disk = (
             page_count * self._page_size
@@ -677,8 +777,9 @@ class Log:
 
     def _make_room(self, incoming: int, cls: str, may_evict_own: bool) -> None:
         """Inside the append transaction: evict until `incoming` bytes fit the limit."""
-        limit, reason = self._limit_bytes()
-        over = self._db_used_bytes() + incoming - limit
+        page_count, free_pages = self._pages()
+        limit, reason = self._limit_bytes(page_count)
+        over = (page_count - free_pages) * self._page_size + incoming - limit
         if over <= 0:
             return
         rank = _RANK[cls]
@@ -808,14 +909,23 @@ class Log:
             for cls in wanted:
                 if len(out) >= limit:
                     break
-                rows = self._conn.execute(
-                    f"SELECT pos, sid, seq, mono_ns, wall_ms, clock, schema, body "
-                    f"FROM {_TABLE[cls]} WHERE pos>? ORDER BY pos LIMIT ?",
-                    (max(offsets[cls], (after or {}).get(cls, 0)), limit - len(out)),
-                ).fetchall()
-                out.extend(self._decode_rows(cls, rows))
-                out.positions.extend(row[0] for row in rows)
+                start = max(offsets[cls], (after or {}).get(cls, 0))
+                records, positions = self._read_class(cls, start, limit - len(out))
+                out.extend(records)
+                out.positions.extend(positions)
             return out
+
+    def _read_class(self, cls: str, after_pos: int, limit: int) -> tuple[list[Record], list[int]]:
+        """Up to `limit` records of `cls` past `after_pos`, and their positions. SQLite hands
+        over each column as one JSON array (fetching rows cost more than decoding them)."""
+        n, *texts = self._conn.execute(_READ_COLUMNS[cls], (after_pos, limit)).fetchone()
+        if not n:
+            return [], []
+        # sid, clock and schema come as one number when every row has the same.
+        cols = [[text] * n if type(text) is int else _loads(text) for text in texts]
+        positions, seqs, monos, walls, values, sids, clocks, schemas = in_position_order(cols)
+        records = self._decode_columns(cls, n, sids, seqs, monos, walls, clocks, schemas, values)
+        return records, positions
 
     def ack(self, consumer: str, batch: ReadBatch) -> None:
         """Acknowledge everything in `batch` (and everything before it, per class)."""
@@ -873,41 +983,67 @@ class Log:
 
     # ------------------------------------------------------------------ decoding
     def _decode_rows(self, cls: str, rows: Sequence[Sequence[Any]]) -> list[Record]:
-        """Records from table rows. The bodies are parsed in one json.loads call: per-call
-        overhead, not parsing, dominated reading."""
+        """Records from table rows (pos, sid, seq, mono_ns, wall_ms, clock, schema, body)."""
         if not rows:
             return []
-        bodies = _loads("[" + ",".join([row[7] for row in rows]) + "]")
-        anchors: dict[int, SyncAnchor | None] = {}
+        _pos, sids, seqs, monos, walls, clocks, schemas, bodies = zip(*rows, strict=True)
+        return self._decode_columns(
+            cls, len(rows), sids, seqs, monos, walls, clocks, schemas, decode_bodies(bodies)
+        )
+
+    def _decode_columns(
+        self,
+        cls: str,
+        n: int,
+        sids: Sequence[int],
+        seqs: Sequence[int],
+        monos: Sequence[int],
+        walls: Sequence[int],
+        clocks: Sequence[int],
+        schemas: Sequence[int],
+        values: list[Any],
+    ) -> list[Record]:
+        """Records from the columns of `n` rows, bodies already parsed."""
         by_sid = self._by_sid
-        out = []
-        for row, value in zip(rows, bodies, strict=True):
-            _pos, sid, seq, mono_ns, wall_ms, clock, schema, _body = row
-            st = by_sid.get(sid) or self._load_stream(sid)
-            if type(value) is list:
-                value = dict(zip(st.fields or (), value, strict=True))
-            corrected = None
-            if clock:
-                if clock not in anchors:
-                    anchors[clock] = self._anchor(clock)
-                anchor = anchors[clock]
-                if anchor is not None:
-                    corrected = anchor.corrected_wall_ms(mono_ns)
-            out.append(
-                Record(
-                    st.device,
-                    st.stream,
-                    seq,
-                    cls,
-                    mono_ns,
-                    wall_ms,
-                    not clock,
-                    value,
-                    schema,
-                    corrected,
-                )
-            )
-        return out
+        sid_set = set(sids)
+        for sid in sid_set:
+            if sid not in by_sid:
+                self._load_stream(sid)
+        devices: Iterable[str]
+        streams: Iterable[str]
+        if len(sid_set) == 1:  # the usual batch: one stream
+            st = by_sid[sids[0]]
+            devices, streams = repeat(st.device, n), repeat(st.stream, n)
+            payloads = payloads_of(st.fields, values)
+        else:
+            sts = [by_sid[sid] for sid in sids]
+            devices, streams = [st.device for st in sts], [st.stream for st in sts]
+            payloads = [
+                dict(zip(st.fields or (), v, strict=True)) if type(v) is list else v
+                for st, v in zip(sts, values, strict=True)
+            ]
+        corrected: Iterable[int | None] = repeat(None, n)
+        if any(clocks):  # written before the clock synced: correct from the epoch's anchor
+            anchors = {epoch: self._anchor(epoch) for epoch in set(clocks) if epoch}
+            corrected = [
+                None
+                if not epoch or anchors[epoch] is None
+                else anchors[epoch].corrected_wall_ms(mono)  # type: ignore[union-attr]
+                for epoch, mono in zip(clocks, monos, strict=True)
+            ]
+        return make_records(
+            n,
+            device=devices,
+            stream=streams,
+            seq=seqs,
+            cls=repeat(cls, n),
+            mono_ns=monos,
+            wall_ms=walls,
+            clock_synced=map(operator.not_, clocks),
+            payload=payloads,
+            schema=schemas,
+            wall_corrected_ms=corrected,
+        )
 
     def _load_stream(self, sid: int) -> _Stream:
         device, stream, cls, fields = self._conn.execute(
@@ -1121,10 +1257,22 @@ def _fields(text: str | None) -> tuple[str, ...] | None:
     return tuple(json.loads(text)) if text else None
 
 
+def _require_sqlite(conn: sqlite3.Connection, version: tuple[int, ...]) -> None:
+    """The append path needs `RETURNING` (3.35) and the JSON functions; say so at open rather
+    than fail at the first append."""
+    if version < (3, 35, 0):
+        raise LogError(f"SQLite {'.'.join(map(str, version))} is too old: the log needs 3.35+")
+    try:
+        conn.execute("SELECT count(*) FROM json_each('[1]')").fetchone()
+    except sqlite3.OperationalError as exc:
+        raise LogError(f"this SQLite has no JSON functions ({exc}); the log needs them") from None
+
+
 def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
     conn = sqlite3.connect(
         path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
     )
+    _require_sqlite(conn, sqlite3.sqlite_version_info)
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
     # Takes effect on a new file only; lets eviction under disk pressure return pages to the OS.
     conn.execute("PRAGMA auto_vacuum=INCREMENTAL")

@@ -15,10 +15,12 @@ ROOT = Path(__file__).resolve().parents[3]
 WRITER = Path(__file__).with_name("log_writer.py")
 
 
-def _writer(db: Path, run: int, streams: int = 3, batch: int = 20) -> subprocess.Popen:
+def _writer(
+    db: Path, run: int, streams: int = 3, batch: int = 20, mode: str = "records"
+) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
-        [sys.executable, str(WRITER), str(db), str(run), str(streams), str(batch)],
+        [sys.executable, str(WRITER), str(db), str(run), str(streams), str(batch), mode],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -96,3 +98,39 @@ def test_two_writer_processes_and_a_consumer_at_once(tmp_path):
     runs = Counter(run for _s, _q, run, _i in seen)
     assert runs[1] > 0 and runs[2] > 0
     assert len(set(seen)) == len(seen)
+
+
+def test_batches_of_one_stream_from_three_processes_interleave_gaplessly(tmp_path):
+    """Two writer processes append whole batches to the same stream while this process does
+    too: every process's sequence counters must come from the file, not from what it saw
+    after its own previous batch."""
+    db = tmp_path / "log.db"
+    stream = "env/s0@0x76"
+    with Log.open(db, device="dev-kill", free_floor_bytes=0) as lg:
+        lg.register_consumer("reader", classes=["raw"])
+        writers = [_writer(db, run, streams=1, batch=50, mode="batch") for run in (1, 2)]
+        for w in writers:
+            assert w.stdout.readline()
+        mine: list[int] = []
+        for i in range(40):  # warm stream cache, other processes writing in between
+            payloads = [{"run": 0, "i": i * 7 + k} for k in range(7)]
+            mine.extend(lg.append_batch(stream, "raw", payloads))
+            time.sleep(0.002)
+        for w in writers:
+            w.send_signal(signal.SIGKILL)
+            w.wait()
+        assert mine == sorted(mine) and len(set(mine)) == len(mine)
+        seen = []
+        while b := lg.read("reader", limit=333):
+            seen.extend((r.seq, r.payload["run"], r.payload["i"]) for r in b)
+            lg.ack("reader", b)
+        produced = {s["stream"]: s["produced"] for s in lg.streams()}[stream]
+    # Log order is sequence order, gapless, and each batch is contiguous in it.
+    assert [seq for seq, _run, _i in seen] == list(range(1, produced + 1))
+    runs = Counter(run for _seq, run, _i in seen)
+    assert runs[0] == 280 and runs[1] >= 50 and runs[2] >= 50
+    mine_seen = [seq for seq, run, _i in seen if run == 0]
+    assert mine_seen == mine
+    for run in (1, 2):
+        idx = [i for _seq, r, i in seen if r == run]
+        assert idx == list(range(len(idx))), f"writer {run}: readings out of order or missing"
