@@ -334,3 +334,29 @@ def _read_answers(s: socket.socket, n: int) -> list[bytes]:
         data += chunk
     assert not data, "no more answers than requests"
     return out
+
+
+def test_expect_100_continue_is_answered_after_the_header_checks(server):
+    body = json.dumps(sale(total=777)).encode()
+
+    def head(token: str, expect: str = "100-continue") -> bytes:
+        return (
+            "POST /v1/records HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n"
+            f"Expect: {expect}\r\n\r\n"
+        ).encode()
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(head(TOKENS["pos-17"]))  # and wait, as curl does, before sending the body
+        interim = b""
+        while b"\r\n\r\n" not in interim:
+            interim += s.recv(4096)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(body)
+        assert _read_answers(s, 1)[0].startswith(b"HTTP/1.1 202")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(head("not-a-token"))  # refused from the headers alone: no 100
+        assert _read_answers(s, 1)[0].startswith(b"HTTP/1.1 401")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(head(TOKENS["pos-17"], expect="something-else") + body)
+        assert _read_answers(s, 1)[0].startswith(b"HTTP/1.1 417")
