@@ -180,6 +180,12 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _health(url: str) -> dict:
+    """The component's own counters (/healthz "ingest")."""
+    with urllib.request.urlopen(url) as h:
+        return json.load(h)["ingest"]
+
+
 def _count_events(log_path: Path) -> int:
     sys.path.insert(0, str(ROOT))
     from components.core.log import Log
@@ -229,7 +235,9 @@ def run(
     plan = [(tool, clients, 0.0) for tool in tools for clients in levels]
     plan += [("python", 100, total / 100) for total in paced_totals]
     try:
+        health_url = url.replace("/v1/records", "/healthz")
         for tool, clients, rate in plan:
+            commits_before = _health(health_url)
             cpu_before = _cpu_s(server.pid)
             if tool == "wrk":
                 res = load_wrk(url, clients, seconds, work)
@@ -241,8 +249,12 @@ def run(
             other = {k: v for k, v in res["statuses"].items() if k != "202"}
             cpu_us = (_cpu_s(server.pid) - cpu_before) / max(ok, 1) * 1e6
             rss, peak = _rss_kib(server.pid)
-            with urllib.request.urlopen(url.replace("/v1/records", "/healthz")) as h:
-                inside = json.load(h)["ingest"]["accept_latency_ms"]
+            health = _health(health_url)
+            inside = health["accept_latency_ms"]
+            commits = health["commits"] - commits_before["commits"]
+            per_commit = (
+                health.get("records_accepted", 0) - commits_before.get("records_accepted", 0)
+            ) / max(commits, 1)
             note = f"{ok} records" + (f", non-202: {other}" if other else "")
             if rate:
                 at = f"{clients} clients paced, {rate * clients:g}/s in all"
@@ -260,6 +272,10 @@ def run(
                  "unit": "ms", "note": f"p50 {inside['p50']} ms, max {inside['max']} ms"},
                 {"figure": f"server CPU per record, {at}", "value": cpu_us, "unit": "µs",
                  "note": "both threads, user + system"},
+                {"figure": f"records per durable commit (group commit), {at}",
+                 "value": per_commit, "unit": "records",
+                 "note": f"{commits} commits; largest so far "
+                 f"{health['largest_commit_requests']} requests"},
                 {"figure": f"RSS after {at}", "value": rss / 1024, "unit": "MiB",
                  "note": f"peak {peak / 1024:.1f} MiB"},
             ]

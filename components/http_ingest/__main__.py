@@ -23,7 +23,7 @@ from components.core.config import Config, ConfigError
 from components.core.ipc import connect, follow_updates, load_config, thing_name
 from components.core.log_config import open_log
 from components.http_ingest.config import SPEC
-from components.http_ingest.server import Ingest, build_app
+from components.http_ingest.server import Ingest, build_server
 from components.http_ingest.writer import CommitWriter
 
 log = logging.getLogger("floorline.http_ingest")
@@ -44,7 +44,7 @@ def tls_context(cfg: Config) -> ssl.SSLContext | None:
 async def serve(
     cfg: Config, ingest: Ingest, stop: asyncio.Event, tls: ssl.SSLContext | None
 ) -> None:
-    runner = web.AppRunner(build_app(ingest), access_log=None, handle_signals=False)
+    runner = web.ServerRunner(build_server(ingest), handle_signals=False)
     await runner.setup()
     site = web.TCPSite(
         runner, cfg.bindAddress, cfg.port, ssl_context=tls, backlog=1024

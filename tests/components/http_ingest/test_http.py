@@ -286,3 +286,77 @@ def test_a_stalled_body_is_answered_408_and_frees_the_handler(make_server):
         answer = s.recv(4096)
     assert answer.startswith(b"HTTP/1.1 408")
     assert post(srv, sale()).status_code == 202
+
+
+def test_unknown_routes_are_404_and_wrong_methods_405_with_allow(server):
+    r = requests.get(f"{server.url}/v1/nothing", timeout=10)
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    r = requests.get(f"{server.url}/v1/records", headers=auth("pos-17"), timeout=10)
+    assert r.status_code == 405 and r.headers["Allow"] == "POST"
+    r = requests.post(f"{server.url}/healthz", timeout=10)
+    assert r.status_code == 405 and "GET" in r.headers["Allow"]
+
+
+def test_a_body_arriving_after_its_headers_and_pipelined_posts_are_committed(server):
+    """The body is taken at once when it came with the headers, and awaited when it did not;
+    both paths end in the same commit."""
+    before = len(events(server))
+    body = json.dumps(sale(total=4242)).encode()
+    head = (
+        "POST /v1/records HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {TOKENS['pos-17']}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(head + body[:7])
+        s.sendall(body[7:])  # a second segment: the handler may already be waiting for it
+        answers = _read_answers(s, 1)
+        s.sendall((head + body) * 2)  # two requests in one segment, on the same connection
+        answers += _read_answers(s, 2)
+    for answer in answers:
+        assert answer.startswith(b"HTTP/1.1 202"), answer[:80]
+    assert len(events(server)) == before + 3
+
+
+def _read_answers(s: socket.socket, n: int) -> list[bytes]:
+    """`n` whole HTTP/1.1 answers (each with a Content-Length) read off a keep-alive socket."""
+    data, out = b"", []
+    while len(out) < n:
+        if b"\r\n\r\n" in data:
+            head, _, rest = data.partition(b"\r\n\r\n")
+            fields = (line.partition(b":") for line in head.split(b"\r\n")[1:])
+            length = next(int(v) for k, _, v in fields if k.strip().lower() == b"content-length")
+            if len(rest) >= length:
+                out.append(head + b"\r\n\r\n" + rest[:length])
+                data = rest[length:]
+                continue
+        chunk = s.recv(65536)
+        assert chunk, "the server closed the connection"
+        data += chunk
+    assert not data, "no more answers than requests"
+    return out
+
+
+def test_expect_100_continue_is_answered_after_the_header_checks(server):
+    body = json.dumps(sale(total=777)).encode()
+
+    def head(token: str, expect: str = "100-continue") -> bytes:
+        return (
+            "POST /v1/records HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n"
+            f"Expect: {expect}\r\n\r\n"
+        ).encode()
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(head(TOKENS["pos-17"]))  # and wait, as curl does, before sending the body
+        interim = b""
+        while b"\r\n\r\n" not in interim:
+            interim += s.recv(4096)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(body)
+        assert _read_answers(s, 1)[0].startswith(b"HTTP/1.1 202")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(head("not-a-token"))  # refused from the headers alone: no 100
+        assert _read_answers(s, 1)[0].startswith(b"HTTP/1.1 401")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(head(TOKENS["pos-17"], expect="something-else") + body)
+        assert _read_answers(s, 1)[0].startswith(b"HTTP/1.1 417")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import RawTestServer
 from ingest_server import TOKENS, auth, digest, sale
 
 from components.core.clock import ManualClock
 from components.core.log import Log
 from components.http_ingest.config import SPEC
-from components.http_ingest.server import Ingest, LatencyWindow, build_app
+from components.http_ingest.server import Ingest, LatencyWindow
 from components.http_ingest.writer import CommitWriter
 
 
@@ -24,7 +24,7 @@ def test_update_swaps_tokens_limits_and_schemas_without_a_restart(tmp_path):
     ingest = Ingest(first, lg, writer, clock)
 
     async def main():
-        server = TestServer(build_app(ingest), host="127.0.0.1")
+        server = RawTestServer(ingest.handle, host="127.0.0.1")
         await server.start_server()
         url = str(server.make_url("/v1/records"))
         async with aiohttp.ClientSession() as s:
