@@ -17,7 +17,7 @@ from collections import Counter, deque
 from collections.abc import Sequence
 from typing import Any
 
-from aiohttp import HttpVersion11, web
+from aiohttp import HttpVersion11, http_exceptions, web
 
 from components.core.clock import Clock
 from components.core.config import Config
@@ -133,6 +133,9 @@ class Ingest:
         except TimeoutError:  # a stalled or trickling client must not hold a handler forever
             self.counters["body_timeouts"] += 1
             return _error(408, "body_timeout", f"body not received in {cfg.bodyTimeoutSeconds} s")
+        except (web.RequestPayloadError, http_exceptions.PayloadEncodingError) as exc:
+            self.counters["bad_body"] += 1  # e.g. "gzip" that is not gzip
+            return _error(400, "bad_encoding", f"the body could not be decoded: {exc}")
         if raw is None:
             self.counters["body_too_large"] += 1
             return _error(413, "body_too_large", f"body over {cfg.maxBodyBytes} bytes")

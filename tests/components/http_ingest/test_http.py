@@ -260,6 +260,9 @@ def test_gzip_bodies_are_inflated_and_the_limit_counts_inflated_bytes(make_serve
     bomb = gzip.compress(b"[" + b" " * 10_000_000 + b"]")  # 10 MB of spaces, ~10 kB packed
     r = requests.post(url, data=bomb, headers=h, timeout=10)
     assert r.status_code == 413
+    r = requests.post(url, data=b"[]", headers=h, timeout=10)  # says gzip, is not
+    assert r.status_code == 400 and r.json()["error"] == "bad_encoding", r.text
+    assert events(srv) and len(events(srv)) == 1  # only the good post was committed
 
 
 def test_healthz_backlog_counts_what_the_uplink_has_not_acknowledged(make_server, tmp_path):
