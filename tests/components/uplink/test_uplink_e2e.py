@@ -142,6 +142,8 @@ def test_malformed_and_unknown_commands_are_answered_with_an_error(world):
 def test_shadow_reports_backlog_and_rejects_bad_desired_config(world):
     cloud, log_path, run, server = world
     _fill(log_path, n_agg=100, n_alert=0, n_raw=10)
+    # The aggregates wait for a fuller batch, so the first report must count all of them.
+    server.config.set_component(UPLINK, config(log_path, batchMaxDelaySeconds=3600))
     cloud.set_online(False)
     run()
     shadows = server.shadows
