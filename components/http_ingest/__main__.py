@@ -16,14 +16,13 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from aiohttp import web
-
 from components.core.clock import SystemClock
 from components.core.config import Config, ConfigError
 from components.core.ipc import connect, follow_updates, load_config, thing_name
 from components.core.log_config import open_log
 from components.http_ingest.config import SPEC
-from components.http_ingest.server import Ingest, build_server
+from components.http_ingest.http import listening_socket, serve
+from components.http_ingest.server import Ingest
 from components.http_ingest.writer import CommitWriter
 
 log = logging.getLogger("floorline.http_ingest")
@@ -41,25 +40,20 @@ def tls_context(cfg: Config) -> ssl.SSLContext | None:
     return ctx
 
 
-async def serve(
+async def run_server(
     cfg: Config, ingest: Ingest, stop: asyncio.Event, tls: ssl.SSLContext | None
 ) -> None:
-    runner = web.ServerRunner(build_server(ingest), handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(
-        runner, cfg.bindAddress, cfg.port, ssl_context=tls, backlog=1024
-    )
-    await site.start()
-    port = runner.addresses[0][1]
+    sock = listening_socket(cfg.bindAddress, cfg.port)
+    port = sock.getsockname()[1]
     log.info(
         "event=listening address=%s port=%d tls=%s", cfg.bindAddress, port, tls is not None
     )
     print(f"listening port={port}", flush=True)  # the line tests and scripts wait for
     try:
-        await stop.wait()
+        await serve(ingest.handle, sock, tls=tls, stop=stop)
     finally:
-        log.info("event=stopping")
-        await runner.cleanup()  # finishes requests in flight (each awaits its commit)
+        log.info("event=stopped")
+        sock.close()
 
 
 def _run_loop(coro: Coroutine[Any, Any, None]) -> None:
@@ -110,7 +104,7 @@ def main() -> int:
             loop.call_soon_threadsafe(ingest.apply, holder.current)
 
         follow_updates(holder, gg, on_applied=applied)
-        await serve(cfg, ingest, stop, tls)
+        await run_server(cfg, ingest, stop, tls)
 
     try:
         _run_loop(run())

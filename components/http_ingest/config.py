@@ -29,6 +29,8 @@ def _check_tokens(value: Mapping[str, Any]) -> dict[str, str]:
         if not isinstance(digest, str) or not _SHA256_HEX.fullmatch(digest.lower()):
             raise ValueError(f"{device}: expected 64 hex digits (SHA-256 of the token)")
         out[device] = digest.lower()
+    if len(set(out.values())) != len(out):  # a token must name one device
+        raise ValueError("two devices have the same token digest")
     return out
 
 

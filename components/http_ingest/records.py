@@ -62,6 +62,8 @@ def parse_body(raw: bytes, max_records: int) -> list[Any]:
             from None
     except RecursionError:
         raise BodyError("body is nested too deeply") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise BodyError(f"body holds a number that cannot be read: {str(exc)[:80]}") from None
     if isinstance(doc, Mapping) and "records" in doc and "type" not in doc:
         if set(doc) != {"records"}:
             raise BodyError("a batch object has only the key 'records'")
@@ -115,36 +117,58 @@ def foreign_devices(candidates: Sequence[Any], device: str) -> set[str]:
     }
 
 
+_STREAMS_CACHED = 4096
+_streams: dict[tuple[str, str], str] = {}  # (type, device) -> stream name, already validated
+
+
+def _checked_stream(rtype: Any, device: Any, errors: list[str]) -> str | None:
+    """The stream of a record's type and device, or None with the reasons in `errors`."""
+    if isinstance(rtype, str) and isinstance(device, str):
+        known = _streams.get((rtype, device))
+        if known is not None:
+            return known
+    try:
+        validate_device(device)
+    except EnvelopeError:
+        errors.append("'device' is missing or not a valid thing name")
+    if not isinstance(rtype, str) or not TYPE_RE.fullmatch(rtype):
+        errors.append("'type' is missing or not [a-z0-9_]{1,64}")
+    if errors:
+        return None
+    stream = validate_stream(stream_name(rtype, device))  # holds by construction; checked
+    if len(_streams) >= _STREAMS_CACHED:
+        _streams.clear()
+    _streams[(rtype, device)] = stream
+    return stream
+
+
 def check_record(
     index: int,
     obj: Any,
     validators: Mapping[str, RecordSchema],
     accept_unknown_types: bool,
+    *,
+    utf8_safe: bool = False,
 ) -> Accepted | Rejected:
-    """Check one candidate against the envelope rules and its type's schema."""
+    """Check one candidate against the envelope rules and its type's schema. `utf8_safe`:
+    the object was decoded from JSON text without `\\u` escapes, so every string in it
+    encodes to UTF-8 (the one way decoded JSON could not be stored is a lone surrogate)."""
     if not isinstance(obj, Mapping):
         return Rejected(index, ["record is not an object"])
     errors: list[str] = []
-    extra = sorted(str(k) for k in obj if k not in RECORD_KEYS)
-    if extra:
+    if not obj.keys() <= RECORD_KEYS:
+        extra = sorted(str(k) for k in obj if k not in RECORD_KEYS)
         errors.append(f"unknown keys {extra[:5]} (allowed: device, type, id, data)")
     device, rtype, msg_id, data = obj.get("device"), obj.get("type"), obj.get("id"), obj.get("data")
-    try:
-        validate_device(device)  # type: ignore[arg-type]
-    except EnvelopeError:
-        errors.append("'device' is missing or not a valid thing name")
-    if not isinstance(rtype, str) or not TYPE_RE.fullmatch(rtype):
-        errors.append("'type' is missing or not [a-z0-9_]{1,64}")
+    stream = _checked_stream(rtype, device, errors)
     if msg_id is not None and not (
         isinstance(msg_id, str) and 0 < len(msg_id) <= MAX_ID_CHARS and msg_id.isprintable()
     ):
         errors.append(f"'id' is not a printable string of 1..{MAX_ID_CHARS} characters")
-    if not isinstance(data, Mapping):
+    if not isinstance(data, dict) and not isinstance(data, Mapping):
         errors.append("'data' is missing or not an object")
-    if errors:
+    if errors or stream is None:
         return Rejected(index, errors)
-    assert isinstance(device, str) and isinstance(rtype, str) and isinstance(data, Mapping)
-    validate_stream(stream_name(rtype, device))  # holds by construction; checked, not assumed
     validator = validators.get(rtype)
     if validator is None and not accept_unknown_types:
         return Rejected(index, [f"unknown record type {rtype!r} (no schema configured)"])
@@ -155,10 +179,11 @@ def check_record(
             return Rejected(index, ["'data' is nested too deeply"])
         if errors:
             return Rejected(index, errors)
-    try:
-        _ENCODE(data).encode("utf-8")
-    except (ValueError, UnicodeEncodeError, RecursionError) as exc:
-        return Rejected(index, [f"'data' cannot be stored: {str(exc)[:200]}"])
+    if not utf8_safe:
+        try:
+            _ENCODE(data).encode("utf-8")
+        except (ValueError, UnicodeEncodeError, RecursionError) as exc:
+            return Rejected(index, [f"'data' cannot be stored: {str(exc)[:200]}"])
     return Accepted(index, device, rtype, msg_id, data)
 
 

@@ -1,28 +1,27 @@
-"""The HTTP side: aiohttp handlers for POST /v1/records and GET /healthz.
+"""The two routes: POST /v1/records and GET /healthz, on the HTTP layer of `http.py`.
 
 Order of checks on a post (cheapest refusal first): bearer token (401), content type (415),
-body size (413) and arrival (408), Idempotency-Key (400), JSON shape (400), devices named
-(403), rate (429), then each record against its schema, then the durable commit (202, or 429
-if the log is full).
+Idempotency-Key (400), body size (413), arrival (408) and encoding (400/415), JSON shape (400),
+devices named (403), rate (429), then each record against its schema, then the durable commit
+(202, or 429 if the log is full).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import time
 from collections import Counter, deque
 from collections.abc import Sequence
 from typing import Any
 
-from aiohttp import HttpVersion11, http_exceptions, web
-
 from components.core.clock import Clock
 from components.core.config import Config
 from components.core.log import BudgetExceeded, KeyedResult, Log
 from components.http_ingest.auth import AuthError, TokenTable
+from components.http_ingest.body import BadEncoding, BodyTooLarge, UnsupportedEncoding
+from components.http_ingest.http import Answer, Request, error, json_answer
 from components.http_ingest.ratelimit import RateLimiter
 from components.http_ingest.records import (
     Accepted,
@@ -40,18 +39,6 @@ log = logging.getLogger("floorline.http_ingest")
 
 MAX_IDEMPOTENCY_KEY_CHARS = 200
 HEALTH_CACHE_S = 2.0
-_NOT_BUFFERED = object()
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status, text=_dumps(body), content_type="application/json", headers=headers
-    )
-
-
-def _error(status: int, code: str, message: str, **headers: str) -> web.Response:
-    return _json(status, {"error": code, "message": message}, headers or None)
 
 
 class LatencyWindow:
@@ -102,60 +89,54 @@ class Ingest:
         self.writer.max_commit_records = cfg.maxCommitRecords
 
     # ------------------------------------------------------------------ POST /v1/records
-    async def post_records(self, request: web.BaseRequest) -> web.Response:
+    async def post_records(self, request: Request) -> Answer:
         self.counters["requests"] += 1
         started_ns = self.clock.monotonic_ns()
         cfg = self.cfg
+        headers = request.headers
         try:
-            device = self.tokens.authenticate(request.headers.get("Authorization"))
+            device = self.tokens.authenticate(headers.get("authorization"))
         except AuthError as exc:
             self.counters["auth_failures"] += 1
-            return _error(
-                401,
-                exc.code,
-                str(exc),
-                **{"WWW-Authenticate": f'Bearer realm="floorline", error="{exc.code}"'},
-            )
-        ctype = request.content_type
-        charset = request.charset
-        if not (ctype == "application/json" or ctype.endswith("+json")) or (
+            challenge = f'Bearer realm="floorline", error="{exc.code}"'
+            return error(401, exc.code, str(exc), ("WWW-Authenticate", challenge))
+        media, charset = request.media_type()
+        if not (media == "application/json" or media.endswith("+json")) or (
             charset is not None and charset.lower() not in ("utf-8", "utf8")
         ):
             self.counters["bad_content_type"] += 1
-            return _error(415, "unsupported_media_type", "send application/json in UTF-8")
-        try:
-            raw = self._buffered_body(request, cfg.maxBodyBytes)
-            if raw is _NOT_BUFFERED:  # still arriving: wait for it, but not forever
-                await self._continue(request)
-                raw = await asyncio.wait_for(
-                    self._read_body(request, cfg.maxBodyBytes), cfg.bodyTimeoutSeconds
-                )
-        except TimeoutError:  # a stalled or trickling client must not hold a handler forever
-            self.counters["body_timeouts"] += 1
-            return _error(408, "body_timeout", f"body not received in {cfg.bodyTimeoutSeconds} s")
-        except (web.RequestPayloadError, http_exceptions.PayloadEncodingError) as exc:
-            self.counters["bad_body"] += 1  # e.g. "gzip" that is not gzip
-            return _error(400, "bad_encoding", f"the body could not be decoded: {exc}")
-        if raw is None:
-            self.counters["body_too_large"] += 1
-            return _error(413, "body_too_large", f"body over {cfg.maxBodyBytes} bytes")
-        request_key = request.headers.get("Idempotency-Key")
+            return error(415, "unsupported_media_type", "send application/json in UTF-8")
+        request_key = headers.get("idempotency-key")
         if request_key is not None and not (
             0 < len(request_key) <= MAX_IDEMPOTENCY_KEY_CHARS
             and request_key.isascii()
             and request_key.isprintable()
         ):
             self.counters["bad_body"] += 1
-            return _error(400, "bad_idempotency_key", "Idempotency-Key: 1..200 printable ASCII")
+            return error(400, "bad_idempotency_key", "Idempotency-Key: 1..200 printable ASCII")
+        try:  # a client that sent `Expect: 100-continue` is asked for its body only now
+            raw = await request.body(cfg.maxBodyBytes, cfg.bodyTimeoutSeconds)
+        except BodyTooLarge:
+            self.counters["body_too_large"] += 1
+            return error(413, "body_too_large", f"body over {cfg.maxBodyBytes} bytes")
+        except TimeoutError:  # a stalled or trickling client must not hold a handler forever
+            self.counters["body_timeouts"] += 1
+            return error(408, "body_timeout", f"body not received in {cfg.bodyTimeoutSeconds} s")
+        except UnsupportedEncoding as exc:
+            self.counters["bad_content_type"] += 1
+            return error(415, "unsupported_encoding", str(exc))
+        except BadEncoding as exc:
+            self.counters["bad_body"] += 1  # e.g. "gzip" that is not gzip
+            return error(400, "bad_encoding", f"the body could not be decoded: {exc}")
         try:
             candidates = parse_body(raw, cfg.maxRecordsPerRequest)
         except BodyError as exc:
             self.counters["bad_body"] += 1
-            return _error(400, "bad_body", str(exc))
+            return error(400, "bad_body", str(exc))
         others = foreign_devices(candidates, device)
         if others:
             self.counters["forbidden"] += 1
-            return _error(
+            return error(
                 403,
                 "wrong_device",
                 f"the token is {device!r}'s; records name {sorted(others)[:3]}",
@@ -164,14 +145,17 @@ class Ingest:
         if wait_s > 0:
             self.counters["rate_limited"] += 1
             retry = str(RateLimiter.retry_after_s(wait_s))
-            return _error(429, "rate_limited", "too many records", **{"Retry-After": retry})
+            return error(429, "rate_limited", "too many records", ("Retry-After", retry))
+        validators, unknown_ok = self.validators, cfg.acceptUnknownTypes
+        safe = b"\\u" not in raw  # no escapes: every decoded string encodes to UTF-8
         checked = [
-            check_record(i, c, self.validators, cfg.acceptUnknownTypes)
+            check_record(i, c, validators, unknown_ok, utf8_safe=safe)
             for i, c in enumerate(candidates)
         ]
-        accepted = [c for c in checked if isinstance(c, Accepted)]
-        rejected = [c for c in checked if isinstance(c, Rejected)]
-        self.counters["records_rejected"] += len(rejected)
+        accepted = [c for c in checked if type(c) is Accepted]
+        n_rejected = len(checked) - len(accepted)
+        if n_rejected:
+            self.counters["records_rejected"] += n_rejected
         if not accepted:
             return self._answer(checked, {}, replayed=False)
         # The body's digest tells a retry from a reused key; without a key it is not needed.
@@ -182,69 +166,21 @@ class Ingest:
         except BudgetExceeded:
             self.counters["log_full"] += 1
             self._last_full_mono_ns = self.clock.monotonic_ns()
-            return _error(
+            return error(
                 429,
                 "log_full",
                 "the log has no room for events now; retry later",
-                **{"Retry-After": str(cfg.logFullRetryAfterSeconds)},
+                ("Retry-After", str(cfg.logFullRetryAfterSeconds)),
             )
         except Exception as exc:  # a log fault (I/O error): honest 503, counted and logged
             self.counters["commit_failures"] += 1
             log.error("event=commit_failed error=%r", exc)
-            return _error(503, "log_unavailable", "the log could not commit; retry", **{
-                "Retry-After": "5"})
+            return error(
+                503, "log_unavailable", "the log could not commit; retry", ("Retry-After", "5")
+            )
         answer = self._settle(checked, groups, results, request_key is not None)
         self.accept_latency.add(self.clock.monotonic_ns() - started_ns)
         return answer
-
-    @staticmethod
-    async def _continue(request: web.BaseRequest) -> None:
-        """Answer `Expect: 100-continue` once the headers passed their checks, so a client
-        that waits for it (curl does, for bodies over 1 KiB) sends its body now; a refused
-        request never asked for the body."""
-        if request.version == HttpVersion11 and _expects_continue(request):
-            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            request.writer.output_size = 0  # the answer proper has not started
-
-    @staticmethod
-    def _buffered_body(request: web.BaseRequest, limit: int) -> bytes | None | object:
-        """The body when it already arrived whole with its headers (a small post on a
-        keep-alive connection, the usual case): taken without a timeout task. None past
-        `limit`; _NOT_BUFFERED when it has to be awaited."""
-        length = request.content_length
-        if length is None or "Content-Encoding" in request.headers:
-            return _NOT_BUFFERED
-        if length > limit:
-            return None
-        if length == 0:
-            return b""
-        content = request.content
-        if not content.is_eof():  # the parser marks the end once every byte is in
-            return _NOT_BUFFERED
-        return content.read_nowait(length)  # short only if the client stopped: unreadable
-
-    @staticmethod
-    async def _read_body(request: web.BaseRequest, limit: int) -> bytes | None:
-        """The body, or None past `limit` bytes (checked before reading when the length is
-        declared, and while reading a chunked or compressed body: aiohttp inflates gzip and
-        deflate bodies, and the limit applies to the inflated bytes)."""
-        length = request.content_length
-        compressed = request.headers.get("Content-Encoding", "identity").lower() != "identity"
-        if length is not None and not compressed:
-            if length > limit:
-                return None
-            if length == 0:
-                return b""
-            try:
-                return await request.content.readexactly(length)
-            except asyncio.IncompleteReadError as exc:  # the client stopped short: unreadable
-                return exc.partial
-        raw = bytearray()
-        async for chunk in request.content.iter_chunked(64 * 1024):
-            raw += chunk
-            if len(raw) > limit:
-                return None
-        return bytes(raw)
 
     def _settle(
         self,
@@ -252,14 +188,14 @@ class Ingest:
         groups: Sequence[tuple[Any, list[Accepted]]],
         results: Sequence[KeyedResult],
         by_request_key: bool,
-    ) -> web.Response:
+    ) -> Answer:
         identities: dict[int, tuple[str, str, int, bool]] = {}
         conflicts: dict[int, str] = {}
         for (group, members), res in zip(groups, results, strict=True):
             if res.replayed and res.fingerprint != group.fingerprint:
                 if by_request_key:
                     self.counters["idempotency_conflicts"] += 1
-                    return _error(
+                    return error(
                         422,
                         "idempotency_key_reused",
                         "this Idempotency-Key was used for a different body",
@@ -270,7 +206,7 @@ class Ingest:
             if len(res.identities) != len(members):
                 # A request key stored by a different body shape; treat like a conflict.
                 self.counters["idempotency_conflicts"] += 1
-                return _error(422, "idempotency_key_reused", "Idempotency-Key reused")
+                return error(422, "idempotency_key_reused", "Idempotency-Key reused")
             for a, (dev, stream, seq) in zip(members, res.identities, strict=True):
                 identities[a.index] = (dev, stream, seq, res.replayed)
         if conflicts:
@@ -290,7 +226,7 @@ class Ingest:
         checked: Sequence[Accepted | Rejected],
         identities: dict[int, tuple[str, str, int, bool]],
         replayed: bool,
-    ) -> web.Response:
+    ) -> Answer:
         results: list[dict[str, Any]] = []
         n_rejected = 0
         for c in checked:
@@ -315,10 +251,10 @@ class Ingest:
             "replayed": replayed,
             "results": results,
         }
-        return _json(400 if n_rejected else 202, body)
+        return json_answer(400 if n_rejected else 202, body)
 
     # ------------------------------------------------------------------ GET /healthz
-    async def healthz(self, request: web.BaseRequest) -> web.Response:
+    async def healthz(self, request: Request) -> Answer:
         """For a technician: is the log writable, how big is the backlog, is the clock synced.
         No authentication, so nothing secret: no tokens, no payloads, no paths. Reads the
         log's quick stats (O(log n), its own connection): polling never holds up ingest."""
@@ -339,7 +275,7 @@ class Ingest:
             "largest_commit_requests": self.writer.stats.largest_commit_requests,
             "accept_latency_ms": self.accept_latency.percentiles_ms(),
         }
-        return _json(200 if body["status"] == "ok" else 503, body)
+        return json_answer(200 if body["status"] == "ok" else 503, body)
 
     def _summarise(self, st: dict[str, Any], error: str | None) -> dict[str, Any]:
         if error is not None:
@@ -366,32 +302,22 @@ class Ingest:
 
 
     # ------------------------------------------------------------------ dispatch
-    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        """The two routes, matched directly: aiohttp's low-level server without the router,
-        middleware and signal machinery of a web.Application (CPU per request counts)."""
-        expect = request.headers.get("Expect")
-        if expect is not None and request.version == HttpVersion11 and not _expects_continue(
-            request
+    async def handle(self, request: Request) -> Answer:
+        """The two routes, matched directly (CPU per request counts)."""
+        expect = request.headers.get("expect")
+        if (
+            expect is not None
+            and request.http_version == "1.1"
+            and expect.strip().lower() != "100-continue"
         ):
-            return _error(417, "expectation_failed", "the only Expect understood: 100-continue")
+            return error(417, "expectation_failed", "the only Expect understood: 100-continue")
         path = request.path
         if path == "/v1/records":
             if request.method == "POST":
                 return await self.post_records(request)
-            return _error(405, "method_not_allowed", "use POST", Allow="POST")
+            return error(405, "method_not_allowed", "use POST", ("Allow", "POST"))
         if path == "/healthz":
             if request.method in ("GET", "HEAD"):
                 return await self.healthz(request)
-            return _error(405, "method_not_allowed", "use GET", Allow="GET, HEAD")
-        return _error(404, "not_found", "routes: POST /v1/records, GET /healthz")
-
-
-def _expects_continue(request: web.BaseRequest) -> bool:
-    return request.headers.get("Expect", "").strip().lower() == "100-continue"
-
-
-def build_server(ingest: Ingest) -> web.Server:
-    """The body is read by the handler in chunks against maxBodyBytes (live configuration),
-    never through request.read(), so no framework cap applies to it. No access log: a line
-    per record would cost more CPU than the record (counters and /healthz tell the story)."""
-    return web.Server(ingest.handle, access_log=None)
+            return error(405, "method_not_allowed", "use GET", ("Allow", "GET, HEAD"))
+        return error(404, "not_found", "routes: POST /v1/records, GET /healthz")

@@ -262,6 +262,8 @@ def test_gzip_bodies_are_inflated_and_the_limit_counts_inflated_bytes(make_serve
     assert r.status_code == 413
     r = requests.post(url, data=b"[]", headers=h, timeout=10)  # says gzip, is not
     assert r.status_code == 400 and r.json()["error"] == "bad_encoding", r.text
+    r = requests.post(url, data=body, headers={**h, "Content-Encoding": "br"}, timeout=10)
+    assert r.status_code == 415 and r.json()["error"] == "unsupported_encoding", r.text
     assert events(srv) and len(events(srv)) == 1  # only the good post was committed
 
 
@@ -298,6 +300,8 @@ def test_unknown_routes_are_404_and_wrong_methods_405_with_allow(server):
     assert r.status_code == 405 and r.headers["Allow"] == "POST"
     r = requests.post(f"{server.url}/healthz", timeout=10)
     assert r.status_code == 405 and "GET" in r.headers["Allow"]
+    r = requests.head(f"{server.url}/healthz", timeout=10)
+    assert r.status_code == 200 and r.content == b"" and int(r.headers["Content-Length"]) > 0
 
 
 def test_a_body_arriving_after_its_headers_and_pipelined_posts_are_committed(server):

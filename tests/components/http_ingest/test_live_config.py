@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
-from aiohttp.test_utils import RawTestServer
 from ingest_server import TOKENS, auth, digest, sale
 
 from components.core.clock import ManualClock
 from components.core.log import Log
 from components.http_ingest.config import SPEC
+from components.http_ingest.http import listening_socket, serve
 from components.http_ingest.server import Ingest, LatencyWindow
 from components.http_ingest.writer import CommitWriter
 
@@ -24,9 +24,10 @@ def test_update_swaps_tokens_limits_and_schemas_without_a_restart(tmp_path):
     ingest = Ingest(first, lg, writer, clock)
 
     async def main():
-        server = RawTestServer(ingest.handle, host="127.0.0.1")
-        await server.start_server()
-        url = str(server.make_url("/v1/records"))
+        sock = listening_socket("127.0.0.1", 0)
+        stop = asyncio.Event()
+        server = asyncio.create_task(serve(ingest.handle, sock, tls=None, stop=stop))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1/records"
         async with aiohttp.ClientSession() as s:
             async def post(body, device):
                 async with s.post(url, json=body, headers=auth(device)) as r:
@@ -48,7 +49,8 @@ def test_update_swaps_tokens_limits_and_schemas_without_a_restart(tmp_path):
                 await post(tiny, "pos-18"),  # new token, new schema
                 await post([sale("pos-18")] * 3, "pos-18"),  # over the new body limit
             )
-        await server.close()
+        stop.set()
+        await server
         return before, after
 
     try:

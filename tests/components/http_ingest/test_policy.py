@@ -37,6 +37,12 @@ def test_tokens_identify_their_device_only():
         assert err.value.code == code
 
 
+def test_one_token_for_two_devices_is_a_config_error():
+    same = token_digest("shared")
+    with pytest.raises(ConfigError, match="tokenSha256ByDevice"):
+        SPEC.parse({"tokenSha256ByDevice": {"pos-17": same, "pos-18": same.upper()}})
+
+
 def test_bucket_refills_at_the_rate_and_caps_at_the_burst():
     clock = ManualClock()
     rl = RateLimiter(clock, rate_per_s=2.0, burst=4)

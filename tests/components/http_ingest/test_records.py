@@ -35,6 +35,11 @@ def rec(**kw):
     return base
 
 
+def test_a_number_too_long_to_read_is_a_body_error_not_a_crash():
+    with pytest.raises(BodyError, match="number"):
+        parse_body(b'{"device": "plc-3", "data": {"n": ' + b"9" * 5000 + b"}}", 10)
+
+
 def test_three_body_forms():
     one = rec()
     assert parse_body(json.dumps(one).encode(), 10) == [one]
