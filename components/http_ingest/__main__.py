@@ -20,10 +20,10 @@ from components.core.clock import SystemClock
 from components.core.config import Config, ConfigError
 from components.core.ipc import connect, follow_updates, load_config, thing_name
 from components.core.log_config import open_log
+from components.http_ingest.commit_process import CommitProcess
 from components.http_ingest.config import SPEC
 from components.http_ingest.http import listening_socket, serve
 from components.http_ingest.server import Ingest
-from components.http_ingest.writer import CommitWriter
 
 log = logging.getLogger("floorline.http_ingest")
 
@@ -86,10 +86,10 @@ def main() -> int:
         log.error("event=tls_unusable cert=%s error=%r", cfg.tlsCertPath, exc)
         return 2
     clock = SystemClock()
-    lg = open_log(cfg, thing_name(), clock)
-    writer = CommitWriter(lg)
+    thing = thing_name()
+    lg = open_log(cfg, thing, clock)  # here for /healthz's reads; the commit process writes
+    writer = CommitProcess(dict(cfg), thing)
     ingest = Ingest(cfg, lg, writer, clock)
-    writer.start()
     # Everything built so far lives as long as the process: keep it out of the collector's
     # full passes, which otherwise stall the event loop for tens of ms under load.
     gc.collect()
@@ -100,20 +100,28 @@ def main() -> int:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+
         def applied() -> None:  # runs on the IPC thread: hand the new config to the loop
             loop.call_soon_threadsafe(ingest.apply, holder.current)
 
+        await writer.start()
+        assert writer.died is not None
+        lost = asyncio.create_task(writer.died.wait())
+        lost.add_done_callback(lambda _: stop.set())  # exit: Greengrass restarts us whole
         follow_updates(holder, gg, on_applied=applied)
-        await run_server(cfg, ingest, stop, tls)
+        try:
+            await run_server(cfg, ingest, stop, tls)
+        finally:
+            lost.cancel()
+            await writer.stop()
 
     try:
         _run_loop(run())
     finally:
-        writer.stop()
         lg.close()
         if gg is not None:
             gg.close()
-    return 0
+    return 1 if writer.died is not None and writer.died.is_set() else 0
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from components.core.config import Config
 from components.core.log import BudgetExceeded, KeyedResult, Log
 from components.http_ingest.auth import AuthError, TokenTable
 from components.http_ingest.body import BadEncoding, BodyTooLarge, UnsupportedEncoding
+from components.http_ingest.commit_process import CommitProcess
 from components.http_ingest.http import Answer, Request, error, json_answer
 from components.http_ingest.ratelimit import RateLimiter
 from components.http_ingest.records import (
@@ -33,7 +34,6 @@ from components.http_ingest.records import (
     parse_body,
 )
 from components.http_ingest.schemas import compile_validators
-from components.http_ingest.writer import CommitWriter
 
 log = logging.getLogger("floorline.http_ingest")
 
@@ -65,7 +65,7 @@ class LatencyWindow:
 class Ingest:
     """The state behind the handlers: configuration in force, writer, counters."""
 
-    def __init__(self, cfg: Config, lg: Log, writer: CommitWriter, clock: Clock) -> None:
+    def __init__(self, cfg: Config, lg: Log, writer: CommitProcess, clock: Clock) -> None:
         self.log = lg
         self.writer = writer
         self.clock = clock
@@ -84,9 +84,11 @@ class Ingest:
         self.limiter = RateLimiter(
             self.clock, cfg.maxRecordsPerSecondPerDevice, cfg.burstRecordsPerDevice
         )
-        self.writer.key_retention_s = cfg.idempotencyRetentionSeconds
-        self.writer.max_keys = cfg.maxIdempotencyKeys
-        self.writer.max_commit_records = cfg.maxCommitRecords
+        self.writer.configure(
+            max_commit_records=cfg.maxCommitRecords,
+            key_retention_s=cfg.idempotencyRetentionSeconds,
+            max_keys=cfg.maxIdempotencyKeys,
+        )
 
     # ------------------------------------------------------------------ POST /v1/records
     async def post_records(self, request: Request) -> Answer:

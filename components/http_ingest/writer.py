@@ -1,35 +1,23 @@
-"""The one thread that writes to the log: group commit for concurrent requests.
+"""Group commit: the requests waiting are written in one transaction, one fsync for all.
 
-SQLite calls block, so they never run on the event loop. Requests queue their record groups;
-the writer takes everything waiting (up to a record cap) and commits it in one transaction,
-so one fsync serves every request in it. Each request's future resolves only after the
-commit that holds its records returned. If a combined commit fails, each request in it is
-retried alone, so one request's refusal (log full) or fault never fails its neighbours.
+`GroupCommitter` is the engine (no threads, no event loop): it takes the record groups of
+several requests, commits them together and gives each request its own results. If a combined
+commit fails, each request is retried alone, so one request's refusal (log full) or fault never
+fails its neighbours. It runs in the commit process (`commit_process.py`), next to nothing
+else, so a commit never waits for the HTTP side's interpreter lock.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import queue
-import threading
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from components.core.log import KeyedAppend, KeyedResult, Log
 
 log = logging.getLogger("floorline.http_ingest.writer")
 
-
-@dataclass
-class _Job:
-    groups: list[KeyedAppend]
-    future: asyncio.Future[list[KeyedResult]]
-    loop: asyncio.AbstractEventLoop
-    records: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.records = sum(len(g.records) for g in self.groups)
+Outcome = list[KeyedResult] | BaseException  # per request: its results, or why it failed
 
 
 @dataclass
@@ -42,7 +30,7 @@ class WriterStats:
     failed_requests: int = 0
 
 
-class CommitWriter:
+class GroupCommitter:
     def __init__(
         self,
         lg: Log,
@@ -55,74 +43,34 @@ class CommitWriter:
         self.max_commit_records = max_commit_records
         self.key_retention_s = key_retention_s
         self.max_keys = max_keys
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
         self.stats = WriterStats()
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Finish what is queued, then end the thread."""
-        self._queue.put(None)
-        self._thread.join()
-
-    def queue_depth(self) -> int:
-        return self._queue.qsize()
-
-    async def submit(self, groups: list[KeyedAppend]) -> list[KeyedResult]:
-        """Results per group, once they are durably committed. Raises what the log raised
-        (BudgetExceeded: nothing of this request was written)."""
-        loop = asyncio.get_running_loop()
-        job = _Job(groups, loop.create_future(), loop)
-        self._queue.put(job)
-        return await job.future
-
-    # ------------------------------------------------------------------ the thread
-    def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            job = self._queue.get()
-            if job is None:
-                return
-            jobs, records = [job], job.records
-            while records < self.max_commit_records:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stopping = True
-                    break
-                jobs.append(nxt)
-                records += nxt.records
-            self._commit(jobs)
-
-    def _commit(self, jobs: list[_Job]) -> None:
+    def commit(self, requests: Sequence[list[KeyedAppend]]) -> list[Outcome]:
+        """Each request's outcome, in order. The caller keeps each call to at most about
+        `max_commit_records` records (a single request may exceed it: it is one unit)."""
         try:
             # A combined attempt that fails is retried request by request below; only those
             # retries count refusals in the log, so a refused record is counted once.
-            results = self._append([g for j in jobs for g in j.groups], len(jobs) == 1)
+            results = self._append([g for r in requests for g in r], len(requests) == 1)
         except Exception as exc:  # isolated below, request by request
-            if len(jobs) == 1:
+            if len(requests) == 1:
                 self.stats.failed_requests += 1
-                _resolve([(jobs[0], None, exc)])
-                return
+                return [exc]
             self.stats.split_commits += 1
-            log.info("event=group_commit_split requests=%d error=%r", len(jobs), exc)
-            for j in jobs:
-                self._commit([j])
-            return
+            log.info("event=group_commit_split requests=%d error=%r", len(requests), exc)
+            return [self.commit([r])[0] for r in requests]
         self.stats.commits += 1
-        self.stats.requests += len(jobs)
-        self.stats.records += sum(j.records for j in jobs)
-        self.stats.largest_commit_requests = max(self.stats.largest_commit_requests, len(jobs))
+        self.stats.requests += len(requests)
+        self.stats.records += sum(len(g.records) for r in requests for g in r)
+        self.stats.largest_commit_requests = max(
+            self.stats.largest_commit_requests, len(requests)
+        )
+        out: list[Outcome] = []
         at = 0
-        settled: list[tuple[_Job, Any, BaseException | None]] = []
-        for j in jobs:
-            settled.append((j, results[at : at + len(j.groups)], None))
-            at += len(j.groups)
-        _resolve(settled)
+        for r in requests:
+            out.append(results[at : at + len(r)])
+            at += len(r)
+        return out
 
     def _append(self, groups: list[KeyedAppend], final: bool) -> list[KeyedResult]:
         return self._log.append_keyed(
@@ -132,25 +80,3 @@ class CommitWriter:
             max_keys=self.max_keys,
             count_refusals=final,
         )
-
-
-def _resolve(settled: list[tuple[_Job, Any, BaseException | None]]) -> None:
-    """Hand results to the event loop(s): one wake-up per loop per commit, not per request."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, BaseException | None]]] = {}
-    for item in settled:
-        by_loop.setdefault(item[0].loop, []).append(item)
-
-    def settle(items: list[tuple[_Job, Any, BaseException | None]]) -> None:
-        for job, result, exc in items:
-            if job.future.done():  # the client went away; its records are committed anyway
-                continue
-            if exc is not None:
-                job.future.set_exception(exc)
-            else:
-                job.future.set_result(result)
-
-    for loop, items in by_loop.items():
-        try:
-            loop.call_soon_threadsafe(settle, items)
-        except RuntimeError:  # the loop closed during shutdown: nobody is waiting any more
-            log.info("event=results_after_loop_closed requests=%d", len(items))

@@ -9,21 +9,28 @@ from ingest_server import TOKENS, auth, digest, sale
 
 from components.core.clock import ManualClock
 from components.core.log import Log
+from components.http_ingest.commit_process import CommitProcess
 from components.http_ingest.config import SPEC
 from components.http_ingest.http import listening_socket, serve
 from components.http_ingest.server import Ingest, LatencyWindow
-from components.http_ingest.writer import CommitWriter
 
 
 def test_update_swaps_tokens_limits_and_schemas_without_a_restart(tmp_path):
     clock = ManualClock()
-    lg = Log.open(tmp_path / "log.sqlite", device="gw-1", clock=clock, free_floor_bytes=0)
-    writer = CommitWriter(lg)
-    writer.start()
-    first = SPEC.parse({"tokenSha256ByDevice": {"pos-17": digest(TOKENS["pos-17"])}})
+    log_path = tmp_path / "log.sqlite"
+    lg = Log.open(log_path, device="gw-1", clock=clock, free_floor_bytes=0)
+    first = SPEC.parse(
+        {
+            "tokenSha256ByDevice": {"pos-17": digest(TOKENS["pos-17"])},
+            "logPath": str(log_path),
+            "freeDiskFloorBytes": 0,
+        }
+    )
+    writer = CommitProcess(dict(first), "gw-1")
     ingest = Ingest(first, lg, writer, clock)
 
     async def main():
+        await writer.start()
         sock = listening_socket("127.0.0.1", 0)
         stop = asyncio.Event()
         server = asyncio.create_task(serve(ingest.handle, sock, tls=None, stop=stop))
@@ -51,12 +58,12 @@ def test_update_swaps_tokens_limits_and_schemas_without_a_restart(tmp_path):
             )
         stop.set()
         await server
+        await writer.stop()
         return before, after
 
     try:
         before, after = asyncio.run(main())
     finally:
-        writer.stop()
         lg.close()
     assert before == (202, 401)
     assert after == (401, 202, 413)
