@@ -44,6 +44,7 @@ class BodyReader:
         self._parts: list[bytes] = []
         self._size = 0
         self._coding = coding
+        self._head = b""
         self._inflater: zlib._Decompress | None = None
         if coding in ("gzip", "x-gzip"):
             self._inflater = zlib.decompressobj(_GZIP_WBITS)
@@ -52,6 +53,10 @@ class BodyReader:
         if not chunk:
             return
         if self._coding == "deflate" and self._inflater is None:
+            self._head += chunk  # two bytes tell zlib from raw deflate
+            if len(self._head) < 2:
+                return
+            chunk, self._head = self._head, b""
             self._inflater = zlib.decompressobj(_deflate_wbits(chunk))
         if self._inflater is None:
             self._keep(chunk)
@@ -76,6 +81,8 @@ class BodyReader:
             self._parts.append(data)
 
     def finish(self) -> bytes:
+        if self._head:  # a one-byte deflate body
+            raise BadEncoding("the deflate stream is cut short")
         if self._inflater is not None and not self._inflater.eof:
             raise BadEncoding(f"the {self._coding} stream is cut short")
         if self._coding == "deflate" and self._inflater is None:

@@ -91,7 +91,13 @@ class Request:
         if coding == "identity" and length is not None and length > limit:
             raise BodyTooLarge(f"body over {limit} bytes")
         reader = BodyReader(coding, limit)
-        async with asyncio.timeout(timeout_s):
+        # A bare timer rather than asyncio.timeout(): the same cancel-and-convert, at a
+        # fraction of the CPU (this runs for every post).
+        task = asyncio.current_task()
+        assert task is not None
+        expired: list[bool] = []
+        timer = asyncio.get_running_loop().call_later(timeout_s, _expire, task, expired)
+        try:
             more = True
             while more:
                 message = await self._receive()
@@ -99,8 +105,20 @@ class Request:
                     raise ConnectionResetError("client disconnected before its body arrived")
                 reader.feed(message.get("body", b""))
                 more = message.get("more_body", False)
+        except asyncio.CancelledError:
+            if not expired:  # a shutdown, not our deadline
+                raise
+            task.uncancel()
+            raise TimeoutError(f"body not received in {timeout_s} s") from None
+        finally:
+            timer.cancel()
         self.body_read = True
         return reader.finish()
+
+
+def _expire(task: asyncio.Task[Any], expired: list[bool]) -> None:
+    expired.append(True)
+    task.cancel()
 
 
 Handler = Callable[[Request], Awaitable[Answer]]
