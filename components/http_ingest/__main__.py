@@ -20,7 +20,7 @@ from components.core.clock import SystemClock
 from components.core.config import Config, ConfigError
 from components.core.ipc import connect, follow_updates, load_config, thing_name
 from components.core.log_config import open_log
-from components.http_ingest.commit_process import CommitProcess
+from components.http_ingest.commit_process import CommitFailed, CommitProcess
 from components.http_ingest.config import SPEC
 from components.http_ingest.http import listening_socket, serve
 from components.http_ingest.server import Ingest
@@ -104,7 +104,11 @@ def main() -> int:
         def applied() -> None:  # runs on the IPC thread: hand the new config to the loop
             loop.call_soon_threadsafe(ingest.apply, holder.current)
 
-        await writer.start()
+        try:
+            await writer.start()
+        except CommitFailed as exc:
+            log.error("event=commit_process_failed error=%s", exc)
+            return
         assert writer.died is not None
         lost = asyncio.create_task(writer.died.wait())
         lost.add_done_callback(lambda _: stop.set())  # exit: Greengrass restarts us whole

@@ -149,8 +149,8 @@ def serve(sock: socket.socket, committer: GroupCommitter) -> None:
 
 def main() -> int:
     from components.core.clock import SystemClock
-    from components.core.log_config import open_log
-    from components.http_ingest.config import SPEC
+    from components.core.config import Spec
+    from components.core.log_config import LOG_KEYS, open_log
 
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
@@ -160,14 +160,12 @@ def main() -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_IGN)
     sock = socket.socket(fileno=int(os.environ[FD_ENV]))
-    cfg = SPEC.parse(json.loads(os.environ[CONFIG_ENV]))
+    given = json.loads(os.environ[CONFIG_ENV])
+    # Only the log's keys (checked as the HTTP process checked them); the group-commit
+    # settings follow in a "settings" frame. Nothing else is imported here: a small process.
+    cfg = Spec(*LOG_KEYS).parse({k.name: given[k.name] for k in LOG_KEYS if k.name in given})
     lg = open_log(cfg, os.environ[THING_ENV], SystemClock())
-    committer = GroupCommitter(
-        lg,
-        max_commit_records=cfg.maxCommitRecords,
-        key_retention_s=cfg.idempotencyRetentionSeconds,
-        max_keys=cfg.maxIdempotencyKeys,
-    )
+    committer = GroupCommitter(lg)
     try:
         serve(sock, committer)
     except (BrokenPipeError, ConnectionResetError):
@@ -193,6 +191,7 @@ class CommitProcess:
         self._unsent = bytearray()
         self._incoming = bytearray()
         self._ready: asyncio.Future[int] | None = None
+        self._settings: dict[str, Any] | None = None
         self.stats = WriterStats()
         self.died: asyncio.Event | None = None
 
@@ -217,12 +216,16 @@ class CommitProcess:
         self._sock = ours
         self._ready = self._loop.create_future()
         self._loop.add_reader(ours.fileno(), self._on_readable)
+        if self._settings is not None:
+            self._send(["settings", self._settings])
         pid = await self._ready
         log.info("event=commit_process_ready pid=%d", pid)
 
     def configure(self, *, max_commit_records: int, key_retention_s: float, max_keys: int) -> None:
-        self._send(["settings", {"max_commit_records": max_commit_records,
-                                 "key_retention_s": key_retention_s, "max_keys": max_keys}])
+        """Group-commit settings; kept, and sent now or as soon as the process starts."""
+        self._settings = {"max_commit_records": max_commit_records,
+                          "key_retention_s": key_retention_s, "max_keys": max_keys}
+        self._send(["settings", self._settings])
 
     def queue_depth(self) -> int:
         return len(self._waiting)

@@ -119,7 +119,7 @@ def test_outcomes_survive_the_wire():
 
 # ---------------------------------------------------------------------- the process
 def commit_config(path):
-    return {"logPath": str(path), "freeDiskFloorBytes": 0, "maxCommitRecords": 10}
+    return {"logPath": str(path), "freeDiskFloorBytes": 0}
 
 
 def test_the_commit_process_commits_groups_and_answers_each_request(tmp_path):
@@ -127,6 +127,7 @@ def test_the_commit_process_commits_groups_and_answers_each_request(tmp_path):
 
     async def main():
         proc = CommitProcess(commit_config(path), "gw")
+        proc.configure(max_commit_records=10, key_retention_s=60.0, max_keys=100)
         await proc.start()
         results = await asyncio.gather(*(proc.submit([group(i)]) for i in range(35)))
         replay = await proc.submit([group(99, key="k1")])
