@@ -7,8 +7,11 @@ read independently after the server is gone.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
 from collections import Counter
+from pathlib import Path
 
 import aiohttp
 from ingest_server import Server, auth
@@ -153,3 +156,21 @@ def test_concurrent_retries_with_one_key_write_once(make_server):
     assert sum(not resp["replayed"] for _, resp in answers) == 1
     srv.stop()
     assert receipts(srv.log_path) == {"same-key/0": 1, "same-key/1": 1}
+
+
+def test_a_killed_commit_process_stops_the_component_which_acknowledged_only_commits(
+    make_server,
+):
+    srv = make_server()
+    assert srv.proc is not None
+
+    async def post_one(key):
+        async with aiohttp.ClientSession() as s:
+            return await _post(s, f"{srv.url}/v1/records", key)
+
+    assert asyncio.run(post_one("before"))[0] == 202
+    children = Path(f"/proc/{srv.proc.pid}/task/{srv.proc.pid}/children").read_text().split()
+    assert len(children) == 1, "the component runs one commit process"
+    os.kill(int(children[0]), signal.SIGKILL)
+    assert srv.proc.wait(timeout=20) == 1  # it exits, and Greengrass restarts it
+    assert receipts(srv.log_path) == {"before/0": 1, "before/1": 1}
