@@ -1227,6 +1227,17 @@ class Log:
             for _sid, d, s, c, p, e in rows
         ]
 
+    def stream_heads(self, cls: str) -> dict[str, tuple[int, int]]:
+        """Per stream of class `cls`: its newest record still held, as (seq, mono_ns). Two of
+        these give a stream's rate from its own timestamps, with no counting window to
+        quantise it."""
+        rows = self._conn.execute(
+            # SQLite takes the bare columns from the row holding the max().
+            f"SELECT s.stream, max(r.seq), r.mono_ns FROM {_TABLE[cls]} r "
+            "JOIN streams s ON s.id = r.sid GROUP BY r.sid"
+        ).fetchall()
+        return {stream: (seq, mono_ns) for stream, seq, mono_ns in rows}
+
     def evictions(self) -> list[dict[str, Any]]:
         rows = self._conn.execute(
             "SELECT s.device, s.stream, e.cls, e.reason, e.first_seq, e.last_seq, e.count, "

@@ -20,6 +20,16 @@ def test_sequences_are_gapless_per_stream_and_survive_reopen(tmp_path, clock):
         assert produced == {S: 5, "env/sht3x@0x44": 1}
 
 
+def test_stream_heads_are_the_newest_held_record_of_each_stream(log):
+    log.append_records(
+        [NewRecord(S, "raw", {"t": i}, mono_ns=1_000 * i) for i in range(1, 4)]
+        + [NewRecord("env/sht3x@0x44", "raw", {"t": 9}, mono_ns=77)]
+        + [NewRecord("rfid/rdm6300@ttyS0", "event", {"tag": "x"}, mono_ns=5)]
+    )
+    assert log.stream_heads("raw") == {S: (3, 3_000), "env/sht3x@0x44": (1, 77)}
+    assert log.stream_heads("event") == {"rfid/rdm6300@ttyS0": (1, 5)}
+
+
 def test_mixed_batch_assigns_each_stream_its_own_sequence(log):
     seqs = log.append_records(
         [
