@@ -1,7 +1,7 @@
 """SHT3x, ADXL345, INA219 and ADS1115 decoding from bytes, against datasheet worked examples."""
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.sensors.drivers import ads1115, adxl345, ina219, sht3x
@@ -87,6 +87,38 @@ def test_ads1115_namur_faults(ma):
     with pytest.raises(ads1115.LoopFault) as err:
         ads1115.Loop().value(ma)
     assert err.value.evidence == ma
+
+
+def _dft_lines(values, rate):
+    """The textbook DFT, line by line: (frequency, amplitude) of every line above DC."""
+    import math
+
+    n = len(values)
+    mean = sum(values) / n
+    c = [v - mean for v in values]
+    out = []
+    for k in range(1, n // 2 + 1):
+        re = sum(v * math.cos(2 * math.pi * k * i / n) for i, v in enumerate(c))
+        im = sum(v * math.sin(2 * math.pi * k * i / n) for i, v in enumerate(c))
+        out.append((k * rate / n, 2 * math.hypot(re, im) / n))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.floats(-16, 16, allow_nan=False), min_size=4, max_size=140),
+    rate=st.sampled_from([100.0, 400.0, 800.0]),
+)
+def test_dominant_frequency_is_the_strongest_line_of_the_textbook_dft(values, rate):
+    lines = _dft_lines(values, rate)
+    top = max(a for _f, a in lines)
+    f, a = adxl345.dominant_frequency(values, rate)
+    if top < 1e-9:  # a constant window has no line to find
+        assert a == pytest.approx(0.0, abs=1e-6)
+        return
+    assert a == pytest.approx(top, rel=1e-6, abs=1e-9)
+    # The line found is one of those as strong as the strongest (ties: any of them).
+    assert any(lf == f and la >= top * (1 - 1e-6) for lf, la in lines)
 
 
 def test_dominant_frequency_finds_running_speed_and_a_stronger_harmonic():
