@@ -397,15 +397,29 @@ class Fleet:
         return []
 
     def drain(self, timeout_s: float) -> None:
-        """Let the uplinks finish the backlog (everything reachable reaches the cloud)."""
+        """Let the uplinks finish the backlog (everything reachable reaches the cloud): the
+        logs' uplink backlog, Stream Manager's unexported messages and the nucleus spools
+        empty (the uplink acknowledges a record once the nucleus spooled it), then the rules
+        bridge quiet for a second (what the broker accepted has been taken)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             for dev in self.devices.values():
                 dev.supervise()
-            if self._backlog() == 0 and not any(d.unexported() for d in self.devices.values()):
-                time.sleep(1.0)  # the last MQTT messages reach the lake
-                return
+            if (
+                self._backlog() == 0
+                and not any(d.unexported() for d in self.devices.values())
+                and not any(len(d.nucleus.mqtt.spool) for d in self.devices.values())
+            ):
+                break
             time.sleep(0.5)
+        else:
+            log.warning("event=drain_timed_out backlog=%d", self._backlog())
+        taken = -1
+        while self.cloud is not None and time.monotonic() < deadline + 10.0:
+            if self.cloud.bridge_messages == taken:
+                return
+            taken = self.cloud.bridge_messages
+            time.sleep(1.0)
 
     def _backlog(self) -> int:
         total = 0
