@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -19,8 +18,6 @@ from typing import Any, NamedTuple
 import uvicorn
 
 from components.http_ingest.body import BodyReader, BodyTooLarge, content_coding
-
-log = logging.getLogger("floorline.http_ingest")
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _JSON_TYPE = (b"content-type", b"application/json")
