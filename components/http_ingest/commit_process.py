@@ -19,7 +19,7 @@ the commit it is in; if it dies, every request waiting fails (503) and the compo
 Greengrass restarts it.
 
 Run by the HTTP process: `python -m components.http_ingest.commit_process` with the socket's
-file descriptor in FLOORLINE_COMMIT_FD and the configuration in FLOORLINE_CONFIG_JSON.
+file descriptor in FLOORLINE_COMMIT_FD and the log's configuration keys in FLOORLINE_CONFIG_JSON.
 """
 
 from __future__ import annotations
@@ -38,11 +38,13 @@ from dataclasses import asdict
 from typing import Any
 
 from components.core.log import BudgetExceeded, KeyedAppend, KeyedResult, NewRecord
+from components.core.log_config import LOG_KEYS
 from components.http_ingest.writer import GroupCommitter, Outcome, WriterStats
 
 log = logging.getLogger("floorline.http_ingest.commit")
 
 _LEN = struct.Struct(">I")
+LOG_KEY_NAMES = tuple(k.name for k in LOG_KEYS)
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 FD_ENV = "FLOORLINE_COMMIT_FD"
 CONFIG_ENV = "FLOORLINE_CONFIG_JSON"
@@ -150,7 +152,7 @@ def serve(sock: socket.socket, committer: GroupCommitter) -> None:
 def main() -> int:
     from components.core.clock import SystemClock
     from components.core.config import Spec
-    from components.core.log_config import LOG_KEYS, open_log
+    from components.core.log_config import open_log
 
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
@@ -163,7 +165,7 @@ def main() -> int:
     given = json.loads(os.environ[CONFIG_ENV])
     # Only the log's keys (checked as the HTTP process checked them); the group-commit
     # settings follow in a "settings" frame. Nothing else is imported here: a small process.
-    cfg = Spec(*LOG_KEYS).parse({k.name: given[k.name] for k in LOG_KEYS if k.name in given})
+    cfg = Spec(*LOG_KEYS).parse(given)
     lg = open_log(cfg, os.environ[THING_ENV], SystemClock())
     committer = GroupCommitter(lg)
     try:
@@ -200,10 +202,12 @@ class CommitProcess:
         self._loop = asyncio.get_running_loop()
         self.died = asyncio.Event()
         ours, theirs = socket.socketpair()
+        # The log's keys only: tokens and schemas are none of its business.
+        log_config = {k: self._config[k] for k in LOG_KEY_NAMES if k in self._config}
         env = {
             **os.environ,
             FD_ENV: str(theirs.fileno()),
-            CONFIG_ENV: json.dumps(self._config),
+            CONFIG_ENV: json.dumps(log_config),
             THING_ENV: self._thing,
         }
         self._proc = subprocess.Popen(
