@@ -190,23 +190,34 @@ def _expect(cond: bool, message: str, evidence: Any = None) -> None:
 
 
 def _int_list(v: Any, n: int, what: str) -> list[int]:
-    _expect(isinstance(v, list) and len(v) == n, f"{what}: expected {n} values")
-    _expect(set(map(type, v)) <= _INT_TYPE, f"{what}: expected integers")
+    # Checks spelled out rather than through _expect: a message is formatted only on failure.
+    if not (isinstance(v, list) and len(v) == n):
+        raise BatchError(f"{what}: expected {n} values")
+    if not set(map(type, v)) <= _INT_TYPE:
+        raise BatchError(f"{what}: expected integers")
     return v
 
 
 def _decode_column(col: Any, n: int, key: str) -> list[Any]:
-    _expect(isinstance(col, dict), f"column {key!r} is not an object")
+    if not isinstance(col, dict):
+        raise BatchError(f"column {key!r} is not an object")
     if "j" in col:
-        _expect(isinstance(col["j"], list) and len(col["j"]) == n, f"column {key!r}: bad length")
-        return list(col["j"])
-    ints = _undeltas(_int_list(col.get("i"), n, f"column {key!r}"))
+        values = col["j"]
+        if not (isinstance(values, list) and len(values) == n):
+            raise BatchError(f"column {key!r}: bad length")
+        return list(values)
+    ints = col.get("i")
+    if not (isinstance(ints, list) and len(ints) == n and set(map(type, ints)) <= _INT_TYPE):
+        _int_list(ints, n, f"column {key!r}")  # raises, with the reason
+    if n > 1:
+        ints = _undeltas(ints)
     if "e" in col:
         places = col["e"]
-        _expect(type(places) is int and 0 <= places <= _MAX_PLACES, f"column {key!r}: bad scale")
+        if not (type(places) is int and 0 <= places <= _MAX_PLACES):
+            raise BatchError(f"column {key!r}: bad scale")
         scale = 10**places
         return [i / scale for i in ints]
-    return ints
+    return list(ints)
 
 
 def _body(data: bytes) -> Any:
@@ -269,7 +280,7 @@ def decode(data: bytes) -> tuple[str, list[Record]]:
             "columns are bad",
         )
         _expect(all(isinstance(k, str) for k in keys), "field names are not strings")
-        values = [_decode_column(c, n, str(k)) for k, c in zip(keys, cols, strict=True)]
+        values = [_decode_column(c, n, k) for k, c in zip(keys, cols, strict=True)]
         # The envelope's checks, once per group: device, stream and class are shared by its
         # records, and the per-record fields are checked as whole columns.
         stream, cls = g.get("s"), g.get("c")
@@ -281,12 +292,12 @@ def decode(data: bytes) -> tuple[str, list[Record]]:
             validate_class(cls)  # type: ignore[arg-type]
         except EnvelopeError as exc:
             raise BatchError(f"group of stream {stream!r}: {exc}") from None
-        _expect(min(seqs) >= 1, f"stream {stream!r}: seq must be >= 1")
-        _expect(set(map(type, synced)) <= _BOOL_TYPE, f"stream {stream!r}: clock flags are bad")
-        _expect(
-            set(map(type, corrected)) <= _OPTIONAL_INT_TYPES,
-            f"stream {stream!r}: wall_corrected_ms is not an integer",
-        )
+        if min(seqs) < 1:
+            raise BatchError(f"stream {stream!r}: seq must be >= 1")
+        if not set(map(type, synced)) <= _BOOL_TYPE:
+            raise BatchError(f"stream {stream!r}: clock flags are bad")
+        if not set(map(type, corrected)) <= _OPTIONAL_INT_TYPES:
+            raise BatchError(f"stream {stream!r}: wall_corrected_ms is not an integer")
         payloads = (
             [dict(zip(keys, row, strict=True)) for row in zip(*values, strict=True)]
             if keys
