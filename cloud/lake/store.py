@@ -40,7 +40,7 @@ from cloud.lake.schema import (
 )
 from components.core import batch
 from components.core.clock import Clock
-from components.core.envelope import EnvelopeError, Record, from_dict
+from components.core.envelope import EnvelopeError, Identity, Record, from_dict
 
 TMP_SUFFIX: Final = ".tmp"
 _SITE_OK: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:-")
@@ -193,15 +193,15 @@ class Lake:
         try:
             partitions: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
             seen_devices: dict[str, str] = {}
+            fresh = self._insert_identities(decoded)
             for site, records in decoded:
                 for record in records:
                     seen_devices[record.device] = site
-                    inserted = self.db.execute(
-                        "INSERT OR IGNORE INTO identities VALUES (?, ?, ?)", record.identity
-                    ).rowcount
-                    if not inserted:
-                        result.duplicates += 1
-                        continue
+                    if fresh is not None:
+                        if record.identity not in fresh:  # known, or earlier in this call
+                            result.duplicates += 1
+                            continue
+                        fresh.discard(record.identity)
                     partitions[(site, partition_date(record, ingest_ms))].append(
                         row(record, ingest_ms)
                     )
@@ -218,13 +218,12 @@ class Lake:
                 self.db.execute("INSERT INTO files VALUES (?, ?)", (relative, len(rows)))
                 result.files.append(relative)
                 result.rows_written += len(rows)
-            for device, site in seen_devices.items():
-                item = state_item(device, site, ingest_ms)
-                self.db.execute(
-                    "INSERT INTO state VALUES (?, ?) ON CONFLICT(device) DO UPDATE "
-                    "SET item = excluded.item",
-                    (device, json.dumps(item)),
-                )
+            self.db.executemany(
+                "INSERT INTO state VALUES (?, ?) ON CONFLICT(device) DO UPDATE "
+                "SET item = excluded.item",
+                [(device, json.dumps(state_item(device, site, ingest_ms)))
+                 for device, site in seen_devices.items()],
+            )  # fmt: skip
             self._count("rows_written", result.rows_written)
             self._count("duplicates_dropped", result.duplicates)
             self.db.execute("COMMIT")
@@ -237,6 +236,28 @@ class Lake:
             os.replace(tmp, final)
         for directory in {final.parent for _, final in renames}:
             _fsync_dir(directory)
+
+    def _insert_identities(self, decoded: list[tuple[str, list[Record]]]) -> set[Identity] | None:
+        """Claim the identities of `decoded` inside the open transaction. Returns None when every
+        one was new (the common case: one statement for them all), else the set of those this
+        call claimed first; a record whose identity is not in it is a duplicate."""
+        identities = [record.identity for _, records in decoded for record in records]
+        self.db.execute("SAVEPOINT claim")
+        before = self.db.total_changes
+        self.db.executemany("INSERT OR IGNORE INTO identities VALUES (?, ?, ?)", identities)
+        if self.db.total_changes - before == len(identities):
+            self.db.execute("RELEASE claim")
+            return None
+        # Some were known (or repeated within this call): claim one at a time to tell which.
+        self.db.execute("ROLLBACK TO claim")
+        self.db.execute("RELEASE claim")
+        fresh: set[Identity] = set()
+        for identity in identities:
+            if self.db.execute(
+                "INSERT OR IGNORE INTO identities VALUES (?, ?, ?)", identity
+            ).rowcount:
+                fresh.add(identity)
+        return fresh
 
     def _quarantine(self, data: bytes, exc: Exception, ingest_ms: int) -> None:
         """Keep what could not be decoded, with the reason: never a silent drop."""

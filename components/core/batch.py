@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import accumulate, repeat
 from typing import Any, Final
 
 from components.core.envelope import (
@@ -39,7 +40,9 @@ from components.core.envelope import (
     EnvelopeError,
     Record,
     UnknownSchemaVersion,
-    from_dict,
+    validate_class,
+    validate_device,
+    validate_stream,
 )
 
 MAGIC: Final = b"FLB"
@@ -50,6 +53,9 @@ HEADER_BYTES: Final = len(MAGIC) + 2
 # A decoder never inflates more than this from one batch (a compressed bomb is rejected).
 MAX_DECODED_BYTES: Final = 32 * 1024 * 1024
 _MAX_PLACES = 6
+_INT_TYPE: Final = frozenset({int})
+_BOOL_TYPE: Final = frozenset({bool})
+_OPTIONAL_INT_TYPES: Final = frozenset({int, type(None)})
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
@@ -68,11 +74,7 @@ def _deltas(values: Sequence[int]) -> list[int]:
 
 
 def _undeltas(values: Sequence[int]) -> list[int]:
-    out, acc = [], 0
-    for i, v in enumerate(values):
-        acc = v if i == 0 else acc + v
-        out.append(acc)
-    return out
+    return list(accumulate(values))
 
 
 def _places(x: float) -> int | None:
@@ -188,23 +190,34 @@ def _expect(cond: bool, message: str, evidence: Any = None) -> None:
 
 
 def _int_list(v: Any, n: int, what: str) -> list[int]:
-    _expect(isinstance(v, list) and len(v) == n, f"{what}: expected {n} values")
-    _expect(all(type(x) is int for x in v), f"{what}: expected integers")
-    return list(v)
+    # Checks spelled out rather than through _expect: a message is formatted only on failure.
+    if not (isinstance(v, list) and len(v) == n):
+        raise BatchError(f"{what}: expected {n} values")
+    if not set(map(type, v)) <= _INT_TYPE:
+        raise BatchError(f"{what}: expected integers")
+    return v
 
 
 def _decode_column(col: Any, n: int, key: str) -> list[Any]:
-    _expect(isinstance(col, dict), f"column {key!r} is not an object")
+    if not isinstance(col, dict):
+        raise BatchError(f"column {key!r} is not an object")
     if "j" in col:
-        _expect(isinstance(col["j"], list) and len(col["j"]) == n, f"column {key!r}: bad length")
-        return list(col["j"])
-    ints = _undeltas(_int_list(col.get("i"), n, f"column {key!r}"))
+        values = col["j"]
+        if not (isinstance(values, list) and len(values) == n):
+            raise BatchError(f"column {key!r}: bad length")
+        return list(values)
+    ints = col.get("i")
+    if not (isinstance(ints, list) and len(ints) == n and set(map(type, ints)) <= _INT_TYPE):
+        _int_list(ints, n, f"column {key!r}")  # raises, with the reason
+    if n > 1:
+        ints = _undeltas(ints)
     if "e" in col:
         places = col["e"]
-        _expect(type(places) is int and 0 <= places <= _MAX_PLACES, f"column {key!r}: bad scale")
+        if not (type(places) is int and 0 <= places <= _MAX_PLACES):
+            raise BatchError(f"column {key!r}: bad scale")
         scale = 10**places
         return [i / scale for i in ints]
-    return ints
+    return list(ints)
 
 
 def _body(data: bytes) -> Any:
@@ -242,6 +255,7 @@ def decode(data: bytes) -> tuple[str, list[Record]]:
     _expect(isinstance(site, str), "site is missing")
     _expect(isinstance(groups, list), "groups are missing")
     out: list[Record] = []
+    device_checked = False
     for g in groups:
         _expect(isinstance(g, dict), "group is not an object")
         n = g.get("n")
@@ -266,27 +280,33 @@ def decode(data: bytes) -> tuple[str, list[Record]]:
             "columns are bad",
         )
         _expect(all(isinstance(k, str) for k in keys), "field names are not strings")
-        values = [_decode_column(c, n, str(k)) for k, c in zip(keys, cols, strict=True)]
-        for i in range(n):
-            try:
-                out.append(
-                    from_dict(
-                        {
-                            "schema": sv,
-                            "device": device,
-                            "stream": g.get("s"),
-                            "cls": g.get("c"),
-                            "seq": seqs[i],
-                            "mono_ns": monos[i],
-                            "wall_ms": walls[i],
-                            "clock_synced": synced[i],
-                            "wall_corrected_ms": corrected[i],
-                            "payload": {k: col[i] for k, col in zip(keys, values, strict=True)},
-                        }
-                    )
-                )
-            except EnvelopeError as exc:
-                raise BatchError(f"record {i} of stream {g.get('s')!r}: {exc}") from None
+        values = [_decode_column(c, n, k) for k, c in zip(keys, cols, strict=True)]
+        # The envelope's checks, once per group: device, stream and class are shared by its
+        # records, and the per-record fields are checked as whole columns.
+        stream, cls = g.get("s"), g.get("c")
+        try:
+            if not device_checked:
+                validate_device(device)  # type: ignore[arg-type]
+                device_checked = True
+            validate_stream(stream)  # type: ignore[arg-type]
+            validate_class(cls)  # type: ignore[arg-type]
+        except EnvelopeError as exc:
+            raise BatchError(f"group of stream {stream!r}: {exc}") from None
+        if min(seqs) < 1:
+            raise BatchError(f"stream {stream!r}: seq must be >= 1")
+        if not set(map(type, synced)) <= _BOOL_TYPE:
+            raise BatchError(f"stream {stream!r}: clock flags are bad")
+        if not set(map(type, corrected)) <= _OPTIONAL_INT_TYPES:
+            raise BatchError(f"stream {stream!r}: wall_corrected_ms is not an integer")
+        payloads = (
+            [dict(zip(keys, row, strict=True)) for row in zip(*values, strict=True)]
+            if keys
+            else [{} for _ in range(n)]
+        )
+        out.extend(
+            map(Record, repeat(device, n), repeat(stream, n), seqs, repeat(cls, n), monos, walls,
+                synced, payloads, repeat(sv, n), corrected)  # fmt: skip
+        )
     return site, out
 
 
