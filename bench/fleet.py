@@ -9,11 +9,11 @@ warms up until every device has produced every sensor stream, then measures a wi
 A step runs in REAL TIME when, over the window:
   - every sensor stream of every device sampled at >= 95 % of the rate that the same stream
     has in the first (smallest) step, the baseline (rates from the readings' own timestamps:
-    sequence advance over the time between the newest reading before and after the window). Not of the nominal
-    interval: the sensors loop schedules a chip's next poll from when its last poll ran, and
-    the ADXL345 FIFO read blocks the loop, so even an idle device samples a few % slower than
-    nominal (the table shows the ratio to nominal too). A starved device polls later still,
-    its intervals stretch and its counts drop below the baseline; and
+    sequence advance over the time between the newest reading before and after the
+    window). Not of the nominal rate: the ADXL345 FIFO read blocks the sensors loop for its
+    window, so even an idle device reads vibration a few % slower than nominal (the table
+    shows the ratio to nominal too). A starved device polls later still, its intervals
+    stretch and its rate drops below the baseline; and
   - the uplink backlog of the fleet (its IoT and Kinesis log consumers) grew by no more
     than 5 % of what was produced in the window, or 5 s of production if that is more (the
     uplink ships a batch every couple of seconds, so a snapshot just before a shipment is
