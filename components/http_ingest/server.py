@@ -121,6 +121,9 @@ class Ingest:
         except BodyTooLarge:
             self.counters["body_too_large"] += 1
             return error(413, "body_too_large", f"body over {cfg.maxBodyBytes} bytes")
+        except ConnectionResetError:  # the client left before its body arrived: nobody to tell
+            self.counters["clients_gone"] += 1
+            return error(400, "client_gone", "the connection closed before the body arrived")
         except TimeoutError:  # a stalled or trickling client must not hold a handler forever
             self.counters["body_timeouts"] += 1
             return error(408, "body_timeout", f"body not received in {cfg.bodyTimeoutSeconds} s")

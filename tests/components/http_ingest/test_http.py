@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+import time
 import uuid
 
 import requests
@@ -291,6 +292,23 @@ def test_a_stalled_body_is_answered_408_and_frees_the_handler(make_server):
         answer = s.recv(4096)
     assert answer.startswith(b"HTTP/1.1 408")
     assert post(srv, sale()).status_code == 202
+
+
+def test_a_client_leaving_mid_body_is_counted_and_the_server_carries_on(server):
+    head = (
+        "POST /v1/records HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {TOKENS['pos-17']}\r\nContent-Length: 100\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(head + b'{"device":')
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        counters = requests.get(f"{server.url}/healthz", timeout=10).json()["ingest"]
+        if counters.get("clients_gone"):
+            break
+        time.sleep(0.1)
+    assert counters.get("clients_gone") == 1
+    assert post(server, sale()).status_code == 202
 
 
 def test_unknown_routes_are_404_and_wrong_methods_405_with_allow(server):
