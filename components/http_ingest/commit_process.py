@@ -1,19 +1,22 @@
-"""The commit process: the log's writer, beside the HTTP process, one socket between them.
+"""The commit process: the records' side of the component, beside the HTTP process.
 
-Why a process and not a thread: a commit is several SQLite calls, and a thread must win the
-interpreter lock back after each one. With the event loop busy on a hundred requests, a commit
-needing 1.5 ms of work took 7-9 ms to finish that way. In its own process it never waits.
+The HTTP process speaks HTTP and checks what needs no body (token, content type, key, size,
+encoding); this process does the rest (`intake.py`: JSON, devices, rate, schemas) and owns the
+log's writer (`writer.py`: group commit), then builds the answer. Two processes because each
+runs out of something else: the HTTP process of CPU (parsing, TLS, sockets), a commit of time
+to run. A commit is several SQLite calls; in a thread, with the event loop busy on a hundred
+requests, a commit needing 1.5 ms of work took 7-9 ms waiting to win the interpreter lock back.
+Here it never waits, and the checks run on the second core.
 
-Wire (a socketpair; frames of a 4-byte big-endian length and JSON):
-  HTTP -> commit: ["jobs", [[job_id, [[key, fingerprint, [[stream, cls, payload, device], ...]],
-                   ...]], ...]]  and  ["settings", {max_commit_records, key_retention_s,
-                   max_keys}]
-  commit -> HTTP: ["ready", pid]  once the log is open, then
-                  ["done", [[job_id, outcome], ...], {stats}] per commit, outcome one of
-                  [0, [[identities, replayed, fingerprint], ...]]   committed
-                  [1, cls, used_bytes, budget_bytes, message]        BudgetExceeded
-                  [2, "Type: message"]                              any other failure
-A 202 still means committed: the HTTP side answers only after the "done" holding its job.
+Wire (a socketpair; frames of a 4-byte big-endian length and JSON; a body travels as a
+latin-1 string, i.e. its bytes one to one):
+  HTTP -> commit: ["settings", {key: value for the keys in intake.INTAKE_KEYS}]  first, then
+                  on every configuration update; and per event-loop pass
+                  ["jobs", [[job_id, device, idempotency_key or null, body], ...]]
+  commit -> HTTP: ["ready", pid]  once the log is open, then per commit
+                  ["done", [[job_id, status, answer_body, [[header, value], ...]], ...],
+                   {"writer": WriterStats, "counters": {...}, "log_full_age_s": s or null}]
+A 202 still means committed: it is built here, after the commit holding its records.
 The commit process exits when the HTTP process closes the socket (or dies), after finishing
 the commit it is in; if it dies, every request waiting fails (503) and the component exits, so
 Greengrass restarts it.
@@ -25,6 +28,7 @@ file descriptor in FLOORLINE_COMMIT_FD and the log's configuration keys in FLOOR
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -33,31 +37,33 @@ import socket
 import struct
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from components.core.log import BudgetExceeded, KeyedAppend, KeyedResult, NewRecord
+from components.core.clock import Clock
 from components.core.log_config import LOG_KEYS
-from components.http_ingest.writer import GroupCommitter, Outcome, WriterStats
+from components.http_ingest.answers import Answer, dumps, error
+from components.http_ingest.intake import INTAKE_KEYS, Intake, Plan
+from components.http_ingest.writer import GroupCommitter, WriterStats
 
 log = logging.getLogger("floorline.http_ingest.commit")
 
 _LEN = struct.Struct(">I")
 LOG_KEY_NAMES = tuple(k.name for k in LOG_KEYS)
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 FD_ENV = "FLOORLINE_COMMIT_FD"
 CONFIG_ENV = "FLOORLINE_CONFIG_JSON"
 THING_ENV = "FLOORLINE_COMMIT_THING"
 
 
 class CommitFailed(Exception):
-    """The log could not commit a request (other than full), or the commit process died."""
+    """The commit process is not running (it died, or never started)."""
 
 
 # ---------------------------------------------------------------------- wire (pure)
 def frame(message: Any) -> bytes:
-    body = _dumps(message).encode()
+    body = dumps(message).encode()
     return _LEN.pack(len(body)) + body
 
 
@@ -75,44 +81,22 @@ def split_frames(buffer: bytearray) -> list[Any]:
     return out
 
 
-def groups_to_wire(groups: Sequence[KeyedAppend]) -> list[Any]:
-    return [
-        [g.key, g.fingerprint, [[r.stream, r.cls, r.payload, r.device] for r in g.records]]
-        for g in groups
-    ]
+def answer_to_wire(job_id: int, answer: Answer) -> list[Any]:
+    return [job_id, answer.status, answer.body.decode("latin-1"), answer.headers]
 
 
-def groups_from_wire(wire: list[Any]) -> list[KeyedAppend]:
-    return [
-        KeyedAppend(key, [NewRecord(s, c, p, device=d) for s, c, p, d in records], fingerprint)
-        for key, fingerprint, records in wire
-    ]
-
-
-def outcome_to_wire(outcome: Outcome) -> list[Any]:
-    if isinstance(outcome, BudgetExceeded):
-        return [1, outcome.cls, outcome.used_bytes, outcome.budget_bytes, str(outcome)]
-    if isinstance(outcome, BaseException):
-        return [2, f"{type(outcome).__name__}: {outcome}"]
-    return [0, [[r.identities, r.replayed, r.fingerprint] for r in outcome]]
-
-
-def outcome_from_wire(wire: list[Any]) -> list[KeyedResult] | BaseException:
-    if wire[0] == 0:
-        return [
-            KeyedResult([tuple(i) for i in ids], replayed, fp)  # type: ignore[misc]
-            for ids, replayed, fp in wire[1]
-        ]
-    if wire[0] == 1:
-        return BudgetExceeded(wire[4], cls=wire[1], used_bytes=wire[2], budget_bytes=wire[3])
-    return CommitFailed(wire[1])
+def answer_from_wire(wire: list[Any]) -> Answer:
+    _, status, body, headers = wire
+    return Answer(status, body.encode("latin-1"), tuple((k, v) for k, v in headers))
 
 
 # ---------------------------------------------------------------------- the commit process
-def serve(sock: socket.socket, committer: GroupCommitter) -> None:
-    """Commit what arrives until the other side closes the socket."""
+def serve(sock: socket.socket, committer: GroupCommitter, clock: Clock) -> None:
+    """Check and commit what arrives until the other side closes the socket."""
     buffer = bytearray()
-    waiting: list[tuple[int, list[KeyedAppend]]] = []
+    intake: Intake | None = None
+    waiting: list[tuple[int, Plan]] = []
+    answered: list[list[Any]] = []
     sock.setblocking(True)
     sock.sendall(frame(["ready", os.getpid()]))
     while True:
@@ -131,22 +115,56 @@ def serve(sock: socket.socket, committer: GroupCommitter) -> None:
             buffer += chunk
         for kind, body in split_frames(buffer):
             if kind == "jobs":
-                waiting.extend((job_id, groups_from_wire(g)) for job_id, g in body)
+                for job_id, device, key, raw in body:
+                    prepared = _prepare(intake, device, key, raw.encode("latin-1"))
+                    if isinstance(prepared, Plan):
+                        waiting.append((job_id, prepared))
+                    else:
+                        answered.append(answer_to_wire(job_id, prepared))
             elif kind == "settings":
-                committer.max_commit_records = body["max_commit_records"]
-                committer.key_retention_s = body["key_retention_s"]
-                committer.max_keys = body["max_keys"]
-        if not waiting:
-            continue
-        take, records = 0, 0
-        while take < len(waiting) and (take == 0 or records < committer.max_commit_records):
-            records += sum(len(g.records) for g in waiting[take][1])
-            take += 1
-        batch, waiting = waiting[:take], waiting[take:]
-        outcomes = committer.commit([groups for _, groups in batch])
-        done = [[job_id, outcome_to_wire(o)] for (job_id, _), o in zip(batch, outcomes,
-                                                                        strict=True)]
-        sock.sendall(frame(["done", done, asdict(committer.stats)]))
+                if intake is None:
+                    intake = Intake(body, clock)
+                else:
+                    intake.apply(body)
+                committer.max_commit_records = body["maxCommitRecords"]
+                committer.key_retention_s = body["idempotencyRetentionSeconds"]
+                committer.max_keys = body["maxIdempotencyKeys"]
+        if waiting:
+            assert intake is not None  # a plan is made only once settings came
+            take, records = 0, 0
+            while take < len(waiting) and (take == 0 or records < committer.max_commit_records):
+                records += sum(len(g.records) for g in waiting[take][1].appends)
+                take += 1
+            batch, waiting = waiting[:take], waiting[take:]
+            outcomes = committer.commit([plan.appends for _, plan in batch])
+            answered += [
+                answer_to_wire(job_id, intake.settle(plan, outcome))
+                for (job_id, plan), outcome in zip(batch, outcomes, strict=True)
+            ]
+        if answered:
+            sock.sendall(frame(["done", answered, _stats(committer, intake, clock)]))
+            answered = []
+
+
+def _prepare(intake: Intake | None, device: str, key: str | None, raw: bytes) -> Plan | Answer:
+    """intake.prepare, with a fault in it costing one request a 500, not the component."""
+    if intake is None:
+        return error(503, "not_ready", "no settings yet; retry", ("Retry-After", "1"))
+    try:
+        return intake.prepare(device, key, raw)
+    except Exception:
+        intake.counters["internal_errors"] += 1
+        log.exception("event=intake_failed device=%s", device)
+        return error(500, "internal_error", "the records could not be checked")
+
+
+def _stats(committer: GroupCommitter, intake: Intake | None, clock: Clock) -> dict[str, Any]:
+    full = intake.last_full_mono_ns if intake is not None else None
+    return {
+        "writer": asdict(committer.stats),
+        "counters": dict(intake.counters) if intake is not None else {},
+        "log_full_age_s": None if full is None else (clock.monotonic_ns() - full) / 1e9,
+    }
 
 
 def main() -> int:
@@ -163,13 +181,17 @@ def main() -> int:
         signal.signal(sig, signal.SIG_IGN)
     sock = socket.socket(fileno=int(os.environ[FD_ENV]))
     given = json.loads(os.environ[CONFIG_ENV])
-    # Only the log's keys (checked as the HTTP process checked them); the group-commit
-    # settings follow in a "settings" frame. Nothing else is imported here: a small process.
+    # Only the log's keys (checked as the HTTP process checked them); the intake settings
+    # follow in a "settings" frame.
     cfg = Spec(*LOG_KEYS).parse(given)
-    lg = open_log(cfg, os.environ[THING_ENV], SystemClock())
+    clock = SystemClock()
+    lg = open_log(cfg, os.environ[THING_ENV], clock)
     committer = GroupCommitter(lg)
+    # What is built so far lives as long as the process: out of the collector's full passes.
+    gc.collect()
+    gc.freeze()
     try:
-        serve(sock, committer)
+        serve(sock, committer, clock)
     except (BrokenPipeError, ConnectionResetError):
         pass  # the HTTP process is gone: nobody is waiting for an answer
     finally:
@@ -179,7 +201,8 @@ def main() -> int:
 
 # ---------------------------------------------------------------------- the HTTP side
 class CommitProcess:
-    """What the HTTP process talks to: `submit` resolves once the records are committed."""
+    """What the HTTP process talks to: `submit` resolves to the answer, built once the
+    records are committed (or refused)."""
 
     def __init__(self, config: dict[str, Any], thing: str) -> None:
         self._config = config
@@ -188,13 +211,15 @@ class CommitProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._next_id = 0
-        self._waiting: dict[int, asyncio.Future[list[KeyedResult]]] = {}
+        self._waiting: dict[int, asyncio.Future[Answer]] = {}
         self._outgoing: list[list[Any]] = []
         self._unsent = bytearray()
         self._incoming = bytearray()
         self._ready: asyncio.Future[int] | None = None
         self._settings: dict[str, Any] | None = None
         self.stats = WriterStats()
+        self.counters: dict[str, int] = {}  # what the intake decided, as of the last answer
+        self._full_age: tuple[float, float] | None = None  # (age then, our monotonic then)
         self.died: asyncio.Event | None = None
 
     async def start(self) -> None:
@@ -225,31 +250,38 @@ class CommitProcess:
         pid = await self._ready
         log.info("event=commit_process_ready pid=%d", pid)
 
-    def configure(self, *, max_commit_records: int, key_retention_s: float, max_keys: int) -> None:
-        """Group-commit settings; kept, and sent now or as soon as the process starts."""
-        self._settings = {"max_commit_records": max_commit_records,
-                          "key_retention_s": key_retention_s, "max_keys": max_keys}
+    def configure(self, config: Mapping[str, Any]) -> None:
+        """The intake's settings (its keys of `config`); kept, and sent now or as soon as
+        the process starts. They apply to every body sent after them."""
+        self._settings = {k: config[k] for k in INTAKE_KEYS}
         self._send(["settings", self._settings])
 
     def queue_depth(self) -> int:
         return len(self._waiting)
 
-    async def submit(self, groups: list[KeyedAppend]) -> list[KeyedResult]:
-        """Results per group, once durably committed. Raises BudgetExceeded (nothing of this
-        request written) or CommitFailed."""
+    def log_full_age_s(self) -> float | None:
+        """Seconds since the log last refused a request for want of room (None: never)."""
+        if self._full_age is None:
+            return None
+        age, seen = self._full_age
+        return age + time.monotonic() - seen
+
+    async def submit(self, device: str, request_key: str | None, raw: bytes) -> Answer:
+        """The answer to `raw`, posted by `device` (authenticated). A 202 is built only
+        after the commit. Raises CommitFailed if the commit process is not running."""
         if self.died is None or self.died.is_set():
             raise CommitFailed("the commit process is not running")
         assert self._loop is not None
         job_id = self._next_id
         self._next_id += 1
-        future: asyncio.Future[list[KeyedResult]] = self._loop.create_future()
+        future: asyncio.Future[Answer] = self._loop.create_future()
         self._waiting[job_id] = future
         # One frame per loop pass carries every job of that pass: one write, one read, and
         # the commit process gets a group to commit (sending each job at once was measured:
         # 2.5x the commit process's CPU, smaller groups and a worse tail).
         if not self._outgoing:
             self._loop.call_soon(self._flush_jobs)
-        self._outgoing.append([job_id, groups_to_wire(groups)])
+        self._outgoing.append([job_id, device, request_key, raw.decode("latin-1")])
         return await future
 
     async def stop(self) -> None:
@@ -308,16 +340,15 @@ class CommitProcess:
                 assert self._ready is not None
                 self._ready.set_result(message[1])
             elif message[0] == "done":
-                for job_id, wire in message[1]:
-                    future = self._waiting.pop(job_id)
-                    if future.done():  # the client went away; its records are committed
-                        continue
-                    outcome = outcome_from_wire(wire)
-                    if isinstance(outcome, BaseException):
-                        future.set_exception(outcome)
-                    else:
-                        future.set_result(outcome)
-                self.stats = WriterStats(**message[2])
+                for wire in message[1]:
+                    future = self._waiting.pop(wire[0])
+                    if not future.done():  # else the client went away (its records are in)
+                        future.set_result(answer_from_wire(wire))
+                stats = message[2]
+                self.stats = WriterStats(**stats["writer"])
+                self.counters = stats["counters"]
+                if stats["log_full_age_s"] is not None:
+                    self._full_age = (stats["log_full_age_s"], time.monotonic())
 
     def _on_death(self, why: str) -> None:
         log.error("event=commit_process_lost reason=%r waiting=%d", why, len(self._waiting))

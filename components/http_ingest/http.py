@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import uvicorn
 
+from components.http_ingest.answers import Answer
 from components.http_ingest.body import BodyReader, BodyTooLarge, content_coding
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _JSON_TYPE = (b"content-type", b"application/json")
 _CLOSE = (b"connection", b"close")
 # Open connections get this long to finish their request at shutdown.
@@ -29,20 +28,6 @@ KEEP_ALIVE_S = 15.0
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
-
-class Answer(NamedTuple):
-    status: int
-    body: bytes
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-def json_answer(status: int, doc: Any, headers: tuple[tuple[str, str], ...] = ()) -> Answer:
-    return Answer(status, _dumps(doc).encode(), headers)
-
-
-def error(status: int, code: str, message: str, *headers: tuple[str, str]) -> Answer:
-    return json_answer(status, {"error": code, "message": message}, headers)
 
 
 class Request:

@@ -4,6 +4,7 @@ process that runs it beside the HTTP process."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 
@@ -13,17 +14,17 @@ from hypothesis import strategies as st
 
 from components.core.clock import ManualClock
 from components.core.envelope import EnvelopeError
-from components.core.log import BudgetExceeded, KeyedAppend, KeyedResult, Log, NewRecord
+from components.core.log import BudgetExceeded, KeyedAppend, Log, NewRecord
+from components.http_ingest.answers import Answer
 from components.http_ingest.commit_process import (
     CommitFailed,
     CommitProcess,
+    answer_from_wire,
+    answer_to_wire,
     frame,
-    groups_from_wire,
-    groups_to_wire,
-    outcome_from_wire,
-    outcome_to_wire,
     split_frames,
 )
+from components.http_ingest.config import SPEC
 from components.http_ingest.writer import GroupCommitter
 
 
@@ -79,80 +80,112 @@ def test_a_refused_request_is_counted_once_and_its_neighbour_still_commits(tmp_p
 
 
 # ---------------------------------------------------------------------- the wire
-payloads = st.dictionaries(
-    st.text(max_size=8), st.none() | st.integers() | st.text(max_size=20), max_size=4
+jobs = st.lists(
+    st.tuples(st.integers(0, 2**40), st.text(max_size=8), st.none() | st.text(max_size=10),
+              st.binary(max_size=300)),
+    max_size=5,
 )
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    groups=st.lists(
-        st.tuples(st.none() | st.text(min_size=1, max_size=10), st.text(max_size=8),
-                  st.lists(payloads, min_size=1, max_size=4)),
-        max_size=4,
-    ),
-    cut=st.integers(0, 5000),
-)
-def test_groups_and_frames_survive_the_wire_cut_anywhere(groups, cut):
-    sent = [
-        KeyedAppend(key, [NewRecord("s/http@d", "event", p, device="d") for p in ps], fp)
-        for key, fp, ps in groups
-    ]
-    stream = frame(["jobs", [[7, groups_to_wire(sent)]]]) + frame(["settings", {"a": 1}])
+@given(jobs=jobs, cut=st.integers(0, 5000))
+def test_bodies_of_any_bytes_survive_the_wire_cut_anywhere(jobs, cut):
+    sent = [[i, d, k, raw.decode("latin-1")] for i, d, k, raw in jobs]
+    stream = frame(["jobs", sent]) + frame(["settings", {"a": 1}])
     buffer = bytearray(stream[:cut])
     got = split_frames(buffer)
     buffer += stream[cut:]
     got += split_frames(buffer)
     assert not buffer
     assert got[1] == ["settings", {"a": 1}]
-    assert groups_from_wire(got[0][1][0][1]) == sent
+    assert [(i, d, k, raw.encode("latin-1")) for i, d, k, raw in got[0][1]] == jobs
 
 
-def test_outcomes_survive_the_wire():
-    ok = [KeyedResult([("d", "s/http@d", 4)], True, "fp")]
-    assert outcome_from_wire(outcome_to_wire(ok)) == ok
-    full = outcome_from_wire(outcome_to_wire(BudgetExceeded("full", "event", 10, 9)))
-    assert isinstance(full, BudgetExceeded) and (full.cls, full.used_bytes) == ("event", 10)
-    other = outcome_from_wire(outcome_to_wire(EnvelopeError("bad stream")))
-    assert isinstance(other, CommitFailed) and "EnvelopeError: bad stream" in str(other)
+@given(body=st.binary(max_size=200), headers=st.lists(st.tuples(st.text(), st.text()), max_size=3))
+def test_answers_survive_the_wire(body, headers):
+    answer = Answer(429, body, tuple(headers))
+    wire = json.loads(frame(["done", [answer_to_wire(3, answer)], {}])[4:])
+    assert answer_from_wire(wire[1][0]) == answer
 
 
 # ---------------------------------------------------------------------- the process
-def commit_config(path):
-    return {"logPath": str(path), "freeDiskFloorBytes": 0}
+def commit_config(path, **more):
+    return SPEC.parse({"logPath": str(path), "freeDiskFloorBytes": 0, **more})
 
 
-def test_the_commit_process_commits_groups_and_answers_each_request(tmp_path):
+def body(i, device="plc-1"):
+    return json.dumps({"device": device, "type": "counter", "data": {"i": i}}).encode()
+
+
+def test_the_commit_process_checks_commits_and_answers_each_request(tmp_path):
     path = tmp_path / "log.db"
+    cfg = commit_config(path, maxCommitRecords=10, acceptUnknownTypes=True)
 
     async def main():
-        proc = CommitProcess(commit_config(path), "gw")
-        proc.configure(max_commit_records=10, key_retention_s=60.0, max_keys=100)
+        proc = CommitProcess(dict(cfg), "gw")
+        proc.configure(cfg)
         await proc.start()
-        results = await asyncio.gather(*(proc.submit([group(i)]) for i in range(35)))
-        replay = await proc.submit([group(99, key="k1")])
-        again = await proc.submit([group(100, key="k1")])
-        stats = proc.stats
+        answers = await asyncio.gather(*(proc.submit("plc-1", None, body(i)) for i in range(35)))
+        first = await proc.submit("plc-1", "k1", body(99))
+        again = await proc.submit("plc-1", "k1", body(99))
+        reused = await proc.submit("plc-1", "k1", body(100))
+        refused = await asyncio.gather(
+            proc.submit("plc-1", None, b"{not json"),
+            proc.submit("plc-1", None, body(1, device="plc-2")),
+            proc.submit("plc-1", None, json.dumps({"device": "plc-1", "data": {}}).encode()),
+        )
+        stats, counters = proc.stats, proc.counters
         await proc.stop()
-        return results, replay, again, stats
+        return answers, first, again, reused, refused, stats, counters
 
-    results, replay, again, stats = asyncio.run(main())
-    assert [r[0].identities[0][2] for r in results] == list(range(1, 36))
-    assert again[0].replayed and again[0].identities == replay[0].identities
-    assert stats.requests == 37 and stats.commits >= 5  # at most 10 records a commit
+    answers, first, again, reused, refused, stats, counters = asyncio.run(main())
+    assert {a.status for a in answers} == {202}
+    seqs = [json.loads(a.body)["results"][0]["seq"] for a in answers]
+    assert seqs == list(range(1, 36))
+    (was,), (now,) = json.loads(first.body)["results"], json.loads(again.body)["results"]
+    assert (was["seq"], was["replayed"]) == (36, False)
+    assert now == {**was, "replayed": True} and json.loads(again.body)["replayed"]
+    assert reused.status == 422
+    assert [a.status for a in refused] == [400, 403, 400]
+    assert stats.requests == 38 and stats.commits >= 4  # at most 10 records a commit
+    assert counters["records_accepted"] == 36 and counters["records_replayed"] == 1
+    assert counters["bad_body"] == 1 and counters["forbidden"] == 1
+    assert counters["records_rejected"] == 1 and counters["idempotency_conflicts"] == 1
     with Log.open(path, device="gw", free_floor_bytes=0) as lg:
-        assert [r.payload["i"] for r in lg.snapshot_records(["event"])] == [*range(35), 99]
+        assert [r.payload["data"]["i"] for r in lg.snapshot_records(["event"])] == [
+            *range(35), 99
+        ]
+
+
+def test_settings_apply_to_the_bodies_sent_after_them(tmp_path):
+    cfg = commit_config(tmp_path / "log.db", acceptUnknownTypes=True)
+
+    async def main():
+        proc = CommitProcess(dict(cfg), "gw")
+        proc.configure(cfg)
+        await proc.start()
+        before = await proc.submit("plc-1", None, body(1))
+        proc.configure(SPEC.parse({**cfg, "acceptUnknownTypes": False}))
+        after = await proc.submit("plc-1", None, body(2))
+        await proc.stop()
+        return before.status, json.loads(after.body)["results"][0]["errors"]
+
+    before, errors = asyncio.run(main())
+    assert before == 202 and errors == ["unknown record type 'counter' (no schema configured)"]
 
 
 def test_a_dead_commit_process_fails_the_waiting_requests_and_says_so(tmp_path):
+    cfg = commit_config(tmp_path / "log.db")
+
     async def main():
-        proc = CommitProcess(commit_config(tmp_path / "log.db"), "gw")
+        proc = CommitProcess(dict(cfg), "gw")
+        proc.configure(cfg)
         await proc.start()
         assert proc._proc is not None
         os.kill(proc._proc.pid, signal.SIGKILL)
         await asyncio.wait_for(proc.died.wait(), 10)
         with pytest.raises(CommitFailed):
-            await proc.submit([group(1)])
+            await proc.submit("plc-1", None, body(1))
         await proc.stop()
 
     asyncio.run(main())
