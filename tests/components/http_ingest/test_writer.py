@@ -189,3 +189,24 @@ def test_a_dead_commit_process_fails_the_waiting_requests_and_says_so(tmp_path):
         await proc.stop()
 
     asyncio.run(main())
+
+
+class _Broken:
+    def errors(self, data):
+        raise RuntimeError("validator bug")
+
+
+def test_a_fault_while_checking_costs_one_request_a_500_not_the_process():
+    from components.core.clock import SystemClock
+    from components.http_ingest.commit_process import _prepare
+    from components.http_ingest.intake import INTAKE_KEYS, Intake, Plan
+
+    cfg = SPEC.parse({"acceptUnknownTypes": True})
+    intake = Intake({k: cfg[k] for k in INTAKE_KEYS}, SystemClock())
+    intake.validators = {"broken": _Broken()}  # a fault no valid configuration can cause
+    bad = json.dumps({"device": "plc-1", "type": "broken", "data": {}}).encode()
+    answer = _prepare(intake, "plc-1", None, bad)
+    assert isinstance(answer, Answer) and answer.status == 500
+    assert intake.counters["internal_errors"] == 1
+    assert isinstance(_prepare(intake, "plc-1", None, body(1)), Plan)  # the next one is fine
+    assert _prepare(None, "plc-1", None, body(1)).status == 503  # no settings yet
