@@ -292,7 +292,8 @@ def load_step(n: int, duration_s: float, root: Path, workers: int) -> dict[str, 
     absorbed = (lateness <= 1000 and res.acked == res.sent == res.offered and res.exactly_once
                 and res.lost_connections == 0 and drained)  # fmt: skip
     cpu = res.cpu_pct
-    ceilings = {"broker": 100.0, "cloud_process": 100.0, "clients": 100.0 * workers}
+    ceilings = {"broker": 100.0, "cloud_process": 100.0, "lake_process": 100.0,
+                "clients": 100.0 * workers}
     busiest = max(ceilings, key=lambda k: cpu.get(k, 0.0) / ceilings[k]) if cpu else ""
     # Our parts together against the cores, and how long they waited for one: a part below
     # its own ceiling that waits for CPU is starved by the machine, not limited by itself.
@@ -355,7 +356,7 @@ def table(fleet: list[dict[str, Any]], load: list[dict[str, Any]]) -> None:
     if load:
         t = Table(title="load-mode devices at 1 batch/s")
         for col in ("N", "absorbed", "acked/s", "lake rows/s", "lag p99 ms", "drain s",
-                    "broker %", "cloud %", "lake writer %", "clients %", "busiest", "load avg"):
+                    "broker %", "rules %", "lake %", "clients %", "busiest", "load avg"):
             t.add_column(col, justify="right")
         for s in load:
             c = s["cpu_pct"]
@@ -364,7 +365,7 @@ def table(fleet: list[dict[str, Any]], load: list[dict[str, Any]]) -> None:
                       f"{s['rates_per_s'].get('lake_rows', 0):,.0f}",
                       f"{s['lag_ms'].get('p99', 0):,.0f}", f"{s['drain_s']:.1f}",
                       f"{c.get('broker', 0):.0f}", f"{c.get('cloud_process', 0):.0f}",
-                      f"{c.get('lake_writer_thread', 0):.0f}", f"{c.get('clients', 0):.0f}",
+                      f"{c.get('lake_process', 0):.0f}", f"{c.get('clients', 0):.0f}",
                       s["busiest"], f"{s['load_average'][0]:.1f}")  # fmt: skip
         console.print(t)
 

@@ -20,6 +20,7 @@ from cloud.rules import definitions as d
 from cloud.rules.bridge import BrokerBridge
 from cloud.rules.handlers import ActionCall, MemoryBucket, MemoryTable, MemoryTopic
 from components.core.clock import SystemClock
+from edge_sim.lake_process import LakeProcess
 
 log = logging.getLogger("edge_sim.cloud")
 
@@ -32,15 +33,20 @@ class CloudSide:
     ) -> None:
         """`lake_buffer_s` > 0 buffers deliveries and writes them to the lake in one call per
         interval, as Firehose's buffering hints do (one Parquet file and fsync per interval
-        instead of per message); 0 writes each delivery as it comes."""
+        instead of per message), from a process of its own (`lake_process.py`; `lake` is
+        opened once that process has finished, in `stop`); 0 writes each delivery as it comes,
+        here."""
         self.broker = broker
         self.lake_buffer_s = lake_buffer_s
         self._pending: list[bytes] = []
         self._pending_lock = threading.Lock()
-        self.lake_writes = 0  # lake.ingest calls
-        self.lake_batches = 0  # deliveries written (or quarantined) by the lake
+        self._lake_batches = 0  # deliveries written (or quarantined) by the lake, here
         self.kinesis_root = kinesis_root
-        self.lake = Lake(lake_root, clock=SystemClock())
+        self._lake_root = lake_root
+        self._lake_process = LakeProcess(lake_root) if lake_buffer_s > 0 else None
+        self.lake: Lake | None = (
+            Lake(lake_root, clock=SystemClock()) if self._lake_process is None else None
+        )
         self.state = MemoryTable(d.STATE_PARTITION_KEY)
         self.sns = MemoryTopic()
         self.errors = MemoryBucket()
@@ -63,10 +69,20 @@ class CloudSide:
         self._ingest([data])
 
     def _ingest(self, batches: list[bytes]) -> None:
+        if self._lake_process is not None:
+            self._lake_process.send(batches)
+            return
         with self._lake_lock:
+            assert self.lake is not None
             self.lake.ingest(batches)
-            self.lake_writes += 1
-            self.lake_batches += len(batches)
+            self._lake_batches += len(batches)
+
+    @property
+    def lake_batches(self) -> int:
+        """Deliveries written (or quarantined) by the lake so far."""
+        if self._lake_process is not None:
+            return self._lake_process.written
+        return self._lake_batches
 
     def flush_lake(self) -> None:
         """Write what the buffer holds (a no-op without buffering)."""
@@ -86,9 +102,9 @@ class CloudSide:
         return self._bridge.stats["messages"] if self._bridge is not None else 0
 
     @property
-    def lake_writer_native_id(self) -> int | None:
-        """OS thread id of the buffered lake writer (for per-thread CPU accounting)."""
-        return self._writer.native_id if self._writer is not None else None
+    def lake_pid(self) -> int | None:
+        """The lake process's pid (buffered deliveries), for CPU accounting."""
+        return self._lake_process.pid if self._lake_process is not None else None
 
     def _write_lake(self) -> None:
         while not self._stop.wait(self.lake_buffer_s):
@@ -96,7 +112,7 @@ class CloudSide:
 
     def lake_stats(self) -> dict[str, int]:
         with self._lake_lock:
-            return self.lake.stats()
+            return self.lake.stats() if self.lake is not None else {}
 
     def _kinesis_action(self, call: ActionCall) -> None:
         self._to_lake(call.payload)
@@ -117,8 +133,9 @@ class CloudSide:
         self._thread = threading.Thread(target=self._poll_kinesis, name="kinesis-consumer",
                                         daemon=True)
         self._thread.start()
-        if self.lake_buffer_s > 0:
-            self._writer = threading.Thread(target=self._write_lake, name="lake-writer",
+        if self._lake_process is not None:
+            self._lake_process.start()
+            self._writer = threading.Thread(target=self._write_lake, name="lake-buffer",
                                             daemon=True)
             self._writer.start()
 
@@ -144,10 +161,14 @@ class CloudSide:
         if self._writer is not None:
             self._writer.join(timeout=60)
         self.flush_lake()
+        if self._lake_process is not None:
+            self._lake_process.close()
+            self.lake = Lake(self._lake_root, clock=SystemClock())
         if self._reply_client is not None:
             self._reply_client.loop_stop()
             self._reply_client.disconnect()
 
     def close(self) -> None:
         """Close the lake (after the run has been reckoned from it)."""
-        self.lake.close()
+        if self.lake is not None:
+            self.lake.close()

@@ -3,11 +3,12 @@
     python -m edge_sim load --devices 2000 --duration 30 --rate 1 --out DIR
 
 No component processes: a broker (Mosquitto, mutual TLS, one certificate per device issued by
-the broker's CA), the cloud side (the rules bridge and the lake, edge_sim/cloud_side.py) in
-this process, and worker processes (edge_sim/load_client.py) whose clients publish real
-uplink batches. The run is reckoned from the lake: every acknowledged batch exactly once, the
-lag from a batch's scheduled send time to its rows' arrival, and where the CPU went (broker,
-cloud process, its lake writer thread, the clients), sampled every second.
+the broker's CA), the cloud side (edge_sim/cloud_side.py: the rules bridge in this process,
+the lake in a process of its own, as Firehose is a service of its own), and worker processes
+(edge_sim/load_client.py) whose clients publish real uplink batches. The run is reckoned from
+the lake: every acknowledged batch exactly once, the lag from a batch's scheduled send time to
+its rows' arrival, and where the CPU went (broker, this process with the rules bridge, the lake
+process, the clients), sampled every second.
 """
 
 from __future__ import annotations
@@ -315,9 +316,10 @@ class LoadRun:
         cpu["broker_wait"] = wait_seconds(self.broker.pid) if self.broker.pid else 0.0
         cpu["cloud_process_wait"] = wait_seconds(os.getpid())
         cpu["clients_wait"] = sum(wait_seconds(p.pid) for p in self._procs if p.pid)
-        writer = self.cloud.lake_writer_native_id
-        if writer is not None:
-            cpu["lake_writer_thread"] = cpu_seconds(os.getpid(), writer)
+        lake = self.cloud.lake_pid
+        if lake is not None:
+            cpu["lake_process"] = cpu_seconds(lake)
+            cpu["lake_process_wait"] = wait_seconds(lake)
         self.samples.append(Sample(
             time.monotonic() - getattr(self, "start_mono", time.monotonic()),
             self._count("sent"), self._count("acked"), self.cloud.bridge_messages,
@@ -379,6 +381,7 @@ class LoadRun:
                 sent_rows.append((thing, sent))
                 unacked_rows += [(thing, n) for n in unacked]
                 res.acked_rows_expected += (sent - len(unacked)) * len(STREAM_NAMES)
+        assert self.cloud.lake is not None  # opened once the lake process finished
         stats = self.cloud.lake.stats()
         res.duplicates_dropped = stats.get("duplicates_dropped", 0)
         res.quarantined = stats.get("quarantined_batches", 0)
