@@ -206,7 +206,7 @@ def _decode_column(col: Any, n: int, key: str) -> list[Any]:
         if not (isinstance(values, list) and len(values) == n):
             raise BatchError(f"column {key!r}: bad length")
         return list(values)
-    ints = col.get("i")
+    ints: list[int] = col.get("i")  # type: ignore[assignment]  # checked just below
     if not (isinstance(ints, list) and len(ints) == n and set(map(type, ints)) <= _INT_TYPE):
         _int_list(ints, n, f"column {key!r}")  # raises, with the reason
     if n > 1:
