@@ -28,7 +28,7 @@ batches at 1 batch/s). A step is ABSORBED when the clients kept their schedule (
 p99 <= 1 s), every batch was acknowledged, every acknowledged batch is in the lake exactly
 once, and the cloud needed at most the lake buffer interval + 3 s after the last send to land
 everything (the backlog did not build up during the run). CPU per part (broker, cloud process
-= rules bridge + lake, its lake writer thread, clients) names what saturates.
+= the rules bridge, the lake process, clients) names what saturates.
 
 The machine is shared: each step records the load average, which counts other jobs too.
 """
