@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.core import batch, topics
+from components.core import mqtt_wire as wire
 from components.core.envelope import Record
-from edge_sim import mqtt_wire as wire
 
 log = logging.getLogger("edge_sim.load")
 

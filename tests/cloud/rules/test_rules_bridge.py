@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +10,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from rules_broker import WAIT_S, Mosquitto
 
 from cloud.rules import definitions as d
 from cloud.rules.bridge import BrokerBridge
@@ -21,35 +19,13 @@ from components.core import batch, topics
 from components.core.clock import ManualClock
 from components.core.envelope import Record
 
-WAIT_S = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[int]:
-    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    port = _free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    proc = subprocess.Popen([mosquitto, "-c", str(conf)], stderr=subprocess.PIPE)
-    deadline = time.monotonic() + WAIT_S
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError(f"mosquitto did not start: {proc.stderr.read()!r}") from None
-            time.sleep(0.05)
-    yield port
-    proc.terminate()
-    proc.wait(timeout=WAIT_S)
+    mosquitto = Mosquitto(tmp_path)
+    mosquitto.start()
+    yield mosquitto.port
+    mosquitto.stop()
 
 
 def _client(port: int, name: str) -> mqtt.Client:

@@ -1,8 +1,10 @@
-"""The few MQTT 3.1.1 packets a load-generating client needs, as bytes. Pure: no sockets.
+"""The few MQTT 3.1.1 packets our own clients need, as bytes. Pure: no sockets.
 
-A publisher writes CONNECT, PUBLISH (QoS 0/1), PINGREQ and DISCONNECT, and reads CONNACK,
-PUBACK and PINGRESP. `PacketReader` splits the broker's byte stream into packets and rejects
-what is not well-formed MQTT (OASIS MQTT 3.1.1, section 2: fixed header, remaining length).
+A publisher (edge_sim's load clients) writes CONNECT, PUBLISH (QoS 0/1), PINGREQ and
+DISCONNECT, and reads CONNACK, PUBACK and PINGRESP; a subscriber (the cloud's rules bridge)
+also writes SUBSCRIBE and PUBACK and reads SUBACK and PUBLISH. `PacketReader` splits the
+broker's byte stream into packets and rejects what is not well-formed MQTT (OASIS MQTT 3.1.1,
+section 2: fixed header, remaining length).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ CONNECT: Final = 1
 CONNACK: Final = 2
 PUBLISH: Final = 3
 PUBACK: Final = 4
+SUBSCRIBE: Final = 8
+SUBACK: Final = 9
 PINGREQ: Final = 12
 PINGRESP: Final = 13
 DISCONNECT: Final = 14
@@ -85,6 +89,45 @@ def publish_packet(topic: str, payload: bytes, packet_id: int = 0, qos: int = 1)
     return bytes(((PUBLISH << 4) | (qos << 1),)) + remaining_length(length) + header + payload
 
 
+def subscribe_packet(packet_id: int, filters: list[tuple[str, int]]) -> bytes:
+    """SUBSCRIBE (section 3.8): fixed header flags 0b0010, then the filters with their QoS."""
+    if not 1 <= packet_id <= 0xFFFF:
+        raise ValueError(f"packet id {packet_id} out of range")
+    if not filters or any(qos not in (0, 1, 2) for _, qos in filters):
+        raise ValueError("SUBSCRIBE needs at least one filter, each with QoS 0, 1 or 2")
+    body = struct.pack("!H", packet_id) + b"".join(_utf8(f) + bytes((q,)) for f, q in filters)
+    return bytes(((SUBSCRIBE << 4) | 0x02,)) + remaining_length(len(body)) + body
+
+
+def puback_packet(packet_id: int) -> bytes:
+    return bytes((PUBACK << 4, 2)) + struct.pack("!H", packet_id)
+
+
+def suback_codes(packet: Packet) -> tuple[int, list[int]]:
+    """(packet id, return code per filter): 0-2 the QoS granted, 0x80 refused."""
+    if packet.kind != SUBACK or len(packet.body) < 3 or packet.flags:
+        raise MqttWireError("malformed SUBACK", packet.body)
+    return int.from_bytes(packet.body[:2], "big"), list(packet.body[2:])
+
+
+def publish_parts(packet: Packet) -> tuple[str, int, int, bytes]:
+    """(topic, QoS, packet id (0 for QoS 0), payload) of a PUBLISH (section 3.3)."""
+    body = packet.body
+    qos = (packet.flags >> 1) & 0x03
+    if packet.kind != PUBLISH or qos == 3 or len(body) < 2:
+        raise MqttWireError("malformed PUBLISH", body[:16])
+    end = 2 + int.from_bytes(body[:2], "big")
+    if len(body) < end + (2 if qos else 0):
+        raise MqttWireError("PUBLISH shorter than its topic", body[:16])
+    try:
+        topic = body[2:end].decode()
+    except UnicodeDecodeError:
+        raise MqttWireError("PUBLISH topic is not UTF-8", body[:16]) from None
+    if not qos:
+        return topic, 0, 0, body[end:]
+    return topic, qos, int.from_bytes(body[end : end + 2], "big"), body[end + 2 :]
+
+
 def connack_code(packet: Packet) -> int:
     """The CONNACK return code (0 = accepted)."""
     if packet.kind != CONNACK or len(packet.body) != 2 or packet.body[0] & 0xFE:
@@ -112,36 +155,42 @@ class PacketReader:
     def feed(self, data: bytes) -> list[Packet]:
         self._buf += data
         out: list[Packet] = []
-        while True:
-            packet = self._next()
-            if packet is None:
-                return out
-            out.append(packet)
+        at = 0
+        try:
+            while True:
+                packet, at = self._next(at)
+                if packet is None:
+                    return out
+                out.append(packet)
+        finally:
+            del self._buf[:at]  # once per feed: a chunk may hold hundreds of packets
 
-    def _next(self) -> Packet | None:
+    def _next(self, at: int) -> tuple[Packet | None, int]:
         buf = self._buf
-        if len(buf) < 2:
-            return None
-        first = buf[0]
+        if len(buf) - at < 2:
+            return None, at
+        first = buf[at]
         kind = first >> 4
         if kind == 0 or kind == 15:
-            raise MqttWireError(f"reserved packet type {kind}", bytes(buf[:8]))
-        length, multiplier, pos = 0, 1, 1
+            raise MqttWireError(f"reserved packet type {kind}", bytes(buf[at : at + 8]))
+        length, multiplier, pos = 0, 1, at + 1
         while True:
             if pos >= len(buf):
-                return None  # the length itself is not complete yet
+                return None, at  # the length itself is not complete yet
             digit = buf[pos]
             length += (digit & 0x7F) * multiplier
             pos += 1
             if not digit & 0x80:
                 break
-            if pos > 4:
-                raise MqttWireError("remaining length longer than four bytes", bytes(buf[:8]))
+            if pos - at > 4:
+                raise MqttWireError(
+                    "remaining length longer than four bytes", bytes(buf[at : at + 8])
+                )
             multiplier *= 128
         if length > self.max_packet_bytes:
-            raise MqttWireError(f"packet of {length} bytes exceeds the limit", bytes(buf[:8]))
+            raise MqttWireError(
+                f"packet of {length} bytes exceeds the limit", bytes(buf[at : at + 8])
+            )
         if len(buf) < pos + length:
-            return None
-        body = bytes(buf[pos : pos + length])
-        del buf[: pos + length]
-        return Packet(kind, first & 0x0F, body)
+            return None, at
+        return Packet(kind, first & 0x0F, bytes(buf[pos : pos + length])), pos + length

@@ -1,4 +1,5 @@
-"""MQTT 3.1.1 framing of the load clients: the spec's length vectors, splitting and fuzzing."""
+"""MQTT 3.1.1 framing of our clients (load publishers, the rules bridge): the spec's vectors,
+splitting and fuzzing."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge_sim import mqtt_wire as wire
+from components.core import mqtt_wire as wire
 
 # OASIS MQTT 3.1.1, Table 2.4: the bounds of each remaining-length size.
 SPEC_LENGTHS = [
@@ -88,3 +89,42 @@ def test_garbage_is_rejected_by_name_or_awaited(data: bytes) -> None:
             assert 1 <= packet.kind <= 14
     except wire.MqttWireError as exc:
         assert isinstance(exc.evidence, bytes)
+
+
+def test_subscribe_packet_layout() -> None:
+    # Section 3.8.3.1's example payload: "a/b" at QoS 1, "c/d" at QoS 2, packet id 10.
+    packet = wire.subscribe_packet(10, [("a/b", 1), ("c/d", 2)])
+    body = bytes.fromhex("000a 0003") + b"a/b" + b"\x01" + bytes.fromhex("0003") + b"c/d" + b"\x02"
+    assert packet == bytes((0x82, len(body))) + body  # flags 0b0010 (section 3.8.1)
+    with pytest.raises(ValueError):
+        wire.subscribe_packet(10, [])
+    with pytest.raises(ValueError):
+        wire.subscribe_packet(0, [("a", 1)])
+
+
+def test_suback_and_puback_packets() -> None:
+    # The return codes of section 3.9.3: QoS 0, 1, 2 granted, 0x80 failure.
+    (suback,) = wire.PacketReader().feed(bytes.fromhex("9006 000a 00010280"))
+    assert wire.suback_codes(suback) == (10, [0, 1, 2, 0x80])
+    assert wire.puback_packet(0x0102) == bytes.fromhex("4002 0102")
+    with pytest.raises(wire.MqttWireError):
+        wire.suback_codes(wire.Packet(wire.SUBACK, 0, b"\x00"))
+
+
+@given(st.text(min_size=1, max_size=40), st.binary(max_size=300), st.integers(0, 1),
+       st.integers(1, 0xFFFF))  # fmt: skip
+def test_publish_parts_read_back_what_publish_packet_wrote(
+    topic: str, payload: bytes, qos: int, packet_id: int
+) -> None:
+    (packet,) = wire.PacketReader().feed(wire.publish_packet(topic, payload, packet_id, qos=qos))
+    assert wire.publish_parts(packet) == (topic, qos, packet_id if qos else 0, payload)
+
+
+@pytest.mark.parametrize(
+    ("flags", "body"),
+    [(0b0110, b"\x00\x01a"), (0, b"\x00"), (0b0010, b"\x00\x01a\x00"), (0, b"\x00\x02\xff\xfe")],
+    ids=["qos 3", "no topic length", "no packet id", "topic not utf-8"],
+)
+def test_malformed_publish_is_named(flags: int, body: bytes) -> None:
+    with pytest.raises(wire.MqttWireError):
+        wire.publish_parts(wire.Packet(wire.PUBLISH, flags, body))

@@ -1,0 +1,50 @@
+"""A plain Mosquitto on a loopback port for the bridge's tests, which can be stopped and
+started again on the same port (a broker restart as the bridge sees it)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+WAIT_S = 10.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Mosquitto:
+    def __init__(self, folder: Path) -> None:
+        self.port = _free_port()
+        self.conf = folder / "mosquitto.conf"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        )
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        proc = subprocess.Popen([mosquitto, "-c", str(self.conf)], stderr=subprocess.PIPE)
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    proc.kill()
+                    err = proc.stderr.read() if proc.stderr else b""
+                    raise RuntimeError(f"mosquitto did not start: {err!r}") from None
+                time.sleep(0.05)
+        self._proc = proc
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(timeout=WAIT_S)
+            self._proc = None

@@ -1,0 +1,115 @@
+"""The rules bridge's own MQTT subscriber against a real Mosquitto: delivery with QoS 1, a
+failing callback, a broker restart, and publishing from the callback."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from rules_broker import WAIT_S, Mosquitto
+
+from cloud.rules.mqtt_subscriber import Subscriber
+
+
+def _wait(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _publish_all(port: int, messages: list[tuple[str, bytes]]) -> None:
+    """Publish with QoS 1 from an independent client (paho) and wait for every PUBACK."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="sender")
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
+        for info in infos:
+            info.wait_for_publish(WAIT_S)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path):
+    broker = Mosquitto(tmp_path)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def test_every_message_arrives_in_order_and_a_failing_callback_costs_only_its_message(
+    mosquitto: Mosquitto,
+) -> None:
+    got: list[tuple[str, bytes]] = []
+
+    def on_message(topic: str, payload: bytes) -> None:
+        if payload == b"poison":
+            raise ValueError("a handler bug")
+        got.append((topic, payload))
+
+    sub = Subscriber("127.0.0.1", mosquitto.port, "bridge", ["site/+/raw", "x/#"], on_message)
+    sub.start()
+    try:
+        sent = [(f"site/dev-{i % 3}/raw", f"m{i}".encode() * (i % 50 + 1)) for i in range(2000)]
+        _publish_all(mosquitto.port, [*sent[:1000], ("x/y", b"poison"), *sent[1000:]])
+        _wait(lambda: len(got) == len(sent))
+    finally:
+        sub.stop()
+    assert got == sent
+    assert sub.stats["messages"] == len(sent) + 1 and sub.stats["callback_errors"] == 1
+
+
+def test_a_broker_restart_is_survived_with_the_subscriptions_renewed(
+    mosquitto: Mosquitto,
+) -> None:
+    got: list[bytes] = []
+    sub = Subscriber("127.0.0.1", mosquitto.port, "bridge", ["a/#"],
+                     lambda _t, p: got.append(p), keepalive_s=5)  # fmt: skip
+    sub.start()
+    try:
+        _publish_all(mosquitto.port, [("a/1", b"before")])
+        _wait(lambda: got == [b"before"])
+        mosquitto.stop()
+        mosquitto.start()
+        _wait(lambda: sub.stats["connection_lost"] == 1 and sub.connected)
+        # Resubscribed once connected again: a message published now arrives.
+        deadline = time.monotonic() + WAIT_S
+        while b"after" not in got and time.monotonic() < deadline:
+            _publish_all(mosquitto.port, [("a/2", b"after")])
+            time.sleep(0.2)
+    finally:
+        sub.stop()
+    assert got[0] == b"before" and b"after" in got
+
+
+def test_the_callback_may_publish_on_the_same_connection(mosquitto: Mosquitto) -> None:
+    echoed: list[bytes] = []
+    listening = threading.Event()
+    listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="listener")
+    listener.on_message = lambda c, u, m: echoed.append(bytes(m.payload))
+    listener.on_subscribe = lambda *args: listening.set()
+    listener.connect("127.0.0.1", mosquitto.port)
+    listener.loop_start()
+    listener.subscribe("echo/#", qos=1)
+    assert listening.wait(WAIT_S)
+    holder: list[Subscriber] = []
+    sub = Subscriber("127.0.0.1", mosquitto.port, "bridge", ["in/#"],
+                     lambda _t, p: holder[0].publish("echo/out", p.upper(), qos=1))  # fmt: skip
+    holder.append(sub)
+    sub.start()
+    try:
+        _publish_all(mosquitto.port, [("in/1", b"hello"), ("in/2", b"world")])
+        _wait(lambda: len(echoed) == 2)
+        with pytest.raises(RuntimeError):  # another thread may not write on its socket
+            sub.publish("echo/out", b"x")
+    finally:
+        sub.stop()
+        listener.loop_stop()
+    assert echoed == [b"HELLO", b"WORLD"]
