@@ -2,7 +2,7 @@
 the lake.
 
 In AWS the rules engine and Firehose are separate services; here, with both in one interpreter,
-the MQTT bridge (paho, TLS, the rules) and the lake's work (decode, dedup, Parquet) shared one
+the MQTT bridge (its client, TLS, the rules) and the lake's work (decode, dedup, Parquet) shared one
 core whatever the machine had left (measured in load mode at 4,000 batches/s: the cloud process
 at 100 % of a core, its lake thread 43 %). The bridge side hands each buffer of deliveries
 over a pipe in one message; this process writes it to the lake in one call and counts it.

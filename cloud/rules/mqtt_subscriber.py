@@ -20,6 +20,7 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 
@@ -58,6 +59,7 @@ class Subscriber:
         self._reader = wire.PacketReader(max_packet_bytes=1 << 20)
         self._next_id = 0
         self._early: list[wire.Packet] = []  # what came in the same read as the SUBACK
+        self._last_send = 0.0  # monotonic: keepalive counts what we send, not what we get
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -69,13 +71,11 @@ class Subscriber:
         self._thread.start()
 
     def stop(self) -> None:
+        """Close the connection (no DISCONNECT: only the serving thread writes on the TLS
+        socket, and a clean session leaves nothing behind at the broker anyway)."""
         self._stopping.set()
         sock = self._sock
         if sock is not None:
-            try:
-                sock.sendall(wire.DISCONNECT_PACKET)
-            except OSError:
-                pass  # gone already
             try:
                 sock.shutdown(socket.SHUT_RDWR)  # wakes the thread's read
             except OSError:
@@ -95,9 +95,13 @@ class Subscriber:
             raise RuntimeError("Subscriber.publish is for the message callback's thread")
         if self._sock is None:
             raise ConnectionError("not connected")
-        self._sock.sendall(wire.publish_packet(topic, payload, self._packet_id(), qos=qos))
+        self._send(self._sock, wire.publish_packet(topic, payload, self._packet_id(), qos=qos))
 
     # ------------------------------------------------------------------ the connection
+    def _send(self, sock: socket.socket, data: bytes) -> None:
+        sock.sendall(data)
+        self._last_send = time.monotonic()
+
     def _packet_id(self) -> int:
         self._next_id = self._next_id % 0xFFFF + 1
         return self._next_id
@@ -109,13 +113,14 @@ class Subscriber:
                 self.tls.wrap_socket(raw, server_hostname=self.host) if self.tls else raw
             )
             self._reader = wire.PacketReader(max_packet_bytes=1 << 20)
-            sock.sendall(wire.connect_packet(self.client_id, self.keepalive_s))
+            self._send(sock, wire.connect_packet(self.client_id, self.keepalive_s))
             code = wire.connack_code(self._expect(sock, wire.CONNACK))
             if code:
                 self.stats["connect_failures"] += 1
                 reason = wire.CONNACK_REASONS.get(code, f"code {code}")
                 raise SubscribeRefused(f"broker refused the connection: {reason}")
-            sock.sendall(wire.subscribe_packet(self._packet_id(), [(f, 1) for f in self.filters]))
+            wanted = [(f, 1) for f in self.filters]
+            self._send(sock, wire.subscribe_packet(self._packet_id(), wanted))
             _, codes = wire.suback_codes(self._expect(sock, wire.SUBACK))
             refused = [f for f, c in zip(self.filters, codes, strict=False) if c == 0x80]
             if refused or len(codes) != len(self.filters):
@@ -171,12 +176,16 @@ class Subscriber:
         while True:
             try:
                 data = sock.recv(READ_BYTES)
-            except TimeoutError:  # quiet for keepalive/2: show the broker we are alive
-                sock.sendall(wire.PINGREQ_PACKET)
-                continue
-            if not data:
-                raise ConnectionError("the broker closed the connection")
-            self._handle(sock, self._reader.feed(data))
+            except TimeoutError:
+                data = None
+            if data is not None:
+                if not data:
+                    raise ConnectionError("the broker closed the connection")
+                self._handle(sock, self._reader.feed(data))
+            # Keepalive counts what the client sends: QoS 0 traffic alone (no PUBACKs from us)
+            # would otherwise get the connection dropped at 1.5 x keepalive.
+            if time.monotonic() - self._last_send >= self.keepalive_s / 2:
+                self._send(sock, wire.PINGREQ_PACKET)
 
     def _handle(self, sock: socket.socket, packets: list[wire.Packet]) -> None:
         acks = []
@@ -193,4 +202,4 @@ class Subscriber:
             if qos:
                 acks.append(wire.puback_packet(packet_id))
         if acks:  # after the handlers: at least once
-            sock.sendall(b"".join(acks))
+            self._send(sock, b"".join(acks))

@@ -113,3 +113,25 @@ def test_the_callback_may_publish_on_the_same_connection(mosquitto: Mosquitto) -
         sub.stop()
         listener.loop_stop()
     assert echoed == [b"HELLO", b"WORLD"]
+
+
+def test_qos0_traffic_alone_does_not_let_the_keepalive_lapse(mosquitto: Mosquitto) -> None:
+    """Keepalive counts what the client sends; QoS 0 messages get no PUBACK from us, so the
+    subscriber must ping even while messages keep arriving (Mosquitto drops a client silent
+    for 1.5 x keepalive)."""
+    got: list[bytes] = []
+    sub = Subscriber("127.0.0.1", mosquitto.port, "bridge", ["q/#"],
+                     lambda _t, p: got.append(p), keepalive_s=2)  # fmt: skip
+    sub.start()
+    sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="sender0")
+    sender.connect("127.0.0.1", mosquitto.port, keepalive=60)
+    sender.loop_start()
+    try:
+        for i in range(45):  # 4.5 s of a message every 0.1 s: never 1 s without one
+            sender.publish("q/x", str(i).encode(), qos=0)
+            time.sleep(0.1)
+        _wait(lambda: len(got) == 45)
+    finally:
+        sender.loop_stop()
+        sub.stop()
+    assert sub.stats["connection_lost"] == 0
