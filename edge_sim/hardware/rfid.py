@@ -173,10 +173,14 @@ class PtyReader:
 
     def _run(self) -> None:
         next_frame = time.monotonic()
+        # poll, not select: a fleet runner holds thousands of descriptors, and select() cannot
+        # watch one numbered 1024 or above.
+        poller = select.poll()
+        poller.register(self.master, select.POLLIN)
         while not self._stop.is_set():
             timeout = max(0.0, next_frame - time.monotonic())
             try:
-                ready, _, _ = select.select([self.master], [], [], min(timeout, 0.05))
+                ready = poller.poll(min(timeout, 0.05) * 1000)
                 if ready:
                     self._answer(os.read(self.master, 4096))
                 if self.protocol != "uhf_m100" and time.monotonic() >= next_frame:

@@ -136,3 +136,38 @@ def test_id12_sends_one_frame_per_presentation():
         port.close()
     assert [r.tag_id for r in first] == ["0C000621A5"]
     assert [r.tag_id for r in second] == ["0C000621A5"]
+
+
+def test_a_reader_works_with_descriptors_above_1024():
+    """A fleet runner holds thousands of descriptors (ptys, sockets, logs); select() cannot
+    watch one numbered 1024 or above, and the reader's thread died of it at 35 devices."""
+    import os
+    import resource
+
+    import pytest
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the hard descriptor limit ({hard}) is below what this test needs")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    filler = []
+    try:
+        while True:  # occupy every descriptor below 1030
+            fd = os.open(os.devnull, os.O_RDONLY)
+            filler.append(fd)
+            if fd >= 1030:
+                break
+        with PtyReader("uhf_m100") as sim:
+            assert sim.master >= 1024
+            for fd in filler:  # the client (pyserial selects too) gets a low descriptor
+                os.close(fd)
+            filler = []
+            sim.present("E2000017221101441890ABCD")
+            port = serial.serial_for_url(sim.path, baudrate=115200, timeout=0.05)
+            reads = read_for(port, UhfM100Decoder(), 0.5, poll=single_poll_command())
+            port.close()
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert reads and {r.tag_id for r in reads} == {"E2000017221101441890ABCD"}
