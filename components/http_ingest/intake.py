@@ -69,9 +69,9 @@ class Intake:
 
     def __init__(self, settings: Mapping[str, Any], clock: Clock) -> None:
         self.counters: Counter[str] = Counter()
-        self._clock = clock
+        self._clock = clock  # for the log-full time
         self.last_full_mono_ns: int | None = None
-        self.limiter: RateLimiter | None = None
+        self.limiter = RateLimiter(clock, 1.0, 1)  # its rate and burst are set by apply
         self.apply(settings)
 
     def apply(self, settings: Mapping[str, Any]) -> None:
@@ -81,11 +81,8 @@ class Intake:
         self.accept_unknown = bool(settings["acceptUnknownTypes"])
         self.max_records = int(settings["maxRecordsPerRequest"])
         self.full_retry_after = str(settings["logFullRetryAfterSeconds"])
-        rate, burst = settings["maxRecordsPerSecondPerDevice"], settings["burstRecordsPerDevice"]
-        if self.limiter is None:
-            self.limiter = RateLimiter(self._clock, rate, burst)
-        else:
-            self.limiter.rate_per_s, self.limiter.burst = rate, burst
+        self.limiter.rate_per_s = settings["maxRecordsPerSecondPerDevice"]
+        self.limiter.burst = settings["burstRecordsPerDevice"]
 
     def prepare(self, device: str, request_key: str | None, raw: bytes) -> Plan | Answer:
         """The plan for `raw` (posted by `device`, authenticated), or the answer refusing it."""
@@ -102,7 +99,6 @@ class Intake:
                 "wrong_device",
                 f"the token is {device!r}'s; records name {sorted(others)[:3]}",
             )
-        assert self.limiter is not None
         wait_s = self.limiter.take(device, len(candidates))
         if wait_s > 0:
             self.counters["rate_limited"] += 1

@@ -19,11 +19,13 @@ def _free_port() -> int:
 
 
 class Mosquitto:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, anonymous: bool = True) -> None:
+        """`anonymous=False`: a broker that refuses every client (none has a password)."""
         self.port = _free_port()
         self.conf = folder / "mosquitto.conf"
+        allow = "true" if anonymous else "false"
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"listener {self.port} 127.0.0.1\nallow_anonymous {allow}\npersistence false\n"
         )
         self._proc: subprocess.Popen[bytes] | None = None
 

@@ -135,3 +135,17 @@ def test_qos0_traffic_alone_does_not_let_the_keepalive_lapse(mosquitto: Mosquitt
         sender.loop_stop()
         sub.stop()
     assert sub.stats["connection_lost"] == 0
+
+
+def test_a_refused_connection_is_an_error_with_the_reason(tmp_path: Path) -> None:
+    from cloud.rules.mqtt_subscriber import SubscribeRefused
+
+    broker = Mosquitto(tmp_path, anonymous=False)
+    broker.start()
+    try:
+        sub = Subscriber("127.0.0.1", broker.port, "bridge", ["a/#"], lambda _t, _p: None)
+        with pytest.raises(SubscribeRefused, match="not authorized"):
+            sub.start()
+    finally:
+        broker.stop()
+    assert sub.stats["connect_failures"] == 1 and not sub.connected

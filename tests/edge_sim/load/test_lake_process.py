@@ -30,3 +30,22 @@ def test_buffers_sent_to_the_lake_process_are_written_once(tmp_path: Path) -> No
         stats = lk.stats()
     assert rows == [(6 * len(STREAM_NAMES), 6 * len(STREAM_NAMES))]
     assert stats["quarantined_batches"] == 1 and stats["duplicates_dropped"] == len(STREAM_NAMES)
+
+
+def test_a_killed_lake_process_is_reported_not_waited_for(tmp_path: Path, caplog) -> None:
+    import os
+    import signal
+
+    lake = LakeProcess(tmp_path / "lake")
+    lake.start()
+    assert lake.pid is not None
+    os.kill(lake.pid, signal.SIGKILL)
+    lake._proc.join(10)
+    try:
+        lake.send([b"anything"])  # the pipe may still take it; nobody reads it
+    except OSError:
+        pass
+    with caplog.at_level("ERROR"):
+        lake.close(timeout_s=10)
+    assert lake.written == 0
+    assert "event=lake_process_failed exitcode=-9" in caplog.text
