@@ -56,6 +56,12 @@ class ChipWorld:
     seed: int = 0
     key: str = "chip"
 
+    def __post_init__(self) -> None:
+        # Sorted once: a chip model asks these on every bus transaction.
+        self._unplugged = tuple(f for f in self.faults if f.kind == "unplugged")
+        self._noisy_line = tuple(f for f in self.faults if f.kind == "noisy_line")
+        self.bus_faults = bool(self._unplugged or self._noisy_line)
+
     def values(self, t_s: float) -> dict[str, float]:
         return {name: s.value(t_s) for name, s in self.signals.items()}
 
@@ -63,11 +69,11 @@ class ChipWorld:
         return float(self.signals[name].value(t_s))
 
     def present(self, t_s: float) -> bool:
-        return not any(f.kind == "unplugged" and f.active(t_s) for f in self.faults)
+        return not any(f.active(t_s) for f in self._unplugged)
 
     def line_error(self, t_s: float, index: int) -> bool:
         """Whether transaction `index` at `t_s` is hit by line noise (deterministic)."""
-        p = sum(f.magnitude for f in self.faults if f.kind == "noisy_line" and f.active(t_s))
+        p = sum(f.magnitude for f in self._noisy_line if f.active(t_s))
         return p > 0 and noise.uniform(self.seed, self.key + "/line", index) < p
 
     @staticmethod

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge_sim.world import noise
-from edge_sim.world.faults import DROPPED, Fault
+from edge_sim.world.faults import DROPPED, SIGNAL_FAULTS, Fault
 
 DAY_S = 86_400.0
 
@@ -105,7 +105,9 @@ class Pulses:
 
 
 def build_signal(name: str, spec: dict[str, Any], seed: int, faults: Sequence[Fault]) -> Any:
-    """A signal from a scenario entry (camelCase keys as in the scenario files)."""
+    """A signal from a scenario entry (camelCase keys as in the scenario files). It keeps only
+    the faults that act on it: a value is asked for on every simulated conversion."""
+    faults = tuple(f for f in faults if f.kind in SIGNAL_FAULTS and f.applies_to(name))
     kind = spec.get("type", "signal")
     if kind == "vibration":
         return Vibration(
@@ -117,7 +119,7 @@ def build_signal(name: str, spec: dict[str, Any], seed: int, faults: Sequence[Fa
             noise_g=float(spec.get("noiseG", 0.005)),
             offset_g=float(spec.get("offsetG", 0.0)),
             seed=seed,
-            faults=tuple(faults),
+            faults=faults,
         )
     return Signal(
         name=name,
@@ -128,5 +130,5 @@ def build_signal(name: str, spec: dict[str, Any], seed: int, faults: Sequence[Fa
         seed=seed,
         low=float(spec.get("low", -math.inf)),
         high=float(spec.get("high", math.inf)),
-        faults=tuple(faults),
+        faults=faults,
     )

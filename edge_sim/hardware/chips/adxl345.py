@@ -45,6 +45,7 @@ class Adxl345Model(I2CChip):
         self.latest = bytes(6)
         self.next_tick = 0  # index of the next sample to produce
         self.measure_since_s: float | None = None
+        self._odr_hz = self.odr_hz()
 
     def odr_hz(self) -> float:
         return 3200.0 / 2 ** (15 - (self.regs[drv.REG_BW_RATE] & 0x0F))
@@ -56,9 +57,11 @@ class Adxl345Model(I2CChip):
         return struct.pack("<hhh", *counts)
 
     def _advance(self) -> None:
+        # Runs on every bus transaction (two per FIFO entry read): the common case, nothing
+        # new since the last one, returns after one clock read.
         if self.measure_since_s is None:
             return
-        odr = self.odr_hz()
+        odr = self._odr_hz
         due = math.floor((self.t_s() - self.measure_since_s) * odr)  # samples completed
         if due <= self.next_tick:
             return
@@ -106,12 +109,17 @@ class Adxl345Model(I2CChip):
                 self.measure_since_s = None
         elif reg == drv.REG_FIFO_CTL and value >> 6 == 0:
             self.fifo.clear()
-        elif reg == drv.REG_BW_RATE and self.measure_since_s is not None:
-            self.measure_since_s, self.next_tick = self.t_s(), 0
+        elif reg == drv.REG_BW_RATE:
+            self._odr_hz = self.odr_hz()
+            if self.measure_since_s is not None:
+                self.measure_since_s, self.next_tick = self.t_s(), 0
 
     def on_read(self, n: int) -> bytes:
         self._advance()
         mode = self.regs[drv.REG_FIFO_CTL] >> 6
+        if self.pointer == 0x32 and n == 6:  # DATAX0..DATAZ1, what a FIFO drain reads
+            self.pointer = 0x38
+            return self.fifo.pop(0) if mode and self.fifo else self.latest
         head = self.fifo[0] if mode and self.fifo else self.latest
         out = bytearray()
         for i in range(n):

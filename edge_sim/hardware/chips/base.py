@@ -33,8 +33,10 @@ class I2CChip:
     def check_present(self) -> None:
         """NACK if unplugged or if line noise hits this transaction. Replugging resets the
         chip (it lost power), so a driver has to initialise it again."""
-        t = self.t_s()
         self._transactions += 1
+        if not self.world.bus_faults:
+            return  # nothing can happen on this chip's line: skip the clock and the draws
+        t = self.t_s()
         if not self.world.present(t):
             self.was_absent = True
             raise nack(self.address)
@@ -46,7 +48,8 @@ class I2CChip:
 
     def corrupt(self, data: bytes) -> bytes:
         """Flip one bit of a read when line noise hits it."""
-        if data and self.world.line_error(self.t_s(), 2 * self._transactions + 1):
+        world = self.world
+        if data and world.bus_faults and world.line_error(self.t_s(), 2 * self._transactions + 1):
             i = self._transactions % len(data)
             data = data[:i] + bytes([data[i] ^ 0x10]) + data[i + 1 :]
         return data
@@ -57,7 +60,7 @@ class I2CChip:
     # The two wire operations. Subclasses implement on_write / on_read.
     def i2c_write(self, data: bytes) -> None:
         self.check_present()
-        self.on_write(bytes(data))
+        self.on_write(data)
 
     def i2c_read(self, n: int) -> bytes:
         self.check_present()
