@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -188,8 +189,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    # `kill` (a CI timeout, a service manager) stops the fleet the way Ctrl-C does: the
+    # components, the broker and the cloud side stop with it instead of running on orphaned.
+    signal.signal(signal.SIGTERM, _interrupt)
     args = parser().parse_args(argv)
     return args.func(args)
 
