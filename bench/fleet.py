@@ -21,7 +21,8 @@ A step runs in REAL TIME when, over the window:
     up; and
   - no component is BROKEN.
 Memory per device: the sum of the RSS (and PSS, which splits shared pages fairly) of the
-device's component process groups, plus the device's share of the runner process and broker.
+device's component process groups, plus the device's share of the runner, broker and lake
+processes.
 
 (b) Load mode (edge_sim.load: bare MQTT clients with their own certificates publishing uplink
 batches at 1 batch/s). A step is ABSORBED when the clients kept their schedule (send lateness
@@ -138,10 +139,18 @@ def component_pids(fleet: Fleet) -> dict[tuple[str, str], list[int]]:
     return out
 
 
+def cloud_pids(fleet: Fleet) -> dict[str, int]:
+    """The runner (nucleus and Stream Manager of every device, the rules bridge), the broker
+    and the lake process, when they run."""
+    pids = {"runner": os.getpid(), "broker": fleet.broker.pid,
+            "lake": fleet.cloud.lake_pid if fleet.cloud is not None else None}  # fmt: skip
+    return {k: p for k, p in pids.items() if p}
+
+
 def cpu_by_part(fleet: Fleet, pids: dict[tuple[str, str], list[int]]) -> dict[str, float]:
-    """Cumulative CPU seconds: per component name (all devices), the runner, the broker."""
-    out = {"runner": cpu_seconds(os.getpid()),
-           "broker": cpu_seconds(fleet.broker.pid) if fleet.broker.pid else 0.0}  # fmt: skip
+    """Cumulative CPU seconds: per component name (all devices), the runner, the broker, the
+    lake."""
+    out = {part: cpu_seconds(pid) for part, pid in cloud_pids(fleet).items()}
     for (_thing, name), ps in pids.items():
         part = name.rsplit(".", 1)[-1]
         out[part] = out.get(part, 0.0) + sum(cpu_seconds(p) for p in ps)
@@ -182,13 +191,12 @@ def fleet_step(n: int, root: Path, build: Path, window_s: float,
         mem = {thing: memory_kib([p for (t, _n), ps in component_pids(fleet).items()
                                   if t == thing for p in ps])
                for thing in fleet.things}  # fmt: skip
-        runner = memory_kib([os.getpid()])
-        broker = memory_kib([fleet.broker.pid]) if fleet.broker.pid else {"rss": 0, "pss": 0}
+        shared = memory_kib(list(cloud_pids(fleet).values()))
         step |= _judge(before, after, baseline)
         step["cpu_pct_by_part"] = {k: 100 * (cpu1[k] - cpu0.get(k, 0.0)) / window_s
                                    for k in cpu1}  # fmt: skip
         step["cpu_cores"] = sum(step["cpu_pct_by_part"].values()) / 100
-        share = {k: (runner[k] + broker[k]) / n for k in ("rss", "pss")}
+        share = {k: shared[k] / n for k in ("rss", "pss")}
         step["mem_mib_per_device"] = {
             k: (sum(m[k] for m in mem.values()) / n + share[k]) / 1024 for k in ("rss", "pss")
         }

@@ -111,6 +111,8 @@ class CloudSide:
             self.flush_lake()
 
     def lake_stats(self) -> dict[str, int]:
+        if self._lake_process is not None and self.lake is None:
+            return self._lake_process.stats()
         with self._lake_lock:
             return self.lake.stats() if self.lake is not None else {}
 

@@ -201,11 +201,14 @@ class Fleet:
         chip_faults: Mapping[str, list[Any]] | None = None,
         unsynced_s: Mapping[str, float] | None = None,
         data_disk_bytes: int | None = None,
+        lake_buffer_s: float = 1.0,
     ) -> None:
         """`chip_faults`: world faults per chip address on every device; `unsynced_s`: devices
         whose wall clock boots unsynced, and for how many seconds; `data_disk_bytes`: each
         device's data folder (its log) on a tmpfs of that size (root only), so disk pressure
-        is the kernel's own "no space left"."""
+        is the kernel's own "no space left"; `lake_buffer_s`: the cloud side buffers
+        deliveries this long per lake write, as Firehose does, in a process of its own (0:
+        each delivery written as it arrives, in this process)."""
         self.out = Path(out).resolve()
         self.n = devices
         self.seed = seed
@@ -224,6 +227,7 @@ class Fleet:
         self.chip_faults = chip_faults or {}
         self.unsynced_s = unsynced_s or {}
         self.data_disk_bytes = data_disk_bytes
+        self.lake_buffer_s = lake_buffer_s
         self._mounts: list[Path] = []
         self._readers: list[Any] = []
         self._device_readers: dict[str, list[Any]] = {}
@@ -290,7 +294,7 @@ class Fleet:
         self.broker.start()
         kinesis_root = self.out / "cloud" / "kinesis"
         sink = self.kinesis_sink = LocalDirKinesis(kinesis_root)
-        self.cloud = CloudSide(self.broker, kinesis_root, self.out / "lake")
+        self.cloud = CloudSide(self.broker, kinesis_root, self.out / "lake", self.lake_buffer_s)
         self.cloud.start()
         from edge_sim.hardware.readers import start_readers
 

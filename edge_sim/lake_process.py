@@ -18,7 +18,7 @@ from typing import Any
 log = logging.getLogger("edge_sim.lake_process")
 
 
-def _main(root: str, conn: Any, written: Any) -> None:
+def _main(root: str, conn: Any, written: Any, rows: Any, duplicates: Any) -> None:
     from cloud.lake.store import Lake
     from components.core.clock import SystemClock
 
@@ -27,7 +27,9 @@ def _main(root: str, conn: Any, written: Any) -> None:
             batches = conn.recv()
             if batches is None:  # the bridge side is done: everything sent is written
                 return
-            lake.ingest(batches)
+            result = lake.ingest(batches)
+            rows.value += result.rows_written
+            duplicates.value += result.duplicates
             written.value += len(batches)
 
 
@@ -36,10 +38,13 @@ class LakeProcess:
 
     def __init__(self, root: Path) -> None:
         ctx = mp.get_context("spawn")  # the caller runs threads: never fork it
-        self._written = ctx.Value("q", 0, lock=False)  # one writer: the process
+        # Counters with one writer, the process (a reader may see one a delivery ahead).
+        self._written, self._rows, self._duplicates = (ctx.Value("q", 0, lock=False)
+                                                       for _ in range(3))  # fmt: skip
         self._conn, theirs = ctx.Pipe()
-        self._proc = ctx.Process(target=_main, args=(str(root), theirs, self._written),
-                                 name="lake-writer", daemon=True)  # fmt: skip
+        self._proc = ctx.Process(
+            target=_main, args=(str(root), theirs, self._written, self._rows, self._duplicates),
+            name="lake-writer", daemon=True)  # fmt: skip
         self._theirs = theirs
 
     def start(self) -> None:
@@ -54,6 +59,11 @@ class LakeProcess:
     def written(self) -> int:
         """Deliveries written to the lake (or quarantined by it) so far."""
         return int(self._written.value)
+
+    def stats(self) -> dict[str, int]:
+        """What this process has written so far (the lake's own counters while it runs)."""
+        return {"rows_written": int(self._rows.value),
+                "duplicates_dropped": int(self._duplicates.value)}
 
     def send(self, batches: list[bytes]) -> None:
         self._conn.send(batches)

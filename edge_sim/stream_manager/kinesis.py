@@ -13,6 +13,7 @@ per accepted PutRecords call, named by its first sequence number and written ato
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 import os
 import re
@@ -180,12 +181,20 @@ class LocalDirKinesis(LocalKinesis):
 def _iter_rows(
     directory: Path, after_seq: int, newest_file_only: bool = False
 ) -> Iterator[tuple[int, dict]]:
-    if not directory.is_dir():
-        return
-    files = sorted(p for p in directory.glob("*.jsonl") if not p.name.startswith("."))
+    try:
+        names = sorted(n for n in os.listdir(directory)
+                       if n.endswith(".jsonl") and not n.startswith("."))  # fmt: skip
+    except (FileNotFoundError, NotADirectoryError):
+        return  # nothing exported to this stream yet
+    # Names are zero-padded first sequence numbers, so they sort by number, and a file holds
+    # one call's records numbered up from its name: the files before the last one starting at
+    # or before after_seq + 1 were read whole already. (A consumer polling a long run would
+    # otherwise parse the whole history on every poll.)
+    first = max(bisect.bisect_right(names, f"{after_seq + 1:020d}.jsonl") - 1, 0)
     if newest_file_only:
-        files = files[-1:]
-    for path in files:
+        first = max(len(names) - 1, 0)
+    for name in names[first:]:
+        path = directory / name
         with open(path, encoding="utf-8") as f:
             for number, line in enumerate(f, 1):
                 try:

@@ -30,6 +30,9 @@ def test_buffers_sent_to_the_lake_process_are_written_once(tmp_path: Path) -> No
         stats = lk.stats()
     assert rows == [(6 * len(STREAM_NAMES), 6 * len(STREAM_NAMES))]
     assert stats["quarantined_batches"] == 1 and stats["duplicates_dropped"] == len(STREAM_NAMES)
+    # What a progress display shows while the process runs agrees with the lake's own count.
+    assert lake.stats() == {"rows_written": stats["rows_written"],
+                            "duplicates_dropped": stats["duplicates_dropped"]}
 
 
 def test_a_killed_lake_process_is_reported_not_waited_for(tmp_path: Path, caplog) -> None:

@@ -333,3 +333,23 @@ def test_a_damaged_lake_file_is_named_not_a_crash(tmp_path):
     path.write_text(path.read_text() + "{not json\n")
     with pytest.raises(CorruptRecordFile, match="line 3"):
         list(read_records(tmp_path, "raw"))
+
+
+def test_a_consumer_skips_files_it_has_read_whole(tmp_path):
+    """Polling after a sequence number opens only the files that can hold newer records:
+    a damaged file wholly before the cursor is never read again."""
+    from edge_sim.stream_manager.kinesis import CorruptRecordFile
+
+    k = LocalDirKinesis(tmp_path)
+    for first in (b"a", b"c", b"e"):
+        k.put_records("raw", [("k", first), ("k", bytes([first[0] + 1]))])  # seqs 1-2, 3-4, 5-6
+    oldest = min((tmp_path / "raw").glob("*.jsonl"))
+    oldest.write_text(oldest.read_text() + "{not json\n")
+    with pytest.raises(CorruptRecordFile):
+        list(read_records(tmp_path, "raw"))
+    with pytest.raises(CorruptRecordFile):  # seq 2 is still ahead of the cursor
+        list(read_records(tmp_path, "raw", after_seq=1))
+    assert [(s, d) for s, _k, d in read_records(tmp_path, "raw", after_seq=2)] == [
+        (3, b"c"), (4, b"d"), (5, b"e"), (6, b"f")]
+    assert [d for _s, _k, d in read_records(tmp_path, "raw", after_seq=5)] == [b"f"]
+    assert list(read_records(tmp_path, "raw", after_seq=6)) == []
