@@ -20,7 +20,7 @@ from cloud.rules import definitions as d
 from cloud.rules.bridge import BrokerBridge
 from cloud.rules.handlers import ActionCall, MemoryBucket, MemoryTable, MemoryTopic
 from components.core.clock import SystemClock
-from edge_sim.lake_process import LakeProcess
+from edge_sim.lake_process import LakeProcess, LakeProcessGone
 
 log = logging.getLogger("edge_sim.cloud")
 
@@ -41,6 +41,7 @@ class CloudSide:
         self._pending: list[bytes] = []
         self._pending_lock = threading.Lock()
         self._lake_batches = 0  # deliveries written (or quarantined) by the lake, here
+        self.lake_lost = 0  # deliveries the lake process was no longer there to take
         self.kinesis_root = kinesis_root
         self._lake_root = lake_root
         self._lake_process = LakeProcess(lake_root) if lake_buffer_s > 0 else None
@@ -70,7 +71,12 @@ class CloudSide:
 
     def _ingest(self, batches: list[bytes]) -> None:
         if self._lake_process is not None:
-            self._lake_process.send(batches)
+            try:
+                self._lake_process.send(batches)
+            except LakeProcessGone as exc:  # the reckoning shows what is missing; say why
+                if not self.lake_lost:
+                    log.error("event=lake_process_gone error=%s", exc)
+                self.lake_lost += len(batches)
             return
         with self._lake_lock:
             assert self.lake is not None

@@ -10,8 +10,12 @@ over a pipe in one message; this process writes it to the lake in one call and c
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +26,39 @@ def _main(root: str, conn: Any, written: Any, rows: Any, duplicates: Any) -> Non
     from cloud.lake.store import Lake
     from components.core.clock import SystemClock
 
+    # Ctrl-C reaches the whole process group; the runner then drains through this process
+    # and tells it when it is done. It stops on that word, or when the runner is gone.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     with Lake(Path(root), clock=SystemClock()) as lake:
         while True:
-            batches = conn.recv()
+            try:
+                batches = conn.recv()
+            except EOFError:  # the runner died: nothing more will come
+                return
             if batches is None:  # the bridge side is done: everything sent is written
                 return
             result = lake.ingest(batches)
             rows.value += result.rows_written
             duplicates.value += result.duplicates
             written.value += len(batches)
+
+
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may touch handlers; the child ignores them itself
+        return
+    saved = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+
+
+class LakeProcessGone(RuntimeError):
+    pass
 
 
 class LakeProcess:
@@ -48,7 +76,8 @@ class LakeProcess:
         self._theirs = theirs
 
     def start(self) -> None:
-        self._proc.start()
+        with _interrupts_ignored():  # inherited across exec: covers the child's start-up too
+            self._proc.start()
         self._theirs.close()
 
     @property
@@ -66,7 +95,13 @@ class LakeProcess:
                 "duplicates_dropped": int(self._duplicates.value)}
 
     def send(self, batches: list[bytes]) -> None:
-        self._conn.send(batches)
+        """Raises LakeProcessGone if the process is not there to take them."""
+        try:
+            self._conn.send(batches)
+        except OSError as exc:  # BrokenPipeError and kin
+            raise LakeProcessGone(
+                f"lake process {self._proc.pid} exited with {self._proc.exitcode}; "
+                f"{len(batches)} deliveries not written") from exc
 
     def close(self, timeout_s: float = 120.0) -> None:
         """Wait until everything sent is written, then let the process end."""

@@ -132,6 +132,9 @@ class Broker:
                 stdout=self._log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                # Ctrl-C in the terminal interrupts the runner, which then drains through
+                # the broker before stopping it: the broker must not take the SIGINT too.
+                start_new_session=True,
             )
             if self._wait_ready():
                 log.info("event=broker_started port=%d pid=%d", self.port, self._proc.pid)
