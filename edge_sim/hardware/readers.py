@@ -1,19 +1,22 @@
 """Start the RFID readers a scenario describes, each on its own pty, playing its tag passes.
 
     {"seed": 7, "readers": [{"protocol": "rdm6300", "name": "dock1", "tagsPerHour": 120,
-                             "dwellSeconds": 3, "noiseBytesPerFrame": 0.5, "horizonSeconds": 3600}]}
+                             "dwellSeconds": 3, "noiseBytesPerFrame": 0.5}]}
+
+Tags keep coming for as long as the reader runs, unless "horizonSeconds" ends them.
 
 The returned readers' `.path` go into the rfid component's `readers[].port`.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
 from components.rfid.frames import uhf_m100
 from edge_sim.hardware.rfid import PtyReader
-from edge_sim.world.tags import tag_passes
+from edge_sim.world.tags import iter_tag_passes
 
 
 def start_readers(scenario: Mapping[str, Any]) -> dict[str, PtyReader]:
@@ -31,17 +34,18 @@ def start_readers(scenario: Mapping[str, Any]) -> dict[str, PtyReader]:
                 variant=variant,
             )
             reader.set_noise(float(entry.get("noiseBytesPerFrame", 0.0)))
-            reader.play(
-                tag_passes(
-                    seed,
-                    float(entry.get("horizonSeconds", 3600.0)),
-                    per_hour=float(entry.get("tagsPerHour", 60.0)),
-                    dwell_s=float(entry.get("dwellSeconds", 3.0)),
-                    population=int(entry.get("population", 20)),
-                    uhf=protocol == "uhf_m100",
-                    key=name,
-                )
+            passes = iter_tag_passes(
+                seed,
+                per_hour=float(entry.get("tagsPerHour", 60.0)),
+                dwell_s=float(entry.get("dwellSeconds", 3.0)),
+                population=int(entry.get("population", 20)),
+                uhf=protocol == "uhf_m100",
+                key=name,
             )
+            if "horizonSeconds" in entry:  # tags stop coming then; by default they never do
+                horizon_s = float(entry["horizonSeconds"])
+                passes = itertools.takewhile(lambda p, h=horizon_s: p.start_s < h, passes)
+            reader.play(passes)
             readers[name] = reader.start()
     except BaseException:
         for reader in readers.values():

@@ -15,6 +15,7 @@ import select
 import threading
 import time
 import tty
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from components.rfid.frames import id12, rdm6300, uhf_m100
@@ -60,7 +61,9 @@ class PtyReader:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"pty-{protocol}", daemon=True)
         self._commands = UhfM100Decoder(variant)
-        self._schedule: list[TagPass] = []
+        self._schedule: Iterator[TagPass] = iter(())
+        self._next_pass: TagPass | None = None  # the next to start
+        self._playing: list[TagPass] = []  # started, maybe ended
         self._schedule_t0 = 0.0
 
     # -- the scenario's handle --------------------------------------------------------------
@@ -69,10 +72,15 @@ class PtyReader:
         with self._lock:
             self._tags[tag_id] = _Tag(tag_id, until, rssi_dbm)
 
-    def play(self, passes: list[TagPass]) -> None:
-        """Follow a world schedule of tag passes, with time zero now."""
+    def play(self, passes: Iterable[TagPass]) -> None:
+        """Follow a world schedule of tag passes, with time zero now: a list in any order, or
+        an iterator in order of start (it may be endless)."""
+        if isinstance(passes, Sequence):
+            passes = sorted(passes, key=lambda p: p.start_s)
         with self._lock:
-            self._schedule = sorted(passes, key=lambda p: p.start_s)
+            self._schedule = iter(passes)
+            self._next_pass = next(self._schedule, None)
+            self._playing = []
             self._schedule_t0 = time.monotonic()
 
     def remove(self, tag_id: str) -> None:
@@ -156,8 +164,13 @@ class PtyReader:
                 del self._tags[tag_id]
             tags = dict(self._tags)
             t_s = now - self._schedule_t0
-            for p in self._schedule:
-                if p.active(t_s) and p.tag_id not in tags:
+            # Only the passes that have started and not ended: a schedule can be hours long.
+            while self._next_pass is not None and self._next_pass.start_s <= t_s:
+                self._playing.append(self._next_pass)
+                self._next_pass = next(self._schedule, None)
+            self._playing = [p for p in self._playing if p.active(t_s)]
+            for p in self._playing:
+                if p.tag_id not in tags:
                     tags[p.tag_id] = _Tag(p.tag_id, None, p.rssi_dbm)
             return list(tags.values())
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from edge_sim.world import noise
@@ -36,17 +38,30 @@ def tag_passes(
     uhf: bool = False,
     key: str = "reader",
 ) -> list[TagPass]:
+    """The passes starting before `horizon_s` (see `iter_tag_passes`)."""
+    passes = iter_tag_passes(seed, per_hour=per_hour, dwell_s=dwell_s, population=population,
+                             uhf=uhf, key=key)  # fmt: skip
+    return list(itertools.takewhile(lambda p: p.start_s < horizon_s, passes))
+
+
+def iter_tag_passes(
+    seed: int,
+    *,
+    per_hour: float = 60.0,
+    dwell_s: float = 3.0,
+    population: int = 20,
+    uhf: bool = False,
+    key: str = "reader",
+) -> Iterator[TagPass]:
     """Poisson arrivals of tags drawn from a fixed population, each staying an exponential
-    time around `dwell_s` (at least 0.3 s). Passes may overlap (two pallets at a gate)."""
-    out: list[TagPass] = []
+    time around `dwell_s` (at least 0.3 s), in order of arrival, without end. Passes may
+    overlap (two pallets at a gate)."""
     t, i = 0.0, 0
     rate_per_s = per_hour / 3600.0
     while True:
         t += -math.log(1.0 - noise.uniform(seed, key + "/gap", i)) / rate_per_s
-        if t >= horizon_s:
-            return out
         who = int(noise.uniform(seed, key + "/who", i) * population)
         stay = max(0.3, -math.log(1.0 - noise.uniform(seed, key + "/stay", i)) * dwell_s)
         rssi = -40 - int(noise.uniform(seed, key + "/rssi", i) * 30)
-        out.append(TagPass(tag_id_for(seed, who, uhf), t, stay, rssi))
+        yield TagPass(tag_id_for(seed, who, uhf), t, stay, rssi)
         i += 1
