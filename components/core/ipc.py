@@ -73,11 +73,12 @@ class Greengrass:
         )
         self._subs.append(op)
 
-    def publish_local(self, topic: str, message: Mapping[str, Any]) -> None:
-        """Best-effort live values on Greengrass local pub/sub."""
+    def publish_local(self, topic: str, message: Mapping[str, Any]) -> Any:
+        """A JSON message on Greengrass local pub/sub; returns the future of the nucleus's
+        answer (a refusal is its exception) without waiting for it."""
         from awsiot.greengrasscoreipc.model import JsonMessage, PublishMessage
 
-        self.client.publish_to_topic(
+        return self.client.publish_to_topic_async(
             topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message=message))
         )
 

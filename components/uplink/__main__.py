@@ -114,9 +114,9 @@ class Uplink:
             if cmd.name == "flush":
                 self.iot.flush_requested.set()
             elif cmd.name == "identify":
-                self.gg.publish_local(topics.LOCAL_IDENTIFY, cmd.args)
+                self.gg.publish_local(topics.LOCAL_IDENTIFY, cmd.args).result()
             elif cmd.name == "set-rate":
-                self.gg.publish_local(topics.LOCAL_SET_RATE, cmd.args)
+                self.gg.publish_local(topics.LOCAL_SET_RATE, cmd.args).result()
         except Exception as exc:
             error = f"{cmd.name} failed: {exc}"
         log.info("event=command id=%s command=%s ok=%s", cmd.id, cmd.name, error is None)
