@@ -162,7 +162,11 @@ class CloudSide:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            # Its poll must be over before the last one below: a record it handed over after
+            # the final flush would never reach the lake.
+            self._thread.join(timeout=60)
+            if self._thread.is_alive():
+                log.error("event=kinesis_consumer_stuck")
         self.drain_kinesis()
         if self._bridge is not None:
             self._bridge.stop()

@@ -7,7 +7,9 @@ per accepted PutRecords call, named by its first sequence number and written ato
     <root>/<kinesis stream>/<first seq:020d>.jsonl
         {"sequenceNumber": "…", "partitionKey": "…", "data": "<base64>", "arrivalMs": …}
 
-`read_records(root, stream, after_seq)` is the consumer's side.
+`read_records(root, stream, after_seq)` is the consumer's side. Sequence numbers run on
+without gaps from one file to the next, which is how it knows a listing taken while files
+were being renamed in has missed one: it stops before the gap and reads on at its next poll.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from components.core.limits import (
 
 Entry = tuple[str, bytes]  # (partition key, data)
 _STREAM_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")  # Kinesis stream-name characters
+_FILE_NAME = re.compile(r"^\d{20}\.jsonl$")  # <first sequence number>.jsonl
 
 
 class SinkError(Exception):
@@ -182,8 +185,7 @@ def _iter_rows(
     directory: Path, after_seq: int, newest_file_only: bool = False
 ) -> Iterator[tuple[int, dict]]:
     try:
-        names = sorted(n for n in os.listdir(directory)
-                       if n.endswith(".jsonl") and not n.startswith("."))  # fmt: skip
+        names = sorted(n for n in os.listdir(directory) if _FILE_NAME.match(n))
     except (FileNotFoundError, NotADirectoryError):
         return  # nothing exported to this stream yet
     # Names are zero-padded first sequence numbers, so they sort by number, and a file holds
@@ -193,8 +195,14 @@ def _iter_rows(
     first = max(bisect.bisect_right(names, f"{after_seq + 1:020d}.jsonl") - 1, 0)
     if newest_file_only:
         first = max(len(names) - 1, 0)
+    expected = None if newest_file_only else after_seq + 1
     for name in names[first:]:
         path = directory / name
+        if expected is not None and int(name[:20]) > expected:
+            # Numbers run on from file to file, so a gap is a file this listing missed: a
+            # directory listed while files are renamed into it may show a later file and
+            # not an earlier one. Stop here; the next poll lists it.
+            return
         with open(path, encoding="utf-8") as f:
             for number, line in enumerate(f, 1):
                 try:
@@ -209,6 +217,8 @@ def _iter_rows(
                     ) from exc
                 if seq > after_seq:
                     yield seq, row
+                if expected is not None:
+                    expected = max(expected, seq + 1)
 
 
 def read_records(

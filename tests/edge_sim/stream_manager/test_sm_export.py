@@ -353,3 +353,19 @@ def test_a_consumer_skips_files_it_has_read_whole(tmp_path):
         (3, b"c"), (4, b"d"), (5, b"e"), (6, b"f")]
     assert [d for _s, _k, d in read_records(tmp_path, "raw", after_seq=5)] == [b"f"]
     assert list(read_records(tmp_path, "raw", after_seq=6)) == []
+
+
+def test_a_consumer_never_reads_past_a_file_its_listing_missed(tmp_path):
+    """A directory listed while files are renamed into it can show a later file and not an
+    earlier one. Reading past the gap would move the cursor beyond records never read (they
+    were lost for good at 45 simulated devices); the consumer stops at the gap instead."""
+    k = LocalDirKinesis(tmp_path)
+    for data in (b"a", b"b", b"c"):
+        k.put_records("raw", [("k", data)])  # seqs 1, 2, 3: one file each
+    second = tmp_path / "raw" / f"{2:020d}.jsonl"
+    hidden = second.with_name(".not-listed-yet")
+    second.rename(hidden)  # the listing's view: 1 and 3, not 2
+    assert [(s, d) for s, _k, d in read_records(tmp_path, "raw")] == [(1, b"a")]
+    hidden.rename(second)  # the next listing has it
+    assert [(s, d) for s, _k, d in read_records(tmp_path, "raw", after_seq=1)] == [
+        (2, b"b"), (3, b"c")]
