@@ -17,7 +17,7 @@ from typing import Any
 
 from edge_sim.nucleus.config_store import ConfigStore
 from edge_sim.nucleus.ipc_server import NucleusServer
-from edge_sim.nucleus.lifecycle import Component
+from edge_sim.nucleus.lifecycle import Component, stop_all
 
 log = logging.getLogger("edge_sim.device")
 
@@ -117,13 +117,10 @@ class Device:
             c.supervise()
 
     def stop_components(self, names: list[str]) -> None:
-        for name in names:
-            if name in self.components:
-                self.components[name].stop()
+        stop_all(self.components[n] for n in names if n in self.components)
 
     def stop(self) -> None:
-        for c in self.components.values():
-            c.stop()
+        stop_all(self.components.values())
         self.nucleus.stop()
         self.sm.stop()
         try:

@@ -25,6 +25,7 @@ import yaml
 from components.core.clock import UNSYNCED_UNTIL_ENV
 from components.core.log import Log
 from edge_sim.cloud_side import CloudSide
+from edge_sim.nucleus.lifecycle import stop_all
 
 log = logging.getLogger("edge_sim.fleet")
 
@@ -440,10 +441,11 @@ class Fleet:
     def stop(self, drain_s: float = 30.0) -> FleetResult | None:
         """Stop the producers, let the uplinks and Stream Manager deliver what they wrote on
         the way out, stop everything; the reckoning, or None if the cloud never came up."""
-        for dev in self.devices.values():
-            dev.stop_components([n for n in dev.components if n != UPLINK])
+        stop_all(c for dev in self.devices.values() for n, c in dev.components.items()
+                 if n != UPLINK)  # fmt: skip
         if self.devices:
             self.drain(drain_s)
+        stop_all(c for dev in self.devices.values() for c in dev.components.values())
         for dev in self.devices.values():
             dev.stop()
             dev.conn.disconnect()
