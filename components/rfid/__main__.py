@@ -22,7 +22,7 @@ from components.rfid.config import SPEC
 from components.rfid.service import RfidService
 
 log = logging.getLogger("floorline.rfid")
-LOOP_S = 0.02  # serial ports are read without blocking; this paces the loop
+WAIT_MAX_S = 0.25  # a reader loop waits on its ports; this long at most, to see stop and updates
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                 service = build(holder.current, service)
                 log.info("event=reconfigured readers=%d", len(service.readers))
             service.cycle()
-            stop.wait(LOOP_S)
+            service.wait(WAIT_MAX_S)
     finally:
         service.close()
         store.close()

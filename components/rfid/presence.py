@@ -43,6 +43,12 @@ class PresenceTracker:
             events.append(PresenceEvent("arrive", tag_id, mono_ns, state[2], 0.0))
         return events
 
+    def next_departure_ns(self) -> int | None:
+        """When `tick` will next have something to say (None: no tag in the field)."""
+        if not self._tags:
+            return None
+        return min(s[1] for s in self._tags.values()) + self.depart_after_ns + 1
+
     def tick(self, mono_ns: int) -> list[PresenceEvent]:
         """Departures of tags silent for longer than the debounce time."""
         events: list[PresenceEvent] = []

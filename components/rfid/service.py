@@ -4,6 +4,7 @@ to the log; log reader counters and port faults as health records."""
 from __future__ import annotations
 
 import logging
+import select
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,8 @@ from components.rfid.frames.uhf_m100 import UhfM100Decoder
 from components.rfid.presence import PresenceEvent, PresenceTracker
 
 log = logging.getLogger("floorline.rfid")
+
+POLL_S = 0.02  # how often a port that cannot be waited on is read
 
 OpenPort = Callable[[str, int], Any]
 
@@ -163,6 +166,34 @@ class RfidService:
             out += self.stats_records()
         self._commit(out)
 
+    def wait(self, max_s: float) -> None:
+        """Sleep until a port has bytes to read or something is due (a departure, a UHF poll,
+        a port to reopen, the stats), `max_s` at most. A port that cannot be watched (a
+        socket:// or loop:// URL) is read every POLL_S instead."""
+        now = self.clock.monotonic_ns()
+        due = [self.next_stats_ns]
+        poller = select.poll()
+        watched = True
+        for r in self.readers:
+            departure = r.presence.next_departure_ns()
+            if departure is not None:
+                due.append(departure)
+            if r.port is None:
+                due.append(r.next_open_ns)
+                continue
+            if r.protocol == "uhf_m100":
+                due.append(r.next_poll_ns)
+            fd = _fileno(r.port)
+            if fd is None:
+                watched = False
+            else:
+                poller.register(fd, select.POLLIN)
+        timeout_s = min(max_s, max(0.0, (min(due) - now) / 1e9))
+        if not watched:
+            timeout_s = min(timeout_s, POLL_S)
+        # poll, not select: descriptors can be numbered past select()'s 1024 limit.
+        poller.poll(timeout_s * 1000)
+
     def stats_records(self) -> list[NewRecord]:
         """Reader counters, only for readers whose counters changed since last logged."""
         out = []
@@ -180,3 +211,10 @@ class RfidService:
         for r in self.readers:
             if r.port is not None:
                 r.port.close()
+
+
+def _fileno(port: Any) -> int | None:
+    try:
+        return int(port.fileno())
+    except (AttributeError, OSError, ValueError, TypeError):  # pyserial's url handlers, fakes
+        return None
