@@ -340,20 +340,22 @@ class Fleet:
         t0 = time.monotonic()
         pending = list(self.faults)
         undo: list[tuple[float, Callable[[], None]]] = []
-        while (elapsed := time.monotonic() - t0) < duration_s:
-            while pending and pending[0].at_s <= elapsed:
-                fault = pending.pop(0)
-                undo += [(elapsed + fault.duration_s, u) for u in self._apply(fault)]
-            for item in [u for u in undo if u[0] <= elapsed]:
-                item[1]()
-                undo.remove(item)
-            for dev in self.devices.values():
-                dev.supervise()
-            if progress is not None:
-                progress(elapsed, self)
-            time.sleep(0.2)
-        for _at, action in undo:
-            action()
+        try:
+            while (elapsed := time.monotonic() - t0) < duration_s:
+                while pending and pending[0].at_s <= elapsed:
+                    fault = pending.pop(0)
+                    undo += [(elapsed + fault.duration_s, u) for u in self._apply(fault)]
+                for item in [u for u in undo if u[0] <= elapsed]:
+                    item[1]()
+                    undo.remove(item)
+                for dev in self.devices.values():
+                    dev.supervise()
+                if progress is not None:
+                    progress(elapsed, self)
+                time.sleep(0.2)
+        finally:  # interrupted too: an outage left on would keep the final drain from the cloud
+            for _at, action in undo:
+                action()
 
     def _mount_data_disk(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
