@@ -24,8 +24,8 @@ def series(n: int, *faults: Fault, seed: int = 7) -> list[tuple[int, float]]:
     return out
 
 
-def spike(n: int, at: int, width: int, height: float) -> list[tuple[int, float]]:
-    return series(n, Fault("spike", at, at + width, height))
+def spike(n: int, at: int, width: int, height: float, seed: int = 7) -> list[tuple[int, float]]:
+    return series(n, Fault("spike", at, at + width, height), seed=seed)
 
 
 def drift(n: int, start: int, per_s: float) -> list[tuple[int, float]]:

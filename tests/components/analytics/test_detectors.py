@@ -173,11 +173,12 @@ def test_bad_configuration_is_named():
         Flatline(seconds=0)
 
 
-def test_novelty_on_a_noisy_world_signal_raises_at_the_spike():
-    out = edge_list(Novelty(), sg.spike(3000, at=2500, width=3, height=5))
-    # While the range of pure noise is still being learnt, a new extreme can raise it (a known
-    # early-life cost, see the README); once settled only the spike does.
-    late = [e for e in out if e[1] >= 1000]
-    # the time-of-day channel still alarms at 2501 (the spike's second reading); the clear
-    # follows 20 readings under the threshold
-    assert late == [("raise", 2500), ("clear", 2521)]
+@pytest.mark.parametrize("seed", range(8))
+def test_novelty_on_a_noisy_world_signal_raises_at_the_spike(seed):
+    # Pure noise can raise it now and then too (a new extreme, a run of unusual steps: see the
+    # README's failure modes), so only the spike's own neighbourhood is asserted, on several
+    # noise realisations.
+    out = edge_list(Novelty(), sg.spike(3000, at=2500, width=3, height=5, seed=seed))
+    # the spike's later readings keep it raised; the clear follows 20 readings under the
+    # threshold after the last of them
+    assert [e for e in out if e[1] >= 2490] == [("raise", 2500), ("clear", 2521)]
