@@ -175,12 +175,13 @@ class RfidService:
         poller = select.poll()
         watched = True
         for r in self.readers:
+            if r.port is None:
+                # Its tags are ticked once it is open again: only the reopen is due.
+                due.append(r.next_open_ns)
+                continue
             departure = r.presence.next_departure_ns()
             if departure is not None:
                 due.append(departure)
-            if r.port is None:
-                due.append(r.next_open_ns)
-                continue
             if r.protocol == "uhf_m100":
                 due.append(r.next_poll_ns)
             fd = _fileno(r.port)

@@ -55,3 +55,15 @@ def test_presences_match_gaps(gaps_ms, debounce_ms):
     expected = 1 + sum(1 for g in gaps_ms[1:] if g > debounce_ms)
     assert kinds.count("arrive") == expected
     assert sum(e.reads for e in events if e.kind == "depart") == len(gaps_ms)
+
+
+def test_next_departure_is_the_first_instant_tick_departs_a_tag():
+    p = PresenceTracker(depart_after_s=0.5)
+    assert p.next_departure_ns() is None
+    p.observe("A", 0)
+    p.observe("B", S // 10)
+    due = p.next_departure_ns()
+    assert due is not None
+    assert p.tick(due - 1) == []
+    assert [e.tag_id for e in p.tick(due)] == ["A"]
+    assert p.next_departure_ns() == due + S // 10

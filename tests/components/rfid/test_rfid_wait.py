@@ -13,7 +13,7 @@ import serial
 from components.core.clock import SystemClock
 from components.core.log import Log
 from components.rfid.config import SPEC
-from components.rfid.frames import rdm6300
+from components.rfid.frames import rdm6300, uhf_m100
 from components.rfid.service import RfidService
 
 TAG = "0A0B0C0D0E"
@@ -100,3 +100,39 @@ def test_a_port_without_a_descriptor_is_read_every_poll_interval(tmp_path):
         assert events(store) == ["arrive"]
         svc.close()
     assert waited < 15  # read again after POLL_S, not at the 30 s cap
+
+
+def test_a_failed_port_with_a_tag_in_the_field_does_not_spin_until_its_reopen(tmp_path):
+    master, path = pty()
+    with Log.open(tmp_path / "log.db", device="d1") as store:
+        svc = service(store, path, reopenIntervalSeconds=60)
+        svc.cycle()
+        os.write(master, rdm6300.encode(TAG))
+        while events(store) != ["arrive"]:
+            svc.wait(1.0)
+            svc.cycle()
+        os.close(master)  # the adapter is unplugged with the tag in the field
+        cycles, deadline = 0, time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            svc.cycle()
+            svc.wait(0.25)
+            cycles += 1
+        assert svc.readers[0].port is None
+        svc.close()
+    assert cycles <= 8  # the tag departs when the port is back; nothing is due before that
+
+
+def test_a_uhf_reader_is_polled_at_its_interval_not_at_the_cap(tmp_path):
+    master, path = pty()
+    os.set_blocking(master, False)
+    with Log.open(tmp_path / "log.db", device="d1") as store:
+        svc = service(store, path, pollIntervalSeconds=0.1,
+                      readers=[{"model": "uhf_m100", "port": path, "name": "gate"}])
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            svc.cycle()
+            svc.wait(5.0)
+        svc.close()
+    sent = os.read(master, 4096)
+    os.close(master)
+    assert sent.count(uhf_m100.single_poll_command(uhf_m100.M100)) >= 5  # ~10; the cap gives 1
