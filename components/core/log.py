@@ -1135,6 +1135,13 @@ class Log:
         )
 
     # ------------------------------------------------------------------ inspection
+    def data_version(self) -> int:
+        """A number that changes when another connection (another process: a producer, an
+        eviction) has committed since it was last asked; this connection's own commits leave
+        it be. A poller that found nothing may skip reading while it stays the same."""
+        with self._lock:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
     def stats(self) -> dict[str, Any]:
         """Everything a technician or the shadow needs to know about the log."""
         with self._lock:

@@ -25,7 +25,7 @@ from typing import Any
 from components.core import batch
 from components.core.clock import Clock
 from components.core.config import ConfigHolder
-from components.core.log import Log
+from components.core.log import Log, ReadBatch
 from components.uplink.flow import Backoff, Pacer
 from components.uplink.plan import Message, plan
 from components.uplink.reading import approx_bytes, read_bounded
@@ -43,6 +43,8 @@ READ_BUDGET_BYTES = 1024 * 1024
 
 class _Sender:
     consumer: str
+    read_limit: int
+    read_budget_bytes: int
 
     def __init__(
         self,
@@ -62,6 +64,20 @@ class _Sender:
         self.sent_bytes = 0
         self.errors: Counter[str] = Counter()
         self.last_success_wall_ms: int | None = None
+        self._empty_at: int | None = None  # the log's data_version when a read found nothing
+
+    def _read(self, classes: tuple[str, ...]) -> ReadBatch | None:
+        """What is pending, or None without reading when the last read found nothing and no
+        other process has committed since (most polls of an idle uplink)."""
+        version = self.log.data_version()  # before the read: a commit during it shows next time
+        if version == self._empty_at:
+            return None
+        pending = read_bounded(
+            self.log, self.consumer, classes,
+            max_records=self.read_limit, max_bytes=self.read_budget_bytes,
+        )  # fmt: skip
+        self._empty_at = None if pending else version
+        return pending
 
     def _now_s(self) -> float:
         return self.clock.monotonic_ns() / 1e9
@@ -164,13 +180,7 @@ class IotCoreSender(_Sender):
     def run_once(self) -> int:
         """Send what is due; returns the records acknowledged (0: nothing due or an error)."""
         cfg = self.config.current
-        pending = read_bounded(
-            self.log,
-            self.consumer,
-            self.classes,
-            max_records=self.read_limit,
-            max_bytes=self.read_budget_bytes,
-        )
+        pending = self._read(self.classes)
         if not pending:
             return 0
         full = (
@@ -290,13 +300,7 @@ class KinesisSender(_Sender):
 
     def run_once(self) -> int:
         cfg = self.config.current
-        pending = read_bounded(
-            self.log,
-            self.consumer,
-            ("raw",),
-            max_records=self.read_limit,
-            max_bytes=self.read_budget_bytes,
-        )
+        pending = self._read(("raw",))
         if not pending:
             return 0
         done = 0

@@ -151,3 +151,22 @@ def test_a_stream_created_in_a_refused_batch_does_not_linger(log):
             [NewRecord("env/new@1", "raw", {"t": 1}), NewRecord(S, "raw", {"t": float("inf")})]
         )
     assert log.append("env/new@1", "raw", {"t": 2}) == 1
+
+
+def test_data_version_moves_only_for_other_connections_commits(tmp_path, clock):
+    path = tmp_path / "log.db"
+    reader = Log.open(path, device="dev-001", clock=clock, free_floor_bytes=0)
+    writer = Log.open(path, device="dev-001", clock=clock, free_floor_bytes=0)
+    try:
+        reader.register_consumer("uplink")
+        v0 = reader.data_version()
+        reader.append(S, "raw", {"t": 1})
+        reader.ack("uplink", reader.read("uplink"))
+        assert reader.data_version() == v0  # its own commits
+        writer.append(S, "raw", {"t": 2})
+        v1 = reader.data_version()
+        assert v1 != v0
+        assert reader.data_version() == v1  # asking again is not a change
+    finally:
+        writer.close()
+        reader.close()

@@ -177,3 +177,25 @@ def test_the_tail_of_an_old_backlog_does_not_wait_to_fill(tmp_path):
         assert sum(len(batch.decode(p)[1]) for p in published) == 150
     finally:
         lg.close()
+
+
+def test_an_idle_sender_reads_again_as_soon_as_another_process_commits(tmp_path):
+    lg, sender, published = _iot_sender(tmp_path, 0, 20, budget_bytes=512 * 1024, min_records=1)
+    producer = Log.open(tmp_path / "log.db", device="dev-1", budget_bytes=1 << 30,
+                        free_floor_bytes=0)
+    reads = []
+    real_read = lg.read
+    lg.read = lambda *a, **k: reads.append(1) or real_read(*a, **k)
+    try:
+        assert [sender.run_once() for _ in range(4)] == [0, 0, 0, 0]
+        assert len(reads) == 1  # the empty log was read once, then left alone
+        producer.append("event/door@1", "event", {"text": "open"})
+        assert sender.run_once() == 1 and len(published) == 1
+        # its own acknowledgement is not news: one more read finds nothing, then quiet again
+        assert [sender.run_once() for _ in range(3)] == [0, 0, 0]
+        assert len(reads) == 3
+        producer.append("event/door@1", "event", {"text": "closed"})
+        assert sender.run_once() == 1 and len(published) == 2
+    finally:
+        producer.close()
+        lg.close()
