@@ -54,6 +54,7 @@ from rich.table import Table  # noqa: E402
 from bench.report import emit  # noqa: E402
 from components.core.log import Log  # noqa: E402
 from components.uplink.senders import IOT_CONSUMER, KINESIS_CONSUMER  # noqa: E402
+from edge_sim.cli import interrupt_on_sigterm  # noqa: E402
 from edge_sim.fleet import CHIPS, Fleet  # noqa: E402
 from edge_sim.load import LoadPlan, LoadRun, cpu_seconds  # noqa: E402
 
@@ -77,9 +78,10 @@ def _kib(pid: int, name: str, file: str = "smaps_rollup") -> int:
     return 0
 
 
-def group_pids(pgid: int) -> list[int]:
-    """Processes of one process group (a component and anything it started)."""
-    out = []
+def group_pids(pgids: set[int]) -> dict[int, list[int]]:
+    """The processes of each process group (a component and anything it started), in one
+    pass over /proc: a scan per group made a 50-device step take minutes."""
+    out: dict[int, list[int]] = {g: [] for g in pgids}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -87,8 +89,9 @@ def group_pids(pgid: int) -> list[int]:
             text = (entry / "stat").read_text()
         except OSError:
             continue
-        if int(text[text.rindex(")") + 2 :].split()[2]) == pgid:
-            out.append(int(entry.name))
+        group = out.get(int(text[text.rindex(")") + 2 :].split()[2]))
+        if group is not None:
+            group.append(int(entry.name))
     return out
 
 
@@ -131,12 +134,11 @@ def snapshot(fleet: Fleet) -> dict[str, Any]:
 
 def component_pids(fleet: Fleet) -> dict[tuple[str, str], list[int]]:
     """(thing, component) -> the processes of the component's process group."""
-    out: dict[tuple[str, str], list[int]] = {}
-    for thing, dev in fleet.devices.items():
-        for name, comp in dev.components.items():
-            if comp.proc is not None and comp.proc.poll() is None:
-                out[(thing, name)] = group_pids(comp.proc.pid)
-    return out
+    leaders = {(thing, name): comp.proc.pid
+               for thing, dev in fleet.devices.items() for name, comp in dev.components.items()
+               if comp.proc is not None and comp.proc.poll() is None}  # fmt: skip
+    groups = group_pids(set(leaders.values()))
+    return {key: groups[pgid] for key, pgid in leaders.items()}
 
 
 def cloud_pids(fleet: Fleet) -> dict[str, int]:
@@ -188,8 +190,8 @@ def fleet_step(n: int, root: Path, build: Path, window_s: float,
         after = snapshot(fleet)
         cpu1 = cpu_by_part(fleet, pids)
         step["load_average"] = os.getloadavg()
-        mem = {thing: memory_kib([p for (t, _n), ps in component_pids(fleet).items()
-                                  if t == thing for p in ps])
+        now = component_pids(fleet)
+        mem = {thing: memory_kib([p for (t, _n), ps in now.items() if t == thing for p in ps])
                for thing in fleet.things}  # fmt: skip
         shared = memory_kib(list(cloud_pids(fleet).values()))
         step |= _judge(before, after, baseline)
@@ -440,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1, help="load-mode client processes")
     p.add_argument("--out", type=Path, help="work folder (default: a temporary one)")
     args = p.parse_args(argv)
+    interrupt_on_sigterm()  # a timed-out run still stops the fleet it started
     fleet_steps = args.fleet_steps or ([2, 20, 50] if args.quick
                                        else [2, 10, 20, 35, 50, 70])  # fmt: skip
     load_steps = args.load_steps or ([500, 1000, 2000] if args.quick

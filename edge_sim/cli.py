@@ -193,11 +193,16 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def interrupt_on_sigterm() -> None:
+    """`kill` (a CI timeout, a service manager) stops a fleet the way Ctrl-C does: the
+    components, the broker and the cloud side stop with it instead of running on orphaned
+    (each component is in its own session, so the signal does not reach it)."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
-    # `kill` (a CI timeout, a service manager) stops the fleet the way Ctrl-C does: the
-    # components, the broker and the cloud side stop with it instead of running on orphaned.
-    signal.signal(signal.SIGTERM, _interrupt)
+    interrupt_on_sigterm()
     args = parser().parse_args(argv)
     return args.func(args)
 
