@@ -291,7 +291,9 @@ class _Connection:
 
     # -- output --
     def _write(self, data: bytes) -> None:
-        if not self.closed:
+        # is_closing: the component went away (killed, stopping) before this side noticed;
+        # writing on would only make asyncio log "socket.send() raised exception." per frame.
+        if not self.closed and not self.writer.is_closing():
             self.writer.write(data)
 
     def fail(self, reason: str) -> None:

@@ -342,6 +342,8 @@ class StreamManagerServer:
         return Status.UNSUPPORTED_PROTOCOL_VERSION, f"protocol {offered!r} unsupported"
 
     async def _send(self, writer: asyncio.StreamWriter, op: int, answer: dict[str, Any]) -> None:
+        if writer.is_closing():  # the client is gone; its read loop ends at end of stream
+            return
         writer.write(p.encode_frame(op, answer))
         await writer.drain()
 
