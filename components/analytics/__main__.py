@@ -33,6 +33,7 @@ from components.core.clock import Clock, SystemClock
 from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.log import BudgetExceeded, Log
 from components.core.log_config import open_log
+from components.core.stopping import Stop
 
 log = logging.getLogger("floorline.analytics")
 CHECKPOINT_NAME = "analytics"
@@ -201,8 +202,7 @@ def main() -> int:  # pragma: no cover - the process shell; its parts are tested
     if gg is not None:
         watch_configuration(comp, holder, gg)
         gg.report_running()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = Stop().on_signals(signal.SIGTERM)
     log.info("event=started consumer=%s streams=%d", CONSUMER, len(cfg.detectors))
     while not stop.is_set():
         if comp.step() < BATCH_RECORDS:  # caught up: one step a second, not one per record

@@ -11,7 +11,6 @@ import json
 import logging
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -48,6 +47,7 @@ from components.core.clock import Clock, SystemClock
 from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.envelope import CLASSES
 from components.core.ipc import thing_name
+from components.core.stopping import Stop
 from components.gpio import status as led
 from components.rfid.config import MODELS as RFID_MODELS
 from components.rfid.config import VARIANTS as RFID_VARIANTS
@@ -320,8 +320,7 @@ def _serve(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) ->
         holder = ipc.load_config(console_config.SPEC, gg)
         ipc.follow_updates(holder, gg)
         gg.report_running()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # how the nucleus stops components
+    stop = Stop().on_signals(signal.SIGTERM)  # how the nucleus stops components
     device = _device(args)
     log.info("event=started component=console device=%s nucleus=%s", device, gg is not None)
     try:

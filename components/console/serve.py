@@ -11,13 +11,14 @@ from typing import Any
 from components.console import page, status
 from components.core.clock import Clock
 from components.core.config import ConfigHolder
+from components.core.stopping import Stop
 
 log = logging.getLogger("floorline.console.serve")
 
 IDLE_CHECK_S = 1.0
 
 
-def run(holder: ConfigHolder, device: str, clock: Clock, stop: threading.Event, *,
+def run(holder: ConfigHolder, device: str, clock: Clock, stop: Stop, *,
         bind: str, port: int) -> int:
     """Serve until `stop` is set; returns the exit code (0). Raises OSError if the address
     cannot be bound."""

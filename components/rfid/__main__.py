@@ -18,6 +18,7 @@ from components.core.clock import host_clock
 from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.live import LivePublisher
 from components.core.log_config import open_log
+from components.core.stopping import Stop
 from components.rfid.config import SPEC
 from components.rfid.service import RfidService
 
@@ -44,9 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("event=config_invalid reason=%s", exc)
         return 2
     cfg = holder.current
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = Stop().on_signals(signal.SIGTERM, signal.SIGINT)
     clock = host_clock()
     store = open_log(cfg, ipc.thing_name(), clock)
     reconfigure = threading.Event()

@@ -28,6 +28,7 @@ from components.core.clock import host_clock
 from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.live import LivePublisher
 from components.core.log_config import open_log
+from components.core.stopping import Stop
 from components.sensors.config import SPEC, chip_address
 from components.sensors.scan import scan
 from components.sensors.service import SensorService
@@ -94,9 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.command == "scan":
         return print_scan(bus, cfg.chips)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = Stop().on_signals(signal.SIGTERM, signal.SIGINT)
     store = open_log(cfg, ipc.thing_name(), clock)
     reconfigure = threading.Event()
     ipc.follow_updates(holder, gg, on_applied=reconfigure.set)

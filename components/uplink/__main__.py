@@ -18,6 +18,7 @@ from components.core import ipc, topics
 from components.core.clock import host_clock
 from components.core.config import ConfigError
 from components.core.log_config import open_log
+from components.core.stopping import Stop
 from components.uplink import commands, shadow
 from components.uplink.config import SPEC
 from components.uplink.senders import (
@@ -40,7 +41,7 @@ class Uplink:
         self.holder = holder
         self.thing = thing
         self.clock = host_clock()
-        self.stop = threading.Event()
+        self.stop = Stop()
         self.log = open_log(cfg, thing)
         iot_classes = IOT_CLASSES if cfg.useKinesis else (*IOT_CLASSES, "raw")
         self.log.register_consumer(IOT_CONSUMER, iot_classes)
@@ -198,8 +199,7 @@ def main() -> int:
         log.error("event=bad_config errors=%s", json.dumps(exc.errors))
         return 2
     up = Uplink(gg, holder, ipc.thing_name())
-    signal.signal(signal.SIGTERM, lambda *_: up.stop.set())
-    signal.signal(signal.SIGINT, lambda *_: up.stop.set())
+    up.stop.on_signals(signal.SIGTERM, signal.SIGINT)
     up.run()
     gg.close()
     return 0

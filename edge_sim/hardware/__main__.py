@@ -7,12 +7,12 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
 
 from rich.console import Console
 from rich.table import Table
 
 from components.core.buses import ENV_I2C_BUS, ENV_SIM_SCENARIO, load_scenario
+from components.core.stopping import Stop
 from edge_sim.hardware.readers import start_readers
 from edge_sim.world.scenario import load
 
@@ -34,9 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row("serial", f"{reader.protocol} {name}", reader.path)
     console.print(table)
     console.print(f"export {ENV_I2C_BUS}=sim {ENV_SIM_SCENARIO}={args.scenario}")
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = Stop().on_signals(signal.SIGINT, signal.SIGTERM)
     try:
         stop.wait()
     finally:
