@@ -25,7 +25,7 @@ class Stop:
 
     def on_signals(self, *signals: int) -> Stop:
         """Set on each of `signals` (main thread only, as for any signal handler)."""
-        for sig in signals or (signal.SIGTERM, signal.SIGINT):
+        for sig in signals:
             signal.signal(sig, lambda *_: self.set())
         return self
 
@@ -33,7 +33,7 @@ class Stop:
         self._set = True
         try:
             os.write(self._w, b"\0")
-        except (BlockingIOError, OSError):  # already readable (full), or closed at exit
+        except BlockingIOError:  # the pipe is full: it is readable already
             pass
 
     def is_set(self) -> bool:
@@ -46,3 +46,8 @@ class Stop:
             # is then retried with the time left (PEP 475) and returns.
             select.select([self._r], [], [], timeout)
         return self._set
+
+    def __del__(self) -> None:  # nobody can wait on it any more: give the pipe back
+        for fd in (getattr(self, "_r", -1), getattr(self, "_w", -1)):
+            if fd >= 0:
+                os.close(fd)

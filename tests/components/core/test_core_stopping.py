@@ -2,6 +2,7 @@
 thread that is waiting on it when the signal lands."""
 
 import os
+import random
 import signal
 import threading
 import time
@@ -41,20 +42,21 @@ def test_an_unset_stop_waits_out_its_timeout():
     assert stop.wait(0.05) is False and not stop.is_set()
 
 
-def test_many_signals_while_the_main_thread_waits_in_a_loop():
-    # The component pattern: wait in short steps until stopped; signals at arbitrary moments
-    # (the old threading.Event could deadlock when one landed inside wait()).
-    stop = Stop()
+def test_signals_landing_at_arbitrary_moments_of_a_wait_loop_always_stop_it():
+    # The component pattern: wait in short steps until stopped. Each round's signal lands
+    # somewhere in the loop, often inside wait(): with threading.Event one of these rounds
+    # could deadlock in the handler.
     previous = signal.getsignal(signal.SIGUSR1)
+    rng = random.Random(5)
     try:
-        stop.on_signals(signal.SIGUSR1)
-        sender = threading.Thread(
-            target=lambda: [os.kill(os.getpid(), signal.SIGUSR1) or time.sleep(0.001)
-                            for _ in range(200)])
-        sender.start()
-        while not stop.is_set():
-            stop.wait(0.0005)
-        sender.join(30.0)
-        assert stop.is_set()
+        for _ in range(200):
+            stop = Stop().on_signals(signal.SIGUSR1)
+            timer = threading.Timer(rng.uniform(0.0, 0.003), os.kill,
+                                    (os.getpid(), signal.SIGUSR1))
+            timer.start()
+            while not stop.is_set():
+                stop.wait(0.0005)
+            timer.join(30.0)
+            assert stop.is_set() and stop.wait(0) is True
     finally:
         signal.signal(signal.SIGUSR1, previous)
