@@ -88,6 +88,13 @@ def window_s(times: list[datetime]) -> float:
     return WINDOW_READINGS * (gaps[len(gaps) // 2] if gaps and gaps[len(gaps) // 2] > 0 else 1.0)
 
 
+def detect_scores(values: list[float], times: list[datetime], params: NoveltyParams
+                  ) -> list[float]:
+    """The novelty score of every row of one file, in order."""
+    det = NoveltyScore(params)
+    return [det.update(v, epoch_ms(t) / 1000.0) for t, v in zip(times, values, strict=True)]
+
+
 def detect(values: list[float], times: list[datetime], params: NoveltyParams
            ) -> tuple[list[float], float]:
     """Scores of one file, and the seconds spent in detection plus window aggregation."""
