@@ -18,6 +18,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Final
 
+from components.analytics.calibration import ScoreTail
+
 SEVERITIES: Final = ("info", "warning", "critical")
 NOVELTY_CONFIG_PATH: Final = Path(__file__).with_name("novelty.json")
 
@@ -277,8 +279,12 @@ class NoveltyParams:
     daily_buckets: int = 24  # time-of-day level profile buckets (0: off)
     daily_alpha: float = 0.1  # EWMA rate of each bucket's level and deviation
     daily_z: float = 4.0  # deviations from the hour's level that start to surprise
-    alert_threshold: float = 0.6  # score that raises the `novelty` condition
+    alert_threshold: float = 0.613  # score that raises the `novelty` condition
     clear_readings: int = 20  # readings below the threshold that clear it
+    alert_tail_p: float = 1e-5  # ... and only if the stream scored that high on at most this
+    # fraction of its readings so far (calibration.py): about one raise a day at 1 Hz
+    tail_bins: int = 32  # histogram bins between alert_threshold and 1
+    tail_decay: float = 1.15e-6  # per reading: the score history's half-life (a week at 1 Hz)
 
     @classmethod
     def load(cls, path: Path = NOVELTY_CONFIG_PATH) -> NoveltyParams:
@@ -290,6 +296,7 @@ class NoveltyParams:
         return cls(**raw)
 
 
+ESCAPE_SCORE: Final = 0.9  # a range escape scores from this (just out) to 1 (a range beyond)
 _LOG_P_FLOOR: Final = math.log(1e-10)
 _SQRT2: Final = math.sqrt(2.0)
 
@@ -349,13 +356,13 @@ class NoveltyScore:
     3. Likelihood: each surprise is calibrated against the stream's own history (_Likelihood);
        the score is the larger of the two.
     4. Range: a value beyond the range seen so far by more than `spatial_tolerance` of that
-       range scores 1 at once.
+       range scores at least ESCAPE_SCORE at once, 1 when it escapes by a whole range.
     Step 3 is what makes one threshold work across very different streams; step 4 catches
     level escapes before any pattern.
     """
 
     __slots__ = ("p", "n", "lo", "hi", "lo0", "width", "prev", "table", "entries", "lik",
-                 "day_lik", "day_mean", "day_dev", "since_escape")
+                 "day_lik", "day_mean", "day_dev", "day_seen", "since_escape")
 
     def __init__(self, params: NoveltyParams | None = None) -> None:
         self.p = params or NoveltyParams()
@@ -369,6 +376,7 @@ class NoveltyScore:
         self.day_lik = _Likelihood(self.p)
         self.day_mean: list[float | None] = [None] * self.p.daily_buckets
         self.day_dev = [0.0] * self.p.daily_buckets
+        self.day_seen = [0] * self.p.daily_buckets
         self.since_escape = 1 << 30  # readings since the last range escape
 
     def update(self, value: float, t_s: float | None = None) -> float:
@@ -382,6 +390,8 @@ class NoveltyScore:
         if hi > lo:
             margin = (hi - lo) * p.spatial_tolerance
             escaped = value > hi + margin or value < lo - margin
+            if escaped:
+                beyond = (value - hi if value > hi else lo - value) / (hi - lo)
         if value < lo:
             self.lo = value
         if value > hi:
@@ -401,7 +411,9 @@ class NoveltyScore:
             repeat = self.since_escape <= p.holdoff_readings
             self.since_escape = 0
             if not repeat:
-                return 1.0
+                # graded by how far it escaped, so a stream's usual small new extremes and a
+                # far escape land in different bins of the alert's score history
+                return max(score, ESCAPE_SCORE + (1.0 - ESCAPE_SCORE) * min(1.0, beyond))
         return score
 
     def _day_surprise(self, value: float, t_s: float) -> float:
@@ -412,7 +424,13 @@ class NoveltyScore:
             self.day_mean[b] = value
             return 0.0
         dev = self.day_dev[b]
-        z = abs(value - mean) / dev if dev > 0 else 0.0
+        seen = self.day_seen[b]
+        # a bucket's deviation means something only after about one EWMA memory (1 / alpha
+        # readings): before that a new hour's second reading looked like a 100-sigma jump
+        learnt = seen * p.daily_alpha >= 1.0
+        if not learnt:
+            self.day_seen[b] = seen + 1
+        z = abs(value - mean) / dev if dev > 0 and learnt else 0.0
         self.day_mean[b] = mean + p.daily_alpha * (value - mean)
         self.day_dev[b] = dev + p.daily_alpha * (abs(value - mean) - dev)
         return min(1.0, z / (2.0 * p.daily_z)) if z > p.daily_z else 0.0
@@ -451,7 +469,7 @@ class NoveltyScore:
             "n": self.n, "lo": self.lo, "hi": self.hi, "lo0": self.lo0, "width": self.width,
             "prev": self.prev, "since_escape": self.since_escape,
             "lik": self.lik.state(), "day_lik": self.day_lik.state(),
-            "day_mean": self.day_mean, "day_dev": self.day_dev,
+            "day_mean": self.day_mean, "day_dev": self.day_dev, "day_seen": self.day_seen,
             "table": [[a, list(nxt.items())] for a, nxt in self.table.items()],
         }
 
@@ -462,17 +480,21 @@ class NoveltyScore:
         self.day_lik.restore(s["day_lik"])
         self.day_mean = list(s["day_mean"])
         self.day_dev = [float(v) for v in s["day_dev"]]
+        self.day_seen = [int(v) for v in s["day_seen"]]
         self.table = {int(a): {int(b): int(c) for b, c in items} for a, items in s["table"]}
         self.entries = sum(len(v) for v in self.table.values())
 
 
 class Novelty:
-    """NoveltyScore as an alert condition: raise at `alert_threshold`, clear after
-    `clear_readings` readings below it."""
+    """NoveltyScore as an alert condition: raise at `alert_threshold` when that score is also
+    rare for this stream (at most `alert_tail_p` of its readings scored as high: ScoreTail),
+    clear after `clear_readings` readings below the threshold."""
 
     def __init__(self, params: NoveltyParams | None = None, severity: str = "warning",
                  condition: str = "novelty") -> None:
         self.score = NoveltyScore(params)
+        p = self.score.p
+        self.tail = ScoreTail(p.alert_threshold, p.tail_bins, p.tail_decay)
         self.condition, self.severity = condition, _severity(severity)
         self.active = False
         self.below = 0
@@ -481,9 +503,11 @@ class Novelty:
     def observe(self, t_ms: int, value: float) -> Signal | None:
         s = self.last_score = self.score.update(value, t_ms / 1000.0)
         p = self.score.p
+        rare = self.tail.tail(s) <= p.alert_tail_p
+        self.tail.add(s)
         if s >= p.alert_threshold:
             self.below = 0
-            if not self.active:
+            if not self.active and rare:
                 self.active = True
                 return Signal(self.condition, True, self.severity, t_ms, value,
                               f"anomaly score {s:.3f} >= {p.alert_threshold:g}")
@@ -496,8 +520,10 @@ class Novelty:
         return None
 
     def state(self) -> dict[str, Any]:
-        return {"active": self.active, "below": self.below, "score": self.score.state()}
+        return {"active": self.active, "below": self.below, "score": self.score.state(),
+                "tail": self.tail.state()}
 
     def restore(self, state: Mapping[str, Any]) -> None:
         self.active, self.below = bool(state["active"]), int(state["below"])
         self.score.restore(state["score"])
+        self.tail.restore(state["tail"])
