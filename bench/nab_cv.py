@@ -19,7 +19,6 @@ source and constants, so repeated runs and threshold sweeps do not recompute the
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import hashlib
 import json
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import nab_score as ns
-from bench.nab import detect_scores, load_windows, parse_time, read_series
+from bench.nab import Scores, detect_scores, load_windows, published_scores, read_series
 from bench.report import RESULTS, emit
 from components.analytics import detectors as det_module
 from components.analytics.detectors import NoveltyParams
@@ -47,9 +46,6 @@ class Series:
     category: str
     points: list[ns.Point]
     windows: int
-
-
-Scores = dict[str, tuple[list[datetime], list[float]]]  # file -> (timestamps, scores)
 
 
 def category(rel: str) -> str:
@@ -76,21 +72,6 @@ def floorline_scores(data: Path, params: NoveltyParams) -> Scores:
             scores = [round(s, 6) for s in detect_scores(values, times, params)]
             cached.parent.mkdir(parents=True, exist_ok=True)
             cached.write_text(json.dumps(scores))
-        out[rel] = (times, scores)
-    return out
-
-
-def published_scores(results: Path, peer: str, files: Sequence[str]) -> Scores:
-    """A published detector's anomaly_score per row (NAB's results/<peer>/<cat>/<peer>_<f>)."""
-    out: Scores = {}
-    for rel in files:
-        cat, name = rel.split("/", 1)
-        path = results / peer / cat / f"{peer}_{name}"
-        times, scores = [], []
-        with path.open(newline="") as f:
-            for row in csv.DictReader(f):
-                times.append(parse_time(row["timestamp"]))
-                scores.append(float(row["anomaly_score"]))
         out[rel] = (times, scores)
     return out
 
@@ -171,7 +152,7 @@ def select_constants(candidates: Mapping[str, Mapping[str, Series]]) -> dict[str
         raw_sum = null_sum = 0.0
         chosen: dict[str, str] = {}
         for cat in cats:
-            def train_score(name: str, cat: str = cat) -> float:
+            def train_score(name: str, cat: str = cat, prof: ns.Profile = prof) -> float:
                 train = [p for s in candidates[name].values() if s.category != cat
                          for p in s.points]
                 return ns.best_threshold(train, prof).score
