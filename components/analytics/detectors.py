@@ -273,6 +273,7 @@ class NoveltyParams:
     history_alpha: float = 0.002  # EWMA rate of the long-term surprise distribution
     learn_readings: int = 300  # readings before the likelihood is trusted
     min_variance: float = 0.0003  # floor of the surprise variance (a perfectly regular stream)
+    count_tail: float = 0.25  # weight, in log p, of a Poisson count's tail beside the Gaussian
     red_p: float = 1e-6  # tail probability that counts as an alarm; repeats are damped
     holdoff_readings: int = 20  # an alarm or escape this soon after the last one is a repeat
     max_transitions: int = 4096  # memory bound of the transition table
@@ -281,6 +282,7 @@ class NoveltyParams:
     daily_z: float = 4.0  # deviations from the hour's level that start to surprise
     alert_threshold: float = 0.613  # score that raises the `novelty` condition
     clear_readings: int = 20  # readings below the threshold that clear it
+    alert_after_readings: int = 3600  # the alert stays quiet while the stream is learnt
     alert_tail_p: float = 1e-5  # ... and only if the stream scored that high on at most this
     # fraction of its readings so far (calibration.py): about one raise a day at 1 Hz
     tail_bins: int = 32  # histogram bins between alert_threshold and 1
@@ -299,6 +301,27 @@ class NoveltyParams:
 ESCAPE_SCORE: Final = 0.9  # a range escape scores from this (just out) to 1 (a range beyond)
 _LOG_P_FLOOR: Final = math.log(1e-10)
 _SQRT2: Final = math.sqrt(2.0)
+
+
+_COUNT_TAIL_FROM: Final = 1e-3  # Gaussian tails above this are left as they are (cost)
+
+
+def poisson_tail(k: float, lam: float) -> float:
+    """P(N >= k) for N ~ Poisson(lam), continued to real k: the regularised lower incomplete
+    gamma P(k, lam), by its power series (k > 0; 1 for k <= 0)."""
+    if k <= 0.0:
+        return 1.0
+    if lam <= 0.0:
+        return 0.0
+    term = total = 1.0 / k
+    a = k
+    for _ in range(200):
+        a += 1.0
+        term *= lam / a
+        total += term
+        if term < total * 1e-10:
+            break
+    return min(1.0, math.exp(k * math.log(lam) - lam - math.lgamma(k)) * total)
 
 
 class _Likelihood:
@@ -329,6 +352,13 @@ class _Likelihood:
         if k < p.learn_readings:
             return 0.0
         tail = 0.5 * math.erfc((avg - mu) / math.sqrt(max(var, p.min_variance)) / _SQRT2)
+        if p.count_tail and tail < _COUNT_TAIL_FROM:
+            # a surprise is mostly 0 with rare hits near 1: its sum over the window behaves
+            # like a count of rare events, whose tail is far heavier than a Gaussian's
+            counted = poisson_tail(self.rsum, mu * p.average_readings)
+            if counted > tail:
+                w = p.count_tail
+                tail = math.exp((1.0 - w) * math.log(tail + 1e-300) + w * math.log(counted))
         self.since_red += 1
         if tail <= p.red_p:
             if self.since_red <= p.holdoff_readings:
@@ -503,7 +533,9 @@ class Novelty:
     def observe(self, t_ms: int, value: float) -> Signal | None:
         s = self.last_score = self.score.update(value, t_ms / 1000.0)
         p = self.score.p
-        rare = self.tail.tail(s) <= p.alert_tail_p
+        # the history also learns while the alert is quiet: what a stream did in its first hour
+        # is its own normal too
+        rare = self.score.n > p.alert_after_readings and self.tail.tail(s) <= p.alert_tail_p
         self.tail.add(s)
         if s >= p.alert_threshold:
             self.below = 0

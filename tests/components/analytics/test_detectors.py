@@ -121,21 +121,44 @@ def periodic(n, period=50):
     return [(T0 + i * 1000, 10 + 5 * math.sin(2 * math.pi * i / period)) for i in range(n)]
 
 
+LEARNT = NoveltyParams.load().alert_after_readings  # the alert is quiet before this reading
+
+
 def test_novelty_raises_at_a_spike_and_clears_after_it():
-    series = periodic(1500)
-    series[1200] = (series[1200][0], 40.0)  # far outside the range seen so far
+    series = periodic(LEARNT + 1500)
+    at = LEARNT + 1200
+    series[at] = (series[at][0], 40.0)  # far outside the range seen so far
     det = Novelty()
-    assert edge_list(det, series) == [("raise", 1200), ("clear", 1220)]
+    # the step back from the spike is a never-seen transition too: the clear follows 20
+    # readings under the threshold after it
+    assert edge_list(det, series) == [("raise", at), ("clear", at + 21)]
+
+
+def test_novelty_alert_raises_only_for_scores_rare_for_the_stream():
+    # the same far spike twice: the first, while the stream is learnt, scores 1 but raises
+    # nothing; the second an hour later is not rare for this stream (1 of ~5,000 readings
+    # scored that high, more than alert_tail_p), so it does not raise either ...
+    series = periodic(LEARNT + 1500)
+    series[1200] = (series[1200][0], 40.0)
+    series[LEARNT + 1200] = (series[LEARNT + 1200][0], -40.0)
+    det = Novelty()
+    assert edge_list(det, series) == []
+    assert det.tail.tail(1.0) > NoveltyParams.load().alert_tail_p
+    # ... while a stream that never scored that high raises at once
+    fresh = periodic(LEARNT + 1500)
+    fresh[LEARNT + 1200] = (fresh[LEARNT + 1200][0], -40.0)
+    assert edge_list(Novelty(), fresh)[0] == ("raise", LEARNT + 1200)
 
 
 def test_novelty_raises_on_a_changed_pattern_within_range():
     # after a settled history, the regular wave turns into erratic jumps inside its range
-    series = periodic(3300)
-    series[3000:] = [(t, 10 + 4.9 * math.sin(i * i * 0.37))
-                     for i, (t, _) in enumerate(series[3000:], start=3000)]
+    at = LEARNT + 3000
+    series = periodic(at + 300)
+    series[at:] = [(t, 10 + 4.9 * math.sin(i * i * 0.37))
+                   for i, (t, _) in enumerate(series[at:], start=at)]
     out = edge_list(Novelty(), series)
-    assert out and out[0][0] == "raise" and 3000 <= out[0][1] <= 3020
-    assert all(t >= 3000 for _, t in out)
+    assert out and out[0][0] == "raise" and at <= out[0][1] <= at + 20
+    assert all(t >= at for _, t in out)
 
 
 def test_novelty_quiet_on_a_regular_signal_and_memory_bounded():
@@ -178,7 +201,10 @@ def test_novelty_on_a_noisy_world_signal_raises_at_the_spike(seed):
     # Pure noise can raise it now and then too (a new extreme, a run of unusual steps: see the
     # README's failure modes), so only the spike's own neighbourhood is asserted, on several
     # noise realisations.
-    out = edge_list(Novelty(), sg.spike(3000, at=2500, width=3, height=5, seed=seed))
-    # the spike's later readings keep it raised; the clear follows 20 readings under the
-    # threshold after the last of them
-    assert [e for e in out if e[1] >= 2490] == [("raise", 2500), ("clear", 2521)]
+    at = LEARNT + 2500
+    out = edge_list(Novelty(), sg.spike(at + 500, at=at, width=3, height=5, seed=seed))
+    # the spike's later readings and the unusual steps back from it keep it raised; the clear
+    # follows 20 readings under the threshold after the last of them
+    near = [e for e in out if e[1] >= at - 10]
+    assert [e[0] for e in near] == ["raise", "clear"] and near[0][1] == at
+    assert at + 21 <= near[1][1] <= at + 30
