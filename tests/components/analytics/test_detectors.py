@@ -13,6 +13,7 @@ from components.analytics.detectors import (
     Novelty,
     NoveltyParams,
     NoveltyScore,
+    poisson_tail,
     RateOfChange,
     RfidWatch,
     Silence,
@@ -208,3 +209,29 @@ def test_novelty_on_a_noisy_world_signal_raises_at_the_spike(seed):
     near = [e for e in out if e[1] >= at - 10]
     assert [e[0] for e in near] == ["raise", "clear"] and near[0][1] == at
     assert at + 21 <= near[1][1] <= at + 30
+
+
+@pytest.mark.parametrize("lam", [0.05, 0.4, 3.0, 12.0])
+def test_poisson_tail_matches_the_summed_distribution(lam):
+    for k in (1, 2, 4, 9):
+        exact = 1.0 - sum(math.exp(-lam) * lam**i / math.factorial(i) for i in range(k))
+        assert poisson_tail(k, lam) == pytest.approx(exact, rel=1e-6, abs=1e-15)
+    assert poisson_tail(0.0, lam) == 1.0
+    assert poisson_tail(2.5, lam) < poisson_tail(2.0, lam)  # continued between integers
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_novelty_score_quiet_when_a_new_hour_starts_on_noise(seed):
+    # A new hour's bucket has no deviation yet: its second reading must not look like a
+    # 100-sigma jump (it did, raising a false alert at every hour on a quiet stream).
+    import random
+
+    rng = random.Random(seed)
+    det = NoveltyScore(NoveltyParams.load())
+    threshold = NoveltyParams.load().alert_threshold
+    high_at_hour_start = []
+    for i in range(4 * 3600):
+        s = det.update(rng.gauss(20.0, 0.5), T0 / 1000 + i)
+        if i > 400 and (T0 // 1000 + i) % 3600 < 30 and s >= threshold:
+            high_at_hour_start.append(i)
+    assert high_at_hour_start == []
