@@ -5,7 +5,8 @@
 Each seed is one stream of 1 Hz readings of a 20.0 level with Gaussian noise (sigma 0.5),
 run for --days days through the detectors with their defaults (novelty: novelty.json) and,
 for comparison, the static ones at limits an installer might set (threshold at mean +- 4
-sigma, rate at 6 sigma per second between readings). Every raise is false. Prints the raises
+sigma, rate at 6 sigma per second between readings, flatline and silence at their usual
+spans). Every raise is false. Prints the raises
 per stream per day, the first day (a stream's learning) apart from the later ones. Goal:
 at most 1 a day per stream.
 """
@@ -18,7 +19,15 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.report import emit
-from components.analytics.detectors import Level, Novelty, NoveltyParams, RateOfChange, Signal
+from components.analytics.detectors import (
+    Flatline,
+    Level,
+    Novelty,
+    NoveltyParams,
+    RateOfChange,
+    Signal,
+    Silence,
+)
 
 T0_MS = 1_767_225_600_000
 LEVEL, SIGMA = 20.0, 0.5
@@ -38,10 +47,23 @@ class _Both:
         return a if a is not None and a.active else b
 
 
+class _Silence:
+    """The silence detector as the engine drives it: seen on a reading, checked each step."""
+
+    def __init__(self) -> None:
+        self.det = Silence(120.0)
+
+    def observe(self, t_ms: int, value: float) -> Signal | None:
+        self.det.seen(t_ms)
+        return self.det.check(t_ms + 1000)
+
+
 DETECTORS: dict[str, Callable[[], Any]] = {
     "novelty (defaults)": lambda: Novelty(NoveltyParams.load()),
     "threshold +-4 sigma": _Both,
     "rate 6 sigma/s": lambda: RateOfChange(6 * SIGMA),
+    "flatline 900 s": lambda: Flatline(900.0),
+    "silence 120 s": _Silence,
 }
 
 

@@ -13,10 +13,10 @@ from components.analytics.detectors import (
     Novelty,
     NoveltyParams,
     NoveltyScore,
-    poisson_tail,
     RateOfChange,
     RfidWatch,
     Silence,
+    poisson_tail,
 )
 
 T0 = sg.T0_MS
