@@ -510,7 +510,10 @@ class NoveltyScore:
         self.day_lik.restore(s["day_lik"])
         self.day_mean = list(s["day_mean"])
         self.day_dev = [float(v) for v in s["day_dev"]]
-        self.day_seen = [int(v) for v in s["day_seen"]]
+        # a checkpoint from before the bucket warm-up: buckets with a level have learnt
+        learnt = math.ceil(1.0 / self.p.daily_alpha)
+        self.day_seen = [int(v) for v in s["day_seen"]] if "day_seen" in s else [
+            0 if m is None else learnt for m in self.day_mean]
         self.table = {int(a): {int(b): int(c) for b, c in items} for a, items in s["table"]}
         self.entries = sum(len(v) for v in self.table.values())
 
@@ -558,4 +561,5 @@ class Novelty:
     def restore(self, state: Mapping[str, Any]) -> None:
         self.active, self.below = bool(state["active"]), int(state["below"])
         self.score.restore(state["score"])
-        self.tail.restore(state["tail"])
+        if "tail" in state:  # a checkpoint from before the alert's history starts it afresh
+            self.tail.restore(state["tail"])

@@ -1,6 +1,7 @@
 """Each detector on synthetic signals (spike, drift, stuck, dropout), with the exact times at
 which it must raise and clear. Signals come from edge_sim's world (synth_signals.py)."""
 
+import json
 import math
 
 import pytest
@@ -235,3 +236,21 @@ def test_novelty_score_quiet_when_a_new_hour_starts_on_noise(seed):
         if i > 400 and (T0 // 1000 + i) % 3600 < 30 and s >= threshold:
             high_at_hour_start.append(i)
     assert high_at_hour_start == []
+
+
+def test_novelty_restores_a_checkpoint_from_before_the_alert_history():
+    # a device upgraded with its checkpoint in place: the score carries on, the alert's
+    # history starts afresh, buckets that had a level count as learnt
+    series = periodic(LEARNT + 600)
+    a = Novelty()
+    for t, v in series[:LEARNT]:
+        a.observe(t, v)
+    old = json.loads(json.dumps(a.state()))
+    del old["tail"], old["score"]["day_seen"]
+    b = Novelty()
+    b.restore(old)
+    assert b.tail.total == 0.0
+    learnt = [s for m, s in zip(b.score.day_mean, b.score.day_seen, strict=True) if m is not None]
+    assert learnt and all(s * NoveltyParams.load().daily_alpha >= 1.0 for s in learnt)
+    assert [a.score.update(v, t / 1000) for t, v in series[LEARNT:]] == [
+        b.score.update(v, t / 1000) for t, v in series[LEARNT:]]
