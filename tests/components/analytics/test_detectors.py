@@ -254,3 +254,9 @@ def test_novelty_restores_a_checkpoint_from_before_the_alert_history():
     assert learnt and all(s * NoveltyParams.load().daily_alpha >= 1.0 for s in learnt)
     assert [a.score.update(v, t / 1000) for t, v in series[LEARNT:]] == [
         b.score.update(v, t / 1000) for t, v in series[LEARNT:]]
+
+
+def test_novelty_defaults_in_code_are_the_shipped_constants():
+    # novelty.json is what the component loads; the dataclass defaults (used by callers that
+    # build NoveltyParams() directly) must not drift from it
+    assert NoveltyParams() == NoveltyParams.load()
