@@ -326,7 +326,8 @@ def poisson_tail(k: float, lam: float) -> float:
 
 class _Likelihood:
     """How unusual the recent surprise is for this stream: the short-term mean of a surprise
-    in [0, 1] against its own long-term EWMA mean and variance, as -log10(tail p) / 10 (0.6
+    in [0, 1] against its own long-term EWMA mean and variance (a Gaussian tail, blended with
+    the Poisson tail of the surprise's sum: `count_tail`), as -log10(tail p) / 10 (0.6
     means p = 1e-6). An alarm within `holdoff_readings` of the previous one is damped."""
 
     __slots__ = ("ring", "ri", "rsum", "mu", "var", "k", "since_red")
@@ -538,14 +539,16 @@ class Novelty:
         p = self.score.p
         # the history also learns while the alert is quiet: what a stream did in its first hour
         # is its own normal too
-        rare = self.score.n > p.alert_after_readings and self.tail.tail(s) <= p.alert_tail_p
+        seen_as_high = self.tail.tail(s)
+        rare = self.score.n > p.alert_after_readings and seen_as_high <= p.alert_tail_p
         self.tail.add(s)
         if s >= p.alert_threshold:
             self.below = 0
             if not self.active and rare:
                 self.active = True
                 return Signal(self.condition, True, self.severity, t_ms, value,
-                              f"anomaly score {s:.3f} >= {p.alert_threshold:g}")
+                              f"anomaly score {s:.3f} >= {p.alert_threshold:g}, a score this "
+                              f"stream gave on {seen_as_high:.1e} of its readings")
         elif self.active:
             self.below += 1
             if self.below >= p.clear_readings:
