@@ -18,9 +18,9 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cloud.cdk.decoder.handler import QUARANTINE_PREFIX
 from cloud.cdk.lake import TABLE_PREFIX, Lake
 from cloud.cdk.lambda_asset import DECODER_HANDLER, HANDLER, code_dir
+from cloud.lake.decode import QUARANTINE_PREFIX
 
 # Firehose prefixes. The data prefix must equal the Glue projection's storage.location.template.
 DATA_PREFIX = (

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cloud.cdk.lambda_asset import PROVISIONING_HOOK_HANDLER, code_dir, core_closure
+from cloud.cdk.lambda_asset import PROVISIONING_HOOK_HANDLER, code_dir, module_closure
 from cloud.cdk.provisioning_hook import handler
 
 SITES = frozenset({"plant-a", "plant-b"})
@@ -71,7 +71,12 @@ def test_answer_is_the_hook_output_shape(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_packaged_hook_runs_alone() -> None:
-    assert core_closure(PROVISIONING_HOOK_HANDLER) == ["limits", "topics"]
+    assert module_closure(PROVISIONING_HOOK_HANDLER) == [
+        "components/__init__.py",
+        "components/core/__init__.py",
+        "components/core/limits.py",
+        "components/core/topics.py",
+    ]
     stage = code_dir(PROVISIONING_HOOK_HANDLER)
     script = (
         "import sys, json; sys.path[:0] = [sys.argv[1]]; import handler; "
