@@ -61,8 +61,9 @@ def test_packaged_decoder_runs_alone() -> None:
     record = Record(device="dev-7", stream="env/bme280@0x76", seq=1, cls="raw", mono_ns=1,
                     wall_ms=1_790_000_000_000, clock_synced=True, payload={"t": 1})  # fmt: skip
     data = batch.encode([record], site="plant-a")
-    event = {"Records": [{"kinesis": {"sequenceNumber": "1", "data": base64.b64encode(data)
-                                      .decode(), "approximateArrivalTimestamp": 1.79e9}}]}  # fmt: skip
+    kinesis = {"sequenceNumber": "1", "approximateArrivalTimestamp": 1.79e9,
+               "data": base64.b64encode(data).decode()}  # fmt: skip
+    event = {"Records": [{"kinesis": kinesis}]}
     script = (
         "import sys, json; sys.path[:0] = [sys.argv[1]]; import handler; "
         "assert 'pyarrow' not in sys.modules; calls = []; "

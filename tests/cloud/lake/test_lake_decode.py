@@ -224,7 +224,8 @@ def test_rows_equal_the_local_lakes_rows() -> None:
 
 def alert_delivery(rec: Record, **extra: object) -> bytes:
     """An alert as the floorline_alerts rule puts it on the stream: the envelope + site."""
-    return json.dumps({**rec.to_dict(), "site": "plant-a", "received_ms": ARRIVAL, **extra}).encode()
+    doc = {**rec.to_dict(), "site": "plant-a", "received_ms": ARRIVAL, **extra}
+    return json.dumps(doc).encode()
 
 
 def test_alerts_from_the_alert_rule_become_rows_like_batched_records() -> None:
