@@ -38,7 +38,13 @@ import pyarrow.parquet as pq
 
 from cloud.lake import decode, firehose
 from cloud.lake.rows import utc_date
-from cloud.lake.schema import ARROW_SCHEMA, PARTITION_PATH, TABLE, state_item
+from cloud.lake.schema import (
+    ARROW_SCHEMA,
+    PARTITION_PATH,
+    TABLE,
+    firehose_error_prefix,
+    state_item,
+)
 from components.core import batch, topics
 from components.core.clock import Clock
 from components.core.envelope import Identity, Record
@@ -49,7 +55,6 @@ TMP_SUFFIX: Final = ".tmp"
 # The stream this lake stands behind, as the decoder's event names it (Lambda's eventSourceARN).
 LOCAL_STREAM_ARN: Final = "arn:aws:kinesis:local:000000000000:stream/floorline-telemetry"
 LOCAL_PARTITION_KEY: Final = "local"  # records fed as bare bytes carry none; decode ignores it
-FIREHOSE_FAILED_PREFIX: Final = "firehose-errors/processing-failed/"
 SMALL_FILE_BYTES: Final = 8 * 1024 * 1024  # files below this are merged by compact()
 PARQUET_COMPRESSION: Final = "snappy"  # Firehose's ParquetSerDe default
 
@@ -171,8 +176,9 @@ class Lake:
                 try:
                     put.extend(firehose.deliver(record))
                 except firehose.ProcessingFailed as exc:  # what Firehose's error output keeps
-                    self._keep(FIREHOSE_FAILED_PREFIX + f"{utc_date(self.clock.wall_ms())}/"
-                               f"{uuid.uuid4().hex}-{number}.json", record, str(exc),
+                    day = utc_date(self.clock.wall_ms())
+                    key = firehose_error_prefix("processing-failed", day) + f"{uuid.uuid4().hex}"
+                    self._keep(f"{key}-{number}.json", record, str(exc),
                                "firehose_processing_failed")  # fmt: skip
             return [True] * len(firehose_records)  # accepted: Firehose owns them now
 
