@@ -14,6 +14,7 @@ Everything but `handler` and `_thing_exists` is pure.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
@@ -54,10 +55,15 @@ def answer(
     return {"allowProvisioning": allowed}
 
 
-def _thing_exists(name: str) -> bool:  # pragma: no cover - needs AWS
+@functools.cache
+def _iot() -> Any:  # pragma: no cover - needs AWS
     import boto3  # in the Lambda runtime
 
-    client = _thing_exists.__dict__.setdefault("client", boto3.client("iot"))
+    return boto3.client("iot")  # once per execution environment, reused by every invocation
+
+
+def _thing_exists(name: str) -> bool:  # pragma: no cover - needs AWS
+    client = _iot()
     try:
         client.describe_thing(thingName=name)
     except client.exceptions.ResourceNotFoundException:
