@@ -21,6 +21,7 @@ from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from cloud.cdk import names
 from cloud.cdk.iot_policy import SITE_ATTRIBUTE, core_device_policy
 from cloud.cdk.provisioning import Provisioning, site_group_name
 from cloud.cdk.suite import (
@@ -105,7 +106,7 @@ class Fleet(Construct):
         self.role_alias = iot.CfnRoleAlias(
             self,
             "TokenExchangeRoleAlias",
-            role_alias=f"{fleet}-token-exchange",
+            role_alias=names.role_alias(fleet),
             role_arn=self.tes_role.role_arn,
             credential_duration_seconds=TES_CREDENTIAL_S,
         )
@@ -124,7 +125,7 @@ class Fleet(Construct):
         self.fleet_group = iot.CfnThingGroup(
             self,
             "FleetGroup",
-            thing_group_name=f"{fleet}-fleet",
+            thing_group_name=names.fleet_group(fleet),
             thing_group_properties=iot.CfnThingGroup.ThingGroupPropertiesProperty(
                 thing_group_description="Every floorline core device (parent of the site groups)"
             ),
@@ -203,7 +204,7 @@ class Fleet(Construct):
                 self,
                 f"Site{re.sub(r'[^A-Za-z0-9]', '', site)}Deployment",
                 target_arn=group.attr_arn,
-                deployment_name=f"{self.fleet_name}-{site}",
+                deployment_name=names.deployment(self.fleet_name, site),
                 components=specs,
                 deployment_policies=greengrass.CfnDeployment.DeploymentPoliciesProperty(
                     failure_handling_policy="ROLLBACK",

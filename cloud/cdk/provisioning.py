@@ -24,12 +24,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from cloud.cdk import names
 from cloud.cdk.iot_policy import SITE_ATTRIBUTE, claim_policy, device_policy, shadow_policy
 from cloud.cdk.lambda_asset import HANDLER, PROVISIONING_HOOK_HANDLER, code_dir
 
 
 def site_group_name(fleet: str, site: str) -> str:
-    return f"{fleet}-site-{site}"
+    return names.site_group(fleet, site)
 
 
 # Stand-ins for the template's parameters inside a policy document; neither can occur in a
@@ -128,7 +129,7 @@ class Provisioning(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
-        self.template_name = f"{fleet}-greengrass-core"
+        self.template_name = names.provisioning_template(fleet)
         self.provisioning_role = iam.Role(
             self,
             "ProvisioningRole",
