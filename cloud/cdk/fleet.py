@@ -30,12 +30,10 @@ from cloud.cdk.suite import (
     device_components,
     shadow_manager_merge,
     site_merge,
+    version_parameters,
 )
 from components.core import topics
 
-DEFAULT_COMPONENT_VERSION: Final = "1.0.0"
-DEFAULT_NUCLEUS_VERSION: Final = "2.14.0"
-DEFAULT_SHADOW_MANAGER_VERSION: Final = "2.3.9"
 SEMVER_PATTERN: Final = r"^\d+\.\d+\.\d+$"
 TES_CREDENTIAL_S: Final = 3600
 
@@ -173,14 +171,12 @@ class Fleet(Construct):
         spec = greengrass.CfnDeployment.ComponentDeploymentSpecificationProperty
         update = greengrass.CfnDeployment.ComponentConfigurationUpdateProperty
         components = device_components()
-        versions = {
-            c.name: self._version_parameter(c.parameter_id, DEFAULT_COMPONENT_VERSION, c.name)
-            for c in components
+        parameters = {
+            p.component: self._version_parameter(p.parameter_id, p.default, p.component)
+            for p in version_parameters()
         }
-        nucleus = self._version_parameter("NucleusVersion", DEFAULT_NUCLEUS_VERSION, NUCLEUS)
-        shadows = self._version_parameter(
-            "ShadowManagerVersion", DEFAULT_SHADOW_MANAGER_VERSION, SHADOW_MANAGER
-        )
+        versions = {c.name: parameters[c.name] for c in components}
+        nucleus, shadows = parameters[NUCLEUS], parameters[SHADOW_MANAGER]
         self.version_parameters = {**versions, NUCLEUS: nucleus, SHADOW_MANAGER: shadows}
         deployments = {}
         for site in sites:
