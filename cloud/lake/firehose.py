@@ -10,6 +10,7 @@ reads the column list from the Glue table; "unknown JSON fields are dropped").
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -18,6 +19,7 @@ from cloud.lake.rows import COLUMNS, PARTITION_KEYS
 
 _COLUMN_NAMES: Final = tuple(c.name for c in COLUMNS)
 _KEY_NAMES: Final = tuple(name for name, _ in PARTITION_KEYS)
+_columns_of: Final = operator.itemgetter(*_COLUMN_NAMES)
 
 
 class ProcessingFailed(ValueError):
@@ -37,6 +39,18 @@ def deaggregate(record: bytes) -> Iterator[dict[str, Any]]:
         text = record.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ProcessingFailed(f"record is not UTF-8: {exc}") from None
+    # Fast path: one object per line, as the decoder packs them (a JSON text holds no raw
+    # newline, so joining the lines with commas gives one array); else object by object.
+    lines = text.strip()
+    if lines.startswith("{"):
+        try:
+            objs = json.loads("[" + lines.replace("\n", ",") + "]")
+        except ValueError:
+            pass
+        else:
+            if all(isinstance(obj, dict) for obj in objs):
+                yield from objs
+                return
     decoder = json.JSONDecoder()
     at = 0
     while True:
@@ -64,4 +78,8 @@ def delivered(obj: dict[str, Any]) -> DeliveredRow:
     if not all(isinstance(k, str) and k for k in keys):
         raise ProcessingFailed(f"partition keys {dict(zip(_KEY_NAMES, keys, strict=True))}"
                                " missing from a row")  # fmt: skip
-    return DeliveredRow(keys, {name: obj.get(name) for name in _COLUMN_NAMES})
+    try:
+        columns = dict(zip(_COLUMN_NAMES, _columns_of(obj), strict=True))
+    except KeyError:  # a column missing from the row: Firehose writes it as null
+        columns = {name: obj.get(name) for name in _COLUMN_NAMES}
+    return DeliveredRow(keys, columns)
