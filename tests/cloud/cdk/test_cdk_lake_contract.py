@@ -27,7 +27,7 @@ from cloud.lake.query import query
 from cloud.lake.store import Lake
 from cloud.rules import definitions as d
 from cloud.rules.engine import RulesEngine
-from cloud.rules.handlers import MemoryBroker, MemoryBucket, MemoryStream, MemoryTable, MemoryTopic
+from cloud.rules.handlers import MemoryStream, memory_handlers
 from components.core import batch, topics
 from components.core.clock import ManualClock
 from components.core.envelope import Record
@@ -54,11 +54,7 @@ def telemetry_stream() -> list[bytes]:
     """What the telemetry stream receives from one device: its MQTT messages through the rules,
     its Stream Manager exports, and records no decoder can read."""
     kinesis = MemoryStream()
-    engine = RulesEngine(
-        d.RULES,
-        {d.KINESIS: kinesis, d.DYNAMODB_V2: MemoryTable(d.STATE_PARTITION_KEY),
-         d.SNS: MemoryTopic(), d.REPUBLISH: MemoryBroker(), d.S3: MemoryBucket()},
-    )  # fmt: skip
+    engine = RulesEngine(d.RULES, memory_handlers(kinesis=kinesis))
     records = [
         *make("dev-001", "vib/adxl345@0x53", "alert", 3),
         *make("dev-001", "rfid/rdm6300@ttyS0", "event", 12),
