@@ -2,8 +2,9 @@
 
 `python -I decoder_asset_runner.py <asset dir>`, stdin: {"invocations": [event, ...],
 "prefix": <Firehose data prefix>}; stdout (last line): {"answers": [...], "objects": [{key,
-body (base64), metadata}]}. The interpreter sees the asset first and the venv's site-packages
-(boto3, moto) behind it, not the repository: whatever the handler imports must be in the asset.
+body (base64), metadata}], "clients_made": n}. The interpreter sees the asset first and the
+venv's site-packages (boto3, moto) behind it, not the repository: whatever the handler
+imports must be in the asset.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def main() -> None:
                 body = got["Body"].read()
                 objects.append({"key": item["Key"], "metadata": got.get("Metadata", {}),
                                 "body": base64.b64encode(body).decode()})  # fmt: skip
-    print(json.dumps({"answers": answers, "objects": objects}))
+        clients_made = handler._client.cache_info().misses  # boto3 clients built, all calls
+    print(json.dumps({"answers": answers, "objects": objects, "clients_made": clients_made}))
 
 
 if __name__ == "__main__":

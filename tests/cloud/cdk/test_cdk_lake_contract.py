@@ -168,6 +168,7 @@ def test_cloud_and_local_paths_file_the_same_rows(synth: Synth, tmp_path: Path) 
     calls = deliveries()
     cloud = run_cloud(synth, calls)
     assert cloud["answers"] == [{"batchItemFailures": []}] * len(calls)
+    assert cloud["clients_made"] == 2  # Firehose and S3, once for every invocation
     objects = {o["key"]: o for o in cloud["objects"]}
     quarantined = {k: o for k, o in objects.items() if k.startswith("decode-failed/")}
     delivered = [base64.b64decode(o["body"]) for k, o in objects.items() if k not in quarantined]
