@@ -3,9 +3,9 @@
 Everything the uplink can send (a message on each topic the rules route, and the raw batches
 Stream Manager appends to Kinesis), plus records that do not decode and two kinds of
 redelivery, goes through the rules engine onto the telemetry stream, and from there
-- to the cloud: the decoder Lambda's handler taken from the synthesized asset (cdk.out), run
-  alone against moto's Firehose and S3; what reaches the delivery stream is then filed as the
-  template's delivery stream says (de-aggregation, the jq partition query, the Glue table's
+- to the cloud: the decoder Lambda's handler taken from the asset `cdk synth` (the pinned npm
+  CLI) wrote, run alone against moto's Firehose and S3; what reaches the delivery stream is
+  then filed as the template's delivery stream says (de-aggregation, the jq partition query, the Glue table's
   columns), read from the template by this test, not from the project's modules;
 - to the local lake (cloud/lake), read back from its Parquet files with DuckDB.
 """
@@ -164,7 +164,8 @@ def run_cloud(synth: Synth, calls: list[list[tuple[str, str, int, bytes]]]) -> d
 
 
 @pytest.mark.slow
-def test_cloud_and_local_paths_file_the_same_rows(synth: Synth, tmp_path: Path) -> None:
+def test_cloud_and_local_paths_file_the_same_rows(cli_synth: Synth, tmp_path: Path) -> None:
+    synth = cli_synth
     calls = deliveries()
     cloud = run_cloud(synth, calls)
     assert cloud["answers"] == [{"batchItemFailures": []}] * len(calls)
