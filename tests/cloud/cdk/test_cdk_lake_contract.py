@@ -5,8 +5,9 @@ Stream Manager appends to Kinesis), plus records that do not decode and two kind
 redelivery, goes through the rules engine onto the telemetry stream, and from there
 - to the cloud: the decoder Lambda's handler taken from the asset `cdk synth` (the pinned npm
   CLI) wrote, run alone against moto's Firehose and S3; what reaches the delivery stream is
-  then filed as the template's delivery stream says (de-aggregation, the jq partition query, the Glue table's
-  columns), read from the template by this test, not from the project's modules;
+  then filed as the template's delivery stream says (de-aggregation, the jq partition query,
+  the Glue table's columns), read from the template by this test, not from the project's
+  modules;
 - to the local lake (cloud/lake), read back from its Parquet files with DuckDB.
 """
 
