@@ -24,6 +24,7 @@ Choices, each narrower than that example policy:
 
 from __future__ import annotations
 
+import json
 from typing import Any, Final
 
 from components.core import topics
@@ -123,6 +124,24 @@ def device_policy(
             },
         ],
     }
+
+
+POLICY_MAX_CHARS: Final = 2048  # AWS IoT Core quota: a policy document, whitespace excluded
+# The longest partition and region names a stack may run in, so a size bound holds anywhere.
+_WIDEST_ARN: Final = {"partition": "aws-us-gov", "region": "xx-xxxxxxxxxxx-9", "account": "0" * 12}
+
+
+def device_policy_budget() -> tuple[int, int, int]:
+    """(characters with empty names, per character of thing name, per character of site) of
+    the device policy at its widest: its size is linear in the two name lengths, since names
+    are topic segments, which JSON never escapes."""
+
+    def size(thing: str, site: str) -> int:
+        doc = device_policy(**_WIDEST_ARN, thing_name=thing, site=site)
+        return len(json.dumps(doc, separators=(",", ":")))
+
+    base = size("", "")
+    return base, size("t", "") - base, size("", "s") - base
 
 
 SHADOW_ACTIONS: Final = ("iot:GetThingShadow", "iot:UpdateThingShadow", "iot:DeleteThingShadow")

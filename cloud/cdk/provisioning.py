@@ -25,7 +25,14 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cloud.cdk import names
-from cloud.cdk.iot_policy import SITE_ATTRIBUTE, claim_policy, device_policy, shadow_policy
+from cloud.cdk.iot_policy import (
+    POLICY_MAX_CHARS,
+    SITE_ATTRIBUTE,
+    claim_policy,
+    device_policy,
+    device_policy_budget,
+    shadow_policy,
+)
 from cloud.cdk.lambda_asset import HANDLER, PROVISIONING_HOOK_HANDLER, code_dir
 
 
@@ -211,7 +218,10 @@ class Provisioning(Construct):
             timeout=cdk.Duration.seconds(5),  # IoT waits at most 5 s for the hook
             role=role,
             log_group=log_group,
-            environment={"SITES": ",".join(sites)},
+            environment={
+                "SITES": ",".join(sites),
+                "POLICY_BUDGET": ",".join(map(str, (*device_policy_budget(), POLICY_MAX_CHARS))),
+            },
             description="Allows a claim to register a new thing in a known site only",
         )
         template_arn = (
