@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,11 @@ def run_cdk_cli(*args: str) -> subprocess.CompletedProcess[str]:
     """The pinned CDK CLI (`python -m cloud.cdk.cli`), as an operator runs it."""
     return subprocess.run([sys.executable, "-m", "cloud.cdk.cli", *args],
                           capture_output=True, text=True, timeout=600)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def cdk_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    return run_cdk_cli
 
 
 @pytest.fixture(scope="session")

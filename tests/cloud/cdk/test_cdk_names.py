@@ -54,10 +54,8 @@ def test_synth_command_exits_non_zero_with_the_reason(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_cdk_cli_synth_fails_on_an_over_long_fleet_name(tmp_path: Path) -> None:
-    from conftest import run_cdk_cli
-
-    proc = run_cdk_cli("synth", "--quiet", "--output", str(tmp_path), "-c", "fleet=" + "f" * 21)
+def test_cdk_cli_synth_fails_on_an_over_long_fleet_name(tmp_path: Path, cdk_cli) -> None:
+    proc = cdk_cli("synth", "--quiet", "--output", str(tmp_path), "-c", "fleet=" + "f" * 21)
     assert proc.returncode != 0
     assert "FAIL synth" in proc.stderr and "37 characters, limit 36" in proc.stderr
     assert not list(tmp_path.glob("*.template.json"))
