@@ -38,6 +38,7 @@ BENCHMARKS: list[tuple[str, str, list[str], list[str]]] = [
     ("lake_ingest", "bench.lake_ingest", [], ["--devices", "5", "--hours", "2"]),
     ("http_ingest", "bench.http_ingest", [], ["--seconds", "3", "--no-wrk"]),
     ("fleet", "bench.fleet", [], ["--quick"]),
+    ("alert_latency", "bench.alert_latency", [], ["--devices", "2", "--seconds", "40"]),
     ("dashboard", "bench.dashboard", [], ["--devices", "10", "--hours", "2"]),
 ]
 

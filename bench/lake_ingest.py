@@ -24,7 +24,7 @@ from cloud.lake.query import query
 from cloud.lake.store import Lake
 from cloud.rules import definitions as d
 from cloud.rules.engine import RulesEngine
-from cloud.rules.handlers import MemoryBroker, MemoryBucket, MemoryStream, MemoryTable, MemoryTopic
+from cloud.rules.handlers import MemoryStream, memory_handlers
 from components.core import batch, topics
 from components.core.clock import ManualClock
 from components.core.envelope import Record
@@ -79,11 +79,7 @@ def main() -> None:
 
     rng = random.Random(2026)
     stream = MemoryStream()
-    engine = RulesEngine(
-        d.RULES,
-        {d.KINESIS: stream, d.DYNAMODB_V2: MemoryTable(d.STATE_PARTITION_KEY),
-         d.SNS: MemoryTopic(), d.REPUBLISH: MemoryBroker(), d.S3: MemoryBucket()},
-    )  # fmt: skip
+    engine = RulesEngine(d.RULES, memory_handlers(kinesis=stream))
     clock = ManualClock(wall_ms=DAY_START_MS + args.hours * 3_600_000)
     t0 = time.perf_counter()
     total_records = 0

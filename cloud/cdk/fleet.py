@@ -21,6 +21,7 @@ from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from cloud.cdk import names
 from cloud.cdk.iot_policy import SITE_ATTRIBUTE, core_device_policy
 from cloud.cdk.provisioning import Provisioning, site_group_name
 from cloud.cdk.suite import (
@@ -29,12 +30,10 @@ from cloud.cdk.suite import (
     device_components,
     shadow_manager_merge,
     site_merge,
+    version_parameters,
 )
 from components.core import topics
 
-DEFAULT_COMPONENT_VERSION: Final = "1.0.0"
-DEFAULT_NUCLEUS_VERSION: Final = "2.14.0"
-DEFAULT_SHADOW_MANAGER_VERSION: Final = "2.3.9"
 SEMVER_PATTERN: Final = r"^\d+\.\d+\.\d+$"
 TES_CREDENTIAL_S: Final = 3600
 
@@ -105,7 +104,7 @@ class Fleet(Construct):
         self.role_alias = iot.CfnRoleAlias(
             self,
             "TokenExchangeRoleAlias",
-            role_alias=f"{fleet}-token-exchange",
+            role_alias=names.role_alias(fleet),
             role_arn=self.tes_role.role_arn,
             credential_duration_seconds=TES_CREDENTIAL_S,
         )
@@ -124,7 +123,7 @@ class Fleet(Construct):
         self.fleet_group = iot.CfnThingGroup(
             self,
             "FleetGroup",
-            thing_group_name=f"{fleet}-fleet",
+            thing_group_name=names.fleet_group(fleet),
             thing_group_properties=iot.CfnThingGroup.ThingGroupPropertiesProperty(
                 thing_group_description="Every floorline core device (parent of the site groups)"
             ),
@@ -172,14 +171,12 @@ class Fleet(Construct):
         spec = greengrass.CfnDeployment.ComponentDeploymentSpecificationProperty
         update = greengrass.CfnDeployment.ComponentConfigurationUpdateProperty
         components = device_components()
-        versions = {
-            c.name: self._version_parameter(c.parameter_id, DEFAULT_COMPONENT_VERSION, c.name)
-            for c in components
+        parameters = {
+            p.component: self._version_parameter(p.parameter_id, p.default, p.component)
+            for p in version_parameters()
         }
-        nucleus = self._version_parameter("NucleusVersion", DEFAULT_NUCLEUS_VERSION, NUCLEUS)
-        shadows = self._version_parameter(
-            "ShadowManagerVersion", DEFAULT_SHADOW_MANAGER_VERSION, SHADOW_MANAGER
-        )
+        versions = {c.name: parameters[c.name] for c in components}
+        nucleus, shadows = parameters[NUCLEUS], parameters[SHADOW_MANAGER]
         self.version_parameters = {**versions, NUCLEUS: nucleus, SHADOW_MANAGER: shadows}
         deployments = {}
         for site in sites:
@@ -203,7 +200,7 @@ class Fleet(Construct):
                 self,
                 f"Site{re.sub(r'[^A-Za-z0-9]', '', site)}Deployment",
                 target_arn=group.attr_arn,
-                deployment_name=f"{self.fleet_name}-{site}",
+                deployment_name=names.deployment(self.fleet_name, site),
                 components=specs,
                 deployment_policies=greengrass.CfnDeployment.DeploymentPoliciesProperty(
                     failure_handling_policy="ROLLBACK",

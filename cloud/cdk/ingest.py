@@ -18,15 +18,15 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cloud.cdk.decoder.handler import QUARANTINE_PREFIX
-from cloud.cdk.lake import TABLE_PREFIX, Lake
+from cloud.cdk.lake import Lake
 from cloud.cdk.lambda_asset import DECODER_HANDLER, HANDLER, code_dir
+from cloud.lake.decode import QUARANTINE_PREFIX
+from cloud.lake.schema import FIREHOSE_ERROR_PREFIX, FIREHOSE_PREFIX
 
-# Firehose prefixes. The data prefix must equal the Glue projection's storage.location.template.
-DATA_PREFIX = (
-    f"{TABLE_PREFIX}site=!{{partitionKeyFromQuery:site}}/dt=!{{partitionKeyFromQuery:dt}}/"
-)
-ERROR_PREFIX = "firehose-errors/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/"
+# Firehose prefixes (one definition with the local lake's layout); the data prefix must equal
+# the Glue projection's storage.location.template.
+DATA_PREFIX = FIREHOSE_PREFIX
+ERROR_PREFIX = FIREHOSE_ERROR_PREFIX
 BUFFER_MIB = 128  # largest Firehose buffer: fewer, bigger Parquet files
 BUFFER_INTERVAL_S = 300
 

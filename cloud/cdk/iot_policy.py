@@ -1,33 +1,34 @@
 """AWS IoT policies for floorline core devices, as plain policy documents (pure functions).
 
-One shared policy serves every core device. Thing policy variables bind it to the certificate's
-own thing: `${iot:Connection.Thing.ThingName}` and the thing's `site` attribute, which fleet
-provisioning sets. An unresolved variable (a certificate not attached to a thing, a thing with
-no site attribute) matches nothing, so the policy fails closed.
+Each core device gets two policies when fleet provisioning registers it: the shared core policy
+(token exchange and the Greengrass data plane, nothing thing-specific) and its own device
+policy, which names its thing and site literally. Thing policy variables are not used: with
+non-exclusive thing association `${iot:Connection.Thing.ThingName}` resolves only when the
+MQTT client id equals the thing name, and the nucleus opens extra connections as `<thing>#2`,
+`<thing>#endpoint-switch`, ..., which a variable-based policy would refuse; over HTTPS (the
+data plane, ShadowManager's cloud sync) the variables do not resolve at all. The Greengrass V2
+guide's minimal core-device policy ("Minimal AWS IoT policy for AWS IoT Greengrass V2 core
+devices") names the thing literally for the same reasons.
 
-Choices, each narrower than the usual Greengrass example policy:
-- Connect: the thing name itself and `<thing>#<suffix>`. The nucleus opens extra connections
-  with suffixed client ids (`#2`, `#endpoint-switch`); thing names cannot contain `#`, so a
+Choices, each narrower than that example policy:
+- Connect: the thing name itself and `<thing>#<suffix>`; thing names cannot contain `#`, so a
   plain `<thing>*` would also let `dev-1` take over the session of `dev-10`, this does not.
 - floorline topics: publish only `floorline/<site>/<thing>/<uplink kind>`, subscribe and
   receive only `floorline/<site>/<thing>/cmd` (components/core/topics.py spells the scheme).
 - Greengrass system topics (health, jobs, MQTT shadow) under `$aws/things/<thing>/` only.
-- The HTTPS shadow actions (`iot:*ThingShadow`, which ShadowManager's cloud sync uses) are not
-  in this shared policy: thing policy variables do not resolve over HTTPS, so here they could
-  only be granted on every thing. Fleet provisioning gives each device a second, small policy
-  naming its own thing literally (`shadow_policy`).
+- HTTPS shadow actions on the device's own classic and named shadows (`shadow_policy`), a
+  policy of its own so the device policy stays within IoT's policy size limit.
 - The Greengrass data-plane actions are HTTPS calls that accept no thing-scoped resource; AWS
-  documents them on `*` for core devices, and that is what is granted.
+  documents them on `*` for core devices, and that is what the shared policy grants.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, Final
 
 from components.core import topics
 
-THING: Final = "${iot:Connection.Thing.ThingName}"
-SITE: Final = "${iot:Connection.Thing.Attributes[site]}"
 SITE_ATTRIBUTE: Final = "site"
 
 # Data-plane actions a core device calls (Greengrass V2 developer guide, "Minimal AWS IoT
@@ -50,55 +51,13 @@ def _arn(partition: str, region: str, account: str, resource: str) -> str:
     return f"arn:{partition}:iot:{region}:{account}:{resource}"
 
 
-def device_topic_pattern(kind: str) -> str:
-    """The topic of one kind for the connected thing, in policy-variable form."""
-    return f"{topics.ROOT}/{SITE}/{THING}/{kind}"
-
-
 def core_device_policy(
     *, partition: str, region: str, account: str, role_alias_arn: str
 ) -> Document:
-    """The IoT policy attached to every core device certificate."""
-
-    def arn(resource: str) -> str:
-        return _arn(partition, region, account, resource)
-
-    own_system = [arn(f"topic/$aws/things/{THING}/{t}") for t in _SYSTEM_TOPICS]
+    """The IoT policy shared by every core device certificate: nothing thing-specific."""
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "ConnectAsOwnThing",
-                "Effect": "Allow",
-                "Action": "iot:Connect",
-                "Resource": [arn(f"client/{THING}"), arn(f"client/{THING}#*")],
-                "Condition": {"Bool": {"iot:Connection.Thing.IsAttached": "true"}},
-            },
-            {
-                "Sid": "PublishOwnUplinkTopics",
-                "Effect": "Allow",
-                "Action": "iot:Publish",
-                "Resource": [arn(f"topic/{device_topic_pattern(k)}") for k in topics.UPLINK_KINDS],
-            },
-            {
-                "Sid": "SubscribeOwnCommands",
-                "Effect": "Allow",
-                "Action": "iot:Subscribe",
-                "Resource": [arn(f"topicfilter/{device_topic_pattern(topics.COMMAND)}")]
-                + [arn(f"topicfilter/$aws/things/{THING}/{f}") for f in _SYSTEM_FILTERS],
-            },
-            {
-                "Sid": "ReceiveOwnCommands",
-                "Effect": "Allow",
-                "Action": "iot:Receive",
-                "Resource": [arn(f"topic/{device_topic_pattern(topics.COMMAND)}")],
-            },
-            {
-                "Sid": "GreengrassSystemTopicsOfOwnThing",
-                "Effect": "Allow",
-                "Action": ["iot:Publish", "iot:Receive"],
-                "Resource": own_system,
-            },
             {
                 "Sid": "TokenExchange",
                 "Effect": "Allow",
@@ -113,6 +72,76 @@ def core_device_policy(
             },
         ],
     }
+
+
+def device_policy(
+    *, partition: str, region: str, account: str, thing_name: str, site: str
+) -> Document:
+    """The policy of one core device: its client ids, its topics, its system topics."""
+
+    def arn(resource: str) -> str:
+        return _arn(partition, region, account, resource)
+
+    def own(kind: str) -> str:
+        return f"{topics.ROOT}/{site}/{thing_name}/{kind}"
+
+    own_system = [arn(f"topic/$aws/things/{thing_name}/{t}") for t in _SYSTEM_TOPICS]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ConnectAsOwnThing",
+                "Effect": "Allow",
+                "Action": "iot:Connect",
+                "Resource": [arn(f"client/{thing_name}"), arn(f"client/{thing_name}#*")],
+            },
+            {
+                # Its own topics only (`*` rather than each uplink kind keeps the document
+                # within IoT's 2048 characters; the rules read only the kinds they know).
+                "Sid": "PublishOwnTopics",
+                "Effect": "Allow",
+                "Action": "iot:Publish",
+                "Resource": arn(f"topic/{own('*')}"),
+            },
+            {
+                "Sid": "SubscribeOwnCommands",
+                "Effect": "Allow",
+                "Action": "iot:Subscribe",
+                "Resource": [arn(f"topicfilter/{own(topics.COMMAND)}")]
+                + [arn(f"topicfilter/$aws/things/{thing_name}/{f}") for f in _SYSTEM_FILTERS],
+            },
+            {
+                "Sid": "ReceiveOwnCommands",
+                "Effect": "Allow",
+                "Action": "iot:Receive",
+                "Resource": [arn(f"topic/{own(topics.COMMAND)}")],
+            },
+            {
+                "Sid": "GreengrassSystemTopicsOfOwnThing",
+                "Effect": "Allow",
+                "Action": ["iot:Publish", "iot:Receive"],
+                "Resource": own_system,
+            },
+        ],
+    }
+
+
+POLICY_MAX_CHARS: Final = 2048  # AWS IoT Core quota: a policy document, whitespace excluded
+# The longest partition and region names a stack may run in, so a size bound holds anywhere.
+_WIDEST_ARN: Final = {"partition": "aws-us-gov", "region": "xx-xxxxxxxxxxx-9", "account": "0" * 12}
+
+
+def device_policy_budget() -> tuple[int, int, int]:
+    """(characters with empty names, per character of thing name, per character of site) of
+    the device policy at its widest: its size is linear in the two name lengths, since names
+    are topic segments, which JSON never escapes."""
+
+    def size(thing: str, site: str) -> int:
+        doc = device_policy(**_WIDEST_ARN, thing_name=thing, site=site)
+        return len(json.dumps(doc, separators=(",", ":")))
+
+    base = size("", "")
+    return base, size("t", "") - base, size("", "s") - base
 
 
 SHADOW_ACTIONS: Final = ("iot:GetThingShadow", "iot:UpdateThingShadow", "iot:DeleteThingShadow")

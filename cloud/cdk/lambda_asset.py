@@ -1,10 +1,12 @@
-"""Package a Lambda handler with exactly the components.core modules it imports (and the
-lake's pure row definition, cloud/lake/rows.py, when it imports that).
+"""Package a Lambda handler with exactly the project modules it imports, and nothing else.
 
 The stack's functions (the batch decoder, the provisioning hook) share code with the device
-(batch format, envelope, topic scheme). Each asset carries its handler plus the core modules
-reachable from it (found by reading imports, not listed by hand), and nothing else: no SQLite
-log, no CDK, no third-party packages.
+and the local lake (batch format, envelope, topic scheme, the lake's decode path). Each asset
+carries its handler plus the first-party modules reachable from it (found by reading imports,
+not listed by hand): no SQLite log, no CDK, no third-party packages.
+
+`module_closure` is the one definition of "what a piece of code needs from this repository";
+anything else that packages code (a component artifact) can ask it the same question.
 """
 
 from __future__ import annotations
@@ -21,67 +23,75 @@ HERE = Path(__file__).resolve().parent
 DECODER_HANDLER = HERE / "decoder" / "handler.py"
 PROVISIONING_HOOK_HANDLER = HERE / "provisioning_hook" / "handler.py"
 HANDLER = "handler.handler"  # every asset puts its handler at the root as handler.py
-_CORE_PACKAGE = "components.core"
-_LAKE_ROWS = "cloud.lake.rows"
 
 
-def _imports_module(source: Path, module: str) -> bool:
-    tree = ast.parse(source.read_text(), filename=str(source))
-    return any(isinstance(n, ast.ImportFrom) and n.module == module for n in ast.walk(tree))
+def _module_file(dotted: str, root: Path) -> Path | None:
+    """The file of a first-party module or package under `root`, if there is one."""
+    base = root.joinpath(*dotted.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
-def _core_imports(source: Path) -> set[str]:
-    """Names of components.core modules imported by one file."""
-    found: set[str] = set()
+def _package_of(path: Path, root: Path) -> list[str]:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return parts if path.name == "__init__.py" else parts[:-1]
+
+
+def _imported_names(source: Path, root: Path) -> set[str]:
+    """Dotted names one file imports (absolute; relative imports resolved when under `root`).
+    `from a.b import c` yields both `a.b` and `a.b.c`: c may be a module or an attribute."""
+    names: set[str] = set()
     for node in ast.walk(ast.parse(source.read_text(), filename=str(source))):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            if node.module == _CORE_PACKAGE:
-                found.update(alias.name for alias in node.names)
-            elif node.module.startswith(_CORE_PACKAGE + "."):
-                found.add(node.module.split(".")[2])
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.startswith(_CORE_PACKAGE + "."):
-                    found.add(alias.name.split(".")[2])
-    return found
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                if not source.is_relative_to(root):
+                    continue
+                package = _package_of(source, root)
+                package = package[: len(package) - node.level + 1]
+                module = ".".join([*package, *filter(None, [node.module])])
+            else:
+                module = node.module or ""
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names if alias.name != "*")
+    return names
 
 
-def core_closure(entry: Path, core_dir: Path | None = None) -> list[str]:
-    """Every components.core module reachable from `entry`, sorted."""
-    core_dir = core_dir or REPO_ROOT / "components" / "core"
-    seen: set[str] = set()
-    todo = sorted(_core_imports(entry))
+def module_closure(entry: Path, root: Path = REPO_ROOT) -> list[str]:
+    """Every first-party module reachable from `entry` through imports, as repo-relative
+    POSIX paths, sorted; package `__init__.py` files of each module included.
+
+    A name is first-party when its file exists under `root`; the standard library and
+    third-party packages (boto3 in the Lambda runtime) are left to the runtime. Imports inside
+    functions count too: a lazily imported project module must be in the package all the same.
+    """
+    seen: set[Path] = set()
+    todo = [entry]
     while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        path = core_dir / f"{name}.py"
-        if not path.is_file():
-            raise FileNotFoundError(f"{entry.name} imports components.core.{name}: {path} missing")
-        seen.add(name)
-        todo.extend(sorted(_core_imports(path) - seen))
-    return sorted(seen)
+        path = todo.pop()
+        for dotted in _imported_names(path, root):
+            parts = dotted.split(".")
+            for depth in range(1, len(parts) + 1):  # a.b.c needs a/__init__ and a/b/__init__
+                found = _module_file(".".join(parts[:depth]), root)
+                if found is not None and found not in seen:
+                    seen.add(found)
+                    todo.append(found)
+    seen.discard(entry)
+    return sorted(path.relative_to(root).as_posix() for path in seen)
 
 
 @functools.cache
 def code_dir(handler_file: Path) -> Path:
-    """A staging directory laid out as the Lambda sees it (built once per process)."""
+    """A staging directory laid out as the Lambda sees it (built once per process): the
+    handler as handler.py at the root, the modules it reaches at their repo paths."""
     stage = Path(tempfile.mkdtemp(prefix=f"floorline-{handler_file.parent.name}-"))
     atexit.register(shutil.rmtree, stage, True)
-    core_src = REPO_ROOT / "components" / "core"
-    core_dst = stage / "components" / "core"
-    core_dst.mkdir(parents=True)
-    (stage / "components" / "__init__.py").write_text("")
-    (core_dst / "__init__.py").write_text("")
-    for name in core_closure(handler_file, core_src):
-        shutil.copyfile(core_src / f"{name}.py", core_dst / f"{name}.py")
-    if _imports_module(handler_file, _LAKE_ROWS):
-        # The lake's row definition (pure Python, standard library only): one source for the
-        # local lake and the cloud's decoder.
-        rows_dst = stage / "cloud" / "lake"
-        rows_dst.mkdir(parents=True)
-        for init in (stage / "cloud" / "__init__.py", rows_dst / "__init__.py"):
-            init.write_text("")
-        shutil.copyfile(REPO_ROOT / "cloud" / "lake" / "rows.py", rows_dst / "rows.py")
+    for relative in module_closure(handler_file):
+        target = stage / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO_ROOT / relative, target)
     shutil.copyfile(handler_file, stage / "handler.py")
     return stage

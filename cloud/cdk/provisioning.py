@@ -1,8 +1,10 @@
 """Fleet provisioning by claim for Greengrass core devices.
 
 - a template that registers a core device: creates the thing with its `site` attribute,
-  activates its certificate, attaches the shared core policy and a per-device shadow policy,
-  and puts the thing in its site's group (groups must exist: an unknown site fails);
+  activates its certificate, attaches the shared core policy, its own device policy and shadow
+  policy (iot_policy.py: thing and site named literally, filled in from the template's
+  parameters), and puts the thing in its site's group (groups must exist: an unknown site
+  fails);
 - a pre-provisioning hook (provisioning_hook/handler.py) that refuses existing thing names,
   unknown sites and names that are not topic segments;
 - the template's service role and the claim policy, which lets the claim certificate call this
@@ -22,25 +24,44 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cloud.cdk.iot_policy import SITE_ATTRIBUTE, claim_policy, shadow_policy
+from cloud.cdk import names
+from cloud.cdk.iot_policy import (
+    POLICY_MAX_CHARS,
+    SITE_ATTRIBUTE,
+    claim_policy,
+    device_policy,
+    device_policy_budget,
+    shadow_policy,
+)
 from cloud.cdk.lambda_asset import HANDLER, PROVISIONING_HOOK_HANDLER, code_dir
 
 
 def site_group_name(fleet: str, site: str) -> str:
-    return f"{fleet}-site-{site}"
+    return names.site_group(fleet, site)
 
 
-_THING_MARK: Final = "\x00THING\x00"  # cannot occur in a policy document or a thing name
+# Stand-ins for the template's parameters inside a policy document; neither can occur in a
+# policy document, a thing name or a site id.
+_MARKS: Final = {"\x00THING\x00": "ThingName", "\x00SITE\x00": "SiteId"}
+_THING_MARK, _SITE_MARK = _MARKS
 
 
 def per_thing_policy_document(document: dict[str, object]) -> dict[str, object]:
-    """A policy document as the escaped string a template takes, with every occurrence of
-    _THING_MARK replaced by the ThingName parameter (Fn::Join, evaluated at provisioning)."""
-    text = json.dumps(document, separators=(",", ":"))
-    parts = text.split(json.dumps(_THING_MARK)[1:-1])
-    joined: list[object] = [parts[0]]
-    for part in parts[1:]:
-        joined += [{"Ref": "ThingName"}, part]
+    """A policy document as the escaped string a template takes, with every mark replaced by
+    its parameter (Fn::Join with Ref, evaluated at provisioning)."""
+    joined: list[object] = [json.dumps(document, separators=(",", ":"))]
+    for mark, parameter in _MARKS.items():
+        escaped = json.dumps(mark)[1:-1]
+        split: list[object] = []
+        for piece in joined:
+            if not isinstance(piece, str):
+                split.append(piece)
+                continue
+            parts = piece.split(escaped)
+            split.append(parts[0])
+            for part in parts[1:]:
+                split += [{"Ref": parameter}, part]
+        joined = split
     return {"Fn::Join": ["", joined]}
 
 
@@ -51,6 +72,10 @@ def provisioning_template_body(
     shadows = shadow_policy(
         partition=partition, region=region, account=account, thing_name=_THING_MARK
     )
+    own = device_policy(
+        partition=partition, region=region, account=account, thing_name=_THING_MARK,
+        site=_SITE_MARK,
+    )  # fmt: skip
     return {
         "Parameters": {
             "ThingName": {"Type": "String"},
@@ -86,6 +111,10 @@ def provisioning_template_body(
                 "Properties": {"PolicyName": core_policy_name},
             },
             # Named by IoT after a hash of the document, which holds the thing name: one each.
+            "DevicePolicy": {
+                "Type": "AWS::IoT::Policy",
+                "Properties": {"PolicyDocument": per_thing_policy_document(own)},
+            },
             "ShadowPolicy": {
                 "Type": "AWS::IoT::Policy",
                 "Properties": {"PolicyDocument": per_thing_policy_document(shadows)},
@@ -107,7 +136,7 @@ class Provisioning(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
-        self.template_name = f"{fleet}-greengrass-core"
+        self.template_name = names.provisioning_template(fleet)
         self.provisioning_role = iam.Role(
             self,
             "ProvisioningRole",
@@ -189,7 +218,10 @@ class Provisioning(Construct):
             timeout=cdk.Duration.seconds(5),  # IoT waits at most 5 s for the hook
             role=role,
             log_group=log_group,
-            environment={"SITES": ",".join(sites)},
+            environment={
+                "SITES": ",".join(sites),
+                "POLICY_BUDGET": ",".join(map(str, (*device_policy_budget(), POLICY_MAX_CHARS))),
+            },
             description="Allows a claim to register a new thing in a known site only",
         )
         template_arn = (

@@ -25,6 +25,9 @@ from components.core import topics
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 NUCLEUS: Final = "aws.greengrass.Nucleus"
 SHADOW_MANAGER: Final = "aws.greengrass.ShadowManager"
+DEFAULT_COMPONENT_VERSION: Final = "1.0.0"
+DEFAULT_NUCLEUS_VERSION: Final = "2.14.0"
+DEFAULT_SHADOW_MANAGER_VERSION: Final = "2.3.9"
 SITE_KEY: Final = "siteId"
 STREAM_KEY: Final = "kinesisStreamName"
 
@@ -50,6 +53,26 @@ def device_components(root: Path = REPO_ROOT) -> list[SuiteComponent]:
             continue
         parsed = recipe.load(source.recipe_path)[1]
         out.append(SuiteComponent(source.key, source.name, recipe.default_configuration(parsed)))
+    return out
+
+
+@dataclass(frozen=True)
+class VersionParameter:
+    """A stack parameter naming the version of one component in every site's deployment."""
+
+    parameter_id: str
+    component: str
+    default: str
+
+
+def version_parameters(root: Path = REPO_ROOT) -> list[VersionParameter]:
+    """Every component version the deployments take from a stack parameter."""
+    out = [VersionParameter(c.parameter_id, c.name, DEFAULT_COMPONENT_VERSION)
+           for c in device_components(root)]  # fmt: skip
+    out.append(VersionParameter("NucleusVersion", NUCLEUS, DEFAULT_NUCLEUS_VERSION))
+    out.append(
+        VersionParameter("ShadowManagerVersion", SHADOW_MANAGER, DEFAULT_SHADOW_MANAGER_VERSION)
+    )
     return out
 
 

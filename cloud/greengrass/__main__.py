@@ -21,12 +21,20 @@ errors = Console(stderr=True)
 def _build(args: argparse.Namespace) -> int:
     from cloud.greengrass.build import build
 
+    pins = None
+    if args.gdk_layout:
+        from cloud.greengrass.gdk_projects import PROJECTS_DIR, published_versions
+
+        pins = published_versions(args.root / PROJECTS_DIR)
+        for name, version in sorted(pins.items()):
+            console.print(f"suite pins {name} ={version} (published by GDK from {PROJECTS_DIR}/)")
     built = build(
         args.root,
         args.out,
         version=args.version,
         components=args.component,
         gdk_layout=args.gdk_layout,
+        pins=pins,
     )
     table = Table(title=f"greengrass-build: {len(built)} components")
     table.add_column("component", no_wrap=True)
@@ -76,6 +84,10 @@ def _publish(args: argparse.Namespace) -> int:
         components=args.component,
     )
     for r in results:
+        if r.skipped:
+            console.print(f"[green]OK[/green] {r.name} {r.version} (already published by an "
+                          "earlier run of this build: skipped)", soft_wrap=True)  # fmt: skip
+            continue
         console.print(f"[green]OK[/green] {r.name} {r.version}", soft_wrap=True)
         for uri in r.artifact_uris:
             console.print(f"   artifact {uri}", soft_wrap=True)

@@ -91,7 +91,10 @@ def build(
     version: str | None = None,
     components: Iterable[str] | None = None,
     gdk_layout: bool = False,
+    pins: Mapping[str, str] | None = None,
 ) -> dict[str, BuiltComponent]:
+    """`pins`: versions the suite's dependencies require instead of `version` (e.g. what GDK
+    published for each component)."""
     settings = read_gdk_settings(root)
     version = version or settings.version
     if version != layout.NEXT_PATCH and not layout.is_semver(version):
@@ -117,7 +120,8 @@ def build(
         source_recipe = loaded[source.name][1]
         deps = None
         if source.package is None:
-            deps = {name: version for name in source_recipe.get("ComponentDependencies") or {}}
+            deps = {name: (pins or {}).get(name, version)
+                    for name in source_recipe.get("ComponentDependencies") or {}}  # fmt: skip
         stamped = recipe.stamp(
             source_recipe,
             name=source.name,

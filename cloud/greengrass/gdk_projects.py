@@ -12,6 +12,11 @@ suite of six components needs six projects. Each generated folder is a plain GDK
 
 so `gdk component build` there zips the same files our own build zips, and
 `gdk component publish` publishes the component. Generated, never committed.
+
+GDK's publish leaves the recipe it sent as `greengrass-build/recipes/<name>-<version>.yaml` in
+each project; `published_versions` reads the versions from there, so the suite built next
+(`build --gdk-layout`, GDK's custom build for the top-level project) pins exactly what GDK
+chose, NEXT_PATCH included.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
-from cloud.greengrass import artifact, layout
+from cloud.greengrass import artifact, layout, recipe
 from cloud.greengrass.build import check_sources, select
 from cloud.greengrass.project import component_sources, read_gdk_settings
 
@@ -89,3 +94,19 @@ def generate(
             target.write_bytes(data)
         folders.append(folder)
     return folders
+
+
+def published_versions(projects: Path) -> dict[str, str]:
+    """Component name -> the newest version GDK published from `projects` (none if never)."""
+    found: dict[str, str] = {}
+    for folder in sorted(p for p in projects.glob("*") if p.is_dir()):
+        name = folder.name
+        for path in (folder / layout.BUILD_DIR / "recipes").glob(f"{name}-*.yaml"):
+            version = str(recipe.load(path)[1].get("ComponentVersion", ""))
+            if not layout.is_semver(version) or path.name != layout.publish_recipe_name(
+                name, version
+            ):
+                continue  # not a publish recipe of this component
+            if name not in found or layout.semver_key(version) > layout.semver_key(found[name]):
+                found[name] = version
+    return found

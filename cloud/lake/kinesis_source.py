@@ -55,7 +55,12 @@ class KinesisSource:
             page = self.kinesis.get_records(ShardIterator=iterator, Limit=limit)["Records"]
             result = PollResult(records=len(page))
             if page:
-                result.ingested = self.lake.ingest(record["Data"] for record in page)
+                # As Lambda hands them to the decoder: sequence number, key, arrival, data.
+                result.ingested = self.lake.ingest_stream(
+                    (r["SequenceNumber"], r["PartitionKey"],
+                     int(r["ApproximateArrivalTimestamp"].timestamp() * 1000), r["Data"])
+                    for r in page
+                )  # fmt: skip
                 self.lake.set_checkpoint(key, page[-1]["SequenceNumber"])
             results.append(result)
         return results

@@ -43,12 +43,22 @@ COLUMNS: Final = tuple(
 )
 
 # Where the rows live, relative to the bucket (or the local lake folder). The Firehose prefix
-# takes site and dt from the transform that decodes the binary batches (partitionKeyFromLambda).
+# takes site and dt from each row, read by its jq metadata extraction (partitionKeyFromQuery).
 PARTITION_PATH: Final = TABLE + "/site={site}/dt={dt}/"
 FIREHOSE_PREFIX: Final = PARTITION_PATH.format(
-    site="!{partitionKeyFromLambda:site}", dt="!{partitionKeyFromLambda:dt}"
+    site="!{partitionKeyFromQuery:site}", dt="!{partitionKeyFromQuery:dt}"
 )
-FIREHOSE_ERROR_PREFIX: Final = "firehose-errors/!{firehose:error-output-type}/"
+# Where Firehose puts what it could not file: error type, then the day it happened.
+FIREHOSE_ERROR_PREFIX: Final = (
+    "firehose-errors/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/"
+)
+
+
+def firehose_error_prefix(error_type: str, day: str) -> str:
+    """FIREHOSE_ERROR_PREFIX as Firehose expands it (e.g. `processing-failed`, `2026-11-19`)."""
+    return FIREHOSE_ERROR_PREFIX.replace("!{firehose:error-output-type}", error_type).replace(
+        "!{timestamp:yyyy-MM-dd}", day
+    )
 
 
 def glue_table_parameters(location: str) -> dict[str, str]:

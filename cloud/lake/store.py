@@ -3,8 +3,14 @@
 Layout under `root`::
 
     telemetry/site=<site>/dt=<yyyy-MM-dd>/part-<ingest_ms>-<id>.parquet
-    _quarantine/<ingest_ms>-<sha256 prefix>.bin (+ .why)   batches that could not be decoded
+    decode-failed/<arrival day>/<sequence>.flb (+ .why)   stream records that did not decode
+    firehose-errors/processing-failed/<day>/<sequence>.json (+ .why)  rows Firehose could not file
     _lake.sqlite                                          identities seen, files, state
+
+What comes in is decoded and routed by cloud/lake/decode.py's `process`, the function the
+cloud's decoder Lambda runs, fed the Kinesis event Lambda would hand it; what it puts is
+filed as the stack's Firehose files it (cloud/lake/firehose.py). The quarantine keys are the
+ones the Lambda writes to the lake bucket. So whatever the cloud rejects, this lake rejects.
 
 Exactly once: the identities of the records written by an `ingest` call, and the names of the
 Parquet files holding them, commit in one SQLite transaction *after* the files are written and
@@ -16,8 +22,8 @@ and will be delivered again). Compaction swaps files the same way.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import logging
 import os
 import sqlite3
 import uuid
@@ -30,20 +36,25 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cloud.lake import decode, firehose
+from cloud.lake.rows import utc_date
 from cloud.lake.schema import (
     ARROW_SCHEMA,
     PARTITION_PATH,
     TABLE,
-    partition_date,
-    row,
+    firehose_error_prefix,
     state_item,
 )
-from components.core import batch
+from components.core import batch, topics
 from components.core.clock import Clock
-from components.core.envelope import EnvelopeError, Identity, Record, from_dict
+from components.core.envelope import Identity, Record
+
+log = logging.getLogger(__name__)
 
 TMP_SUFFIX: Final = ".tmp"
-_SITE_OK: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:-")
+# The stream this lake stands behind, as the decoder's event names it (Lambda's eventSourceARN).
+LOCAL_STREAM_ARN: Final = "arn:aws:kinesis:local:000000000000:stream/floorline-telemetry"
+LOCAL_PARTITION_KEY: Final = "local"  # records fed as bare bytes carry none; decode ignores it
 SMALL_FILE_BYTES: Final = 8 * 1024 * 1024  # files below this are merged by compact()
 PARQUET_COMPRESSION: Final = "snappy"  # Firehose's ParquetSerDe default
 
@@ -75,24 +86,6 @@ class CompactionResult:
     partitions: int = 0
     files_merged: int = 0
     files_written: int = 0
-
-
-def decode_delivery(data: bytes) -> tuple[str, list[Record]]:
-    """(site, records) of one stream record: an uplink batch, or an alert envelope as the
-    `floorline_alerts` rule forwards it (JSON with the `site` the rule added)."""
-    if data[:1] == b"{":
-        try:
-            doc = json.loads(data)
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise batch.BatchError(f"JSON delivery does not parse: {exc}") from None
-        if not isinstance(doc, dict):
-            raise batch.BatchError("JSON delivery is not an object", doc)
-        site, records = doc.get("site"), [from_dict(doc)]
-    else:
-        site, records = batch.decode(data)
-    if not isinstance(site, str) or not site or not set(site) <= _SITE_OK:
-        raise batch.BatchError(f"site {site!r} is not a valid topic segment", site)
-    return site, records
 
 
 def _fsync_dir(path: Path) -> None:
@@ -156,60 +149,90 @@ class Lake:
     # ---- ingest ---------------------------------------------------------------------------
 
     def ingest(self, batches: Iterable[bytes]) -> IngestResult:
-        """Decode, deduplicate and write `batches`; returns once they are durable.
+        """Decode, deduplicate and write `batches` (telemetry-stream records: uplink batches,
+        alerts); returns once they are durable. Each gets the next local sequence number and
+        the lake clock's time as its arrival.
 
         Acknowledge them upstream (Kinesis checkpoint, MQTT ack) only after this returns.
         """
-        ingest_ms = self.clock.wall_ms()
-        result = IngestResult()
-        decoded: list[tuple[str, list[Record]]] = []
-        for data in batches:
-            result.batches += 1
-            try:
-                site, records = decode_delivery(data)
-            except (batch.BatchError, EnvelopeError) as exc:
-                self._quarantine(data, exc, ingest_ms)
-                result.quarantined += 1
-                continue
-            decoded.append((site, records))
-            result.records += len(records)
-        if decoded:
-            self._write(decoded, ingest_ms, result)
+        datas = list(batches)
+        arrival_ms = self.clock.wall_ms()
+        first = self._take_sequence_numbers(len(datas))
+        return self.ingest_stream(
+            (f"{first + i:020d}", LOCAL_PARTITION_KEY, arrival_ms, data)
+            for i, data in enumerate(datas)
+        )
+
+    def ingest_stream(self, records: Iterable[tuple[str, str, int, bytes]]) -> IngestResult:
+        """Like `ingest`, for Kinesis records as read from a stream: (sequence number,
+        partition key, arrival ms, data). Runs the decoder Lambda's own `process` on the event
+        Lambda would build from them, then files what it puts as Firehose would."""
+        event = decode.lambda_event(records, LOCAL_STREAM_ARN)
+        result = IngestResult(batches=len(event["Records"]))
+        put: list[firehose.DeliveredRow] = []
+
+        def accept(firehose_records: list[bytes]) -> list[bool]:
+            for number, record in enumerate(firehose_records):
+                try:
+                    put.extend(firehose.deliver(record))
+                except firehose.ProcessingFailed as exc:  # what Firehose's error output keeps
+                    day = utc_date(self.clock.wall_ms())
+                    key = firehose_error_prefix("processing-failed", day) + f"{uuid.uuid4().hex}"
+                    self._keep(f"{key}-{number}.json", record, str(exc),
+                               "firehose_processing_failed")  # fmt: skip
+            return [True] * len(firehose_records)  # accepted: Firehose owns them now
+
+        def quarantine(key: str, data: bytes, reason: str) -> None:
+            self._keep(key, data, reason, "quarantined_batches")
+            result.quarantined += 1
+
+        answer = decode.process(event, accept, quarantine, log=log.debug)
+        assert not answer["batchItemFailures"], answer  # accept() refuses nothing
+        result.records = len(put)
+        if put:
+            self._write(put, result)
         return result
 
     def ingest_records(self, site: str, records: Sequence[Record]) -> IngestResult:
         """Like `ingest`, for records already decoded (e.g. by a simulation's cloud side)."""
-        if not site or not set(site) <= _SITE_OK:
+        if not topics.is_segment(site):
             raise batch.BatchError(f"site {site!r} is not a valid topic segment", site)
+        ingest_ms = self.clock.wall_ms()
         result = IngestResult(batches=1, records=len(records))
-        self._write([(site, list(records))], self.clock.wall_ms(), result)
+        self._write([firehose.delivered(decode.row(r, site, ingest_ms)) for r in records], result)
         return result
 
-    def _write(
-        self, decoded: list[tuple[str, list[Record]]], ingest_ms: int, result: IngestResult
-    ) -> None:
+    def _take_sequence_numbers(self, count: int) -> int:
+        """The first of `count` local sequence numbers, never handed out before."""
+        self._count("stream_sequence", count)
+        (last,) = self.db.execute(
+            "SELECT value FROM counters WHERE name = 'stream_sequence'"
+        ).fetchone()
+        return int(last) - count + 1
+
+    def _write(self, delivered: list[firehose.DeliveredRow], result: IngestResult) -> None:
         renames: list[tuple[Path, Path]] = []
+        file_ms = self.clock.wall_ms()
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            partitions: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-            seen_devices: dict[str, str] = {}
-            fresh = self._insert_identities(decoded)
-            for site, records in decoded:
-                for record in records:
-                    seen_devices[record.device] = site
-                    if fresh is not None:
-                        if record.identity not in fresh:  # known, or earlier in this call
-                            result.duplicates += 1
-                            continue
-                        fresh.discard(record.identity)
-                    partitions[(site, partition_date(record, ingest_ms))].append(
-                        row(record, ingest_ms)
-                    )
+            partitions: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+            seen_devices: dict[str, tuple[str, int]] = {}
+            fresh = self._insert_identities(delivered)
+            for item in delivered:
+                columns = item.columns
+                seen_devices[columns["device"]] = (item.keys[0], columns["ingest_ms"])
+                if fresh is not None:
+                    identity = (columns["device"], columns["stream"], columns["seq"])
+                    if identity not in fresh:  # known, or earlier in this call
+                        result.duplicates += 1
+                        continue
+                    fresh.discard(identity)
+                partitions[item.keys].append(columns)
             for (site, day), rows in sorted(partitions.items()):
                 final = (
                     self.root
                     / PARTITION_PATH.format(site=site, dt=day)
-                    / f"part-{ingest_ms}-{uuid.uuid4().hex[:12]}.parquet"
+                    / f"part-{file_ms}-{uuid.uuid4().hex[:12]}.parquet"
                 )
                 tmp = final.with_name(final.name + TMP_SUFFIX)
                 renames.append((tmp, final))  # before writing: a failed write is cleaned too
@@ -221,8 +244,8 @@ class Lake:
             self.db.executemany(
                 "INSERT INTO state VALUES (?, ?) ON CONFLICT(device) DO UPDATE "
                 "SET item = excluded.item",
-                [(device, json.dumps(state_item(device, site, ingest_ms)))
-                 for device, site in seen_devices.items()],
+                [(device, json.dumps(state_item(device, site, seen_ms)))
+                 for device, (site, seen_ms) in seen_devices.items()],
             )  # fmt: skip
             self._count("rows_written", result.rows_written)
             self._count("duplicates_dropped", result.duplicates)
@@ -237,11 +260,12 @@ class Lake:
         for directory in {final.parent for _, final in renames}:
             _fsync_dir(directory)
 
-    def _insert_identities(self, decoded: list[tuple[str, list[Record]]]) -> set[Identity] | None:
-        """Claim the identities of `decoded` inside the open transaction. Returns None when every
-        one was new (the common case: one statement for them all), else the set of those this
-        call claimed first; a record whose identity is not in it is a duplicate."""
-        identities = [record.identity for _, records in decoded for record in records]
+    def _insert_identities(self, delivered: list[firehose.DeliveredRow]) -> set[Identity] | None:
+        """Claim the identities of `delivered` inside the open transaction. Returns None when
+        every one was new (the common case: one statement for them all), else the set of those
+        this call claimed first; a row whose identity is not in it is a duplicate."""
+        identities = [(d.columns["device"], d.columns["stream"], d.columns["seq"])
+                      for d in delivered]  # fmt: skip
         self.db.execute("SAVEPOINT claim")
         before = self.db.total_changes
         self.db.executemany("INSERT OR IGNORE INTO identities VALUES (?, ?, ?)", identities)
@@ -259,17 +283,14 @@ class Lake:
                 fresh.add(identity)
         return fresh
 
-    def _quarantine(self, data: bytes, exc: Exception, ingest_ms: int) -> None:
-        """Keep what could not be decoded, with the reason: never a silent drop."""
-        folder = self.root / "_quarantine"
-        folder.mkdir(exist_ok=True)
-        stem = f"{ingest_ms}-{hashlib.sha256(data).hexdigest()[:16]}"
-        (folder / f"{stem}.bin").write_bytes(data)
-        evidence = getattr(exc, "evidence", None)
-        (folder / f"{stem}.why").write_text(
-            f"{type(exc).__name__}: {exc}\nevidence: {evidence!r:.500}\n", encoding="utf-8"
-        )
-        self._count("quarantined_batches")
+    def _keep(self, key: str, data: bytes, reason: str, counter: str) -> None:
+        """Keep what could not be filed, under the bucket key the cloud would use, with the
+        reason beside it: never a silent drop."""
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        path.with_name(path.name + ".why").write_text(reason + "\n", encoding="utf-8")
+        self._count(counter)
 
     # ---- compaction -----------------------------------------------------------------------
 

@@ -96,3 +96,21 @@ class MemoryBucket:
 
     def __call__(self, call: ActionCall) -> None:
         self.objects[call.params["key"]] = call.payload
+
+
+def memory_handlers(**given: ActionHandler) -> dict[str, ActionHandler]:
+    """An in-memory stand-in for every action type (a fresh one each), except those `given`
+    by action type name (e.g. `kinesis=stream` to keep hold of the stream)."""
+    from cloud.rules import definitions as d
+
+    handlers: dict[str, ActionHandler] = {
+        d.KINESIS: MemoryStream(),
+        d.DYNAMODB_V2: MemoryTable(d.STATE_PARTITION_KEY),
+        d.SNS: MemoryTopic(),
+        d.REPUBLISH: MemoryBroker(),
+        d.S3: MemoryBucket(),
+    }
+    unknown = set(given) - set(handlers)
+    if unknown:
+        raise ValueError(f"no action types {sorted(unknown)}")
+    return handlers | given

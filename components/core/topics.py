@@ -48,6 +48,11 @@ def _segment(value: str, what: str) -> str:
     return value
 
 
+def is_segment(value: object) -> bool:
+    """Whether `value` may stand as a site or thing segment of a floorline topic."""
+    return isinstance(value, str) and bool(_SEGMENT_RE.match(value))
+
+
 def check_topic(topic: str) -> str:
     """Reject a topic IoT Core would reject (length, levels, wildcards in a publish)."""
     body = topic

@@ -2,8 +2,8 @@
 
 The CA signs a server certificate for the broker (SAN localhost / 127.0.0.1) and one client
 certificate per thing, whose Common Name is the thing name: the broker uses it as the MQTT
-user name, so the ACL can confine each device to its own topics, as an IoT policy does with
-`${iot:Connection.Thing.ThingName}`.
+user name, so the ACL can confine each device to its own topics, as each device's IoT policy
+does by naming its thing (cloud/cdk/iot_policy.py).
 """
 
 from __future__ import annotations

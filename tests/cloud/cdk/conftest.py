@@ -7,6 +7,9 @@ JSII_NODE is already set, so these tests need no system Node.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,3 +48,25 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     template = json.loads((outdir / "Floorline.template.json").read_text())
     report = json.loads((outdir / "validation-report.json").read_text())
     return Synth(outdir=outdir, template=template, report=report, stack=stack)
+
+
+def run_cdk_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The pinned CDK CLI (`python -m cloud.cdk.cli`), as an operator runs it."""
+    return subprocess.run([sys.executable, "-m", "cloud.cdk.cli", *args],
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def cdk_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    return run_cdk_cli
+
+
+@pytest.fixture(scope="session")
+def cli_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The cloud assembly `cdk synth` writes (the npm CLI running the app, as for a deploy)."""
+    outdir = tmp_path_factory.mktemp("cli-cdk.out")
+    proc = run_cdk_cli("synth", "--quiet", "--output", str(outdir))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    template = json.loads((outdir / "Floorline.template.json").read_text())
+    report = json.loads((outdir / "validation-report.json").read_text())
+    return Synth(outdir=outdir, template=template, report=report, stack=None)

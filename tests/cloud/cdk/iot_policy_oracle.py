@@ -1,8 +1,10 @@
 """An evaluator of AWS IoT policies for tests, written from the IoT policy rules.
 
-Policy variables are substituted from the connecting thing; in resources and actions `*`
-matches any run of characters and `?` one character; access is granted only if some Allow
-statement matches both the action and the resource (these policies have no Deny).
+In resources and actions `*` matches any run of characters and `?` one character; access is
+granted only if some Allow statement matches both the action and the resource (these policies
+have no Deny). Thing policy variables resolve as IoT Core resolves them with non-exclusive
+thing association: only on a connection whose MQTT client id equals the thing name ("Thing
+policy variables", AWS IoT developer guide); elsewhere they stay unresolved and match nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cloud.cdk.iot_policy import SITE, THING
+THING = "${iot:Connection.Thing.ThingName}"
+SITE = "${iot:Connection.Thing.Attributes[site]}"
 
 
 def _glob(pattern: str) -> re.Pattern[str]:
@@ -18,7 +21,16 @@ def _glob(pattern: str) -> re.Pattern[str]:
     return re.compile(f"^{out}$", re.DOTALL)
 
 
-def allowed(policy: dict[str, Any], action: str, resource: str, thing: str, site: str) -> bool:
+def allowed(
+    policy: dict[str, Any],
+    action: str,
+    resource: str,
+    thing: str = "",
+    site: str = "",
+    client_id: str | None = None,
+) -> bool:
+    """`client_id` defaults to the thing name (the nucleus's first connection)."""
+    resolves = (thing if client_id is None else client_id) == thing
     for st_ in policy["Statement"]:
         if st_["Effect"] != "Allow":
             continue
@@ -27,7 +39,8 @@ def allowed(policy: dict[str, Any], action: str, resource: str, thing: str, site
             continue
         resources = st_["Resource"] if isinstance(st_["Resource"], list) else [st_["Resource"]]
         for res in resources:
-            res = res.replace(THING, thing).replace(SITE, site)
+            if resolves:
+                res = res.replace(THING, thing).replace(SITE, site)
             if _glob(res).match(resource):
                 return True
     return False

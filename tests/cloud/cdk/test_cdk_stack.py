@@ -364,6 +364,13 @@ def test_fleet_provisioning_template_and_claim_policy(synth) -> None:
             assert not allowed(
                 shadow, action, f"arn:aws:iot:eu-west-1:123456789012:thing/{other}", "", ""
             )
+    # The device policy, as IoT evaluates it when dev-7 registers at plant-a: its own names.
+    doc = body["Resources"]["DevicePolicy"]["Properties"]["PolicyDocument"]
+    own = json.loads(provisioning_join(doc, {"ThingName": "dev-7", "SiteId": "plant-a"}))
+    assert own == iot_policy.device_policy(
+        partition="aws", region="eu-west-1", account="123456789012", thing_name="dev-7",
+        site="plant-a",
+    )  # fmt: skip
     roles = synth.resources("AWS::IAM::Role")
     prov_role = resolve(tpl["ProvisioningRoleArn"]).strip("<>").split(".")[0]
     principal = roles[prov_role]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]

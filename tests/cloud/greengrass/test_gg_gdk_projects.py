@@ -48,3 +48,32 @@ def test_version_override(tree: Path) -> None:
     (folder,) = generate(tree, tree / "p", version="NEXT_PATCH", components=["Uplink"])
     config = json.loads((folder / "gdk-config.json").read_text())
     assert config["component"]["com.floorline.Uplink"]["version"] == "NEXT_PATCH"
+
+
+def test_suite_pins_the_versions_gdk_published(tree: Path) -> None:
+    """After `gdk component publish` in each project (with NEXT_PATCH GDK picks the version),
+    the top-level custom build pins the suite to exactly those versions."""
+    import yaml
+
+    from cloud.greengrass.__main__ import main
+    from cloud.greengrass.gdk_projects import PROJECTS_DIR, published_versions
+
+    folders = generate(tree, tree / PROJECTS_DIR, version="NEXT_PATCH")
+    sensors = next(f for f in folders if f.name == "com.floorline.Sensors")
+    published = sensors / layout.BUILD_DIR / "recipes"
+    published.mkdir(parents=True)
+    for version in ("1.0.9", "1.0.10"):  # GDK's publish recipe file, one per publish
+        text = (sensors / "recipe.yaml").read_text().replace("{COMPONENT_VERSION}", version)
+        recipe_doc = yaml.safe_load(text)
+        recipe_doc["ComponentVersion"] = version
+        (published / f"com.floorline.Sensors-{version}.yaml").write_text(yaml.safe_dump(recipe_doc))
+    (published / "com.floorline.Sensors-junk.yaml").write_text("ComponentVersion: junk\n")
+    assert published_versions(tree / PROJECTS_DIR) == {"com.floorline.Sensors": "1.0.10"}
+
+    assert main(["--root", str(tree), "build", "--gdk-layout"]) == 0
+    suite = yaml.safe_load((tree / layout.BUILD_DIR / "recipes" / layout.SUITE_RECIPE).read_text())
+    deps = suite["ComponentDependencies"]
+    assert deps["com.floorline.Sensors"]["VersionRequirement"] == "=1.0.10"
+    version = read_gdk_settings(tree).version
+    others = {v["VersionRequirement"] for k, v in deps.items() if k != "com.floorline.Sensors"}
+    assert others == {f"={version}"}  # not published through GDK: the build's own version

@@ -73,6 +73,61 @@ def _created(stub: Stubber, name: str, version: str) -> None:
     )
 
 
+def _exists(stub: Stubber, name: str, version: str) -> None:
+    arn = f"{ARN}{name}:versions:{version}"
+    stub.add_response("describe_component", {"arn": arn}, {"arn": arn})
+
+
+def test_a_failed_publish_says_what_is_done_and_a_rerun_finishes_it(tree: Path) -> None:
+    """Real S3 (moto); Greengrass refuses the second component's version once."""
+    with mock_aws():
+        gg = _client("greengrassv2")
+        clients = AwsClients(_client("sts"), _client("s3"), gg)
+        build(tree, components=["Console", "Uplink"])
+        with Stubber(gg) as stub:
+            _created(stub, "com.floorline.Console", "0.1.0")
+            stub.add_client_error("create_component_version", "ServiceQuotaExceededException",
+                                  "component versions quota reached", 402)  # fmt: skip
+            with pytest.raises(PublishError) as stopped:
+                publish(clients, root=tree, region=REGION, bucket_prefix="floorline-components")
+        message = str(stopped.value)
+        assert message.startswith(
+            "com.floorline.Uplink: creating the component version failed "
+            "(ServiceQuotaExceededException: component versions quota"
+        )
+        assert "artifacts are in s3://floorline-components-" in message
+        assert (
+            "Published: com.floorline.Console 0.1.0. Not published: com.floorline.Uplink."
+            in message
+        )
+        with Stubber(gg) as stub:
+            _exists(stub, "com.floorline.Console", "0.1.0")
+            _created(stub, "com.floorline.Uplink", "0.1.0")
+            done = publish(clients, root=tree, region=REGION, bucket_prefix="floorline-components")
+            stub.assert_no_pending_responses()
+    assert [(r.name, r.skipped) for r in done] == [
+        ("com.floorline.Console", True),
+        ("com.floorline.Uplink", False),
+    ]
+
+
+def test_a_noted_version_gone_from_the_account_is_published_again(tree: Path) -> None:
+    with mock_aws():
+        gg = _client("greengrassv2")
+        clients = AwsClients(_client("sts"), _client("s3"), gg)
+        build(tree, components=["Console"])
+        with Stubber(gg) as stub:
+            _created(stub, "com.floorline.Console", "0.1.0")
+            publish(clients, root=tree, region=REGION, bucket_prefix="floorline-components")
+        with Stubber(gg) as stub:  # someone deleted it
+            stub.add_client_error("describe_component", "ResourceNotFoundException", "gone", 404)
+            _created(stub, "com.floorline.Console", "0.1.0")
+            (again,) = publish(clients, root=tree, region=REGION,
+                               bucket_prefix="floorline-components")  # fmt: skip
+            stub.assert_no_pending_responses()
+    assert not again.skipped
+
+
 def test_publish_fixed_version(tree: Path, stubbed: tuple[AwsClients, dict[str, Stubber]]) -> None:
     clients, stubs = stubbed
     built = build(tree)
@@ -266,10 +321,15 @@ def test_s3_round_trip_with_moto(tree: Path) -> None:
     body = s3.get_object(Bucket=bucket, Key="com.floorline.Uplink/0.1.0/floorline.zip")["Body"]
     assert body.read() == built["com.floorline.Uplink"].artifact_zip.read_bytes()
     assert results[0].artifact_uris == [f"s3://{bucket}/com.floorline.Uplink/0.1.0/floorline.zip"]
-    # A second publish finds the bucket and does not try to create it again.
+    # A second publish finds the bucket and does not try to create it again, and skips the
+    # version this build already published (Greengrass confirms it is there).
     with Stubber(gg) as stub:
-        _created(stub, "com.floorline.Uplink", "0.1.0")
-        publish(clients, root=tree, region=REGION, bucket_prefix="floorline-components")
+        _exists(stub, "com.floorline.Uplink", "0.1.0")
+        again = publish(clients, root=tree, region=REGION, bucket_prefix="floorline-components")
+        stub.assert_no_pending_responses()
+    assert [(r.name, r.version, r.skipped) for r in again] == [
+        ("com.floorline.Uplink", "0.1.0", True)
+    ]
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [bucket]
     assert layout.ARTIFACT_ZIP == "floorline.zip"
 

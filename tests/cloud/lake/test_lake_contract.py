@@ -73,5 +73,5 @@ def test_local_layout_is_the_projection_template(
         "${dt}", "2026-11-18"
     )
     assert schema.FIREHOSE_PREFIX == (
-        "telemetry/site=!{partitionKeyFromLambda:site}/dt=!{partitionKeyFromLambda:dt}/"
+        "telemetry/site=!{partitionKeyFromQuery:site}/dt=!{partitionKeyFromQuery:dt}/"
     )

@@ -42,3 +42,26 @@ def test_stream_to_lake_resumes_from_checkpoint(
         assert query(lake, "SELECT count(*), max(seq) FROM telemetry WHERE site = 's1'")[1] == [
             (15, 15)
         ]
+
+
+@mock_aws
+def test_rows_carry_the_streams_arrival_and_rejects_its_sequence_number(
+    tmp_path: Path, clock: ManualClock, make_records: Callable[..., list[Record]]
+) -> None:
+    """What the decoder Lambda would see: Kinesis's own arrival time and sequence numbers."""
+    kinesis = boto3.client("kinesis", region_name="eu-west-1")
+    kinesis.create_stream(StreamName="telemetry", ShardCount=1)
+    good = batch.encode(make_records(count=3), site="s1")
+    put = [kinesis.put_record(StreamName="telemetry", Data=d, PartitionKey="k")
+           for d in (good, b"not a batch")]  # fmt: skip
+    (shard,) = [s["ShardId"] for s in kinesis.list_shards(StreamName="telemetry")["Shards"]]
+    start = {"StreamName": "telemetry", "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"}
+    iterator = kinesis.get_shard_iterator(**start)["ShardIterator"]
+    arrivals = [int(r["ApproximateArrivalTimestamp"].timestamp() * 1000)
+                for r in kinesis.get_records(ShardIterator=iterator)["Records"]]  # fmt: skip
+    with Lake(tmp_path, clock=clock) as lake:
+        KinesisSource(lake, kinesis, "telemetry").poll()
+        assert query(lake, "SELECT DISTINCT ingest_ms FROM telemetry")[1] == [(arrivals[0],)]
+    (kept,) = (tmp_path / "decode-failed").rglob("*.flb")
+    assert kept.name == f"{put[1]['SequenceNumber']}.flb"
+    assert kept.read_bytes() == b"not a batch"

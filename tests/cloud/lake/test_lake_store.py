@@ -93,10 +93,14 @@ def test_bad_batches_are_quarantined_with_reason(lake: Lake, make_records: Facto
     unsited = json.dumps(alert).encode()  # an alert envelope without the rule's `site`
     result = lake.ingest([b"not a batch", good, good[:-4], b"{not json", unsited])
     assert (result.quarantined, result.rows_written) == (4, 3)
-    kept = sorted(p.suffix for p in (lake.root / "_quarantine").iterdir())
-    assert kept == [".bin"] * 4 + [".why"] * 4
-    reasons = " ".join(p.read_text() for p in (lake.root / "_quarantine").glob("*.why"))
-    assert "BatchError" in reasons
+    # Where the decoder Lambda puts them in the lake bucket: the arrival day, the sequence.
+    folder = lake.root / "decode-failed" / "2026-11-19"
+    kept = sorted(p.name for p in folder.iterdir())
+    rejected = [1, 3, 4, 5]  # local sequence numbers, in the order fed
+    assert kept == sorted(f"{n:020d}.flb{why}" for n in rejected for why in ("", ".why"))
+    assert (folder / f"{1:020d}.flb").read_bytes() == b"not a batch"
+    reasons = [(folder / f"{n:020d}.flb.why").read_text() for n in rejected]
+    assert "BatchError" in reasons[1] and "not JSON" in reasons[2] and "site" in reasons[3]
     assert lake.stats()["quarantined_batches"] == 4
 
 

@@ -1,11 +1,11 @@
-"""The batch decoder Lambda, fed real uplink batches from components.core.batch."""
+"""The decode-and-route step the decoder Lambda and the local lake run, fed real uplink
+batches from components.core.batch."""
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -13,8 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloud.cdk.columns import COLUMNS
-from cloud.cdk.decoder import handler
-from cloud.cdk.lambda_asset import DECODER_HANDLER, code_dir, core_closure
+from cloud.lake import decode
 from components.core import batch
 from components.core.clock import BUILD_EPOCH_MS
 from components.core.envelope import Record
@@ -78,12 +77,13 @@ class FakeFirehose:
 
 
 class FakeBucket(dict):
-    def __call__(self, key: str, data: bytes) -> None:
+    def __call__(self, key: str, data: bytes, reason: str) -> None:
+        assert reason
         self[key] = data
 
 
 def run(event: dict, fh: FakeFirehose | None = None, bucket: FakeBucket | None = None) -> dict:
-    return handler.process(
+    return decode.process(
         event, fh or FakeFirehose(), bucket if bucket is not None else FakeBucket()
     )
 
@@ -121,14 +121,14 @@ def test_unsynced_clock_rows_go_to_the_arrival_day() -> None:
 
 
 def test_packing_respects_firehose_limits() -> None:
-    rows = [handler.row(r, "plant-a", ARRIVAL) for r in records(1234)]
-    packed = handler.pack(rows)
+    rows = [decode.row(r, "plant-a", ARRIVAL) for r in records(1234)]
+    packed = decode.pack(rows)
     counts = [len(p.splitlines()) for p in packed]
     assert counts == [500, 500, 234]
-    assert all(len(p) <= handler.RECORD_MAX_BYTES for p in packed)
-    calls = handler.put_batches([b"x" * 900_000] * 9)
+    assert all(len(p) <= decode.RECORD_MAX_BYTES for p in packed)
+    calls = decode.put_batches([b"x" * 900_000] * 9)
     assert [len(c) for c in calls] == [4, 4, 1]  # 4 MiB per PutRecordBatch
-    assert len(handler.put_batches([b"x"] * 1200)) == 3  # 500 records per call
+    assert len(decode.put_batches([b"x"] * 1200)) == 3  # 500 records per call
 
 
 def test_refused_records_are_retried_then_reported() -> None:
@@ -137,10 +137,10 @@ def test_refused_records_are_retried_then_reported() -> None:
     assert run(kinesis_event(data), fh) == {"batchItemFailures": []}
     assert len(fh.calls) == 2 and len(fh.calls[1]) == 1
     down, sleeps = FakeFirehose(always_fail=True), []
-    answer = handler.process(kinesis_event(data, data), down, FakeBucket(), sleeps.append)
+    answer = decode.process(kinesis_event(data, data), down, FakeBucket(), sleeps.append)
     assert answer == {"batchItemFailures": [{"itemIdentifier": "seq-0"}]}  # Lambda retries
-    assert len(down.calls) == handler.PUT_ATTEMPTS
-    assert sleeps == [handler.PUT_BACKOFF_S * 2**i for i in range(handler.PUT_ATTEMPTS - 1)]
+    assert len(down.calls) == decode.PUT_ATTEMPTS
+    assert sleeps == [decode.PUT_BACKOFF_S * 2**i for i in range(decode.PUT_ATTEMPTS - 1)]
 
 
 def test_bad_batches_are_quarantined_counted_and_good_ones_still_flow(capsys) -> None:
@@ -152,7 +152,7 @@ def test_bad_batches_are_quarantined_counted_and_good_ones_still_flow(capsys) ->
     assert len(fh.delivered_rows()) == 3
     assert bucket == {f"decode-failed/2026-02-17/seq-{i + 1}.flb": d for i, d in enumerate(bad)}
     out = capsys.readouterr().out
-    assert out.count("event=batch_rejected") == 3
+    assert out.count("event=record_rejected") == 3
     assert "rejected=3" in out
 
 
@@ -205,51 +205,10 @@ def test_any_clock_value_lands_somewhere(walls: list[int], synced: bool) -> None
         assert len(r["dt"]) == 10
 
 
-def test_asset_holds_the_handler_and_only_the_core_modules_it_imports() -> None:
-    assert core_closure(DECODER_HANDLER) == ["batch", "envelope"]
-    stage = code_dir(DECODER_HANDLER)
-    files = sorted(str(p.relative_to(stage)) for p in stage.rglob("*.py"))
-    assert files == [
-        "cloud/__init__.py",
-        "cloud/lake/__init__.py",
-        "cloud/lake/rows.py",
-        "components/__init__.py",
-        "components/core/__init__.py",
-        "components/core/batch.py",
-        "components/core/envelope.py",
-        "handler.py",
-    ]
-
-
-def test_packaged_asset_runs_alone() -> None:
-    """The staged asset decodes a batch in an interpreter that sees nothing but the asset."""
-    stage = code_dir(DECODER_HANDLER)
-    event = kinesis_event(batch.encode(records(4), site="plant-a"))
-    script = (
-        "import sys, json; sys.path[:0] = [sys.argv[1]]; import handler; "
-        "assert 'pyarrow' not in sys.modules; calls = []; "
-        "put = lambda r: calls.append(r) or [True] * len(r); "
-        "out = handler.process(json.load(sys.stdin), put, None); "
-        "print(json.dumps([out, [b.decode() for c in calls for b in c]]))"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", script, str(stage)],
-        input=json.dumps(event),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    answer, bodies = json.loads(proc.stdout.strip().splitlines()[-1])
-    fh = FakeFirehose()
-    assert answer == run(event, fh)
-    assert bodies == [b.decode() for c in fh.calls for b in c]
-
-
 def test_utc_date_is_utc() -> None:
     ms = int(datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC).timestamp() * 1000)
-    assert handler.utc_date(ms) == "2026-03-01"
-    assert handler.utc_date(ms + 1000) == "2026-03-02"
+    assert decode.utc_date(ms) == "2026-03-01"
+    assert decode.utc_date(ms + 1000) == "2026-03-02"
 
 
 def test_rows_equal_the_local_lakes_rows() -> None:
@@ -257,7 +216,38 @@ def test_rows_equal_the_local_lakes_rows() -> None:
     schema = pytest.importorskip("cloud.lake.schema")
     recs = [*records(3), *records(2, start_ms=1_000, synced=False)]
     for rec in recs:
-        ours = handler.row(rec, "plant-a", ARRIVAL)
+        ours = decode.row(rec, "plant-a", ARRIVAL)
         theirs = schema.row(rec, ARRIVAL)
         assert {k: v for k, v in ours.items() if k not in ("site", "dt")} == theirs
         assert ours["dt"] == schema.partition_date(rec, ARRIVAL)
+
+
+def alert_delivery(rec: Record, **extra: object) -> bytes:
+    """An alert as the floorline_alerts rule puts it on the stream: the envelope + site."""
+    doc = {**rec.to_dict(), "site": "plant-a", "received_ms": ARRIVAL, **extra}
+    return json.dumps(doc).encode()
+
+
+def test_alerts_from_the_alert_rule_become_rows_like_batched_records() -> None:
+    rec = dataclasses.replace(records(1)[0], cls="alert")
+    fh, bucket = FakeFirehose(), FakeBucket()
+    assert run(kinesis_event(alert_delivery(rec)), fh, bucket) == {"batchItemFailures": []}
+    assert fh.delivered_rows() == [decode.row(rec, "plant-a", ARRIVAL)] and not bucket
+    assert decode.kind_of(alert_delivery(rec)) == decode.ALERT
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (alert_delivery(records(1)[0]), "only alerts travel as JSON"),  # a raw record as JSON
+        (b'{"schema": 1, "seq": Infinity}', "non-finite"),
+        (b"[1, 2]", "neither"),
+        (b"{" * 100_000, "not JSON"),
+    ],
+)
+def test_json_that_is_not_an_alert_is_quarantined_with_its_reason(data: bytes, why: str) -> None:
+    reasons: list[str] = []
+    fh = FakeFirehose()
+    answer = decode.process(kinesis_event(data), fh, lambda k, d, r: reasons.append(r))
+    assert answer == {"batchItemFailures": []} and not fh.accepted
+    assert len(reasons) == 1 and why in reasons[0], reasons
