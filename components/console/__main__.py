@@ -37,6 +37,7 @@ from components.console.views import (
     Row,
     Table,
     doctor_table,
+    fmt_reading,
     fmt_wall,
     stats_tables,
     status_tables,
@@ -355,8 +356,7 @@ def _open_bus(args: argparse.Namespace, clock: Clock, out: Console) -> Any:
 def _reading_text(reading: dict[str, Any] | None) -> str:
     if not reading:
         return "-"
-    return "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                     for k, v in reading.items())
+    return "  ".join(fmt_reading(k, v) for k, v in reading.items())
 
 
 def _sensors_scan(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
@@ -365,7 +365,8 @@ def _sensors_scan(args: argparse.Namespace, cfg: Config, clock: Clock, out: Cons
         return EXIT_CANNOT_RUN
     with out.status("scanning 0x08-0x77..."):
         rows = hardware.scan_and_read(bus, args.sleep, read=not args.identify_only)
-    table = Table("I2C scan", ["address", "chip", "id", "stream", "reading"])
+    table = Table("I2C scan", ["address", "chip", "id", "stream", "reading"],
+                  text_columns=frozenset({2, 4}))
     for r in rows:
         level = Level.FAIL if r.error else (
             Level.OK if r.reading is not None or (args.identify_only and r.stream) else

@@ -94,6 +94,13 @@ def _error_text(payload: Mapping[str, Any]) -> str:
     return (" ".join(bits) or str(payload.get("event", "fault")))[:_TEXT_MAX]
 
 
+_FAULTY: Final = "faulty: "
+
+
+def _faulty_reason(sources: Sequence[str]) -> str:
+    return _FAULTY + ", ".join(sources)
+
+
 def _compact(payload: Mapping[str, Any] | None) -> str | None:
     if payload is None:
         return None
@@ -173,7 +180,12 @@ class Reporter:
 
     # ------------------------------------------------------------------ component state
     def running(self) -> None:
-        self._set(RUNNING, "")
+        """Up and working; degraded instead while one of its sources is faulty."""
+        faulty = self._faulty()
+        if faulty:
+            self.degraded(_faulty_reason(faulty))
+        else:
+            self._set(RUNNING, "")
         if self._heart is None and self._heartbeat_s > 0:
             self._heart = threading.Thread(target=self._beat, name="state-heartbeat",
                                            daemon=True)
@@ -283,13 +295,16 @@ class Reporter:
     def _follow_sources(self) -> None:
         """A component with a faulty source is degraded, and says which; running again once
         every source is fine."""
-        with self._lock:
-            faulty = sorted(s for s, v in self._sources.items() if v.state == "faulty")
-            state = self._state
+        faulty = self._faulty()
+        state = self._state
         if faulty and state in (RUNNING, DEGRADED):
-            self.degraded(f"faulty: {', '.join(faulty)}")
-        elif not faulty and state == DEGRADED and self._reason.startswith("faulty: "):
+            self.degraded(_faulty_reason(faulty))
+        elif not faulty and state == DEGRADED and self._reason.startswith(_FAULTY):
             self._set(RUNNING, "")
+
+    def _faulty(self) -> list[str]:
+        with self._lock:
+            return sorted(s for s, v in self._sources.items() if v.state == "faulty")
 
     def flush(self) -> None:
         now = self.clock.wall_ms()

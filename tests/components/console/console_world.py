@@ -87,7 +87,6 @@ def build_site(tmp: Path, *, outage: bool = True, fault: bool = True) -> Site:
         "logPath": str(path),
         "logBudgetBytes": BUDGET,
         "freeDiskFloorBytes": 0,
-        "stateFile": str(tmp / "components.json"),
         "greengrassRoot": str(tmp / "greengrass"),
         "components": ["Sensors", "Uplink"],
     }
