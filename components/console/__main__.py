@@ -43,7 +43,7 @@ from components.console.views import (
     status_tables,
     verify_tables,
 )
-from components.core import ipc
+from components.core import component_state, ipc
 from components.core.clock import Clock, SystemClock
 from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.envelope import CLASSES
@@ -323,19 +323,25 @@ def _serve(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) ->
         gg.report_running()
     stop = Stop().on_signals(signal.SIGTERM)  # how the nucleus stops components
     device = _device(args)
+    state = component_state.Reporter(holder.current.logPath, "Console", clock)
+    state.running()
     log.info("event=started component=console device=%s nucleus=%s", device, gg is not None)
     try:
-        return serve.run(
+        code = serve.run(
             holder, device, clock, stop,
             bind=args.bind or holder.current.bindAddress,
             port=holder.current.port if args.port is None else args.port,
         )
+        state.stopped()
+        return code
     except KeyboardInterrupt:
         log.info("event=status_page_stopped reason=interrupt")
+        state.stopped("interrupted")
         return EXIT_OK
     except OSError as exc:
         out.print(f"[bold red]FAIL[/] cannot listen: {exc}\n  remedy: set bindAddress/port "
                   "to a free address and port")
+        state.failed(f"cannot listen: {exc}")
         return EXIT_CANNOT_RUN
     finally:
         if gg is not None:
