@@ -278,7 +278,8 @@ def sensor_rows(facts: StatusFacts, now: int, stale_s: float) -> list[dict[str, 
         else:
             row |= _log_sensor(log_health.get(source), facts, now)
         rows.append(row)
-    return rows
+    # The broken ones first: a technician reads from the top.
+    return sorted(rows, key=lambda r: -Level[r["level"]])
 
 
 def _board_sensor(b: Mapping[str, Any], own: Sequence[Mapping[str, Any]], now: int,

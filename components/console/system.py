@@ -46,7 +46,7 @@ def nucleus_socket(greengrass_root: str, configured: str = "") -> tuple[str, str
     way each nucleus names it under `greengrass_root` (and nucleus lite's default root);
     with none found, the classic nucleus's path under `greengrass_root`."""
     if configured:
-        return configured, "configured (nucleusSocket)"
+        return configured, "set in nucleusSocket"
     if os.environ.get(SOCKET_ENV):
         return os.environ[SOCKET_ENV], f"${SOCKET_ENV}"
     for root in dict.fromkeys((greengrass_root, LITE_DEFAULT_ROOT)):

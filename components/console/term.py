@@ -19,6 +19,7 @@ from components.console.views import Table
 
 _VERDICT_WIDTH = max(len(level.name) for level in Level)
 _GAP = "   "  # between the pairs of a card line
+_TEXT_MIN = 28  # a text column narrower than this reads as a column of single words
 
 
 def verdict(level: Level) -> Text:
@@ -76,8 +77,9 @@ def _fits(console: Console, t: Table) -> bool:
     widths = []
     for i, head in enumerate(columns):
         cells = [head, *(row[i] for row in rows)]
-        if i in text:
-            widths.append(max((len(w) for c in cells for w in c.split()), default=1))
+        if i in text:  # its longest word, and room for a readable line of it
+            longest = max((len(w) for c in cells for w in c.split()), default=1)
+            widths.append(max(longest, min(_TEXT_MIN, max(len(c) for c in cells))))
         else:
             widths.append(max(len(c) for c in cells))
     return sum(widths) + 3 * (len(widths) - 1) <= console.width

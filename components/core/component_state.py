@@ -88,10 +88,20 @@ def health_verdict(payload: Mapping[str, Any]) -> str | None:
 
 
 def _error_text(payload: Mapping[str, Any]) -> str:
-    bits = [str(payload[k]) for k in ("detail", "error", "reason") if payload.get(k)]
-    if payload.get("errno") is not None:
-        bits.append(f"errno {payload['errno']}")
-    return (" ".join(bits) or str(payload.get("event", "fault")))[:_TEXT_MAX]
+    """`OSError: [Errno 121] Remote I/O error (0x44)`: the error class, then whatever else the
+    record says that the text does not already."""
+    text = ""
+    for key in ("detail", "reason"):
+        value = str(payload.get(key) or "")
+        if value and value not in text:
+            text = f"{text} {value}".strip()
+    error = str(payload.get("error") or "")
+    if error and error not in text:
+        text = f"{error}: {text}" if text else error
+    errno = payload.get("errno")
+    if errno is not None and str(errno) not in text:
+        text += f" (errno {errno})"
+    return (text or str(payload.get("event", "fault")))[:_TEXT_MAX]
 
 
 _FAULTY: Final = "faulty: "
@@ -274,6 +284,12 @@ class Reporter:
                     continue
                 wall = rec.wall_ms if rec.wall_ms is not None else now
                 src = self._sources.setdefault(source_of(rec.stream), _Source())
+                if src.state == "unknown" and (cls != "health" or
+                                               health_verdict(rec.payload) is None):
+                    # A good reading (or a report that says nothing of faults) from a source
+                    # never seen faulty: it works. A fault is only ever cleared by a recovery.
+                    src.state, src.since_wall_ms, src.dirty = "ok", wall, True
+                    changed = True
                 if cls == "health":
                     verdict = health_verdict(rec.payload)
                     if rec.payload.get("event") in FAULT_EVENTS:  # not the periodic report

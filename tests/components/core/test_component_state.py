@@ -162,3 +162,25 @@ def test_health_verdicts_follow_events_then_the_state_field() -> None:
     assert cs.health_verdict({"event": "sensor_stats", "state": "ok"}) == "ok"
     assert cs.health_verdict({"event": "reader_stats", "frames": 3}) is None
     assert cs.source_of("rfid/rdm6300@dock") == cs.source_of("health/rdm6300@dock")
+
+
+def test_a_good_reading_says_a_source_works_but_never_clears_a_fault(tmp_path: Path) -> None:
+    clock = ManualClock()
+    rep = cs.Reporter(tmp_path / "log.sqlite", "Rfid", clock, heartbeat_s=0)
+    first = clock.wall_ms()
+    rep.note_records([NewRecord("rfid/rdm6300@dock", "event", {"event": "arrive"},
+                                wall_ms=first)])
+    rep.note_records([NewRecord("health/id12@gate", "health", {"event": "reader_stats"},
+                                wall_ms=first)])
+    clock.advance(10)
+    rep.note_records([NewRecord("health/rdm6300@dock", "health",
+                                {"event": "reader_fault", "error": "SerialException",
+                                 "detail": "device disconnected"}, wall_ms=clock.wall_ms())])
+    rep.note_records([NewRecord("rfid/rdm6300@dock", "event", {"event": "depart"},
+                                wall_ms=clock.wall_ms() + 1)])
+    rows = _rows(cs.read_board(tmp_path / "log.sqlite"), "sources")
+    assert (rows["id12@gate"]["state"], rows["id12@gate"]["since_wall_ms"]) == ("ok", first)
+    dock = rows["rdm6300@dock"]
+    assert (dock["state"], dock["since_wall_ms"]) == ("faulty", first + 10_000)
+    assert dock["last_error"] == "SerialException: device disconnected"
+    rep.stopped()
