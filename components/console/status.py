@@ -219,11 +219,10 @@ def build_status(facts: StatusFacts, cfg: Config) -> dict[str, Any]:
                       "records": stats["quarantined"]})
     drops_level = Level.WARN if drops else Level.OK
 
+    components = component_rows(facts.board, cfg.components, now, cfg.componentStaleSeconds)
     # Sources: every sensor and reader, from the state file (kept whatever was uploaded),
     # else from the health records still held in the log.
-    sensors = sensor_rows(facts, now, cfg.componentStaleSeconds)
-
-    components = component_rows(facts.board, cfg.components, now, cfg.componentStaleSeconds)
+    sensors = sensor_rows(facts, now, cfg.componentStaleSeconds, components)
     sections: dict[str, Any] = {
         "led": {"state": decision.state, "meaning": decision.meaning,
                 "reasons": list(decision.reasons), "level": led_level.name},
@@ -258,8 +257,13 @@ def led_health(facts: StatusFacts) -> dict[str, Sequence[Mapping[str, Any]]]:
     return health
 
 
-def sensor_rows(facts: StatusFacts, now: int, stale_s: float) -> list[dict[str, Any]]:
-    """One row per sensor or reader (a source: `bme280@0x76`), with its data streams."""
+def sensor_rows(facts: StatusFacts, now: int, stale_s: float,
+                components: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+    """One row per sensor or reader (a source: `bme280@0x76`), with its data streams. A
+    source whose component is not running is watched by nobody: what it last said is shown
+    as such (WARN at least)."""
+    down = {c["name"]: c["state"] for c in components
+            if c["state"] not in (cs.RUNNING, cs.DEGRADED, "unknown")}
     streams: dict[str, list[Mapping[str, Any]]] = {}
     for st in facts.streams:
         if st["cls"] in SOURCE_CLASSES:
@@ -275,6 +279,11 @@ def sensor_rows(facts: StatusFacts, now: int, stale_s: float) -> list[dict[str, 
                                "produced": sum(s["produced"] for s in own) if own else None}
         if source in board:
             row |= _board_sensor(board[source], own, now, stale_s)
+            owner = board[source]["component"]
+            if owner in down:
+                row["level"] = max(Level[row["level"]], Level.WARN).name
+                row["detail"] = (f"not watched: {owner} is {down[owner]}; as it last "
+                                 f"said: {row['detail']}")
         else:
             row |= _log_sensor(log_health.get(source), facts, now)
         rows.append(row)

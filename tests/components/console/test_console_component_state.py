@@ -119,8 +119,10 @@ def test_a_killed_component_shows_as_ended_since_its_last_word(device) -> None:
     clock, path, config = device
     script = textwrap.dedent(f"""
         from components.core.component_state import Reporter
-        r = Reporter({str(path)!r}, "Uplink", heartbeat_s=0)
+        from components.core.log import NewRecord
+        r = Reporter({str(path)!r}, "Rfid", heartbeat_s=0)
         r.running()
+        r.note_records([NewRecord("rfid/rdm6300@dock", "event", {{"event": "arrive"}})])
         print("up", flush=True)
         import time; time.sleep(60)
     """)
@@ -133,20 +135,24 @@ def test_a_killed_component_shows_as_ended_since_its_last_word(device) -> None:
     proc.wait()
     clock.set_wall(said_at + 45_000)
     report = _report(config, clock)
-    up = _component(report, "Uplink")
-    assert (up["state"], up["level"], up["since_wall_ms"]) == ("ENDED", "FAIL", said_at)
-    assert f"process {proc.pid} gone without stopping" in up["detail"]
+    rfid = _component(report, "Rfid")
+    assert (rfid["state"], rfid["level"], rfid["since_wall_ms"]) == ("ENDED", "FAIL", said_at)
+    assert f"process {proc.pid} gone without stopping" in rfid["detail"]
     assert _component(report, "Sensors")["state"] == "unknown"
     assert report["level"] == "FAIL"
+    # Its reader was ok when it died; nobody watches it now, and the report says so.
+    reader = _sensor(report, "rdm6300@dock")
+    assert (reader["state"], reader["level"]) == ("ok", "WARN")
+    assert reader["detail"].startswith("not watched: Rfid is ENDED")
     # Greengrass restarts it: running again, and the unclean end is not hidden.
-    again = cs.Reporter(path, "Uplink", clock, heartbeat_s=0)
+    again = cs.Reporter(path, "Rfid", clock, heartbeat_s=0)
     again.running()
-    up = _component(_report(config, clock), "Uplink")
-    assert (up["state"], up["level"]) == ("RUNNING", "WARN")
-    assert f"ended uncleanly at {fmt_clock(said_at, clock.wall_ms())}" in up["detail"]
+    rfid = _component(_report(config, clock), "Rfid")
+    assert (rfid["state"], rfid["level"]) == ("RUNNING", "WARN")
+    assert f"ended uncleanly at {fmt_clock(said_at, clock.wall_ms())}" in rfid["detail"]
     again.stopped()
-    up = _component(_report(config, clock), "Uplink")
-    assert (up["state"], up["level"]) == ("STOPPED", "WARN")
+    rfid = _component(_report(config, clock), "Rfid")
+    assert (rfid["state"], rfid["level"]) == ("STOPPED", "WARN")
 
 
 @pytest.mark.parametrize(("name", "nucleus"), [("ipc.socket", "classic nucleus"),
