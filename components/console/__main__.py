@@ -49,6 +49,7 @@ from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.envelope import CLASSES
 from components.core.ipc import thing_name
 from components.core.stopping import Stop
+from components.core.tls import TlsConfigError
 from components.gpio import status as led
 from components.rfid.config import MODELS as RFID_MODELS
 from components.rfid.config import VARIANTS as RFID_VARIANTS
@@ -338,10 +339,11 @@ def _serve(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) ->
         log.info("event=status_page_stopped reason=interrupt")
         state.stopped("interrupted")
         return EXIT_OK
-    except OSError as exc:
-        out.print(f"[bold red]FAIL[/] cannot listen: {exc}\n  remedy: set bindAddress/port "
-                  "to a free address and port")
-        state.failed(f"cannot listen: {exc}")
+    except (OSError, TlsConfigError) as exc:  # ssl.SSLError is an OSError
+        out.print(f"[bold red]FAIL[/] cannot serve: {exc}\n  remedy: set bindAddress/port "
+                  "to a free address and port; tlsCertPath and tlsKeyPath to a readable "
+                  "certificate and its key (or both empty)")
+        state.failed(f"cannot serve: {exc}")
         return EXIT_CANNOT_RUN
     finally:
         if gg is not None:

@@ -49,6 +49,8 @@ SPEC = Spec(
         check=_check_token_hash,
     ),
     Key("refreshSeconds", float, 5.0, "how often the page reloads itself", min=1),
+    Key("tlsCertPath", str, "", "PEM certificate chain of the page; empty: plain HTTP"),
+    Key("tlsKeyPath", str, "", "PEM private key of that certificate"),
     Key(
         "components",
         list,
