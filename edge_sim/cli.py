@@ -15,6 +15,7 @@ from rich.live import Live
 from rich.table import Table
 
 from edge_sim.fleet import (
+    BATTERY_CELLS,
     DEFAULT_FAULTS,
     Fleet,
     FleetResult,
@@ -61,7 +62,8 @@ def fault_text(f: dict) -> str:
 
 
 def summary_table(res: FleetResult, out: Path) -> Table:
-    t = Table(title=f"edge_sim summary: {res.devices} devices, {res.duration_s:.0f} s "
+    t = Table(title=f"edge_sim summary: {res.devices} device{'s' if res.devices != 1 else ''}, "
+                    f"{res.duration_s:.0f} s "
                     "(from sequence numbers)")
     for col in ("class", "produced", "delivered", "evicted", "still buffered"):
         t.add_column(col, justify="right" if col != "class" else "left")
@@ -126,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         faults=faults,
         anomaly_at_s=args.duration * 0.2,
+        # Batteries that last twice the run: a short demo shows packs draining, running low
+        # (an alert) and swapped.
+        battery_life_s=args.duration * 2,
     )
     code = 0
     try:
@@ -157,7 +162,8 @@ def run(args: argparse.Namespace) -> int:
         f"  python -m cloud.lake --root {lake} query "
         '"SELECT device, split_part(stream, \'/\', 1) AS kind, count(*) FROM telemetry '
         'GROUP BY ALL ORDER BY ALL"\n'
-        f"  python -m cloud.dashboard --lake {lake}   # the fleet dashboard in a browser"
+        f"  python -m cloud.dashboard --lake {lake} --battery-cells {BATTERY_CELLS}"
+        "   # the fleet dashboard in a browser"
     )
     if res.unaccounted or res.broken:
         code = code or 1

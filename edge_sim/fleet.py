@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from components.core import battery
 from components.core.clock import UNSYNCED_UNTIL_ENV
 from components.core.log import Log
 from edge_sim.cloud_side import CloudSide
@@ -43,9 +44,29 @@ def short_name(component: str) -> str:
     show, and the one each component records its state under."""
     return component.rsplit(".", 1)[-1]
 
+# Each simulated device is a battery-powered node: its INA219 measures a 3-cell lithium-ion
+# pack (edge_sim/world Battery), drained over BATTERY_LIFE_S and swapped near empty.
+BATTERY_CELLS = 3
+BATTERY_LIFE_S = 8 * 3600.0
+LOW_BATTERY_PCT = 15.0  # the analytics raise a warning below this charge
+CRITICAL_BATTERY_PCT = 7.0  # and a critical alert below this one
+BATTERY_STREAM = "power/ina219@0x40"
+
 # The simulated site's analytics: an overheating machine is a critical alert (the alarm
-# output goes on), the vibration windows know their sample rate.
+# output goes on), a battery running low a warning; the vibration windows know their rate.
 ANALYTICS_DETECTORS = {
+    BATTERY_STREAM: {
+        "fields": ["bus_voltage_v"],
+        "detectors": [
+            {
+                "type": "battery",
+                "field": "bus_voltage_v",
+                "warningBelow": round(battery.volts(LOW_BATTERY_PCT, BATTERY_CELLS), 3),
+                "criticalBelow": round(battery.volts(CRITICAL_BATTERY_PCT, BATTERY_CELLS), 3),
+                "hysteresis": 0.1,
+            }
+        ],
+    },
     "env/bme280@0x76": {
         "fields": ["temperature_c", "humidity_pct"],
         "detectors": [
@@ -73,11 +94,15 @@ CHIPS = [
 
 
 def device_world(
-    seed: int, anomaly_at_s: float | None, chip_faults: Mapping[str, list[Any]] | None = None
+    seed: int,
+    anomaly_at_s: float | None,
+    chip_faults: Mapping[str, list[Any]] | None = None,
+    battery_pct: float = 100.0,
+    battery_life_s: float = BATTERY_LIFE_S,
 ) -> dict[str, Any]:
     """One device's scenario (edge_sim/world): its chips, signals, faults and RFID reader.
     `chip_faults`: world faults by chip address (unplugged, noisy_line, dropout, ...), timed
-    from the sensors process's start."""
+    from the sensors process's start; `battery_pct`: the pack's charge at the start."""
     chips: list[dict[str, Any]] = [
         {
             "chip": c["driver"],
@@ -86,6 +111,11 @@ def device_world(
         }
         for c in CHIPS
     ]
+    for chip in chips:
+        if chip["chip"] == "ina219":
+            chip["signals"] = {"bus_voltage_v": {
+                "type": "battery", "cells": BATTERY_CELLS, "startPct": battery_pct,
+                "lifeSeconds": battery_life_s}}
     if anomaly_at_s is not None:
         # An overheating machine: the BME280 sees a spike the analytics must raise and clear.
         chips[0]["faults"].append(
@@ -252,13 +282,15 @@ class Fleet:
         unsynced_s: Mapping[str, float] | None = None,
         data_disk_bytes: int | None = None,
         lake_buffer_s: float = 1.0,
+        battery_life_s: float = BATTERY_LIFE_S,
     ) -> None:
         """`chip_faults`: world faults per chip address on every device; `unsynced_s`: devices
         whose wall clock boots unsynced, and for how many seconds; `data_disk_bytes`: each
         device's data folder (its log) on a tmpfs of that size (root only), so disk pressure
         is the kernel's own "no space left"; `lake_buffer_s`: the cloud side buffers
         deliveries this long per lake write, as Firehose does, in a process of its own (0:
-        each delivery written as it arrives, in this process)."""
+        each delivery written as it arrives, in this process); `battery_life_s`: how long a
+        device's battery pack lasts from full (each starts part-charged, seeded)."""
         self.out = Path(out).resolve()
         self.n = devices
         self.seed = seed
@@ -278,6 +310,7 @@ class Fleet:
         self.unsynced_s = unsynced_s or {}
         self.data_disk_bytes = data_disk_bytes
         self.lake_buffer_s = lake_buffer_s
+        self.battery_life_s = battery_life_s
         self._mounts: list[Path] = []
         self._readers: list[Any] = []
         self._device_readers: dict[str, list[Any]] = {}
@@ -358,7 +391,8 @@ class Fleet:
             if self.data_disk_bytes:
                 self._mount_data_disk(root / "data")
             world = device_world(self.rng.randrange(1 << 30), self.anomaly_at_s if i == 0 else None,
-                                 self._chip_faults(thing))
+                                 self._chip_faults(thing), round(self.rng.uniform(25, 100), 1),
+                                 self.battery_life_s)
             (root / "world.json").write_text(json.dumps(world, indent=1))
             readers = start_readers(world)
             self._readers.extend(readers.values())
