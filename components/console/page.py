@@ -148,7 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
     default_request_version = "HTTP/1.0"  # even garbage gets a status line, not bare HTML
 
     def setup(self) -> None:
-        self.timeout = self.server.idle_timeout_s  # every read and write on the socket
+        # Every read and write on the socket waits at most this long (idle connections).
+        self.request.settimeout(self.server.idle_timeout_s)
         super().setup()
 
     # -- request parsing: a deadline for the whole header, not only for each read

@@ -178,7 +178,8 @@ def build_status(facts: StatusFacts, cfg: Config) -> dict[str, Any]:
     # Uplink: backlog of the uplink consumers and when their offsets last moved.
     # Consumers on the device itself (analytics) are shown apart: their backlog is work to
     # do here, not data waiting for the network.
-    consumers, local = [], []
+    consumers: list[dict[str, Any]] = []
+    local: list[dict[str, Any]] = []
     backlog = stats.get("backlog") or {}
     for cp in facts.consumers:
         entry = backlog.get(cp.name, {}).get(cp.cls, {})
