@@ -110,6 +110,7 @@ def main() -> int:
             await writer.start()
         except CommitFailed as exc:
             log.error("event=commit_process_failed error=%s", exc)
+            state.failed(f"commit process failed: {exc}")  # its last word: no later one
             return
         assert writer.died is not None
         lost = asyncio.create_task(writer.died.wait())

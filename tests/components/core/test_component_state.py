@@ -184,3 +184,14 @@ def test_a_good_reading_says_a_source_works_but_never_clears_a_fault(tmp_path: P
     assert (dock["state"], dock["since_wall_ms"]) == ("faulty", first + 10_000)
     assert dock["last_error"] == "SerialException: device disconnected"
     rep.stopped()
+
+
+def test_the_last_word_is_the_last(tmp_path: Path) -> None:
+    """A component that ended on an error and then runs its clean-exit path still shows why
+    it ended."""
+    rep = cs.Reporter(tmp_path / "log.sqlite", "HttpIngest", ManualClock(), heartbeat_s=0)
+    rep.running()
+    rep.failed("commit process failed: exit 1")
+    rep.stopped()
+    row = _rows(cs.read_board(tmp_path / "log.sqlite"), "components")["HttpIngest"]
+    assert (row["state"], row["reason"]) == (cs.ERRORED, "commit process failed: exit 1")
