@@ -76,7 +76,8 @@ def authorise(presented: str | None, expected_sha256: str) -> int | None:
 _CSS = """body{font-family:system-ui,sans-serif;margin:1em;color:#222;font-size:16px}
 h1{font-size:1.3em}h2{font-size:1.05em;margin:1em 0 .2em}.scroll{overflow-x:auto}
 table{border-collapse:collapse;margin:.3em 0 .6em}td,th{border:1px solid #ccc;padding:.25em .5em;
-text-align:left;vertical-align:top}td{overflow-wrap:anywhere}.OK{color:#1a7f37}
+text-align:left;vertical-align:top}td.v,th{white-space:nowrap}td.t{overflow-wrap:break-word}
+.OK{color:#1a7f37}
 .WARN{color:#9a6700}.FAIL{color:#cf222e;font-weight:bold}.UNKNOWN,.SKIP{color:#777}
 .note{color:#555;font-size:.9em}form.inline{display:inline}
 input,button{font-size:1em;padding:.4em}input[type=password]{width:100%;max-width:24em}
@@ -108,8 +109,11 @@ def render_html(report: Mapping[str, Any], tables: list[Table], refresh_s: float
         parts.append(("<th></th>" if verdicts else "") +
                      "".join(f"<th>{e(c)}</th>" for c in t.columns) + "</tr>")
         for r in t.rows:
-            cells = "".join(f"<td>{e(c)}</td>" for c in r.cells)
-            lead = f"<td>{_badge(r.level)}</td>" if r.level is not None else (
+            # Values (names, states, numbers, times) never wrap: the table scrolls sideways
+            # on a phone instead; free text wraps between words.
+            cells = "".join(f"<td class='{'t' if i in t.text_columns else 'v'}'>{e(c)}</td>"
+                            for i, c in enumerate(r.cells))
+            lead = f"<td class='v'>{_badge(r.level)}</td>" if r.level is not None else (
                 "<td></td>" if verdicts else "")
             parts.append(f"<tr>{lead}{cells}</tr>")
         parts.append("</table></div>")

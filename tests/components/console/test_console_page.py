@@ -92,6 +92,9 @@ def test_a_browser_signs_in_with_a_form_and_then_sees_the_page(served):
     assert code == 200 and headers["Content-Type"].startswith("text/html")
     html = body.decode()
     assert "width=device-width" in html  # readable on a phone
+    # values never wrap (the table scrolls sideways on a phone); free text does
+    assert "<td class='v'>env/bme280@0x76</td>" in html
+    assert "<td class='t'>no health reported by its component</td>" in html
     for text in ("dev-001", "Status LED", "fault", "env/bme280@0x76", "evicted raw",
                  "offline: buffering to disk"):
         assert text in html
