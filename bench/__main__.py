@@ -36,6 +36,7 @@ BENCHMARKS: list[tuple[str, str, list[str], list[str]]] = [
     ("http_ingest", "bench.http_ingest", [], ["--seconds", "3", "--no-wrk"]),
     ("fleet", "bench.fleet", [], ["--quick"]),
     ("dashboard", "bench.dashboard", [], ["--devices", "10", "--hours", "2"]),
+    ("component_state", "bench.component_state", [], ["--batches", "500", "--rounds", "1"]),
 ]
 
 
