@@ -106,8 +106,11 @@ def component_rows(board: cs.Board, expected: Sequence[str], now_wall_ms: int,
 def _component_row(name: str, c: Mapping[str, Any] | None, problem: str | None, now: int,
                    stale_s: float) -> dict[str, Any]:
     if c is None:
+        # Every component records its state from its first moment: an expected one that
+        # never did is not running here (not deployed, or failing before it could say so).
         return {"name": name, "state": "unknown", "since_wall_ms": None, "level":
-                Level.UNKNOWN.name, "detail": problem or "has not reported: not started here?"}
+                Level.WARN.name, "detail": (problem or "") + ("; " if problem else "") +
+                "expected here, has never reported: not deployed, or failing at start?"}
     state, since = c["state"], c["since_wall_ms"]
     level = _STATE_LEVEL.get(state, Level.WARN)
     detail = c["reason"] or _STATE_WORDS.get(state, state.lower())

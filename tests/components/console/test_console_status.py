@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from console_world import BME, DEVICE, OUTAGE_S, build_site
+from console_world import BME, DEVICE, OUTAGE_S, build_site, components_running
 
 from components.console import config as console_config
 from components.console import status
@@ -60,9 +60,16 @@ def test_status_of_a_site_in_an_outage_with_a_faulty_sensor(site):
 def test_healthy_site_is_online_and_ok(tmp_path):
     site = build_site(tmp_path, outage=False)
     report, _ = _report(site)
+    # Nothing says the components run: that alone is not "OK".
+    assert report["level"] == "WARN"
+    assert all(c["level"] == "WARN" and "never reported" in c["detail"]
+               for c in report["components"])
+    components_running(site)
+    report, _ = _report(site)
     assert report["led"]["state"] == "online"
     assert report["uplink"]["backlog_records"] == 3  # the health records are not yet sent
     assert report["drops"]["rows"] == []
+    assert [c["state"] for c in report["components"]] == ["RUNNING", "RUNNING"]
     assert report["level"] == "OK"
 
 
@@ -87,6 +94,7 @@ def test_cli_status_exit_codes_follow_the_verdict(tmp_path, captured, monkeypatc
     assert main(["status", "--config", str(offline.config_file)], clock=offline.clock,
                 console=captured.console) == 1
     healthy = build_site(tmp_path / "c", outage=False)
+    components_running(healthy)
     assert main(["status", "--config", str(healthy.config_file)], clock=healthy.clock,
                 console=captured.console) == 0
 
