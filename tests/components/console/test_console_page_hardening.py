@@ -7,7 +7,6 @@ import http.client
 import logging
 import socket
 import ssl
-import subprocess
 import threading
 import time
 
@@ -153,11 +152,32 @@ def test_an_oversized_sign_in_form_is_refused(serve):
 
 @pytest.fixture
 def certificate(tmp_path):
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-    return cert, key
+    """A self-signed certificate for 127.0.0.1 (cryptography, a pinned dependency)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
 
 
 def test_tls_when_a_certificate_is_configured(serve, certificate):
@@ -172,6 +192,9 @@ def test_tls_when_a_certificate_is_configured(serve, certificate):
     # Plain HTTP to the TLS port: refused, counted, and the server goes on.
     answer = _raw(server.port, b"GET /status HTTP/1.1\r\n\r\n")
     assert not answer.startswith(b"HTTP/1.0 200")
+    deadline = time.monotonic() + 10  # counted in the connection's thread
+    while server.counts["bad_requests"] != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert server.counts["bad_requests"] == 1
     conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=ctx, timeout=10)
     conn.request("GET", "/login")
