@@ -40,6 +40,7 @@ BENCHMARKS: list[tuple[str, str, list[str], list[str]]] = [
     ("fleet", "bench.fleet", [], ["--quick"]),
     ("alert_latency", "bench.alert_latency", [], ["--devices", "2", "--seconds", "40"]),
     ("dashboard", "bench.dashboard", [], ["--devices", "10", "--hours", "2"]),
+    ("component_state", "bench.component_state", [], ["--batches", "500", "--rounds", "1"]),
 ]
 
 

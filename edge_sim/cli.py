@@ -14,7 +14,16 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from edge_sim.fleet import DEFAULT_FAULTS, Fleet, FleetResult, ScenarioError, load_scenario
+from edge_sim.fleet import (
+    BATTERY_CELLS,
+    DEFAULT_FAULTS,
+    Fleet,
+    FleetResult,
+    ScenarioError,
+    check_within,
+    load_scenario,
+    short_name,
+)
 from edge_sim.load import LoadError, LoadPlan, LoadResult, LoadRun
 
 console = Console()
@@ -27,7 +36,7 @@ def _status(elapsed: float, duration: float, fleet: Fleet) -> Table:
     t.add_column("components")
     for thing, dev in fleet.devices.items():
         link = "online" if fleet.broker.link(thing).online else "[red]OUTAGE[/red]"
-        states = ", ".join(f"{n.rsplit('.', 1)[-1]}:{s}" for n, s in dev.states().items())
+        states = ", ".join(f"{short_name(n)}:{s}" for n, s in dev.states().items())
         t.add_row(thing, link, states)
     if fleet.cloud is not None:
         st = fleet.cloud.lake_stats()
@@ -38,8 +47,24 @@ def _status(elapsed: float, duration: float, fleet: Fleet) -> Table:
     return t
 
 
+def fault_text(f: dict) -> str:
+    """One fault as it happened: `outage of dev-001, dev-002 at 42 s for 30 s`."""
+    where = ", ".join(f.get("killed") or f["devices"]) or "no component"
+    text = {"outage": f"network outage of {where}", "kill": f"kill of {where}",
+            "kinesis_outage": "Kinesis outage", "noisy_serial": f"noisy serial lines on {where}",
+            "disk_pressure": f"disk filled on {where}",
+            "unplug": f"chip {f.get('chip')} unplugged on {where}",
+            }.get(f["kind"], f"{f['kind']} on {where}")
+    text += f" at {f['at_s']:g} s"
+    if f.get("duration_s"):
+        text += f" for {f['duration_s']:g} s"
+    return text
+
+
 def summary_table(res: FleetResult, out: Path) -> Table:
-    t = Table(title="edge_sim summary (from sequence numbers)")
+    t = Table(title=f"edge_sim summary: {res.devices} device{'s' if res.devices != 1 else ''}, "
+                    f"{res.duration_s:.0f} s "
+                    "(from sequence numbers)")
     for col in ("class", "produced", "delivered", "evicted", "still buffered"):
         t.add_column(col, justify="right" if col != "class" else "left")
     for cls in sorted(res.produced):
@@ -50,14 +75,38 @@ def summary_table(res: FleetResult, out: Path) -> Table:
             f"{res.evicted[cls]:,}",
             f"{res.buffered[cls]:,}",
         )
-    t.caption = (
-        f"duplicates dropped by the lake: {res.duplicates_received:,} (left in it: "
-        f"{res.duplicates_in_lake}); {res.rejected}; "
-        f"alerts raised {res.alerts_raised}, cleared {res.alerts_cleared}; kills {res.kills}, "
-        f"restarts {res.restarts}; broken {res.broken or 'none'}; "
-        f"unaccounted {res.unaccounted}\nsummary: {out / 'summary.json'}"
-    )
     return t
+
+
+def summary_lines(res: FleetResult, out: Path) -> list[str]:
+    """What happened besides the counts: each fault, the lake's verdicts, the components."""
+    rejected = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in res.rejected.items())
+    return [
+        "faults: " + ("; ".join(fault_text(f) for f in res.faults) or "none"),
+        f"duplicates dropped by the lake: {res.duplicates_received:,} (left in it: "
+        f"{res.duplicates_in_lake}); rejected by the lake: {rejected or 'nothing'}",
+        f"alerts raised {res.alerts_raised}, cleared {res.alerts_cleared}; kills {res.kills}, "
+        f"restarts {res.restarts}; broken {', '.join(res.broken) or 'none'}; "
+        f"unaccounted {res.unaccounted}",
+        f"summary: {out / 'summary.json'}",
+    ]
+
+
+PROGRESS_EVERY_S = 5.0  # piped output: one line this often instead of a live table
+
+
+def progress_line(elapsed: float, duration: float, fleet: Fleet) -> str:
+    """The live table in one line, for logs and CI."""
+    outage = [t for t in fleet.devices if not fleet.broker.link(t).online]
+    states = [(t, n, s) for t, d in fleet.devices.items() for n, s in d.states().items()]
+    down = [f"{t}/{short_name(n)}:{s}" for t, n, s in states if s != "RUNNING"]
+    line = (f"{elapsed:4.0f}/{duration:.0f} s  links: "
+            f"{'OUTAGE ' + ','.join(outage) if outage else 'all online'}  components: "
+            f"{len(states) - len(down)}/{len(states)} running"
+            + (f" ({', '.join(down)})" if down else ""))
+    if fleet.cloud is not None:
+        line += f"  lake: {fleet.cloud.lake_stats().get('rows_written', 0):,} rows"
+    return line
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
                 replace(f, at_s=f.at_s * args.duration, duration_s=f.duration_s * args.duration)
                 for f in load_scenario(None, DEFAULT_FAULTS)
             ]
+        check_within(faults, args.duration)
     except ScenarioError as exc:
         console.print(f"[red]scenario error:[/red] {exc}")
         return 2
@@ -78,15 +128,24 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         faults=faults,
         anomaly_at_s=args.duration * 0.2,
+        # Batteries that last twice the run: a short demo shows packs draining, running low
+        # (an alert) and swapped.
+        battery_life_s=args.duration * 2,
     )
     code = 0
     try:
         with console.status("starting the broker and the devices..."):
             fleet.start()
-        with Live(_status(0, args.duration, fleet), console=console, refresh_per_second=2) as live:
-            fleet.run(
-                args.duration, progress=lambda el, fl: live.update(_status(el, args.duration, fl))
-            )
+        console.print("Look at a device as its technician would:")
+        for thing in fleet.things:
+            console.print(f"  {fleet.console_command(thing)}", soft_wrap=True, highlight=False)
+        if console.is_terminal:
+            with Live(_status(0, args.duration, fleet), console=console,
+                      refresh_per_second=2) as live:
+                fleet.run(args.duration,
+                          progress=lambda el, fl: live.update(_status(el, args.duration, fl)))
+        else:
+            fleet.run(args.duration, progress=_every(PROGRESS_EVERY_S, args.duration))
     except KeyboardInterrupt:
         code = 130
     finally:
@@ -95,17 +154,32 @@ def run(args: argparse.Namespace) -> int:
     if res is None:
         return code or 1
     console.print(summary_table(res, fleet.out))
+    for line in summary_lines(res, fleet.out):
+        console.print(line, highlight=False)
     lake = fleet.out / "lake"
     console.print(
         f"\nThe lake: [bold]{lake}[/bold] (Parquet, partitioned by site and date)\n"
         f"  python -m cloud.lake --root {lake} query "
         '"SELECT device, split_part(stream, \'/\', 1) AS kind, count(*) FROM telemetry '
         'GROUP BY ALL ORDER BY ALL"\n'
-        f"  python -m cloud.dashboard --lake {lake}   # the fleet dashboard in a browser"
+        f"  python -m cloud.dashboard --lake {lake} --battery-cells {BATTERY_CELLS}"
+        "   # the fleet dashboard in a browser"
     )
     if res.unaccounted or res.broken:
         code = code or 1
     return code
+
+
+def _every(period_s: float, duration: float):  # noqa: ANN202 (a progress callback)
+    last = [-period_s]
+
+    def progress(elapsed: float, fleet: Fleet) -> None:
+        if elapsed - last[0] >= period_s:
+            last[0] = elapsed
+            console.print(progress_line(elapsed, duration, fleet), soft_wrap=True,
+                          highlight=False)
+
+    return progress
 
 
 def load_table(res: LoadResult, out: Path) -> Table:

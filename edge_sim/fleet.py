@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from components.core import battery
 from components.core.clock import UNSYNCED_UNTIL_ENV
 from components.core.log import Log
 from edge_sim.cloud_side import CloudSide
@@ -35,10 +36,37 @@ RFID = "com.floorline.Rfid"
 ANALYTICS = "com.floorline.Analytics"
 HTTP_INGEST = "com.floorline.HttpIngest"
 CONSOLE = "com.floorline.Console"
+COMPONENTS = (SENSORS, RFID, ANALYTICS, UPLINK, HTTP_INGEST, CONSOLE)
+
+
+def short_name(component: str) -> str:
+    """`com.floorline.Uplink` -> `Uplink`: the name the live table and `floorline status`
+    show, and the one each component records its state under."""
+    return component.rsplit(".", 1)[-1]
+
+# Each simulated device is a battery-powered node: its INA219 measures a 3-cell lithium-ion
+# pack (edge_sim/world Battery), drained over BATTERY_LIFE_S and swapped near empty.
+BATTERY_CELLS = 3
+BATTERY_LIFE_S = 8 * 3600.0
+LOW_BATTERY_PCT = 15.0  # the analytics raise a warning below this charge
+CRITICAL_BATTERY_PCT = 7.0  # and a critical alert below this one
+BATTERY_STREAM = "power/ina219@0x40"
 
 # The simulated site's analytics: an overheating machine is a critical alert (the alarm
-# output goes on), the vibration windows know their sample rate.
+# output goes on), a battery running low a warning; the vibration windows know their rate.
 ANALYTICS_DETECTORS = {
+    BATTERY_STREAM: {
+        "fields": ["bus_voltage_v"],
+        "detectors": [
+            {
+                "type": "battery",
+                "field": "bus_voltage_v",
+                "warningBelow": round(battery.volts(LOW_BATTERY_PCT, BATTERY_CELLS), 3),
+                "criticalBelow": round(battery.volts(CRITICAL_BATTERY_PCT, BATTERY_CELLS), 3),
+                "hysteresis": 0.1,
+            }
+        ],
+    },
     "env/bme280@0x76": {
         "fields": ["temperature_c", "humidity_pct"],
         "detectors": [
@@ -66,11 +94,15 @@ CHIPS = [
 
 
 def device_world(
-    seed: int, anomaly_at_s: float | None, chip_faults: Mapping[str, list[Any]] | None = None
+    seed: int,
+    anomaly_at_s: float | None,
+    chip_faults: Mapping[str, list[Any]] | None = None,
+    battery_pct: float = 100.0,
+    battery_life_s: float = BATTERY_LIFE_S,
 ) -> dict[str, Any]:
     """One device's scenario (edge_sim/world): its chips, signals, faults and RFID reader.
     `chip_faults`: world faults by chip address (unplugged, noisy_line, dropout, ...), timed
-    from the sensors process's start."""
+    from the sensors process's start; `battery_pct`: the pack's charge at the start."""
     chips: list[dict[str, Any]] = [
         {
             "chip": c["driver"],
@@ -79,6 +111,11 @@ def device_world(
         }
         for c in CHIPS
     ]
+    for chip in chips:
+        if chip["chip"] == "ina219":
+            chip["signals"] = {"bus_voltage_v": {
+                "type": "battery", "cells": BATTERY_CELLS, "startPct": battery_pct,
+                "lifeSeconds": battery_life_s}}
     if anomaly_at_s is not None:
         # An overheating machine: the BME280 sees a spike the analytics must raise and clear.
         chips[0]["faults"].append(
@@ -103,6 +140,25 @@ class ScenarioError(ValueError):
     pass
 
 
+def component_name(text: str) -> str:
+    """The full component name for `text`, given as the live table shows it (`Uplink`) or
+    in full (`com.floorline.Uplink`), in any case; else ScenarioError naming the valid ones."""
+    for full in COMPONENTS:
+        if text.lower() in (full.lower(), short_name(full).lower()):
+            return full
+    valid = ", ".join(f"{short_name(c)} ({c})" for c in COMPONENTS)
+    raise ScenarioError(f"unknown component {text!r}: one of {valid}")
+
+
+def check_within(faults: list[Fault], duration_s: float) -> None:
+    """Refuse faults the run would never reach, before it starts (rather than skip them)."""
+    late = [f for f in faults if f.at_s >= duration_s]
+    if late:
+        what = "; ".join(f"{f.kind} at {f.at_s:g} s" for f in late)
+        raise ScenarioError(f"{len(late)} fault(s) start at or after the end of the "
+                            f"{duration_s:g} s run: {what} (lengthen --duration or move them)")
+
+
 @dataclass(frozen=True)
 class Fault:
     at_s: float
@@ -111,10 +167,13 @@ class Fault:
     duration_s: float = 0.0
     component: str | None = None
     magnitude: float = 1.0
+    chip: str | None = None  # unplug: the chip's address
 
     # outage: the device's network link is cut; kill: SIGKILL of a component (random if not
     # named); kinesis_outage: Kinesis refuses every call; noisy_serial: RFID lines corrupt
-    # bytes (magnitude = noise bytes per frame).
+    # bytes (magnitude = noise bytes per frame); unplug: a chip stops answering on the bus
+    # (the world's `unplugged` fault, timed from the sensors' start) until the end of
+    # `duration` (0: for good).
     # disk_pressure: another program fills the device's data disk until only `magnitude`
     # bytes are free (needs the fleet's `data_disk_bytes`: a real small filesystem).
     KINDS: ClassVar[tuple[str, ...]] = (
@@ -123,6 +182,7 @@ class Fault:
         "kinesis_outage",
         "noisy_serial",
         "disk_pressure",
+        "unplug",
     )
 
 
@@ -152,9 +212,27 @@ def load_scenario(path: Path | None, default: list[dict[str, Any]]) -> list[Faul
             isinstance(devices, list) and all(isinstance(d, str) for d in devices)
         ):
             raise ScenarioError(f"fault {i}: 'devices' is a list of thing names")
-        faults.append(
-            Fault(at, f["fault"], tuple(devices) if devices else None, duration, f.get("component"))
-        )
+        component = f.get("component")
+        if component is not None:
+            if f["fault"] != "kill":
+                raise ScenarioError(f"fault {i}: 'component' applies to kill only")
+            try:
+                component = component_name(str(component))
+            except ScenarioError as exc:
+                raise ScenarioError(f"fault {i}: {exc}") from None
+        try:
+            magnitude = float(f.get("magnitude", 1.0))
+        except (TypeError, ValueError):
+            raise ScenarioError(f"fault {i}: 'magnitude' is a number") from None
+        chip = f.get("chip")
+        if (chip is not None) != (f["fault"] == "unplug"):
+            raise ScenarioError(f"fault {i}: 'chip' (an address such as 0x44) goes with unplug, "
+                                "and only with it")
+        if chip is not None and str(chip) not in {c["address"] for c in CHIPS}:
+            raise ScenarioError(f"fault {i}: no chip at {chip}; the simulated chips are "
+                                + ", ".join(f"{c['driver']} at {c['address']}" for c in CHIPS))
+        faults.append(Fault(at, f["fault"], tuple(devices) if devices else None, duration,
+                            component, magnitude, None if chip is None else str(chip)))
     return sorted(faults, key=lambda f: f.at_s)
 
 
@@ -181,6 +259,7 @@ class FleetResult:
     restarts: int = 0
     broken: list[str] = field(default_factory=list)
     unaccounted: int = 0
+    faults: list[dict[str, Any]] = field(default_factory=list)  # what happened, when, where
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (dict(v) if isinstance(v, Counter) else v) for k, v in self.__dict__.items()}
@@ -203,13 +282,15 @@ class Fleet:
         unsynced_s: Mapping[str, float] | None = None,
         data_disk_bytes: int | None = None,
         lake_buffer_s: float = 1.0,
+        battery_life_s: float = BATTERY_LIFE_S,
     ) -> None:
         """`chip_faults`: world faults per chip address on every device; `unsynced_s`: devices
         whose wall clock boots unsynced, and for how many seconds; `data_disk_bytes`: each
         device's data folder (its log) on a tmpfs of that size (root only), so disk pressure
         is the kernel's own "no space left"; `lake_buffer_s`: the cloud side buffers
         deliveries this long per lake write, as Firehose does, in a process of its own (0:
-        each delivery written as it arrives, in this process)."""
+        each delivery written as it arrives, in this process); `battery_life_s`: how long a
+        device's battery pack lasts from full (each starts part-charged, seeded)."""
         self.out = Path(out).resolve()
         self.n = devices
         self.seed = seed
@@ -229,10 +310,13 @@ class Fleet:
         self.unsynced_s = unsynced_s or {}
         self.data_disk_bytes = data_disk_bytes
         self.lake_buffer_s = lake_buffer_s
+        self.battery_life_s = battery_life_s
         self._mounts: list[Path] = []
         self._readers: list[Any] = []
         self._device_readers: dict[str, list[Any]] = {}
         self.kinesis_sink: Any = None
+        self.happened: list[dict[str, Any]] = []  # each fault as applied
+        self.ran_s = 0.0
 
     # ------------------------------------------------------------------ set-up
     def _built(self) -> Mapping[str, Any]:
@@ -307,7 +391,8 @@ class Fleet:
             if self.data_disk_bytes:
                 self._mount_data_disk(root / "data")
             world = device_world(self.rng.randrange(1 << 30), self.anomaly_at_s if i == 0 else None,
-                                 self.chip_faults)
+                                 self._chip_faults(thing), round(self.rng.uniform(25, 100), 1),
+                                 self.battery_life_s)
             (root / "world.json").write_text(json.dumps(world, indent=1))
             readers = start_readers(world)
             self._readers.extend(readers.values())
@@ -335,14 +420,53 @@ class Fleet:
             dev.conn = conn
             dev.start()
             self.devices[thing] = dev
+            self._write_console_config(thing, dev, built, ports)
+
+    def _chip_faults(self, thing: str) -> dict[str, list[dict[str, Any]]]:
+        """The run's chip faults and the scenario's unplugs for this device, by address."""
+        out = {a: list(fs) for a, fs in self.chip_faults.items()}
+        for f in self.faults:
+            if f.kind == "unplug" and f.chip and (f.devices is None or thing in f.devices):
+                out.setdefault(f.chip, []).append(
+                    {"kind": "unplugged", "startSeconds": f.at_s,
+                     "endSeconds": f.at_s + f.duration_s if f.duration_s else None})
+        return out
+
+    def console_config_path(self, thing: str) -> Path:
+        return self.out / "devices" / thing / "console.json"
+
+    def console_command(self, thing: str) -> str:
+        """The `floorline` line a technician types for this simulated device."""
+        return f"floorline --config {self.console_config_path(thing)} --device {thing} status"
+
+    def _write_console_config(self, thing: str, dev: Any, built: Mapping[str, Any],
+                              ports: Mapping[str, str]) -> None:
+        """What `floorline` needs to look at this device from a shell on this host, as
+        /etc/floorline/console.json would on a real one: its log, site, nucleus socket
+        (edge_sim names it differently from either nucleus), components and serial ports."""
+        console = built.get(CONSOLE)
+        cfg = self._config(thing, CONSOLE, console) if console is not None else {}
+        cfg |= {
+            "siteId": self.site,
+            "logPath": str(self.out / "devices" / thing / "data" / "log.sqlite"),
+            "freeDiskFloorBytes": 0,
+            "nucleusSocket": dev.socket_path,
+            "components": [short_name(n) for n in sorted(dev.components) if n != CONSOLE],
+            "serialPorts": sorted(ports.values()),
+        }
+        cfg.pop("port", None)
+        cfg.pop("bindAddress", None)
+        self.console_config_path(thing).write_text(json.dumps(cfg, indent=1))
 
     # ------------------------------------------------------------------ running
     def run(self, duration_s: float, progress: Any = None) -> None:
         t0 = time.monotonic()
+        self._t0 = t0
         pending = list(self.faults)
         undo: list[tuple[float, Callable[[], None]]] = []
         try:
             while (elapsed := time.monotonic() - t0) < duration_s:
+                self.ran_s = elapsed
                 while pending and pending[0].at_s <= elapsed:
                     fault = pending.pop(0)
                     undo += [(elapsed + fault.duration_s, u) for u in self._apply(fault)]
@@ -355,6 +479,7 @@ class Fleet:
                     progress(elapsed, self)
                 time.sleep(0.2)
         finally:  # interrupted too: an outage left on would keep the final drain from the cloud
+            self.ran_s = time.monotonic() - t0
             for _at, action in undo:
                 action()
 
@@ -381,6 +506,13 @@ class Fleet:
         log.info(
             "event=fault kind=%s devices=%s duration_s=%.0f", fault.kind, targets, fault.duration_s
         )
+        applied: dict[str, Any] = {"kind": fault.kind, "at_s": round(fault.at_s, 1),
+                                   "devices": list(targets)}
+        if fault.duration_s:
+            applied["duration_s"] = round(fault.duration_s, 1)
+        if fault.kind in ("disk_pressure", "noisy_serial"):
+            applied["magnitude"] = fault.magnitude
+        self.happened.append(applied)
         if fault.kind == "outage":
             links = [self.broker.link(t) for t in targets]
             for link in links:
@@ -391,17 +523,23 @@ class Fleet:
             return [lambda: setattr(self.kinesis_sink, "available", True)]
         if fault.kind == "disk_pressure":
             return [self._fill_disk(t, int(fault.magnitude)) for t in targets]
+        if fault.kind == "unplug":
+            applied["chip"] = fault.chip
+            return []  # the world unplugs it on time (in the sensors process)
         if fault.kind == "noisy_serial":
             readers = [r for t in targets for r in self._device_readers.get(t, [])]
             for r in readers:
                 r.set_noise(fault.magnitude)
             return [lambda r=r: r.set_noise(0.0) for r in readers]
+        killed = []
         for thing in targets:
             dev = self.devices[thing]
             name = fault.component or self.rng.choice(sorted(dev.components))
             if name in dev.components:
                 dev.components[name].kill()
                 self.kills += 1
+                killed.append(f"{thing}/{short_name(name)}")
+        applied["killed"] = killed
         return []
 
     def drain(self, timeout_s: float) -> None:
@@ -458,7 +596,7 @@ class Fleet:
         if self.cloud is not None:
             time.sleep(1.0)
             self.cloud.stop()
-            result = self.reckon()
+            result = self.reckon(self.ran_s)
             self.cloud.close()
         for path in self._mounts:
             subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
@@ -515,6 +653,7 @@ class Fleet:
             elif state in ("clear", "cleared", "closed"):
                 res.alerts_cleared += 1
         res.kills = self.kills
+        res.faults = list(self.happened)
         for dev in self.devices.values():
             for c in dev.components.values():
                 res.restarts += max(0, c.starts - 1)

@@ -26,10 +26,37 @@ Point = tuple[int, float]
 LIMIT: Final = 1e300  # values beyond are drawn at this bound (the axis arithmetic stays finite)
 
 
-def _fmt_value(value: float) -> str:
-    if value == 0 or 0.01 <= abs(value) < 10_000:
+def nice_step(span: float, steps: int = 4) -> float:
+    """A round step (1, 2, 2.5 or 5 times a power of ten) splitting `span` into at most
+    `steps` parts."""
+    raw = span / steps if span > 0 else 1.0
+    power = 10.0 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw * (1 - 1e-9))
+
+
+def nice_bounds(low: float, high: float, steps: int = 4) -> tuple[float, float, float]:
+    """(low, high, step) widened to round multiples of a round step, so tick labels differ
+    and read well (11.96, 11.98, 12.00, ... rather than 12, 12, 12)."""
+    step = nice_step(high - low, steps)
+    for _ in range(3):  # widening may need a larger step to stay within `steps`
+        lo, hi = math.floor(low / step) * step, math.ceil(high / step) * step
+        if round((hi - lo) / step) <= steps:
+            return lo, hi, step
+        step = nice_step(hi - lo, steps)
+    return lo, hi, step
+
+
+def _fmt_value(value: float, step: float | None = None) -> str:
+    """A tick label with as many decimals as the step needs; exponent only when huge/tiny."""
+    if value != 0 and not 0.001 <= abs(value) < 1e7 and (step is None or step < 1e-3
+                                                            or step >= 1e6):
+        return f"{value:.2e}"
+    if step is None:
         return f"{value:.4g}"
-    return f"{value:.2e}"
+    exp10 = math.floor(math.log10(step) + 1e-9)
+    decimals = max(0, -exp10 + (1 if round(step / 10**exp10, 6) == 2.5 else 0))
+    text = f"{value:,.{decimals}f}"
+    return text[1:] if text.startswith("-") and float(text.replace(",", "")) == 0 else text
 
 
 def _fmt_time(ms: int, span_ms: int) -> str:
@@ -82,10 +109,12 @@ def line_chart(
         )
     span_ms = max(end_ms - start_ms, 1)
     values = [v for points in drawn.values() for _, v in points]
-    if from_zero:  # counts: 0 at the bottom, whole numbers on the four grid steps
-        low, high = 0.0, float(max(4, 4 * math.ceil(max(values) / 4)))
+    if from_zero:  # counts: 0 at the bottom, whole numbers on the grid steps
+        low, high, step = nice_bounds(0.0, float(max(4, max(values))))
+        step = max(1.0, step)
+        high = max(high, step * math.ceil(max(values) / step))
     else:
-        low, high = _y_bounds(values)
+        low, high, step = nice_bounds(*_y_bounds(values))
 
     def x_of(ms: int) -> float:
         return LEFT + plot_w * (ms - start_ms) / span_ms
@@ -94,13 +123,13 @@ def line_chart(
         return TOP + plot_h * (1 - (value - low) / (high - low))
 
     parts = [head, frame]
-    for i in range(5):  # horizontal grid and y labels
-        value = low + (high - low) * i / 4
+    for i in range(round((high - low) / step) + 1):  # horizontal grid and y labels
+        value = low + step * i
         y = y_of(value)
         parts.append(
             f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
             f'<text class="ylabel" x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" '
-            f'font-size="10">{_fmt_value(value)}</text>'
+            f'font-size="10">{_fmt_value(value, step)}</text>'
         )
     for i in range(5):  # time labels
         ms = start_ms + span_ms * i // 4

@@ -19,11 +19,17 @@ import duckdb
 
 from cloud.dashboard import queries as q
 from cloud.dashboard.charts import Point, line_chart
+from components.core import battery
 from components.core.envelope import validate_device
 
-RANGES_S: Final = {"15m": 900, "1h": 3600, "6h": 21_600, "24h": 86_400, "7d": 604_800,
-                   "all": None}  # fmt: skip
-DEFAULT_RANGE: Final = "1h"
+RANGES_S: Final = {"fit": None, "15m": 900, "1h": 3600, "6h": 21_600, "24h": 86_400,
+                   "7d": 604_800, "all": None}  # fmt: skip
+# "fit": from the first to the last event of recent days, so a short run fills the charts;
+# at most FIT_MAX_S of the newest data, looking FIT_LOOKBACK_DAYS back.
+DEFAULT_RANGE: Final = "fit"
+FIT_MAX_S: Final = 86_400
+FIT_LOOKBACK_DAYS: Final = 7
+MIN_SPAN_MS: Final = 60_000  # a range never narrower than a minute
 # Bucket sizes a chart may use; the smallest giving at most `target_points` buckets wins.
 NICE_BUCKETS_S: Final = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200,
                          10_800, 21_600, 43_200, 86_400)  # fmt: skip
@@ -71,6 +77,13 @@ class Settings:
     offline_after_s: float = 300.0  # no ingest from a device for this long: offline
     temperature_stream: str = "env/bme280@%"  # SQL LIKE pattern of the drift chart's sensor
     target_points: int = 60  # buckets per chart
+    # Drift is a trend: no rate per hour from less than this much data (a spike in a short
+    # window is not a drift).
+    drift_min_window_s: float = 900.0
+    # Lithium-ion cells in series behind the INA219 bus voltage: the battery column estimates
+    # their charge (components/core/battery.py) when a stream does not report battery_pct.
+    # None: the supply is not a battery.
+    battery_cells: int | None = None
 
 
 def bucket_ms_for(span_ms: int, target_points: int) -> int:
@@ -93,9 +106,23 @@ def zero_filled(counts: Mapping[int, float], start_ms: int, end_ms: int, bucket_
     return [(b, float(counts.get(b, 0))) for b in range(first, end_ms, bucket_ms)]
 
 
-def drift(series: Mapping[str, Sequence[Point]]) -> list[dict[str, Any]]:
-    """Per device: temperature at the first and last bucket, the change, its rate per hour, and
-    how far the last value sits from the fleet's mean of last values."""
+def trend_per_hour(points: Sequence[Point]) -> float | None:
+    """The Theil-Sen slope (the median of the slopes between every pair of points) in units
+    per hour: a steady trend, which a short spike among many points does not move."""
+    slopes = sorted((v1 - v0) / (t1 - t0) for i, (t0, v0) in enumerate(points)
+                    for t1, v1 in points[i + 1:] if t1 != t0)
+    if not slopes:
+        return None
+    mid = len(slopes) // 2
+    median = slopes[mid] if len(slopes) % 2 else (slopes[mid - 1] + slopes[mid]) / 2
+    return median * 3_600_000
+
+
+def drift(series: Mapping[str, Sequence[Point]], min_window_s: float = 900.0
+          ) -> list[dict[str, Any]]:  # fmt: skip
+    """Per device: temperature at the first and last bucket, the change, the trend per hour
+    over the whole range (None when the data span less than `min_window_s`), and how far the
+    last value sits from the fleet's mean of last values."""
     rows: list[dict[str, Any]] = []
     lasts: dict[str, float] = {}
     for device, points in sorted(series.items()):
@@ -103,12 +130,12 @@ def drift(series: Mapping[str, Sequence[Point]]) -> list[dict[str, Any]]:
         if not valid:
             continue
         (first_ms, first_c), (last_ms, last_c) = valid[0], valid[-1]
-        hours = (last_ms - first_ms) / 3_600_000
+        window_s = (last_ms - first_ms) / 1000
         lasts[device] = last_c
         rows.append({
             "device": device, "first_c": first_c, "last_c": last_c,
-            "delta_c": last_c - first_c,
-            "per_hour_c": (last_c - first_c) / hours if hours > 0 else None,
+            "delta_c": last_c - first_c, "window_s": window_s,
+            "per_hour_c": trend_per_hour(valid) if window_s >= min_window_s else None,
         })  # fmt: skip
     fleet_mean = sum(lasts.values()) / len(lasts) if lasts else None
     for row in rows:
@@ -168,6 +195,16 @@ def scope_for(con: duckdb.DuckDBPyConnection, filters: Filters, sites: Sequence[
     if not chosen:
         return None
     span_s = RANGES_S[filters.range]
+    if filters.range == "fit":
+        lookback = (day_of(now_ms - FIT_LOOKBACK_DAYS * 86_400_000), day_of(now_ms))
+        sql, params = q.bind_sites(q.TIME_BOUNDS_RECENT, chosen)
+        first_ms, last_ms = con.execute(sql, [*params, *lookback]).fetchone() or (None, None)
+        if first_ms is None:
+            return None
+        end_ms = int(last_ms) + 1
+        start_ms = min(max(int(first_ms), end_ms - FIT_MAX_S * 1000), end_ms - MIN_SPAN_MS)
+        return q.Scope(chosen, start_ms, end_ms, filters.device, day_of(start_ms),
+                       day_of(end_ms))
     if span_s is None:
         sql, params = q.bind_sites(q.TIME_BOUNDS, chosen)
         first_ms, last_ms = con.execute(sql, params).fetchone() or (None, None)
@@ -200,7 +237,8 @@ def build(con: duckdb.DuckDBPyConnection, filters: Filters, now_ms: int, setting
         "range": None,
         "fleet": {"devices_known": len(shown),
                   "devices_offline": sum(1 for row in shown if row["offline"])},
-        "health": [], "drift": [], "anomalies": [], "rfid": [], "charts": {},
+        "health": [], "drift": [], "anomalies": [], "anomaly_history": [], "rfid": [],
+        "charts": {},
     }  # fmt: skip
     scope = scope_for(con, filters, sites, now_ms)
     start_ms, end_ms = (scope.start_ms, scope.end_ms) if scope else (now_ms, now_ms)
@@ -241,7 +279,7 @@ def _fill(con: duckdb.DuckDBPyConnection, scope: q.Scope, bucket_ms: int, settin
     supply = _rows(con, *q.bind(q.FIELD_SERIES, scope, [bucket_ms, "$.bus_voltage_v"],
                                 ["power/%"]))  # fmt: skip
     series["supply"] = _series(supply, "device", "value")
-    doc["drift"] = drift(series["temperature"])
+    doc["drift"] = drift(series["temperature"], settings.drift_min_window_s)
 
     fleet = _rows(con, *q.bind(q.FLEET_AVERAGES, scope, [settings.temperature_stream]))[0]
     hours = (scope.end_ms - scope.start_ms) / 3_600_000
@@ -260,6 +298,7 @@ def _fill(con: duckdb.DuckDBPyConnection, scope: q.Scope, bucket_ms: int, settin
         row.update(health.get(device, {"sensors_ok": 0, "sensors_faulty": [],
                                        "reader_rejects": 0, "health_ms": None}))  # fmt: skip
         row.update({k: v for k, v in supply_rows.get(device, {}).items() if k != "device"})
+        row["battery_pct"], row["battery_estimated"] = battery_of(row, settings.battery_cells)
         doc["health"].append(row)
 
     alert_counts: dict[str, dict[int, float]] = defaultdict(dict)
@@ -275,6 +314,9 @@ def _fill(con: duckdb.DuckDBPyConnection, scope: q.Scope, bucket_ms: int, settin
                   ("severity", "condition", "detector", "reason", "value", "state")})  # fmt: skip
         doc["anomalies"].append(r)
 
+    for r in _rows(con, *q.bind(q.ALERT_HISTORY, scope)):
+        doc["anomaly_history"].append(alert_episode(r, scope.end_ms))
+
     rfid_counts: dict[str, dict[int, float]] = defaultdict(dict)
     for r in _rows(con, *q.bind(q.RFID_SERIES, scope, [bucket_ms])):
         rfid_counts[f"{r['device']} {r['stream']}"][int(r["bucket_ms"])] = r["reads"]
@@ -283,6 +325,35 @@ def _fill(con: duckdb.DuckDBPyConnection, scope: q.Scope, bucket_ms: int, settin
         for reader, c in rfid_counts.items()
     }
     doc["rfid"] = _rows(con, *q.bind(q.RFID_READERS, scope))
+
+
+def battery_of(row: Mapping[str, Any], cells: int | None) -> tuple[float | None, bool]:
+    """(charge %, estimated?): what the device reports, else an estimate from the newest bus
+    voltage when the supply is a battery of `cells` lithium-ion cells."""
+    if row.get("last_battery_pct") is not None:
+        return float(row["last_battery_pct"]), False
+    if cells and row.get("last_bus_voltage_v") is not None:
+        return round(battery.charge_pct(float(row["last_bus_voltage_v"]), cells), 1), True
+    return None, False
+
+
+def alert_episode(r: Mapping[str, Any], end_ms: int) -> dict[str, Any]:
+    """One alert from raise to clear: when, how long (still open: until the range's end),
+    and what it was about (from its first record; the clear's value and reason too)."""
+    first, last = _payload(r["first_payload"]), _payload(r["last_payload"])
+    raised = r["raised_ms"] if r["raised_ms"] is not None else first.get("raised_ms")
+    cleared = r["cleared_ms"]
+    return {
+        "device": r["device"], "alert_id": r["alert_id"], "stream": r["stream"],
+        "severity": first.get("severity") or last.get("severity"),
+        "detector": first.get("detector") or last.get("detector"),
+        "condition": first.get("condition") or last.get("condition"),
+        "value": first.get("value"), "raised_ms": raised, "cleared_ms": cleared,
+        "state": "cleared" if cleared is not None else "open",
+        "duration_s": None if raised is None else
+        ((cleared if cleared is not None else end_ms) - int(raised)) / 1000,
+        "clear_reason": last.get("reason") if cleared is not None else None,
+    }  # fmt: skip
 
 
 def _payload(text: str) -> dict[str, Any]:

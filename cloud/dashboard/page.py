@@ -49,6 +49,10 @@ svg.chart { width: 100%; height: auto; }
 <section><h2>Anomaly flags (open alerts)</h2><table id="anomalies"><thead><tr><th>device</th>
 <th>severity</th><th>detector</th><th>condition</th><th>value</th><th>since (UTC)</th></tr>
 </thead><tbody></tbody></table></section>
+<section><h2>Anomaly history (raised and cleared in the range)</h2><table id="anomaly-history">
+<thead><tr><th>device</th><th>severity</th><th>detector</th><th>condition</th><th>value</th>
+<th>raised (UTC)</th><th>cleared (UTC)</th><th>lasted</th></tr></thead><tbody></tbody></table>
+</section>
 <section class="chart-box"><div id="chart-temperature-box"></div>
 <table id="drift"><thead><tr><th>device</th><th>first °C</th><th>last °C</th><th>change °C</th>
 <th>°C per hour</th><th>vs fleet °C</th></tr></thead><tbody></tbody></table></section>
@@ -74,6 +78,12 @@ function setParams(f) {
   history.replaceState(null, "", p.toString() ? "?" + p : location.pathname);
 }
 function time(ms) { return ms == null ? "–" : new Date(ms).toISOString().slice(11, 19); }
+function duration(s) {
+  if (s == null) return "–";
+  if (s < 90) return Math.round(s) + " s";
+  if (s < 5400) return Math.round(s / 60) + " min";
+  return (s / 3600).toFixed(1) + " h";
+}
 function num(v, d) {
   if (v == null) return "–";
   const text = Number(v).toFixed(d);
@@ -147,7 +157,14 @@ function render(doc) {
     [h.sensors_faulty.map((s) => s.stream + " " + s.state).join(", ") || "–",
      h.sensors_faulty.length ? "bad" : ""],
     [num(h.last_bus_voltage_v, 2) + " / " + num(h.min_bus_voltage_v, 2), "num"],
-    [num(h.last_battery_pct, 0), "num"], [h.alerts ?? 0, "num"]]);
+    [h.battery_pct == null ? "–" : (h.battery_estimated ? "≈ " : "") + num(h.battery_pct, 0),
+     "num" + (h.battery_pct != null && h.battery_pct < 20 ? " bad" : "")],
+    [h.alerts ?? 0, "num"]]);
+  fillTable("anomaly-history", doc.anomaly_history, (a) => [
+    [a.device], [a.severity ?? "–", a.severity === "critical" ? "bad" : ""],
+    [a.detector ?? a.stream], [a.condition ?? "–"], [a.value ?? "–"], [time(a.raised_ms)],
+    [a.cleared_ms == null ? "open" : time(a.cleared_ms), a.cleared_ms == null ? "bad" : ""],
+    [duration(a.duration_s), "num"]]);
   fillTable("anomalies", doc.anomalies, (a) => [
     [a.device], [a.severity ?? "–", a.severity === "critical" ? "bad" : ""],
     [a.detector ?? a.stream], [a.condition ?? "–"], [a.value ?? "–"], [time(a.at_ms)]]);

@@ -53,6 +53,14 @@ FROM telemetry
 WHERE site IN ({sites})
 """
 
+# Oldest and newest event in the chosen sites over recent days (the range "fit"): parameters
+# the sites, then the first and last day.
+TIME_BOUNDS_RECENT: Final = """
+SELECT min(event_ms) AS first_ms, max(event_ms) AS last_ms
+FROM telemetry
+WHERE site IN ({sites}) AND dt BETWEEN ? AND ?
+"""
+
 # Per device: records, last event and how many alerts were raised.
 DEVICE_ACTIVITY: Final = """
 SELECT device, site, count(*) AS records, max(event_ms) AS last_event_ms,
@@ -145,6 +153,22 @@ WHERE {where} AND cls = 'alert'
 GROUP BY 1, 2
 HAVING coalesce(json_extract_scalar(max_by(payload, event_ms), '$.state'), 'raised') <> 'cleared'
 ORDER BY at_ms DESC
+"""
+
+# Anomaly history: every alert with a record in the range, raised and cleared (each raise has
+# its own alert_id), newest first.
+ALERT_HISTORY: Final = """
+SELECT device, coalesce(json_extract_scalar(payload, '$.alert_id'), stream) AS alert_id,
+       max_by(stream, event_ms) AS stream,
+       min(CASE WHEN {raised} THEN event_ms END) AS raised_ms,
+       max(CASE WHEN json_extract_scalar(payload, '$.state') = 'cleared' THEN event_ms END)
+           AS cleared_ms,
+       min_by(payload, event_ms) AS first_payload,
+       max_by(payload, event_ms) AS last_payload
+FROM telemetry
+WHERE {where} AND cls = 'alert'
+GROUP BY 1, 2
+ORDER BY coalesce(min(CASE WHEN {raised} THEN event_ms END), max(event_ms)) DESC
 """
 
 # RFID events per reader (device + stream) and time bucket. Parameters: bucket_ms, WHERE.

@@ -73,12 +73,17 @@ def _handler(app: App) -> type[BaseHTTPRequestHandler]:
             log.debug("event=http %s", format % args)
 
         def _send(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                # The browser went away mid-answer (a reload, a closed tab): nothing to tell.
+                app.count("client_gone")
+                self.close_connection = True
 
         def _json(self, status: int, doc: Any) -> None:
             self._send(status, json.dumps(doc, default=str).encode(), "application/json")

@@ -28,7 +28,7 @@ from components.analytics.config import (
 )
 from components.analytics.detectors import NoveltyParams
 from components.analytics.engine import Engine, derived_stream
-from components.core import ipc
+from components.core import component_state, ipc
 from components.core.clock import Clock, SystemClock
 from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.log import BudgetExceeded, Log
@@ -192,6 +192,7 @@ def main() -> int:  # pragma: no cover - the process shell; its parts are tested
         return 2
     cfg = holder.current
     clock = SystemClock()
+    state = component_state.Reporter(cfg.logPath, "Analytics", clock)
     lg = open_log(cfg, ipc.thing_name(), clock)
     alarm = None
     if cfg.alarmPin:
@@ -202,6 +203,7 @@ def main() -> int:  # pragma: no cover - the process shell; its parts are tested
     if gg is not None:
         watch_configuration(comp, holder, gg)
         gg.report_running()
+    state.running()
     stop = Stop().on_signals(signal.SIGTERM)
     log.info("event=started consumer=%s streams=%d", CONSUMER, len(cfg.detectors))
     while not stop.is_set():
@@ -211,6 +213,7 @@ def main() -> int:  # pragma: no cover - the process shell; its parts are tested
     lg.close()
     if alarm is not None:
         alarm.close()
+    state.stopped()
     return 0
 
 

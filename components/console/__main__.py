@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
@@ -37,17 +39,19 @@ from components.console.views import (
     Row,
     Table,
     doctor_table,
+    fmt_reading,
     fmt_wall,
     stats_tables,
     status_tables,
     verify_tables,
 )
-from components.core import ipc
+from components.core import component_state, ipc
 from components.core.clock import Clock, SystemClock
 from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.envelope import CLASSES
 from components.core.ipc import thing_name
 from components.core.stopping import Stop
+from components.core.tls import TlsConfigError
 from components.gpio import status as led
 from components.rfid.config import MODELS as RFID_MODELS
 from components.rfid.config import VARIANTS as RFID_VARIANTS
@@ -124,7 +128,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="UHF reader variant")
     rt.add_argument("--baud", type=int, default=None, help="default: the model's")
     rt.add_argument("--seconds", type=float, default=30.0, help="how long to listen")
-    rt.add_argument("--count", type=int, default=0, help="stop after N tags (0: no limit)")
+    rt.add_argument("--count", type=int, default=0,
+                    help="stop after N good reads (0: no limit)")
 
     sub.add_parser("doctor", parents=[common, as_json],
                    help="check the machine: buses, groups, disk, clock, Greengrass, broker")
@@ -262,22 +267,33 @@ def _buffer_export(args: argparse.Namespace, cfg: Config, clock: Clock, out: Con
     m = result.manifest
     out.print(f"[green]OK[/] {m['records']} records from {len(m['streams'])} streams in "
               f"{len(m['files'])} files -> {result.folder}")
-    out.print(f"import it with: python -m cloud.lake import {result.folder}")
+    out.print(f"import it with: python -m cloud.lake import {shlex.quote(str(result.folder))} "
+              f"--site {shlex.quote(cfg.siteId)}", soft_wrap=True, highlight=False, markup=False)
     return EXIT_OK
 
 
 def _led_test(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
     from gpiozero import LED
-    from gpiozero.exc import GPIOZeroError
+    from gpiozero.exc import GPIOZeroError, PinFactoryFallback
 
     pin = args.pin or cfg.ledPin
     seconds = args.seconds_each
-    try:
-        device = LED(pin)
-    except (GPIOZeroError, OSError) as exc:
-        out.print(f"[bold red]FAIL[/] cannot drive LED on {pin}: {exc}\n  remedy: check ledPin; "
-                  "off a Pi, try GPIOZERO_PIN_FACTORY=mock")
-        return EXIT_CANNOT_RUN
+    # gpiozero warns once per pin library it cannot use before it gives up: off a Pi that
+    # is four warnings ahead of the one message that matters. Keep them for the FAIL line.
+    with warnings.catch_warnings(record=True) as fallbacks:
+        warnings.simplefilter("always", PinFactoryFallback)
+        try:
+            device = LED(pin)
+        except (GPIOZeroError, OSError) as exc:
+            tried = "; ".join(str(w.message).removeprefix("Falling back from ")
+                              for w in fallbacks if issubclass(w.category, PinFactoryFallback))
+            out.print(f"[bold red]FAIL[/] cannot drive LED on {pin}: {exc}"
+                      + (f"\n  pin libraries tried: {tried}" if tried else "")
+                      + "\n  remedy: on a Pi, install python3-lgpio (Raspberry Pi OS has it) "
+                        "and check ledPin; off a Pi, GPIOZERO_PIN_FACTORY=mock")
+            return EXIT_CANNOT_RUN
+    for w in fallbacks:
+        log.info("event=pin_factory_fallback reason=%r", str(w.message))
     try:
         for state in (led.ONLINE, led.OFFLINE_BUFFERING, led.FAULT, led.OFF):
             out.print(f"LED {pin}: [bold]{state}[/] - {led.MEANINGS[state]}")
@@ -322,19 +338,26 @@ def _serve(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) ->
         gg.report_running()
     stop = Stop().on_signals(signal.SIGTERM)  # how the nucleus stops components
     device = _device(args)
+    state = component_state.Reporter(holder.current.logPath, "Console", clock)
+    state.running()
     log.info("event=started component=console device=%s nucleus=%s", device, gg is not None)
     try:
-        return serve.run(
+        code = serve.run(
             holder, device, clock, stop,
             bind=args.bind or holder.current.bindAddress,
             port=holder.current.port if args.port is None else args.port,
         )
+        state.stopped()
+        return code
     except KeyboardInterrupt:
         log.info("event=status_page_stopped reason=interrupt")
+        state.stopped("interrupted")
         return EXIT_OK
-    except OSError as exc:
-        out.print(f"[bold red]FAIL[/] cannot listen: {exc}\n  remedy: set bindAddress/port "
-                  "to a free address and port")
+    except (OSError, TlsConfigError) as exc:  # ssl.SSLError is an OSError
+        out.print(f"[bold red]FAIL[/] cannot serve: {exc}\n  remedy: set bindAddress/port "
+                  "to a free address and port; tlsCertPath and tlsKeyPath to a readable "
+                  "certificate and its key (or both empty)")
+        state.failed(f"cannot serve: {exc}")
         return EXIT_CANNOT_RUN
     finally:
         if gg is not None:
@@ -355,8 +378,7 @@ def _open_bus(args: argparse.Namespace, clock: Clock, out: Console) -> Any:
 def _reading_text(reading: dict[str, Any] | None) -> str:
     if not reading:
         return "-"
-    return "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                     for k, v in reading.items())
+    return "  ".join(fmt_reading(k, v) for k, v in reading.items())
 
 
 def _sensors_scan(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
@@ -365,7 +387,8 @@ def _sensors_scan(args: argparse.Namespace, cfg: Config, clock: Clock, out: Cons
         return EXIT_CANNOT_RUN
     with out.status("scanning 0x08-0x77..."):
         rows = hardware.scan_and_read(bus, args.sleep, read=not args.identify_only)
-    table = Table("I2C scan", ["address", "chip", "id", "stream", "reading"])
+    table = Table("I2C scan", ["address", "chip", "id", "stream", "reading"],
+                  text_columns=frozenset({2, 4}))
     for r in rows:
         level = Level.FAIL if r.error else (
             Level.OK if r.reading is not None or (args.identify_only and r.stream) else
@@ -417,7 +440,8 @@ def _rfid_test(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console
         return EXIT_CANNOT_RUN
     out.print(f"listening on {args.port} ({args.model}, {baud} baud) for {args.seconds:g} s...")
     deadline = clock.monotonic_ns() + int(args.seconds * 1e9)
-    tags = 0
+    tags = 0  # good reads (a tag held at the antenna is read many times)
+    distinct: set[str] = set()
     next_poll = 0
     try:
         while clock.monotonic_ns() < deadline and not (args.count and tags >= args.count):
@@ -428,6 +452,7 @@ def _rfid_test(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console
             for ev in probe.feed(data) if data else ():
                 if ev.tag is not None:
                     tags += 1
+                    distinct.add(ev.tag.tag_id)
                     rssi = f"  rssi {ev.tag.rssi_dbm} dBm" if ev.tag.rssi_dbm is not None else ""
                     out.print(f"[green]GOOD[/] tag {ev.tag.tag_id}  checksum ok  "
                               f"frame {ev.tag.raw.hex()}{rssi}")
@@ -438,8 +463,11 @@ def _rfid_test(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console
     finally:
         port.close()
     stats = probe.decoder.stats.as_dict()
-    out.print(f"{tags} tags, {probe.frames} good frames, rejects {stats['rejects'] or 'none'}, "
-              f"{stats['bytes_in']} bytes read")
+    shown = ", ".join(sorted(distinct)[:5]) + (", ..." if len(distinct) > 5 else "")
+    out.print(f"{len(distinct)} distinct tag{'s' if len(distinct) != 1 else ''}"
+              f"{f' ({shown})' if distinct else ''} in {tags} good reads, {probe.frames} good "
+              f"frames, rejects {stats['rejects'] or 'none'}, {stats['bytes_in']} bytes read",
+              highlight=False)
     if tags == 0:
         out.print("[bold red]FAIL[/] no tag decoded\n  remedy: hold a tag at the antenna; "
                   "check --model and --baud, the wiring (reader TX to Pi RX) and power")

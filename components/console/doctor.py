@@ -59,6 +59,7 @@ class DoctorFacts:
     socket_problem: str | None
     broker: tuple[str, int] | None
     broker_problem: str | None
+    socket_found_as: str = ""  # which nucleus names its socket so, or who configured it
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -114,7 +115,7 @@ def gather(cfg: Config, log_stats: Mapping[str, Any] | None, log_problem: str | 
         free: int | None = st.f_bavail * st.f_frsize
     except OSError:
         free = None
-    sock = nucleus_socket(cfg.greengrassRoot)
+    sock, nucleus = nucleus_socket(cfg.greengrassRoot, cfg.nucleusSocket)
     broker = (cfg.brokerHost, cfg.brokerPort) if cfg.brokerHost else None
     return DoctorFacts(
         user=cfg.componentUser,
@@ -128,9 +129,10 @@ def gather(cfg: Config, log_stats: Mapping[str, Any] | None, log_problem: str | 
         log_problem=log_problem,
         ntp_synced=timedatectl_synced(),
         greengrass_root=cfg.greengrassRoot,
-        greengrass_root_exists=Path(cfg.greengrassRoot).is_dir(),
+        greengrass_root_exists=Path(cfg.greengrassRoot).is_dir() or nucleus != "not found",
         in_component=bool(os.environ.get(SOCKET_ENV) and os.environ.get(TOKEN_ENV)),
         socket_path=sock,
+        socket_found_as=nucleus,
         socket_problem=unix_reachable(sock, timeout_s),
         broker=broker,
         broker_problem=(tcp_reachable(*broker, timeout_s) if broker else None),
@@ -265,7 +267,8 @@ def check_greengrass(f: DoctorFacts) -> CheckResult:
             f"{f.greengrass_root}/logs/greengrass.log (run doctor with sudo to reach the socket)",
         )
     where = "component environment" if f.in_component else "technician shell"
-    return CheckResult("greengrass", Level.OK, f"IPC socket {f.socket_path} answers ({where})")
+    return CheckResult("greengrass", Level.OK,
+                       f"IPC socket {f.socket_path} answers ({f.socket_found_as}; {where})")
 
 
 def check_broker(f: DoctorFacts) -> CheckResult:

@@ -230,6 +230,24 @@ def export_name(device: str, now_wall_ms: int) -> str:
     return f"floorline-{device}-{stamp}"
 
 
+MAX_SAME_SECOND: Final = 100  # exports of one device within one second (a script's loop)
+
+
+def _new_folder(dest: Path, name: str) -> Path:
+    """A folder that did not exist: `name`, else `name-2`, `name-3`, ... (two exports in the
+    same second, or the stick's clock behind); never an existing export."""
+    for n in range(1, MAX_SAME_SECOND + 1):
+        folder = dest / (name if n == 1 else f"{name}-{n}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise ExportError(f"cannot create {folder}: {exc}") from exc
+    raise ExportError(f"{dest} already holds {MAX_SAME_SECOND} exports named {name}*")
+
+
 def write_export(
     log: Log,
     dest: str | Path,
@@ -252,13 +270,7 @@ def write_export(
     dest = Path(dest)
     if not dest.is_dir():
         raise ExportError(f"{dest} is not a folder (is the stick mounted?)")
-    folder = dest / export_name(device, now_wall_ms)
-    try:
-        folder.mkdir()
-    except FileExistsError:
-        raise ExportError(f"{folder} already exists") from None
-    except OSError as exc:
-        raise ExportError(f"cannot create {folder}: {exc}") from exc
+    folder = _new_folder(dest, export_name(device, now_wall_ms))
     skip_upto = skip_upto or {}
     ranges: dict[tuple[str, str], _StreamRange] = {}
     files: list[dict[str, Any]] = []

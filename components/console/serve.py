@@ -12,6 +12,7 @@ from components.console import page, status
 from components.core.clock import Clock
 from components.core.config import ConfigHolder
 from components.core.stopping import Stop
+from components.core.tls import server_context
 
 log = logging.getLogger("floorline.console.serve")
 
@@ -21,7 +22,8 @@ IDLE_CHECK_S = 1.0
 def run(holder: ConfigHolder, device: str, clock: Clock, stop: Stop, *,
         bind: str, port: int) -> int:
     """Serve until `stop` is set; returns the exit code (0). Raises OSError if the address
-    cannot be bound."""
+    cannot be bound or the certificate not used, TlsConfigError if only one of
+    tlsCertPath / tlsKeyPath is set. TLS files apply at start, like the address."""
     if not holder.current.statusTokenSha256:
         log.warning("event=status_page_off reason=no_token remedy='set statusTokenSha256 "
                     "(floorline token makes one)'")
@@ -34,7 +36,7 @@ def run(holder: ConfigHolder, device: str, clock: Clock, stop: Stop, *,
 
     def report() -> dict[str, Any]:
         """Built at most once per refresh period: every viewer's reload is not a new round
-        of log queries and subprocesses (timedatectl, greengrass-cli)."""
+        of log queries and subprocesses (timedatectl)."""
         cfg = holder.current
         with lock:
             now = clock.monotonic_ns()
@@ -44,13 +46,16 @@ def run(holder: ConfigHolder, device: str, clock: Clock, stop: Stop, *,
             cache[:] = [(now, built)]
             return built
 
+    cfg = holder.current
     server = page.StatusServer(
         (bind, port), lambda: holder.current.statusTokenSha256, report,
         refresh_s=lambda: holder.current.refreshSeconds,
+        tls=server_context(cfg.tlsCertPath, cfg.tlsKeyPath),
     )
     thread = threading.Thread(target=server.serve_forever, name="status-page", daemon=True)
     thread.start()
-    log.info("event=status_page_listening bind=%s port=%d", bind, server.port)
+    log.info("event=status_page_listening bind=%s port=%d tls=%s", bind, server.port,
+             server.tls is not None)
     try:
         while not stop.wait(0.5):
             pass  # woken by SIGTERM (stop set) or Ctrl-C (KeyboardInterrupt)

@@ -6,10 +6,8 @@ same dict, so they cannot disagree.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from components.console.config import CONNECT_TIMEOUT_S
@@ -20,14 +18,9 @@ from components.console.logview import (
     health_by_stream,
     open_log,
 )
-from components.console.system import (
-    greengrass_cli_list,
-    nucleus_socket,
-    parse_component_list,
-    timedatectl_synced,
-    unix_reachable,
-)
-from components.console.views import fmt_age
+from components.console.system import nucleus_socket, timedatectl_synced, unix_reachable
+from components.console.views import fmt_age, fmt_clock
+from components.core import component_state as cs
 from components.core.clock import BUILD_EPOCH_MS, Clock
 from components.core.config import Config
 from components.core.envelope import CLASSES, DRAIN_ORDER
@@ -36,17 +29,19 @@ from components.gpio import status as ledmod
 # Classes written straight from a sensor or reader (the others are derived or reports).
 SOURCE_CLASSES = ("raw", "event")
 
-# Greengrass lifecycle states (what the nucleus reports for a component).
+# What each state a component records means to a technician (components/core/component_state).
 _STATE_LEVEL = {
-    "RUNNING": Level.OK,
-    "FINISHED": Level.OK,
-    "NEW": Level.WARN,
-    "INSTALLED": Level.WARN,
-    "STARTING": Level.WARN,
-    "STOPPING": Level.WARN,
-    "ERRORED": Level.FAIL,
-    "BROKEN": Level.FAIL,
+    cs.RUNNING: Level.OK,
+    cs.DEGRADED: Level.WARN,
+    cs.STARTING: Level.WARN,
+    cs.STOPPING: Level.WARN,
+    cs.STOPPED: Level.WARN,  # an expected component that is not running is not fine
+    cs.ERRORED: Level.FAIL,
 }
+_STATE_WORDS = {cs.RUNNING: "running", cs.DEGRADED: "degraded", cs.STARTING: "starting",
+                cs.STOPPING: "stopping", cs.STOPPED: "stopped", cs.ERRORED: "ended on an error"}
+# A component that came back from an unclean end (killed, crashed) this recently is a warning.
+RECENT_UNCLEAN_END_S = 3600.0
 
 
 @dataclass
@@ -60,12 +55,11 @@ class StatusFacts:
     health: Mapping[str, Sequence[Mapping[str, Any]]]  # payloads, oldest first
     health_wall_ms: Mapping[str, int]  # wall time of each health stream's latest record
     streams: Sequence[Mapping[str, Any]]
-    states_text: str | None = None  # the component state file, None if absent
-    states_error: str | None = None
+    board: cs.Board = field(default_factory=lambda: cs.Board([], [], "not read"))
     ntp_synced: bool | None = None  # timedatectl's answer, None when unavailable
     nucleus_problem: str | None = "not checked"  # None: reachable
-    cli_states: Mapping[str, str] | None = None  # from greengrass-cli, None when unavailable
-    cli_problem: str = ""
+    nucleus_socket: str = ""
+    nucleus_found_as: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -78,29 +72,20 @@ def gather(cfg: Config, clock: Clock, device: str) -> StatusFacts:
         health = health_by_stream(log)
     finally:
         log.close()
-    states_text, states_error = None, None
-    if Path(cfg.stateFile).exists():  # absent: nothing reports states (shown as unknown)
-        try:
-            states_text = Path(cfg.stateFile).read_text()
-        except OSError as exc:
-            states_error = f"cannot read {cfg.stateFile}: {exc}"
-    cli_text, cli_problem = greengrass_cli_list(cfg.greengrassRoot)
+    sock, found_as = nucleus_socket(cfg.greengrassRoot, cfg.nucleusSocket)
     return StatusFacts(
         device=device,
-        cli_states=parse_component_list(cli_text) if cli_text is not None else None,
-        cli_problem=cli_problem,
+        board=cs.read_board(cfg.logPath),
+        nucleus_socket=sock,
+        nucleus_found_as=found_as,
         now_wall_ms=clock.wall_ms(),
         stats=stats,
         consumers=consumer_progress(cfg.logPath),
         health={s: [r.payload for r in recs] for s, recs in health.items()},
         health_wall_ms={s: recs[-1].event_wall_ms for s, recs in health.items()},
         streams=streams,
-        states_text=states_text,
-        states_error=states_error,
         ntp_synced=timedatectl_synced(),
-        nucleus_problem=unix_reachable(
-            nucleus_socket(cfg.greengrassRoot), CONNECT_TIMEOUT_S
-        ),
+        nucleus_problem=unix_reachable(sock, CONNECT_TIMEOUT_S),
     )
 
 
@@ -109,63 +94,45 @@ def _age_s(now_wall_ms: int, wall_ms: int | None) -> float | None:
     return None if wall_ms is None else round((now_wall_ms - wall_ms) / 1000, 1)
 
 
-def _cli_state(cli_states: Mapping[str, str], name: str) -> str | None:
-    for full, state in cli_states.items():
-        if full == name or full.endswith("." + name):  # com.floorline.Sensors for Sensors
-            return state
-    return None
+def component_rows(board: cs.Board, expected: Sequence[str], now_wall_ms: int,
+                   stale_s: float) -> list[dict[str, Any]]:
+    """One row per component: what it last recorded, checked against its process and its
+    heartbeat; the expected components first, then any other that reported."""
+    known = {c["name"]: c for c in board.components}
+    return [_component_row(name, known.get(name), board.problem, now_wall_ms, stale_s)
+            for name in [*expected, *sorted(set(known) - set(expected))]]
 
 
-def component_rows(
-    states_text: str | None,
-    states_error: str | None,
-    expected: Sequence[str],
-    now_wall_ms: int,
-    stale_s: float,
-    cli_states: Mapping[str, str] | None = None,
-) -> list[dict[str, Any]]:
-    """One row per component. The nucleus's own answer (greengrass-cli) when available, else
-    the state file, else unknown: expected components first, then any other reported."""
-    if cli_states is not None:
-        rows = []
-        for name in expected:
-            state = _cli_state(cli_states, name)
-            if state is None:
-                rows.append({"name": name, "state": "not installed", "level": Level.WARN.name,
-                             "detail": "expected here, absent from greengrass-cli"})
-            else:
-                rows.append({"name": name, "state": state,
-                             "level": _STATE_LEVEL.get(state, Level.WARN).name,
-                             "detail": "greengrass-cli component list"})
-        return rows
-    known: dict[str, Any] = {}
-    problem = states_error
-    if states_text is not None:
-        try:
-            doc = json.loads(states_text)
-            known = doc.get("components", doc) if isinstance(doc, dict) else {}
-            if not isinstance(known, dict):
-                known, problem = {}, "state file is not an object of components"
-        except ValueError as exc:
-            problem = f"state file is not JSON: {exc}"
-    rows = []
-    for name in [*expected, *sorted(set(known) - set(expected))]:
-        entry = known.get(name)
-        state, level, detail = "unknown", Level.UNKNOWN, problem or "no state reported"
-        if isinstance(entry, dict) and isinstance(entry.get("state"), str):
-            updated = entry.get("updated_wall_ms")
-            age = _age_s(now_wall_ms, updated) if isinstance(updated, int) else None
-            if age is None or age > stale_s:
-                detail = (
-                    f"last said {entry['state']} {age:.0f} s ago (stale)"
-                    if age is not None else f"said {entry['state']} at an unknown time"
-                )
-            else:
-                state = entry["state"].upper()
-                level = _STATE_LEVEL.get(state, Level.WARN)
-                detail = f"reported {age:.0f} s ago"
-        rows.append({"name": name, "state": state, "level": level.name, "detail": detail})
-    return rows
+def _component_row(name: str, c: Mapping[str, Any] | None, problem: str | None, now: int,
+                   stale_s: float) -> dict[str, Any]:
+    if c is None:
+        # Every component records its state from its first moment: an expected one that
+        # never did is not running here (not deployed, or failing before it could say so).
+        return {"name": name, "state": "unknown", "since_wall_ms": None, "level":
+                Level.WARN.name, "detail": (problem or "") + ("; " if problem else "") +
+                "expected here, has never reported: not deployed, or failing at start?"}
+    state, since = c["state"], c["since_wall_ms"]
+    level = _STATE_LEVEL.get(state, Level.WARN)
+    detail = c["reason"] or _STATE_WORDS.get(state, state.lower())
+    silent_s = (now - c["updated_wall_ms"]) / 1000
+    ended = state in (cs.STOPPED, cs.ERRORED)
+    if not ended and c.get("alive") is False:
+        # It said it was up and its process is gone without a last word: killed or crashed.
+        state, since, level = "ENDED", c["updated_wall_ms"], Level.FAIL
+        detail = (f"process {c['pid']} gone without stopping (killed or crashed); "
+                  f"it last said {c['state'].lower()}")
+    elif not ended and state != cs.STARTING and silent_s > stale_s:
+        level = max(level, Level.WARN)
+        detail += f"; no heartbeat for {fmt_age(silent_s)}"
+    unclean = c.get("last_unclean_end_wall_ms")
+    if unclean is not None and state not in ("ENDED",) and \
+            (now - unclean) / 1000 < RECENT_UNCLEAN_END_S:
+        level = max(level, Level.WARN)
+        detail += (f"; restarted after its previous run ended uncleanly at "
+                   f"{fmt_clock(unclean, now)}")
+    return {"name": name, "state": state, "since_wall_ms": since,
+            "since_age_s": _age_s(now, since), "level": level.name, "detail": detail,
+            "pid": c.get("pid"), "restarts": c.get("restarts", 0)}
 
 
 def clock_section(ntp_synced: bool | None, now_wall_ms: int) -> dict[str, Any]:
@@ -189,7 +156,7 @@ def build_status(facts: StatusFacts, cfg: Config) -> dict[str, Any]:
     stats = facts.stats
     prefix = cfg.uplinkConsumerPrefix
 
-    decision = ledmod.led_state(stats, facts.health, now_wall_ms=now,
+    decision = ledmod.led_state(stats, led_health(facts), now_wall_ms=now,
                                 offline_after_s=cfg.offlineAfterSeconds, uplink_prefix=prefix)
     led_level = {ledmod.FAULT: Level.FAIL, ledmod.OFFLINE_BUFFERING: Level.WARN}.get(
         decision.state, Level.OK)
@@ -212,13 +179,17 @@ def build_status(facts: StatusFacts, cfg: Config) -> dict[str, Any]:
               "free_floor_bytes": stats.get("free_floor_bytes"), "level": buffer_level.name}
 
     # Uplink: backlog of the uplink consumers and when their offsets last moved.
-    consumers = []
+    # Consumers on the device itself (analytics) are shown apart: their backlog is work to
+    # do here, not data waiting for the network.
+    consumers: list[dict[str, Any]] = []
+    local: list[dict[str, Any]] = []
     backlog = stats.get("backlog") or {}
     for cp in facts.consumers:
         entry = backlog.get(cp.name, {}).get(cp.cls, {})
-        consumers.append({"name": cp.name, "cls": cp.cls, "backlog": entry.get("records", 0),
-                          "oldest_unsent_age_s": _age_s(now, entry.get("oldest_wall_ms")),
-                          "last_ack_age_s": _age_s(now, cp.acked_wall_ms)})
+        (consumers if cp.name.startswith(prefix) else local).append(
+            {"name": cp.name, "cls": cp.cls, "backlog": entry.get("records", 0),
+             "oldest_unsent_age_s": _age_s(now, entry.get("oldest_wall_ms")),
+             "last_ack_age_s": _age_s(now, cp.acked_wall_ms)})
     uplinks = [c for c in facts.consumers if c.name.startswith(prefix)]
     acks = [c.acked_wall_ms for c in uplinks if c.acked_wall_ms is not None]
     oldest_unsent = ledmod.oldest_unsent_wall_ms(stats, prefix)
@@ -236,7 +207,8 @@ def build_status(facts: StatusFacts, cfg: Config) -> dict[str, Any]:
         uplink_detail = "keeping up (handed over to the nucleus spool / Stream Manager)"
     uplink = {"backlog_records": unsent, "oldest_unsent_age_s": unsent_age_s,
               "last_uplink_age_s": _age_s(now, max(acks)) if acks else None,
-              "consumers": consumers, "level": uplink_level.name, "detail": uplink_detail}
+              "consumers": consumers, "local_consumers": local, "level": uplink_level.name,
+              "detail": uplink_detail}
 
     # Drops: evictions by class and reason, refusals, quarantined input.
     drops = [{"what": f"evicted {cls}", "reason": reason, "records": n}
@@ -251,27 +223,19 @@ def build_status(facts: StatusFacts, cfg: Config) -> dict[str, Any]:
                       "records": stats["quarantined"]})
     drops_level = Level.WARN if drops else Level.OK
 
-    # Sources: every data stream, with the health of the same source if reported.
-    sensors = []
-    health_states = {s: ledmod.health_state(p) for s, p in facts.health.items()}
-    by_source = {s.split("/", 1)[1]: s for s in health_states}
-    for st in facts.streams:
-        if st["cls"] not in SOURCE_CLASSES:
-            continue  # aggregates and alerts are derived on the device, not read from a source
-        source = st["stream"].split("/", 1)[1]
-        hs = by_source.pop(source, None)
-        sensors.append(_sensor_row(st["stream"], st["produced"], hs, health_states, facts, now))
-    for _source, hs in sorted(by_source.items()):
-        sensors.append(_sensor_row(None, None, hs, health_states, facts, now))
-
-    components = component_rows(facts.states_text, facts.states_error, cfg.components, now,
-                                cfg.componentStaleSeconds, facts.cli_states)
+    components = component_rows(facts.board, cfg.components, now, cfg.componentStaleSeconds)
+    # Sources: every sensor and reader, from the state file (kept whatever was uploaded),
+    # else from the health records still held in the log.
+    sensors = sensor_rows(facts, now, cfg.componentStaleSeconds, components)
     sections: dict[str, Any] = {
         "led": {"state": decision.state, "meaning": decision.meaning,
                 "reasons": list(decision.reasons), "level": led_level.name},
         "components": components,
         "nucleus": {"reachable": facts.nucleus_problem is None,
-                    "detail": facts.nucleus_problem or "IPC socket accepts connections",
+                    "socket": facts.nucleus_socket, "found_as": facts.nucleus_found_as,
+                    "detail": facts.nucleus_problem or
+                    f"IPC socket {facts.nucleus_socket} accepts connections "
+                    f"({facts.nucleus_found_as})",
                     "level": (Level.OK if facts.nucleus_problem is None else Level.UNKNOWN).name},
         "clock": clock_section(facts.ntp_synced, now),
         "buffer": buffer,
@@ -287,18 +251,87 @@ def build_status(facts: StatusFacts, cfg: Config) -> dict[str, Any]:
             **sections}
 
 
-def _sensor_row(stream: str | None, produced: int | None, health_stream: str | None,
-                health_states: Mapping[str, tuple[str, Mapping[str, Any] | None]],
-                facts: StatusFacts, now: int) -> dict[str, Any]:
-    if health_stream is None:
-        state, level, detail = "no report", Level.UNKNOWN, "no health record held in the log"
+def led_health(facts: StatusFacts) -> dict[str, Sequence[Mapping[str, Any]]]:
+    """Health per health stream for the LED: the log's records, overruled by the state file
+    (which still knows a fault after its records were uploaded and retired)."""
+    health: dict[str, Sequence[Mapping[str, Any]]] = dict(facts.health)
+    for src in facts.board.sources:
+        if src["state"] in ("ok", "faulty"):
+            health[f"health/{src['source']}"] = [{"state": src["state"]}]
+    return health
+
+
+def sensor_rows(facts: StatusFacts, now: int, stale_s: float,
+                components: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+    """One row per sensor or reader (a source: `bme280@0x76`), with its data streams. A
+    source whose component is not running is watched by nobody: what it last said is shown
+    as such (WARN at least)."""
+    down = {c["name"]: c["state"] for c in components
+            if c["state"] not in (cs.RUNNING, cs.DEGRADED, "unknown")}
+    streams: dict[str, list[Mapping[str, Any]]] = {}
+    for st in facts.streams:
+        if st["cls"] in SOURCE_CLASSES:
+            streams.setdefault(cs.source_of(st["stream"]), []).append(st)
+    board = {s["source"]: s for s in facts.board.sources}
+    log_health = {cs.source_of(h): h for h in facts.health}
+    rows = []
+    for source in sorted(set(streams) | set(board) | set(log_health)):
+        own = streams.get(source, [])
+        name = own[0]["stream"] if len(own) == 1 else source
+        row: dict[str, Any] = {"source": source, "stream": name,
+                               "streams": [s["stream"] for s in own],
+                               "produced": sum(s["produced"] for s in own) if own else None}
+        if source in board:
+            row |= _board_sensor(board[source], own, now, stale_s)
+            owner = board[source]["component"]
+            if owner in down:
+                row["level"] = max(Level[row["level"]], Level.WARN).name
+                row["detail"] = (f"not watched: {owner} is {down[owner]}; as it last "
+                                 f"said: {row['detail']}")
+        else:
+            row |= _log_sensor(log_health.get(source), facts, now)
+        rows.append(row)
+    # The broken ones first: a technician reads from the top.
+    return sorted(rows, key=lambda r: -Level[r["level"]])
+
+
+def _board_sensor(b: Mapping[str, Any], own: Sequence[Mapping[str, Any]], now: int,
+                  stale_s: float) -> dict[str, Any]:
+    state, since = b["state"], b["since_wall_ms"]
+    good_age = _age_s(now, b["last_good_wall_ms"])
+    last_good = ("no good reading yet" if good_age is None
+                 else f"last good reading {fmt_age(good_age)} ago")
+    if state == "faulty":
+        level = Level.FAIL
+        detail = f"{b['last_error'] or 'faulty'}; {last_good}"
+    elif state == "ok":
+        level, detail = Level.OK, last_good
+        # Readings are periodic; events (a tag at a reader) come when they come.
+        periodic = any(s["cls"] == "raw" for s in own)
+        if periodic and (good_age is None or good_age > stale_s):
+            state, level = "stale", Level.WARN
+            detail = f"reported ok, but {last_good}"
+        elif b["last_error"] and b["last_error_wall_ms"]:
+            detail += (f"; last fault at {fmt_clock(b['last_error_wall_ms'], now)}: "
+                       f"{b['last_error']}")
     else:
-        state, payload = health_states[health_stream]
-        level = {"faulty": Level.FAIL, "ok": Level.OK}.get(state, Level.UNKNOWN)
-        payload = payload or {}
-        bits = [str(payload.get("event", "")), str(payload.get("detail", ""))]
-        age = _age_s(now, facts.health_wall_ms.get(health_stream))
-        detail = " ".join(b for b in bits if b) + (f" (latest report {fmt_age(age)} ago)"
-                                                   if age is not None else "")
-    return {"stream": stream or health_stream, "health_stream": health_stream,
-            "produced": produced, "state": state, "level": level.name, "detail": detail}
+        level, detail = Level.UNKNOWN, f"no health decision yet; {last_good}"
+    return {"state": state, "since_wall_ms": since, "since_age_s": _age_s(now, since),
+            "level": level.name, "detail": detail, "last_error": b["last_error"],
+            "last_good": b["last_good"], "last_good_age_s": good_age,
+            "health_stream": f"health/{b['source']}"}
+
+
+def _log_sensor(health_stream: str | None, facts: StatusFacts, now: int) -> dict[str, Any]:
+    if health_stream is None:
+        return {"state": "unknown", "since_wall_ms": None, "level": Level.UNKNOWN.name,
+                "detail": "no health reported by its component", "health_stream": None}
+    state, payload = ledmod.health_state(facts.health[health_stream])
+    level = {"faulty": Level.FAIL, "ok": Level.OK}.get(state, Level.UNKNOWN)
+    payload = payload or {}
+    bits = [str(payload.get("event", "")), str(payload.get("detail", ""))]
+    wall = facts.health_wall_ms.get(health_stream)
+    return {"state": state, "since_wall_ms": None, "level": level.name,
+            "detail": " ".join(b for b in bits if b) + (
+                f" (latest report {fmt_age(_age_s(now, wall))} ago)" if wall else ""),
+            "health_stream": health_stream}

@@ -32,42 +32,29 @@ def parse_ntp_synchronized(text: str) -> bool | None:
     return {"yes": True, "no": False}.get(value)
 
 
-def greengrass_cli_list(greengrass_root: str, timeout_s: float = 15.0) -> tuple[str | None, str]:
-    """(output of `greengrass-cli component list`, "") or (None, why not). The Greengrass CLI
-    is an optional component and answers only users in its AuthorizedPosixGroups (or root)."""
-    exe = Path(greengrass_root) / "bin" / "greengrass-cli"
-    if not exe.exists():
-        return None, f"no {exe} (aws.greengrass.Cli not deployed)"
-    try:
-        out = subprocess.run([str(exe), "component", "list"], capture_output=True, text=True,
-                             timeout=timeout_s, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"greengrass-cli: {exc}"
-    if out.returncode != 0:
-        return None, f"greengrass-cli exit {out.returncode}: {out.stderr.strip()[:200]}"
-    return out.stdout, ""
+# Where each nucleus puts its IPC socket, under its root folder: the classic (Java) nucleus
+# `<root>/ipc.socket` (developer guide, "Use the AWS IoT Device SDK to communicate with the
+# Greengrass nucleus"); nucleus lite `<system.rootPath>/gg-ipc.socket` (ggipcd,
+# modules/ggipcd/src/entry.c, GG_IPC_SOCKET_NAME), its root by default /var/lib/greengrass.
+NUCLEUS_SOCKETS = (("classic nucleus", "ipc.socket"), ("nucleus lite", "gg-ipc.socket"))
+LITE_DEFAULT_ROOT = "/var/lib/greengrass"
 
 
-def parse_component_list(text: str) -> dict[str, str]:
-    """{component name: lifecycle state} from `greengrass-cli component list` output
-    ("Component Name: X" then "State: S" lines per component)."""
-    states: dict[str, str] = {}
-    name: str | None = None
-    for line in text.splitlines():
-        key, sep, value = line.strip().partition(":")
-        if not sep:
-            continue
-        if key == "Component Name":
-            name = value.strip()
-        elif key == "State" and name:
-            states[name] = value.strip().upper()
-            name = None
-    return states
-
-
-def nucleus_socket(greengrass_root: str) -> str:
-    """The IPC socket: from the environment a component gets, else the nucleus's default."""
-    return os.environ.get(SOCKET_ENV) or str(Path(greengrass_root) / "ipc.socket")
+def nucleus_socket(greengrass_root: str, configured: str = "") -> tuple[str, str]:
+    """(the IPC socket, which nucleus or who said so). The configured path wins; then the
+    path the nucleus gives a component in its environment; then the first socket found the
+    way each nucleus names it under `greengrass_root` (and nucleus lite's default root);
+    with none found, the classic nucleus's path under `greengrass_root`."""
+    if configured:
+        return configured, "set in nucleusSocket"
+    if os.environ.get(SOCKET_ENV):
+        return os.environ[SOCKET_ENV], f"${SOCKET_ENV}"
+    for root in dict.fromkeys((greengrass_root, LITE_DEFAULT_ROOT)):
+        for nucleus, name in NUCLEUS_SOCKETS:
+            path = Path(root) / name
+            if path.exists():
+                return str(path), nucleus
+    return str(Path(greengrass_root) / NUCLEUS_SOCKETS[0][1]), "not found"
 
 
 def unix_reachable(path: str, timeout_s: float) -> str | None:

@@ -19,6 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+# Health events that decide whether a source is faulty or fine: one home, in core.
+from components.core.component_state import CLEAR_EVENTS, FAULT_EVENTS
+
 ONLINE: Final = "online"
 OFFLINE_BUFFERING: Final = "offline-buffering"
 FAULT: Final = "fault"
@@ -70,10 +73,6 @@ class LedDecision:
         return MEANINGS[self.state]
 
 
-# Health events that decide whether a source is faulty or fine (others, such as periodic
-# reader statistics, say nothing about it).
-FAULT_EVENTS: Final = frozenset({"sensor_fault", "reader_fault", "loop_fault"})
-CLEAR_EVENTS: Final = frozenset({"sensor_recovered", "reader_recovered", "loop_fault_cleared"})
 
 
 def health_state(payloads: Sequence[Mapping[str, Any]]) -> tuple[str, Mapping[str, Any] | None]:

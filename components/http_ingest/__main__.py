@@ -16,6 +16,7 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
+from components.core import component_state
 from components.core.clock import SystemClock
 from components.core.config import Config, ConfigError
 from components.core.ipc import connect, follow_updates, load_config, thing_name
@@ -86,6 +87,7 @@ def main() -> int:
         log.error("event=tls_unusable cert=%s error=%r", cfg.tlsCertPath, exc)
         return 2
     clock = SystemClock()
+    state = component_state.Reporter(cfg.logPath, "HttpIngest", clock)
     thing = thing_name()
     lg = open_log(cfg, thing, clock)  # here for /healthz's reads; the commit process writes
     writer = CommitProcess(dict(cfg), thing)
@@ -108,11 +110,13 @@ def main() -> int:
             await writer.start()
         except CommitFailed as exc:
             log.error("event=commit_process_failed error=%s", exc)
+            state.failed(f"commit process failed: {exc}")  # its last word: no later one
             return
         assert writer.died is not None
         lost = asyncio.create_task(writer.died.wait())
         lost.add_done_callback(lambda _: stop.set())  # exit: Greengrass restarts us whole
         follow_updates(holder, gg, on_applied=applied)
+        state.running()
         try:
             await run_server(cfg, ingest, stop, tls)
         finally:
@@ -125,7 +129,11 @@ def main() -> int:
         lg.close()
         if gg is not None:
             gg.close()
-    return 1 if writer.died is not None and writer.died.is_set() else 0
+    if writer.died is not None and writer.died.is_set():
+        state.failed("its commit process died")
+        return 1
+    state.stopped()
+    return 0
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from components.core import ipc
+from components.core import component_state, ipc
 from components.core.buses import open_serial
 from components.core.clock import host_clock
 from components.core.config import Config, ConfigError, ConfigHolder
@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = holder.current
     stop = Stop().on_signals(signal.SIGTERM, signal.SIGINT)
     clock = host_clock()
-    store = open_log(cfg, ipc.thing_name(), clock)
+    state = component_state.Reporter(cfg.logPath, "Rfid", clock)
+    store = state.watch(open_log(cfg, ipc.thing_name(), clock))
     reconfigure = threading.Event()
     ipc.follow_updates(holder, gg, on_applied=reconfigure.set)
 
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     service = build(cfg)
     if gg is not None:
         gg.report_running()
+    state.running()
     log.info("event=started readers=%d nucleus=%s", len(service.readers), gg is not None)
     deadline = None if args.run_seconds is None else time.monotonic() + args.run_seconds
     try:
@@ -77,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         if gg is not None:
             gg.close()
         log.info("event=stopped events=%d refused=%d", service.events, service.refused)
+        state.stopped()
     return 0
 
 

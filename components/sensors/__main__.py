@@ -22,7 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from components.core import ipc
+from components.core import component_state, ipc
 from components.core.buses import BusConfigError, gpio_pin_factory, open_i2c
 from components.core.clock import host_clock
 from components.core.config import Config, ConfigError, ConfigHolder
@@ -92,11 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, BusConfigError) as exc:
         # No /dev/i2c-N: I2C not enabled (raspi-config) or the wrong bus number.
         log.error("event=bus_unavailable bus=%s reason=%r", cfg.i2cBus, exc)
+        if args.command == "run":
+            component_state.Reporter(cfg.logPath, "Sensors", clock).failed(
+                f"I2C bus {cfg.i2cBus} unavailable: {exc}")
         return 1
     if args.command == "scan":
         return print_scan(bus, cfg.chips)
     stop = Stop().on_signals(signal.SIGTERM, signal.SIGINT)
-    store = open_log(cfg, ipc.thing_name(), clock)
+    state = component_state.Reporter(cfg.logPath, "Sensors", clock)
+    store = state.watch(open_log(cfg, ipc.thing_name(), clock))
     reconfigure = threading.Event()
     ipc.follow_updates(holder, gg, on_applied=reconfigure.set)
     pins: Any = None
@@ -111,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     service = build(cfg)
     if gg is not None:
         gg.report_running()
+    state.running()
     log.info("event=started chips=%d gpio_inputs=%d log=%s nucleus=%s", len(service.supervisors),
              len(cfg.gpioInputs), cfg.logPath, gg is not None)
     deadline = None if args.run_seconds is None else time.monotonic() + args.run_seconds
@@ -134,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         store.close()
         if gg is not None:
             gg.close()
+        state.stopped()
     return 0
 
 

@@ -14,7 +14,7 @@ import sys
 import threading
 from typing import Any
 
-from components.core import ipc, topics
+from components.core import component_state, ipc, topics
 from components.core.clock import host_clock
 from components.core.config import ConfigError
 from components.core.log_config import open_log
@@ -198,10 +198,13 @@ def main() -> int:
     except ConfigError as exc:
         log.error("event=bad_config errors=%s", json.dumps(exc.errors))
         return 2
+    state = component_state.Reporter(holder.current.logPath, "Uplink")
     up = Uplink(gg, holder, ipc.thing_name())
     up.stop.on_signals(signal.SIGTERM, signal.SIGINT)
+    state.running()
     up.run()
     gg.close()
+    state.stopped()
     return 0
 
 

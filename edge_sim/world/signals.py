@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.core import battery
 from edge_sim.world import noise
 from edge_sim.world.faults import DROPPED, SIGNAL_FAULTS, Fault
 
@@ -91,6 +92,42 @@ class Vibration:
 
 
 @dataclass(frozen=True, slots=True)
+class Battery:
+    """The voltage of a battery pack powering a sensor node: `cells` lithium-ion cells in
+    series, starting at `start_pct`, drained in `life_s` from full to empty at a steady load
+    (with a little load noise); at `replace_at_pct` someone swaps in a full pack. Faults act
+    on the voltage as on any signal (a spike is a load step, a dropout a loose terminal)."""
+
+    name: str
+    cells: int = 3
+    start_pct: float = 100.0
+    life_s: float = 8 * 3600.0
+    replace_at_pct: float = 5.0
+    noise_v: float = 0.005
+    seed: int = 0
+    faults: Sequence[Fault] = field(default_factory=tuple)
+
+    def charge_pct(self, t_s: float) -> float:
+        per_s = 100.0 / self.life_s
+        usable = 100.0 - self.replace_at_pct
+        first = (self.start_pct - self.replace_at_pct) / per_s  # until the first swap
+        if t_s < first:
+            return self.start_pct - per_s * t_s
+        return 100.0 - (per_s * (t_s - first)) % usable
+
+    def value(self, t_s: float) -> float:
+        v = battery.volts(self.charge_pct(t_s), self.cells)
+        v += self.noise_v * noise.gaussian(self.seed, self.name, int(t_s * 10))
+        for f in self.faults:
+            if f.applies_to(self.name) and f.active(t_s):
+                if f.kind == "dropout":
+                    return DROPPED
+                if f.kind == "spike":
+                    v += f.magnitude
+        return v
+
+
+@dataclass(frozen=True, slots=True)
 class Pulses:
     """A flow meter's pulse train: cumulative count at t (rate with slow wander)."""
 
@@ -109,6 +146,17 @@ def build_signal(name: str, spec: dict[str, Any], seed: int, faults: Sequence[Fa
     the faults that act on it: a value is asked for on every simulated conversion."""
     faults = tuple(f for f in faults if f.kind in SIGNAL_FAULTS and f.applies_to(name))
     kind = spec.get("type", "signal")
+    if kind == "battery":
+        return Battery(
+            name=name,
+            cells=int(spec.get("cells", 3)),
+            start_pct=float(spec.get("startPct", 100.0)),
+            life_s=float(spec.get("lifeSeconds", 8 * 3600.0)),
+            replace_at_pct=float(spec.get("replaceAtPct", 5.0)),
+            noise_v=float(spec.get("noiseVolts", 0.005)),
+            seed=seed,
+            faults=faults,
+        )
     if kind == "vibration":
         return Vibration(
             name=name,

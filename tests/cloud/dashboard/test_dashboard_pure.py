@@ -70,9 +70,45 @@ def test_drift():
     rows = model.drift({"a": [(0, 20.0), (3_600_000, 21.0)], "b": [(0, 25.0)], "c": []})
     by = {r["device"]: r for r in rows}
     assert set(by) == {"a", "b"}
-    assert by["a"]["delta_c"] == 1.0 and by["a"]["per_hour_c"] == 1.0
+    assert by["a"]["delta_c"] == 1.0 and by["a"]["per_hour_c"] == pytest.approx(1.0)
     assert by["b"]["per_hour_c"] is None  # one bucket: no rate
     assert by["a"]["offset_from_fleet_c"] == pytest.approx(21.0 - 23.0)
+
+
+def test_drift_is_a_trend_a_spike_does_not_make_one():
+    """A steady 0.5 °C/h over an hour of minute buckets, with a 30 s spike of +15 °C near the
+    end: the trend stays 0.5 °C/h (last-minus-first would say about 15 °C/h). Over two minutes
+    there is no trend to speak of: no rate at all."""
+    points = [(m * 60_000, 20.0 + 0.5 * m / 60) for m in range(61)]
+    points[58] = (points[58][0], points[58][1] + 15.0)
+    points[59] = (points[59][0], points[59][1] + 15.0)
+    (row,) = model.drift({"a": points})
+    assert row["per_hour_c"] == pytest.approx(0.5, abs=0.01)
+    short = [(s * 1000, 20.0 + (15.0 if 60 <= s < 90 else 0.0)) for s in range(0, 120, 5)]
+    (row,) = model.drift({"a": short})
+    assert row["per_hour_c"] is None and row["window_s"] == 115
+
+
+def test_round_axis_ticks_differ_and_read_well():
+    from cloud.dashboard.charts import _fmt_value, nice_bounds
+
+    for low, high in [(11.991, 12.018), (0.0, 7.0), (20.1, 35.7), (101_210.0, 101_390.0),
+                      (-0.31, 0.22), (3.3, 3.3 + 1e-6)]:
+        lo, hi, step = nice_bounds(low, high)
+        assert lo <= low and hi >= high and round((hi - lo) / step) <= 4
+        labels = [_fmt_value(lo + step * i, step) for i in range(round((hi - lo) / step) + 1)]
+        assert len(set(labels)) == len(labels), labels  # never "12, 12, 12"
+        assert all("e" not in label for label in labels)
+
+
+def test_battery_charge_from_the_bus_voltage_when_not_reported():
+    from components.core import battery
+
+    assert model.battery_of({"last_battery_pct": 55.0, "last_bus_voltage_v": 9.0}, 3) == (
+        55.0, False)
+    pct, estimated = model.battery_of({"last_bus_voltage_v": battery.volts(40, 3)}, 3)
+    assert estimated and pct == pytest.approx(40, abs=0.1)
+    assert model.battery_of({"last_bus_voltage_v": 12.0}, None) == (None, False)
 
 
 def test_health_of_sensor_and_reader_reports():

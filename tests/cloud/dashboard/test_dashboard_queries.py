@@ -15,8 +15,8 @@ from sqlglot import exp
 from cloud.dashboard import model, queries, snapshot
 
 TELEMETRY_QUERIES = ("DEVICE_ACTIVITY", "DEVICE_HEALTH", "FIELD_SERIES", "FLEET_AVERAGES",
-                     "SUPPLY_BY_DEVICE", "ALERT_RATE", "OPEN_ALERTS", "RFID_SERIES",
-                     "RFID_READERS")  # fmt: skip
+                     "SUPPLY_BY_DEVICE", "ALERT_RATE", "OPEN_ALERTS", "ALERT_HISTORY",
+                     "RFID_SERIES", "RFID_READERS")  # fmt: skip
 
 
 @pytest.fixture
@@ -207,6 +207,43 @@ def test_queries_parse_as_athena_sql_with_known_functions(name):
     unknown = [node.sql() for node in tree.find_all(exp.Anonymous)]
     assert unknown == [], f"{name} calls functions Athena's dialect does not know: {unknown}"
     assert sql.count("?") >= len(params)
+
+
+def test_time_bounds_query_parses_as_athena_sql():
+    sql, _ = queries.bind_sites(queries.TIME_BOUNDS_RECENT, ["s1"])
+    assert list(sqlglot.parse_one(sql, read="athena").find_all(exp.Anonymous)) == []
+
+
+def test_the_default_range_fits_the_data(con, fleet, settings):
+    """A short run fills the charts: the default range is the first to the last event."""
+    doc = build(con, fleet, settings)
+    times = [r.event_wall_ms for _site, r in fleet.records]
+    assert doc["filters"]["range"] == "fit"
+    assert (doc["range"]["start_ms"], doc["range"]["end_ms"]) == (min(times), max(times) + 1)
+    points = [p for series in doc["charts"]["temperature"]["series"].values() for p in series]
+    span = doc["range"]["end_ms"] - doc["range"]["start_ms"]
+    assert max(p[0] for p in points) - min(p[0] for p in points) > 0.9 * span - \
+        doc["range"]["bucket_ms"]
+
+
+def test_anomaly_history_lists_raised_and_cleared_alerts_with_their_duration(con, fleet,
+                                                                             settings):
+    doc = build(con, fleet, settings, range="1h")
+    history = {a["alert_id"]: a for a in doc["anomaly_history"]}
+    alerts = [r for _site, r in fleet.records if r.cls == "alert"
+              and r.event_wall_ms >= fleet.now_ms - 3_600_000]
+    assert set(history) == {r.payload["alert_id"] for r in alerts}
+    for alert_id, episode in history.items():
+        mine = sorted((r for r in alerts if r.payload["alert_id"] == alert_id),
+                      key=lambda r: r.event_wall_ms)
+        cleared = [r.event_wall_ms for r in mine if r.payload["state"] == "cleared"]
+        assert episode["raised_ms"] == mine[0].event_wall_ms
+        assert episode["state"] == ("cleared" if cleared else "open")
+        end = cleared[0] if cleared else doc["range"]["end_ms"]
+        assert episode["duration_s"] == (end - mine[0].event_wall_ms) / 1000
+        assert episode["severity"] == mine[0].payload["severity"]
+    assert history["b-low-1"]["duration_s"] == 300.0  # raised 20 min ago, cleared 15 min ago
+    assert "b-low-1" not in {a["alert_id"] for a in doc["anomalies"]}  # no longer open
 
 
 def test_state_query_parses_as_athena_sql():

@@ -36,7 +36,6 @@ def site(_site_template: Site, tmp_path: Path) -> Site:
         if src.exists():
             shutil.copyfile(src, tmp_path / f"log.db{suffix}")
     config = {**t.config, "logPath": str(tmp_path / "log.db"),
-              "stateFile": str(tmp_path / "components.json"),
               "greengrassRoot": str(tmp_path / "greengrass")}
     config_file = tmp_path / "console.json"
     config_file.write_text(json.dumps(config))

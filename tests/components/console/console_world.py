@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from components.core.clock import ManualClock
+from components.core.component_state import Reporter
 from components.core.log import Log
 
 DEVICE = "dev-001"
@@ -87,10 +88,18 @@ def build_site(tmp: Path, *, outage: bool = True, fault: bool = True) -> Site:
         "logPath": str(path),
         "logBudgetBytes": BUDGET,
         "freeDiskFloorBytes": 0,
-        "stateFile": str(tmp / "components.json"),
         "greengrassRoot": str(tmp / "greengrass"),
         "components": ["Sensors", "Uplink"],
     }
     config_file = tmp / "console.json"
     config_file.write_text(json.dumps(config))
     return Site(path, clock, config, config_file, outage_at)
+
+
+def components_running(site: Site) -> list[Reporter]:
+    """The site's expected components say they run (from this process: alive)."""
+    reporters = [Reporter(site.config["logPath"], name, site.clock, heartbeat_s=0)
+                 for name in site.config["components"]]
+    for r in reporters:
+        r.running()
+    return reporters

@@ -145,6 +145,30 @@ def test_missing_destination_exits_3(site, tmp_path, captured):
     assert rc == 3 and "not a folder" in captured.text
 
 
+def test_two_exports_in_the_same_second_both_land_and_the_hint_imports_them(
+        site, tmp_path, captured):
+    """The clock does not move between the two (the same second): the second export gets its
+    own folder, and the printed import line is one the lake's CLI accepts as it stands."""
+    import shlex
+
+    from cloud.lake.__main__ import main as lake_main
+
+    dest = tmp_path / "stick"
+    dest.mkdir()
+    argv = ["buffer", "export", "--all", "--to", str(dest), "--config", str(site.config_file)]
+    assert main(argv, clock=site.clock, console=captured.console) == 0
+    assert main(argv, clock=site.clock, console=captured.console) == 0, captured.text
+    first, second = export.export_folders(dest)
+    assert second.name == first.name + "-2"
+    assert [r.identity for r in export.read_export(first)] == [
+        r.identity for r in export.read_export(second)]
+    hint = [line for line in captured.text.splitlines() if "cloud.lake import" in line][-1]
+    words = shlex.split(hint.split("import it with: ", 1)[1])
+    assert words[:3] == ["python", "-m", "cloud.lake"] and str(second) in words
+    lake_argv = ["--root", str(tmp_path / "lake"), *words[3:]]
+    assert lake_main(lake_argv) == 0
+
+
 # --------------------------------------------------------------------------- outside input
 _FIXTURE_OK = [HealthCheck.function_scoped_fixture]  # tmp_path is only a scratch folder here
 _json_values = st.recursive(

@@ -116,6 +116,7 @@ def test_rfid_test_shows_good_and_bad_frames(reader_pty, captured):
         stop.set()
     text = captured.text
     assert text.count("GOOD tag 0A1B2C3D4E") == 2
+    assert "1 distinct tag (0A1B2C3D4E) in 2 good reads" in text  # one tag, read twice
     assert "BAD" in text and "bad_checksum" in text
     assert rc == 1  # tags decoded, but bad frames seen: a warning
 

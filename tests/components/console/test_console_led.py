@@ -117,3 +117,26 @@ def test_led_test_command_cycles_every_pattern_and_leaves_the_led_off(
     pin = mock_pins.pin(22)
     assert pin.state == 0
     assert any(s.state for s in pin.states)  # it was lit at some point
+
+
+def test_led_test_off_a_pi_says_why_in_one_message_not_four_warnings(tmp_path):
+    """No pin factory chosen, as a technician would run it: gpiozero's fallback warnings are
+    folded into the one FAIL message (on a machine with GPIO the LED simply lights)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k != "GPIOZERO_PIN_FACTORY"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[3])
+    cfg = tmp_path / "c.json"
+    cfg.write_text("{}")
+    proc = subprocess.run([sys.executable, "-m", "components.console", "led", "test",
+                           "--seconds-each", "0.01", "--config", str(cfg)],
+                          capture_output=True, text=True, env=env, timeout=60)
+    out = proc.stdout + proc.stderr
+    assert "PinFactoryFallback" not in out and "warnings.warn" not in out
+    if proc.returncode != 0:
+        assert proc.returncode == 3
+        assert out.startswith("FAIL cannot drive LED on GPIO17")
+        assert "pin libraries tried: lgpio" in out and "GPIOZERO_PIN_FACTORY=mock" in out

@@ -36,10 +36,10 @@ def served(site):
     thread.join(timeout=10)
 
 
-def _get(port, path, headers=None, method="GET"):
+def _get(port, path, headers=None, method="GET", body=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        conn.request(method, path, headers=headers or {})
+        conn.request(method, path, body=body, headers=headers or {})
         resp = conn.getresponse()
         return resp.status, dict(resp.getheaders()), resp.read()
     finally:
@@ -56,9 +56,8 @@ def test_no_token_is_401_with_a_challenge(served):
 def test_wrong_token_is_403(served):
     server, _ = served
     assert _get(server.port, "/status.json", {"Authorization": "Bearer nope"})[0] == 403
-    assert _get(server.port, "/status?token=nope")[0] == 403
     assert _get(server.port, "/status.json", {"Authorization": f"Bearer {TOKEN}x"})[0] == 403
-    assert server.counts["denied"] == 3
+    assert server.counts["denied"] == 2
 
 
 def test_right_token_serves_the_same_report_as_the_cli(served, site):
@@ -72,14 +71,45 @@ def test_right_token_serves_the_same_report_as_the_cli(served, site):
     assert served_report == fresh
 
 
-def test_html_page_with_token_in_the_query(served):
+def _sign_in(port, token):
+    body = f"token={token}"
+    code, headers, _ = _get(port, "/login", {"Content-Type":
+                                              "application/x-www-form-urlencoded"},
+                            method="POST", body=body)
+    return code, headers
+
+
+def test_a_browser_signs_in_with_a_form_and_then_sees_the_page(served):
     server, _ = served
-    code, headers, body = _get(server.port, f"/status?token={TOKEN}")
+    code, headers, body = _get(server.port, "/status")
+    assert code == 401 and headers["Content-Type"].startswith("text/html")
+    assert b"<form method='post' action='/login'>" in body and b"fault" not in body
+    code, headers = _sign_in(server.port, TOKEN)
+    assert code == 303 and headers["Location"] == "/status"
+    cookie = headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and TOKEN not in cookie
+    code, headers, body = _get(server.port, "/status", {"Cookie": cookie.split(";")[0]})
     assert code == 200 and headers["Content-Type"].startswith("text/html")
     html = body.decode()
+    assert "width=device-width" in html  # readable on a phone
+    # values never wrap (the table scrolls sideways on a phone); free text does
+    assert "<td class='v'>env/bme280@0x76</td>" in html
+    assert "<td class='t'>no health reported by its component</td>" in html
     for text in ("dev-001", "Status LED", "fault", "env/bme280@0x76", "evicted raw",
                  "offline: buffering to disk"):
         assert text in html
+    # Signing out ends the session.
+    code, headers, _ = _get(server.port, "/logout", {"Cookie": cookie.split(";")[0]},
+                            method="POST", body="")
+    assert code == 303
+    assert _get(server.port, "/status", {"Cookie": cookie.split(";")[0]})[0] == 401
+
+
+def test_a_wrong_token_in_the_form_is_refused_and_a_token_in_the_url_ignored(served):
+    server, _ = served
+    assert _sign_in(server.port, "nope")[0] == 403
+    code, _, body = _get(server.port, f"/status?token={TOKEN}")
+    assert code == 401 and b"not accepted" in body and b"env/bme280" not in body
 
 
 def test_read_only_and_unknown_paths(served):
@@ -97,7 +127,9 @@ def test_the_token_never_reaches_the_request_log(served, caplog):
     with caplog.at_level(logging.INFO, logger="floorline.console.page"):
         _get(server.port, f"/status?token={TOKEN}")
         _get(server.port, "/status?token=wrong-guess")
-    assert "path=/status" in caplog.text
+        _sign_in(server.port, TOKEN)
+        _sign_in(server.port, "wrong-guess")
+    assert "path=/status" in caplog.text and "event=signed_in" in caplog.text
     assert TOKEN not in caplog.text and "wrong-guess" not in caplog.text
 
 

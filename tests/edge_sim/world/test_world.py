@@ -108,3 +108,28 @@ def test_gaussian_is_standard_normal_and_keys_are_independent():
     assert beyond_2 == pytest.approx(0.0455, abs=0.004)  # the normal's tails, not a uniform's
     assert abs(statistics.correlation(xs, ys)) < 0.02
     assert abs(statistics.correlation(xs[:-1], xs[1:])) < 0.02  # white: no memory
+
+
+def test_a_battery_drains_runs_low_and_is_swapped():
+    from components.core import battery
+    from edge_sim.world.signals import build_signal
+
+    pack = build_signal("bus_voltage_v", {"type": "battery", "cells": 3, "startPct": 30,
+                                          "lifeSeconds": 1000, "replaceAtPct": 5,
+                                          "noiseVolts": 0}, seed=1, faults=())
+    assert pack.charge_pct(0) == 30 and pack.value(0) == pytest.approx(battery.volts(30, 3))
+    assert pack.charge_pct(100) == pytest.approx(20)  # 10 % per 100 s
+    assert pack.charge_pct(249) == pytest.approx(5.1)
+    assert pack.charge_pct(251) == pytest.approx(99.9)  # swapped at 5 %: a full pack
+    assert pack.charge_pct(251 + 940) == pytest.approx(5.9, abs=0.01)
+    volts = [pack.value(t) for t in range(0, 240, 10)]
+    assert volts == sorted(volts, reverse=True)  # draining, before the swap
+
+
+def test_every_simulated_device_runs_on_a_battery():
+    from edge_sim.fleet import BATTERY_CELLS, device_world
+
+    world = device_world(7, None, battery_pct=42.0, battery_life_s=600)
+    (ina,) = [c for c in world["chips"] if c["chip"] == "ina219"]
+    assert ina["signals"]["bus_voltage_v"] == {"type": "battery", "cells": BATTERY_CELLS,
+                                               "startPct": 42.0, "lifeSeconds": 600}
