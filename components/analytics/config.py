@@ -11,9 +11,12 @@ from components.core.log_config import LOG_KEYS
 
 CONSUMER: Final = "analytics"  # this component's consumer name in the log
 BATCH_RECORDS: Final = 500  # records per step
-# Once caught up, a step at most every second: alerts reach the log and the alarm within
-# about a second, and each changed stream's checkpoint part is written at most once a second.
+# Once caught up, a step when another process commits to the log (looked for every
+# WAKE_POLL_S with one PRAGMA), and at least every STEP_INTERVAL_S for what is due by time
+# alone. A reading's alert reaches the log and the alarm within WAKE_POLL_S of its commit;
+# checkpoints are still written by the commit rule below, not per step.
 STEP_INTERVAL_S: Final = 1.0
+WAKE_POLL_S: Final = 0.05
 # Work is committed (outputs + acknowledgement + changed state) at once when it holds an alert
 # or an event, else at most every COMMIT_INTERVAL_S or COMMIT_RECORDS consumed records: the
 # checkpoint then costs the SD card a few KB per stream every 10 s, not every second.

@@ -83,7 +83,7 @@ SPEC = Spec(
         check=_check_chips),
     Key("gpioInputs", list, [], "pulse counters, door contacts, buttons", check=_check_gpio),
     Key("logBatchMaxRecords", int, 100, "readings per log transaction at most", min=1, max=500),
-    Key("logBatchMaxSeconds", float, 1.0, "longest a reading waits in memory before commit",
+    Key("logBatchMaxSeconds", float, 0.1, "longest a reading waits in memory before commit",
         min=0.0, max=600),
     Key("healthIntervalSeconds", float, 60.0, "period of the per-chip statistics record",
         min=0.1, max=86400),

@@ -152,3 +152,42 @@ def test_the_readme_example_configuration_is_valid():
     eng = Engine("dev-001", cfg.detectors, cfg.windowSeconds, cfg.silentAfterSeconds)
     assert eng.pipes["vib/adxl345@0x53"].kind == "vibration"
     assert eng.pipes["rfid/rdm6300@ttyS0"].rfid is not None
+
+
+def test_follow_steps_when_another_connection_commits_not_only_on_its_timer(tmp_path):
+    """A reading committed by another process is processed without waiting out the step
+    interval (here an hour): its alert is in the log while the follower is still running."""
+    import threading
+    import time
+
+    from components.core.clock import SystemClock
+    from components.core.stopping import Stop
+
+    clock = SystemClock()
+    path = tmp_path / "log.db"
+    lg = Log.open(path, device="dev-001", free_floor_bytes=0, clock=clock)
+    producer = Log.open(path, device="dev-001", free_floor_bytes=0, clock=clock)
+    reader = Log.open(path, device="dev-001", free_floor_bytes=0, clock=clock)
+    reader.register_consumer("check", classes=("alert",))
+    c = comp.Component(lg, comp.SPEC.parse({"detectors": {ENV: scalar()}}), clock)
+    stop = Stop()
+    follower = threading.Thread(target=comp.follow, args=(c, lg, stop),
+                                kwargs={"step_interval_s": 3600.0, "wake_poll_s": 0.01})
+    follower.start()
+    try:
+        producer.append(ENV, "raw", {"temperature_c": 20.0}, wall_ms=clock.wall_ms())
+        producer.append(ENV, "raw", {"temperature_c": 35.0}, wall_ms=clock.wall_ms())
+        deadline = time.monotonic() + 30
+        alerts: list = []
+        while not alerts and time.monotonic() < deadline:
+            alerts = [r.payload for r in reader.read("check")]
+            time.sleep(0.01)
+        assert [(a["stream"], a["state"], a["value"]) for a in alerts] == [
+            (ENV, "raised", 35.0)]
+        assert follower.is_alive()  # seen while following, not at a final commit
+    finally:
+        stop.set()
+        follower.join(10)
+    assert not follower.is_alive()
+    for x in (lg, producer, reader):
+        x.close()
