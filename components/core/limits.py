@@ -18,6 +18,10 @@ MQTT_RULES_PREFIX: Final = "$aws/rules/"  # exempt from the slash count (with th
 SPOOL_MAX_BYTES: Final = int(2.5 * 1024 * 1024)
 MAX_IN_FLIGHT_PUBLISHES: Final = 5
 
+# Greengrass nucleus lite 2.6.0: one IPC message (frame) at most this long
+# (`GGL_IPC_MAX_MSG_LEN`); a longer one closes the connection.
+LITE_IPC_MESSAGE_MAX_BYTES: Final = 10_000
+
 # Kinesis Data Streams.
 KINESIS_RECORD_MAX_BYTES: Final = 1024 * 1024
 KINESIS_PUT_RECORDS_MAX: Final = 500

@@ -16,6 +16,7 @@ from cloud.greengrass.project import ComponentSource, component_sources, read_gd
 from cloud.greengrass.specs import component_spec
 from components.core import limits, topics
 from components.core.config import Key, Spec
+from edge_sim.nucleus.access import FLAVOURS, MQTT_PROXY, PUBSUB, resource_matcher
 
 ROOT = layout.REPO_ROOT
 SOURCES = component_sources(ROOT)
@@ -138,47 +139,58 @@ def test_uplink_rights_are_generated_from_topics() -> None:
     assert _grants(uplink) == expected
 
 
+@pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize("source", DEVICE, ids=lambda s: s.key)
-def test_iot_topics_are_the_devices_own(source: ComponentSource) -> None:
-    """Each IoT Core resource, for thing T at site S, is exactly topics.device_topic(S, T, k)."""
+def test_iot_topics_are_floorline_device_topics_on_both_nuclei(
+    source: ComponentSource, flavour: str
+) -> None:
+    """Each IoT Core resource, as either nucleus reads it, allows topics.device_topic(S, T, k)
+    for its own kind k only; the thing level is the IoT policy's business (no nucleus
+    substitutes {iot:thingName} by default), so no resource may rely on it."""
     for service, operation, resource in _grants(source):
+        assert "{iot:thingName}" not in resource
+        assert "*" not in operation
         if service == access.MQTTPROXY:
-            concrete = access.resolve(resource, thing="gw-0042", site="plant-a")
-            site, thing, kind = topics.parse(concrete)
-            assert (site, thing) == ("plant-a", "gw-0042")
-            assert topics.device_topic(site, thing, kind) == concrete
-            assert resource.split("/")[2] == access.THING  # never "+", "#" or another thing
+            kind = resource.rsplit("/", 1)[1]
+            allows = resource_matcher(resource, MQTT_PROXY, flavour)
+            assert allows(topics.device_topic("plant-a", "gw-0042", kind))
+            others = [k for k in (*topics.UPLINK_KINDS, topics.COMMAND) if k != kind]
+            assert not any(allows(topics.device_topic("plant-a", "gw-0042", k)) for k in others)
+            assert not allows(f"other/plant-a/gw-0042/{kind}")
         elif service == access.SHADOW:
-            assert resource == f"$aws/things/{access.THING}/shadow/name/{topics.SHADOW_NAME}"
+            assert resource == f"$aws/things/*/shadow/name/{topics.SHADOW_NAME}"
         else:
             assert service == access.PUBSUB
+            assert "+" not in resource and "#" not in resource  # literal characters here
             assert resource.startswith(topics.live_filter().removesuffix("#")) or (
                 resource in topics.LOCAL_COMMANDS
             )
-        assert "*" not in operation and "*" not in resource
 
 
 @pytest.mark.parametrize("key", ["Sensors", "Rfid"])
 def test_live_values_only_under_the_components_own_prefix(key: str) -> None:
     source = next(s for s in DEVICE if s.key == key)
     grants = _grants(source)
-    assert grants == {(access.PUBSUB, access.PUBLISH_LOCAL, topics.live_filter(source.package))}
-    # The filter covers the topics the component publishes, and nobody else's.
+    assert grants == {(access.PUBSUB, access.PUBLISH_LOCAL, access.live_resource(source.package))}
+    # The glob covers the topics the component publishes, and nobody else's, on both nuclei.
     own = topics.live_topic(source.package, "env/bme280@0x76")
     other = topics.live_topic("uplink", "env/bme280@0x76")
-    prefix = topics.live_filter(source.package).removesuffix("#")
-    assert own.startswith(prefix) and not other.startswith(prefix)
+    for flavour in FLAVOURS:
+        allows = resource_matcher(access.live_resource(source.package), PUBSUB, flavour)
+        assert allows(own) and not allows(other)
 
 
 @pytest.mark.parametrize(
     ("service", "operation", "resource", "finding"),
     [
-        (access.MQTTPROXY, access.PUBLISH_IOT, "floorline/+/+/alert", "outside"),
+        (access.MQTTPROXY, access.PUBLISH_IOT, "floorline/+/{iot:thingName}/alert", "outside"),
         (access.MQTTPROXY, access.PUBLISH_IOT, "floorline/#", "outside"),
+        (access.MQTTPROXY, access.PUBLISH_IOT, "floorline/*/alert", "outside"),
         (access.MQTTPROXY, access.PUBLISH_IOT, "floorline/+/other-thing/alert", "outside"),
-        (access.MQTTPROXY, access.SUBSCRIBE_IOT, "floorline/+/{iot:thingName}/alert", "outside"),
-        (access.MQTTPROXY, "*", "floorline/+/{iot:thingName}/alert", "not allowed"),
-        (access.PUBSUB, access.PUBLISH_LOCAL, "floorline/live/rfid/#", "outside"),
+        (access.MQTTPROXY, access.SUBSCRIBE_IOT, "floorline/+/+/alert", "outside"),
+        (access.MQTTPROXY, "*", "floorline/+/+/alert", "not allowed"),
+        (access.PUBSUB, access.PUBLISH_LOCAL, "floorline/live/rfid/*", "outside"),
+        (access.PUBSUB, access.PUBLISH_LOCAL, "floorline/live/sensors/#", "outside"),
         (access.PUBSUB, access.SUBSCRIBE_LOCAL, "#", "only floorline/live/"),
         (access.SHADOW, "aws.greengrass#UpdateThingShadow", "$aws/things/*/shadow", "outside"),
         ("aws.greengrass.SecretManager", "aws.greengrass#GetSecretValue", "*", "not part"),
