@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -37,6 +38,8 @@ from edge_sim.nucleus.shadow import ShadowConflict, ShadowInvalid, ShadowNotFoun
 if TYPE_CHECKING:
     from edge_sim.nucleus.ipc_server import NucleusServer
 
+log = logging.getLogger("edge_sim.nucleus")
+
 M: Final = "aws.greengrass#"
 STREAM_MANAGER: Final = "aws.greengrass.StreamManager"
 LIFECYCLE_STATES: Final = frozenset({"RUNNING", "ERRORED"})
@@ -60,6 +63,8 @@ LITE_OPERATIONS: Final = frozenset(
         "ValidateAuthorizationToken",
     }
 )
+# Lite takes QoS 0 to 2 (services/mqttproxy/publish_to_iot_core.c); IoT Core has no QoS 2.
+LITE_QOS: Final = ("0", "1", "2")
 # Lite's pub/sub and IoT Core handlers answer a malformed request with ServiceError.
 LITE_SERVICE_ERROR_ON_INVALID: Final = frozenset(
     {"PublishToTopic", "SubscribeToTopic", "PublishToIoTCore", "SubscribeToIoTCore"}
@@ -180,10 +185,17 @@ def publish_to_iot_core(call: Call, request: Mapping[str, Any]) -> dict[str, Any
             if request.get(key) is None:
                 raise invalid(f"{key} is required")
     qos = request.get("qos", "0")
-    if str(qos) not in ("0", "1"):
-        raise invalid(f"qos {qos!r} is not one of '0', '1'")
+    allowed_qos = LITE_QOS if call.server.flavour == LITE else ("0", "1")
+    if str(qos) not in allowed_qos:
+        raise invalid(f"qos {qos!r} is not one of {allowed_qos}")
     server = call.server
     authorize(call, MQTT_PROXY, "PublishToIoTCore", topic)
+    if str(qos) == "2":
+        # Only lite gets here. IoT Core has no QoS 2 (it closes the connection): the message is
+        # lost, so it is counted and never delivered, not sent as QoS 1.
+        server.counters["mqtt_dropped_qos2"] += 1
+        log.warning("event=qos2_dropped component=%s topic=%s", call.component, topic)
+        return {}
     try:
         server.mqtt.publish(topic, _blob(request, "payload"), int(qos))
     except PublishRefused as exc:
