@@ -21,6 +21,8 @@ MAX_IN_FLIGHT_PUBLISHES: Final = 5
 # Greengrass nucleus lite 2.6.0: one IPC message (frame) at most this long
 # (`GGL_IPC_MAX_MSG_LEN`); a longer one closes the connection.
 LITE_IPC_MESSAGE_MAX_BYTES: Final = 10_000
+# Its recipe-runner reads at most this much of a recipe file (ggl-recipe/src/recipe.c).
+LITE_RECIPE_MAX_BYTES: Final = 8196
 
 # Kinesis Data Streams.
 KINESIS_RECORD_MAX_BYTES: Final = 1024 * 1024

@@ -157,7 +157,8 @@ def resource_matcher(pattern: str, service: str, flavour: str = CLASSIC) -> Matc
     """The test one policy resource applies to a requested resource, as `flavour` reads it."""
     mqtt = service in MQTT_STYLE_SERVICES
     if flavour == CLASSIC:
-        return compile_resource(pattern, mqtt).fullmatch  # type: ignore[return-value]
+        regex = compile_resource(pattern, mqtt)
+        return lambda resource: regex.fullmatch(resource) is not None
     if flavour != LITE:
         raise ValueError(f"unknown nucleus flavour {flavour!r}; one of {FLAVOURS}")
     glob = lite_glob(pattern)

@@ -78,10 +78,10 @@ def test_install_and_run(source: ComponentSource) -> None:
     _, parsed = _load(source)
     for manifest in parsed["Manifests"]:
         lifecycle = manifest["Lifecycle"]
-        assert lifecycle["Install"]["Timeout"] == 900
-        assert "requirements.txt" in lifecycle["Install"]["Script"]
-        assert f"-m components.{source.package}" in lifecycle["Run"]["Script"]
-        assert not lifecycle["Run"].get("RequiresPrivilege")
+        assert lifecycle["install"]["Timeout"] == 900
+        assert "requirements.txt" in lifecycle["install"]["Script"]
+        assert f"-m components.{source.package}" in lifecycle["run"]["Script"]
+        assert not lifecycle["run"].get("RequiresPrivilege")
 
 
 def test_the_shared_log_settings_agree() -> None:
