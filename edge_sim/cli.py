@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"\nThe lake: [bold]{lake}[/bold] (Parquet, partitioned by site and date)\n"
         f"  python -m cloud.lake --root {lake} query "
-        "\"SELECT device, split_part(stream, '/', 1) AS kind, count(*) FROM telemetry "
+        '"SELECT device, split_part(stream, \'/\', 1) AS kind, count(*) FROM telemetry '
         'GROUP BY ALL ORDER BY ALL"\n'
         f"  python -m cloud.dashboard --lake {lake}   # the fleet dashboard in a browser"
     )
@@ -120,17 +120,13 @@ def load_table(res: LoadResult, out: Path) -> Table:
 
     rows = [
         ("clients connected / refused", f"{res.connected:,} / {len(res.refused):,}"),
-        (
-            "batches offered / sent / acknowledged",
-            f"{res.offered:,} / {res.sent:,} / {res.acked:,}",
-        ),
+        ("batches offered / sent / acknowledged",
+         f"{res.offered:,} / {res.sent:,} / {res.acked:,}"),
         ("connections lost", f"{res.lost_connections:,}"),
         ("rows in the lake", f"{res.rows_in_lake:,}"),
         ("acknowledged rows missing from the lake", f"{res.acked_rows_missing:,} {ok}"),
-        (
-            "duplicates in the lake / dropped by it",
-            f"{res.duplicates_in_lake:,} / {res.duplicates_dropped:,}",
-        ),
+        ("duplicates in the lake / dropped by it",
+         f"{res.duplicates_in_lake:,} / {res.duplicates_dropped:,}"),
         ("quarantined batches", f"{res.quarantined:,}"),
         ("lag send -> lake, ms (p50 / p99 / max)", pct(res.lag_ms)),
         ("PUBACK latency, ms (p50 / p99 / max)", pct(res.ack_latency_ms)),
@@ -150,21 +146,13 @@ def load_table(res: LoadResult, out: Path) -> Table:
 def _load_status(phase: str, run: LoadRun) -> str:
     c = run.counts()
     lake = run.cloud.lake_batches if run.cloud is not None else 0
-    return (
-        f"{phase}: {c['connected']:,} connected, {c['refused']:,} refused, "
-        f"{c['sent']:,} sent, {c['acked']:,} acknowledged, {lake:,} batches in the lake"
-    )
+    return (f"{phase}: {c['connected']:,} connected, {c['refused']:,} refused, "
+            f"{c['sent']:,} sent, {c['acked']:,} acknowledged, {lake:,} batches in the lake")
 
 
 def load(args: argparse.Namespace) -> int:
-    plan = LoadPlan(
-        devices=args.devices,
-        duration_s=args.duration,
-        rate_hz=args.rate,
-        workers=args.workers,
-        lake_buffer_s=args.lake_buffer,
-        seed=args.seed,
-    )
+    plan = LoadPlan(devices=args.devices, duration_s=args.duration, rate_hz=args.rate,
+                    workers=args.workers, lake_buffer_s=args.lake_buffer, seed=args.seed)
     out = Path(args.out)
     try:
         with console.status("starting the broker, issuing certificates...") as status:
@@ -194,12 +182,8 @@ def parser() -> argparse.ArgumentParser:
     ld.add_argument("--rate", type=float, default=1.0, help="batches per second per device")
     ld.add_argument("--out", default="edge-sim-load", help="where broker, cloud and lake go")
     ld.add_argument("--workers", type=int, default=1, help="client processes")
-    ld.add_argument(
-        "--lake-buffer",
-        type=float,
-        default=1.0,
-        help="seconds the cloud buffers deliveries per lake write (Firehose-like)",
-    )
+    ld.add_argument("--lake-buffer", type=float, default=1.0,
+                    help="seconds the cloud buffers deliveries per lake write (Firehose-like)")
     ld.add_argument("--seed", type=int, default=1)
     ld.set_defaults(func=load)
     return p

@@ -76,10 +76,8 @@ def _import(lake: Lake, folder: str, site: str, console: Console) -> int:
         Console(stderr=True).print(f"[red]FAIL[/red] {folder}: {exc}")
         return 2
     result = lake.ingest_records(site, records)
-    console.print(
-        f"[green]OK[/green] {len(records)} records from {folder}: "
-        f"{result.rows_written} new, {result.duplicates} already in the lake"
-    )
+    console.print(f"[green]OK[/green] {len(records)} records from {folder}: "
+                  f"{result.rows_written} new, {result.duplicates} already in the lake")
     return 0
 
 
