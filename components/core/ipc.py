@@ -83,16 +83,7 @@ class Greengrass:
             topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message=message))
         )
 
-    # --------------------------------------------------------------- shadow, state
-    def update_shadow(self, thing: str, document: Mapping[str, Any], name: str = "") -> None:
-        self.client.update_thing_shadow(
-            thing_name=thing, shadow_name=name, payload=json.dumps(document).encode()
-        )
-
-    def get_shadow(self, thing: str, name: str = "") -> dict[str, Any]:
-        resp = self.client.get_thing_shadow(thing_name=thing, shadow_name=name)
-        return json.loads(resp.payload or b"{}")
-
+    # --------------------------------------------------------------- lifecycle state
     def report_running(self) -> bool:
         """Tell the nucleus the component is running; best effort. Nucleus lite answers
         UpdateState only through gghealthd (systemd), and a component that cannot report its

@@ -90,14 +90,12 @@ def test_the_shared_log_settings_agree() -> None:
     assert len(set(values.values())) == 1, values
 
 
-def test_uplink_dependencies() -> None:
+def test_uplink_has_no_dependency_nucleus_lite_cannot_meet() -> None:
+    """Stream Manager and ShadowManager do not exist on nucleus lite: Stream Manager comes with
+    the classic deployment profile (cloud/greengrass/deploy.py), the shadow goes through its
+    MQTT topics."""
     _, parsed = _load(next(s for s in DEVICE if s.key == "Uplink"))
-    deps = parsed["ComponentDependencies"]
-    assert deps["aws.greengrass.StreamManager"] == {
-        "VersionRequirement": "^2.0.0",
-        "DependencyType": "HARD",
-    }
-    assert "aws.greengrass.ShadowManager" in deps
+    assert "ComponentDependencies" not in parsed
 
 
 def test_uplink_defaults_stay_within_the_limits() -> None:
@@ -127,8 +125,12 @@ def test_uplink_rights_are_generated_from_topics() -> None:
         }
         | {(access.MQTTPROXY, access.SUBSCRIBE_IOT, access.mqtt_resource(topics.COMMAND))}
         | {
-            (access.SHADOW, op, access.shadow_resource())
-            for op in ("aws.greengrass#GetThingShadow", "aws.greengrass#UpdateThingShadow")
+            (access.MQTTPROXY, access.PUBLISH_IOT, access.shadow_resource(op))
+            for op in topics.SHADOW_DEVICE_PUBLISHES
+        }
+        | {
+            (access.MQTTPROXY, access.SUBSCRIBE_IOT, access.shadow_resource(op))
+            for op in topics.SHADOW_DEVICE_RECEIVES
         }
         # Cloud commands the uplink passes on to the local components.
         | {
@@ -150,15 +152,19 @@ def test_iot_topics_are_floorline_device_topics_on_both_nuclei(
     for service, operation, resource in _grants(source):
         assert "{iot:thingName}" not in resource
         assert "*" not in operation
-        if service == access.MQTTPROXY:
+        if service == access.MQTTPROXY and resource.startswith("$aws/things/+/shadow/"):
+            operation_name = resource.split(f"/name/{topics.SHADOW_NAME}/", 1)[1]
+            allows = resource_matcher(resource, MQTT_PROXY, flavour)
+            assert allows(topics.shadow_topic("gw-0042", operation_name))
+            assert not allows(f"$aws/things/gw-0042/shadow/name/other/{operation_name}")
+            assert not allows(f"$aws/things/gw-0042/shadow/{operation_name}")
+        elif service == access.MQTTPROXY:
             kind = resource.rsplit("/", 1)[1]
             allows = resource_matcher(resource, MQTT_PROXY, flavour)
             assert allows(topics.device_topic("plant-a", "gw-0042", kind))
             others = [k for k in (*topics.UPLINK_KINDS, topics.COMMAND) if k != kind]
             assert not any(allows(topics.device_topic("plant-a", "gw-0042", k)) for k in others)
             assert not allows(f"other/plant-a/gw-0042/{kind}")
-        elif service == access.SHADOW:
-            assert resource == f"$aws/things/*/shadow/name/{topics.SHADOW_NAME}"
         else:
             assert service == access.PUBSUB
             assert "+" not in resource and "#" not in resource  # literal characters here
@@ -192,7 +198,8 @@ def test_live_values_only_under_the_components_own_prefix(key: str) -> None:
         (access.PUBSUB, access.PUBLISH_LOCAL, "floorline/live/rfid/*", "outside"),
         (access.PUBSUB, access.PUBLISH_LOCAL, "floorline/live/sensors/#", "outside"),
         (access.PUBSUB, access.SUBSCRIBE_LOCAL, "#", "only floorline/live/"),
-        (access.SHADOW, "aws.greengrass#UpdateThingShadow", "$aws/things/*/shadow", "outside"),
+        (access.MQTTPROXY, access.PUBLISH_IOT, "$aws/things/+/shadow/#", "outside"),
+        ("aws.greengrass.ShadowManager", "aws.greengrass#GetThingShadow", "*", "not part"),
         ("aws.greengrass.SecretManager", "aws.greengrass#GetSecretValue", "*", "not part"),
     ],
 )

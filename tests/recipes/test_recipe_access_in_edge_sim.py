@@ -17,7 +17,6 @@ from edge_sim.nucleus.access import (
     PUBSUB,
     SHADOW_MANAGER,
     AccessPolicy,
-    shadow_resource,
 )
 
 THING, SITE = "gw-0042", "plant-a"
@@ -57,11 +56,22 @@ def test_uplink_commands_and_shadow(flavour: str) -> None:
         MQTT_PROXY, "SubscribeToIoTCore", topics.device_topic(SITE, THING, "alert")
     )
     assert not policy.is_allowed(MQTT_PROXY, "PublishToIoTCore", topics.command_topic(SITE, THING))
-    mine = shadow_resource(THING, topics.SHADOW_NAME)
-    for operation in ("GetThingShadow", "UpdateThingShadow"):
-        assert policy.is_allowed(SHADOW_MANAGER, operation, mine)
-        assert not policy.is_allowed(SHADOW_MANAGER, operation, shadow_resource(THING, None))
-    assert not policy.is_allowed(SHADOW_MANAGER, "DeleteThingShadow", mine)
+    # The named shadow through its MQTT topics: update and get out, answers in.
+    for operation in topics.SHADOW_DEVICE_PUBLISHES:
+        assert policy.is_allowed(
+            MQTT_PROXY, "PublishToIoTCore", topics.shadow_topic(THING, operation)
+        )
+    for operation in topics.SHADOW_DEVICE_RECEIVES:
+        assert policy.is_allowed(
+            MQTT_PROXY, "SubscribeToIoTCore", topics.shadow_topic(THING, operation)
+        )
+    assert not policy.is_allowed(
+        MQTT_PROXY, "PublishToIoTCore", topics.shadow_topic(THING, "delete")
+    )
+    assert not policy.is_allowed(
+        MQTT_PROXY, "SubscribeToIoTCore", f"$aws/things/{THING}/shadow/name/floorline/#"
+    )
+    assert not any(p.service == SHADOW_MANAGER for p in policy.policies)
 
 
 @pytest.mark.parametrize(("key", "neighbour"), [("Sensors", "rfid"), ("Rfid", "sensors")])
