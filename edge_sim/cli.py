@@ -16,6 +16,7 @@ from rich.table import Table
 
 from edge_sim.fleet import DEFAULT_FAULTS, Fleet, FleetResult, ScenarioError, load_scenario
 from edge_sim.load import LoadError, LoadPlan, LoadResult, LoadRun
+from edge_sim.nucleus.access import CLASSIC, FLAVOURS
 
 console = Console()
 
@@ -78,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         faults=faults,
         anomaly_at_s=args.duration * 0.2,
+        nucleus=args.nucleus,
     )
     code = 0
     try:
@@ -175,6 +177,12 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=1)
     r.add_argument("--scenario", help="YAML file of faults (default: one outage, one kill)")
     r.add_argument("--drain", type=float, default=60.0, help="seconds allowed to drain after")
+    r.add_argument(
+        "--nucleus",
+        choices=FLAVOURS,
+        default=CLASSIC,
+        help="the Greengrass nucleus the devices play: classic, or lite (no Stream Manager)",
+    )
     r.set_defaults(func=run)
     ld = sub.add_parser("load", help="load the local cloud with bare MQTT clients")
     ld.add_argument("--devices", type=int, default=1000)

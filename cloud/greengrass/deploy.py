@@ -38,10 +38,17 @@ from botocore.exceptions import ParamValidationError
 from botocore.validate import validate_parameters
 
 from cloud.greengrass import layout, recipe
+from cloud.greengrass.profiles import (
+    CLASSIC,
+    PROFILES,
+    STREAM_MANAGER,
+    UPLINK,
+    NucleusProfile,
+    uplink_settings,
+)
 from cloud.greengrass.project import ProjectError, component_sources
 from cloud.greengrass.specs import component_spec
 from components.core.config import NUCLEUS_KEYS, ConfigError, Spec
-from components.core.limits import LITE_IOT_PAYLOAD_MAX_BYTES
 
 FAILURE_HANDLING = "ROLLBACK"
 COMPONENT_UPDATE_ACTION = "NOTIFY_COMPONENTS"
@@ -54,32 +61,6 @@ _TOP_KEYS = {
     "rollout",
     "timeouts",
     "tags",
-}
-UPLINK = f"{layout.NAME_PREFIX}Uplink"
-STREAM_MANAGER = "aws.greengrass.StreamManager"
-CLASSIC, LITE = "classic", "lite"
-
-
-@dataclass(frozen=True)
-class NucleusProfile:
-    """What a deployment to one kind of nucleus must hold and what the uplink is told."""
-
-    name: str
-    refused_prefixes: tuple[str, ...]  # components that nucleus cannot run
-    uplink_merge: dict[str, Any]  # forced into the uplink's configuration
-    uplink_maxima: dict[str, int]  # upper bounds on the uplink's configuration
-
-
-PROFILES: dict[str, NucleusProfile] = {
-    CLASSIC: NucleusProfile(CLASSIC, (), {}, {}),
-    # Nucleus lite runs generic components only: AWS's Java plugins (Stream Manager,
-    # ShadowManager, ...) are not available there.
-    LITE: NucleusProfile(
-        LITE,
-        ("aws.greengrass.",),
-        {"useKinesis": False},
-        {"iotMaxMessageBytes": LITE_IOT_PAYLOAD_MAX_BYTES},
-    ),
 }
 _COMPONENT_KEYS = {"version", "merge", "reset"}
 _ROLLOUT_KEYS = {"maximumPerMinute", "exponentialRate", "abortCriteria", "inProgressTimeoutMinutes"}
@@ -296,16 +277,13 @@ def _uplink_for_profile(
             raise SiteFileError(
                 f"{where}: on nucleus {profile.name} the uplink needs {key}: {value}"
             )
-    out = {**merge, **profile.uplink_merge}
     for key, maximum in profile.uplink_maxima.items():
-        value = out.get(key, defaults.get(key))
-        if key in merge and isinstance(value, int) and value > maximum:
+        if isinstance(merge.get(key), int) and merge[key] > maximum:
             raise SiteFileError(
                 f"{where}: on nucleus {profile.name} the uplink's {key} is at most {maximum}"
             )
-        if key not in merge and (not isinstance(value, int) or value > maximum):
-            out[key] = maximum
-    return out
+    settled = uplink_settings(profile, {**defaults, **merge})
+    return {**merge, **{k: settled[k] for k in (*profile.uplink_merge, *profile.uplink_maxima)}}
 
 
 def thing_group_arn(partition: str, region: str, account: str, thing_group: str) -> str:
