@@ -16,7 +16,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -61,16 +63,22 @@ class LiteNucleus:
         self.socket_path = str(self.root / "gg-ipc.socket")
 
     def _kit(self, *args: str, env: dict[str, str] | None = None, timeout: float = 900) -> str:
-        done = subprocess.run(
-            ["bash", str(LITE_SH), *args],
-            env={**os.environ, "LITE_THING": THING, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        # Output to a file, not a pipe: `run-component` leaves a watcher in the background that
+        # keeps the script's stdout open for as long as the component runs.
+        with tempfile.TemporaryFile("w+") as out:
+            done = subprocess.run(
+                ["bash", str(LITE_SH), *args],
+                env={**os.environ, "LITE_THING": THING, **(env or {})},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=timeout,
+            )
+            out.seek(0)
+            text = out.read()
         if done.returncode != 0:
-            raise RuntimeError(f"lite.sh {' '.join(args)}: {done.stderr[-3000:]}")
-        return done.stdout + done.stderr
+            raise RuntimeError(f"lite.sh {' '.join(args)}: {text[-3000:]}")
+        return text
 
     def build(self) -> None:
         self._kit("build", str(self.workdir))
@@ -103,6 +111,14 @@ class LiteNucleus:
         for file_name, source in artifacts.items():
             shutil.copy2(source, target / file_name)
 
+    def unpack(self, name: str, version: str, archive: Path) -> None:
+        """Unzip an artifact where a deployment would (ggdeploymentd's job; not run here)."""
+        target = self.root / "packages" / "artifacts-unarchived" / name / version / archive.stem
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        with zipfile.ZipFile(archive) as zipped:
+            zipped.extractall(target)
+
     def run_component(self, name: str, version: str, phase: str = "run") -> None:
         self._kit("run-component", str(self.workdir), name, version, phase, env=self._env())
 
@@ -133,6 +149,7 @@ class LiteNucleus:
             capture_output=True,
             text=True,
             timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
 
     def down(self) -> None:
