@@ -30,11 +30,15 @@ from cloud.cdk.suite import (
     shadow_manager_merge,
     site_merge,
 )
+from cloud.greengrass.profiles import STREAM_MANAGER
 from components.core import topics
 
 DEFAULT_COMPONENT_VERSION: Final = "1.0.0"
 DEFAULT_NUCLEUS_VERSION: Final = "2.14.0"
 DEFAULT_SHADOW_MANAGER_VERSION: Final = "2.3.9"
+# The uplink no longer depends on Stream Manager (nucleus lite has none): the classic profile
+# deploys it (cloud/greengrass/profiles.py).
+DEFAULT_STREAM_MANAGER_VERSION: Final = "2.2.1"
 SEMVER_PATTERN: Final = r"^\d+\.\d+\.\d+$"
 TES_CREDENTIAL_S: Final = 3600
 
@@ -180,11 +184,20 @@ class Fleet(Construct):
         shadows = self._version_parameter(
             "ShadowManagerVersion", DEFAULT_SHADOW_MANAGER_VERSION, SHADOW_MANAGER
         )
-        self.version_parameters = {**versions, NUCLEUS: nucleus, SHADOW_MANAGER: shadows}
+        stream_manager = self._version_parameter(
+            "StreamManagerVersion", DEFAULT_STREAM_MANAGER_VERSION, STREAM_MANAGER
+        )
+        self.version_parameters = {
+            **versions,
+            NUCLEUS: nucleus,
+            SHADOW_MANAGER: shadows,
+            STREAM_MANAGER: stream_manager,
+        }
         deployments = {}
         for site in sites:
             specs = {
                 NUCLEUS: spec(component_version=nucleus.value_as_string),
+                STREAM_MANAGER: spec(component_version=stream_manager.value_as_string),
                 SHADOW_MANAGER: spec(
                     component_version=shadows.value_as_string,
                     configuration_update=update(merge=stack.to_json_string(shadow_manager_merge())),
