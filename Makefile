@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 EXTRAS  ?= dev
 
-.PHONY: venv system-deps test test-fast lint bench demo clean
+.PHONY: venv system-deps test test-fast test-nucleus lint bench demo clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,11 +17,16 @@ venv: $(STAMP)
 
 # Debian packages the tests and the simulation use (a real Mosquitto broker).
 system-deps:
-	@(command -v mosquitto && command -v chromium && command -v chromedriver) >/dev/null 2>&1 \
+	@(command -v mosquitto && command -v chromium && command -v chromedriver && command -v cmake) >/dev/null 2>&1 \
 		|| scripts/install-system-deps.sh
 
 test: system-deps venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not nucleus"
+
+# The real-nucleus tier: AWS's Greengrass nucleus lite built from ../shared/greengrass-lite
+# (cached in ~/.cache/floorline/gg-lite) with floorline's components. Needs root and cgroup v2.
+test-nucleus: system-deps venv
+	$(BIN)/python -m pytest -q -m nucleus tests/nucleus
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow and not e2e"

@@ -25,6 +25,7 @@ from edge_sim.fleet import (
     short_name,
 )
 from edge_sim.load import LoadError, LoadPlan, LoadResult, LoadRun
+from edge_sim.nucleus.access import CLASSIC, FLAVOURS
 
 console = Console()
 
@@ -131,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         # Batteries that last twice the run: a short demo shows packs draining, running low
         # (an alert) and swapped.
         battery_life_s=args.duration * 2,
+        nucleus=args.nucleus,
     )
     code = 0
     try:
@@ -249,6 +251,12 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=1)
     r.add_argument("--scenario", help="YAML file of faults (default: one outage, one kill)")
     r.add_argument("--drain", type=float, default=60.0, help="seconds allowed to drain after")
+    r.add_argument(
+        "--nucleus",
+        choices=FLAVOURS,
+        default=CLASSIC,
+        help="the Greengrass nucleus the devices play: classic, or lite (no Stream Manager)",
+    )
     r.set_defaults(func=run)
     ld = sub.add_parser("load", help="load the local cloud with bare MQTT clients")
     ld.add_argument("--devices", type=int, default=1000)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from edge_sim.nucleus.access import CLASSIC
 from edge_sim.nucleus.config_store import ConfigStore
 from edge_sim.nucleus.ipc_server import NucleusServer
 from edge_sim.nucleus.lifecycle import Component, stop_all
@@ -47,7 +48,10 @@ class Device:
         overrides: Mapping[str, Mapping[str, Any]],
         extra_env: Mapping[str, str] | None = None,
         sm_speed: float = 1.0,
+        nucleus: str = CLASSIC,
     ) -> None:
+        """`nucleus`: which nucleus the device plays (edge_sim/nucleus/README.md, "Flavours");
+        nucleus lite has no Stream Manager, so a lite device runs none."""
         from edge_sim.stream_manager import StreamManagerServer
 
         self.thing = thing
@@ -73,21 +77,31 @@ class Device:
             token = secrets.token_hex(16)
             tokens[name] = token
             acl[name] = (token, config.get("accessControl"))
-        self.sm = StreamManagerServer(
-            root / "stream_manager",
-            auth_tokens=set(tokens.values()),
-            sink=kinesis_sink,
-            speed=sm_speed,
+        self.sm = (
+            StreamManagerServer(
+                root / "stream_manager",
+                auth_tokens=set(tokens.values()),
+                sink=kinesis_sink,
+                speed=sm_speed,
+            )
+            if nucleus == CLASSIC
+            else None
         )
         self.nucleus = NucleusServer(
-            self.socket_path, components=acl, config_store=self.store, cloud=cloud, thing_name=thing
+            self.socket_path,
+            components=acl,
+            config_store=self.store,
+            cloud=cloud,
+            thing_name=thing,
+            flavour=nucleus,
         )
         self._built = built
         self._tokens = tokens
         self._extra_env = dict(extra_env or {})
 
     def start(self) -> None:
-        self.sm.start()
+        if self.sm is not None:
+            self.sm.start()
         self.nucleus.start()
         for name, token in self._tokens.items():
             b = self._built[name]
@@ -100,9 +114,10 @@ class Device:
                 "AWS_IOT_THING_NAME": self.thing,
                 "AWS_REGION": "eu-west-1",
                 "AWS_DEFAULT_REGION": "eu-west-1",
-                "STREAM_MANAGER_SERVER_PORT": str(self.sm.port),
                 "GG_ROOT_CA_PATH": "",
             }
+            if self.sm is not None:
+                env["STREAM_MANAGER_SERVER_PORT"] = str(self.sm.port)
             env.pop("PYTHONPATH", None)  # the component's Setenv decides where its code is
             comp = Component(
                 name, b.recipe, b.artifact_zip, self.root, self.thing, env, self._configs[name]
@@ -122,7 +137,8 @@ class Device:
     def stop(self) -> None:
         stop_all(self.components.values())
         self.nucleus.stop()
-        self.sm.stop()
+        if self.sm is not None:
+            self.sm.stop()
         try:
             os.rmdir(self._sock_dir)
         except OSError:
@@ -131,6 +147,8 @@ class Device:
     def unexported(self) -> int:
         """Messages Stream Manager holds that its Kinesis export has not delivered yet."""
         waiting = 0
+        if self.sm is None:
+            return 0
         for stream in self.sm.snapshot()["streams"].values():
             newest = stream["storage"].get("newestSequenceNumber")
             if newest is None:

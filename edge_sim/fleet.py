@@ -22,10 +22,12 @@ from typing import Any, ClassVar
 
 import yaml
 
+from cloud.greengrass.profiles import PROFILES, uplink_settings
 from components.core import battery
 from components.core.clock import UNSYNCED_UNTIL_ENV
 from components.core.log import Log
 from edge_sim.cloud_side import CloudSide
+from edge_sim.nucleus.access import CLASSIC
 from edge_sim.nucleus.lifecycle import stop_all
 
 log = logging.getLogger("edge_sim.fleet")
@@ -283,6 +285,7 @@ class Fleet:
         data_disk_bytes: int | None = None,
         lake_buffer_s: float = 1.0,
         battery_life_s: float = BATTERY_LIFE_S,
+        nucleus: str = CLASSIC,
     ) -> None:
         """`chip_faults`: world faults per chip address on every device; `unsynced_s`: devices
         whose wall clock boots unsynced, and for how many seconds; `data_disk_bytes`: each
@@ -290,7 +293,12 @@ class Fleet:
         is the kernel's own "no space left"; `lake_buffer_s`: the cloud side buffers
         deliveries this long per lake write, as Firehose does, in a process of its own (0:
         each delivery written as it arrives, in this process); `battery_life_s`: how long a
-        device's battery pack lasts from full (each starts part-charged, seeded)."""
+        device's battery pack lasts from full (each starts part-charged, seeded); `nucleus`: the
+        nucleus every device plays, and the deployment profile its components get
+        (cloud/greengrass/profiles.py: on lite no Stream Manager, the uplink's raw readings go
+        to IoT Core)."""
+        self.nucleus = nucleus
+        self.profile = PROFILES[nucleus]
         self.out = Path(out).resolve()
         self.n = devices
         self.seed = seed
@@ -366,7 +374,12 @@ class Fleet:
             cfg |= {"port": 0, "bindAddress": "127.0.0.1"}  # many devices on one host
         if name == RFID and hardware is not None:
             cfg |= {"readers": [{"model": "rdm6300", "port": hardware["dock"], "baudRate": 9600}]}
-        return cfg | dict(self.extra_config.get(name, {}))
+        cfg |= dict(self.extra_config.get(name, {}))
+        if name == UPLINK:
+            settled = uplink_settings(self.profile, {**defaults, **cfg})
+            profile_keys = (*self.profile.uplink_merge, *self.profile.uplink_maxima)
+            cfg |= {key: settled[key] for key in profile_keys}
+        return cfg
 
     def start(self) -> None:
         from edge_sim.broker import Broker, MqttCloudConnection
@@ -416,6 +429,7 @@ class Fleet:
                 overrides=per_component,
                 extra_env=env,
                 sm_speed=self.sm_speed,
+                nucleus=self.nucleus,
             )
             dev.conn = conn
             dev.start()

@@ -32,6 +32,7 @@ from cloud.cdk.suite import (
     site_merge,
     version_parameters,
 )
+from cloud.greengrass.profiles import STREAM_MANAGER
 from components.core import topics
 
 SEMVER_PATTERN: Final = r"^\d+\.\d+\.\d+$"
@@ -177,11 +178,15 @@ class Fleet(Construct):
         }
         versions = {c.name: parameters[c.name] for c in components}
         nucleus, shadows = parameters[NUCLEUS], parameters[SHADOW_MANAGER]
-        self.version_parameters = {**versions, NUCLEUS: nucleus, SHADOW_MANAGER: shadows}
+        stream_manager = parameters[STREAM_MANAGER]
+        self.version_parameters = {
+            **versions, NUCLEUS: nucleus, SHADOW_MANAGER: shadows, STREAM_MANAGER: stream_manager
+        }
         deployments = {}
         for site in sites:
             specs = {
                 NUCLEUS: spec(component_version=nucleus.value_as_string),
+                STREAM_MANAGER: spec(component_version=stream_manager.value_as_string),
                 SHADOW_MANAGER: spec(
                     component_version=shadows.value_as_string,
                     configuration_update=update(merge=stack.to_json_string(shadow_manager_merge())),

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from cloud.greengrass import recipe
+from cloud.greengrass.profiles import STREAM_MANAGER
 from cloud.greengrass.project import component_sources
 from components.core import topics
 
@@ -28,6 +29,9 @@ SHADOW_MANAGER: Final = "aws.greengrass.ShadowManager"
 DEFAULT_COMPONENT_VERSION: Final = "1.0.0"
 DEFAULT_NUCLEUS_VERSION: Final = "2.14.0"
 DEFAULT_SHADOW_MANAGER_VERSION: Final = "2.3.9"
+# The uplink does not depend on Stream Manager (nucleus lite has none): the classic profile
+# deploys it (cloud/greengrass/profiles.py).
+DEFAULT_STREAM_MANAGER_VERSION: Final = "2.2.1"
 SITE_KEY: Final = "siteId"
 STREAM_KEY: Final = "kinesisStreamName"
 
@@ -72,6 +76,9 @@ def version_parameters(root: Path = REPO_ROOT) -> list[VersionParameter]:
     out.append(VersionParameter("NucleusVersion", NUCLEUS, DEFAULT_NUCLEUS_VERSION))
     out.append(
         VersionParameter("ShadowManagerVersion", SHADOW_MANAGER, DEFAULT_SHADOW_MANAGER_VERSION)
+    )
+    out.append(
+        VersionParameter("StreamManagerVersion", STREAM_MANAGER, DEFAULT_STREAM_MANAGER_VERSION)
     )
     return out
 

@@ -1,6 +1,7 @@
 """`python -m cloud.greengrass deploy --thing-group NAME --site FILE [--dry-run]`.
 
-A site file (YAML, example in sites/example.yaml) says what one site runs: component versions,
+A site file (YAML, example in sites/example.yaml) says which nucleus the thing group runs
+(`nucleus: classic` or `lite`, the profile below) and what one site runs: component versions,
 configuration `merge` and `reset` per component, the rollout (iotJobConfiguration), timeouts,
 and tags. The request always asks for failureHandlingPolicy ROLLBACK: a device that fails the
 deployment goes back to what it ran before. `site` becomes `siteId` in every floorline
@@ -12,7 +13,12 @@ Checked before anything is sent, so a typo fails here and not on a device:
   cannot widen a component's rights), and resets only existing keys;
 - the configuration a device would end up with passes the component's typed Spec, when the
   component declares one (cloud/greengrass/specs.py);
-- the request satisfies botocore's model of greengrassv2 CreateDeployment.
+- the request satisfies botocore's model of greengrassv2 CreateDeployment;
+- the deployment fits the nucleus profile (`PROFILES`): on the classic nucleus an uplink with
+  `useKinesis` needs `aws.greengrass.StreamManager` in the same deployment; nucleus lite
+  (`aws.greengrass.NucleusLite`) runs no Stream Manager, ShadowManager or other Java plugin, so
+  the uplink gets `useKinesis: false` (raw readings go to IoT Core in batches) and batches that
+  fit lite's 10,000-byte IPC message (`iotMaxMessageBytes` at most LITE_IOT_PAYLOAD_MAX_BYTES).
 """
 
 from __future__ import annotations
@@ -32,13 +38,30 @@ from botocore.exceptions import ParamValidationError
 from botocore.validate import validate_parameters
 
 from cloud.greengrass import layout, recipe
+from cloud.greengrass.profiles import (
+    CLASSIC,
+    PROFILES,
+    STREAM_MANAGER,
+    UPLINK,
+    NucleusProfile,
+    uplink_settings,
+)
 from cloud.greengrass.project import ProjectError, component_sources
 from cloud.greengrass.specs import component_spec
 from components.core.config import NUCLEUS_KEYS, ConfigError, Spec
 
 FAILURE_HANDLING = "ROLLBACK"
 COMPONENT_UPDATE_ACTION = "NOTIFY_COMPONENTS"
-_TOP_KEYS = {"site", "region", "deploymentName", "components", "rollout", "timeouts", "tags"}
+_TOP_KEYS = {
+    "site",
+    "nucleus",
+    "region",
+    "deploymentName",
+    "components",
+    "rollout",
+    "timeouts",
+    "tags",
+}
 _COMPONENT_KEYS = {"version", "merge", "reset"}
 _ROLLOUT_KEYS = {"maximumPerMinute", "exponentialRate", "abortCriteria", "inProgressTimeoutMinutes"}
 _TIMEOUT_KEYS = {"componentUpdateSeconds", "configurationValidationSeconds"}
@@ -61,6 +84,7 @@ class ComponentDeployment:
 class SiteDeployment:
     path: Path
     site: str
+    nucleus: str
     region: str | None
     deployment_name: str
     components: dict[str, ComponentDeployment]
@@ -163,6 +187,10 @@ def load_site(
     site = str(data.get("site", ""))
     if not _SITE.match(site):
         raise SiteFileError(f"{where}: site {site!r} must be 1-128 of A-Z a-z 0-9 _ : -")
+    nucleus = str(data.get("nucleus", CLASSIC))
+    if nucleus not in PROFILES:
+        raise SiteFileError(f"{where}: nucleus {nucleus!r} must be one of {sorted(PROFILES)}")
+    profile = PROFILES[nucleus]
     defaults = floorline_defaults(root) if defaults is None else defaults
     specs = floorline_specs(root) if specs is None else specs
     components: dict[str, ComponentDeployment] = {}
@@ -178,6 +206,10 @@ def load_site(
         if not isinstance(reset, list) or not all(isinstance(p, str) for p in reset):
             raise SiteFileError(f"{where}: {name} reset must be a list of JSON pointers")
         merge = dict(_mapping(spec.get("merge"), f"{where} {name} merge"))
+        if name.startswith(profile.refused_prefixes):
+            raise SiteFileError(f"{where}: {name} cannot run on nucleus {nucleus}")
+        if name == UPLINK:
+            merge = _uplink_for_profile(where, profile, merge, defaults.get(name) or {})
         try:  # Greengrass configuration is JSON: no dates, no NaN, string keys only
             json.dumps(merge, allow_nan=False, sort_keys=True)
         except (TypeError, ValueError) as exc:
@@ -196,6 +228,17 @@ def load_site(
         components[name] = ComponentDeployment(version, merge, list(reset))
     if not components:
         raise SiteFileError(f"{where}: no components")
+    uplink = components.get(UPLINK)
+    if (
+        uplink is not None
+        and nucleus == CLASSIC
+        and _effective(uplink, defaults.get(UPLINK) or {}, "useKinesis")
+        and STREAM_MANAGER not in components
+    ):
+        raise SiteFileError(
+            f"{where}: the uplink sends raw readings through Stream Manager (useKinesis): add "
+            f"{STREAM_MANAGER} to the components, or merge useKinesis: false"
+        )
     rollout = _mapping(data.get("rollout"), f"{where} rollout")
     _unknown(f"{where} rollout", rollout, _ROLLOUT_KEYS)
     timeouts = _mapping(data.get("timeouts"), f"{where} timeouts")
@@ -209,6 +252,7 @@ def load_site(
     return SiteDeployment(
         path=path,
         site=site,
+        nucleus=nucleus,
         region=str(data["region"]) if data.get("region") else None,
         deployment_name=str(data.get("deploymentName") or f"floorline-{site}"),
         components=components,
@@ -216,6 +260,30 @@ def load_site(
         timeouts=dict(timeouts),
         tags={str(k): str(v) for k, v in _mapping(data.get("tags"), f"{where} tags").items()},
     )
+
+
+def _effective(spec: ComponentDeployment, defaults: Mapping[str, Any], key: str) -> Any:
+    if key in spec.merge:
+        return spec.merge[key]
+    return defaults.get(key)
+
+
+def _uplink_for_profile(
+    where: str, profile: NucleusProfile, merge: dict[str, Any], defaults: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The uplink's merge with what the profile forces; a site asking otherwise is refused."""
+    for key, value in profile.uplink_merge.items():
+        if key in merge and merge[key] != value:
+            raise SiteFileError(
+                f"{where}: on nucleus {profile.name} the uplink needs {key}: {value}"
+            )
+    for key, maximum in profile.uplink_maxima.items():
+        if isinstance(merge.get(key), int) and merge[key] > maximum:
+            raise SiteFileError(
+                f"{where}: on nucleus {profile.name} the uplink's {key} is at most {maximum}"
+            )
+    settled = uplink_settings(profile, {**defaults, **merge})
+    return {**merge, **{k: settled[k] for k in (*profile.uplink_merge, *profile.uplink_maxima)}}
 
 
 def thing_group_arn(partition: str, region: str, account: str, thing_group: str) -> str:

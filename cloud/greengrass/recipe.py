@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import yaml
 
-from cloud.greengrass import access, layout
+from cloud.greengrass import access, layout, nucleus_check
 from cloud.greengrass.project import ComponentSource
 from components.core.config import NUCLEUS_KEYS, ConfigError, Spec
 from components.core.limits import RECIPE_MAX_BYTES
@@ -33,6 +33,11 @@ INSTALL_SCRIPT: Final = (
     f"{VENV_PYTHON} -m pip install --no-cache-dir --disable-pip-version-check "
     f"--requirement {PYTHONPATH}/{layout.REQUIREMENTS_FILE}"
 )
+# Keys as nucleus lite spells them (it reads keys case-sensitively; the classic nucleus reads
+# them in any case): nucleus_check.py refuses any other spelling.
+INSTALL: Final = "install"
+RUN: Final = "run"
+ARTIFACT_URI_KEY: Final = "Uri"
 ARTIFACT_URI: Final = f"{layout.URI_PLACEHOLDER_PREFIX}{layout.ARTIFACT_ZIP}"
 _CONFIG_KEY = re.compile(r"^[a-z][A-Za-z0-9]*$")
 
@@ -94,7 +99,7 @@ def default_configuration(recipe: Mapping[str, Any]) -> dict[str, Any]:
 
 def artifact_uris(recipe: Mapping[str, Any]) -> list[str]:
     return [
-        str(artifact.get("URI", ""))
+        str(artifact.get(ARTIFACT_URI_KEY, ""))
         for manifest in recipe.get("Manifests") or []
         for artifact in manifest.get("Artifacts") or []
     ]
@@ -147,23 +152,23 @@ def _lifecycle_problems(recipe: Mapping[str, Any], package: str) -> list[str]:
     for manifest in recipe.get("Manifests") or []:
         arch = (manifest.get("Platform") or {}).get("architecture")
         lifecycle = manifest.get("Lifecycle") or {}
-        install = lifecycle.get("Install") or {}
+        install = lifecycle.get(INSTALL) or {}
         if not isinstance(install, dict) or install.get("Script") != INSTALL_SCRIPT:
             problems.append(f"{arch}: Install script is not the pinned venv install")
         elif int(install.get("Timeout", 120)) < INSTALL_TIMEOUT_S:
             problems.append(f"{arch}: Install Timeout below {INSTALL_TIMEOUT_S} s")
-        run = lifecycle.get("Run") or {}
+        run = lifecycle.get(RUN) or {}
         script = run.get("Script", "") if isinstance(run, dict) else str(run)
         expected = run_script(package)
         if not (script == expected or script.startswith(expected + " ")):
             problems.append(f"{arch}: Run is {script!r}, expected {expected!r}")
         if (lifecycle.get("Setenv") or {}).get("PYTHONPATH") != PYTHONPATH:
             problems.append(f"{arch}: Setenv PYTHONPATH must be {PYTHONPATH}")
-        for step in ("Install", "Run"):
+        for step in (INSTALL, RUN):
             if isinstance(lifecycle.get(step), dict) and lifecycle[step].get("RequiresPrivilege"):
                 problems.append(f"{arch}: {step} must not require privilege")
         artifacts = manifest.get("Artifacts") or []
-        if [(a.get("URI"), str(a.get("Unarchive", "")).upper()) for a in artifacts] != [
+        if [(a.get(ARTIFACT_URI_KEY), str(a.get("Unarchive", "")).upper()) for a in artifacts] != [
             (ARTIFACT_URI, "ZIP")
         ]:
             problems.append(f"{arch}: artifacts must be exactly {ARTIFACT_URI} (Unarchive ZIP)")
@@ -199,6 +204,7 @@ def problems(
             found.append(f"configuration key {key!r} is not camelCase")
     found += [f"configuration key {key!r} has no comment" for key in undocumented_keys(source_text)]
     found += access.problems(source, config.get("accessControl") or {})
+    found += nucleus_check.problems(recipe, len(dump(recipe)))
     if source.package is not None:
         found += _lifecycle_problems(recipe, source.package)
     else:
@@ -220,13 +226,13 @@ def _rewrite_uris(recipe: dict[str, Any], files: Iterable[str], prefix: str, whe
     built = set(files)
     for manifest in recipe.get("Manifests") or []:
         for artifact in manifest.get("Artifacts") or []:
-            uri = str(artifact.get("URI", ""))
+            uri = str(artifact.get(ARTIFACT_URI_KEY, ""))
             if not uri.startswith("s3://"):
                 continue
             file_name = uri.rsplit("/", 1)[-1]
             if file_name not in built:
                 raise UnknownArtifact(where, [f"artifact {uri} was not built"])
-            artifact["URI"] = f"{prefix}{file_name}"
+            artifact[ARTIFACT_URI_KEY] = f"{prefix}{file_name}"
 
 
 def stamp(

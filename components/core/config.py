@@ -29,6 +29,25 @@ class ConfigError(ValueError):
         super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
 
 
+# Greengrass nucleus lite gives every value read from YAML (its config files, a local
+# deployment's YAML recipe) back as text: `5`, `1.5`, `true` arrive as '5', '1.5', 'true'.
+_BOOL_TEXT = {"true": True, "false": False}
+
+
+def _scalar_from_text(value: Any, wanted: type) -> Any:
+    """A number or boolean spelled as YAML text, as its type; anything else unchanged (so a
+    bad value still fails the type check with its own text)."""
+    if not isinstance(value, str) or wanted not in (bool, int, float):
+        return value
+    text = value.strip()
+    if wanted is bool:
+        return _BOOL_TEXT.get(text.lower(), value)
+    try:
+        return int(text) if wanted is int else float(text)
+    except ValueError:
+        return value
+
+
 @dataclass(frozen=True)
 class Key:
     name: str
@@ -42,7 +61,7 @@ class Key:
     check: Callable[[Any], Any] | None = None
 
     def coerce(self, value: Any) -> Any:
-        v = value
+        v = _scalar_from_text(value, self.type)
         if self.type is bool:
             if not isinstance(v, bool):
                 raise ValueError(f"expected true or false, got {value!r}")

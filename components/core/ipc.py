@@ -38,6 +38,7 @@ class Greengrass:
         self.client = client
         self._subs: list[Any] = []
         self._lock = threading.Lock()
+        self.update_state_failures = 0
 
     # --------------------------------------------------------------- configuration
     def get_configuration(self, key_path: list[str] | None = None) -> dict[str, Any]:
@@ -82,20 +83,20 @@ class Greengrass:
             topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message=message))
         )
 
-    # --------------------------------------------------------------- shadow, state
-    def update_shadow(self, thing: str, document: Mapping[str, Any], name: str = "") -> None:
-        self.client.update_thing_shadow(
-            thing_name=thing, shadow_name=name, payload=json.dumps(document).encode()
-        )
-
-    def get_shadow(self, thing: str, name: str = "") -> dict[str, Any]:
-        resp = self.client.get_thing_shadow(thing_name=thing, shadow_name=name)
-        return json.loads(resp.payload or b"{}")
-
-    def report_running(self) -> None:
+    # --------------------------------------------------------------- lifecycle state
+    def report_running(self) -> bool:
+        """Tell the nucleus the component is running; best effort. Nucleus lite answers
+        UpdateState only through gghealthd (systemd), and a component that cannot report its
+        state must still run: a refusal is logged and counted, never raised."""
         from awsiot.greengrasscoreipc.model import ReportedLifecycleState
 
-        self.client.update_state(state=ReportedLifecycleState.RUNNING)
+        try:
+            self.client.update_state(state=ReportedLifecycleState.RUNNING)
+        except Exception as exc:  # ServiceError on nucleus lite without gghealthd
+            self.update_state_failures += 1
+            log.warning("event=update_state_failed state=RUNNING error=%r", exc)
+            return False
+        return True
 
     def close(self) -> None:
         for op in self._subs:

@@ -18,6 +18,15 @@ MQTT_RULES_PREFIX: Final = "$aws/rules/"  # exempt from the slash count (with th
 SPOOL_MAX_BYTES: Final = int(2.5 * 1024 * 1024)
 MAX_IN_FLIGHT_PUBLISHES: Final = 5
 
+# Greengrass nucleus lite 2.6.0: one IPC message (frame) at most this long
+# (`GGL_IPC_MAX_MSG_LEN`); a longer one closes the connection.
+LITE_IPC_MESSAGE_MAX_BYTES: Final = 10_000
+# The largest IoT Core payload that fits one such message: base64 (4/3) plus the request's
+# JSON and event-stream headers (~600 bytes with a 256-byte topic).
+LITE_IOT_PAYLOAD_MAX_BYTES: Final = (LITE_IPC_MESSAGE_MAX_BYTES - 600) * 3 // 4
+# Its recipe-runner reads at most this much of a recipe file (ggl-recipe/src/recipe.c).
+LITE_RECIPE_MAX_BYTES: Final = 8196
+
 # Kinesis Data Streams.
 KINESIS_RECORD_MAX_BYTES: Final = 1024 * 1024
 KINESIS_PUT_RECORDS_MAX: Final = 500

@@ -101,8 +101,21 @@ def parse(topic: str) -> tuple[str, str, str]:
     return parts[1], parts[2], parts[3]
 
 
-# The named device shadow the uplink reports to (ShadowManager synchronises it with the cloud).
+# The named device shadow the uplink reports to, through IoT Core's shadow MQTT topics (the same
+# on both nuclei: nucleus lite has no shadow IPC and no ShadowManager).
 SHADOW_NAME: Final = "floorline"
+SHADOW_UPDATE: Final = "update"  # device -> cloud: a reported state
+SHADOW_GET: Final = "get"  # device -> cloud: ask for the whole document
+SHADOW_GET_ACCEPTED: Final = "get/accepted"  # cloud -> device: the document
+SHADOW_DELTA: Final = "update/delta"  # cloud -> device: desired differs from reported
+SHADOW_DEVICE_PUBLISHES: Final = (SHADOW_UPDATE, SHADOW_GET)
+SHADOW_DEVICE_RECEIVES: Final = (SHADOW_GET_ACCEPTED, SHADOW_DELTA)
+
+
+def shadow_topic(thing: str, operation: str) -> str:
+    """A reserved topic of the named shadow: $aws/things/T/shadow/name/floorline/update."""
+    return f"$aws/things/{_segment(thing, 'thing')}/shadow/name/{SHADOW_NAME}/{operation}"
+
 
 # Greengrass local pub/sub: best-effort live values, on the device only (never bridged to IoT
 # Core). Each component publishes under its own segment: floorline/live/<component>/<stream>.

@@ -60,7 +60,7 @@ class Uplink:
             self.kinesis = KinesisSender(
                 self.log, _stream_manager_client, holder, clock=self.clock, sleep=self.stop.wait
             )
-        self.config_error: str | None = None
+        self.shadow = shadow.ShadowSync(gg, holder, thing)
 
     # --------------------------------------------------------------- loops
     def _loop(self, sender: Any) -> None:
@@ -76,15 +76,6 @@ class Uplink:
     def _shadow_loop(self) -> None:
         versions = {"floorline": _version()}
         while not self.stop.is_set():
-            try:
-                self.config_error = (
-                    shadow.apply_desired(
-                        self.holder, self.gg.get_shadow(self.thing, topics.SHADOW_NAME), "uplink"
-                    )
-                    or self.config_error
-                )
-            except Exception as exc:  # no shadow yet, ShadowManager absent
-                log.debug("event=shadow_get_failed error=%r", exc)
             doc = shadow.reported_state(
                 self.log.stats(),
                 now_wall_ms=self.clock.wall_ms(),
@@ -93,11 +84,11 @@ class Uplink:
                     "kinesis": self.kinesis.stats() if self.kinesis else None,
                 },
                 versions=versions,
-                config_error=self.config_error,
+                config_error=self.shadow.config_error,
             )
             try:
-                self.gg.update_shadow(self.thing, doc, topics.SHADOW_NAME)
-            except Exception as exc:
+                self.shadow.report(doc)
+            except Exception as exc:  # a full spool, offline QoS 0: the next report follows
                 log.warning("event=shadow_update_failed error=%r", exc)
             self.stop.wait(self.holder.current.shadowIntervalSeconds)
 
@@ -132,6 +123,7 @@ class Uplink:
     def run(self) -> None:
         site = self.holder.current.siteId
         self.gg.subscribe_iot(topics.command_topic(site, self.thing), self.on_command)
+        self.shadow.start()
         ipc.follow_updates(self.holder, self.gg, self.iot.apply_config)
         threads = [threading.Thread(target=self._loop, args=(self.iot,), name="iot")]
         if self.kinesis:

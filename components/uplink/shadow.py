@@ -7,10 +7,16 @@ sensor status from the latest health records, component versions.
 
 from __future__ import annotations
 
+import json
+import logging
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from components.core import topics
 from components.core.config import ConfigError, ConfigHolder
+
+log = logging.getLogger("floorline.uplink.shadow")
 
 SHADOW_MAX_BYTES = 8 * 1024
 
@@ -69,3 +75,50 @@ def apply_desired(holder: ConfigHolder, shadow: Mapping[str, Any], key: str) -> 
         return None
     err: ConfigError | None = holder.update(merged)
     return None if err is None else f"desired.{key} rejected: {err}"
+
+
+class ShadowSync:
+    """The named shadow through IoT Core's shadow MQTT topics (PublishToIoTCore and
+    SubscribeToIoTCore: the same on the classic nucleus and nucleus lite). Desired
+    configuration arrives on `get/accepted` (asked for at start) and `update/delta`; a document
+    that is not JSON is counted and logged, and the configuration in force stays."""
+
+    def __init__(self, gg: Any, holder: ConfigHolder, thing: str, key: str = "uplink") -> None:
+        self.gg = gg
+        self.holder = holder
+        self.thing = thing
+        self.key = key
+        self.config_error: str | None = None
+        self.counters: Counter[str] = Counter()
+
+    def start(self) -> None:
+        """Subscribe and ask for the document; a refusal costs the desired configuration only
+        (logged, counted), never the uplink."""
+        try:
+            for operation in topics.SHADOW_DEVICE_RECEIVES:
+                self.gg.subscribe_iot(topics.shadow_topic(self.thing, operation), self.on_message)
+            self.gg.publish_iot(topics.shadow_topic(self.thing, topics.SHADOW_GET), b"{}")
+        except Exception as exc:  # UnauthorizedError, a refused subscription, a full spool
+            self.counters["start_failed"] += 1
+            log.warning("event=shadow_sync_unavailable error=%r", exc)
+
+    def on_message(self, topic: str, payload: bytes) -> None:
+        try:
+            document = json.loads(payload)
+            state = document["state"]
+        except (ValueError, KeyError, TypeError) as exc:
+            self.counters["bad_documents"] += 1
+            log.warning("event=shadow_document_rejected topic=%s error=%r", topic, exc)
+            return
+        # get/accepted carries state.desired; a delta carries the desired difference as state.
+        desired = state if topic.endswith(topics.SHADOW_DELTA) else state.get("desired")
+        if not isinstance(desired, Mapping):
+            return
+        self.counters["desired_seen"] += 1
+        error = apply_desired(self.holder, {"state": {"desired": desired}}, self.key)
+        self.config_error = error or self.config_error
+
+    def report(self, document: Mapping[str, Any]) -> None:
+        self.gg.publish_iot(
+            topics.shadow_topic(self.thing, topics.SHADOW_UPDATE), json.dumps(document).encode()
+        )

@@ -27,12 +27,18 @@ def device_read_pattern() -> str:
     return f"{topics.ROOT}/+/%u/{topics.COMMAND}/#"
 
 
+def device_shadow_pattern() -> str:
+    """The device's own shadows' reserved topics (the cloud IoT policy allows the same)."""
+    return "$aws/things/%u/shadow/#"
+
+
 def acl_text(cloud_user: str = CLOUD_USER) -> str:
     return "\n".join(
         [
             "# Devices: %u is the MQTT user name, i.e. the client certificate's Common Name.",
             f"pattern write {device_write_pattern()}",
             f"pattern read {device_read_pattern()}",
+            f"pattern readwrite {device_shadow_pattern()}",
             "",
             "# The cloud side (rules engine, dashboards, command senders) sees everything.",
             f"user {cloud_user}",

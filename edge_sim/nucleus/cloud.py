@@ -19,6 +19,8 @@ from components.core.clock import Clock, SystemClock
 from components.core.limits import MQTT_BYTES_PER_S, MQTT_PUBLISHES_PER_S
 from edge_sim.nucleus.pubsub import check_filter, topic_matches
 from edge_sim.nucleus.ratelimit import TokenBucket
+from edge_sim.nucleus.shadow import ShadowStore
+from edge_sim.nucleus.shadow_service import ShadowService
 
 MessageCallback = Callable[[str, bytes], None]
 
@@ -91,8 +93,17 @@ class RateMonitor:
 class InMemoryCloud:
     """IoT Core in a list: what the device published, and a way to send it messages."""
 
-    def __init__(self, clock: Clock | None = None, enforce_limits: bool = True) -> None:
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        enforce_limits: bool = True,
+        shadows: ShadowStore | None = None,
+    ) -> None:
         self._clock = clock or SystemClock()
+        # IoT Core's Device Shadow service, answering on the shadow topics.
+        self.shadow_service = (
+            ShadowService(shadows, self.send_to_device) if shadows is not None else None
+        )
         self._online = True
         self._lock = threading.Lock()
         self._device_subs: dict[int, tuple[str, MessageCallback]] = {}
@@ -125,6 +136,8 @@ class InMemoryCloud:
             self.received.append(CloudMessage(topic, bytes(payload), qos, self._clock.wall_ms()))
             self.stats["published"] += 1
             self.stats["published_bytes"] += len(payload)
+        if self.shadow_service is not None and self.shadow_service.handle(topic, payload):
+            return  # a shadow request is the service's, not routed to subscribers
         # IoT Core also routes the device's own publish to its matching subscriptions.
         self.send_to_device(topic, payload)
 

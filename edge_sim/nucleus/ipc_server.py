@@ -26,13 +26,20 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from components.core.clock import Clock, SystemClock
+from components.core.limits import LITE_IPC_MESSAGE_MAX_BYTES
 from edge_sim.nucleus import eventstream as es
 from edge_sim.nucleus import rpc
-from edge_sim.nucleus.access import AccessPolicy
+from edge_sim.nucleus.access import CLASSIC, FLAVOURS, LITE, AccessPolicy
 from edge_sim.nucleus.cloud import CloudConnection, InMemoryCloud
 from edge_sim.nucleus.config_store import ConfigStore
 from edge_sim.nucleus.mqtt_proxy import MqttProxy
-from edge_sim.nucleus.operations import OPERATIONS, IpcError, error_shape
+from edge_sim.nucleus.operations import (
+    OPERATIONS,
+    IpcError,
+    answered_as,
+    error_shape,
+    supported,
+)
 from edge_sim.nucleus.pubsub import LocalPubSub
 from edge_sim.nucleus.shadow import ShadowStore
 
@@ -59,21 +66,32 @@ class NucleusServer:
         clock: Clock | None = None,
         shadows: ShadowStore | None = None,
         mqtt_options: Mapping[str, Any] | None = None,
-        max_message_bytes: int = es.MAX_MESSAGE_BYTES,
+        max_message_bytes: int | None = None,
+        flavour: str = CLASSIC,
+        interpolate: bool = False,
     ) -> None:
         if len(os.fsencode(socket_path)) > SOCKET_PATH_MAX_BYTES:
             raise ValueError(
                 f"socket path is {len(os.fsencode(socket_path))} bytes; Unix sockets allow "
                 f"{SOCKET_PATH_MAX_BYTES}"
             )
+        if flavour not in FLAVOURS:
+            raise ValueError(f"unknown nucleus flavour {flavour!r}; one of {FLAVOURS}")
         self.socket_path = socket_path
         self.thing_name = thing_name
+        # Which nucleus this one plays (access.py's docstring; operations.py for the rest).
+        self.flavour = flavour
+        self.interpolate = interpolate
         self.clock = clock or SystemClock()
         self.config = config_store or ConfigStore(self.clock)
         self.cloud = cloud if cloud is not None else InMemoryCloud(self.clock)
         self.mqtt = MqttProxy(self.cloud, self.clock, **dict(mqtt_options or {}))
         self.pubsub = LocalPubSub()
         self.shadows = shadows or ShadowStore(self.clock)
+        if max_message_bytes is None:
+            max_message_bytes = (
+                LITE_IPC_MESSAGE_MAX_BYTES if flavour == LITE else es.MAX_MESSAGE_BYTES
+            )
         self.max_message_bytes = max_message_bytes
         self._tokens: dict[str, str] = {}
         self._policies: dict[str, AccessPolicy] = {}
@@ -95,7 +113,9 @@ class NucleusServer:
     ) -> None:
         """Register a component (its SVCUID and its recipe's accessControl). Like every
         nucleus service it gets a configuration node, empty until a deployment fills it."""
-        policy = AccessPolicy(access_control, self.thing_name)
+        policy = AccessPolicy(
+            access_control, self.thing_name, flavour=self.flavour, interpolate=self.interpolate
+        )
         if name not in self.config.components():
             self.config.set_component(name, {})
         for warning in policy.warnings:
@@ -415,12 +435,15 @@ class _Connection:
         if not isinstance(name, str):
             raise rpc.ProtocolViolation("new stream without an operation header")
         counters = self.server.counters
-        counters[f"requests.{name.removeprefix(rpc.MODEL_PREFIX)}"] += 1
+        bare = name.removeprefix(rpc.MODEL_PREFIX)
+        counters[f"requests.{bare}"] += 1
         operation = OPERATIONS.get(name)
         call = _Call(self, stream_id)
         try:
             if operation is None:
                 raise IpcError("ServiceError", f"Operation {name} is not supported by edge_sim")
+            if not supported(self.server.flavour, bare):
+                raise IpcError("ServiceError", f"Operation {name} is not supported by nucleus lite")
             model = message.get(rpc.SERVICE_MODEL_TYPE)
             if model != operation.request_model:
                 raise IpcError(
@@ -440,6 +463,7 @@ class _Connection:
                 counters["internal_errors"] += 1
                 log.exception("event=handler_failed operation=%s", name)
                 shape = IpcError("ServiceError", f"internal error in {name}: {exc!r}")
+            shape = answered_as(self.server.flavour, bare, shape)
             counters[f"errors.{shape.shape}"] += 1
             if call.stream is not None:
                 call.stream.cancel()

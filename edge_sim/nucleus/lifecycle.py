@@ -69,6 +69,15 @@ def interpolate(text: str, values: Mapping[str, str], config: Mapping[str, Any])
     return _VAR_RE.sub(sub, text)
 
 
+def lifecycle_step(lifecycle: Mapping[str, Any], name: str) -> Any:
+    """A lifecycle entry in any case, as the classic nucleus reads recipe keys (the build
+    holds recipes to nucleus lite's exact spelling: cloud/greengrass/nucleus_check.py)."""
+    for key, value in lifecycle.items():
+        if str(key).casefold() == name.casefold():
+            return value
+    return None
+
+
 def _script(step: Any) -> str | None:
     if step is None:
         return None
@@ -125,7 +134,7 @@ class Component:
             "iot:thingName": self.thing,
         }
         lifecycle = manifest.get("Lifecycle") or {}
-        setenv = lifecycle.get("Setenv") or {}
+        setenv = lifecycle_step(lifecycle, "Setenv") or {}
         for key, value in setenv.items():
             self.env[key] = interpolate(str(value), values, self.config)
         # The emulated hardware (edge_sim.hardware) is reached from the component's process:
@@ -133,7 +142,7 @@ class Component:
         # comes from the artifact (a regular package is never merged with a second copy).
         paths = [p for p in self.env.get("PYTHONPATH", "").split(os.pathsep) if p]
         self.env["PYTHONPATH"] = os.pathsep.join([*paths, str(SIM_ROOT)])
-        run = _script(lifecycle.get("Run"))
+        run = _script(lifecycle_step(lifecycle, "run"))
         if run is None:
             raise RecipeError(f"{self.name}: no Run step")
         self._run = interpolate(run, values, self.config)

@@ -11,11 +11,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from components.core.limits import MQTT_TOPIC_MAX_SLASHES
 from edge_sim.nucleus.access import (
+    LITE,
     MQTT_PROXY,
     PUBSUB,
     SHADOW_MANAGER,
@@ -24,15 +27,63 @@ from edge_sim.nucleus.access import (
 )
 from edge_sim.nucleus.config_store import ConfigError, KeyNotFound, StaleUpdate
 from edge_sim.nucleus.mqtt_proxy import PublishRefused
-from edge_sim.nucleus.pubsub import RECEIVE_ALL, LocalMessage, TopicFilterError
+from edge_sim.nucleus.pubsub import (
+    RECEIVE_ALL,
+    RECEIVE_FROM_OTHERS,
+    LocalMessage,
+    TopicFilterError,
+)
 from edge_sim.nucleus.shadow import ShadowConflict, ShadowInvalid, ShadowNotFound
 
 if TYPE_CHECKING:
     from edge_sim.nucleus.ipc_server import NucleusServer
 
+log = logging.getLogger("edge_sim.nucleus")
+
 M: Final = "aws.greengrass#"
 STREAM_MANAGER: Final = "aws.greengrass.StreamManager"
 LIFECYCLE_STATES: Final = frozenset({"RUNNING", "ERRORED"})
+# Characters PublishToTopic refuses in a topic (classic: PubSubIPCEventStreamAgent).
+LOCAL_WILDCARDS: Final = ("+", "#", "*")
+# Nucleus lite answers every malformed request and every refusal with one fixed text
+# (modules/ggipcd/src/services/*: GGL_IPC_ERR_SERVICE_ERROR, GGL_IPC_ERR_UNAUTHORIZED_ERROR).
+LITE_INVALID_TEXT: Final = "Received invalid parameters."
+LITE_UNAUTHORIZED_TEXT: Final = "IPC Operation not authorized."
+# Operations nucleus lite 2.6.0's ggipcd answers (its README's IPC table); anything else is
+# ServiceError. UpdateState goes to gghealthd, which needs systemd: ServiceError here too.
+LITE_OPERATIONS: Final = frozenset(
+    {
+        "PublishToTopic",
+        "SubscribeToTopic",
+        "PublishToIoTCore",
+        "SubscribeToIoTCore",
+        "GetConfiguration",
+        "UpdateConfiguration",
+        "SubscribeToConfigurationUpdate",
+        "ValidateAuthorizationToken",
+    }
+)
+# Lite takes QoS 0 to 2 (services/mqttproxy/publish_to_iot_core.c); IoT Core has no QoS 2.
+LITE_QOS: Final = ("0", "1", "2")
+# Lite's pub/sub and IoT Core handlers answer a malformed request with ServiceError.
+LITE_SERVICE_ERROR_ON_INVALID: Final = frozenset(
+    {"PublishToTopic", "SubscribeToTopic", "PublishToIoTCore", "SubscribeToIoTCore"}
+)
+
+
+def answered_as(flavour: str, operation: str, error: IpcError) -> IpcError:
+    """The error as the nucleus being played words it (`operation`: the bare name)."""
+    if (
+        flavour == LITE
+        and error.shape == "InvalidArgumentsError"
+        and operation in LITE_SERVICE_ERROR_ON_INVALID
+    ):
+        return IpcError("ServiceError", LITE_INVALID_TEXT)
+    return error
+
+
+def supported(flavour: str, operation: str) -> bool:
+    return flavour != LITE or operation in LITE_OPERATIONS
 
 
 class IpcError(Exception):
@@ -49,6 +100,15 @@ class IpcError(Exception):
 
 def invalid(message: str) -> IpcError:
     return IpcError("InvalidArgumentsError", message)
+
+
+def authorize(call: Call, service: str, operation: str, resource: str) -> None:
+    try:
+        call.server.access(call.component).check(call.component, service, operation, resource)
+    except AccessDenied as exc:
+        if call.server.flavour == LITE:
+            raise IpcError("UnauthorizedError", LITE_UNAUTHORIZED_TEXT) from exc
+        raise
 
 
 def error_shape(exc: Exception) -> IpcError | None:
@@ -119,11 +179,23 @@ def _key_path(request: Mapping[str, Any]) -> list[str]:
 # -- IoT Core (aws.greengrass.ipc.mqttproxy) --
 def publish_to_iot_core(call: Call, request: Mapping[str, Any]) -> dict[str, Any]:
     topic = _required_str(request, "topicName")
+    if call.server.flavour != LITE:
+        # Classic (MqttProxyIPCAgent) requires both; lite takes QoS 0 and an empty payload.
+        for key in ("qos", "payload"):
+            if request.get(key) is None:
+                raise invalid(f"{key} is required")
     qos = request.get("qos", "0")
-    if str(qos) not in ("0", "1"):
-        raise invalid(f"qos {qos!r} is not one of '0', '1'")
+    allowed_qos = LITE_QOS if call.server.flavour == LITE else ("0", "1")
+    if str(qos) not in allowed_qos:
+        raise invalid(f"qos {qos!r} is not one of {allowed_qos}")
     server = call.server
-    server.access(call.component).check(call.component, MQTT_PROXY, "PublishToIoTCore", topic)
+    authorize(call, MQTT_PROXY, "PublishToIoTCore", topic)
+    if str(qos) == "2":
+        # Only lite gets here. IoT Core has no QoS 2 (it closes the connection): the message is
+        # lost, so it is counted and never delivered, not sent as QoS 1.
+        server.counters["mqtt_dropped_qos2"] += 1
+        log.warning("event=qos2_dropped component=%s topic=%s", call.component, topic)
+        return {}
     try:
         server.mqtt.publish(topic, _blob(request, "payload"), int(qos))
     except PublishRefused as exc:
@@ -134,9 +206,12 @@ def publish_to_iot_core(call: Call, request: Mapping[str, Any]) -> dict[str, Any
 def subscribe_to_iot_core(call: Call, request: Mapping[str, Any]) -> dict[str, Any]:
     topic_filter = _required_str(request, "topicName")
     server = call.server
-    server.access(call.component).check(
-        call.component, MQTT_PROXY, "SubscribeToIoTCore", topic_filter
-    )
+    if server.flavour != LITE and topic_filter.count("/") > MQTT_TOPIC_MAX_SLASHES:
+        # Classic validates the filter against IoT Core's limit before subscribing.
+        raise invalid(
+            f"topic filter {topic_filter!r} has more than {MQTT_TOPIC_MAX_SLASHES} slashes"
+        )
+    authorize(call, MQTT_PROXY, "SubscribeToIoTCore", topic_filter)
 
     def deliver(topic: str, payload: bytes) -> None:
         call.emit({"message": {"topicName": topic, "payload": _b64(payload)}})
@@ -149,16 +224,17 @@ def subscribe_to_iot_core(call: Call, request: Mapping[str, Any]) -> dict[str, A
 # -- local pub/sub (aws.greengrass.ipc.pubsub) --
 def publish_to_topic(call: Call, request: Mapping[str, Any]) -> dict[str, Any]:
     topic = _required_str(request, "topic")
-    if "+" in topic or "#" in topic or not topic:
-        raise invalid(f"topic {topic!r} must be a topic name without wildcards")
     body = request.get("publishMessage")
     if not isinstance(body, Mapping):
         raise invalid("publishMessage is required")
-    server = call.server
-    server.access(call.component).check(call.component, PUBSUB, "PublishToTopic", topic)
     json_part, binary_part = body.get("jsonMessage"), body.get("binaryMessage")
     if (json_part is None) == (binary_part is None):
         raise invalid("publishMessage needs exactly one of jsonMessage or binaryMessage")
+    server = call.server
+    authorize(call, PUBSUB, "PublishToTopic", topic)
+    # Classic refuses wildcards after authorization (PubSubIPCEventStreamAgent.handlePublish).
+    if server.flavour != LITE and (not topic or any(w in topic for w in LOCAL_WILDCARDS)):
+        raise invalid(f"topic {topic!r} must be a topic name without wildcards")
     if json_part is not None:
         if not isinstance(json_part, Mapping):
             raise invalid("jsonMessage must be an object")
@@ -173,9 +249,15 @@ def publish_to_topic(call: Call, request: Mapping[str, Any]) -> dict[str, Any]:
 
 def subscribe_to_topic(call: Call, request: Mapping[str, Any]) -> dict[str, Any]:
     topic_filter = _required_str(request, "topic")
-    mode = request.get("receiveMode") or RECEIVE_ALL
     server = call.server
-    server.access(call.component).check(call.component, PUBSUB, "SubscribeToTopic", topic_filter)
+    mode = request.get("receiveMode")
+    if server.flavour == LITE:
+        mode = RECEIVE_ALL  # ggipcd ignores receiveMode: a subscriber hears its own messages
+    elif mode is None:
+        # Classic: a wildcard subscription without a mode does not hear its own messages.
+        wildcard = any(w in topic_filter for w in ("+", "#"))
+        mode = RECEIVE_FROM_OTHERS if wildcard else RECEIVE_ALL
+    authorize(call, PUBSUB, "SubscribeToTopic", topic_filter)
 
     def deliver(message: LocalMessage) -> None:
         context = {"topic": message.topic}
@@ -237,9 +319,7 @@ def _shadow_target(
 ) -> tuple[str, str | None]:
     thing = _required_str(request, "thingName")
     shadow = _optional_str(request, "shadowName") or None
-    call.server.access(call.component).check(
-        call.component, SHADOW_MANAGER, operation, shadow_resource(thing, shadow)
-    )
+    authorize(call, SHADOW_MANAGER, operation, shadow_resource(thing, shadow))
     return thing, shadow
 
 

@@ -16,6 +16,7 @@ from cloud.greengrass.project import ComponentSource, component_sources, read_gd
 from cloud.greengrass.specs import component_spec
 from components.core import limits, topics
 from components.core.config import Key, Spec
+from edge_sim.nucleus.access import FLAVOURS, MQTT_PROXY, PUBSUB, resource_matcher
 
 ROOT = layout.REPO_ROOT
 SOURCES = component_sources(ROOT)
@@ -77,10 +78,10 @@ def test_install_and_run(source: ComponentSource) -> None:
     _, parsed = _load(source)
     for manifest in parsed["Manifests"]:
         lifecycle = manifest["Lifecycle"]
-        assert lifecycle["Install"]["Timeout"] == 900
-        assert "requirements.txt" in lifecycle["Install"]["Script"]
-        assert f"-m components.{source.package}" in lifecycle["Run"]["Script"]
-        assert not lifecycle["Run"].get("RequiresPrivilege")
+        assert lifecycle["install"]["Timeout"] == 900
+        assert "requirements.txt" in lifecycle["install"]["Script"]
+        assert f"-m components.{source.package}" in lifecycle["run"]["Script"]
+        assert not lifecycle["run"].get("RequiresPrivilege")
 
 
 def test_the_shared_log_settings_agree() -> None:
@@ -89,14 +90,12 @@ def test_the_shared_log_settings_agree() -> None:
     assert len(set(values.values())) == 1, values
 
 
-def test_uplink_dependencies() -> None:
+def test_uplink_has_no_dependency_nucleus_lite_cannot_meet() -> None:
+    """Stream Manager and ShadowManager do not exist on nucleus lite: Stream Manager comes with
+    the classic deployment profile (cloud/greengrass/deploy.py), the shadow goes through its
+    MQTT topics."""
     _, parsed = _load(next(s for s in DEVICE if s.key == "Uplink"))
-    deps = parsed["ComponentDependencies"]
-    assert deps["aws.greengrass.StreamManager"] == {
-        "VersionRequirement": "^2.0.0",
-        "DependencyType": "HARD",
-    }
-    assert "aws.greengrass.ShadowManager" in deps
+    assert "ComponentDependencies" not in parsed
 
 
 def test_uplink_defaults_stay_within_the_limits() -> None:
@@ -126,8 +125,12 @@ def test_uplink_rights_are_generated_from_topics() -> None:
         }
         | {(access.MQTTPROXY, access.SUBSCRIBE_IOT, access.mqtt_resource(topics.COMMAND))}
         | {
-            (access.SHADOW, op, access.shadow_resource())
-            for op in ("aws.greengrass#GetThingShadow", "aws.greengrass#UpdateThingShadow")
+            (access.MQTTPROXY, access.PUBLISH_IOT, access.shadow_resource(op))
+            for op in topics.SHADOW_DEVICE_PUBLISHES
+        }
+        | {
+            (access.MQTTPROXY, access.SUBSCRIBE_IOT, access.shadow_resource(op))
+            for op in topics.SHADOW_DEVICE_RECEIVES
         }
         # Cloud commands the uplink passes on to the local components.
         | {
@@ -138,49 +141,65 @@ def test_uplink_rights_are_generated_from_topics() -> None:
     assert _grants(uplink) == expected
 
 
+@pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize("source", DEVICE, ids=lambda s: s.key)
-def test_iot_topics_are_the_devices_own(source: ComponentSource) -> None:
-    """Each IoT Core resource, for thing T at site S, is exactly topics.device_topic(S, T, k)."""
+def test_iot_topics_are_floorline_device_topics_on_both_nuclei(
+    source: ComponentSource, flavour: str
+) -> None:
+    """Each IoT Core resource, as either nucleus reads it, allows topics.device_topic(S, T, k)
+    for its own kind k only; the thing level is the IoT policy's business (no nucleus
+    substitutes {iot:thingName} by default), so no resource may rely on it."""
     for service, operation, resource in _grants(source):
-        if service == access.MQTTPROXY:
-            concrete = access.resolve(resource, thing="gw-0042", site="plant-a")
-            site, thing, kind = topics.parse(concrete)
-            assert (site, thing) == ("plant-a", "gw-0042")
-            assert topics.device_topic(site, thing, kind) == concrete
-            assert resource.split("/")[2] == access.THING  # never "+", "#" or another thing
-        elif service == access.SHADOW:
-            assert resource == f"$aws/things/{access.THING}/shadow/name/{topics.SHADOW_NAME}"
+        assert "{iot:thingName}" not in resource
+        assert "*" not in operation
+        if service == access.MQTTPROXY and resource.startswith("$aws/things/+/shadow/"):
+            operation_name = resource.split(f"/name/{topics.SHADOW_NAME}/", 1)[1]
+            allows = resource_matcher(resource, MQTT_PROXY, flavour)
+            assert allows(topics.shadow_topic("gw-0042", operation_name))
+            assert not allows(f"$aws/things/gw-0042/shadow/name/other/{operation_name}")
+            assert not allows(f"$aws/things/gw-0042/shadow/{operation_name}")
+        elif service == access.MQTTPROXY:
+            kind = resource.rsplit("/", 1)[1]
+            allows = resource_matcher(resource, MQTT_PROXY, flavour)
+            assert allows(topics.device_topic("plant-a", "gw-0042", kind))
+            others = [k for k in (*topics.UPLINK_KINDS, topics.COMMAND) if k != kind]
+            assert not any(allows(topics.device_topic("plant-a", "gw-0042", k)) for k in others)
+            assert not allows(f"other/plant-a/gw-0042/{kind}")
         else:
             assert service == access.PUBSUB
+            assert "+" not in resource and "#" not in resource  # literal characters here
             assert resource.startswith(topics.live_filter().removesuffix("#")) or (
                 resource in topics.LOCAL_COMMANDS
             )
-        assert "*" not in operation and "*" not in resource
 
 
 @pytest.mark.parametrize("key", ["Sensors", "Rfid"])
 def test_live_values_only_under_the_components_own_prefix(key: str) -> None:
     source = next(s for s in DEVICE if s.key == key)
     grants = _grants(source)
-    assert grants == {(access.PUBSUB, access.PUBLISH_LOCAL, topics.live_filter(source.package))}
-    # The filter covers the topics the component publishes, and nobody else's.
+    assert grants == {(access.PUBSUB, access.PUBLISH_LOCAL, access.live_resource(source.package))}
+    # The glob covers the topics the component publishes, and nobody else's, on both nuclei.
     own = topics.live_topic(source.package, "env/bme280@0x76")
     other = topics.live_topic("uplink", "env/bme280@0x76")
-    prefix = topics.live_filter(source.package).removesuffix("#")
-    assert own.startswith(prefix) and not other.startswith(prefix)
+    for flavour in FLAVOURS:
+        allows = resource_matcher(access.live_resource(source.package), PUBSUB, flavour)
+        assert allows(own) and not allows(other)
 
 
 @pytest.mark.parametrize(
     ("service", "operation", "resource", "finding"),
     [
-        (access.MQTTPROXY, access.PUBLISH_IOT, "floorline/+/+/alert", "outside"),
+        (access.MQTTPROXY, access.PUBLISH_IOT, "floorline/+/{iot:thingName}/alert", "outside"),
         (access.MQTTPROXY, access.PUBLISH_IOT, "floorline/#", "outside"),
+        (access.MQTTPROXY, access.PUBLISH_IOT, "floorline/*/alert", "outside"),
         (access.MQTTPROXY, access.PUBLISH_IOT, "floorline/+/other-thing/alert", "outside"),
-        (access.MQTTPROXY, access.SUBSCRIBE_IOT, "floorline/+/{iot:thingName}/alert", "outside"),
-        (access.MQTTPROXY, "*", "floorline/+/{iot:thingName}/alert", "not allowed"),
-        (access.PUBSUB, access.PUBLISH_LOCAL, "floorline/live/rfid/#", "outside"),
+        (access.MQTTPROXY, access.SUBSCRIBE_IOT, "floorline/+/+/alert", "outside"),
+        (access.MQTTPROXY, "*", "floorline/+/+/alert", "not allowed"),
+        (access.PUBSUB, access.PUBLISH_LOCAL, "floorline/live/rfid/*", "outside"),
+        (access.PUBSUB, access.PUBLISH_LOCAL, "floorline/live/sensors/#", "outside"),
         (access.PUBSUB, access.SUBSCRIBE_LOCAL, "#", "only floorline/live/"),
-        (access.SHADOW, "aws.greengrass#UpdateThingShadow", "$aws/things/*/shadow", "outside"),
+        (access.MQTTPROXY, access.PUBLISH_IOT, "$aws/things/+/shadow/#", "outside"),
+        ("aws.greengrass.ShadowManager", "aws.greengrass#GetThingShadow", "*", "not part"),
         ("aws.greengrass.SecretManager", "aws.greengrass#GetSecretValue", "*", "not part"),
     ],
 )

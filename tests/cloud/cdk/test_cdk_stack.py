@@ -14,6 +14,7 @@ from iot_policy_oracle import allowed
 from cloud.cdk import columns, fleet, iot_policy, provisioning, suite
 from cloud.cdk.ingest import DATA_PREFIX
 from cloud.cdk.topic_rules import republish_topic_patterns
+from cloud.greengrass.profiles import STREAM_MANAGER
 
 PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012"}
 
@@ -337,6 +338,8 @@ def test_thing_groups_and_one_deployment_per_site(synth) -> None:
             expected = suite.site_merge(c, site=site, stream_name=f"<{stream_id}>")
             assert (json.loads(resolve(merge)) if merge else {}) == expected
         assert comps[suite.NUCLEUS] == {"ComponentVersion": {"Ref": "NucleusVersion"}}
+        # The classic profile brings Stream Manager (the uplink's recipe no longer does).
+        assert comps[STREAM_MANAGER] == {"ComponentVersion": {"Ref": "StreamManagerVersion"}}
         shadow = comps[suite.SHADOW_MANAGER]
         assert json.loads(shadow["ConfigurationUpdate"]["Merge"]) == suite.shadow_manager_merge()
 

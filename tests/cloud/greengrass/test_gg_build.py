@@ -162,13 +162,13 @@ def test_a_bad_recipe_stops_the_build_before_anything_is_written(tree: Path) -> 
     text = source.read_text()
     source.write_text(
         text.replace("architecture: amd64", "architecture: arm")
-        .replace("floorline/live/sensors/#", "floorline/live/rfid/#")
+        .replace("floorline/live/sensors/*", "floorline/live/rfid/*")
         .replace("    i2cBus: 1", "    # doc\n    I2C_bus: 1")
     )
     with pytest.raises(recipe.RecipeError) as caught:
         build(tree)
     found = " | ".join(caught.value.problems)
-    assert "expected exactly" in found and "floorline/live/rfid/#" in found
+    assert "expected exactly" in found and "floorline/live/rfid/*" in found
     assert "'I2C_bus' is not camelCase" in found
     assert sorted(p.name for p in out.rglob("*")) == before
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -168,3 +169,74 @@ def test_values_are_checked_against_the_component_spec(tmp_path: Path) -> None:
     )
     with pytest.raises(SiteFileError, match="i2cBus"):
         load_site(typo, specs=specs)
+
+
+# --- the nucleus profile ------------------------------------------------------------------------
+
+SITES = layout.REPO_ROOT / "cloud" / "greengrass" / "sites"
+
+
+def _site_text(name: str) -> str:
+    return (SITES / name).read_text()
+
+
+def test_lite_profile_sets_the_uplink_up_for_nucleus_lite(tmp_path: Path) -> None:
+    from cloud.greengrass.deploy import UPLINK, load_site
+    from components.core.limits import LITE_IOT_PAYLOAD_MAX_BYTES
+
+    site = load_site(SITES / "example-lite.yaml")
+    assert site.nucleus == "lite"
+    uplink = site.components[UPLINK].merge
+    assert uplink["useKinesis"] is False
+    assert uplink["iotMaxMessageBytes"] == LITE_IOT_PAYLOAD_MAX_BYTES
+    assert not any(name.startswith("aws.greengrass.") for name in site.components)
+
+
+@pytest.mark.parametrize(
+    ("edit", "finding"),
+    [
+        (
+            lambda t: t.replace(
+                "  com.floorline.Console:\n",
+                "  aws.greengrass.StreamManager:\n    version: 2.2.1\n  com.floorline.Console:\n",
+            ),
+            "cannot run on nucleus lite",
+        ),
+        (
+            lambda t: t.replace(
+                "  com.floorline.Uplink:\n    version: 0.1.0\n",
+                "  com.floorline.Uplink:\n    version: 0.1.0\n    merge:\n      useKinesis: true\n",
+            ),
+            "needs useKinesis: False",
+        ),
+        (
+            lambda t: t.replace(
+                "  com.floorline.Uplink:\n    version: 0.1.0\n",
+                "  com.floorline.Uplink:\n    version: 0.1.0\n    merge:\n"
+                "      iotMaxMessageBytes: 65536\n",
+            ),
+            "iotMaxMessageBytes is at most",
+        ),
+        (lambda t: t.replace("nucleus: lite", "nucleus: tiny"), "must be one of"),
+    ],
+)
+def test_lite_profile_refusals(tmp_path: Path, edit: Any, finding: str) -> None:
+    from cloud.greengrass.deploy import SiteFileError, load_site
+
+    path = tmp_path / "site.yaml"
+    path.write_text(edit(_site_text("example-lite.yaml")))
+    with pytest.raises(SiteFileError, match=finding):
+        load_site(path)
+
+
+def test_classic_uplink_with_kinesis_needs_stream_manager(tmp_path: Path) -> None:
+    from cloud.greengrass.deploy import SiteFileError, load_site
+
+    text = _site_text("example.yaml")
+    start = text.index("  aws.greengrass.StreamManager:")
+    path = tmp_path / "site.yaml"
+    path.write_text(text[:start] + text[start:].split("\n", 2)[2])
+    with pytest.raises(SiteFileError, match="add aws.greengrass.StreamManager"):
+        load_site(path)
+    path.write_text(text.replace("kinesisStreamName: floorline-raw-plant-a", "useKinesis: false"))
+    assert load_site(path).nucleus == "classic"

@@ -162,7 +162,7 @@ def test_publish_fixed_version(tree: Path, stubbed: tuple[AwsClients, dict[str, 
     sensors = recipes["com.floorline.Sensors"]
     assert sensors["ComponentVersion"] == "0.1.0"
     uri = f"s3://{BUCKET}/com.floorline.Sensors/0.1.0/floorline.zip"
-    assert [a["URI"] for m in sensors["Manifests"] for a in m["Artifacts"]] == [uri, uri]
+    assert [a["Uri"] for m in sensors["Manifests"] for a in m["Artifacts"]] == [uri, uri]
     written = tree / "greengrass-build/recipes/com.floorline.Sensors-0.1.0.yaml"
     assert written.read_bytes() in sent  # GDK's publish recipe file, as sent
     deps = recipes["com.floorline.Suite"]["ComponentDependencies"]

@@ -76,3 +76,21 @@ def test_rejected_update_keeps_the_old_config_in_force():
 def test_non_object_config_is_rejected():
     with pytest.raises(ConfigError):
         _spec().parse(["not", "an", "object"])
+
+
+def test_numbers_and_booleans_as_nucleus_lite_gives_them() -> None:
+    """Nucleus lite returns every value read from YAML as text ('5', '1.5', 'true')."""
+    spec = Spec(
+        Key("count", int, 1, "n", min=0),
+        Key("ratio", float, 1.0, "r"),
+        Key("flag", bool, False, "f"),
+        Key("name", str, "x", "s"),
+    )
+    cfg = spec.parse({"count": "5", "ratio": "1.5", "flag": "true", "name": "7"})
+    assert (cfg.count, cfg.ratio, cfg.flag, cfg.name) == (5, 1.5, True, "7")
+    assert spec.parse({"flag": "False", "ratio": "2"}).ratio == 2.0
+    with pytest.raises(ConfigError) as caught:
+        spec.parse({"count": "5.5", "ratio": "nan", "flag": "yes please", "name": 7})
+    assert set(caught.value.errors) == {"count", "ratio", "flag", "name"}
+    with pytest.raises(ConfigError, match="below the minimum"):
+        spec.parse({"count": "-1"})

@@ -8,6 +8,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from cloud.greengrass import layout, recipe
 from components.core.log import Log
 from edge_sim.hardware.component_process import ComponentProcess
 from edge_sim.hardware.rfid import PtyReader
@@ -15,8 +16,9 @@ from edge_sim.nucleus.ipc_server import NucleusServer
 
 COMPONENT = "com.floorline.Rfid"
 TOKEN = "tok-rfid-test"
-ACL = {"aws.greengrass.ipc.pubsub": {f"{COMPONENT}:pubsub:1": {
-    "operations": ["aws.greengrass#PublishToTopic"], "resources": ["floorline/live/rfid/#"]}}}
+# The access rights are the recipe's, read from the one place that states them.
+ACL = recipe.default_configuration(
+    recipe.load(layout.REPO_ROOT / "recipes" / "Rfid.yaml")[1])["accessControl"]
 
 
 def test_readers_from_nucleus_and_an_added_reader():

@@ -12,14 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from cloud.greengrass import layout, recipe
 from components.core.log import Log
 from edge_sim.hardware.component_process import ComponentProcess
 from edge_sim.nucleus.ipc_server import NucleusServer
 
 COMPONENT = "com.floorline.Sensors"
 TOKEN = "tok-sensors-test"
-ACL = {"aws.greengrass.ipc.pubsub": {f"{COMPONENT}:pubsub:1": {
-    "operations": ["aws.greengrass#PublishToTopic"], "resources": ["floorline/live/sensors/#"]}}}
+# The access rights are the recipe's, read from the one place that states them.
+ACL = recipe.default_configuration(
+    recipe.load(layout.REPO_ROOT / "recipes" / "Sensors.yaml")[1])["accessControl"]
 SCENARIO = {"seed": 4, "chips": [
     {"chip": "sht3x", "address": "0x44",
      "signals": {"temperature_c": {"base": 24.0}, "humidity_pct": {"base": 35.0}}},

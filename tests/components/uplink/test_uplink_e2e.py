@@ -13,17 +13,20 @@ from uplink_world import THING, TOKEN, UPLINK, config, dumps, start_uplink, wait
 from components.core import batch
 from components.core.log import Log
 from components.core.topics import SHADOW_NAME
+from edge_sim.nucleus.access import CLASSIC, FLAVOURS
 from edge_sim.nucleus.cloud import InMemoryCloud
 from edge_sim.nucleus.config_store import ConfigStore
 from edge_sim.nucleus.ipc_server import NucleusServer
+from edge_sim.nucleus.shadow import ShadowStore
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def world(tmp_path):
+def world(tmp_path, request):
     sock_dir = tempfile.mkdtemp(prefix="gg", dir="/tmp")
-    cloud = InMemoryCloud()
+    # IoT Core with its Device Shadow service (the uplink reports through the shadow topics).
+    cloud = InMemoryCloud(shadows=ShadowStore())
     store = ConfigStore()
     store.set_component(UPLINK, config(tmp_path / "log.db"))
     server = NucleusServer(
@@ -32,6 +35,7 @@ def world(tmp_path):
         config_store=store,
         cloud=cloud,
         thing_name=THING,
+        flavour=getattr(request, "param", CLASSIC),
     )
     server.start()
     procs = []
@@ -139,22 +143,36 @@ def test_malformed_and_unknown_commands_are_answered_with_an_error(world):
     assert proc.poll() is None  # still running
 
 
+@pytest.mark.parametrize("world", FLAVOURS, indirect=True)
 def test_shadow_reports_backlog_and_rejects_bad_desired_config(world):
+    """Through IoT Core's shadow topics, on both nuclei (nucleus lite has no shadow IPC)."""
     cloud, log_path, run, server = world
     _fill(log_path, n_agg=100, n_alert=0, n_raw=10)
     # The aggregates wait for a fuller batch, so the first report must count all of them.
-    server.config.set_component(UPLINK, config(log_path, batchMaxDelaySeconds=3600))
-    cloud.set_online(False)
-    run()
-    shadows = server.shadows
-    wait_for(lambda: _reported(shadows) is not None, 30, "a reported shadow")
-    rep = _reported(shadows)
+    server.config.set_component(
+        UPLINK, config(log_path, batchMaxDelaySeconds=3600, batchMinRecords=100_000)
+    )
+    service = cloud.shadow_service
+    bad = {"state": {"desired": {"uplink": {"iotPublishesPerSecond": -5}}}}
+    service.update_from_cloud(THING, SHADOW_NAME, dumps(bad))  # read at start: get/accepted
+    proc = run()
+    wait_for(lambda: "config_error" in (_reported(service.store) or {}), 30, "the rejection")
+    rep = _reported(service.store)
     assert rep["log"]["backlog"]["aggregate"]["records"] == 100
     assert rep["clock_synced"] is True
-    bad = {"state": {"desired": {"uplink": {"iotPublishesPerSecond": -5}}}}
-    shadows.update(THING, SHADOW_NAME, dumps(bad))
-    wait_for(lambda: "config_error" in (_reported(shadows) or {}), 30, "the rejection reported")
-    assert "iotPublishesPerSecond" in _reported(shadows)["config_error"]
+    assert "iotPublishesPerSecond" in rep["config_error"]
+    worse = {"state": {"desired": {"uplink": {"batchMinRecords": -1}}}}
+    service.update_from_cloud(THING, SHADOW_NAME, dumps(worse))  # reaches it as a delta
+    wait_for(
+        lambda: "batchMinRecords" in _reported(service.store).get("config_error", ""),
+        30,
+        "the delta's rejection",
+    )
+    # Not JSON on the delta topic: counted by the uplink, which keeps running and reporting.
+    cloud.send_to_device(f"$aws/things/{THING}/shadow/name/{SHADOW_NAME}/update/delta", b"{")
+    before = service.stats["requests"]
+    wait_for(lambda: service.stats["requests"] > before + 1, 10, "reports after bad input")
+    assert proc.poll() is None
 
 
 def _reported(shadows):

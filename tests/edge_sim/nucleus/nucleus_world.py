@@ -15,13 +15,14 @@ SENSORS_ACL: dict[str, Any] = {
         f"{SENSORS}:pubsub:1": {
             "policyDescription": "live readings",
             "operations": ["aws.greengrass#PublishToTopic", "aws.greengrass#SubscribeToTopic"],
-            "resources": ["floorline/live/#", "floorline/cmd/+"],
+            # `*` is the glob; `#` is a plain character for local pub/sub on both nuclei.
+            "resources": ["floorline/live/*", "floorline/cmd/#"],
         }
     },
     "aws.greengrass.ipc.mqttproxy": {
         f"{SENSORS}:mqttproxy:1": {
             "operations": ["aws.greengrass#SubscribeToIoTCore"],
-            "resources": ["floorline/+/{iot:thingName}/cmd"],
+            "resources": [f"floorline/+/{THING}/cmd"],
         }
     },
 }
@@ -29,13 +30,13 @@ UPLINK_ACL: dict[str, Any] = {
     "aws.greengrass.ipc.mqttproxy": {
         f"{UPLINK}:mqttproxy:1": {
             "operations": ["*"],
-            "resources": ["floorline/+/{iot:thingName}/*", "$aws/rules/floorline_*"],
+            "resources": [f"floorline/+/{THING}/*", "$aws/rules/floorline_*"],
         }
     },
     "aws.greengrass.ipc.pubsub": {
         f"{UPLINK}:pubsub:1": {
             "operations": ["aws.greengrass#SubscribeToTopic", "aws.greengrass#PublishToTopic"],
-            "resources": ["floorline/live/#"],
+            "resources": ["floorline/live/*"],
         }
     },
     "aws.greengrass.ShadowManager": {
@@ -47,8 +48,8 @@ UPLINK_ACL: dict[str, Any] = {
                 "aws.greengrass#ListNamedShadowsForThing",
             ],
             "resources": [
-                "$aws/things/{iot:thingName}/shadow",
-                "$aws/things/{iot:thingName}/shadow/name/*",
+                f"$aws/things/{THING}/shadow",
+                f"$aws/things/{THING}/shadow/name/*",
             ],
         }
     },

@@ -20,7 +20,7 @@ from awsiot.greengrasscoreipc import model
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from nucleus_world import SENSORS, SENSORS_ACL, TOKENS
+from nucleus_world import SENSORS, SENSORS_ACL, TOKENS, UPLINK
 
 from edge_sim.nucleus import eventstream as es
 from edge_sim.nucleus import rpc
@@ -371,7 +371,8 @@ def test_a_subscriber_that_stops_reading_is_bounded(
     handshake(stalled)
     stalled.send(request_frame(1, "aws.greengrass#SubscribeToTopic", {"topic": "floorline/live/#"}))
     assert stalled.read_one().get(rpc.SERVICE_MODEL_TYPE).endswith("SubscribeToTopicResponse")
-    publisher = connect(SENSORS)
+    # Another component: a wildcard subscription without receiveMode does not hear its own.
+    publisher = connect(UPLINK)
     blob = model.PublishMessage(binary_message=model.BinaryMessage(message=b"\x00" * 100_000))
     for _ in range(120):  # ~16 MB of events once base64-encoded; the reader never reads
         publisher.publish_to_topic(topic="floorline/live/x", publish_message=blob)
