@@ -31,7 +31,9 @@ from components.uplink.senders import (
 )
 
 log = logging.getLogger("floorline.uplink")
-IDLE_S = 0.2
+# An idle poll is one PRAGMA data_version (a sender reads only after another process commits
+# or when what it holds falls due), so it can be frequent: a new alert waits at most this long.
+IDLE_S = 0.05
 
 
 class Uplink:

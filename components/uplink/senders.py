@@ -15,6 +15,7 @@ sends the same records again, and the cloud removes duplicates by (device, strea
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -64,20 +65,34 @@ class _Sender:
         self.sent_bytes = 0
         self.errors: Counter[str] = Counter()
         self.last_success_wall_ms: int | None = None
-        self._empty_at: int | None = None  # the log's data_version when a read found nothing
+        # (the log's data_version at a read that left nothing to do, until when): while no
+        # other process commits and that time has not come, a poll need not read again.
+        self._quiet: tuple[int, float] | None = None
+        self._read_version = -1
 
     def _read(self, classes: tuple[str, ...]) -> ReadBatch | None:
-        """What is pending, or None without reading when the last read found nothing and no
-        other process has committed since (most polls of an idle uplink)."""
+        """What is pending, or None without reading while the last read left nothing to do
+        and no other process has committed since (most polls of an idle uplink: one
+        `PRAGMA data_version` each, so polls can be frequent and a new alert goes out soon)."""
         version = self.log.data_version()  # before the read: a commit during it shows next time
-        if version == self._empty_at:
+        if self._quiet is not None and self._quiet[0] == version and \
+                self._now_s() < self._quiet[1] and not self._woken():
             return None
         pending = read_bounded(
             self.log, self.consumer, classes,
             max_records=self.read_limit, max_bytes=self.read_budget_bytes,
         )  # fmt: skip
-        self._empty_at = None if pending else version
+        self._read_version = version
+        self._quiet = None if pending else (version, math.inf)
         return pending
+
+    def _nothing_due_until(self, when_s: float) -> None:
+        """What the last read found waits until `when_s` (or another process's commit)."""
+        self._quiet = (self._read_version, when_s)
+
+    def _woken(self) -> bool:
+        """Something other than a commit asks for a read now (a flush request)."""
+        return False
 
     def _now_s(self) -> float:
         return self.clock.monotonic_ns() / 1e9
@@ -139,6 +154,7 @@ class IotCoreSender(_Sender):
         self.classes = IOT_CLASSES if cfg.useKinesis else (*IOT_CLASSES, "raw")
         self.flush_requested = threading.Event()
         self._waiting_since: dict[str, float] = {}
+        self.next_due_s = math.inf
 
     def apply_config(self) -> None:
         cfg = self.config.current
@@ -161,6 +177,7 @@ class IotCoreSender(_Sender):
         cfg = self.config.current
         flush = full_read or self.flush_requested.is_set()
         due = set()
+        self.next_due_s = math.inf  # when the first class left waiting has waited enough
         for cls, n in counts.items():
             since = self._waiting_since.setdefault(cls, now)
             waited_s = max(now - since, (age_s or {}).get(cls, 0.0))
@@ -171,11 +188,16 @@ class IotCoreSender(_Sender):
                 or waited_s >= cfg.batchMaxDelaySeconds
             ):
                 due.add(cls)
+            else:
+                self.next_due_s = min(self.next_due_s, now + cfg.batchMaxDelaySeconds - waited_s)
         for cls in list(self._waiting_since):
             if cls not in counts or cls in due:
                 del self._waiting_since[cls]
         self.flush_requested.clear()
         return due
+
+    def _woken(self) -> bool:
+        return self.flush_requested.is_set()
 
     def run_once(self) -> int:
         """Send what is due; returns the records acknowledged (0: nothing due or an error)."""
@@ -195,6 +217,7 @@ class IotCoreSender(_Sender):
         due = self._due(Counter(r.cls for r in pending), self._now_s(), full, age_s)
         keep = [i for i, r in enumerate(pending) if r.cls in due]
         if not keep:
+            self._nothing_due_until(self.next_due_s)
             return 0
         messages = plan(
             [pending[i] for i in keep],

@@ -199,3 +199,33 @@ def test_an_idle_sender_reads_again_as_soon_as_another_process_commits(tmp_path)
     finally:
         producer.close()
         lg.close()
+
+
+def test_a_backlog_waiting_to_fill_is_read_again_only_when_it_falls_due_or_grows(tmp_path):
+    """Polls are frequent (a new alert must not wait): while a small backlog waits for its
+    batch to fill, a poll reads the log again only once the backlog's delay has passed, a
+    flush is asked for, or another process has committed."""
+    lg, sender, published = _iot_sender(tmp_path, 150, 20, budget_bytes=512 * 1024)
+    producer = Log.open(tmp_path / "log.db", device="dev-1", budget_bytes=1 << 30,
+                        free_floor_bytes=0)
+    reads = []
+    real_read = lg.read
+    lg.read = lambda *a, **k: reads.append(1) or real_read(*a, **k)
+    try:
+        delay_s = sender.config.current.batchMaxDelaySeconds
+        assert [sender.run_once() for _ in range(5)] == [0] * 5
+        assert len(reads) == 1 and published == []
+        producer.append("event/door@1", "event", {"text": "open"})  # news: read again
+        assert sender.run_once() == 0 and len(reads) == 2
+        assert sender.run_once() == 0 and len(reads) == 2
+        sender.clock.advance(delay_s - 0.5)
+        assert sender.run_once() == 0 and len(reads) == 2  # not due yet
+        sender.clock.advance(1.0)
+        assert sender.run_once() == 151 and len(published) >= 1  # fell due: read and sent
+        producer.append("event/door@1", "event", {"text": "closed"})
+        assert sender.run_once() == 0
+        sender.flush_requested.set()
+        assert sender.run_once() == 1  # a flush reads and sends at once
+    finally:
+        producer.close()
+        lg.close()
