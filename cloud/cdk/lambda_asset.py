@@ -16,6 +16,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from cloud import import_graph
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 DECODER_HANDLER = HERE / "decoder" / "handler.py"
@@ -30,37 +32,13 @@ def _imports_module(source: Path, module: str) -> bool:
     return any(isinstance(n, ast.ImportFrom) and n.module == module for n in ast.walk(tree))
 
 
-def _core_imports(source: Path) -> set[str]:
-    """Names of components.core modules imported by one file."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(source.read_text(), filename=str(source))):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            if node.module == _CORE_PACKAGE:
-                found.update(alias.name for alias in node.names)
-            elif node.module.startswith(_CORE_PACKAGE + "."):
-                found.add(node.module.split(".")[2])
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.startswith(_CORE_PACKAGE + "."):
-                    found.add(alias.name.split(".")[2])
-    return found
-
-
 def core_closure(entry: Path, core_dir: Path | None = None) -> list[str]:
-    """Every components.core module reachable from `entry`, sorted."""
+    """Every components.core module reachable from `entry`, sorted (cloud/import_graph.py)."""
     core_dir = core_dir or REPO_ROOT / "components" / "core"
-    seen: set[str] = set()
-    todo = sorted(_core_imports(entry))
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        path = core_dir / f"{name}.py"
-        if not path.is_file():
-            raise FileNotFoundError(f"{entry.name} imports components.core.{name}: {path} missing")
-        seen.add(name)
-        todo.extend(sorted(_core_imports(path) - seen))
-    return sorted(seen)
+    root = core_dir.parents[1]
+    # The handler is copied to the asset's root, so it is walked as a top-level module.
+    found = import_graph.closure(root, [], ("components",), entry_files=(entry,))
+    return [m.rsplit(".", 1)[1] for m in found.under(_CORE_PACKAGE)]
 
 
 @functools.cache

@@ -2,9 +2,10 @@
 
 Checks are the build's own gate (a recipe that fails one is never built) and the tests reuse
 them: size within RECIPE_MAX_BYTES (GDK measures the source file, comments included, and the
-built file), canonical lifecycle (venv Install with Timeout 900, Run of the component's
-module), linux aarch64 and amd64 manifests only, one zip artifact, camelCase configuration
-keys each with a comment, and least-privilege access control (see access.py).
+built file), canonical lifecycle (offline venv Install with Timeout 900, Run of the component's
+module), linux aarch64 and amd64 manifests only, the code zip and the platform's wheels zip,
+camelCase configuration keys each with a comment, and least-privilege access control
+(see access.py).
 """
 
 from __future__ import annotations
@@ -28,12 +29,28 @@ INSTALL_TIMEOUT_S: Final = 900
 DEPENDENCY_TYPES: Final = frozenset({"HARD", "SOFT"})
 VENV_PYTHON: Final = "{work:path}/venv/bin/python"
 PYTHONPATH: Final = f"{{artifacts:decompressedPath}}/{layout.ARTIFACT_ROOT}"
-INSTALL_SCRIPT: Final = (
-    "python3 -m venv --system-site-packages {work:path}/venv && "
-    f"{VENV_PYTHON} -m pip install --no-cache-dir --disable-pip-version-check "
-    f"--requirement {PYTHONPATH}/{layout.REQUIREMENTS_FILE}"
-)
+# Configuration key holding pip's index options for Install: `--no-index` (offline, from the
+# wheels the artifact carries) unless a site names its own index or proxy.
+PIP_INDEX_OPTIONS_KEY: Final = "pipIndexOptions"
+PIP_INDEX_OPTIONS_DEFAULT: Final = "--no-index"
 ARTIFACT_URI: Final = f"{layout.URI_PLACEHOLDER_PREFIX}{layout.ARTIFACT_ZIP}"
+
+
+def install_script(arch: str) -> str:
+    """A venv without pip (no python3-venv needed), then the pip the artifact carries installs
+    the artifact's wheels: no package index, unless pipIndexOptions names one."""
+    wheels = f"{{artifacts:decompressedPath}}/{layout.wheels_root(arch)}"
+    return (
+        "python3 -m venv --without-pip --system-site-packages {work:path}/venv && "
+        f"{VENV_PYTHON} {wheels}/{layout.INSTALLER_WHEEL}/pip install --no-cache-dir "
+        f"--disable-pip-version-check {{configuration:/{PIP_INDEX_OPTIONS_KEY}}} "
+        f"--find-links {wheels} --requirement {wheels}/{layout.REQUIREMENTS_FILE}"
+    )
+
+
+def artifact_uris_for(arch: str) -> list[str]:
+    """The artifacts of a manifest: the code, then the platform's wheels."""
+    return [ARTIFACT_URI, f"{layout.URI_PLACEHOLDER_PREFIX}{layout.wheels_zip(arch)}"]
 _CONFIG_KEY = re.compile(r"^[a-z][A-Za-z0-9]*$")
 
 
@@ -148,8 +165,8 @@ def _lifecycle_problems(recipe: Mapping[str, Any], package: str) -> list[str]:
         arch = (manifest.get("Platform") or {}).get("architecture")
         lifecycle = manifest.get("Lifecycle") or {}
         install = lifecycle.get("Install") or {}
-        if not isinstance(install, dict) or install.get("Script") != INSTALL_SCRIPT:
-            problems.append(f"{arch}: Install script is not the pinned venv install")
+        if not isinstance(install, dict) or install.get("Script") != install_script(str(arch)):
+            problems.append(f"{arch}: Install script is not the offline venv install")
         elif int(install.get("Timeout", 120)) < INSTALL_TIMEOUT_S:
             problems.append(f"{arch}: Install Timeout below {INSTALL_TIMEOUT_S} s")
         run = lifecycle.get("Run") or {}
@@ -163,10 +180,13 @@ def _lifecycle_problems(recipe: Mapping[str, Any], package: str) -> list[str]:
             if isinstance(lifecycle.get(step), dict) and lifecycle[step].get("RequiresPrivilege"):
                 problems.append(f"{arch}: {step} must not require privilege")
         artifacts = manifest.get("Artifacts") or []
+        expected_uris = artifact_uris_for(str(arch))
         if [(a.get("URI"), str(a.get("Unarchive", "")).upper()) for a in artifacts] != [
-            (ARTIFACT_URI, "ZIP")
+            (uri, "ZIP") for uri in expected_uris
         ]:
-            problems.append(f"{arch}: artifacts must be exactly {ARTIFACT_URI} (Unarchive ZIP)")
+            problems.append(f"{arch}: artifacts must be exactly {expected_uris} (Unarchive ZIP)")
+    if default_configuration(recipe).get(PIP_INDEX_OPTIONS_KEY) != PIP_INDEX_OPTIONS_DEFAULT:
+        problems.append(f"{PIP_INDEX_OPTIONS_KEY} must default to {PIP_INDEX_OPTIONS_DEFAULT!r}")
     return problems
 
 
