@@ -121,9 +121,13 @@ def build(
                 files[file_name].write_bytes(data)
                 digests[file_name] = artifact.sha256(data)
         source_recipe = loaded[source.name][1]
-        deps = None
-        if source.package is None:
-            deps = {name: version for name in source_recipe.get("ComponentDependencies") or {}}
+        # Dependencies on floorline components (the suite's, DevicePrep) name the version built
+        # with them; others (Stream Manager...) keep their range.
+        deps = {
+            name: version
+            for name in source_recipe.get("ComponentDependencies") or {}
+            if name.startswith(layout.NAME_PREFIX)
+        }
         stamped = recipe.stamp(
             source_recipe,
             name=source.name,

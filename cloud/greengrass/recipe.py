@@ -33,6 +33,9 @@ PYTHONPATH: Final = f"{{artifacts:decompressedPath}}/{layout.ARTIFACT_ROOT}"
 # wheels the artifact carries) unless a site names its own index or proxy.
 PIP_INDEX_OPTIONS_KEY: Final = "pipIndexOptions"
 PIP_INDEX_OPTIONS_DEFAULT: Final = "--no-index"
+# The one component whose Run is root (it prepares the device: groups, log folder); every other
+# step of every component runs as the component user.
+PRIVILEGED_PACKAGE: Final = "device_prep"
 ARTIFACT_URI: Final = f"{layout.URI_PLACEHOLDER_PREFIX}{layout.ARTIFACT_ZIP}"
 
 
@@ -177,8 +180,12 @@ def _lifecycle_problems(recipe: Mapping[str, Any], package: str) -> list[str]:
         if (lifecycle.get("Setenv") or {}).get("PYTHONPATH") != PYTHONPATH:
             problems.append(f"{arch}: Setenv PYTHONPATH must be {PYTHONPATH}")
         for step in ("Install", "Run"):
-            if isinstance(lifecycle.get(step), dict) and lifecycle[step].get("RequiresPrivilege"):
-                problems.append(f"{arch}: {step} must not require privilege")
+            privileged = isinstance(lifecycle.get(step), dict) and bool(
+                lifecycle[step].get("RequiresPrivilege")
+            )
+            wanted = step == "Run" and package == PRIVILEGED_PACKAGE
+            if privileged != wanted:
+                problems.append(f"{arch}: {step} must {'' if wanted else 'not '}require privilege")
         artifacts = manifest.get("Artifacts") or []
         expected_uris = artifact_uris_for(str(arch))
         if [(a.get("URI"), str(a.get("Unarchive", "")).upper()) for a in artifacts] != [

@@ -11,7 +11,7 @@ import pytest
 
 from cloud.greengrass import layout
 
-PACKAGES = ("analytics", "console", "http_ingest", "rfid", "sensors", "uplink")
+PACKAGES = ("analytics", "console", "device_prep", "http_ingest", "rfid", "sensors", "uplink")
 SHARED_PACKAGES = ("core", "gpio")
 # What each small component's __main__.py imports: shared code, another component's module
 # (the Console reads the RFID frames), third-party packages, an optional one.

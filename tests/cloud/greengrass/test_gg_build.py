@@ -24,7 +24,7 @@ from components.core.limits import RECIPE_MAX_BYTES
 
 DEVICE = sorted(
     layout.component_name(k)
-    for k in ("Analytics", "Console", "HttpIngest", "Rfid", "Sensors", "Uplink")
+    for k in ("Analytics", "Console", "DevicePrep", "HttpIngest", "Rfid", "Sensors", "Uplink")
 )
 SUITE = "com.floorline.Suite"
 
@@ -234,7 +234,7 @@ def test_cli_build_and_failure(tree: Path, capsys: pytest.CaptureFixture[str]) -
 
 def test_every_package_is_built(tree: Path) -> None:
     built = build(tree)
-    for key in ("Analytics", "Console", "HttpIngest", "Rfid", "Sensors", "Uplink"):
+    for key in ("Analytics", "Console", "DevicePrep", "HttpIngest", "Rfid", "Sensors", "Uplink"):
         package = layout.package_name(key)
         names = zip_names(built[layout.component_name(key)].artifact_zip)
         assert f"components/{package}/__main__.py" in names
