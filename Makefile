@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 EXTRAS  ?= dev
 
-.PHONY: venv system-deps test test-fast lint bench demo clean
+.PHONY: venv system-deps test test-fast test-device device-image lint bench demo clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,10 +21,19 @@ system-deps:
 		|| scripts/install-system-deps.sh
 
 test: system-deps venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not device"
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow and not e2e"
+
+# The device tier: the built artifacts on a 64-bit Debian bookworm root (Raspberry Pi OS's base)
+# under QEMU user emulation, and natively (amd64). Needs root; the image is built once and
+# cached outside the repository (scripts/device-image.sh).
+device-image:
+	scripts/device-image.sh
+
+test-device: venv device-image
+	$(BIN)/python -m pytest -q -m device tests/device
 
 lint: venv
 	$(BIN)/ruff check components edge_sim cloud tests bench

@@ -20,7 +20,7 @@ BUILD_INDEX: Final = "floorline-build.json"
 
 NAME_PREFIX: Final = "com.floorline."
 # Every component ships one zip with this name; Greengrass unpacks it to
-# {artifacts:decompressedPath}/floorline/, which the recipes put on PYTHONPATH.
+# {artifacts:decompressedPath}/floorline/, the folder each Run starts Python from.
 ARTIFACT_ZIP: Final = "floorline.zip"
 ARTIFACT_ROOT: Final = "floorline"
 # Beside it, one wheels zip per platform (wheels-aarch64.zip, wheels-amd64.zip), unpacked to
