@@ -36,6 +36,8 @@ BENCHMARKS: list[tuple[str, str, list[str], list[str]]] = [
     ("http_ingest", "bench.http_ingest", [], ["--seconds", "3", "--no-wrk"]),
     ("fleet", "bench.fleet", [], ["--quick"]),
     ("dashboard", "bench.dashboard", [], ["--devices", "10", "--hours", "2"]),
+    # Needs root for the arm64 installs (chroot, unshare); --quick measures natively only.
+    ("footprint", "bench.footprint", [], ["--no-emulation", "--steady-seconds", "20"]),
 ]
 
 
