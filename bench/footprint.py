@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             top = sorted(costs[name].items(), key=lambda kv: -kv[1])
             rows.append(
                 {
-                    "figure": f"{key} import cost (peak RSS added)",
+                    "figure": f"{key} import cost (RSS added)",
                     "value": None,
                     "unit": "MiB",
                     "note": ", ".join(f"{k} {v / 1024:.1f}" for k, v in top),
