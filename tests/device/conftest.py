@@ -17,14 +17,6 @@ from cloud.greengrass.build import BuiltComponent, build
 IMAGE_SCRIPT = layout.REPO_ROOT / "scripts" / "device-image.sh"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.device)
-            item.add_marker(pytest.mark.slow)
-
-
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BuiltComponent]:
     """Every component built as publish uploads it (the suite left out: no code)."""

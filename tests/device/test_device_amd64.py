@@ -26,6 +26,8 @@ from edge_sim.device_run import (
 )
 from edge_sim.nucleus.device_root import GreengrassRoot, Prepared
 
+pytestmark = [pytest.mark.device, pytest.mark.slow]
+
 INSTALL_TIMEOUT_S = 900
 RUN_DEADLINE_S = 120
 

@@ -26,6 +26,8 @@ from edge_sim.device_run import (
 )
 from edge_sim.nucleus.device_root import GreengrassRoot, Prepared, copy_root, remove_root
 
+pytestmark = [pytest.mark.device, pytest.mark.slow]
+
 GG_ROOT = "/greengrass/v2"
 LOG_PATH = "/var/lib/floorline/log.sqlite"
 SOCKET = f"{GG_ROOT}/ipc.socket"
