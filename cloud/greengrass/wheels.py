@@ -136,8 +136,10 @@ def resolve(root: Path, requirements: list[str], arch: str) -> tuple[list[Path],
         wheels = sorted(p.name for p in wheels_dir.glob("*.whl")) if requirements else []
         (installer,) = [p.name for p in installer_dir.glob("*.whl")]
         for path in [*wheels_dir.glob("*.whl"), *installer_dir.glob("*.whl")]:
-            shutil.move(path, store / path.name)
-    lock.write_text(json.dumps({"wheels": wheels, "installer": installer}) + "\n")
+            shutil.move(path, store / path.name)  # same name, same bytes: a race is harmless
+    partial = lock.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps({"wheels": wheels, "installer": installer}) + "\n")
+    os.replace(partial, lock)  # a concurrent build sees the whole lock or none
     return [store / n for n in wheels], store / installer
 
 

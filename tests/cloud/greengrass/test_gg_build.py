@@ -20,6 +20,7 @@ from cloud.greengrass.project import (
     UnpinnedRequirement,
     read_gdk_settings,
 )
+from cloud.greengrass.wheels import WheelResolutionFailed
 from components.core.limits import RECIPE_MAX_BYTES
 
 DEVICE = sorted(
@@ -89,6 +90,13 @@ def test_requirements_are_the_pins_of_what_the_code_imports(tree: Path) -> None:
         assert "cp311" in yaml_wheel and yaml_wheel.endswith(f"_{machine}.whl")
         with zipfile.ZipFile(io.BytesIO(installer)) as pip_wheel:
             assert "pip/__main__.py" in pip_wheel.namelist()
+
+
+def test_a_pin_without_a_wheel_for_the_device_fails_the_build(tree: Path) -> None:
+    pyproject = tree / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"PyYAML==6.0.3"', '"PyYAML==0.0.1"'))
+    with pytest.raises(WheelResolutionFailed, match="aarch64"):
+        build(tree, components=["Sensors"])
 
 
 def test_an_import_no_pin_provides_is_refused(tree: Path) -> None:
