@@ -16,14 +16,7 @@ import pytest
 
 from cloud.greengrass import layout
 from cloud.greengrass.build import BuiltComponent
-from edge_sim.device_run import (
-    PREP,
-    deployment,
-    emulated_hardware,
-    install,
-    run_until_main_loop,
-    summary,
-)
+from edge_sim import device_run
 from edge_sim.nucleus.device_root import GreengrassRoot, Prepared
 
 pytestmark = [pytest.mark.device, pytest.mark.slow]
@@ -41,18 +34,20 @@ def native(short_tmp: Path) -> Iterator[GreengrassRoot]:
 
 @pytest.fixture(scope="module")
 def prepared(native: GreengrassRoot, built: dict[str, BuiltComponent]) -> dict[str, Prepared]:
-    return {name: native.lay_out(b) for name, b in built.items() if name != PREP}
+    return {name: native.lay_out(b) for name, b in built.items() if name != device_run.PREP}
 
 
 @pytest.fixture(scope="module")
 def configs(built: dict[str, BuiltComponent], short_tmp: Path) -> dict[str, dict]:
     (short_tmp / "data").mkdir()
-    return deployment(built, str(short_tmp / "data" / "log.sqlite"))
+    return device_run.deployment(built, str(short_tmp / "data" / "log.sqlite"))
 
 
 @pytest.fixture(scope="module")
 def installs(native: GreengrassRoot, prepared: dict[str, Prepared], configs: dict) -> dict:
-    return {n: install(native, p, configs[n], INSTALL_TIMEOUT_S) for n, p in prepared.items()}
+    return {
+        n: device_run.install(native, p, configs[n], INSTALL_TIMEOUT_S) for n, p in prepared.items()
+    }
 
 
 def test_every_install_is_offline(installs: dict) -> None:
@@ -93,8 +88,10 @@ def test_every_component_reaches_its_main_loop(
     logs.mkdir()
     hardware = short_tmp / "hw"
     venvs = [Path(p.work) / "venv" for p in prepared.values()]
-    extra = emulated_hardware(hardware, str(hardware), venvs)
+    extra = device_run.emulated_hardware(hardware, str(hardware), venvs)
     socket_path = str(short_tmp / "ipc.sock")
-    run = run_until_main_loop(native, prepared, configs, socket_path, extra, logs, RUN_DEADLINE_S)
-    assert set(run.started_s) == set(prepared), summary(run)
-    assert all(run.alive.values()), summary(run)
+    run = device_run.run_until_main_loop(
+        native, prepared, configs, socket_path, extra, logs, RUN_DEADLINE_S
+    )
+    assert set(run.started_s) == set(prepared), device_run.summary(run)
+    assert all(run.alive.values()), device_run.summary(run)
