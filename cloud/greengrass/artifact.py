@@ -5,8 +5,9 @@ Contents (paths in the zip; Greengrass unpacks it to {artifacts:decompressedPath
 every `components` module reachable from `components/<package>/__main__.py` (read from the
 imports, cloud/import_graph.py: the Console gets the rfid and sensors modules it uses and
 nothing else of them), the parent packages' `__init__.py`, and the data files (JSON...) of
-the packages it holds. Left out: tests (GDK's default `**/test*`), hidden files (`**/.*`),
-caches and compiled files, conftest.py, egg-info and Markdown docs.
+the packages it holds, and floorline's dist-info (its version). Left out: tests (GDK's
+default `**/test*`), hidden files (`**/.*`), caches and compiled files, conftest.py, egg-info
+and Markdown docs.
 The third-party packages those modules import give the component's requirements
 (`requirements`): the pins of pyproject.toml that provide them. The wheels are another artifact
 (cloud/greengrass/wheels.py), one per platform.
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Final
 
 from cloud import import_graph
-from cloud.greengrass.project import ProjectError, device_requirements
+from cloud.greengrass.project import ProjectError, device_requirements, python_version
 
 ZIP_EPOCH: Final = (1980, 1, 1, 0, 0, 0)
 FILE_MODE: Final = 0o100644  # regular file, rw-r--r--
@@ -88,6 +89,15 @@ def _data_files(root: Path, package_dir: Path) -> dict[str, Path]:
     return found
 
 
+def dist_info(root: Path) -> dict[str, bytes]:
+    """`floorline-<version>.dist-info/METADATA` (PEP 376 name, core metadata 2.1), so that
+    code run from the artifact knows floorline's version as an installed copy would (the
+    Uplink reports it in the shadow; without it, `unknown`). The version is pyproject's."""
+    version = python_version(root)
+    metadata = f"Metadata-Version: 2.1\nName: floorline\nVersion: {version}\n"
+    return {f"floorline-{version}.dist-info/METADATA": metadata.encode("utf-8")}
+
+
 def artifact_contents(root: Path, package: str) -> dict[str, bytes]:
     """Every file of a component's code artifact, by its path inside the zip."""
     files: dict[str, Path] = {}
@@ -95,7 +105,8 @@ def artifact_contents(root: Path, package: str) -> dict[str, bytes]:
         files[path.relative_to(root).as_posix()] = path
         if path.name == "__init__.py":
             files.update(_data_files(root, path.parent))
-    return {arc: files[arc].read_bytes() for arc in sorted(files)}
+    contents = {arc: files[arc].read_bytes() for arc in files} | dist_info(root)
+    return dict(sorted(contents.items()))
 
 
 def _normalise(name: str) -> str:

@@ -18,6 +18,7 @@ from cloud.greengrass.build import BuildOutputMismatch, build, load_build
 from cloud.greengrass.project import (
     ProjectError,
     UnpinnedRequirement,
+    python_version,
     read_gdk_settings,
 )
 from cloud.greengrass.wheels import WheelResolutionFailed
@@ -58,6 +59,7 @@ def test_zip_holds_what_the_run_module_imports(tree: Path) -> None:
         "components/http_ingest/__init__.py",
         "components/http_ingest/__main__.py",
         "components/http_ingest/data/schema.json",
+        "floorline-0.1.0.dist-info/METADATA",
     ]
     # The Console gets the one RFID module it imports (and its package's data), nothing else
     # of the RFID component: not its Run module, not unused.py.
@@ -71,6 +73,15 @@ def test_zip_holds_what_the_run_module_imports(tree: Path) -> None:
         parts = name.split("/")
         assert not any(p.startswith(("test", ".")) or p == "__pycache__" for p in parts), name
         assert not name.endswith((".pyc", ".md")) and not name.endswith("conftest.py"), name
+
+
+def test_code_run_from_the_zip_knows_floorline_s_version(tree: Path, tmp_path: Path) -> None:
+    from components.uplink.__main__ import _version
+
+    built = build(tree, components=["Uplink"])
+    with zipfile.ZipFile(built["com.floorline.Uplink"].artifact_zip) as archive:
+        archive.extractall(tmp_path / "floorline")
+    assert _version([str(tmp_path / "floorline")]) == python_version(tree) == "0.1.0"
 
 
 def test_requirements_are_the_pins_of_what_the_code_imports(tree: Path) -> None:
