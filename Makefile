@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 EXTRAS  ?= dev
 
-.PHONY: venv system-deps test test-fast test-nucleus lint bench demo clean
+.PHONY: venv system-deps test test-fast test-nucleus test-device device-image lint bench demo clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,7 +21,7 @@ system-deps:
 		|| scripts/install-system-deps.sh
 
 test: system-deps venv
-	$(BIN)/python -m pytest -q -m "not nucleus"
+	$(BIN)/python -m pytest -q -m "not nucleus and not device"
 
 # The real-nucleus tier: AWS's Greengrass nucleus lite built from ../shared/greengrass-lite
 # (cached in ~/.cache/floorline/gg-lite) with floorline's components. Needs root and cgroup v2.
@@ -29,7 +29,16 @@ test-nucleus: system-deps venv
 	$(BIN)/python -m pytest -q -m nucleus tests/nucleus
 
 test-fast: venv
-	$(BIN)/python -m pytest -q -m "not slow and not e2e"
+	$(BIN)/python -m pytest -q -m "not slow and not e2e and not device and not nucleus"
+
+# The device tier: the built artifacts on a 64-bit Debian bookworm root (Raspberry Pi OS's base)
+# under QEMU user emulation, and natively (amd64). Needs root; the image is built once and
+# cached outside the repository (scripts/device-image.sh).
+device-image:
+	scripts/device-image.sh
+
+test-device: venv device-image
+	$(BIN)/python -m pytest -q -m device tests/device
 
 lint: venv
 	$(BIN)/ruff check components edge_sim cloud tests bench

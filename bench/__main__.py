@@ -41,6 +41,8 @@ BENCHMARKS: list[tuple[str, str, list[str], list[str]]] = [
     ("alert_latency", "bench.alert_latency", [], ["--devices", "2", "--seconds", "40"]),
     ("dashboard", "bench.dashboard", [], ["--devices", "10", "--hours", "2"]),
     ("component_state", "bench.component_state", [], ["--batches", "500", "--rounds", "1"]),
+    # Needs root for the arm64 installs (chroot, unshare); --quick measures natively only.
+    ("footprint", "bench.footprint", [], ["--no-emulation", "--steady-seconds", "20"]),
 ]
 
 

@@ -331,17 +331,23 @@ class Fleet:
         from cloud.greengrass import build as gg_build
         from cloud.greengrass import layout
         from cloud.greengrass.project import component_sources
+        from cloud.greengrass.recipe import PRIVILEGED_PACKAGE
 
         build_dir = self.build_dir or (self.out / "greengrass-build")
         if not (build_dir / layout.BUILD_INDEX).exists():
             sources = component_sources(layout.REPO_ROOT)
-            runnable = [
+            with_code = [
                 s.key
                 for s in sources
                 if s.package
                 and (layout.REPO_ROOT / "components" / s.package / "__main__.py").exists()
             ]
-            missing = [s.key for s in sources if s.package and s.key not in runnable]
+            missing = [s.key for s in sources if s.package and s.key not in with_code]
+            # DevicePrep joins groups and makes folders on the machine as root: a simulated
+            # device has its own log folder under its root and nothing to join, so it is not run.
+            runnable = [
+                s.key for s in sources if s.key in with_code and s.package != PRIVILEGED_PACKAGE
+            ]
             if missing:
                 log.warning("event=components_without_code skipped=%s", missing)
             gg_build.build(out=build_dir, components=runnable)

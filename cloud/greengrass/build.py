@@ -2,7 +2,8 @@
 for every component at once, without the GDK CLI.
 
     greengrass-build/
-      artifacts/<ComponentName>/<version>/floorline.zip   one deterministic zip per component
+      artifacts/<ComponentName>/<version>/floorline.zip   the code: what its Run module imports
+      artifacts/<ComponentName>/<version>/wheels-<arch>.zip   per platform: wheels, lock, pip
       artifacts/com.floorline.Suite/<version>/            empty: the suite has no code
       recipes/<ComponentName>.yaml                         stamped recipes (GDK: recipe.yaml)
       recipes/recipe.yaml                                  with --gdk-layout: the suite's
@@ -27,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from cloud.greengrass import artifact, layout, recipe
+from cloud.greengrass import artifact, layout, recipe, wheels
 from cloud.greengrass.project import (
     ComponentSource,
     ProjectError,
@@ -113,15 +114,24 @@ def build(
         files: dict[str, Path] = {}
         digests: dict[str, str] = {}
         if source.package is not None:
-            data = artifact.zip_bytes(artifact.artifact_contents(root, source.package))
-            files[layout.ARTIFACT_ZIP] = artifacts_dir / layout.ARTIFACT_ZIP
-            files[layout.ARTIFACT_ZIP].write_bytes(data)
-            digests[layout.ARTIFACT_ZIP] = artifact.sha256(data)
+            contents = {layout.ARTIFACT_ZIP: artifact.artifact_contents(root, source.package)}
+            needs = artifact.requirements(root, source.package)
+            for _, arch in recipe.PLATFORMS:
+                contents[layout.wheels_zip(arch)] = wheels.wheels_contents(root, needs, arch)
+            for file_name, members in contents.items():
+                data = artifact.zip_bytes(members)
+                files[file_name] = artifacts_dir / file_name
+                files[file_name].write_bytes(data)
+                digests[file_name] = artifact.sha256(data)
         source_recipe = loaded[source.name][1]
-        deps = None
-        if source.package is None:
-            deps = {name: (pins or {}).get(name, version)
-                    for name in source_recipe.get("ComponentDependencies") or {}}  # fmt: skip
+        # Dependencies on floorline components (the suite's, DevicePrep) name the version built
+        # with them, or the version GDK published (`pins`); others (Stream Manager...) keep
+        # their range.
+        deps = {
+            name: (pins or {}).get(name, version)
+            for name in source_recipe.get("ComponentDependencies") or {}
+            if name.startswith(layout.NAME_PREFIX)
+        }
         stamped = recipe.stamp(
             source_recipe,
             name=source.name,

@@ -20,10 +20,14 @@ BUILD_INDEX: Final = "floorline-build.json"
 
 NAME_PREFIX: Final = "com.floorline."
 # Every component ships one zip with this name; Greengrass unpacks it to
-# {artifacts:decompressedPath}/floorline/, which the recipes put on PYTHONPATH.
+# {artifacts:decompressedPath}/floorline/, the folder each Run starts Python from.
 ARTIFACT_ZIP: Final = "floorline.zip"
 ARTIFACT_ROOT: Final = "floorline"
+# Beside it, one wheels zip per platform (wheels-aarch64.zip, wheels-amd64.zip), unpacked to
+# {artifacts:decompressedPath}/wheels-<arch>/: the wheels, their lock and pip itself.
+WHEELS_PREFIX: Final = "wheels-"
 REQUIREMENTS_FILE: Final = "requirements.txt"
+INSTALLER_WHEEL: Final = "pip.whl"
 # The URI form `gdk component build` writes for an artifact it built.
 URI_PLACEHOLDER_PREFIX: Final = "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/"
 NEXT_PATCH: Final = "NEXT_PATCH"
@@ -32,6 +36,15 @@ _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
 )
+
+
+def wheels_root(arch: str) -> str:
+    """Folder the wheels artifact of a platform unpacks to: wheels-aarch64."""
+    return f"{WHEELS_PREFIX}{arch}"
+
+
+def wheels_zip(arch: str) -> str:
+    return f"{wheels_root(arch)}.zip"
 
 
 def is_semver(version: str) -> bool:

@@ -2,8 +2,8 @@
 
 - publisher, release version, artifact bucket prefix, region: `gdk-config.json` (GDK reads the
   same file, so the two builds cannot disagree);
-- exact dependency pins: `[project].dependencies` in `pyproject.toml`, turned into the
-  `requirements.txt` each artifact ships;
+- exact dependency pins: `[project].dependencies` in `pyproject.toml`; each component's
+  artifacts get those its code imports (artifact.py) and their wheels (wheels.py);
 - the components: one recipe per component in `recipes/`, plus the suite's `recipe.yaml`.
 """
 
@@ -96,14 +96,6 @@ def device_requirements(root: Path) -> list[str]:
             raise UnpinnedRequirement(dep)
         pins.append(dep.strip())
     return pins
-
-
-def requirements_text(root: Path) -> str:
-    lines = [
-        "# Generated at build time from pyproject.toml [project].dependencies; do not edit.",
-        *device_requirements(root),
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def python_version(root: Path) -> str:

@@ -2,9 +2,10 @@
 
 Checks are the build's own gate (a recipe that fails one is never built) and the tests reuse
 them: size within RECIPE_MAX_BYTES (GDK measures the source file, comments included, and the
-built file), canonical lifecycle (venv Install with Timeout 900, Run of the component's
-module), linux aarch64 and amd64 manifests only, one zip artifact, camelCase configuration
-keys each with a comment, and least-privilege access control (see access.py).
+built file), canonical lifecycle (offline venv Install with Timeout 900, Run of the component's
+module), linux aarch64 and amd64 manifests only, the code zip and the platform's wheels zip,
+camelCase configuration keys each with a comment, and least-privilege access control
+(see access.py).
 """
 
 from __future__ import annotations
@@ -27,18 +28,40 @@ PLATFORMS: Final = (("linux", "aarch64"), ("linux", "amd64"))
 INSTALL_TIMEOUT_S: Final = 900
 DEPENDENCY_TYPES: Final = frozenset({"HARD", "SOFT"})
 VENV_PYTHON: Final = "{work:path}/venv/bin/python"
-PYTHONPATH: Final = f"{{artifacts:decompressedPath}}/{layout.ARTIFACT_ROOT}"
-INSTALL_SCRIPT: Final = (
-    "python3 -m venv --system-site-packages {work:path}/venv && "
-    f"{VENV_PYTHON} -m pip install --no-cache-dir --disable-pip-version-check "
-    f"--requirement {PYTHONPATH}/{layout.REQUIREMENTS_FILE}"
-)
+# The code's folder. Run starts Python from it (`python -m` puts the working directory first on
+# sys.path): a PYTHONPATH from Setenv never arrives, because the classic nucleus starts steps
+# with `sudo -E -u <user>` and sudo deletes PYTHONPATH even then (sudoers' env_delete).
+CODE_DIR: Final = f"{{artifacts:decompressedPath}}/{layout.ARTIFACT_ROOT}"
+# Configuration key holding pip's index options for Install: `--no-index` (offline, from the
+# wheels the artifact carries) unless a site names its own index or proxy.
+PIP_INDEX_OPTIONS_KEY: Final = "pipIndexOptions"
+PIP_INDEX_OPTIONS_DEFAULT: Final = "--no-index"
+# The one component whose Run is root (it prepares the device: groups, log folder); every other
+# step of every component runs as the component user.
+PRIVILEGED_PACKAGE: Final = "device_prep"
 # Keys as nucleus lite spells them (it reads keys case-sensitively; the classic nucleus reads
 # them in any case): nucleus_check.py refuses any other spelling.
 INSTALL: Final = "install"
 RUN: Final = "run"
 ARTIFACT_URI_KEY: Final = "Uri"
 ARTIFACT_URI: Final = f"{layout.URI_PLACEHOLDER_PREFIX}{layout.ARTIFACT_ZIP}"
+
+
+def install_script(arch: str) -> str:
+    """A venv without pip (no python3-venv needed), then the pip the artifact carries installs
+    the artifact's wheels: no package index, unless pipIndexOptions names one."""
+    wheels = f"{{artifacts:decompressedPath}}/{layout.wheels_root(arch)}"
+    return (
+        "python3 -m venv --without-pip --system-site-packages {work:path}/venv && "
+        f"{VENV_PYTHON} {wheels}/{layout.INSTALLER_WHEEL}/pip install --no-cache-dir "
+        f"--disable-pip-version-check {{configuration:/{PIP_INDEX_OPTIONS_KEY}}} "
+        f"--find-links {wheels} --requirement {wheels}/{layout.REQUIREMENTS_FILE}"
+    )
+
+
+def artifact_uris_for(arch: str) -> list[str]:
+    """The artifacts of a manifest: the code, then the platform's wheels."""
+    return [ARTIFACT_URI, f"{layout.URI_PLACEHOLDER_PREFIX}{layout.wheels_zip(arch)}"]
 _CONFIG_KEY = re.compile(r"^[a-z][A-Za-z0-9]*$")
 
 
@@ -89,7 +112,7 @@ def dump(recipe: Mapping[str, Any]) -> bytes:
 
 
 def run_script(package: str, args: str = "") -> str:
-    return f"exec {VENV_PYTHON} -m components.{package}{args}"
+    return f"cd {CODE_DIR} && exec {VENV_PYTHON} -m components.{package}{args}"
 
 
 def default_configuration(recipe: Mapping[str, Any]) -> dict[str, Any]:
@@ -153,8 +176,8 @@ def _lifecycle_problems(recipe: Mapping[str, Any], package: str) -> list[str]:
         arch = (manifest.get("Platform") or {}).get("architecture")
         lifecycle = manifest.get("Lifecycle") or {}
         install = lifecycle.get(INSTALL) or {}
-        if not isinstance(install, dict) or install.get("Script") != INSTALL_SCRIPT:
-            problems.append(f"{arch}: Install script is not the pinned venv install")
+        if not isinstance(install, dict) or install.get("Script") != install_script(str(arch)):
+            problems.append(f"{arch}: Install script is not the offline venv install")
         elif int(install.get("Timeout", 120)) < INSTALL_TIMEOUT_S:
             problems.append(f"{arch}: Install Timeout below {INSTALL_TIMEOUT_S} s")
         run = lifecycle.get(RUN) or {}
@@ -162,16 +185,23 @@ def _lifecycle_problems(recipe: Mapping[str, Any], package: str) -> list[str]:
         expected = run_script(package)
         if not (script == expected or script.startswith(expected + " ")):
             problems.append(f"{arch}: Run is {script!r}, expected {expected!r}")
-        if (lifecycle.get("Setenv") or {}).get("PYTHONPATH") != PYTHONPATH:
-            problems.append(f"{arch}: Setenv PYTHONPATH must be {PYTHONPATH}")
+        if "PYTHONPATH" in (lifecycle.get("Setenv") or {}):
+            problems.append(f"{arch}: Setenv PYTHONPATH never reaches the component (sudo)")
         for step in (INSTALL, RUN):
-            if isinstance(lifecycle.get(step), dict) and lifecycle[step].get("RequiresPrivilege"):
-                problems.append(f"{arch}: {step} must not require privilege")
+            privileged = isinstance(lifecycle.get(step), dict) and bool(
+                lifecycle[step].get("RequiresPrivilege")
+            )
+            wanted = step == RUN and package == PRIVILEGED_PACKAGE
+            if privileged != wanted:
+                problems.append(f"{arch}: {step} must {'' if wanted else 'not '}require privilege")
         artifacts = manifest.get("Artifacts") or []
+        expected_uris = artifact_uris_for(str(arch))
         if [(a.get(ARTIFACT_URI_KEY), str(a.get("Unarchive", "")).upper()) for a in artifacts] != [
-            (ARTIFACT_URI, "ZIP")
+            (uri, "ZIP") for uri in expected_uris
         ]:
-            problems.append(f"{arch}: artifacts must be exactly {ARTIFACT_URI} (Unarchive ZIP)")
+            problems.append(f"{arch}: artifacts must be exactly {expected_uris} (Unarchive ZIP)")
+    if default_configuration(recipe).get(PIP_INDEX_OPTIONS_KEY) != PIP_INDEX_OPTIONS_DEFAULT:
+        problems.append(f"{PIP_INDEX_OPTIONS_KEY} must default to {PIP_INDEX_OPTIONS_DEFAULT!r}")
     return problems
 
 

@@ -17,8 +17,9 @@ from typing import Any
 
 log = logging.getLogger("floorline.config")
 
-# Keys every recipe carries that are the nucleus's business, not the component's.
-NUCLEUS_KEYS = frozenset({"accessControl"})
+# Keys of a component's configuration that the nucleus reads (access control) or its recipe's
+# lifecycle scripts read (pip's index options for Install), never the component itself.
+NUCLEUS_KEYS = frozenset({"accessControl", "pipIndexOptions"})
 
 
 class ConfigError(ValueError):

@@ -14,6 +14,7 @@ import ssl
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import httptools  # noqa: F401  uvicorn loads it by name (http="httptools"): named here so the build ships it
 import uvicorn
 
 from components.http_ingest.answers import Answer

@@ -11,7 +11,6 @@ from functools import partial
 from typing import Any
 
 from components.core.clock import Clock
-from components.gpio.inputs import AcknowledgeButton, DoorContact, PulseCounter
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,13 +21,21 @@ class InputEvent:
     wall_ms: int
 
 
+def _gpio() -> Any:
+    """components.gpio.inputs, imported on first use: it imports gpiozero (about 9 MiB
+    resident), which Sensors without GPIO inputs (the default configuration) never needs."""
+    from components.gpio import inputs
+
+    return inputs
+
+
 class PulseInput:
     def __init__(self, entry: dict[str, Any], clock: Clock, pin_factory: Any,
                  interval_s: float) -> None:
         self.stream = f"pulse/{entry['name']}@{entry['pin']}"
         self.clock = clock
         self.interval_ns = int(float(entry.get("sampleIntervalSeconds", interval_s)) * 1e9)
-        self.counter = PulseCounter(entry["pin"], clock, window_s=self.interval_ns / 1e9,
+        self.counter = _gpio().PulseCounter(entry["pin"], clock, window_s=self.interval_ns / 1e9,
                                     pin_factory=pin_factory)
         self.last_count = 0
         self.last_ns = clock.monotonic_ns()
@@ -63,13 +70,13 @@ class GpioInputs:
                 self.pulses.append(PulseInput(e, clock, pin_factory, interval_s))
             elif e["kind"] == "contact":
                 stream = f"contact/{e['name']}@{e['pin']}"
-                self._devices.append(DoorContact(
+                self._devices.append(_gpio().DoorContact(
                     e["pin"], on_change=self._emitter(stream, lambda opened: {
                         "event": "opened" if opened else "closed"}), pin_factory=pin_factory))
             else:
                 stream = f"button/{e['name']}@{e['pin']}"
                 emit = self._emitter(stream, lambda _: {"event": "pressed"})
-                self._devices.append(AcknowledgeButton(e["pin"], partial(emit, None),
+                self._devices.append(_gpio().AcknowledgeButton(e["pin"], partial(emit, None),
                                                        pin_factory=pin_factory))
 
     def _emitter(self, stream: str, payload: Callable[[Any], dict[str, Any]]

@@ -6,9 +6,12 @@ Each simulated device has its own root (`<root>/work/<component>`, `<root>/logs`
 variables are interpolated, `Setenv` and the nucleus's own variables are set, and `Run` is
 started as a process whose output goes to `<root>/logs/<component>.log`.
 
-One difference from a device, stated: the recipe's `Install` step (a venv from the pinned
-requirements, from PyPI) is replaced by a `venv/bin/python` in the work folder that runs the
-interpreter edge_sim itself runs in, which has the same pinned requirements installed.
+Differences from a device, stated: the recipe's `Install` step (a venv from the wheels the
+artifact carries) is replaced by a `venv/bin/python` in the work folder that runs the
+interpreter edge_sim itself runs in, which has the same pinned requirements installed; steps
+run as the current user, without the classic nucleus's `sudo -E -u`, so the environment is
+not filtered as sudo filters it. edge_sim/nucleus/device_root.py runs the real Install, as the
+component user, through sudo (the device tier, tests/device).
 """
 
 from __future__ import annotations

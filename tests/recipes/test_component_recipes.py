@@ -4,6 +4,7 @@ least-privilege access control spelled from components/core/topics.py."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
 from typing import Any
@@ -21,7 +22,15 @@ from edge_sim.nucleus.access import FLAVOURS, MQTT_PROXY, PUBSUB, resource_match
 ROOT = layout.REPO_ROOT
 SOURCES = component_sources(ROOT)
 DEVICE = [s for s in SOURCES if s.package is not None]
-EXPECTED_COMPONENTS = {"Analytics", "Console", "HttpIngest", "Rfid", "Sensors", "Uplink"}
+EXPECTED_COMPONENTS = {
+    "Analytics",
+    "Console",
+    "DevicePrep",
+    "HttpIngest",
+    "Rfid",
+    "Sensors",
+    "Uplink",
+}
 
 
 def _load(source: ComponentSource) -> tuple[str, dict[str, Any]]:
@@ -81,12 +90,29 @@ def test_install_and_run(source: ComponentSource) -> None:
         assert lifecycle["install"]["Timeout"] == 900
         assert "requirements.txt" in lifecycle["install"]["Script"]
         assert f"-m components.{source.package}" in lifecycle["run"]["Script"]
-        assert not lifecycle["run"].get("RequiresPrivilege")
+        # Only DevicePrep (groups, log folder) runs as root.
+        assert lifecycle["run"].get("RequiresPrivilege", False) is (source.key == "DevicePrep")
+        assert not lifecycle["install"].get("RequiresPrivilege")
+
+
+def test_every_component_waits_for_device_prep() -> None:
+    for source in DEVICE:
+        if source.key == "DevicePrep":
+            continue
+        deps = _load(source)[1]["ComponentDependencies"]
+        assert deps["com.floorline.DevicePrep"]["DependencyType"] == "HARD", source.key
+
+
+def test_device_prep_makes_the_folder_of_the_shared_log() -> None:
+    folder = os.path.dirname(_defaults("Sensors")["logPath"])
+    assert _defaults("DevicePrep")["logFolder"] == folder
 
 
 def test_the_shared_log_settings_agree() -> None:
     shared = ("logPath", "logBudgetBytes", "freeDiskFloorBytes")
-    values = {s.key: tuple(_defaults(s.key)[k] for k in shared) for s in DEVICE}
+    values = {
+        s.key: tuple(_defaults(s.key)[k] for k in shared) for s in DEVICE if s.key != "DevicePrep"
+    }
     assert len(set(values.values())) == 1, values
 
 
@@ -95,7 +121,7 @@ def test_uplink_has_no_dependency_nucleus_lite_cannot_meet() -> None:
     the classic deployment profile (cloud/greengrass/deploy.py), the shadow goes through its
     MQTT topics."""
     _, parsed = _load(next(s for s in DEVICE if s.key == "Uplink"))
-    assert "ComponentDependencies" not in parsed
+    assert set(parsed["ComponentDependencies"]) == {"com.floorline.DevicePrep"}  # floorline's own
 
 
 def test_uplink_defaults_stay_within_the_limits() -> None:

@@ -35,9 +35,10 @@ def test_closure_follows_relative_lazy_and_package_imports(tmp_path: Path) -> No
     """An independent tree: each import form resolves to its file, nothing third-party."""
     for path, text in {
         "app/__init__.py": "",
-        "app/main.py": "import json\nfrom . import helper\nfrom .sub.deep import x\n"
+        # The entry is copied to the asset's root as handler.py: absolute imports only there.
+        "app/main.py": "import json\nimport app.helper\nfrom app.sub.deep import x\n"
         "def f():\n    import app.lazy\n",
-        "app/helper.py": "import boto3\nfrom app.sub import other as o\n",
+        "app/helper.py": "import boto3\nfrom .sub import other as o\n",
         "app/lazy.py": "",
         "app/sub/__init__.py": "from .deep import x\n",
         "app/sub/deep.py": "x = 1\n",

@@ -11,7 +11,16 @@ import pytest
 
 from cloud.greengrass import layout
 
-PACKAGES = ("analytics", "console", "http_ingest", "rfid", "sensors", "uplink")
+PACKAGES = ("analytics", "console", "device_prep", "http_ingest", "rfid", "sensors", "uplink")
+SHARED_PACKAGES = ("core", "gpio")
+# What each small component's __main__.py imports: shared code, another component's module
+# (the Console reads the RFID frames), third-party packages, an optional one.
+MAIN_SOURCE = {
+    "console": "from components.rfid import frames\nprint(frames.NAME)\n",
+    "http_ingest": "from components.core import limits\nprint(limits.RECIPE_MAX_BYTES)\n",
+    "sensors": "import serial\nimport yaml\ntry:\n    import pyarrow\nexcept ImportError:\n"
+    "    pyarrow = None\nprint(serial, yaml)\n",
+}
 CLUTTER = (
     "tests/test_main.py",
     "tests/__init__.py",
@@ -27,8 +36,6 @@ CLUTTER = (
 
 def make_tree(root: Path) -> Path:
     repo = layout.REPO_ROOT
-    from cloud.greengrass.artifact import SHARED_PACKAGES
-
     for name in (layout.RECIPES_DIR, *(f"components/{p}" for p in SHARED_PACKAGES)):
         shutil.copytree(repo / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in (
@@ -44,12 +51,14 @@ def make_tree(root: Path) -> Path:
         base = root / "components" / package
         base.mkdir()
         (base / "__init__.py").write_text("")
-        (base / "__main__.py").write_text(f'print("{package}")\n')
+        (base / "__main__.py").write_text(MAIN_SOURCE.get(package, f'print("{package}")\n'))
         (base / "data").mkdir()
         (base / "data/schema.json").write_text('{"type": "object"}\n')
         for rel in CLUTTER:
             (base / rel).parent.mkdir(parents=True, exist_ok=True)
             (base / rel).write_bytes(b"clutter")
+    (root / "components/rfid/frames.py").write_text('NAME = "frames"\n')
+    (root / "components/rfid/unused.py").write_text("import duckdb\n")
     return root
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import zipfile
@@ -12,19 +13,20 @@ import yaml
 
 from cloud.greengrass import layout, recipe
 from cloud.greengrass.__main__ import main
-from cloud.greengrass.artifact import SHARED_PACKAGES
+from cloud.greengrass.artifact import UnpinnedImport, requirements
 from cloud.greengrass.build import BuildOutputMismatch, build, load_build
 from cloud.greengrass.project import (
     ProjectError,
     UnpinnedRequirement,
-    device_requirements,
+    python_version,
     read_gdk_settings,
 )
+from cloud.greengrass.wheels import WheelResolutionFailed
 from components.core.limits import RECIPE_MAX_BYTES
 
 DEVICE = sorted(
     layout.component_name(k)
-    for k in ("Analytics", "Console", "HttpIngest", "Rfid", "Sensors", "Uplink")
+    for k in ("Analytics", "Console", "DevicePrep", "HttpIngest", "Rfid", "Sensors", "Uplink")
 )
 SUITE = "com.floorline.Suite"
 
@@ -47,41 +49,72 @@ def test_layout_matches_gdk(tree: Path) -> None:
     ).read_bytes()
 
 
-def test_zip_holds_code_only(tree: Path) -> None:
+def test_zip_holds_what_the_run_module_imports(tree: Path) -> None:
     built = build(tree)
     names = zip_names(built["com.floorline.HttpIngest"].artifact_zip)
-    core = sorted(
-        p.relative_to(tree).as_posix()
-        for shared in SHARED_PACKAGES
-        for p in (tree / "components" / shared).rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".md"
-    )
-    assert core and "components/core/topics.py" in core
-    assert names == sorted(
-        [
-            "components/__init__.py",
-            *core,
-            "components/http_ingest/__init__.py",
-            "components/http_ingest/__main__.py",
-            "components/http_ingest/data/schema.json",
-            "requirements.txt",
-        ]
-    )
-    for name in names:
+    assert names == [
+        "components/__init__.py",
+        "components/core/__init__.py",
+        "components/core/limits.py",
+        "components/http_ingest/__init__.py",
+        "components/http_ingest/__main__.py",
+        "components/http_ingest/data/schema.json",
+        "floorline-0.1.0.dist-info/METADATA",
+    ]
+    # The Console gets the one RFID module it imports (and its package's data), nothing else
+    # of the RFID component: not its Run module, not unused.py.
+    console = zip_names(built["com.floorline.Console"].artifact_zip)
+    assert [n for n in console if n.startswith("components/rfid/")] == [
+        "components/rfid/__init__.py",
+        "components/rfid/data/schema.json",
+        "components/rfid/frames.py",
+    ]
+    for name in names + console:
         parts = name.split("/")
         assert not any(p.startswith(("test", ".")) or p == "__pycache__" for p in parts), name
         assert not name.endswith((".pyc", ".md")) and not name.endswith("conftest.py"), name
-    # Another component's code is not shipped.
-    assert not any(n.startswith("components/sensors/") for n in names)
 
 
-def test_requirements_are_the_pyproject_pins(tree: Path) -> None:
+def test_code_run_from_the_zip_knows_floorline_s_version(tree: Path, tmp_path: Path) -> None:
+    from components.uplink.__main__ import _version
+
+    built = build(tree, components=["Uplink"])
+    with zipfile.ZipFile(built["com.floorline.Uplink"].artifact_zip) as archive:
+        archive.extractall(tmp_path / "floorline")
+    assert _version([str(tmp_path / "floorline")]) == python_version(tree) == "0.1.0"
+
+
+def test_requirements_are_the_pins_of_what_the_code_imports(tree: Path) -> None:
+    # pyarrow is imported under `except ImportError` and pinned nowhere: left out.
+    assert requirements(tree, "sensors") == ["pyserial==3.5", "PyYAML==6.0.3"]
+    assert requirements(tree, "http_ingest") == []
     built = build(tree, components=["Sensors"])
-    with zipfile.ZipFile(built["com.floorline.Sensors"].artifact_zip) as archive:
-        lines = archive.read("requirements.txt").decode().splitlines()
-    pins = [line for line in lines if not line.startswith("#")]
-    assert pins == device_requirements(tree)
-    assert "awsiotsdk==1.31.0" in pins and all("==" in p for p in pins)
+    files = built["com.floorline.Sensors"].artifacts
+    assert sorted(files) == ["floorline.zip", "wheels-aarch64.zip", "wheels-amd64.zip"]
+    for arch, machine in (("aarch64", "aarch64"), ("amd64", "x86_64")):
+        with zipfile.ZipFile(files[f"wheels-{arch}.zip"]) as archive:
+            lock = archive.read("requirements.txt").decode().splitlines()
+            wheel_names = [n for n in archive.namelist() if n.endswith(".whl")]
+            installer = archive.read("pip.whl")
+        assert [p for p in lock if not p.startswith("#")] == ["pyserial==3.5", "pyyaml==6.0.3"]
+        (yaml_wheel,) = [n for n in wheel_names if n.startswith("pyyaml-")]
+        assert "cp311" in yaml_wheel and yaml_wheel.endswith(f"_{machine}.whl")
+        with zipfile.ZipFile(io.BytesIO(installer)) as pip_wheel:
+            assert "pip/__main__.py" in pip_wheel.namelist()
+
+
+def test_a_pin_without_a_wheel_for_the_device_fails_the_build(tree: Path) -> None:
+    pyproject = tree / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"PyYAML==6.0.3"', '"PyYAML==0.0.1"'))
+    with pytest.raises(WheelResolutionFailed, match="aarch64"):
+        build(tree, components=["Sensors"])
+
+
+def test_an_import_no_pin_provides_is_refused(tree: Path) -> None:
+    main = tree / "components/analytics/__main__.py"
+    main.write_text("import duckdb\n")  # installed here for the lake, not a device pin
+    with pytest.raises(UnpinnedImport, match="duckdb"):
+        build(tree, components=["Analytics"])
 
 
 def test_unpinned_dependency_is_refused(tree: Path) -> None:
@@ -111,10 +144,13 @@ def test_recipes_are_stamped_like_gdk(tree: Path) -> None:
         stamped = yaml.safe_load(built[name].recipe_path.read_bytes())
         assert (stamped["ComponentName"], stamped["ComponentVersion"]) == (name, "2.3.4")
         assert stamped["ComponentPublisher"] == settings.author
-        assert (
-            recipe.artifact_uris(stamped)
-            == ["s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/floorline.zip"] * 2
-        )
+        prefix = "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/"
+        assert recipe.artifact_uris(stamped) == [
+            f"{prefix}floorline.zip",
+            f"{prefix}wheels-aarch64.zip",
+            f"{prefix}floorline.zip",
+            f"{prefix}wheels-amd64.zip",
+        ]
         assert "&id0" not in built[name].recipe_path.read_text()  # no YAML anchors left
     suite = yaml.safe_load(built[SUITE].recipe_path.read_bytes())
     assert {d: s["VersionRequirement"] for d, s in suite["ComponentDependencies"].items()} == {
@@ -177,7 +213,10 @@ def test_missing_component_code_is_named(tree: Path) -> None:
     (tree / "components/rfid/__init__.py").unlink()
     (tree / "components/rfid/__main__.py").unlink()
     with pytest.raises(ProjectError, match="components/rfid"):
-        build(tree)
+        build(tree, components=["Rfid"])
+    # The Console imports from it: its build names the missing module too.
+    with pytest.raises(ProjectError, match="console.*imports components.rfid"):
+        build(tree, components=["Console"])
 
 
 def test_load_build_is_the_edge_sim_hook(tree: Path) -> None:
@@ -214,7 +253,7 @@ def test_cli_build_and_failure(tree: Path, capsys: pytest.CaptureFixture[str]) -
 
 def test_every_package_is_built(tree: Path) -> None:
     built = build(tree)
-    for key in ("Analytics", "Console", "HttpIngest", "Rfid", "Sensors", "Uplink"):
+    for key in ("Analytics", "Console", "DevicePrep", "HttpIngest", "Rfid", "Sensors", "Uplink"):
         package = layout.package_name(key)
         names = zip_names(built[layout.component_name(key)].artifact_zip)
         assert f"components/{package}/__main__.py" in names

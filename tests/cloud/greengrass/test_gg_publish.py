@@ -137,15 +137,11 @@ def test_publish_fixed_version(tree: Path, stubbed: tuple[AwsClients, dict[str, 
     )
     ordered = sorted(built.values(), key=lambda b: (b.artifact_zip is None, b.name))
     for b in ordered:
-        if b.artifact_zip:
+        for file_name, path in sorted(b.artifacts.items()):  # the code, then each platform's
             stubs["s3"].add_response(
                 "put_object",
                 {"ETag": '"x"'},
-                {
-                    "Bucket": BUCKET,
-                    "Key": f"{b.name}/0.1.0/floorline.zip",
-                    "Body": b.artifact_zip.read_bytes(),
-                },
+                {"Bucket": BUCKET, "Key": f"{b.name}/0.1.0/{file_name}", "Body": path.read_bytes()},
             )
         _created(stubs["gg"], b.name, "0.1.0")
     sent: list[bytes] = []
@@ -161,8 +157,11 @@ def test_publish_fixed_version(tree: Path, stubbed: tuple[AwsClients, dict[str, 
     recipes = {r["ComponentName"]: r for r in (yaml.safe_load(d) for d in sent)}
     sensors = recipes["com.floorline.Sensors"]
     assert sensors["ComponentVersion"] == "0.1.0"
-    uri = f"s3://{BUCKET}/com.floorline.Sensors/0.1.0/floorline.zip"
-    assert [a["Uri"] for m in sensors["Manifests"] for a in m["Artifacts"]] == [uri, uri]
+    uri = f"s3://{BUCKET}/com.floorline.Sensors/0.1.0/"
+    assert [a["Uri"] for m in sensors["Manifests"] for a in m["Artifacts"]] == [
+        f"{uri}{f}"
+        for f in ("floorline.zip", "wheels-aarch64.zip", "floorline.zip", "wheels-amd64.zip")
+    ]
     written = tree / "greengrass-build/recipes/com.floorline.Sensors-0.1.0.yaml"
     assert written.read_bytes() in sent  # GDK's publish recipe file, as sent
     deps = recipes["com.floorline.Suite"]["ComponentDependencies"]
@@ -212,11 +211,12 @@ def test_next_patch_resolution(tree: Path, stubbed: tuple[AwsClients, dict[str, 
                 "list_component_versions", {"componentVersions": []}, {"arn": arn}
             )
             expected[name] = "1.0.0"
-        stubs["s3"].add_response(
-            "put_object",
-            {"ETag": '"x"'},
-            {"Bucket": BUCKET, "Key": f"{name}/{expected[name]}/floorline.zip", "Body": ANY},
-        )
+        for file_name in ("floorline.zip", "wheels-aarch64.zip", "wheels-amd64.zip"):
+            stubs["s3"].add_response(
+                "put_object",
+                {"ETag": '"x"'},
+                {"Bucket": BUCKET, "Key": f"{name}/{expected[name]}/{file_name}", "Body": ANY},
+            )
         _created(stubs["gg"], name, expected[name])
     suite_arn = ARN + "com.floorline.Suite"
     stubs["gg"].add_response(
@@ -320,7 +320,13 @@ def test_s3_round_trip_with_moto(tree: Path) -> None:
     assert s3.get_bucket_location(Bucket=bucket)["LocationConstraint"] == REGION
     body = s3.get_object(Bucket=bucket, Key="com.floorline.Uplink/0.1.0/floorline.zip")["Body"]
     assert body.read() == built["com.floorline.Uplink"].artifact_zip.read_bytes()
-    assert results[0].artifact_uris == [f"s3://{bucket}/com.floorline.Uplink/0.1.0/floorline.zip"]
+    for file_name, path in built["com.floorline.Uplink"].artifacts.items():
+        body = s3.get_object(Bucket=bucket, Key=f"com.floorline.Uplink/0.1.0/{file_name}")["Body"]
+        assert body.read() == path.read_bytes()
+    prefix = f"s3://{bucket}/com.floorline.Uplink/0.1.0/"
+    assert results[0].artifact_uris == [
+        f"{prefix}{f}" for f in ("floorline.zip", "wheels-aarch64.zip", "wheels-amd64.zip")
+    ]
     # A second publish finds the bucket and does not try to create it again, and skips the
     # version this build already published (Greengrass confirms it is there).
     with Stubber(gg) as stub:
