@@ -490,10 +490,19 @@ class Fleet:
                         range(e["first_seq"], e["last_seq"] + 1)
                     )
                 held = {(r.device, r.stream, r.seq) for r in lg.snapshot_records()}
+                # Numbers a salvage skipped were never used, or used by records it could not
+                # read: produced only if the lake has them.
+                skipped: dict[tuple[str, str], set[int]] = {}
+                for k in lg.seq_skips():
+                    skipped.setdefault((k["device"], k["stream"]), set()).update(
+                        range(k["first_seq"], k["last_seq"] + 1)
+                    )
                 for s in lg.streams():
                     key = (s["device"], s["stream"])
                     for seq in range(1, s["produced"] + 1):
                         ident = (*key, seq)
+                        if seq in skipped.get(key, ()) and ident not in in_lake:
+                            continue
                         res.produced[s["cls"]] += 1
                         if ident in in_lake:
                             res.delivered[s["cls"]] += 1
