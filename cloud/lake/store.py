@@ -220,7 +220,8 @@ class Lake:
                 result.rows_written += len(rows)
             self.db.executemany(
                 "INSERT INTO state VALUES (?, ?) ON CONFLICT(device) DO UPDATE "
-                "SET item = excluded.item",
+                "SET item = excluded.item WHERE json_extract(excluded.item, '$.last_seen_ms') "
+                ">= json_extract(state.item, '$.last_seen_ms')",  # never goes backwards
                 [(device, json.dumps(state_item(device, site, ingest_ms)))
                  for device, site in seen_devices.items()],
             )  # fmt: skip
