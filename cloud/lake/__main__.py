@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # Records handed to the lake per write: memory stays flat whatever the export's size.
-IMPORT_CHUNK_RECORDS = 20_000
+IMPORT_CHUNK_RECORDS = 5_000
 
 
 def _import(
