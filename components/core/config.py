@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -174,6 +175,23 @@ def check_bind_address(value: str) -> str:
         ipaddress.ip_address(value)
     except ValueError:
         raise ValueError(f"{value!r} is not an IP address (e.g. 0.0.0.0, 127.0.0.1, ::)") from None
+    return value
+
+
+def check_site(value: str) -> str:
+    """A site id: one topic level, by the rule the topics themselves use."""
+    from components.core.topics import check_segment
+
+    return check_segment(value, "siteId")
+
+
+_KINESIS_STREAM_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+
+def check_kinesis_stream(value: str) -> str:
+    """A Kinesis data stream name (the AWS rule: 1-128 of A-Z a-z 0-9 _ . -)."""
+    if not _KINESIS_STREAM_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a Kinesis stream name ([A-Za-z0-9_.-]{{1,128}})")
     return value
 
 

@@ -48,6 +48,12 @@ def _segment(value: str, what: str) -> str:
     return value
 
 
+def check_segment(value: str, what: str = "topic segment") -> str:
+    """A value that becomes one level of a topic (site, thing): the rule the topics use, for
+    configuration checks (TopicError is a ValueError)."""
+    return _segment(value, what)
+
+
 def check_topic(topic: str) -> str:
     """Reject a topic IoT Core would reject (length, levels, wildcards in a publish)."""
     body = topic
