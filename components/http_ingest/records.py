@@ -21,6 +21,9 @@ from components.http_ingest.schemas import TYPE_RE, RecordSchema
 RECORD_CLASS = "event"
 RECORD_KEYS = frozenset({"device", "type", "id", "data"})
 MAX_ID_CHARS = 128
+# Deepest nesting of arrays and objects in a body. Deeper data decodes, but storing or
+# fingerprinting it runs out of stack in the commit process: that was a 503 "retry" forever.
+MAX_NESTING = 64
 # The same encoder settings as the log: whatever passes here, the log can store.
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
@@ -49,6 +52,18 @@ def _no_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant)
 
 
+def _nesting(doc: Any) -> int:
+    """Deepest nesting of lists and objects in `doc`, without recursion."""
+    deepest, stack = 0, [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, list | dict))
+    return deepest if isinstance(doc, list | dict) else 0
+
+
 def parse_body(raw: bytes, max_records: int) -> list[Any]:
     """The list of record candidates in `raw` (each still to be checked)."""
     try:
@@ -64,6 +79,8 @@ def parse_body(raw: bytes, max_records: int) -> list[Any]:
         raise BodyError("body is nested too deeply") from None
     except ValueError as exc:  # an integer of more digits than Python converts
         raise BodyError(f"body holds a number that cannot be read: {str(exc)[:80]}") from None
+    if raw.count(b"[") + raw.count(b"{") > MAX_NESTING and _nesting(doc) > MAX_NESTING:
+        raise BodyError(f"body is nested deeper than {MAX_NESTING} levels")
     if isinstance(doc, Mapping) and "records" in doc and "type" not in doc:
         if set(doc) != {"records"}:
             raise BodyError("a batch object has only the key 'records'")

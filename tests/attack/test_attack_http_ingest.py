@@ -124,3 +124,19 @@ def test_connections_past_the_cap_get_a_clear_refusal(make_server):
     time.sleep(0.3)
     _still_serves(srv)
     assert _healthz(srv)["connections_refused"] >= 1
+
+
+def test_a_record_nested_a_thousand_deep_is_a_400_not_a_retry(make_server):
+    srv = make_server(acceptUnknownTypes=True)
+    nested = '{"v": ' * 1000 + "0" + "}" * 1000
+    body = '{"device": "pos-17", "type": "blob", "data": ' + nested + "}"
+    # Before: 503 "log_unavailable, retry" every time, so the device retried forever.
+    for _ in range(2):
+        r = requests.post(
+            f"{srv.url}/v1/records",
+            data=body,
+            timeout=10,
+            headers={**auth("pos-17"), "Content-Type": "application/json"},
+        )
+        assert r.status_code == 400 and "nested" in r.json()["message"], r.text
+    _still_serves(srv)
