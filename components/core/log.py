@@ -26,6 +26,7 @@ keeps a scalar reading near 30 bytes on disk).
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import operator
@@ -362,6 +363,7 @@ class Log:
         self._new_sids: list[int] = []
         self._vacuum_after_commit = False
         self._counters = _Counters()
+        self._unpersisted: dict[str, int] = {}  # refusals counted while the disk was full
         self._dir = str(path.parent)
         self._wal_path = f"{path}-wal"
         self._mark_path = mark_path(path)
@@ -716,7 +718,10 @@ class Log:
         c = self._begin()
         try:
             result = body()
+            if self._unpersisted:
+                self._persist_refusals()
             c.execute("COMMIT")
+            self._unpersisted.clear()
         except BudgetExceeded as exc:
             self._rollback()
             if count_refusals:
@@ -727,6 +732,15 @@ class Log:
             if "full" not in str(exc) or first_cls is None:
                 raise
             # The filesystem filled before the floor caught it (another program wrote).
+            if count_refusals:
+                self._count_refusal(first_cls, n_records)
+            raise BudgetExceeded(
+                f"disk full: {exc}", cls=first_cls, used_bytes=-1, budget_bytes=self.budget_bytes
+            ) from exc
+        except OSError as exc:  # the sequence mark could not be written: the disk is full
+            self._rollback()
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or first_cls is None:
+                raise
             if count_refusals:
                 self._count_refusal(first_cls, n_records)
             raise BudgetExceeded(
@@ -948,17 +962,25 @@ class Log:
         )
 
     def _count_refusal(self, cls: str, records: int) -> None:
-        """A refused append is counted durably, in its own small transaction."""
+        """A refused append is counted durably, in its own small transaction; when even that
+        cannot commit (the disk itself is full), at the next commit that can."""
         self._counters.rejected[cls] = self._counters.rejected.get(cls, 0) + records
+        self._unpersisted[cls] = self._unpersisted.get(cls, 0) + records
         log.warning("event=append_refused cls=%s records=%d reason=log_full", cls, records)
-        self._begin()
         try:
-            self._bump(f"rejected_full.{cls}", records)
+            self._begin()
+            self._persist_refusals()
             self._conn.execute("COMMIT")
-        except sqlite3.Error as exc:  # the disk itself is full: the in-memory count remains
+            self._unpersisted.clear()
+        except sqlite3.Error as exc:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
-            log.error("event=refusal_not_persisted cls=%s error=%r", cls, exc)
+            log.error("event=refusal_not_persisted_yet cls=%s error=%r", cls, exc)
+
+    def _persist_refusals(self) -> None:
+        """Inside a write transaction: the refusals not yet on disk (cleared after COMMIT)."""
+        for cls, n in self._unpersisted.items():
+            self._bump(f"rejected_full.{cls}", n)
 
     def _evict_oldest(self, cls: str, reason: str, rows: int) -> bool:
         table = _TABLE[cls]
