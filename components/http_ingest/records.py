@@ -204,21 +204,30 @@ def check_record(
     return Accepted(index, device, rtype, msg_id, data)
 
 
+_REQUEST_KEY = "req\x1f"
+
+
+def is_request_key(key: str | None) -> bool:
+    return key is not None and key.startswith(_REQUEST_KEY)
+
+
 def groups_for(
     accepted: Sequence[Accepted], device: str, request_key: str | None, body_digest: str
 ) -> list[tuple[KeyedAppend, list[Accepted]]]:
     """How the accepted records are written, each unit with the records it holds (in order).
-    With an Idempotency-Key the request is one unit; without one, each record with an `id` is
-    its own unit and the others are written as they come."""
-    if request_key is not None:
-        key = f"req\x1f{device}\x1f{request_key}"
-        return [(KeyedAppend(key, [a.new_record() for a in accepted], body_digest), list(accepted))]
+    Each record with an `id` is its own unit, keyed by that id, whether or not the request has
+    an Idempotency-Key (a record resent under a new key is still the same record). The others
+    are one unit, keyed by the Idempotency-Key when there is one (its body digest tells a
+    retry from a reused key; the unit is kept even when empty, so the key is remembered)."""
     out = [
         (KeyedAppend(f"msg\x1f{device}\x1f{a.msg_id}", [a.new_record()], a.fingerprint()), [a])
         for a in accepted
         if a.msg_id is not None
     ]
     plain = [a for a in accepted if a.msg_id is None]
-    if plain:
+    if request_key is not None:
+        key = f"{_REQUEST_KEY}{device}\x1f{request_key}"
+        out.append((KeyedAppend(key, [a.new_record() for a in plain], body_digest), plain))
+    elif plain:
         out.append((KeyedAppend(None, [a.new_record() for a in plain]), plain))
     return out

@@ -140,3 +140,25 @@ def test_a_record_nested_a_thousand_deep_is_a_400_not_a_retry(make_server):
         )
         assert r.status_code == 400 and "nested" in r.json()["message"], r.text
     _still_serves(srv)
+
+
+def test_a_record_id_still_deduplicates_when_an_idempotency_key_is_sent(make_server):
+    srv = make_server()
+    url = f"{srv.url}/v1/records"
+    rec = sale(total=4242, msg_id="receipt-4242")
+    first = requests.post(url, json=rec, headers=auth("pos-17"), timeout=10)
+    # The same record resent by a client that now adds an Idempotency-Key (a new one).
+    again = requests.post(
+        url, json=rec, headers={**auth("pos-17"), "Idempotency-Key": "k-1"}, timeout=10
+    )
+    assert first.status_code == 202 and again.status_code == 202, again.text
+    # Before: a second copy with a new sequence number.
+    assert again.json()["results"][0]["seq"] == first.json()["results"][0]["seq"]
+    # The key still protects the request: the same key with another body is refused.
+    other = requests.post(
+        url,
+        json=sale(total=1, msg_id="receipt-1"),
+        headers={**auth("pos-17"), "Idempotency-Key": "k-1"},
+        timeout=10,
+    )
+    assert other.status_code == 422
