@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import random
+import sqlite3
 import subprocess
 import time
 from collections import Counter
@@ -117,12 +118,16 @@ class Fault:
     # bytes (magnitude = noise bytes per frame).
     # disk_pressure: another program fills the device's data disk until only `magnitude`
     # bytes are free (needs the fleet's `data_disk_bytes`: a real small filesystem).
+    # log_damage: garbage over a page of the device's log that no record lives on (the
+    # streams index), while its components run; the next component that starts finds the
+    # file damaged and salvages it (combine with a kill to make one start).
     KINDS: ClassVar[tuple[str, ...]] = (
         "outage",
         "kill",
         "kinesis_outage",
         "noisy_serial",
         "disk_pressure",
+        "log_damage",
     )
 
 
@@ -181,6 +186,7 @@ class FleetResult:
     restarts: int = 0
     broken: list[str] = field(default_factory=list)
     unaccounted: int = 0
+    salvages: int = 0  # log files found damaged at start-up and salvaged
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (dict(v) if isinstance(v, Counter) else v) for k, v in self.__dict__.items()}
@@ -390,6 +396,10 @@ class Fleet:
             return [lambda: setattr(self.kinesis_sink, "available", True)]
         if fault.kind == "disk_pressure":
             return [self._fill_disk(t, int(fault.magnitude)) for t in targets]
+        if fault.kind == "log_damage":
+            for t in targets:
+                _damage_streams_index(self.out / "devices" / t / "data" / "log.sqlite")
+            return []
         if fault.kind == "noisy_serial":
             readers = [r for t in targets for r in self._device_readers.get(t, [])]
             for r in readers:
@@ -484,6 +494,7 @@ class Fleet:
             if not path.exists():
                 continue
             with Log.open(path, device=thing, free_floor_bytes=0) as lg:
+                res.salvages += lg.stats()["counters"].get("salvage_events", 0)
                 evicted: dict[tuple[str, str], set[int]] = {}
                 for e in lg.evictions():
                     evicted.setdefault((e["device"], e["stream"]), set()).update(
@@ -530,3 +541,23 @@ class Fleet:
                     res.broken.append(f"{dev.thing}/{c.name}")
         (self.out / "summary.json").write_text(json.dumps(res.as_dict(), indent=2))
         return res
+
+
+def _damage_streams_index(path: Path) -> None:
+    """Garbage over the streams table's unique index page (in the database file, after a
+    checkpoint so the WAL holds no newer copy): `quick_check` fails, and every record, counter
+    and offset is still readable by a salvage."""
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        (root,) = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name='sqlite_autoindex_streams_1'"
+        ).fetchone()
+    finally:
+        conn.close()
+    with open(path, "r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(random.Random(root).randbytes(page_size))
+        f.flush()
+        os.fsync(f.fileno())

@@ -883,6 +883,11 @@ class Log:
                 )
                 st = _Stream(cur.lastrowid or 0, device, stream, cls, fields or None)
                 self._new_sids.append(st.sid)
+                if self._seq_floor:  # started above the mark: 1..mark were never used
+                    self._conn.execute(
+                        "INSERT INTO seq_skips(sid, first_seq, last_seq, wall_ms) VALUES (?,?,?,?)",
+                        (st.sid, 1, self._seq_floor, self._clock.wall_ms()),
+                    )
             else:
                 st = _Stream(row[0], device, stream, row[1], _fields(row[2]))
             self._streams[key] = st

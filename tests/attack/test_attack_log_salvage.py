@@ -305,3 +305,15 @@ def test_a_salvage_killed_half_way_is_redone_by_the_next_opener(tmp_path):
         assert lg.append(S, "raw", {"v": N}) == mark + 1
     assert aside.exists() and list(tmp_path.glob("log.db.unfinished-*"))
     assert not list(tmp_path.glob("*.salvaging"))
+
+
+def test_a_stream_new_after_a_salvage_says_which_numbers_it_never_used(tmp_path):
+    path = tmp_path / "log.db"
+    _fill(path)
+    mark = read_mark(mark_path(path))
+    _damage_leaves(path)
+    with Log.open(path, device="dev-001", free_floor_bytes=0) as lg:
+        seq = lg.append("env/new@1", "raw", {"v": 1})
+        skips = [k for k in lg.seq_skips() if k["stream"] == "env/new@1"]
+        # From sequence numbers alone: produced = 1..seq, of which 1..mark never existed.
+        assert seq == mark + 1 and [(k["first_seq"], k["last_seq"]) for k in skips] == [(1, mark)]
