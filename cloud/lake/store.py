@@ -40,6 +40,7 @@ from cloud.lake.schema import (
 )
 from components.core import batch
 from components.core.clock import Clock
+from components.core.durable import fsync_dir
 from components.core.envelope import EnvelopeError, Identity, Record, from_dict
 
 TMP_SUFFIX: Final = ".tmp"
@@ -93,14 +94,6 @@ def decode_delivery(data: bytes) -> tuple[str, list[Record]]:
     if not isinstance(site, str) or not site or not set(site) <= _SITE_OK:
         raise batch.BatchError(f"site {site!r} is not a valid topic segment", site)
     return site, records
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_parquet(table: pa.Table, tmp: Path) -> None:
@@ -236,7 +229,7 @@ class Lake:
         for tmp, final in renames:
             os.replace(tmp, final)
         for directory in {final.parent for _, final in renames}:
-            _fsync_dir(directory)
+            fsync_dir(directory)
 
     def _insert_identities(self, decoded: list[tuple[str, list[Record]]]) -> set[Identity] | None:
         """Claim the identities of `decoded` inside the open transaction. Returns None when every
@@ -319,7 +312,7 @@ class Lake:
             os.replace(tmp, final)
         for old in olds:
             (self.root / old).unlink(missing_ok=True)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         self.db.execute("BEGIN IMMEDIATE")
         self.db.executemany("DELETE FROM files WHERE path = ?", [(old,) for old in olds])
         self.db.execute("DELETE FROM compactions WHERE id = ?", (cid,))

@@ -22,7 +22,6 @@ import csv
 import hashlib
 import json
 import logging
-import math
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from components.console.logview import read_only
+from components.core import strict_json
 from components.core.envelope import CLASSES, EnvelopeError, Record, from_dict, validate_device
 from components.core.log import CLASS_TABLES as LOG_TABLES
 from components.core.log import Log
@@ -106,20 +106,6 @@ _WALL_MS = range(0, 253_402_300_800_000)
 _WALL_COLUMNS = ("wall_ms", "wall_corrected_ms")
 
 
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text} is out of range (not finite)")
-    return value
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-# Payloads are read as strict JSON: NaN, Infinity and numbers that overflow to infinity are
-# refused (the lake and the dashboards take finite numbers only).
-_strict_loads = json.JSONDecoder(parse_float=_finite, parse_constant=_no_constant).decode
 
 
 def row_to_record(row: Mapping[str, Any]) -> Record:
@@ -129,7 +115,7 @@ def row_to_record(row: Mapping[str, Any]) -> Record:
     try:
         if not isinstance(data["payload"], str):
             raise TypeError(f"payload is {type(data['payload']).__name__}, not JSON text")
-        data["payload"] = _strict_loads(data["payload"])
+        data["payload"] = strict_json.loads(data["payload"])
     except (TypeError, ValueError, RecursionError) as exc:
         raise EnvelopeError(f"payload is not JSON: {exc}", evidence=dict(row)) from None
     for c in COLUMNS:

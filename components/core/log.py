@@ -727,19 +727,16 @@ class Log:
             if count_refusals:
                 self._count_refusal(exc.cls, n_records)
             raise
-        except sqlite3.OperationalError as exc:
+        except (sqlite3.OperationalError, OSError) as exc:
             self._rollback()
-            if "full" not in str(exc) or first_cls is None:
-                raise
-            # The filesystem filled before the floor caught it (another program wrote).
-            if count_refusals:
-                self._count_refusal(first_cls, n_records)
-            raise BudgetExceeded(
-                f"disk full: {exc}", cls=first_cls, used_bytes=-1, budget_bytes=self.budget_bytes
-            ) from exc
-        except OSError as exc:  # the sequence mark could not be written: the disk is full
-            self._rollback()
-            if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or first_cls is None:
+            # The filesystem filled before the floor caught it (another program wrote): SQLite
+            # says so, or the sequence mark could not be written.
+            disk_full = (
+                "full" in str(exc)
+                if isinstance(exc, sqlite3.OperationalError)
+                else exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            )
+            if not disk_full or first_cls is None:
                 raise
             if count_refusals:
                 self._count_refusal(first_cls, n_records)

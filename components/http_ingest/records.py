@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from components.core import strict_json
 from components.core.envelope import EnvelopeError, validate_device, validate_stream
 from components.core.log import KeyedAppend, NewRecord
 from components.http_ingest.schemas import TYPE_RE, RecordSchema
@@ -38,18 +38,6 @@ def stream_name(rtype: str, device: str) -> str:
     return f"{rtype}/http@{device}"
 
 
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise BodyError(f"number {text[:40]} is out of range")
-    return value
-
-
-def _no_constant(name: str) -> Any:
-    raise BodyError(f"{name} is not JSON")
-
-
-_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant)
 
 
 def _nesting(doc: Any) -> int:
@@ -71,12 +59,14 @@ def parse_body(raw: bytes, max_records: int) -> list[Any]:
     except UnicodeDecodeError as exc:
         raise BodyError(f"body is not UTF-8 at byte {exc.start}") from None
     try:
-        doc = _DECODER.decode(text)
+        doc = strict_json.loads(text)
     except json.JSONDecodeError as exc:
         raise BodyError(f"body is not JSON: {exc.msg} at line {exc.lineno} col {exc.colno}") \
             from None
     except RecursionError:
         raise BodyError("body is nested too deeply") from None
+    except strict_json.NotFinite as exc:
+        raise BodyError(str(exc)) from None
     except ValueError as exc:  # an integer of more digits than Python converts
         raise BodyError(f"body holds a number that cannot be read: {str(exc)[:80]}") from None
     if raw.count(b"[") + raw.count(b"{") > MAX_NESTING and _nesting(doc) > MAX_NESTING:
