@@ -142,8 +142,13 @@ def main(argv: list[str] | None = None) -> int:
         try:
             assert _legit_post(port) == 202
             idle = _rss_kib(server.pid)[0]
-            rows.append({"figure": "RSS idle (HTTP + commit process)",
-                         "value": round(idle / 1024, 1), "unit": "MiB"})
+            rows.append(
+                {
+                    "figure": "RSS idle (HTTP + commit process)",
+                    "value": round(idle / 1024, 1),
+                    "unit": "MiB",
+                }
+            )
             for name, attack in ATTACKS.items():
                 sampler = _Sampler(server.pid)
                 sampler.start()
@@ -156,10 +161,16 @@ def main(argv: list[str] | None = None) -> int:
                 sampler.stop.set()
                 sampler.join()
                 growth = (sampler.peak_kib - idle) / 1024
-                rows.append({"figure": f"RSS growth: {name}", "value": round(growth, 1),
-                             "unit": "MiB", "goal": GOAL_MIB,
-                             "ratio": round(max(growth, 0) / GOAL_MIB, 2),
-                             "note": f"legit post during it: {status}"})
+                rows.append(
+                    {
+                        "figure": f"RSS growth: {name}",
+                        "value": round(growth, 1),
+                        "unit": "MiB",
+                        "goal": GOAL_MIB,
+                        "ratio": round(max(growth, 0) / GOAL_MIB, 2),
+                        "note": f"legit post during it: {status}",
+                    }
+                )
                 print(f"{name}: +{growth:.1f} MiB, legit post {status}", file=sys.stderr)
         finally:
             server.terminate()

@@ -99,10 +99,16 @@ def test_a_schema_reaching_outside_is_refused_without_any_fetch(silent_endpoint,
     url, accepted = silent_endpoint
     schema = {
         "top": {"$schema": "http://json-schema.org/draft-07/schema#", "$ref": url},
-        "nested": {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
-                   "properties": {"total": {"allOf": [{"$ref": url}]}}},
-        "in_id": {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
-                  "properties": {"x": {"$id": url, "$ref": "#/definitions/y"}}},
+        "nested": {
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "type": "object",
+            "properties": {"total": {"allOf": [{"$ref": url}]}},
+        },
+        "in_id": {
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "type": "object",
+            "properties": {"x": {"$id": url, "$ref": "#/definitions/y"}},
+        },
     }[where]
     started = time.monotonic()
     # Before: the gateway fetched the URL while validating; a silent endpoint hung start-up.
@@ -113,9 +119,10 @@ def test_a_schema_reaching_outside_is_refused_without_any_fetch(silent_endpoint,
 
 
 def test_local_references_still_work():
-    schema = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
-              "definitions": {"cents": {"type": "integer", "minimum": 0}},
-              "properties": {"total": {"$ref": "#/definitions/cents"}}}
+    schema = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "definitions": {"cents": {"type": "integer", "minimum": 0}},
+        "properties": {"total": {"$ref": "#/definitions/cents"}},
+    }
     assert "sale" in INGEST.parse({"recordSchemas": {"sale": schema}}).recordSchemas
-
-

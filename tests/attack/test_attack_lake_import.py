@@ -19,18 +19,21 @@ from components.core.log import Log
 OWNER, VICTIM = "dev-001", "dev-666"
 
 
-def _export(tmp_path: Path, *, records_device: str, site: str | None = "site-1",
-            fmt: str = "csv") -> Path:
+def _export(
+    tmp_path: Path, *, records_device: str, site: str | None = "site-1", fmt: str = "csv"
+) -> Path:
     """A real export written by `write_export` from a log: its records name `records_device`
     while the export is `OWNER`'s."""
     clock = ManualClock()
     with Log.open(tmp_path / "log.db", device=OWNER, clock=clock, free_floor_bytes=0) as lg:
-        lg.append_batch("env/bme280@0x76", "raw", [{"t": 20.0 + i} for i in range(50)],
-                        device=records_device)
+        lg.append_batch(
+            "env/bme280@0x76", "raw", [{"t": 20.0 + i} for i in range(50)], device=records_device
+        )
         stick = tmp_path / "stick"
         stick.mkdir()
-        result = export.write_export(lg, stick, fmt=fmt, device=OWNER, site=site,
-                                     now_wall_ms=clock.wall_ms(), scope="all")
+        result = export.write_export(
+            lg, stick, fmt=fmt, device=OWNER, site=site, now_wall_ms=clock.wall_ms(), scope="all"
+        )
     return result.folder
 
 
@@ -61,8 +64,9 @@ def test_an_export_of_another_site_is_refused(tmp_path, capsys):
     assert _lake_rows(tmp_path / "lake") == 0
 
 
-def _rewrite_payloads(folder: Path, payload_text: str, column: str = "payload",
-                      value: str | None = None) -> None:
+def _rewrite_payloads(
+    folder: Path, payload_text: str, column: str = "payload", value: str | None = None
+) -> None:
     """Change the first record of raw.csv and make the manifest vouch for it (size, hash):
     only the content is hostile."""
     path = folder / "raw.csv"
