@@ -118,9 +118,9 @@ class Fault:
     # bytes (magnitude = noise bytes per frame).
     # disk_pressure: another program fills the device's data disk until only `magnitude`
     # bytes are free (needs the fleet's `data_disk_bytes`: a real small filesystem).
-    # log_damage: garbage over a page of the device's log that no record lives on (the
-    # streams index), while its components run; the next component that starts finds the
-    # file damaged and salvages it (combine with a kill to make one start).
+    # log_damage: a power cut that damages the log: every component of the device is killed,
+    # then garbage lands on a page no record lives on (the streams index); the components
+    # restart together, find the file damaged, and one of them salvages it.
     KINDS: ClassVar[tuple[str, ...]] = (
         "outage",
         "kill",
@@ -398,6 +398,9 @@ class Fleet:
             return [self._fill_disk(t, int(fault.magnitude)) for t in targets]
         if fault.kind == "log_damage":
             for t in targets:
+                for component in self.devices[t].components.values():
+                    component.kill()
+                    self.kills += 1
                 _damage_streams_index(self.out / "devices" / t / "data" / "log.sqlite")
             return []
         if fault.kind == "noisy_serial":
@@ -545,8 +548,8 @@ class Fleet:
 
 def _damage_streams_index(path: Path) -> None:
     """Garbage over the streams table's unique index page (in the database file, after a
-    checkpoint so the WAL holds no newer copy): `quick_check` fails, and every record, counter
-    and offset is still readable by a salvage."""
+    checkpoint so the WAL holds no newer copy; no process has the file open): `quick_check`
+    fails, and every record, counter and offset is still readable by a salvage."""
     conn = sqlite3.connect(path, timeout=30)
     try:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -157,6 +157,7 @@ def _salvage(target: Log, source: Path, report: dict[str, int]) -> dict[str, int
                     dst.execute(f"INSERT OR IGNORE INTO {table}({names}) VALUES ({marks})", values)
             except sqlite3.DatabaseError:
                 report["tables_unreadable"] += 1
+        _positions_above_acks(src, dst)
         target._seq_floor = floor
         target._set_meta("seq_floor", floor)
         target._set_meta("salvaged_from", source.name)
@@ -173,6 +174,30 @@ def _salvage(target: Log, source: Path, report: dict[str, int]) -> dict[str, int
         "event=salvaged path=%s %s", source, " ".join(f"{k}={v}" for k, v in report.items())
     )
     return report
+
+
+def _positions_above_acks(src: sqlite3.Connection, dst: sqlite3.Connection) -> None:
+    """New records must get positions above every consumer's acknowledged one, or consumers
+    would take them as read and they would be retired unsent. AUTOINCREMENT continues from the
+    highest position *copied*; records already retired are gone, so continue from the highest
+    of that, the old file's counter and every acknowledgement."""
+    for cls in CLASSES:
+        table = f"rec_{cls}"
+        top = dst.execute(
+            f"SELECT max(coalesce((SELECT max(pos) FROM {table}), 0),"
+            " coalesce((SELECT max(acked_pos) FROM consumers WHERE cls=?), 0))",
+            (cls,),
+        ).fetchone()[0]
+        try:
+            row = src.execute("SELECT seq FROM sqlite_sequence WHERE name=?", (table,)).fetchone()
+            if row and isinstance(row[0], int):
+                top = max(top, row[0])
+        except sqlite3.DatabaseError:
+            pass  # unreadable: the acknowledgements bound it
+        if not dst.execute(
+            "UPDATE sqlite_sequence SET seq=max(seq, ?) WHERE name=?", (top, table)
+        ).rowcount:
+            dst.execute("INSERT INTO sqlite_sequence(name, seq) VALUES (?, ?)", (table, top))
 
 
 def _gaps(seqs: list[int], last_expected: int) -> Iterator[tuple[int, int]]:

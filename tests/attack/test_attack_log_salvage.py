@@ -317,3 +317,22 @@ def test_a_stream_new_after_a_salvage_says_which_numbers_it_never_used(tmp_path)
         skips = [k for k in lg.seq_skips() if k["stream"] == "env/new@1"]
         # From sequence numbers alone: produced = 1..seq, of which 1..mark never existed.
         assert seq == mark + 1 and [(k["first_seq"], k["last_seq"]) for k in skips] == [(1, mark)]
+
+
+def test_records_after_a_salvage_reach_a_consumer_that_had_acknowledged_everything(tmp_path):
+    """The consumer had acknowledged (and the log retired) every record before the damage:
+    new records must land above its acknowledged position, or it takes them as read."""
+    path = tmp_path / "log.db"
+    with Log.open(path, device="dev-001", free_floor_bytes=0) as lg:
+        lg.register_consumer("uplink")
+        lg.append_batch("event/x@1", "event", [{"v": i} for i in range(100)])
+        lg.ack("uplink", lg.read("uplink", limit=1000))
+        lg.append_batch("env/y@1", "raw", [{"v": i} for i in range(10)])  # a class kept
+        lg._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    _overwrite(path, (_page_of(path, "sqlite_autoindex_streams_1") - 1) * 4096, os.urandom(4096))
+    with Log.open(path, device="dev-001", free_floor_bytes=0) as lg:
+        assert lg.stats()["counters"]["salvage_events"] == 1
+        seq = lg.append("event/x@1", "event", {"v": "after"})
+        got = [(r.stream, r.seq) for r in lg.read("uplink", limit=1000, classes=["event"])]
+        # Before: the new record took position 1, below the acknowledged 100: never sent.
+        assert got == [("event/x@1", seq)]
