@@ -321,7 +321,7 @@ CREATE TABLE IF NOT EXISTS quarantine(
 )
 
 
-_CHECKPOINTS = (
+CHECKPOINTS_SQL = (
     "CREATE TABLE IF NOT EXISTS checkpoints(name TEXT PRIMARY KEY, body TEXT NOT NULL, "
     "wall_ms INTEGER NOT NULL)"
 )
@@ -603,7 +603,7 @@ class Log:
             if ack is not None:
                 self._ack_rows(ack[0], ack[1], now)
             if checkpoint:
-                self._conn.execute(_CHECKPOINTS)  # created on first use
+                self._conn.execute(CHECKPOINTS_SQL)  # created on first use
                 self._conn.executemany(
                     "INSERT INTO checkpoints(name, body, wall_ms) VALUES (?,?,?) ON CONFLICT"
                     "(name) DO UPDATE SET body=excluded.body, wall_ms=excluded.wall_ms",

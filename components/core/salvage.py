@@ -73,6 +73,8 @@ def salvage_into(target: Log, source: Path) -> dict[str, int]:
 
 
 def _salvage(target: Log, source: Path, report: dict[str, int]) -> dict[str, int]:
+    from components.core.log import CHECKPOINTS_SQL
+
     try:
         src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
         src.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -81,6 +83,7 @@ def _salvage(target: Log, source: Path, report: dict[str, int]) -> dict[str, int
         report["tables_unreadable"] = 1 + len(CLASSES)
         return report
     dst = target._conn
+    dst.execute(CHECKPOINTS_SQL)  # the target is new: create it as a first use would
     dst.execute("BEGIN IMMEDIATE")
     try:
         streams: dict[int, list[Any]] = {}
@@ -148,12 +151,15 @@ def _salvage(target: Log, source: Path, report: dict[str, int]) -> dict[str, int
             ("epochs", "id", "boot_id, anchor_mono_ns, anchor_wall_ms"),
             ("quarantine", "id", "reason, body, wall_ms"),
             ("idempotency", "id", "key, fingerprint, identities, wall_ms"),
+            # A component's state, committed with its acknowledgement: both or neither.
+            ("checkpoints", "name", "name, body, wall_ms"),
         ):
+            keyed_by_name = table in ("consumers", "checkpoints")
             try:
                 for row in _rows(src, table, key, cols):
-                    values = row[1:] if table == "consumers" else row
+                    values = row[1:] if keyed_by_name else row
                     marks = ",".join("?" * len(values))
-                    names = cols if table == "consumers" else f"id, {cols}"
+                    names = cols if keyed_by_name else f"id, {cols}"
                     dst.execute(f"INSERT OR IGNORE INTO {table}({names}) VALUES ({marks})", values)
             except sqlite3.DatabaseError:
                 report["tables_unreadable"] += 1

@@ -336,3 +336,19 @@ def test_records_after_a_salvage_reach_a_consumer_that_had_acknowledged_everythi
         got = [(r.stream, r.seq) for r in lg.read("uplink", limit=1000, classes=["event"])]
         # Before: the new record took position 1, below the acknowledged 100: never sent.
         assert got == [("event/x@1", seq)]
+
+
+def test_a_components_checkpointed_state_survives_a_salvage_with_its_acknowledgement(tmp_path):
+    path = tmp_path / "log.db"
+    with Log.open(path, device="dev-001", free_floor_bytes=0) as lg:
+        lg.register_consumer("analytics", classes=["raw"])
+        lg.append_batch(S, "raw", [{"v": i} for i in range(10)])
+        batch = lg.read("analytics", limit=5)
+        lg.append_records([], ack=("analytics", batch.cursor()), checkpoint={"an/w": "state-5"})
+        lg._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    _overwrite(path, (_page_of(path, "sqlite_autoindex_streams_1") - 1) * 4096, os.urandom(4096))
+    with Log.open(path, device="dev-001", free_floor_bytes=0) as lg:
+        assert lg.stats()["counters"]["salvage_events"] == 1
+        # Before: the state was dropped while the acknowledgement was kept.
+        assert lg.load_checkpoints("an/") == {"an/w": "state-5"}
+        assert [r.payload["v"] for r in lg.read("analytics", limit=100)] == [5, 6, 7, 8, 9]
