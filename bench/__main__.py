@@ -37,6 +37,8 @@ BENCHMARKS: list[tuple[str, str, list[str], list[str]]] = [
     ("rules_engine", "bench.rules_engine", [], ["--messages", "2000"]),
     ("lake_ingest", "bench.lake_ingest", [], ["--devices", "5", "--hours", "2"]),
     ("http_ingest", "bench.http_ingest", [], ["--seconds", "3", "--no-wrk"]),
+    ("http_attack", "bench.http_attack", [], ["--seconds", "5"]),
+    ("lake_import", "bench.lake_import", [], ["--records", "100000"]),
     ("fleet", "bench.fleet", [], ["--quick"]),
     ("alert_latency", "bench.alert_latency", [], ["--devices", "2", "--seconds", "40"]),
     ("dashboard", "bench.dashboard", [], ["--devices", "10", "--hours", "2"]),

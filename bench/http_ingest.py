@@ -208,13 +208,11 @@ def _count_events(log_path: Path) -> int:
         return lg.stats()["classes"]["event"]["records"]
 
 
-def run(
-    seconds: float, levels: list[int], use_wrk: bool, paced_totals: list[float]
-) -> list[dict]:
-    from bench.report import emit
-
-    work = Path(tempfile.mkdtemp(prefix="floorline-http-bench-"))
-    log_path = work / "log.sqlite"
+def start_server(
+    log_path: Path, **config: object
+) -> tuple[subprocess.Popen[str], int, dict[str, str]]:
+    """The component as a device runs it (its own process, a real log); returns the process,
+    its port and the environment it was started with."""
     config = {
         "logPath": str(log_path),
         "freeDiskFloorBytes": 0,
@@ -223,6 +221,7 @@ def run(
         "tokenSha256ByDevice": {"pos-1": hashlib.sha256(TOKEN.encode()).hexdigest()},
         "maxRecordsPerSecondPerDevice": 1e6,
         "burstRecordsPerDevice": 1_000_000,
+        **config,
     }
     env = {
         **os.environ,
@@ -239,7 +238,17 @@ def run(
         cwd=ROOT,
     )
     assert server.stdout is not None
-    port = int(server.stdout.readline().strip().split("=")[1])
+    return server, int(server.stdout.readline().strip().split("=")[1]), env
+
+
+def run(
+    seconds: float, levels: list[int], use_wrk: bool, paced_totals: list[float]
+) -> list[dict]:
+    from bench.report import emit
+
+    work = Path(tempfile.mkdtemp(prefix="floorline-http-bench-"))
+    log_path = work / "log.sqlite"
+    server, port, env = start_server(log_path)
     url = f"http://127.0.0.1:{port}/v1/records"
     rows: list[dict] = []
     accepted = 0

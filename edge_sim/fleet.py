@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import random
+import sqlite3
 import subprocess
 import time
 from collections import Counter
@@ -178,6 +179,9 @@ class Fault:
     # `duration` (0: for good).
     # disk_pressure: another program fills the device's data disk until only `magnitude`
     # bytes are free (needs the fleet's `data_disk_bytes`: a real small filesystem).
+    # log_damage: a power cut that damages the log: every component of the device is killed,
+    # then garbage lands on a page no record lives on (the streams index); the components
+    # restart together, find the file damaged, and one of them salvages it.
     KINDS: ClassVar[tuple[str, ...]] = (
         "outage",
         "kill",
@@ -185,6 +189,7 @@ class Fault:
         "noisy_serial",
         "disk_pressure",
         "unplug",
+        "log_damage",
     )
 
 
@@ -262,6 +267,7 @@ class FleetResult:
     broken: list[str] = field(default_factory=list)
     unaccounted: int = 0
     faults: list[dict[str, Any]] = field(default_factory=list)  # what happened, when, where
+    salvages: int = 0  # log files found damaged at start-up and salvaged
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (dict(v) if isinstance(v, Counter) else v) for k, v in self.__dict__.items()}
@@ -546,6 +552,13 @@ class Fleet:
         if fault.kind == "unplug":
             applied["chip"] = fault.chip
             return []  # the world unplugs it on time (in the sensors process)
+        if fault.kind == "log_damage":
+            for t in targets:
+                for component in self.devices[t].components.values():
+                    component.kill()
+                    self.kills += 1
+                _damage_streams_index(self.out / "devices" / t / "data" / "log.sqlite")
+            return []
         if fault.kind == "noisy_serial":
             readers = [r for t in targets for r in self._device_readers.get(t, [])]
             for r in readers:
@@ -643,16 +656,26 @@ class Fleet:
             if not path.exists():
                 continue
             with Log.open(path, device=thing, free_floor_bytes=0) as lg:
+                res.salvages += lg.stats()["counters"].get("salvage_events", 0)
                 evicted: dict[tuple[str, str], set[int]] = {}
                 for e in lg.evictions():
                     evicted.setdefault((e["device"], e["stream"]), set()).update(
                         range(e["first_seq"], e["last_seq"] + 1)
                     )
                 held = {(r.device, r.stream, r.seq) for r in lg.snapshot_records()}
+                # Numbers a salvage skipped were never used, or used by records it could not
+                # read: produced only if the lake has them.
+                skipped: dict[tuple[str, str], set[int]] = {}
+                for k in lg.seq_skips():
+                    skipped.setdefault((k["device"], k["stream"]), set()).update(
+                        range(k["first_seq"], k["last_seq"] + 1)
+                    )
                 for s in lg.streams():
                     key = (s["device"], s["stream"])
                     for seq in range(1, s["produced"] + 1):
                         ident = (*key, seq)
+                        if seq in skipped.get(key, ()) and ident not in in_lake:
+                            continue
                         res.produced[s["cls"]] += 1
                         if ident in in_lake:
                             res.delivered[s["cls"]] += 1
@@ -681,3 +704,23 @@ class Fleet:
                     res.broken.append(f"{dev.thing}/{c.name}")
         (self.out / "summary.json").write_text(json.dumps(res.as_dict(), indent=2))
         return res
+
+
+def _damage_streams_index(path: Path) -> None:
+    """Garbage over the streams table's unique index page (in the database file, after a
+    checkpoint so the WAL holds no newer copy; no process has the file open): `quick_check`
+    fails, and every record, counter and offset is still readable by a salvage."""
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        (root,) = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name='sqlite_autoindex_streams_1'"
+        ).fetchone()
+    finally:
+        conn.close()
+    with open(path, "r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(random.Random(root).randbytes(page_size))
+        f.flush()
+        os.fsync(f.fileno())

@@ -5,6 +5,7 @@ dedup by identity, so records that also arrive later through the uplink land onc
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -33,6 +34,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     imp = commands.add_parser("import", help="load a verified `floorline buffer export` folder")
     imp.add_argument("folder")
     imp.add_argument("--site", required=True, help="the site the exporting device belongs to")
+    imp.add_argument(
+        "--also-device",
+        action="append",
+        default=[],
+        metavar="DEVICE",
+        help="a device whose records the exporting gateway carries (e.g. a terminal posting "
+        "to its HTTP ingest); any other device in the export refuses it",
+    )
     args = parser.parse_args(argv)
     console = Console()
     with Lake(args.root, clock=SystemClock()) as lake:
@@ -52,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print(table)
             console.print(f"[green]OK[/green] {len(rows)} rows")
         elif args.command == "import":
-            return _import(lake, args.folder, args.site, console)
+            return _import(lake, args.folder, args.site, args.also_device, console)
         elif args.command == "compact":
             result = lake.compact()
             console.print(
@@ -65,19 +74,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _import(lake: Lake, folder: str, site: str, console: Console) -> int:
-    """All or nothing: the export is verified to its end (manifest, hashes, counts) before a
-    single row is written."""
-    from components.console.export import ExportInvalid, read_export
+# Records handed to the lake per write: memory stays flat whatever the export's size.
+IMPORT_CHUNK_RECORDS = 5_000
 
+
+def _import(
+    lake: Lake, folder: str, site: str, also_devices: Sequence[str], console: Console
+) -> int:
+    """The export is verified to its end (manifest, hashes, devices, every record, counts)
+    before a single row is written, then read again and written in chunks: constant memory.
+    Exit 2 for an export refused (nothing written)."""
+    from components.console.export import ExportInvalid, load_manifest, read_export
+
+    err = Console(stderr=True)
     try:
-        records = list(read_export(folder))
+        manifest = load_manifest(folder)
+        if manifest.get("site", site) != site:
+            raise ExportInvalid(
+                f"the export is from site {manifest['site']!r}, not {site!r}",
+                evidence=manifest["site"],
+            )
+        verified = sum(1 for _ in read_export(folder, also_devices=also_devices))
     except ExportInvalid as exc:
-        Console(stderr=True).print(f"[red]FAIL[/red] {folder}: {exc}")
+        err.print(f"[red]FAIL[/red] {folder}: {exc}; nothing imported")
         return 2
-    result = lake.ingest_records(site, records)
-    console.print(f"[green]OK[/green] {len(records)} records from {folder}: "
-                  f"{result.rows_written} new, {result.duplicates} already in the lake")
+    except OSError as exc:
+        err.print(f"[red]FAIL[/red] {folder}: cannot be read: {exc}; nothing imported")
+        return 2
+    written = duplicates = 0
+    try:
+        records = read_export(folder, also_devices=also_devices)
+        while chunk := list(itertools.islice(records, IMPORT_CHUNK_RECORDS)):
+            result = lake.ingest_records(site, chunk)
+            written, duplicates = written + result.rows_written, duplicates + result.duplicates
+    except (ExportInvalid, OSError) as exc:  # changed under us since the check
+        err.print(
+            f"[red]FAIL[/red] {folder} changed while importing: {exc}; {written} records "
+            "written so far (importing again adds each record once)"
+        )
+        return 2
+    console.print(
+        f"[green]OK[/green] {verified} records from {folder}: "
+        f"{written} new, {duplicates} already in the lake"
+    )
     return 0
 
 

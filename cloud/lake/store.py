@@ -47,6 +47,7 @@ from cloud.lake.schema import (
 )
 from components.core import batch, topics
 from components.core.clock import Clock
+from components.core.durable import fsync_dir
 from components.core.envelope import Identity, Record
 
 log = logging.getLogger(__name__)
@@ -88,12 +89,6 @@ class CompactionResult:
     files_written: int = 0
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_parquet(table: pa.Table, tmp: Path) -> None:
@@ -243,7 +238,8 @@ class Lake:
                 result.rows_written += len(rows)
             self.db.executemany(
                 "INSERT INTO state VALUES (?, ?) ON CONFLICT(device) DO UPDATE "
-                "SET item = excluded.item",
+                "SET item = excluded.item WHERE json_extract(excluded.item, '$.last_seen_ms') "
+                ">= json_extract(state.item, '$.last_seen_ms')",  # never goes backwards
                 [(device, json.dumps(state_item(device, site, seen_ms)))
                  for device, (site, seen_ms) in seen_devices.items()],
             )  # fmt: skip
@@ -258,7 +254,7 @@ class Lake:
         for tmp, final in renames:
             os.replace(tmp, final)
         for directory in {final.parent for _, final in renames}:
-            _fsync_dir(directory)
+            fsync_dir(directory)
 
     def _insert_identities(self, delivered: list[firehose.DeliveredRow]) -> set[Identity] | None:
         """Claim the identities of `delivered` inside the open transaction. Returns None when
@@ -339,7 +335,7 @@ class Lake:
             os.replace(tmp, final)
         for old in olds:
             (self.root / old).unlink(missing_ok=True)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         self.db.execute("BEGIN IMMEDIATE")
         self.db.executemany("DELETE FROM files WHERE path = ?", [(old,) for old in olds])
         self.db.execute("DELETE FROM compactions WHERE id = ?", (cid,))

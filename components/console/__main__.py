@@ -246,6 +246,9 @@ def _buffer_export(args: argparse.Namespace, cfg: Config, clock: Clock, out: Con
         skip = {} if args.all else export.sent_upto(cfg.logPath, prefix)
         columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn(),
                    TimeRemainingColumn())
+        # The manifest names the site, so an import under another site is refused.
+        unassigned = console_config.SPEC.keys["siteId"].default
+        site = None if cfg.siteId == unassigned else cfg.siteId
         with Progress(*columns, console=out, transient=False) as bar:
             task = bar.add_task("export", total=max(estimate, 1))
 
@@ -255,7 +258,7 @@ def _buffer_export(args: argparse.Namespace, cfg: Config, clock: Clock, out: Con
             result = export.write_export(
                 lg, args.to, fmt=args.format, device=device,
                 now_wall_ms=clock.wall_ms(), scope="all" if args.all else "backlog",
-                skip_upto=skip, progress=progress,
+                site=site, skip_upto=skip, progress=progress,
             )
             bar.update(task, completed=result.manifest["records"],
                        total=max(result.manifest["records"], 1))

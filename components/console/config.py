@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from components.core.config import Config, ConfigError, Key, Spec
+from components.core.config import (
+    Config,
+    ConfigError,
+    Key,
+    Spec,
+    check_bind_address,
+    check_site,
+)
 from components.core.ipc import STANDALONE_CONFIG_ENV
 from components.core.log_config import LOG_KEYS
 
@@ -38,8 +45,10 @@ def _check_str_list(value: list[Any]) -> list[str]:
 
 SPEC = Spec(
     *LOG_KEYS,
-    Key("siteId", str, "unassigned", "the site of this device (shown on the page)"),
-    Key("bindAddress", str, "0.0.0.0", "address of the status page (0.0.0.0: the site LAN)"),
+    Key("siteId", str, "unassigned", "the site of this device (shown on the page)",
+        check=check_site),
+    Key("bindAddress", str, "0.0.0.0", "address of the status page (0.0.0.0: the site LAN)",
+        check=check_bind_address),
     Key("port", int, 8080, "TCP port of the status page (0: any free port)", min=0, max=65535),
     Key(
         "statusTokenSha256",

@@ -8,11 +8,14 @@ each key, and the configuration already in force stays.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("floorline.config")
@@ -179,3 +182,73 @@ class ConfigHolder:
             self._current = new
         log.info("event=config_applied")
         return None
+
+
+# ---------------------------------------------------------------------- checks of common values
+# Shared by every component's Spec, so an address, a file or a certificate is judged the same
+# way everywhere, when the configuration arrives (at start and from the cloud), not at first use.
+
+
+def check_bind_address(value: str) -> str:
+    """An IP address to listen on ("0.0.0.0" or "::": every interface)."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address (e.g. 0.0.0.0, 127.0.0.1, ::)") from None
+    return value
+
+
+def check_site(value: str) -> str:
+    """A site id: one topic level, by the rule the topics themselves use."""
+    from components.core.topics import check_segment
+
+    return check_segment(value, "siteId")
+
+
+_KINESIS_STREAM_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+
+def check_kinesis_stream(value: str) -> str:
+    """A Kinesis data stream name (the AWS rule: 1-128 of A-Z a-z 0-9 _ . -)."""
+    if not _KINESIS_STREAM_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a Kinesis stream name ([A-Za-z0-9_.-]{{1,128}})")
+    return value
+
+
+def check_file_path(value: str) -> str:
+    """A file the component will create or use: absolute, and its folder not a file."""
+    if not value or "\0" in value:
+        raise ValueError("expected an absolute file path, got an empty or NUL-bearing one")
+    path = Path(value)
+    if not path.is_absolute() or path.name in ("", ".", ".."):
+        raise ValueError(f"{value!r} is not an absolute path to a file")
+    if path.is_dir():
+        raise ValueError(f"{value!r} is a directory")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{str(parent)!r} (on the way to {value!r}) is not a directory")
+            break
+    return value
+
+
+def check_pem_file(kind: str) -> Callable[[str], str]:
+    """An optional PEM file ("" = not configured) that must hold a `kind` block, e.g.
+    "CERTIFICATE" or "PRIVATE KEY" (also matches "RSA PRIVATE KEY", "EC PRIVATE KEY")."""
+
+    def check(value: str) -> str:
+        if not value:
+            return value
+        check_file_path(value)
+        try:
+            text = Path(value).read_text(encoding="ascii", errors="replace")
+        except OSError as exc:
+            raise ValueError(f"{value!r} cannot be read: {exc.strerror}") from None
+        if not any(
+            line.startswith("-----BEGIN ") and line.rstrip().endswith(f"{kind}-----")
+            for line in text.splitlines()
+        ):
+            raise ValueError(f"{value!r} holds no PEM {kind}")
+        return value
+
+    return check

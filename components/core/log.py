@@ -8,7 +8,8 @@ Guarantee (stated the way Vector states its sink guarantees):
   be there, and if it is, it is there exactly once with a valid sequence number.
 * **Identity.** Every record gets `(device, stream, seq)`; `seq` is gapless per (device,
   stream), assigned in the committing transaction, and never reused (not after a restart,
-  not after a corrupt file is salvaged).
+  not after a corrupt file is salvaged: numbers stay below a mark kept beside the file,
+  `seqmark.py`, and a salvage resumes above it).
 * **At-least-once to each consumer.** A named consumer reads past its durable offset and
   acknowledges after its own work is committed; a crash between the two re-delivers.
 * **Bounded.** A byte budget (database pages in use plus the WAL) and a free-disk floor. A new
@@ -25,11 +26,11 @@ keeps a scalar reading near 30 bytes on disk).
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import operator
 import os
-import shutil
 import sqlite3
 import threading
 import time
@@ -51,6 +52,21 @@ from components.core.envelope import (
     validate_device,
     validate_stream,
 )
+from components.core.log_file import (
+    SQLITE_READONLY_DBMOVED,
+    closed_here,
+    move_aside,
+    opened_here,
+    opening_lock,
+    pending_salvage,
+    salvage_done,
+)
+from components.core.log_file import (
+    check as check_file,
+)
+from components.core.log_file import (
+    identity as file_identity,
+)
 from components.core.log_rows import (
     body_item,
     body_items,
@@ -60,6 +76,13 @@ from components.core.log_rows import (
     in_position_order,
     make_records,
     payloads_of,
+)
+from components.core.seqmark import (
+    RESERVE_BLOCK,
+    SeqMarkDamaged,
+    mark_path,
+    read_mark,
+    write_mark,
 )
 
 log = logging.getLogger("floorline.log")
@@ -254,6 +277,13 @@ CREATE TABLE IF NOT EXISTS evictions(
     count INTEGER NOT NULL,
     wall_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS seq_skips(
+    id INTEGER PRIMARY KEY,
+    sid INTEGER NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    wall_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS epochs(
     id INTEGER PRIMARY KEY,
@@ -291,7 +321,7 @@ CREATE TABLE IF NOT EXISTS quarantine(
 )
 
 
-_CHECKPOINTS = (
+CHECKPOINTS_SQL = (
     "CREATE TABLE IF NOT EXISTS checkpoints(name TEXT PRIMARY KEY, body TEXT NOT NULL, "
     "wall_ms INTEGER NOT NULL)"
 )
@@ -310,7 +340,6 @@ class Log:
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
         path: Path,
         *,
         device: str,
@@ -318,13 +347,15 @@ class Log:
         free_floor_bytes: int,
         clock: Clock,
         boot_id: str,
+        busy_timeout_s: float,
     ) -> None:
-        self._conn = conn
         self.path = path
         self.device = validate_device(device)
         self.budget_bytes = budget_bytes
         self.free_floor_bytes = free_floor_bytes
         self._clock = clock
+        self._boot_id = boot_id
+        self._busy_timeout_s = busy_timeout_s
         self._sync = SyncDetector(clock)
         self._lock = threading.RLock()
         self._streams: dict[tuple[str, str], _Stream] = {}
@@ -332,21 +363,141 @@ class Log:
         self._new_sids: list[int] = []
         self._vacuum_after_commit = False
         self._counters = _Counters()
-        self._page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        self._unpersisted: dict[str, int] = {}  # refusals counted while the disk was full
         self._dir = str(path.parent)
         self._wal_path = f"{path}-wal"
+        self._mark_path = mark_path(path)
+        self._ident: tuple[int, int] | None = None
+        # New streams start above this; every number handed out is at most `_reserved`.
+        self._seq_floor = 0
+        self._reserved = 0
+        with self._lock:
+            self._open_locked()
+
+    def _open_locked(self) -> None:
+        """Check, salvage if damaged, and connect, with no other process doing the same."""
+        p = self.path
+        with opening_lock(p):
+            salvage_from = pending_salvage(p)
+            if salvage_from is None and p.exists() and p.stat().st_size > 0:
+                problem = check_file(p, self._busy_timeout_s)
+                if problem is not None:
+                    salvage_from = move_aside(p, self._busy_timeout_s)
+                    log.error(
+                        "event=log_corrupt path=%s moved_to=%s problem=%r",
+                        p,
+                        salvage_from,
+                        problem,
+                    )
+            self._attach(_connect(p, self._busy_timeout_s))
+            self._reconcile_mark()
+            if salvage_from is not None:
+                from components.core.salvage import salvage_into
+
+                report = salvage_into(self, salvage_from)
+                self._record_salvage(salvage_from, report)
+                salvage_done(p)
+
+    def _attach(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._ident = file_identity(self.path)
+        if self._ident is not None:
+            opened_here(self._ident)
+        self._streams.clear()
+        self._by_sid.clear()
+        self._new_sids.clear()
+        self._page_size = conn.execute("PRAGMA page_size").fetchone()[0]
         # Checkpoint and truncate the WAL well before it could eat a large part of the budget.
         # (A sixteenth of the budget or of the filesystem, whichever is smaller.)
         try:
-            st = os.statvfs(path.parent)
-            room = min(budget_bytes, st.f_blocks * st.f_frsize)
+            st = os.statvfs(self.path.parent)
+            room = min(self.budget_bytes, st.f_blocks * st.f_frsize)
         except OSError:
-            room = budget_bytes
+            room = self.budget_bytes
         wal_reserve = max(64 * 1024, min(room // 16, 16 * 1024 * 1024))
         conn.execute(f"PRAGMA wal_autocheckpoint={max(16, wal_reserve // self._page_size)}")
         conn.execute(f"PRAGMA journal_size_limit={wal_reserve}")
         self._wal_reserve = wal_reserve
-        self._epoch = self._ensure_epoch(boot_id)
+        self._epoch = self._ensure_epoch(self._boot_id)
+
+    def _detach(self) -> None:
+        if self._ident is not None:
+            closed_here(self._ident)
+            self._ident = None
+        self._conn.close()
+
+    def _reconcile_mark(self) -> None:
+        """At open: make the mark beside the file cover every number this file handed out,
+        and start a file that never met the mark (new, or put where a log was) above it."""
+        try:
+            mark = read_mark(self._mark_path)
+        except SeqMarkDamaged as exc:
+            log.error("event=seqmark_damaged error=%s", exc)
+            mark = None
+        c = self._begin()
+        try:
+            meta = dict(
+                c.execute(
+                    "SELECT key, value FROM meta WHERE key IN ('seq_reserved', 'seq_floor')"
+                ).fetchall()
+            )
+            issued = c.execute("SELECT coalesce(max(next_seq) - 1, 0) FROM streams").fetchone()[0]
+            floor = int(meta.get("seq_floor", 0))
+            if "seq_reserved" not in meta and issued == 0 and mark:
+                floor = mark
+                self._set_meta("seq_floor", floor)
+            self._seq_floor = floor
+            self._reserved = int(meta.get("seq_reserved", 0))
+            self._reserve(max(issued, floor, self._reserved), mark)
+            c.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _reserve(self, top: int, on_disk: int | None = None) -> None:
+        """Inside a write transaction: make sure the mark on disk is at least `top` before
+        any number up to `top` can commit (written ahead by a block, and never lowered)."""
+        c = self._conn
+        row = c.execute("SELECT value FROM meta WHERE key='seq_reserved'").fetchone()
+        current = int(row[0]) if row else 0
+        if row is None or current < top:
+            if on_disk is None:
+                try:
+                    on_disk = read_mark(self._mark_path)
+                except SeqMarkDamaged as exc:
+                    log.error("event=seqmark_damaged error=%s", exc)
+            if on_disk is None or on_disk < max(top, current):
+                on_disk = max(top, current) + RESERVE_BLOCK
+                write_mark(self._mark_path, on_disk)
+            current = on_disk
+            self._set_meta("seq_reserved", current)
+        self._reserved = current
+
+    def _set_meta(self, key: str, value: object) -> None:
+        self._conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, str(value)),
+        )
+
+    def _begin(self) -> sqlite3.Connection:
+        """BEGIN IMMEDIATE on the file that is the log now. If another process moved a damaged
+        file aside since this one opened it, reopen (waiting for its salvage) rather than
+        write where nothing reads. Returns the connection in the transaction."""
+        for _ in range(5):
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if getattr(exc, "sqlite_errorcode", 0) != SQLITE_READONLY_DBMOVED:
+                    raise
+            else:
+                if file_identity(self.path) == self._ident:
+                    return self._conn
+                self._conn.execute("ROLLBACK")
+            log.warning("event=log_reopened path=%s reason=file_replaced", self.path)
+            self._detach()
+            self._open_locked()
+        raise LogError(f"{self.path} keeps being replaced while opening it")
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -361,34 +512,21 @@ class Log:
         boot_id: str | None = None,
         busy_timeout_s: float = 30.0,
     ) -> Log:
-        """Open (creating if needed) the log at `path`; a corrupt file is moved aside and
-        salvaged into a fresh log, never deleted."""
+        """Open (creating if needed) the log at `path`; a damaged file is moved aside and
+        salvaged into a fresh log, never deleted. Opening processes wait for one another, so
+        one salvage happens while the others wait. A file this user may not read or write
+        raises PermissionError and is left as it is."""
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
-        salvage_from: Path | None = None
-        if p.exists() and p.stat().st_size > 0:
-            problem = _check_file(p, busy_timeout_s)
-            if problem is not None:
-                salvage_from = _move_aside(p)
-                log.error(
-                    "event=log_corrupt path=%s moved_to=%s problem=%r", p, salvage_from, problem
-                )
-        conn = _connect(p, busy_timeout_s)
-        self = cls(
-            conn,
+        return cls(
             p,
             device=device,
             budget_bytes=budget_bytes,
             free_floor_bytes=free_floor_bytes,
             clock=clock or SystemClock(),
             boot_id=boot_id or _boot_id(),
+            busy_timeout_s=busy_timeout_s,
         )
-        if salvage_from is not None:
-            from components.core.salvage import salvage_into
-
-            report = salvage_into(self, salvage_from)
-            self._record_salvage(salvage_from, report)
-        return self
 
     def close(self) -> None:
         with self._lock:
@@ -396,7 +534,7 @@ class Log:
                 self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.OperationalError as exc:  # busy with another process: harmless
                 log.debug("event=checkpoint_skipped reason=%r", exc)
-            self._conn.close()
+            self._detach()
 
     def __enter__(self) -> Log:
         return self
@@ -465,7 +603,7 @@ class Log:
             if ack is not None:
                 self._ack_rows(ack[0], ack[1], now)
             if checkpoint:
-                self._conn.execute(_CHECKPOINTS)  # created on first use
+                self._conn.execute(CHECKPOINTS_SQL)  # created on first use
                 self._conn.executemany(
                     "INSERT INTO checkpoints(name, body, wall_ms) VALUES (?,?,?) ON CONFLICT"
                     "(name) DO UPDATE SET body=excluded.body, wall_ms=excluded.wall_ms",
@@ -577,21 +715,29 @@ class Log:
     ) -> _T:
         """Run `body` in one write transaction (the caller holds the lock); on a refusal,
         count the `n_records` records it was writing as refused."""
-        c = self._conn
-        c.execute("BEGIN IMMEDIATE")
+        c = self._begin()
         try:
             result = body()
+            if self._unpersisted:
+                self._persist_refusals()
             c.execute("COMMIT")
+            self._unpersisted.clear()
         except BudgetExceeded as exc:
             self._rollback()
             if count_refusals:
                 self._count_refusal(exc.cls, n_records)
             raise
-        except sqlite3.OperationalError as exc:
+        except (sqlite3.OperationalError, OSError) as exc:
             self._rollback()
-            if "full" not in str(exc) or first_cls is None:
+            # The filesystem filled before the floor caught it (another program wrote): SQLite
+            # says so, or the sequence mark could not be written.
+            disk_full = (
+                "full" in str(exc)
+                if isinstance(exc, sqlite3.OperationalError)
+                else exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            )
+            if not disk_full or first_cls is None:
                 raise
-            # The filesystem filled before the floor caught it (another program wrote).
             if count_refusals:
                 self._count_refusal(first_cls, n_records)
             raise BudgetExceeded(
@@ -623,6 +769,9 @@ class Log:
         # The counters are read and advanced here, under the write lock: another process may
         # have appended to the same streams since our last batch.
         next_seq = {sid: self._take_seqs(sid, n) for sid, n in counts.items()}
+        top = max(next_seq[sid] + n - 1 for sid, n in counts.items())
+        if top > self._reserved:
+            self._reserve(top)
         seqs: list[int] = []
         by_cls: dict[str, list[tuple[_Stream, _Run, int]]] = {}
         for st, run in zip(streams, runs, strict=True):
@@ -720,11 +869,22 @@ class Log:
                 if fields is not None and not all(isinstance(k, str) for k in fields):
                     fields = None
                 cur = self._conn.execute(
-                    "INSERT INTO streams(device, stream, cls, next_seq, fields) VALUES (?,?,?,1,?)",
-                    (device, stream, cls, _JSON(list(fields)) if fields else None),
+                    "INSERT INTO streams(device, stream, cls, next_seq, fields) VALUES (?,?,?,?,?)",
+                    (
+                        device,
+                        stream,
+                        cls,
+                        self._seq_floor + 1,
+                        _JSON(list(fields)) if fields else None,
+                    ),
                 )
                 st = _Stream(cur.lastrowid or 0, device, stream, cls, fields or None)
                 self._new_sids.append(st.sid)
+                if self._seq_floor:  # started above the mark: 1..mark were never used
+                    self._conn.execute(
+                        "INSERT INTO seq_skips(sid, first_seq, last_seq, wall_ms) VALUES (?,?,?,?)",
+                        (st.sid, 1, self._seq_floor, self._clock.wall_ms()),
+                    )
             else:
                 st = _Stream(row[0], device, stream, row[1], _fields(row[2]))
             self._streams[key] = st
@@ -804,17 +964,25 @@ class Log:
         )
 
     def _count_refusal(self, cls: str, records: int) -> None:
-        """A refused append is counted durably, in its own small transaction."""
+        """A refused append is counted durably, in its own small transaction; when even that
+        cannot commit (the disk itself is full), at the next commit that can."""
         self._counters.rejected[cls] = self._counters.rejected.get(cls, 0) + records
+        self._unpersisted[cls] = self._unpersisted.get(cls, 0) + records
         log.warning("event=append_refused cls=%s records=%d reason=log_full", cls, records)
-        self._conn.execute("BEGIN IMMEDIATE")
         try:
-            self._bump(f"rejected_full.{cls}", records)
+            self._begin()
+            self._persist_refusals()
             self._conn.execute("COMMIT")
-        except sqlite3.Error as exc:  # the disk itself is full: the in-memory count remains
+            self._unpersisted.clear()
+        except sqlite3.Error as exc:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
-            log.error("event=refusal_not_persisted cls=%s error=%r", cls, exc)
+            log.error("event=refusal_not_persisted_yet cls=%s error=%r", cls, exc)
+
+    def _persist_refusals(self) -> None:
+        """Inside a write transaction: the refusals not yet on disk (cleared after COMMIT)."""
+        for cls, n in self._unpersisted.items():
+            self._bump(f"rejected_full.{cls}", n)
 
     def _evict_oldest(self, cls: str, reason: str, rows: int) -> bool:
         table = _TABLE[cls]
@@ -859,7 +1027,7 @@ class Log:
         """A consumer starts at the beginning of what the log still holds (at-least-once)."""
         classes = [validate_class(c) for c in classes]
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._begin()
             try:
                 self._conn.executemany(
                     "INSERT OR IGNORE INTO consumers(name, cls, acked_pos) VALUES (?,?,0)",
@@ -873,7 +1041,7 @@ class Log:
     def unregister_consumer(self, name: str) -> None:
         """Forget a consumer; records only it was holding become free to retire."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._begin()
             try:
                 self._conn.execute("DELETE FROM consumers WHERE name=?", (name,))
                 for cls in CLASSES:
@@ -937,8 +1105,7 @@ class Log:
         if not cursor:
             return
         with self._lock:
-            c = self._conn
-            c.execute("BEGIN IMMEDIATE")
+            c = self._begin()
             try:
                 self._ack_rows(consumer, cursor, self._clock.wall_ms())
                 c.execute("COMMIT")
@@ -1084,7 +1251,7 @@ class Log:
         with self._lock:
             synced, anchor = self._sync.check()
             if anchor is not None:
-                self._conn.execute("BEGIN IMMEDIATE")
+                self._begin()
                 try:
                     self._store_anchor(anchor)
                     self._conn.execute("COMMIT")
@@ -1098,7 +1265,7 @@ class Log:
         """Keep aside something that could not be accepted as a record (never drop it)."""
         text = body if isinstance(body, str) else body.hex()
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._begin()
             try:
                 self._conn.execute(
                     "INSERT INTO quarantine(reason, body, wall_ms) VALUES (?,?,?)",
@@ -1119,7 +1286,7 @@ class Log:
 
     def _record_salvage(self, moved_to: Path, report: Mapping[str, int]) -> None:
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._begin()
             try:
                 self._bump("salvage_events", 1)
                 for k, v in report.items():
@@ -1253,6 +1420,16 @@ class Log:
         keys = ("device", "stream", "cls", "reason", "first_seq", "last_seq", "count", "wall_ms")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
+    def seq_skips(self) -> list[dict[str, Any]]:
+        """Ranges a salvage skipped to resume above every number ever handed out: each number
+        in them was either never used or used by a record that could not be read back."""
+        rows = self._conn.execute(
+            "SELECT s.device, s.stream, k.first_seq, k.last_seq FROM seq_skips k "
+            "JOIN streams s ON s.id = k.sid ORDER BY k.id"
+        ).fetchall()
+        keys = ("device", "stream", "first_seq", "last_seq")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
     def snapshot_records(self, classes: Iterable[str] = CLASSES) -> Iterable[Record]:
         """Every record still held, read in one consistent snapshot (exports, verification).
         Runs on its own read connection so writers and consumers are not disturbed."""
@@ -1305,28 +1482,3 @@ def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
         (str(LOG_FORMAT_VERSION),),
     )
     return conn
-
-
-def _check_file(path: Path, busy_timeout_s: float) -> str | None:
-    """None if the file is a healthy log, else what is wrong with it."""
-    try:
-        conn = sqlite3.connect(path, timeout=busy_timeout_s)
-        try:
-            result = conn.execute("PRAGMA quick_check").fetchall()
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        return str(exc)
-    if result != [("ok",)]:
-        return "; ".join(r[0] for r in result[:5])
-    return None
-
-
-def _move_aside(path: Path) -> Path:
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    target = path.with_name(f"{path.name}.corrupt-{stamp}-{os.getpid()}")
-    for suffix in ("", "-wal", "-shm"):
-        src = Path(f"{path}{suffix}")
-        if src.exists():
-            shutil.move(src, f"{target}{suffix}")
-    return target

@@ -53,6 +53,12 @@ def is_segment(value: object) -> bool:
     return isinstance(value, str) and bool(_SEGMENT_RE.match(value))
 
 
+def check_segment(value: str, what: str = "topic segment") -> str:
+    """A value that becomes one level of a topic (site, thing): the rule the topics use, for
+    configuration checks (TopicError is a ValueError)."""
+    return _segment(value, what)
+
+
 def check_topic(topic: str) -> str:
     """Reject a topic IoT Core would reject (length, levels, wildcards in a publish)."""
     body = topic

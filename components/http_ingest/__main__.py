@@ -23,6 +23,7 @@ from components.core.ipc import connect, follow_updates, load_config, thing_name
 from components.core.log_config import open_log
 from components.http_ingest.commit_process import CommitFailed, CommitProcess
 from components.http_ingest.config import SPEC
+from components.http_ingest.guard import HttpLimits
 from components.http_ingest.http import listening_socket, serve
 from components.http_ingest.server import Ingest
 
@@ -51,7 +52,22 @@ async def run_server(
     )
     print(f"listening port={port}", flush=True)  # the line tests and scripts wait for
     try:
-        await serve(ingest.handle, sock, tls=tls, stop=stop)
+        limits = HttpLimits(
+            max_request_line_bytes=cfg.maxRequestLineBytes,
+            max_header_bytes=cfg.maxHeaderBytes,
+            max_headers=cfg.maxHeaders,
+            header_timeout_s=cfg.headerTimeoutSeconds,
+            max_connections=cfg.maxConnections,
+            counters=ingest.counters,  # refusals show in /healthz with the other counts
+        )
+        await serve(
+            ingest.handle,
+            sock,
+            tls=tls,
+            stop=stop,
+            limits=limits,
+            idle_timeout_s=cfg.idleTimeoutSeconds,
+        )
     finally:
         log.info("event=stopped")
         sock.close()

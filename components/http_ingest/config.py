@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from components.core.config import Key, Spec
+from components.core.config import Key, Spec, check_bind_address, check_pem_file
 from components.core.envelope import EnvelopeError, validate_device
 from components.core.log_config import LOG_KEYS
 from components.http_ingest.schemas import check_schemas
@@ -36,10 +36,13 @@ def _check_tokens(value: Mapping[str, Any]) -> dict[str, str]:
 
 SPEC = Spec(
     *LOG_KEYS,
-    Key("bindAddress", str, "0.0.0.0", "address to listen on (127.0.0.1: this device only)"),
+    Key("bindAddress", str, "0.0.0.0", "address to listen on: the site LAN by default (the "
+        "terminals post from it); 127.0.0.1: this device only", check=check_bind_address),
     Key("port", int, 8081, "TCP port of the ingest API (0: any free port)", min=0, max=65535),
-    Key("tlsCertPath", str, "", "PEM certificate chain (the site certificate); empty: HTTP"),
-    Key("tlsKeyPath", str, "", "PEM private key of that certificate"),
+    Key("tlsCertPath", str, "", "PEM certificate chain (the site certificate); empty: HTTP",
+        check=check_pem_file("CERTIFICATE")),
+    Key("tlsKeyPath", str, "", "PEM private key of that certificate",
+        check=check_pem_file("PRIVATE KEY")),
     Key("tokenSha256ByDevice", dict, {}, "device name -> hex SHA-256 of its bearer token",
         check=_check_tokens),
     Key("maxBodyBytes", int, 1 << 20, "largest request body; bigger is answered 413",
@@ -61,6 +64,18 @@ SPEC = Spec(
         min=100, max=10_000_000),
     Key("logFullRetryAfterSeconds", int, 30, "Retry-After sent when the log is full",
         min=1, max=3600),
+    Key("maxRequestLineBytes", int, 8192, "longest request target; longer is answered 414",
+        min=256, max=65536),
+    Key("maxHeaderBytes", int, 16384, "request line and headers together; more is answered 431",
+        min=1024, max=1 << 20),
+    Key("maxHeaders", int, 64, "header fields in one request; more is answered 431",
+        min=8, max=1024),
+    Key("headerTimeoutSeconds", float, 10.0, "longest wait for a request head, also for the "
+        "first one on a new connection (else 408, closed)", min=0.1, max=300.0),
+    Key("idleTimeoutSeconds", float, 15.0, "how long a connection may sit between requests",
+        min=0.1, max=3600.0),
+    Key("maxConnections", int, 256, "connections open at once; more are answered 503 and "
+        "closed", min=1, max=65536),
     Key("maxCommitRecords", int, 2_000, "records group-committed in one transaction at most",
         min=1, max=100_000),
 )

@@ -19,6 +19,7 @@ import uvicorn
 
 from components.http_ingest.answers import Answer
 from components.http_ingest.body import BodyReader, BodyTooLarge, content_coding
+from components.http_ingest.guard import HttpLimits, protocol_for
 
 _JSON_TYPE = (b"content-type", b"application/json")
 _CLOSE = (b"connection", b"close")
@@ -149,12 +150,15 @@ async def serve(
     *,
     tls: ssl.SSLContext | None,
     stop: asyncio.Event,
+    limits: HttpLimits | None = None,
+    idle_timeout_s: float = KEEP_ALIVE_S,
 ) -> None:
     """Serve until `stop` is set, then finish the requests in flight (each awaits its commit)
-    for up to SHUTDOWN_GRACE_S."""
+    for up to SHUTDOWN_GRACE_S. `limits`: what a connection may send and how many may be open
+    (`guard.py`); `idle_timeout_s`: how long a connection may sit between requests."""
     config = uvicorn.Config(
         App(handler),
-        http="httptools",
+        http=protocol_for(limits or HttpLimits()),
         loop="none",  # the running loop (uvloop when installed)
         interface="asgi3",
         lifespan="off",
@@ -162,7 +166,7 @@ async def serve(
         server_header=False,
         access_log=False,
         log_config=None,
-        timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_keep_alive=idle_timeout_s,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         ws="none",
     )

@@ -30,6 +30,7 @@ from components.http_ingest.records import (
     check_record,
     foreign_devices,
     groups_for,
+    is_request_key,
     parse_body,
 )
 from components.http_ingest.schemas import compile_validators
@@ -57,7 +58,6 @@ class Plan:
 
     checked: list[Accepted | Rejected]
     groups: list[tuple[KeyedAppend, list[Accepted]]]
-    by_request_key: bool
 
     @property
     def appends(self) -> list[KeyedAppend]:
@@ -118,8 +118,7 @@ class Intake:
             return _answer(checked, {}, replayed=False)
         # The body's digest tells a retry from a reused key; without a key it is not needed.
         digest = hashlib.sha256(raw).hexdigest() if request_key is not None else ""
-        return Plan(checked, groups_for(accepted, device, request_key, digest),
-                    request_key is not None)
+        return Plan(checked, groups_for(accepted, device, request_key, digest))
 
     def settle(self, plan: Plan, outcome: Outcome) -> Answer:
         """The answer once the plan's commit has an outcome."""
@@ -144,7 +143,7 @@ class Intake:
         conflicts: dict[int, str] = {}
         for (group, members), res in zip(plan.groups, results, strict=True):
             if res.replayed and res.fingerprint != group.fingerprint:
-                if plan.by_request_key:
+                if is_request_key(group.key):
                     self.counters["idempotency_conflicts"] += 1
                     return error(
                         422,

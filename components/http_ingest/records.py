@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from components.core import strict_json
 from components.core.envelope import EnvelopeError, validate_device, validate_stream
 from components.core.log import KeyedAppend, NewRecord
 from components.http_ingest.schemas import TYPE_RE, RecordSchema
@@ -21,6 +21,9 @@ from components.http_ingest.schemas import TYPE_RE, RecordSchema
 RECORD_CLASS = "event"
 RECORD_KEYS = frozenset({"device", "type", "id", "data"})
 MAX_ID_CHARS = 128
+# Deepest nesting of arrays and objects in a body. Deeper data decodes, but storing or
+# fingerprinting it runs out of stack in the commit process: that was a 503 "retry" forever.
+MAX_NESTING = 64
 # The same encoder settings as the log: whatever passes here, the log can store.
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
@@ -35,18 +38,18 @@ def stream_name(rtype: str, device: str) -> str:
     return f"{rtype}/http@{device}"
 
 
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise BodyError(f"number {text[:40]} is out of range")
-    return value
 
 
-def _no_constant(name: str) -> Any:
-    raise BodyError(f"{name} is not JSON")
-
-
-_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant)
+def _nesting(doc: Any) -> int:
+    """Deepest nesting of lists and objects in `doc`, without recursion."""
+    deepest, stack = 0, [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, list | dict))
+    return deepest if isinstance(doc, list | dict) else 0
 
 
 def parse_body(raw: bytes, max_records: int) -> list[Any]:
@@ -56,14 +59,18 @@ def parse_body(raw: bytes, max_records: int) -> list[Any]:
     except UnicodeDecodeError as exc:
         raise BodyError(f"body is not UTF-8 at byte {exc.start}") from None
     try:
-        doc = _DECODER.decode(text)
+        doc = strict_json.loads(text)
     except json.JSONDecodeError as exc:
         raise BodyError(f"body is not JSON: {exc.msg} at line {exc.lineno} col {exc.colno}") \
             from None
     except RecursionError:
         raise BodyError("body is nested too deeply") from None
+    except strict_json.NotFinite as exc:
+        raise BodyError(str(exc)) from None
     except ValueError as exc:  # an integer of more digits than Python converts
         raise BodyError(f"body holds a number that cannot be read: {str(exc)[:80]}") from None
+    if raw.count(b"[") + raw.count(b"{") > MAX_NESTING and _nesting(doc) > MAX_NESTING:
+        raise BodyError(f"body is nested deeper than {MAX_NESTING} levels")
     if isinstance(doc, Mapping) and "records" in doc and "type" not in doc:
         if set(doc) != {"records"}:
             raise BodyError("a batch object has only the key 'records'")
@@ -187,21 +194,30 @@ def check_record(
     return Accepted(index, device, rtype, msg_id, data)
 
 
+_REQUEST_KEY = "req\x1f"
+
+
+def is_request_key(key: str | None) -> bool:
+    return key is not None and key.startswith(_REQUEST_KEY)
+
+
 def groups_for(
     accepted: Sequence[Accepted], device: str, request_key: str | None, body_digest: str
 ) -> list[tuple[KeyedAppend, list[Accepted]]]:
     """How the accepted records are written, each unit with the records it holds (in order).
-    With an Idempotency-Key the request is one unit; without one, each record with an `id` is
-    its own unit and the others are written as they come."""
-    if request_key is not None:
-        key = f"req\x1f{device}\x1f{request_key}"
-        return [(KeyedAppend(key, [a.new_record() for a in accepted], body_digest), list(accepted))]
+    Each record with an `id` is its own unit, keyed by that id, whether or not the request has
+    an Idempotency-Key (a record resent under a new key is still the same record). The others
+    are one unit, keyed by the Idempotency-Key when there is one (its body digest tells a
+    retry from a reused key; the unit is kept even when empty, so the key is remembered)."""
     out = [
         (KeyedAppend(f"msg\x1f{device}\x1f{a.msg_id}", [a.new_record()], a.fingerprint()), [a])
         for a in accepted
         if a.msg_id is not None
     ]
     plain = [a for a in accepted if a.msg_id is None]
-    if plain:
+    if request_key is not None:
+        key = f"{_REQUEST_KEY}{device}\x1f{request_key}"
+        out.append((KeyedAppend(key, [a.new_record() for a in plain], body_digest), plain))
+    elif plain:
         out.append((KeyedAppend(None, [a.new_record() for a in plain]), plain))
     return out

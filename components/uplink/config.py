@@ -1,6 +1,6 @@
 """The uplink's configuration keys (the recipe's DefaultConfiguration is checked against it)."""
 
-from components.core.config import Key, Spec
+from components.core.config import Key, Spec, check_kinesis_stream, check_site
 from components.core.limits import (
     MQTT_BYTES_PER_S,
     MQTT_MAX_PAYLOAD_BYTES,
@@ -10,7 +10,8 @@ from components.core.limits import (
 from components.core.log_config import LOG_KEYS
 
 SPEC = Spec(
-    Key("siteId", str, "unassigned", "Site segment of every topic (one thing group per site)"),
+    Key("siteId", str, "unassigned", "Site segment of every topic (one thing group per site)",
+        check=check_site),
     *LOG_KEYS,
     Key(
         "iotPublishesPerSecond",
@@ -46,7 +47,8 @@ SPEC = Spec(
     ),
     Key("batchMinRecords", int, 200, "Send a batch early once this many records wait", min=1),
     Key("useKinesis", bool, True, "Raw readings to Kinesis via Stream Manager (else IoT Core)"),
-    Key("kinesisStreamName", str, "floorline-raw", "Kinesis data stream for raw readings"),
+    Key("kinesisStreamName", str, "floorline-raw", "Kinesis data stream for raw readings",
+        check=check_kinesis_stream),
     Key(
         "streamManagerStreamName",
         str,

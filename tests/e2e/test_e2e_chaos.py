@@ -1,6 +1,9 @@
 """Proof under fire: a fleet under seeded random faults, then the reckoning from sequence
 numbers alone. Every committed record is in the lake exactly once or was evicted by policy
-(raw only); no alert is lost; produced = in the lake + evicted + still buffered.
+(raw only); no alert is lost; produced = in the lake + evicted + still buffered. One device's
+log is damaged mid-run (every component killed) and salvaged at the concurrent restart: the
+same holds across the salvage (sequence numbers resume above every number handed out, so the
+lake drops nothing new as a duplicate).
 
 CI runs a small fleet; `pytest tests/e2e/test_e2e_chaos.py --long` runs the full size
 (>= 100 kills) by hand."""
@@ -32,6 +35,8 @@ def chaos_faults(rng: random.Random, things: list[str], duration_s: float, kills
         Fault(duration_s * 0.2, "noisy_serial", None, duration_s=duration_s * 0.3, magnitude=3),
         Fault(duration_s * 0.4, "disk_pressure", (things[-1],), duration_s=duration_s * 0.3,
               magnitude=256 * 1024),
+        # A power cut damages the log; every component restarts at once: one salvage.
+        Fault(duration_s * 0.45, "log_damage", (things[0],)),
     ]
     return faults
 
@@ -73,3 +78,4 @@ def test_exactly_once_in_the_lake_under_faults(tmp_path, request):
     for cls, produced in res.produced.items():
         assert produced == res.delivered[cls] + res.evicted[cls] + res.buffered[cls], cls
     assert not res.broken
+    assert res.salvages >= 1, res.as_dict()  # the damage was found and salvaged

@@ -67,14 +67,44 @@ def builtin_schemas() -> dict[str, dict[str, Any]]:
     return {p.stem: json.loads(p.read_text()) for p in sorted(_HERE.glob("*.json"))}
 
 
+_REF_KEYS = ("$ref", "$dynamicRef", "$recursiveRef")
+
+
+def _remote_reference(node: Any, depth: int = 0) -> str | None:
+    """The first reference in `node` that leaves the schema itself (a URL, a file, another
+    document), or a nested `$id` that would move the base elsewhere; None if there is none."""
+    if depth > 200:
+        return "a schema nested over 200 levels"
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key in _REF_KEYS and isinstance(value, str) and not value.startswith("#"):
+                return f"{key} {value!r}"
+            if key == "$id" and depth > 0 and isinstance(value, str) and ":" in value:
+                return f"$id {value!r}"
+            found = _remote_reference(value, depth + 1)
+            if found:
+                return found
+    elif isinstance(node, list):
+        for item in node:
+            found = _remote_reference(item, depth + 1)
+            if found:
+                return found
+    return None
+
+
 def check_schemas(value: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Configuration check: every key a valid type name, every value a valid schema."""
+    """Configuration check: every key a valid type name, every value a valid schema whose
+    references are local ("#/..."): a remote one would make the gateway fetch a URL while it
+    checks its configuration (and hang on a silent endpoint)."""
     out: dict[str, dict[str, Any]] = {}
     for rtype, schema in value.items():
         if not isinstance(rtype, str) or not TYPE_RE.fullmatch(rtype):
             raise ValueError(f"record type {rtype!r} is not [a-z0-9_]{{1,64}}")
         if not isinstance(schema, Mapping):
             raise ValueError(f"{rtype}: schema is not an object")
+        remote = _remote_reference(schema)
+        if remote is not None:
+            raise ValueError(f"{rtype}: only local references (#/...) are allowed, not {remote}")
         try:
             validator_for(schema).check_schema(schema)
             RecordSchema(schema)

@@ -153,4 +153,7 @@ def test_a_full_disk_is_a_counted_refusal_not_a_crash(small_disk):
     assert lg._counters.rejected["alert"] == refused * 20
     (small_disk / "hog").unlink()
     lg.append("alert/a@1", "alert", {"v": "after"})  # the log still works once space returns
+    # Every refusal is on disk too, also those counted while not even a counter could commit
+    # (before: 6,620 refused, 100 persisted).
+    assert lg.stats()["counters"]["rejected_full.alert"] == refused * 20
     lg.close()

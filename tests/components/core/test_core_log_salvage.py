@@ -4,6 +4,7 @@ import os
 import sqlite3
 
 from components.core.log import Log
+from components.core.seqmark import mark_path, read_mark
 
 S = "env/bme280@0x76"
 
@@ -55,6 +56,8 @@ def test_garbage_file_is_moved_aside_and_a_fresh_log_starts(tmp_path):
 def test_damaged_pages_are_skipped_and_losses_are_counted_by_sequence(tmp_path):
     path = tmp_path / "log.db"
     _fill(path)
+    mark = read_mark(mark_path(path))
+    assert mark >= 3000
     leaves = _raw_leaf_pages(path)
     _corrupt_pages(path, leaves[len(leaves) // 2 : len(leaves) // 2 + 2])
     with Log.open(path, device="dev-001", free_floor_bytes=0) as lg:
@@ -68,9 +71,12 @@ def test_damaged_pages_are_skipped_and_losses_are_counted_by_sequence(tmp_path):
         assert lost > 0
         # From sequence numbers alone: delivered (acked, retired) + salvaged + lost = produced.
         assert 50 + len(seqs) + lost == 3000
-        # The consumer's offset survived, and sequences continue without reuse.
+        # The consumer's offset survived, and sequences continue above every number the
+        # stream was ever given (the mark beside the file), the jump recorded as a skip.
         assert lg.consumers()["uplink"]["raw"] > 0
-        assert lg.append(S, "raw", {"v": 3000}) == 3001
+        (skip,) = [k for k in lg.seq_skips() if k["stream"] == S]
+        assert (skip["first_seq"], skip["last_seq"]) == (3001, mark)
+        assert lg.append(S, "raw", {"v": 3000}) == mark + 1
         # The alert (on an undamaged page) is still there.
         assert [r.payload for r in lg.snapshot_records(["alert"])] == [{"severity": "critical"}]
     assert any(".corrupt-" in p.name for p in tmp_path.iterdir())

@@ -8,8 +8,11 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 TOKENS = {"pos-17": "tok-pos-17-secret", "pos-18": "tok-pos-18-secret", "gate-1": "tok-gate-1"}
@@ -104,3 +107,19 @@ class Server:
                 self.proc.wait()
                 raise
         return self.proc.returncode
+
+
+@pytest.fixture
+def make_server(tmp_path) -> Iterator[Any]:
+    """Fresh ingest server processes, each with its own configuration; stopped afterwards."""
+    started: list[Server] = []
+
+    def make(**config: Any) -> Server:
+        srv = Server(config.pop("log_path", tmp_path / "log.sqlite"), **config).start()
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        if srv.alive():
+            srv.stop()

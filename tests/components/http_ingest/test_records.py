@@ -146,8 +146,12 @@ def test_foreign_devices():
 def test_groups_keep_each_record_with_its_unit():
     acc = [check_record(i, rec(id=m), V, False) for i, m in enumerate(["a", None, "b", None])]
     by_key = groups_for(acc, "plc-3", "K", "digest")
-    assert len(by_key) == 1 and by_key[0][0].key == "req\x1fplc-3\x1fK"
-    assert [a.index for a in by_key[0][1]] == [0, 1, 2, 3]
+    # A record's id keys it with or without an Idempotency-Key; the key holds the rest.
+    assert [(g.key, [a.index for a in m]) for g, m in by_key] == [
+        ("msg\x1fplc-3\x1fa", [0]),
+        ("msg\x1fplc-3\x1fb", [2]),
+        ("req\x1fplc-3\x1fK", [1, 3]),
+    ]
     per_record = groups_for(acc, "plc-3", None, "digest")
     assert [(g.key, [a.index for a in m]) for g, m in per_record] == [
         ("msg\x1fplc-3\x1fa", [0]),
