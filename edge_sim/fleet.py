@@ -90,7 +90,8 @@ ANALYTICS_DETECTORS = {
 CHIPS = [
     {"driver": "bme280", "address": "0x76", "sampleIntervalSeconds": 1.0},
     {"driver": "sht3x", "address": "0x44", "sampleIntervalSeconds": 1.0},
-    {"driver": "ina219", "address": "0x40", "sampleIntervalSeconds": 1.0},
+    {"driver": "ina219", "address": "0x40", "sampleIntervalSeconds": 1.0,
+     "batteryCells": BATTERY_CELLS},
     {"driver": "ads1115", "address": "0x48", "sampleIntervalSeconds": 1.0},
     {"driver": "adxl345", "address": "0x53", "sampleIntervalSeconds": 0.5},
 ]

@@ -113,7 +113,8 @@ def make_driver(entry: dict[str, Any], bus: I2CBus,
                        window_s=float(entry.get("windowSeconds", 0.5)))
     if name == "ina219":
         return Ina219(bus, a, sleep, shunt_ohm=float(entry.get("shuntOhm", 0.1)),
-                      max_expected_a=float(entry.get("maxExpectedAmps", 2.0)))
+                      max_expected_a=float(entry.get("maxExpectedAmps", 2.0)),
+                      battery_cells=int(entry.get("batteryCells", 0)))
     if name == "ads1115":
         loop = Loop(float(entry.get("shuntOhm", 150.0)), float(entry.get("low", 0.0)),
                     float(entry.get("high", 100.0)), str(entry.get("unit", "")))

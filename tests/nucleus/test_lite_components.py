@@ -242,20 +242,12 @@ def lite_run(lite_build: LiteNucleus, tmp_path_factory: pytest.TempPathFactory) 
     return run
 
 
-COMPONENTS = ("Sensors", "Rfid", "Analytics", "Uplink", "HttpIngest")
-CONSOLE_DEFECT = (
-    "the Console's artifact lacks components.rfid and components.sensors, which "
-    "components/console/hardware.py imports at start: cloud/greengrass/artifact.py packs only "
-    "core, gpio and the component's own package (ModuleNotFoundError under recipe-runner)"
-)
+COMPONENTS = ("Sensors", "Rfid", "Analytics", "Uplink", "HttpIngest", "Console")
 
 
 @pytest.mark.parametrize(
     "key",
-    [
-        *COMPONENTS,
-        pytest.param("Console", marks=pytest.mark.xfail(strict=True, reason=CONSOLE_DEFECT)),
-    ],
+    COMPONENTS,
 )
 def test_each_component_runs_until_stopped(lite_run: LiteRun, key: str) -> None:
     name = layout.NAME_PREFIX + key

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from components.core import battery
 from components.sensors.drivers.base import Driver, I2CBus, Sleep
 
 ADDRESSES = tuple(range(0x40, 0x50))
@@ -67,8 +68,14 @@ class Ina219(Driver):
 
     def __init__(self, bus: I2CBus, address: int = 0x40, sleep: Sleep = time.sleep, *,
                  shunt_ohm: float = 0.1, max_expected_a: float = 2.0,
-                 current_lsb_a: float | None = None) -> None:
+                 current_lsb_a: float | None = None, battery_cells: int = 0) -> None:
+        """`battery_cells`: the bus is a pack of that many lithium-ion cells in series (a
+        battery-powered node): each reading adds `battery_pct`, estimated from the bus voltage
+        (components/core/battery.py). 0: no battery."""
         super().__init__(bus, address, sleep)
+        if battery_cells < 0:
+            raise ValueError(f"batteryCells must be >= 0, not {battery_cells}")
+        self.battery_cells = battery_cells
         self.shunt_ohm = shunt_ohm
         self.current_lsb_a = current_lsb_a or current_lsb_for(max_expected_a)
         self.calibration = calibration_value(self.current_lsb_a, shunt_ohm)
@@ -98,4 +105,6 @@ class Ina219(Driver):
         }
         if overflow:
             out["overflow"] = True  # current or power beyond the calibrated range
+        if self.battery_cells:
+            out["battery_pct"] = round(battery.charge_pct(bus_v, self.battery_cells), 1)
         return out

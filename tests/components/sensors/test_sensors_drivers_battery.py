@@ -1,0 +1,29 @@
+"""An INA219 on a battery-powered node reports the pack's estimated charge with each reading,
+against the emulated chip at the register level (edge_sim's bus)."""
+
+import pytest
+
+from components.core import battery
+from components.sensors.config import make_driver
+from edge_sim.hardware.bus import build_bus
+from edge_sim.world import scenario
+
+
+@pytest.mark.parametrize("pct", [12.0, 50.0, 93.0])
+def test_battery_pct_follows_the_bus_voltage_of_the_pack(clock, pct):
+    specs = scenario.load({"chips": [{"chip": "ina219", "address": "0x40", "signals": {
+        "current_a": {"base": 0.2}, "bus_voltage_v": {"base": battery.volts(pct, 3)}}}]})
+    bus = build_bus(specs, clock)
+    drv = make_driver({"driver": "ina219", "address": "0x40", "batteryCells": 3}, bus,
+                      sleep=clock.advance)
+    drv.init()
+    # The bus register has a 4 mV step: the estimate is within a fraction of a percent.
+    assert drv.read()["battery_pct"] == pytest.approx(pct, abs=1.0)
+    plain = make_driver({"driver": "ina219", "address": "0x40"}, bus, sleep=clock.advance)
+    plain.init()
+    assert "battery_pct" not in plain.read()
+
+
+def test_a_negative_cell_count_is_refused():
+    with pytest.raises(ValueError, match="batteryCells"):
+        make_driver({"driver": "ina219", "address": "0x40", "batteryCells": -1}, bus=None)
