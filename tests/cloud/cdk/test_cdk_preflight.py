@@ -12,6 +12,7 @@ from botocore.stub import Stubber
 
 from cloud.cdk import preflight
 from cloud.cdk.suite import NUCLEUS, SHADOW_MANAGER, version_parameters
+from cloud.greengrass.profiles import STREAM_MANAGER
 
 REGION, ACCOUNT = "eu-west-1", "123456789012"
 
@@ -70,7 +71,7 @@ def test_unpublished_versions_are_named_and_refused() -> None:
         "describe_stacks", "ValidationError", "Stack with id Floorline does not exist", 400
     )
     versions = preflight.versions_to_deploy({"UplinkVersion": "9.9.9"}, None)
-    published = {NUCLEUS, SHADOW_MANAGER}  # AWS's own, under account `aws`
+    published = {NUCLEUS, SHADOW_MANAGER, STREAM_MANAGER}  # AWS's own, under account `aws`
     for name, version in sorted(versions.items()):
         arn = preflight.version_arn("aws", REGION, ACCOUNT, name, version)
         assert (":aws:components:" in arn) == (name in published)
