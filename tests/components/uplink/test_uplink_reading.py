@@ -179,13 +179,20 @@ def test_the_tail_of_an_old_backlog_does_not_wait_to_fill(tmp_path):
         lg.close()
 
 
-def test_an_idle_sender_reads_again_as_soon_as_another_process_commits(tmp_path):
-    lg, sender, published = _iot_sender(tmp_path, 0, 20, budget_bytes=512 * 1024, min_records=1)
+def _producer_and_read_count(tmp_path, lg):
+    """Another process's connection to the log, and a list that grows by one per read of
+    `lg` (the sender's connection)."""
     producer = Log.open(tmp_path / "log.db", device="dev-1", budget_bytes=1 << 30,
                         free_floor_bytes=0)
     reads = []
     real_read = lg.read
     lg.read = lambda *a, **k: reads.append(1) or real_read(*a, **k)
+    return producer, reads
+
+
+def test_an_idle_sender_reads_again_as_soon_as_another_process_commits(tmp_path):
+    lg, sender, published = _iot_sender(tmp_path, 0, 20, budget_bytes=512 * 1024, min_records=1)
+    producer, reads = _producer_and_read_count(tmp_path, lg)
     try:
         assert [sender.run_once() for _ in range(4)] == [0, 0, 0, 0]
         assert len(reads) == 1  # the empty log was read once, then left alone
@@ -206,11 +213,7 @@ def test_a_backlog_waiting_to_fill_is_read_again_only_when_it_falls_due_or_grows
     batch to fill, a poll reads the log again only once the backlog's delay has passed, a
     flush is asked for, or another process has committed."""
     lg, sender, published = _iot_sender(tmp_path, 150, 20, budget_bytes=512 * 1024)
-    producer = Log.open(tmp_path / "log.db", device="dev-1", budget_bytes=1 << 30,
-                        free_floor_bytes=0)
-    reads = []
-    real_read = lg.read
-    lg.read = lambda *a, **k: reads.append(1) or real_read(*a, **k)
+    producer, reads = _producer_and_read_count(tmp_path, lg)
     try:
         delay_s = sender.config.current.batchMaxDelaySeconds
         assert [sender.run_once() for _ in range(5)] == [0] * 5
