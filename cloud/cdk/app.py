@@ -1,7 +1,9 @@
 """The CDK app: `python -m cloud.cdk.app` synthesizes; the pinned CDK CLI deploys it.
 
 Context (cdk.json or `-c`): `sites` (comma-separated site ids, one thing group and one Athena
-partition value each) and `fleet` (name prefix of thing groups, role alias, template).
+partition value each; `plant-b:lite` marks a site whose devices run Greengrass nucleus lite, so
+its deployment follows the lite profile of cloud/greengrass/profiles.py) and `fleet` (name
+prefix of thing groups, role alias, template).
 Every synth runs cdk-nag's AwsSolutions checks; a finding that is neither fixed nor
 acknowledged with a reason (nag.py) fails the synth. `main` (what `cdk synth` runs) also
 refuses names CloudFormation would refuse (names.py) and lints the templates it wrote with
@@ -22,6 +24,7 @@ from cdk_nag import AwsSolutionsChecks
 from cloud.cdk import names
 from cloud.cdk.nag import acknowledge_findings
 from cloud.cdk.stack import FloorlineStack
+from cloud.greengrass.profiles import CLASSIC, profile_named
 
 STACK_ID = "Floorline"
 DEFAULT_SITES = ("site-1",)
@@ -32,30 +35,36 @@ FEATURE_FLAGS = {
 }
 
 
-def sites_from_context(value: object) -> tuple[str, ...]:
-    """Context `sites` as given on the command line ("a,b") or in cdk.json (a list)."""
+def sites_from_context(value: object) -> dict[str, str]:
+    """Context `sites` as given on the command line ("a,b:lite") or in cdk.json (a list):
+    each site id with the nucleus profile of its thing group (classic unless `:<profile>`)."""
     if value is None:
-        return DEFAULT_SITES
+        value = DEFAULT_SITES
     items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
-    sites = tuple(str(s).strip() for s in items if str(s).strip())
-    if not sites:
+    plan: dict[str, str] = {}
+    for item in (str(i).strip() for i in items):
+        if not item:
+            continue
+        site, _, nucleus = (part.strip() for part in item.partition(":"))
+        if site in plan:
+            raise ValueError(f"context 'sites' repeats site {site!r}: {value!r}")
+        plan[site] = profile_named(nucleus or CLASSIC).name
+    if not plan:
         raise ValueError(f"context 'sites' names no site: {value!r}")
-    if len(set(sites)) != len(sites):
-        raise ValueError(f"context 'sites' repeats a site: {value!r}")
-    return sites
+    return plan
 
 
 def build_app(
     *,
     rules: Iterable[Any],
-    sites: Sequence[str] | None = None,
+    sites: Sequence[str] | None = None,  # entries as in the `sites` context
     outdir: str | None = None,
     context: dict[str, Any] | None = None,
 ) -> tuple[cdk.App, FloorlineStack]:
     app = cdk.App(outdir=outdir, context={**FEATURE_FLAGS, **(context or {})})
-    chosen = tuple(sites) if sites else sites_from_context(app.node.try_get_context("sites"))
+    chosen = sites_from_context(sites or app.node.try_get_context("sites"))
     fleet = app.node.try_get_context("fleet") or "floorline"
-    names.check(fleet, chosen)  # NameRejected before any construct exists
+    names.check(fleet, list(chosen))  # NameRejected before any construct exists
     stack = FloorlineStack(
         app,
         STACK_ID,

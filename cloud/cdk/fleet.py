@@ -3,14 +3,15 @@
 - the core-device IoT policy (iot_policy.py) and the token-exchange role + role alias;
 - a fleet thing group with one child group per site;
 - one Greengrass deployment per site group (suite.py): each component version a stack
-  parameter, the site's `siteId` and the stack's stream merged into the components' config;
+  parameter, the site's `siteId` and the stack's stream merged into the components' config,
+  shaped by the site's nucleus profile (classic or lite, cloud/greengrass/profiles.py);
 - fleet provisioning by claim (provisioning.py).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Final
 
 import aws_cdk as cdk
@@ -32,7 +33,7 @@ from cloud.cdk.suite import (
     site_merge,
     version_parameters,
 )
-from cloud.greengrass.profiles import STREAM_MANAGER
+from cloud.greengrass.profiles import PROFILES, STREAM_MANAGER
 from components.core import topics
 
 SEMVER_PATTERN: Final = r"^\d+\.\d+\.\d+$"
@@ -52,7 +53,7 @@ class Fleet(Construct):
         construct_id: str,
         *,
         fleet: str,
-        sites: Sequence[str],
+        sites: Mapping[str, str],  # site id -> nucleus profile of its devices
         stream: kinesis.IStream,
         key: kms.IKey,
     ) -> None:
@@ -150,7 +151,7 @@ class Fleet(Construct):
             self,
             "Provisioning",
             fleet=fleet,
-            sites=sites,
+            sites=list(sites),
             core_policy=self.core_policy,
             site_groups=list(self.site_groups.values()),
         )
@@ -165,9 +166,10 @@ class Fleet(Construct):
         )
 
     def _site_deployments(
-        self, sites: Sequence[str], stream: kinesis.IStream
+        self, sites: Mapping[str, str], stream: kinesis.IStream
     ) -> dict[str, greengrass.CfnDeployment]:
-        """One deployment per site group: same versions, the site's own configuration."""
+        """One deployment per site group: same versions, the site's own configuration, only
+        the components its nucleus can run."""
         stack = cdk.Stack.of(self)
         spec = greengrass.CfnDeployment.ComponentDeploymentSpecificationProperty
         update = greengrass.CfnDeployment.ComponentConfigurationUpdateProperty
@@ -183,7 +185,8 @@ class Fleet(Construct):
             **versions, NUCLEUS: nucleus, SHADOW_MANAGER: shadows, STREAM_MANAGER: stream_manager
         }
         deployments = {}
-        for site in sites:
+        for site, profile_name in sites.items():
+            profile = PROFILES[profile_name]
             specs = {
                 NUCLEUS: spec(component_version=nucleus.value_as_string),
                 STREAM_MANAGER: spec(component_version=stream_manager.value_as_string),
@@ -192,8 +195,9 @@ class Fleet(Construct):
                     configuration_update=update(merge=stack.to_json_string(shadow_manager_merge())),
                 ),
             }
+            specs = {k: v for k, v in specs.items() if not k.startswith(profile.refused_prefixes)}
             for c in components:
-                merge = site_merge(c, site=site, stream_name=stream.stream_name)
+                merge = site_merge(c, site=site, stream_name=stream.stream_name, profile=profile)
                 specs[c.name] = spec(
                     component_version=versions[c.name].value_as_string,
                     configuration_update=update(merge=stack.to_json_string(merge))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -16,6 +16,7 @@ from cloud.cdk.fleet import Fleet
 from cloud.cdk.ingest import Ingest
 from cloud.cdk.lake import Lake
 from cloud.cdk.topic_rules import republish_topic_patterns, rules_to_cfn
+from cloud.greengrass.profiles import CLASSIC
 
 # Shared with cloud/rules/definitions.py (the state rule's SELECT produces these attributes;
 # its actions name these logical targets). Tests check both sides agree.
@@ -33,7 +34,7 @@ class FloorlineStack(cdk.Stack):
         scope: Construct,
         construct_id: str,
         *,
-        sites: Sequence[str],
+        sites: Sequence[str] | Mapping[str, str],  # site ids, or site id -> nucleus profile
         rules: Iterable[Any],
         fleet: str = "floorline",
         **kwargs: Any,
@@ -47,7 +48,8 @@ class FloorlineStack(cdk.Stack):
             enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        self.lake = Lake(self, "Lake", key=self.key, sites=sites)
+        plan = dict(sites) if isinstance(sites, Mapping) else dict.fromkeys(sites, CLASSIC)
+        self.lake = Lake(self, "Lake", key=self.key, sites=list(plan))
         self.ingest = Ingest(self, "Ingest", key=self.key, lake=self.lake)
 
         self.state_table = dynamodb.Table(
@@ -116,7 +118,7 @@ class FloorlineStack(cdk.Stack):
             rule.node.add_dependency(self.rules_role)
 
         self.fleet = Fleet(
-            self, "Fleet", fleet=fleet, sites=sites, stream=self.ingest.stream, key=self.key
+            self, "Fleet", fleet=fleet, sites=plan, stream=self.ingest.stream, key=self.key
         )
 
         outputs = {

@@ -8,6 +8,8 @@ here. Per site the deployment merges:
   the group of its site by provisioning;
 - `kinesisStreamName` (the stack's stream) into every component that has the key;
 - ShadowManager's sync of the uplink's named shadow (components/core/topics.SHADOW_NAME).
+A site of nucleus lite devices gets no AWS plugin component (nucleus, Stream Manager,
+ShadowManager) and the uplink keys its profile forces (cloud/greengrass/profiles.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from cloud.greengrass import recipe
-from cloud.greengrass.profiles import STREAM_MANAGER
+from cloud.greengrass.profiles import (
+    CLASSIC,
+    PROFILES,
+    STREAM_MANAGER,
+    UPLINK,
+    NucleusProfile,
+    uplink_forced,
+)
 from cloud.greengrass.project import component_sources
 from components.core import topics
 
@@ -83,13 +92,22 @@ def version_parameters(root: Path = REPO_ROOT) -> list[VersionParameter]:
     return out
 
 
-def site_merge(component: SuiteComponent, *, site: str, stream_name: str) -> dict[str, Any]:
-    """Configuration merged into one component at one site ({} when it takes neither key)."""
+def site_merge(
+    component: SuiteComponent,
+    *,
+    site: str,
+    stream_name: str,
+    profile: NucleusProfile = PROFILES[CLASSIC],
+) -> dict[str, Any]:
+    """Configuration merged into one component at one site ({} when it takes none of the keys):
+    the site's keys, and for the uplink what the site's nucleus profile forces."""
     merge: dict[str, Any] = {}
     if SITE_KEY in component.default_configuration:
         merge[SITE_KEY] = site
     if STREAM_KEY in component.default_configuration:
         merge[STREAM_KEY] = stream_name
+    if component.name == UPLINK:
+        merge.update(uplink_forced(profile, {**component.default_configuration, **merge}))
     return merge
 
 

@@ -40,11 +40,11 @@ from botocore.validate import validate_parameters
 from cloud.greengrass import layout, recipe
 from cloud.greengrass.profiles import (
     CLASSIC,
-    PROFILES,
     STREAM_MANAGER,
     UPLINK,
     NucleusProfile,
-    uplink_settings,
+    profile_named,
+    uplink_forced,
 )
 from cloud.greengrass.project import ProjectError, component_sources
 from cloud.greengrass.specs import component_spec
@@ -188,9 +188,10 @@ def load_site(
     if not _SITE.match(site):
         raise SiteFileError(f"{where}: site {site!r} must be 1-128 of A-Z a-z 0-9 _ : -")
     nucleus = str(data.get("nucleus", CLASSIC))
-    if nucleus not in PROFILES:
-        raise SiteFileError(f"{where}: nucleus {nucleus!r} must be one of {sorted(PROFILES)}")
-    profile = PROFILES[nucleus]
+    try:
+        profile = profile_named(nucleus)
+    except ValueError as exc:
+        raise SiteFileError(f"{where}: {exc}") from None
     defaults = floorline_defaults(root) if defaults is None else defaults
     specs = floorline_specs(root) if specs is None else specs
     components: dict[str, ComponentDeployment] = {}
@@ -282,8 +283,7 @@ def _uplink_for_profile(
             raise SiteFileError(
                 f"{where}: on nucleus {profile.name} the uplink's {key} is at most {maximum}"
             )
-    settled = uplink_settings(profile, {**defaults, **merge})
-    return {**merge, **{k: settled[k] for k in (*profile.uplink_merge, *profile.uplink_maxima)}}
+    return {**merge, **uplink_forced(profile, {**defaults, **merge})}
 
 
 def thing_group_arn(partition: str, region: str, account: str, thing_group: str) -> str:

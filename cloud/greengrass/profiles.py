@@ -1,6 +1,7 @@
-"""The nucleus profiles a thing group's deployment follows (`nucleus:` in a site file): what the
-classic nucleus and nucleus lite can run, and how the uplink is set up for each. Used by the
-deploy command (deploy.py) and by edge_sim's fleet (`edge_sim run --nucleus lite`)."""
+"""The nucleus profiles a thing group's deployment follows (`nucleus:` in a site file, a
+`site:lite` entry in the CDK app's `sites`): what the classic nucleus and nucleus lite can run,
+and how the uplink is set up for each. Used by the deploy command (deploy.py), the CDK stack's
+site deployments (cloud/cdk/fleet.py) and edge_sim's fleet (`edge_sim run --nucleus lite`)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,14 @@ PROFILES: dict[str, NucleusProfile] = {
 }
 
 
+def profile_named(name: str) -> NucleusProfile:
+    """The profile called `name`; ValueError naming the known ones otherwise."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"nucleus {name!r} must be one of {sorted(PROFILES)}") from None
+
+
 def uplink_settings(profile: NucleusProfile, config: Mapping[str, Any]) -> dict[str, Any]:
     """`config` (the uplink's) with what the profile forces and its maxima applied."""
     out = {**config, **profile.uplink_merge}
@@ -48,3 +57,10 @@ def uplink_settings(profile: NucleusProfile, config: Mapping[str, Any]) -> dict[
         if not isinstance(value, int) or value > maximum:
             out[key] = maximum
     return out
+
+
+def uplink_forced(profile: NucleusProfile, config: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the uplink keys the profile sets, as they settle over `config` (the uplink's
+    defaults with any site merge): what a deployment must merge into the uplink."""
+    settled = uplink_settings(profile, config)
+    return {k: settled[k] for k in (*profile.uplink_merge, *profile.uplink_maxima)}

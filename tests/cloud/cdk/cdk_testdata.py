@@ -50,6 +50,9 @@ PLACEHOLDER_RULES: list[dict[str, Any]] = [
 ]
 
 SITES = ("plant-a", "plant-b")
+# plant-b's devices run nucleus lite: the `sites` context entry `plant-b:lite`.
+LITE_SITES = frozenset({"plant-b"})
+SITE_ENTRIES = tuple(f"{s}:lite" if s in LITE_SITES else s for s in SITES)
 
 
 def rule_definitions() -> list[Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cdk_testdata import SITES, rule_definitions
+from cdk_testdata import SITE_ENTRIES, rule_definitions
 
 from cloud.cdk._node import ensure_jsii_node
 
@@ -43,7 +43,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     from cloud.cdk.app import build_app
 
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app, stack = build_app(rules=rule_definitions(), sites=SITES, outdir=str(outdir))
+    app, stack = build_app(rules=rule_definitions(), sites=SITE_ENTRIES, outdir=str(outdir))
     app.synth()  # runs cdk-nag AwsSolutions and CDK's CloudFormation validation; raises on findings
     template = json.loads((outdir / "Floorline.template.json").read_text())
     report = json.loads((outdir / "validation-report.json").read_text())

@@ -16,20 +16,32 @@ from cloud.cdk.suite import (
     shadow_manager_merge,
     site_merge,
 )
+from cloud.greengrass.profiles import LITE, PROFILES, UPLINK
 from components.core import topics
 from components.core.topics import TopicError
 
 
 def test_sites_from_command_line_and_cdk_json() -> None:
-    assert sites_from_context("plant-a, plant-b") == ("plant-a", "plant-b")
-    assert sites_from_context(["plant-a"]) == ("plant-a",)
-    assert sites_from_context(None) == DEFAULT_SITES
+    assert sites_from_context("plant-a, plant-b") == {"plant-a": "classic", "plant-b": "classic"}
+    assert sites_from_context(["plant-a"]) == {"plant-a": "classic"}
+    assert sites_from_context(None) == dict.fromkeys(DEFAULT_SITES, "classic")
 
 
-@pytest.mark.parametrize("bad", ["", " , ", [], ["a", "a"], "a,b,a"])
+def test_a_site_entry_names_the_nucleus_profile_of_its_devices() -> None:
+    plan = sites_from_context("plant-a, plant-b:lite,plant-c : classic")
+    assert plan == {"plant-a": "classic", "plant-b": "lite", "plant-c": "classic"}
+    assert list(plan) == ["plant-a", "plant-b", "plant-c"]  # order kept: it names resources
+
+
+@pytest.mark.parametrize("bad", ["", " , ", [], ["a", "a"], "a,b,a", "a,a:lite"])
 def test_empty_or_repeated_sites_are_rejected(bad: object) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="names no site|repeats site"):
         sites_from_context(bad)
+
+
+def test_an_unknown_nucleus_profile_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(ValueError, match=r"nucleus 'tiny' must be one of \['classic', 'lite'\]"):
+        sites_from_context("plant-a:tiny")
 
 
 @pytest.mark.parametrize("bad", ["a/b", "plant a", "+", "#", "x" * 200])
@@ -56,6 +68,22 @@ def test_site_configuration_goes_only_where_the_recipe_has_the_key() -> None:
         assert (STREAM_KEY in merge) == (STREAM_KEY in c.default_configuration)
     uplink = site_merge(by_name["com.floorline.Uplink"], site="plant-a", stream_name="raw")
     assert uplink == {SITE_KEY: "plant-a", STREAM_KEY: "raw"}
+
+
+def test_a_lite_site_sets_the_uplink_for_nucleus_lite_and_nothing_else() -> None:
+    lite = PROFILES[LITE]
+    for c in device_components():
+        classic = site_merge(c, site="plant-b", stream_name="raw")
+        merge = site_merge(c, site="plant-b", stream_name="raw", profile=lite)
+        if c.name != UPLINK:
+            assert merge == classic
+            continue
+        limit = lite.uplink_maxima["iotMaxMessageBytes"]
+        assert merge == {
+            **classic,
+            "useKinesis": False,
+            "iotMaxMessageBytes": min(c.default_configuration["iotMaxMessageBytes"], limit),
+        }
 
 
 def test_shadow_manager_syncs_the_uplinks_named_shadow_only() -> None:

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from cdk_testdata import SITES, rule_definitions
+from cdk_testdata import LITE_SITES, SITES, rule_definitions
 from iot_policy_oracle import allowed
 
 from cloud.cdk import columns, fleet, iot_policy, provisioning, suite
 from cloud.cdk.ingest import DATA_PREFIX
 from cloud.cdk.topic_rules import republish_topic_patterns
-from cloud.greengrass.profiles import STREAM_MANAGER
+from cloud.greengrass.profiles import CLASSIC, LITE, PROFILES, STREAM_MANAGER, UPLINK
 
 PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012"}
 
@@ -331,18 +331,29 @@ def test_thing_groups_and_one_deployment_per_site(synth) -> None:
         props = dep["Properties"]
         assert props["DeploymentPolicies"]["FailureHandlingPolicy"] == "ROLLBACK"
         comps = props["Components"]
+        profile = PROFILES[LITE if site in LITE_SITES else CLASSIC]
         for c in suite.device_components():
             assert comps[c.name]["ComponentVersion"] == {"Ref": c.parameter_id}
             assert params[c.parameter_id]["AllowedPattern"] == fleet.SEMVER_PATTERN
             merge = comps[c.name].get("ConfigurationUpdate", {}).get("Merge")
-            expected = suite.site_merge(c, site=site, stream_name=f"<{stream_id}>")
+            expected = suite.site_merge(c, site=site, stream_name=f"<{stream_id}>", profile=profile)
             assert (json.loads(resolve(merge)) if merge else {}) == expected
+        if site in LITE_SITES:
+            # Nucleus lite runs generic components only; the uplink sends raw readings to IoT
+            # Core in batches that fit lite's IPC message.
+            assert sorted(comps) == sorted(c.name for c in suite.device_components())
+            uplink = json.loads(resolve(comps[UPLINK]["ConfigurationUpdate"]["Merge"]))
+            assert uplink["useKinesis"] is False
+            assert uplink["iotMaxMessageBytes"] <= profile.uplink_maxima["iotMaxMessageBytes"]
+            continue
         assert comps[suite.NUCLEUS] == {"ComponentVersion": {"Ref": "NucleusVersion"}}
         # The classic profile brings Stream Manager (the uplink's recipe no longer does).
         assert comps[STREAM_MANAGER] == {"ComponentVersion": {"Ref": "StreamManagerVersion"}}
         shadow = comps[suite.SHADOW_MANAGER]
         assert json.loads(shadow["ConfigurationUpdate"]["Merge"]) == suite.shadow_manager_merge()
-
+        assert "useKinesis" not in json.loads(
+            resolve(comps[UPLINK]["ConfigurationUpdate"]["Merge"])
+        )
 
 def test_fleet_provisioning_template_and_claim_policy(synth) -> None:
     tpl = synth.only("AWS::IoT::ProvisioningTemplate")["Properties"]
