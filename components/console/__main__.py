@@ -52,7 +52,7 @@ from components.core.envelope import CLASSES
 from components.core.ipc import thing_name
 from components.core.stopping import Stop
 from components.core.tls import TlsConfigError
-from components.gpio import status as led
+from components.lib.gpio import status as led
 from components.rfid.config import MODELS as RFID_MODELS
 from components.rfid.config import VARIANTS as RFID_VARIANTS
 
