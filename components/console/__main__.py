@@ -52,9 +52,9 @@ from components.core.envelope import CLASSES
 from components.core.ipc import thing_name
 from components.core.stopping import Stop
 from components.core.tls import TlsConfigError
+from components.lib.frames.models import MODELS as RFID_MODELS
+from components.lib.frames.models import VARIANTS as RFID_VARIANTS
 from components.lib.gpio import status as led
-from components.rfid.config import MODELS as RFID_MODELS
-from components.rfid.config import VARIANTS as RFID_VARIANTS
 
 log = logging.getLogger("floorline.console")
 
