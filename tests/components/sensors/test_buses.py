@@ -8,7 +8,7 @@ from gpiozero.pins.mock import MockFactory
 
 from components.core import buses
 from components.core.clock import ManualClock
-from components.sensors.drivers.sht3x import Sht3x
+from components.lib.drivers.sht3x import Sht3x
 from edge_sim.hardware.bus import ENV_SIM_SCENARIO, SimBus
 
 
