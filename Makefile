@@ -43,6 +43,7 @@ test-device: venv device-image
 lint: venv
 	$(BIN)/ruff check components edge_sim cloud tests bench
 	$(BIN)/mypy components/core
+	$(BIN)/lint-imports --no-logo
 
 bench: venv
 	$(BIN)/python -m bench $(if $(NAB_DIR),--nab $(NAB_DIR),)

@@ -25,6 +25,7 @@ from components.console import config as console_config
 from components.console import export, status, verify
 from components.core.clock import ManualClock
 from components.core.log import Log
+from components.lib import export as export_format
 
 T = TypeVar("T")
 WEEK_RECORDS = 7 * 24 * 3600 * 10
@@ -74,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
                     scope="all"))
             n = result.manifest["records"]
             size = sum(f["bytes"] for f in result.manifest["files"])
-            count, read_s = timed(lambda r=result: sum(1 for _ in export.read_export(r.folder)))
+            count, read_s = timed(
+                lambda r=result: sum(1 for _ in export_format.read_export(r.folder))
+            )
             assert count == n
             rows += [
                 {"figure": f"export {fmt}", "value": n / write_s, "unit": "records/s",

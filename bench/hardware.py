@@ -26,12 +26,12 @@ from rich.table import Table  # noqa: E402
 
 from bench.report import emit  # noqa: E402
 from components.core.clock import ManualClock, SystemClock  # noqa: E402
-from components.sensors.drivers import ads1115, adxl345, bme280, ina219, sht3x  # noqa: E402
-from components.sensors.drivers.ads1115 import Ads1115  # noqa: E402
-from components.sensors.drivers.adxl345 import Adxl345  # noqa: E402
-from components.sensors.drivers.bme280 import Bme280  # noqa: E402
-from components.sensors.drivers.ina219 import Ina219  # noqa: E402
-from components.sensors.drivers.sht3x import Sht3x  # noqa: E402
+from components.lib.drivers import ads1115, adxl345, bme280, ina219, sht3x  # noqa: E402
+from components.lib.drivers.ads1115 import Ads1115  # noqa: E402
+from components.lib.drivers.adxl345 import Adxl345  # noqa: E402
+from components.lib.drivers.bme280 import Bme280  # noqa: E402
+from components.lib.drivers.ina219 import Ina219  # noqa: E402
+from components.lib.drivers.sht3x import Sht3x  # noqa: E402
 from edge_sim.hardware.bus import SimBus, build_bus  # noqa: E402
 from edge_sim.hardware.chips.bme280 import DEFAULT_CAL  # noqa: E402
 from edge_sim.world import scenario  # noqa: E402

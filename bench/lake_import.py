@@ -31,7 +31,7 @@ from pathlib import Path
 from rich.console import Console
 from cloud.lake.__main__ import _import
 from cloud.lake.store import Lake
-import components.console.export, pyarrow.parquet  # loaded by the import: in the baseline
+import components.lib.export, pyarrow.parquet  # loaded by the import: in the baseline
 from components.core.clock import SystemClock
 
 def status(key):

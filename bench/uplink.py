@@ -71,7 +71,7 @@ def cost(messages: Sequence[tuple[str, bytes]], readings: int) -> dict[str, floa
 
 def bme280_samples(seconds: int, seed: int = 3) -> list[tuple[int, dict[str, float]]]:
     """(wall_ms, reading) at 1 Hz from the real driver on the emulated chip (world signals)."""
-    from components.sensors.drivers.bme280 import Bme280
+    from components.lib.drivers.bme280 import Bme280
     from edge_sim.hardware.bus import SimBus
     from edge_sim.hardware.chips import Bme280Model
     from edge_sim.world.scenario import chip_world

@@ -3,7 +3,7 @@
 Ten sensors at 1 Hz and one ADXL345, with values from edge_sim/world signals rounded to each
 chip's resolution (the figures a Pi would log once drivers round, see bench/uplink.py (a)).
 The ADXL345 driver reads its FIFO at 400 Hz x 3 axes and logs one vibration summary per
-0.25 s window (components/sensors/drivers/adxl345.py), so it adds 4 raw records/s.
+0.25 s window (components/lib/drivers/adxl345.py), so it adds 4 raw records/s.
 Alongside the raw readings: one aggregate per stream per minute and sensor health every 5 min,
 the classes that travel over IoT Core when raw goes to Kinesis.
 """

@@ -28,6 +28,7 @@ from cloud import import_graph
 from cloud.greengrass import layout
 from cloud.greengrass import recipe as gg_recipe
 from cloud.greengrass.build import BuiltComponent
+from edge_sim.hardware.registration import register_buses
 from edge_sim.nucleus.config_store import ConfigStore
 from edge_sim.nucleus.device_root import GreengrassRoot, Prepared, Running, start, stop
 from edge_sim.nucleus.ipc_server import NucleusServer
@@ -59,6 +60,7 @@ def emulated_hardware(host_folder: Path, folder: str, venvs: list[Path]) -> dict
     for venv in venvs:
         for site in venv.glob("lib/python3*/site-packages"):
             (site / "floorline-emulated-hardware.pth").write_text(folder + "\n")
+            register_buses(site)
     return {
         "FLOORLINE_I2C_BUS": "sim",
         "FLOORLINE_SIM_SCENARIO": f"{folder}/scenario.json",

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cloud.mqtt import wire
 from components.core import batch, topics
-from components.core import mqtt_wire as wire
 from components.core.envelope import Record
 
 log = logging.getLogger("edge_sim.load")

@@ -32,9 +32,6 @@ from cloud.greengrass.project import ProjectError, device_requirements, python_v
 ZIP_EPOCH: Final = (1980, 1, 1, 0, 0, 0)
 FILE_MODE: Final = 0o100644  # regular file, rw-r--r--
 COMPRESS_LEVEL: Final = 9
-# Only edge_sim's emulated buses import edge_sim, and edge_sim puts itself on the path of the
-# components it runs; a device never selects them.
-PROVIDED_BY_HOST: Final = ("edge_sim",)
 _EXCLUDED_SUFFIXES: Final = (".pyc", ".pyo", ".md")
 _EXCLUDED_NAMES: Final = frozenset({"__pycache__", "conftest.py"})
 
@@ -68,9 +65,7 @@ def code_closure(root: Path, package: str) -> import_graph.Closure:
             f"{root / 'components' / package}: no __main__.py for component '{package}'"
         )
     try:
-        return import_graph.closure(
-            root, [run_module(package)], ("components",), provided=PROVIDED_BY_HOST
-        )
+        return import_graph.closure(root, [run_module(package)], ("components",))
     except import_graph.ImportNotFound as exc:
         raise ComponentSourceMissing(f"component '{package}': {exc}") from exc
 

@@ -84,7 +84,7 @@ def _import(
     """The export is verified to its end (manifest, hashes, devices, every record, counts)
     before a single row is written, then read again and written in chunks: constant memory.
     Exit 2 for an export refused (nothing written)."""
-    from components.console.export import ExportInvalid, load_manifest, read_export
+    from components.lib.export import ExportInvalid, load_manifest, read_export
 
     err = Console(stderr=True)
     try:

@@ -7,7 +7,7 @@ each PUBACK on its own; measured in load mode at 5,000 messages/s, paho and TLS 
 holds, every PUBLISH in it is handled, then their PUBACKs leave in one write: still after the
 handlers ran (at least once), fewer system calls and TLS records.
 
-MQTT 3.1.1, clean session, QoS up to 1 (`components/core/mqtt_wire.py` holds the packets).
+MQTT 3.1.1, clean session, QoS up to 1 (`cloud/mqtt/wire.py` holds the packets).
 A lost connection is retried (1 s doubling to 30 s) and the subscriptions renewed; what the
 broker delivered meanwhile to the old session is gone, as with any clean-session client.
 `publish` is for the message callback (the bridge's republish action): it writes on this
@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from components.core import mqtt_wire as wire
+from cloud.mqtt import wire
 
 log = logging.getLogger(__name__)
 

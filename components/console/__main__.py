@@ -52,9 +52,10 @@ from components.core.envelope import CLASSES
 from components.core.ipc import thing_name
 from components.core.stopping import Stop
 from components.core.tls import TlsConfigError
-from components.gpio import status as led
-from components.rfid.config import MODELS as RFID_MODELS
-from components.rfid.config import VARIANTS as RFID_VARIANTS
+from components.lib import export as export_format
+from components.lib.frames.models import MODELS as RFID_MODELS
+from components.lib.frames.models import VARIANTS as RFID_VARIANTS
+from components.lib.gpio import status as led
 
 log = logging.getLogger("floorline.console")
 
@@ -91,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     ex = buf.add_parser("export", parents=[common],
                         help="copy the backlog to a folder (USB stick) with a manifest")
     ex.add_argument("--to", required=True, help="destination folder")
-    ex.add_argument("--format", choices=export.FORMATS, default="parquet")
+    ex.add_argument("--format", choices=export_format.FORMATS, default="parquet")
     ex.add_argument("--all", action="store_true",
                     help="every record held, not only those the uplink has not acknowledged")
 
@@ -262,7 +263,7 @@ def _buffer_export(args: argparse.Namespace, cfg: Config, clock: Clock, out: Con
             )
             bar.update(task, completed=result.manifest["records"],
                        total=max(result.manifest["records"], 1))
-    except export.ExportError as exc:
+    except export_format.ExportError as exc:
         out.print(f"[bold red]FAIL[/] {exc}")
         return EXIT_CANNOT_RUN
     finally:

@@ -23,7 +23,7 @@ from components.console.system import (
 )
 from components.core.config import Config
 from components.core.ipc import SOCKET_ENV, TOKEN_ENV
-from components.gpio.status import log_out_of_room, refused_records
+from components.lib.gpio.status import log_out_of_room, refused_records
 
 SERIAL_PATTERNS = ("/dev/ttyUSB*", "/dev/ttyACM*", "/dev/ttyAMA*", "/dev/serial0", "/dev/ttyS0")
 RESTART = "sudo systemctl restart greengrass"

@@ -8,14 +8,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.rfid.config import MODELS, VARIANTS
-from components.rfid.frames.base import TagRead
-from components.rfid.frames.id12 import Id12Decoder
-from components.rfid.frames.rdm6300 import Rdm6300Decoder
-from components.rfid.frames.uhf_m100 import UhfM100Decoder, single_poll_command
-from components.sensors.config import DRIVERS, make_driver
-from components.sensors.drivers.base import Driver, I2CBus, SensorError
-from components.sensors.scan import SCAN_RANGE, scan
+from components.lib.drivers.base import Driver, I2CBus, SensorError
+from components.lib.drivers.registry import DRIVERS, make_driver
+from components.lib.drivers.scan import SCAN_RANGE, scan
+from components.lib.frames.base import TagRead
+from components.lib.frames.id12 import Id12Decoder
+from components.lib.frames.models import MODELS, VARIANTS
+from components.lib.frames.rdm6300 import Rdm6300Decoder
+from components.lib.frames.uhf_m100 import UhfM100Decoder, single_poll_command
 
 Sleep = Callable[[float], None]
 

@@ -24,7 +24,7 @@ from components.core import component_state as cs
 from components.core.clock import BUILD_EPOCH_MS, Clock
 from components.core.config import Config
 from components.core.envelope import CLASSES, DRAIN_ORDER
-from components.gpio import status as ledmod
+from components.lib.gpio import status as ledmod
 
 # Classes written straight from a sensor or reader (the others are derived or reports).
 SOURCE_CLASSES = ("raw", "event")

@@ -1,25 +1,26 @@
 """Bus selection, the gpiozero pin-factory idea applied to I2C and serial.
 
-- I2C: a real `smbus2.SMBus(n)` on a Pi; edge_sim's emulated bus when the configuration says
-  "sim" or the environment sets FLOORLINE_I2C_BUS=sim (the environment wins, so the same
-  recipe configuration runs unchanged in edge_sim). The emulated chips come from the scenario
-  file named by FLOORLINE_SIM_SCENARIO.
+- I2C: a real `smbus2.SMBus(n)` on a Pi; any other bus by name from the `floorline.buses`
+  entry-point group (as gpiozero finds pin factories in `gpiozero_pin_factories`). edge_sim
+  registers "sim", its emulated bus; a device has no such package installed, so device code
+  never imports the simulator. The environment's FLOORLINE_I2C_BUS wins over the
+  configuration, so the same recipe configuration runs unchanged in edge_sim.
 - Serial: always `serial.serial_for_url`, so a device path, a pty and `socket://` all work.
 - GPIO: gpiozero pin factories; "mock" gives MockFactory with PWM-capable pins.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
+from importlib.metadata import entry_points
 from typing import Any
 
 ENV_I2C_BUS = "FLOORLINE_I2C_BUS"
-ENV_SIM_SCENARIO = "FLOORLINE_SIM_SCENARIO"
 ENV_GPIO_FACTORY = "GPIOZERO_PIN_FACTORY"  # gpiozero's own variable
-SIM = "sim"
+# Entry points in this group are callables `(clock, env) -> bus` returning an
+# smbus2.SMBus-compatible object; the entry's name is what FLOORLINE_I2C_BUS or i2cBus selects.
+BUS_GROUP = "floorline.buses"
 
 
 class BusConfigError(ValueError):
@@ -27,45 +28,43 @@ class BusConfigError(ValueError):
 
 
 def i2c_choice(configured: int | str | None, env: Mapping[str, str] | None = None) -> int | str:
-    """The bus to open: the environment's choice, else the configured one, else bus 1."""
+    """The bus to open: the environment's choice, else the configured one, else bus 1. A
+    number is an adapter; any other string names a registered bus."""
     env = os.environ if env is None else env
     choice: int | str | None = env.get(ENV_I2C_BUS) or configured
     if choice is None or choice == "":
         return 1
-    if isinstance(choice, str) and choice != SIM:
+    if isinstance(choice, str):
         try:
             return int(choice, 0)
         except ValueError:
-            raise BusConfigError(f"I2C bus {choice!r} is neither a number nor 'sim'") from None
+            return choice
     return choice
 
 
-def load_scenario(path: str | os.PathLike[str]) -> dict[str, Any]:
-    text = Path(path).read_text()
-    if str(path).endswith((".yaml", ".yml")):
-        import yaml
-
-        return dict(yaml.safe_load(text))
-    return dict(json.loads(text))
+def registered_buses() -> list[str]:
+    """The names of the buses installed packages register (none on a device)."""
+    return sorted({ep.name for ep in entry_points(group=BUS_GROUP)})
 
 
-def open_i2c(configured: int | str | None = None, *, clock: Any = None,
-             scenario: Mapping[str, Any] | None = None,
-             env: Mapping[str, str] | None = None) -> Any:
+def open_i2c(
+    configured: int | str | None = None, *, clock: Any = None, env: Mapping[str, str] | None = None
+) -> Any:
     """An smbus2.SMBus-compatible bus."""
     env = os.environ if env is None else env
     choice = i2c_choice(configured, env)
-    if choice == SIM:
-        from edge_sim.hardware.bus import build_bus
-        from edge_sim.world.scenario import load
-
-        if scenario is None:
-            path = env.get(ENV_SIM_SCENARIO)
-            scenario = load_scenario(path) if path else {"chips": []}
-        return build_bus(load(scenario), clock)
+    if isinstance(choice, str):
+        for ep in entry_points(group=BUS_GROUP):
+            if ep.name == choice:
+                return ep.load()(clock, env)
+        installed = ", ".join(registered_buses()) or "none"
+        raise BusConfigError(
+            f"I2C bus {choice!r} is neither a number nor a registered bus "
+            f"(entry points {BUS_GROUP!r} installed here: {installed})"
+        )
     from smbus2 import SMBus
 
-    return SMBus(int(choice))
+    return SMBus(choice)
 
 
 def open_serial(url: str, baudrate: int, timeout_s: float = 0.1) -> Any:

@@ -1,5 +1,5 @@
 """The `rfid` component's configuration (recipes/Rfid.yaml's DefaultConfiguration is checked
-against this Spec) and the reader models it knows."""
+against this Spec); the reader models it knows are components/lib/frames/models.py's."""
 
 from __future__ import annotations
 
@@ -8,16 +8,8 @@ from typing import Any
 
 from components.core.config import Key, Spec
 from components.core.log_config import LOG_KEYS
-from components.rfid.frames import id12, rdm6300, uhf_m100
+from components.lib.frames.models import MODELS, VARIANTS
 
-# model -> (frame protocol, default baud rate). ID-2LA/12LA/20LA share one frame format.
-MODELS = {
-    "rdm6300": ("rdm6300", rdm6300.BAUD),
-    "id12la": ("id12", id12.BAUD),
-    "id20la": ("id12", id12.BAUD),
-    "uhf_m100": ("uhf_m100", uhf_m100.BAUD),
-}
-VARIANTS = {"m100": uhf_m100.M100, "r200": uhf_m100.R200}
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
 

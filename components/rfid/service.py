@@ -12,11 +12,12 @@ from components.core.clock import Clock
 from components.core.config import Config
 from components.core.live import LivePublisher
 from components.core.log import BudgetExceeded, Log, NewRecord
-from components.rfid.config import MODELS, VARIANTS, reader_baud, reader_name
-from components.rfid.frames import uhf_m100
-from components.rfid.frames.id12 import Id12Decoder
-from components.rfid.frames.rdm6300 import Rdm6300Decoder
-from components.rfid.frames.uhf_m100 import UhfM100Decoder
+from components.lib.frames import uhf_m100
+from components.lib.frames.id12 import Id12Decoder
+from components.lib.frames.models import MODELS, VARIANTS
+from components.lib.frames.rdm6300 import Rdm6300Decoder
+from components.lib.frames.uhf_m100 import UhfM100Decoder
+from components.rfid.config import reader_baud, reader_name
 from components.rfid.presence import PresenceEvent, PresenceTracker
 
 log = logging.getLogger("floorline.rfid")

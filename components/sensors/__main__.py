@@ -26,8 +26,9 @@ from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.live import LivePublisher
 from components.core.log_config import open_log
 from components.core.stopping import Stop
-from components.sensors.config import SPEC, chip_address
-from components.sensors.scan import scan
+from components.lib.drivers.registry import chip_address
+from components.lib.drivers.scan import scan
+from components.sensors.config import SPEC
 from components.sensors.service import SensorService
 
 log = logging.getLogger("floorline.sensors")

@@ -1,29 +1,17 @@
 """The `sensors` component's configuration (recipes/Sensors.yaml's DefaultConfiguration is
-checked against this Spec) and the drivers it names."""
+checked against this Spec); the drivers it names are components/lib/drivers/registry.py's."""
 
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
 from typing import Any
 
 from components.core.config import Key, Spec
 from components.core.log_config import LOG_KEYS
-from components.sensors.drivers.ads1115 import Ads1115, Loop
-from components.sensors.drivers.adxl345 import Adxl345
-from components.sensors.drivers.base import Driver, I2CBus
-from components.sensors.drivers.bme280 import Bme280
-from components.sensors.drivers.ina219 import Ina219
-from components.sensors.drivers.sht3x import Sht3x
+from components.lib.drivers.registry import DRIVERS, chip_address, make_driver
 
-DRIVERS = ("bme280", "sht3x", "adxl345", "ina219", "ads1115")
 GPIO_KINDS = ("pulse", "contact", "button")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
-
-
-def chip_address(entry: dict[str, Any]) -> int:
-    return int(str(entry["address"]), 0)
 
 
 def _interval_ok(entry: dict[str, Any], i: int) -> None:
@@ -95,30 +83,3 @@ SPEC = Spec(
     Key("retryBackoffSeconds", float, 0.005, "first retry delay; doubles per retry",
         min=0.0, max=1.0),
 )
-
-
-def make_driver(entry: dict[str, Any], bus: I2CBus,
-                sleep: Callable[[float], None] = time.sleep) -> Driver:
-    """The driver a `chips` entry names, with its options (camelCase, as in the recipe)."""
-    name, a = entry["driver"], chip_address(entry)
-    if name == "bme280":
-        return Bme280(bus, a, sleep, oversampling=tuple(entry.get("oversampling", (1, 1, 1))),
-                      mode=entry.get("mode", "forced"), iir_filter=int(entry.get("iirFilter", 0)),
-                      standby_ms=float(entry.get("standbyMs", 62.5)))
-    if name == "sht3x":
-        return Sht3x(bus, a, sleep, repeatability=entry.get("repeatability", "high"))
-    if name == "adxl345":
-        return Adxl345(bus, a, sleep, rate_hz=float(entry.get("rateHz", 400)),
-                       range_g=int(entry.get("rangeG", 16)),
-                       window_s=float(entry.get("windowSeconds", 0.5)))
-    if name == "ina219":
-        return Ina219(bus, a, sleep, shunt_ohm=float(entry.get("shuntOhm", 0.1)),
-                      max_expected_a=float(entry.get("maxExpectedAmps", 2.0)),
-                      battery_cells=int(entry.get("batteryCells", 0)))
-    if name == "ads1115":
-        loop = Loop(float(entry.get("shuntOhm", 150.0)), float(entry.get("low", 0.0)),
-                    float(entry.get("high", 100.0)), str(entry.get("unit", "")))
-        return Ads1115(bus, a, sleep, channel=int(entry.get("channel", 0)),
-                       fsr_v=float(entry.get("fullScaleVolts", 4.096)),
-                       rate_sps=int(entry.get("rateSps", 128)), loop=loop)
-    raise ValueError(f"no driver named {name!r}")

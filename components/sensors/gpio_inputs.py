@@ -22,9 +22,9 @@ class InputEvent:
 
 
 def _gpio() -> Any:
-    """components.gpio.inputs, imported on first use: it imports gpiozero (about 9 MiB
+    """components.lib.gpio.inputs, imported on first use: it imports gpiozero (about 9 MiB
     resident), which Sensors without GPIO inputs (the default configuration) never needs."""
-    from components.gpio import inputs
+    from components.lib.gpio import inputs
 
     return inputs
 

@@ -11,8 +11,8 @@ from components.core.clock import Clock
 from components.core.config import Config
 from components.core.live import LivePublisher
 from components.core.log import BudgetExceeded, Log, NewRecord
-from components.sensors.config import make_driver
-from components.sensors.drivers.base import I2CBus
+from components.lib.drivers.base import I2CBus
+from components.lib.drivers.registry import make_driver
 from components.sensors.gpio_inputs import GpioInputs
 from components.sensors.supervisor import SensorSupervisor
 

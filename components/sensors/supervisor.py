@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.core.clock import Clock
-from components.sensors.drivers.ads1115 import LoopFault
-from components.sensors.drivers.base import (
+from components.lib.drivers.ads1115 import LoopFault
+from components.lib.drivers.base import (
     ChecksumError,
     Driver,
     NotReady,

@@ -11,17 +11,18 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from components.core.buses import ENV_I2C_BUS, ENV_SIM_SCENARIO, load_scenario
+from components.core.buses import ENV_I2C_BUS
 from components.core.stopping import Stop
+from edge_sim.hardware.bus import ENV_SIM_SCENARIO
 from edge_sim.hardware.readers import start_readers
-from edge_sim.world.scenario import load
+from edge_sim.world.scenario import load, read_scenario_file
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m edge_sim.hardware")
     parser.add_argument("scenario", help="scenario file (JSON or YAML)")
     args = parser.parse_args(argv)
-    scenario = load_scenario(args.scenario)
+    scenario = read_scenario_file(args.scenario)
     chips = load(scenario)  # validates the chip section before anything starts
     readers = start_readers(scenario)
     console = Console()

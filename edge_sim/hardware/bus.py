@@ -4,6 +4,7 @@ messages Linux i2c-dev would put on the bus (so chip models see what real chips 
 from __future__ import annotations
 
 import ctypes
+import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -11,7 +12,10 @@ from typing import Any
 from components.core.clock import Clock, SystemClock
 from edge_sim.hardware.chips import MODELS, I2CChip
 from edge_sim.hardware.chips.base import nack
-from edge_sim.world.scenario import ChipSpec
+from edge_sim.world.scenario import ChipSpec, load, read_scenario_file
+
+# The scenario file whose chips the "sim" bus carries, in each component's process.
+ENV_SIM_SCENARIO = "FLOORLINE_SIM_SCENARIO"
 
 I2C_M_RD = 0x0001
 SMBUS_BLOCK_MAX = 32  # i2c-dev's limit for the *_i2c_block_data calls, enforced like smbus2
@@ -143,3 +147,12 @@ def build_bus(specs: Iterable[ChipSpec], clock: Clock | None = None, bus: int = 
             options = {**options, "chip_id": 0x58}
         sim.attach(model(spec.address, spec.world, clock, **options))
     return sim
+
+
+def open_sim_bus(clock: Clock | None = None, env: Mapping[str, str] | None = None) -> SimBus:
+    """The "sim" entry of the `floorline.buses` registry (pyproject.toml): a bus with the
+    chips of the scenario file FLOORLINE_SIM_SCENARIO names (none when it names none)."""
+    env = os.environ if env is None else env
+    path = env.get(ENV_SIM_SCENARIO)
+    scenario = read_scenario_file(path) if path else {"chips": []}
+    return build_bus(load(scenario), clock)

@@ -14,7 +14,7 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from components.rfid.frames import uhf_m100
+from components.lib.frames import uhf_m100
 from edge_sim.hardware.rfid import PtyReader
 from edge_sim.world.tags import iter_tag_passes
 

@@ -18,8 +18,8 @@ import tty
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from components.rfid.frames import id12, rdm6300, uhf_m100
-from components.rfid.frames.uhf_m100 import UhfM100Decoder
+from components.lib.frames import id12, rdm6300, uhf_m100
+from components.lib.frames.uhf_m100 import UhfM100Decoder
 from edge_sim.world.tags import TagPass
 
 PROTOCOLS = ("rdm6300", "id12", "uhf_m100")

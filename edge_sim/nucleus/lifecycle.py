@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge_sim.hardware.registration import register_buses
+
 log = logging.getLogger("edge_sim.lifecycle")
 
 # Greengrass marks a component BROKEN after this many errors without a stable run.
@@ -142,9 +144,14 @@ class Component:
             self.env[key] = interpolate(str(value), values, self.config)
         # The emulated hardware (edge_sim.hardware) is reached from the component's process:
         # edge_sim's own folder goes *after* the artifact, so every `components` module still
-        # comes from the artifact (a regular package is never merged with a second copy).
+        # comes from the artifact (a regular package is never merged with a second copy). Its
+        # bus registration comes as a dist-info of its own: the artifact's floorline
+        # dist-info, first on the path, hides the installed floorline's entry points.
+        registry = self.work / "emulated-buses"
+        registry.mkdir(exist_ok=True)
+        register_buses(registry)
         paths = [p for p in self.env.get("PYTHONPATH", "").split(os.pathsep) if p]
-        self.env["PYTHONPATH"] = os.pathsep.join([*paths, str(SIM_ROOT)])
+        self.env["PYTHONPATH"] = os.pathsep.join([*paths, str(SIM_ROOT), str(registry)])
         run = _script(lifecycle_step(lifecycle, "run"))
         if run is None:
             raise RecipeError(f"{self.name}: no Run step")

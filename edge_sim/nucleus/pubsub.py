@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 # Re-exported: the nucleus modules take filter checks from here.
-from components.core.mqtt_filters import (  # noqa: F401
+from cloud.mqtt.filters import (  # noqa: F401
     TopicFilterError,
     check_filter,
     topic_matches,

@@ -10,8 +10,11 @@ A scenario is plain data (JSON/YAML) so a component process can rebuild the same
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from edge_sim.world import noise
@@ -121,3 +124,13 @@ def load(scenario: Mapping[str, Any]) -> list[ChipSpec]:
         }
         out.append(ChipSpec(chip, address, world, options))
     return out
+
+
+def read_scenario_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A scenario file as plain data: YAML by its suffix, else JSON."""
+    text = Path(path).read_text()
+    if str(path).endswith((".yaml", ".yml")):
+        import yaml
+
+        return dict(yaml.safe_load(text))
+    return dict(json.loads(text))

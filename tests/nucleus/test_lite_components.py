@@ -34,6 +34,7 @@ from components.core.clock import SystemClock
 from components.core.log import Log
 from edge_sim.fleet import CHIPS, device_world
 from edge_sim.hardware.readers import start_readers
+from edge_sim.hardware.registration import register_buses
 
 pytestmark = [pytest.mark.nucleus, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -194,9 +195,9 @@ def lite_run(lite_build: LiteNucleus, tmp_path_factory: pytest.TempPathFactory) 
         for name in built:
             # The emulated hardware (edge_sim.hardware) after the artifact, as edge_sim's own
             # devices have it; every `components` module still comes from the artifact.
-            (_site_packages(lite, name) / "floorline-sim.pth").write_text(
-                str(layout.REPO_ROOT) + "\n"
-            )
+            site = _site_packages(lite, name)
+            (site / "floorline-sim.pth").write_text(str(layout.REPO_ROOT) + "\n")
+            register_buses(site)
         tap = BrokerTap(lite)
         for name, b in built.items():
             lite.run_component(name, b.version)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from components.core.clock import Clock
-from components.sensors.drivers import ads1115 as drv
+from components.lib.drivers import ads1115 as drv
 from edge_sim.hardware.chips.base import I2CChip
 from edge_sim.world.scenario import ChipWorld
 

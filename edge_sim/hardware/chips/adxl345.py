@@ -7,7 +7,7 @@ import math
 import struct
 
 from components.core.clock import Clock
-from components.sensors.drivers import adxl345 as drv
+from components.lib.drivers import adxl345 as drv
 from edge_sim.hardware.chips.base import I2CChip
 from edge_sim.world.scenario import ChipWorld
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from components.core.clock import Clock
-from components.sensors.drivers import sht3x as drv
+from components.lib.drivers import sht3x as drv
 from edge_sim.hardware.chips.base import I2CChip, nack
 from edge_sim.world.scenario import ChipWorld
 

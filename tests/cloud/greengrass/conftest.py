@@ -12,7 +12,7 @@ import pytest
 from cloud.greengrass import layout
 
 PACKAGES = ("analytics", "console", "device_prep", "http_ingest", "rfid", "sensors", "uplink")
-SHARED_PACKAGES = ("core", "gpio")
+SHARED_PACKAGES = ("core", "lib")
 # What each small component's __main__.py imports: shared code, another component's module
 # (the Console reads the RFID frames), third-party packages, an optional one.
 MAIN_SOURCE = {

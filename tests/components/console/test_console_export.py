@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from components.console import export
 from components.console.__main__ import main
 from components.core.envelope import Record
+from components.lib import export as export_format
 
 UPLINKS = ("uplink-iot", "uplink-kinesis")
 
@@ -37,7 +38,7 @@ def _export(site, tmp_path, captured, *extra):
     rc = main(["buffer", "export", "--to", str(dest), "--config", str(site.config_file), *extra],
               clock=site.clock, console=captured.console)
     assert rc == 0, captured.text
-    (folder,) = export.export_folders(dest)
+    (folder,) = export_format.export_folders(dest)
     return folder
 
 
@@ -53,7 +54,7 @@ def test_export_all_round_trip_is_exactly_once(site, tmp_path, captured, fmt):
         lg.close()
     folder = _export(site, tmp_path, captured, "--all", "--format", fmt)
     manifest = json.loads((folder / "manifest.json").read_text())
-    records = list(export.read_export(folder))
+    records = list(export_format.read_export(folder))
     ids = [r.identity for r in records]
     assert len(ids) == len(set(ids))  # once
     assert Counter(ids) == Counter(map(tuple, _held_identities(site.path)))  # every one
@@ -76,7 +77,7 @@ def test_export_all_round_trip_is_exactly_once(site, tmp_path, captured, fmt):
 def test_parquet_columns_are_the_declared_ones(site, tmp_path, captured):
     folder = _export(site, tmp_path, captured, "--all")
     schema = pq.read_schema(folder / "raw.parquet")
-    assert schema.names == list(export.COLUMN_NAMES)
+    assert schema.names == list(export_format.COLUMN_NAMES)
     assert str(schema.field("seq").type) == "int64"
     assert str(schema.field("payload").type) == "string"
     assert schema.field("wall_corrected_ms").nullable
@@ -97,7 +98,7 @@ def test_backlog_export_then_reconnect_gives_each_record_once_in_the_lake(
     finally:
         lg.close()
     folder = _export(site, tmp_path, captured)  # backlog only
-    exported = [r.identity for r in export.read_export(folder)]
+    exported = [r.identity for r in export_format.read_export(folder)]
     assert set(exported) == unsent and len(exported) == len(unsent)
     assert not {r.identity for r in partial} & set(exported)
     # Later the site reconnects and the uplink sends everything it had not sent. The lake
@@ -117,8 +118,8 @@ def test_tampered_file_is_refused_before_any_record(site, tmp_path, captured):
     path = folder / "alert.csv"
     data = path.read_bytes()
     path.write_bytes(data.replace(b"temp_high", b"temp_hgih", 1))  # same size, one swap
-    it = export.read_export(folder)
-    with pytest.raises(export.ExportInvalid, match="sha256"):
+    it = export_format.read_export(folder)
+    with pytest.raises(export_format.ExportInvalid, match="sha256"):
         next(it)
 
 
@@ -127,16 +128,16 @@ def test_a_manifest_that_disagrees_with_the_files_is_refused(site, tmp_path, cap
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["streams"][0]["records"] += 1
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(export.ExportInvalid, match="manifest says"):
-        for _ in export.read_export(folder):
+    with pytest.raises(export_format.ExportInvalid, match="manifest says"):
+        for _ in export_format.read_export(folder):
             pass
 
 
 def test_unfinished_export_without_manifest_is_refused(site, tmp_path, captured):
     folder = _export(site, tmp_path, captured, "--all")
     (folder / "manifest.json").unlink()
-    with pytest.raises(export.ExportInvalid, match="missing"):
-        next(export.read_export(folder))
+    with pytest.raises(export_format.ExportInvalid, match="missing"):
+        next(export_format.read_export(folder))
 
 
 def test_missing_destination_exits_3(site, tmp_path, captured):
@@ -158,10 +159,10 @@ def test_two_exports_in_the_same_second_both_land_and_the_hint_imports_them(
     argv = ["buffer", "export", "--all", "--to", str(dest), "--config", str(site.config_file)]
     assert main(argv, clock=site.clock, console=captured.console) == 0
     assert main(argv, clock=site.clock, console=captured.console) == 0, captured.text
-    first, second = export.export_folders(dest)
+    first, second = export_format.export_folders(dest)
     assert second.name == first.name + "-2"
-    assert [r.identity for r in export.read_export(first)] == [
-        r.identity for r in export.read_export(second)]
+    assert [r.identity for r in export_format.read_export(first)] == [
+        r.identity for r in export_format.read_export(second)]
     hint = [line for line in captured.text.splitlines() if "cloud.lake import" in line][-1]
     words = shlex.split(hint.split("import it with: ", 1)[1])
     assert words[:3] == ["python", "-m", "cloud.lake"] and str(second) in words
@@ -186,12 +187,12 @@ def test_any_manifest_is_either_valid_or_export_invalid(tmp_path, manifest):
     folder = tmp_path / "m"
     folder.mkdir(exist_ok=True)
     body = manifest if isinstance(manifest, str) else json.dumps(
-        {"format": export.EXPORT_FORMAT, "version": 1, "file_format": "csv",
-         "columns": list(export.COLUMN_NAMES), **manifest})
+        {"format": export_format.EXPORT_FORMAT, "version": 1, "file_format": "csv",
+         "columns": list(export_format.COLUMN_NAMES), **manifest})
     (folder / "manifest.json").write_text(body, encoding="utf-8")
     try:
-        list(export.read_export(folder))
-    except export.ExportInvalid:
+        list(export_format.read_export(folder))
+    except export_format.ExportInvalid:
         pass  # the only acceptable way to refuse
 
 
@@ -206,9 +207,9 @@ def test_csv_rows_round_trip_any_payload(tmp_path, payloads):
                for i, p in enumerate(payloads)]
     path = tmp_path / "raw.csv"
     w = export._CsvWriter(path)
-    w.write([export.record_to_row(r) for r in records])
+    w.write([export_format.record_to_row(r) for r in records])
     w.close()
-    back = [export.row_to_record(r) for r in export._iter_rows(Path(path), "csv")]
+    back = [export_format.row_to_record(r) for r in export_format._iter_rows(Path(path), "csv")]
     assert back == records
 
 
@@ -219,15 +220,15 @@ def _export_with_file(folder: Path, name: str, body: bytes, fmt: str, records: i
     folder.mkdir(exist_ok=True)
     (folder / name).write_bytes(body)
     (folder / "manifest.json").write_text(json.dumps({
-        "format": export.EXPORT_FORMAT, "version": 1, "file_format": fmt,
-        "columns": list(export.COLUMN_NAMES), "device": DEVICE, "records": records,
+        "format": export_format.EXPORT_FORMAT, "version": 1, "file_format": fmt,
+        "columns": list(export_format.COLUMN_NAMES), "device": DEVICE, "records": records,
         "files": [{"name": name, "cls": "raw", "records": records, "bytes": len(body),
                    "sha256": hashlib.sha256(body).hexdigest()}],
         "streams": [{"device": DEVICE, "stream": "env/x@1", "cls": "raw", "first_seq": 1,
                      "last_seq": records, "records": records}]}))
 
 
-_HEADER = ",".join(export.COLUMN_NAMES).encode() + b"\r\n"
+_HEADER = ",".join(export_format.COLUMN_NAMES).encode() + b"\r\n"
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=_FIXTURE_OK)
@@ -239,8 +240,8 @@ def test_any_csv_content_is_read_or_refused_as_export_invalid(tmp_path, body):
     folder = tmp_path / "csvfuzz"
     _export_with_file(folder, "raw.csv", _HEADER + body, "csv", 1)
     try:
-        list(export.read_export(folder))
-    except export.ExportInvalid:
+        list(export_format.read_export(folder))
+    except export_format.ExportInvalid:
         pass  # the only acceptable way to refuse
 
 
@@ -249,8 +250,8 @@ def test_any_csv_content_is_read_or_refused_as_export_invalid(tmp_path, body):
 def test_any_parquet_content_is_refused_as_export_invalid(tmp_path, body):
     folder = tmp_path / "pqfuzz"
     _export_with_file(folder, "raw.parquet", b"PAR1" + body + b"PAR1", "parquet", 1)
-    with pytest.raises(export.ExportInvalid):
-        list(export.read_export(folder))
+    with pytest.raises(export_format.ExportInvalid):
+        list(export_format.read_export(folder))
 
 
 def test_export_while_the_components_keep_writing_is_a_consistent_snapshot(site, tmp_path):
@@ -295,7 +296,7 @@ def test_export_while_the_components_keep_writing_is_a_consistent_snapshot(site,
         t.join(timeout=60)
     assert errors == []
     assert evicted_raw() > evicted_before  # the writer evicted while the export read
-    records = list(export.read_export(result.folder))
+    records = list(export_format.read_export(result.folder))
     by_stream = {}
     for r in records:
         by_stream.setdefault(r.stream, []).append(r.seq)
@@ -314,7 +315,7 @@ def test_export_into_the_local_lake_then_the_uplink_catches_up_exactly_once(
     from cloud.lake.store import Lake
 
     folder = _export(site, tmp_path, captured)
-    exported = list(export.read_export(folder))
+    exported = list(export_format.read_export(folder))
     lake_root = str(tmp_path / "lake")
     # The technician's command: verified to its end, then loaded with dedup by identity.
     assert lake_cli(["--root", lake_root, "import", str(folder), "--site", "site-1"]) == 0

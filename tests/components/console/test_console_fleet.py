@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from components.console import export
 from components.console.__main__ import main
+from components.lib import export as export_format
 from edge_sim.fleet import UPLINK, Fleet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -71,8 +71,8 @@ def test_console_on_an_edge_sim_device_through_an_outage(tmp_path, captured, mon
         rc, text = _run(["buffer", "export", "--to", str(stick), "--config", str(cfg),
                          "--device", THING], captured)
         assert rc == 0, text
-        (folder,) = export.export_folders(stick)
-        exported = list(export.read_export(folder))
+        (folder,) = export_format.export_folders(stick)
+        exported = list(export_format.read_export(folder))
         assert exported
         assert len({r.identity for r in exported}) == len(exported)
         fleet.drain(90)  # supervising again: the uplink restarts and drains the backlog

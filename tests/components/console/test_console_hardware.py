@@ -13,7 +13,7 @@ import pytest
 
 from components.console.__main__ import main
 from components.core.clock import ManualClock
-from components.rfid.frames import rdm6300, uhf_m100
+from components.lib.frames import rdm6300, uhf_m100
 
 SCENARIO = {"seed": 3, "chips": [
     {"chip": "bme280", "address": "0x76",

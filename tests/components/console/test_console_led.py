@@ -5,7 +5,7 @@ from gpiozero import LED, Device
 from gpiozero.pins.mock import MockFactory
 
 from components.console.__main__ import main
-from components.gpio import status as led
+from components.lib.gpio import status as led
 
 NOW = 1_767_300_000_000
 

@@ -6,8 +6,8 @@ import serial
 from components.core.clock import ManualClock
 from components.core.config import ConfigError
 from components.core.log import Log
+from components.lib.frames import rdm6300
 from components.rfid.config import SPEC, port_label
-from components.rfid.frames import rdm6300
 from components.rfid.service import RfidService
 
 

@@ -12,8 +12,8 @@ import serial
 
 from components.core.clock import SystemClock
 from components.core.log import Log
+from components.lib.frames import rdm6300, uhf_m100
 from components.rfid.config import SPEC
-from components.rfid.frames import rdm6300, uhf_m100
 from components.rfid.service import RfidService
 
 TAG = "0A0B0C0D0E"

@@ -1,4 +1,5 @@
-"""Bus selection: env var over configuration; sim bus from a scenario file; serial by URL."""
+"""Bus selection: env var over configuration; buses by name from the registry (edge_sim's sim
+bus from a scenario file); serial by URL."""
 
 import json
 
@@ -7,8 +8,8 @@ from gpiozero.pins.mock import MockFactory
 
 from components.core import buses
 from components.core.clock import ManualClock
-from components.sensors.drivers.sht3x import Sht3x
-from edge_sim.hardware.bus import SimBus
+from components.lib.drivers.sht3x import Sht3x
+from edge_sim.hardware.bus import ENV_SIM_SCENARIO, SimBus
 
 
 def test_choice_env_wins_over_configuration():
@@ -17,8 +18,19 @@ def test_choice_env_wins_over_configuration():
     assert buses.i2c_choice("0x3", {}) == 3
     assert buses.i2c_choice(1, {buses.ENV_I2C_BUS: "sim"}) == "sim"
     assert buses.i2c_choice("sim", {buses.ENV_I2C_BUS: "22"}) == 22
-    with pytest.raises(buses.BusConfigError):
-        buses.i2c_choice("i2c-one", {})
+
+
+def test_unregistered_bus_name_fails_naming_the_installed_choices():
+    assert "sim" in buses.registered_buses()  # edge_sim's entry point, from pyproject.toml
+    with pytest.raises(buses.BusConfigError, match=r"'i2c-one'.*installed here: .*sim"):
+        buses.open_i2c("i2c-one", env={})
+
+
+def test_no_registered_bus_on_a_device(monkeypatch):
+    # A device installs no edge_sim: the same name fails, saying nothing is installed.
+    monkeypatch.setattr(buses, "entry_points", lambda group: [])
+    with pytest.raises(buses.BusConfigError, match="installed here: none"):
+        buses.open_i2c(1, env={buses.ENV_I2C_BUS: "sim"})
 
 
 def test_real_bus_is_smbus2_and_fails_loudly_without_the_device():
@@ -34,7 +46,7 @@ def test_sim_bus_from_scenario_file(tmp_path):
          "signals": {"temperature_c": {"base": 30.0}, "humidity_pct": {"base": 20.0}}}]}))
     clock = ManualClock()
     bus = buses.open_i2c(1, clock=clock,
-                         env={buses.ENV_I2C_BUS: "sim", buses.ENV_SIM_SCENARIO: str(path)})
+                         env={buses.ENV_I2C_BUS: "sim", ENV_SIM_SCENARIO: str(path)})
     assert isinstance(bus, SimBus)
     d = Sht3x(bus, 0x45, sleep=clock.advance)
     d.init()

@@ -6,7 +6,7 @@ import pytest
 from smbus2 import i2c_msg
 
 from components.core.clock import ManualClock
-from components.sensors.drivers import sht3x
+from components.lib.drivers import sht3x
 from edge_sim.hardware.bus import SimBus
 from edge_sim.hardware.chips import (
     Ads1115Model,
@@ -131,7 +131,7 @@ def test_ads1115_os_bit_busy_during_conversion(clock):
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from components.sensors.drivers import bme280 as bme280_drv  # noqa: E402
+from components.lib.drivers import bme280 as bme280_drv  # noqa: E402
 from edge_sim.hardware.chips.bme280 import DEFAULT_CAL, calibration_bytes, raw_for  # noqa: E402
 
 

@@ -7,11 +7,11 @@ import time
 import pytest
 
 from components.core.clock import SystemClock
-from components.sensors.drivers.ads1115 import Ads1115, Loop
-from components.sensors.drivers.adxl345 import Adxl345
-from components.sensors.drivers.bme280 import Bme280
-from components.sensors.drivers.ina219 import Ina219
-from components.sensors.drivers.sht3x import Sht3x
+from components.lib.drivers.ads1115 import Ads1115, Loop
+from components.lib.drivers.adxl345 import Adxl345
+from components.lib.drivers.bme280 import Bme280
+from components.lib.drivers.ina219 import Ina219
+from components.lib.drivers.sht3x import Sht3x
 from edge_sim.hardware.adapters import BusioI2C
 from edge_sim.hardware.bus import SimBus
 from edge_sim.hardware.chips import (

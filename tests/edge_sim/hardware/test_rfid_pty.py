@@ -6,8 +6,8 @@ import time
 import serial
 from rdm6300 import Reader
 
-from components.rfid.frames.id12 import Id12Decoder
-from components.rfid.frames.uhf_m100 import UhfM100Decoder, single_poll_command
+from components.lib.frames.id12 import Id12Decoder
+from components.lib.frames.uhf_m100 import UhfM100Decoder, single_poll_command
 from edge_sim.hardware.rfid import PtyReader
 
 
@@ -63,7 +63,7 @@ def test_reader_plays_a_world_schedule():
     with PtyReader("rdm6300", repeat_s=0.05) as sim:
         sim.play([TagPass("0102030405", 0.0, 0.3), TagPass("0A0B0C0D0E", 0.4, 0.3)])
         port = serial.serial_for_url(sim.path, baudrate=9600, timeout=0.05)
-        from components.rfid.frames.rdm6300 import Rdm6300Decoder
+        from components.lib.frames.rdm6300 import Rdm6300Decoder
 
         reads = read_for(port, Rdm6300Decoder(), 0.9)
         port.close()
@@ -73,7 +73,7 @@ def test_reader_plays_a_world_schedule():
 
 
 def test_scenario_readers_play_their_schedules():
-    from components.rfid.frames.rdm6300 import Rdm6300Decoder
+    from components.lib.frames.rdm6300 import Rdm6300Decoder
     from edge_sim.hardware.readers import start_readers
     from edge_sim.world.tags import tag_passes
 
@@ -116,7 +116,7 @@ def test_hardware_cli_brings_up_readers_and_stops_cleanly(tmp_path):
             break
     pty = next(ln.split()[-2] for ln in lines if "dock1" in ln)
     port = serial.serial_for_url(pty, baudrate=9600, timeout=0.05)
-    from components.rfid.frames.rdm6300 import Rdm6300Decoder
+    from components.lib.frames.rdm6300 import Rdm6300Decoder
 
     reads = read_for(port, Rdm6300Decoder(), 1.0)
     port.close()

@@ -6,7 +6,7 @@ import time
 
 import serial
 
-from components.rfid.frames.rdm6300 import Rdm6300Decoder
+from components.lib.frames.rdm6300 import Rdm6300Decoder
 from edge_sim.hardware.readers import start_readers
 from edge_sim.hardware.rfid import PtyReader
 from edge_sim.world.tags import TagPass, iter_tag_passes, tag_passes

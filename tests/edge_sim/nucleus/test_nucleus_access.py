@@ -141,7 +141,7 @@ def test_policy_wildcards_agree_with_mqtt_matching(topic_filter: str, topic: str
 def test_lite_filter_matching_is_mqtt_without_the_parent_level(
     topic_filter: str, topic: str
 ) -> None:
-    """Independent oracle: MQTT matching (components.core.mqtt_filters), minus the one case
+    """Independent oracle: MQTT matching (cloud.mqtt.filters), minus the one case
     where lite differs: `a/#` does not cover `a`."""
     parent = topic_filter.endswith("/#") and topic_matches(topic_filter[:-2], topic)
     expected = topic_matches(topic_filter, topic) and not parent

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from components.sensors.drivers.base import Driver, I2CBus, Sleep, WrongChip
+from components.lib.drivers.base import Driver, I2CBus, Sleep, WrongChip
 
 ADDRESSES = (0x53, 0x1D)
 REG_DEVID = 0x00

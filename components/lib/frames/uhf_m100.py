@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.rfid.frames.base import DecoderStats, TagRead
+from components.lib.frames.base import DecoderStats, TagRead
 
 BAUD = 115200
 TYPE_COMMAND = 0x00

@@ -9,7 +9,7 @@
 
 `fault` wins over `offline-buffering`, which wins over `online`. Whatever drives the pin calls
 `led_state(...)` and shows the result (`show(led, state)` for a gpiozero LED, or
-`components.gpio.outputs.StatusLed`). This module
+`components.lib.gpio.outputs.StatusLed`). This module
 touches no hardware and reads no clock: the caller passes `now_wall_ms`.
 """
 

@@ -3,7 +3,7 @@ STX | 10 hex | 2 hex XOR | CR LF ETX (16 bytes)."""
 
 from __future__ import annotations
 
-from components.rfid.frames.base import ETX, AsciiXorDecoder
+from components.lib.frames.base import ETX, AsciiXorDecoder
 
 FRAME_LEN = 16
 BAUD = 9600

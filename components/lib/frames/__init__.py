@@ -3,6 +3,6 @@
 A decoder never raises on input bytes; every byte it throws away is counted by reason.
 """
 
-from components.rfid.frames.base import DecoderStats, TagRead
+from components.lib.frames.base import DecoderStats, TagRead
 
 __all__ = ["DecoderStats", "TagRead"]

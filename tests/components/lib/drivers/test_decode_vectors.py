@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.sensors.drivers import ads1115, adxl345, ina219, sht3x
-from components.sensors.drivers.base import ChecksumError
+from components.lib.drivers import ads1115, adxl345, ina219, sht3x
+from components.lib.drivers.base import ChecksumError
 
 
 def test_sht3x_crc_datasheet_vectors():

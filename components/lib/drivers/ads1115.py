@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from components.sensors.drivers.base import Driver, I2CBus, NotReady, SensorError, Sleep
+from components.lib.drivers.base import Driver, I2CBus, NotReady, SensorError, Sleep
 
 ADDRESSES = (0x48, 0x49, 0x4A, 0x4B)
 REG_CONVERSION = 0x00

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from components.core import battery
-from components.sensors.drivers.base import Driver, I2CBus, Sleep
+from components.lib.drivers.base import Driver, I2CBus, Sleep
 
 ADDRESSES = tuple(range(0x40, 0x50))
 REG_CONFIG = 0x00

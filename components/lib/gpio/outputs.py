@@ -6,7 +6,7 @@ from typing import Any
 
 from gpiozero import LED, DigitalOutputDevice
 
-from components.gpio.status import PATTERNS
+from components.lib.gpio.status import PATTERNS
 
 
 class StatusLed:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from components.sensors.drivers import bme280
+from components.lib.drivers import bme280
 
 CAL_A_TP = bytes.fromhex("706b4367 18fc7d8e43d6d00b270b8c00f9ff8c3cf8c670 17004b".replace(" ", ""))
 CAL_A_H = bytes.fromhex("6a010013290 31e".replace(" ", ""))

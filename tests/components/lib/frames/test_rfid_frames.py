@@ -3,11 +3,11 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.rfid.frames import id12, rdm6300, uhf_m100
-from components.rfid.frames.base import xor_checksum
-from components.rfid.frames.id12 import Id12Decoder
-from components.rfid.frames.rdm6300 import Rdm6300Decoder
-from components.rfid.frames.uhf_m100 import UhfM100Decoder
+from components.lib.frames import id12, rdm6300, uhf_m100
+from components.lib.frames.base import xor_checksum
+from components.lib.frames.id12 import Id12Decoder
+from components.lib.frames.rdm6300 import Rdm6300Decoder
+from components.lib.frames.uhf_m100 import UhfM100Decoder
 
 RDM_WIRE = bytes.fromhex("02363730303342353143364342 03".replace(" ", ""))
 ID12_WIRE = bytes.fromhex("02304330303036323141353845 0D0A03".replace(" ", ""))

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from smbus2 import i2c_msg
 
-from components.sensors.drivers import adxl345, bme280, sht3x
-from components.sensors.drivers.base import ChecksumError, I2CBus
+from components.lib.drivers import adxl345, bme280, sht3x
+from components.lib.drivers.base import ChecksumError, I2CBus
 
 SCAN_RANGE = range(0x08, 0x78)
 # i2cdetect's habit: these ranges hold EEPROMs that a quick write could corrupt; probe by read.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.rfid.frames.base import ETX, AsciiXorDecoder
+from components.lib.frames.base import ETX, AsciiXorDecoder
 
 FRAME_LEN = 14
 BAUD = 9600

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from components.sensors.drivers.base import Driver, I2CBus, NotReady, Sleep, WrongChip
+from components.lib.drivers.base import Driver, I2CBus, NotReady, Sleep, WrongChip
 
 ADDRESSES = (0x76, 0x77)
 REG_ID = 0xD0

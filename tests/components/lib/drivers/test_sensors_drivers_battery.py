@@ -4,7 +4,7 @@ against the emulated chip at the register level (edge_sim's bus)."""
 import pytest
 
 from components.core import battery
-from components.sensors.config import make_driver
+from components.lib.drivers.registry import make_driver
 from edge_sim.hardware.bus import build_bus
 from edge_sim.world import scenario
 

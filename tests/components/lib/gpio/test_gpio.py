@@ -6,8 +6,8 @@ import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from components.core.clock import ManualClock
-from components.gpio.inputs import AcknowledgeButton, DoorContact, PulseCounter
-from components.gpio.outputs import PATTERNS, Alarm, StatusLed
+from components.lib.gpio.inputs import AcknowledgeButton, DoorContact, PulseCounter
+from components.lib.gpio.outputs import PATTERNS, Alarm, StatusLed
 
 
 @pytest.fixture

@@ -2,12 +2,12 @@
 
 import pytest
 
-from components.sensors.drivers.ads1115 import Ads1115, Loop
-from components.sensors.drivers.adxl345 import Adxl345
-from components.sensors.drivers.bme280 import Bme280
-from components.sensors.drivers.ina219 import Ina219
-from components.sensors.drivers.sht3x import Sht3x
-from components.sensors.scan import scan
+from components.lib.drivers.ads1115 import Ads1115, Loop
+from components.lib.drivers.adxl345 import Adxl345
+from components.lib.drivers.bme280 import Bme280
+from components.lib.drivers.ina219 import Ina219
+from components.lib.drivers.scan import scan
+from components.lib.drivers.sht3x import Sht3x
 from components.sensors.supervisor import SensorSupervisor
 from edge_sim.hardware.bus import SimBus, build_bus
 from edge_sim.hardware.chips import Adxl345Model, Bme280Model, Sht3xModel
@@ -183,7 +183,7 @@ def test_bus_scan_identifies_every_chip(clock):
     ("ads1115", 0x48, "loop_fault"),  # open loop: 0 mA, NAMUR fault
 ])
 def test_signal_dropout_is_health_not_reading(clock, chip, address, expect):
-    from components.sensors.config import make_driver
+    from components.lib.drivers.registry import make_driver
 
     specs = scenario.load({"chips": [{"chip": chip, "address": hex(address), "faults": [
         {"kind": "dropout", "startSeconds": 5, "endSeconds": 8}]}]})

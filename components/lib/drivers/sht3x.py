@@ -12,7 +12,7 @@ from typing import Any
 
 from smbus2 import i2c_msg
 
-from components.sensors.drivers.base import ChecksumError, Driver, I2CBus, NotReady, Sleep
+from components.lib.drivers.base import ChecksumError, Driver, I2CBus, NotReady, Sleep
 
 ADDRESSES = (0x44, 0x45)
 CMD_SINGLE_SHOT = {"high": 0x2400, "medium": 0x240B, "low": 0x2416}

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.core import mqtt_wire as wire
+from cloud.mqtt import wire
 
 # OASIS MQTT 3.1.1, Table 2.4: the bounds of each remaining-length size.
 SPEC_LENGTHS = [
