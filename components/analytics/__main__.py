@@ -34,7 +34,7 @@ from components.core import component_state, ipc
 from components.core.clock import Clock, SystemClock
 from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.log import BudgetExceeded, Log
-from components.core.log_config import open_log
+from components.core.log.config import open_log
 from components.core.stopping import Stop
 
 log = logging.getLogger("floorline.analytics")

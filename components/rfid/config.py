@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from components.core.config import Key, Spec
-from components.core.log_config import LOG_KEYS
+from components.core.log.config import LOG_KEYS
 from components.rfid.frames import id12, rdm6300, uhf_m100
 
 # model -> (frame protocol, default baud rate). ID-2LA/12LA/20LA share one frame format.

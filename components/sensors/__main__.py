@@ -24,7 +24,7 @@ from components.core.buses import BusConfigError, gpio_pin_factory, open_i2c
 from components.core.clock import host_clock
 from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.live import LivePublisher
-from components.core.log_config import open_log
+from components.core.log.config import open_log
 from components.core.stopping import Stop
 from components.sensors.config import SPEC, chip_address
 from components.sensors.scan import scan

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from components.core.config import Key, Spec
-from components.core.log_config import LOG_KEYS
+from components.core.log.config import LOG_KEYS
 from components.sensors.drivers.ads1115 import Ads1115, Loop
 from components.sensors.drivers.adxl345 import Adxl345
 from components.sensors.drivers.base import Driver, I2CBus
