@@ -218,9 +218,9 @@ def main() -> int:  # pragma: no cover - the process shell; its parts are tested
     lg = open_log(cfg, ipc.thing_name(), clock)
     alarm = None
     if cfg.alarmPin:
-        from components.analytics.actuate import Alarm
+        from components.analytics.actuate import CriticalAlertAlarm
 
-        alarm = Alarm(cfg.alarmPin, cfg.ackButtonPin or None)
+        alarm = CriticalAlertAlarm(cfg.alarmPin, cfg.ackButtonPin or None)
     comp = Component(lg, cfg, clock, alarm)
     if gg is not None:
         watch_configuration(comp, holder, gg)

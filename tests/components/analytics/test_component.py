@@ -6,7 +6,7 @@ import math
 
 from components.analytics import __main__ as comp
 from components.analytics.alerts import AlertBook
-from components.analytics.detectors import Signal
+from components.analytics.detectors import Change
 from components.analytics.engine import MAX_STREAMS, Engine
 from components.core.clock import ManualClock
 from components.core.config import ConfigHolder
@@ -76,8 +76,8 @@ def test_reconfigure_keeps_unchanged_streams_and_flushes_changed_ones(tmp_path):
 
 def test_alert_book_keeps_one_open_alert_per_condition():
     book = AlertBook()
-    up = Signal("high", True, "critical", T0, 31.0, "31 above 30")
-    down = Signal("high", False, "critical", T0 + 5000, 28.0, "back")
+    up = Change("high", True, "critical", T0, 31.0, "31 above 30")
+    down = Change("high", False, "critical", T0 + 5000, 28.0, "back")
     a = book.apply("dev-001", ENV, "threshold", up, {"window": 1})
     assert a["state"] == "raised" and a["evidence"] == {"window": 1}
     assert book.apply("dev-001", ENV, "threshold", up, None) is None
