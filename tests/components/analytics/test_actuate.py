@@ -53,7 +53,7 @@ def test_critical_alert_drives_the_pin_and_the_acknowledgement_is_recorded(tmp_p
         {"type": "threshold", "field": "temperature_c", "high": 30, "hysteresis": 1,
          "severity": "critical"}]}}})
     alarm = CriticalAlertAlarm(ALARM_PIN, ACK_PIN, pin_factory=factory)
-    c = comp.Component(lg, cfg, clock, alarm)
+    c = comp.Analytics(lg, cfg, clock, alarm)
     lg.register_consumer("check", classes=("alert", "event"))
     lg.append(STREAM, "raw", {"temperature_c": 21.0}, wall_ms=T0)
     c.step()
@@ -73,7 +73,7 @@ def test_critical_alert_drives_the_pin_and_the_acknowledgement_is_recorded(tmp_p
     # a restart keeps the acknowledgement: the alarm stays off for the same open alert
     alarm.close()
     alarm2 = CriticalAlertAlarm(ALARM_PIN, ACK_PIN, pin_factory=factory)
-    c2 = comp.Component(lg, cfg, clock, alarm2)
+    c2 = comp.Analytics(lg, cfg, clock, alarm2)
     c2.step()
     assert factory.pin(ALARM_PIN).state == 0
     lg.append(STREAM, "raw", {"temperature_c": 20.0}, wall_ms=T0 + 2000)

@@ -55,7 +55,7 @@ def test_reconfigure_keeps_unchanged_streams_and_flushes_changed_ones(tmp_path):
     lg = Log.open(tmp_path / "log.db", device="dev-001", free_floor_bytes=0, clock=clock)
     other = "env/sht31@0x44"
     cfg = comp.SPEC.parse({"detectors": {ENV: scalar(), other: scalar()}})
-    c = comp.Component(lg, cfg, clock)
+    c = comp.Analytics(lg, cfg, clock)
     lg.register_consumer("check", classes=("aggregate", "alert"))
     for i in range(5):
         lg.append(ENV, "raw", {"temperature_c": 20.0 + i}, wall_ms=T0 + i * 1000)
@@ -169,7 +169,7 @@ def test_follow_steps_when_another_connection_commits_not_only_on_its_timer(tmp_
     producer = Log.open(path, device="dev-001", free_floor_bytes=0, clock=clock)
     reader = Log.open(path, device="dev-001", free_floor_bytes=0, clock=clock)
     reader.register_consumer("check", classes=("alert",))
-    c = comp.Component(lg, comp.SPEC.parse({"detectors": {ENV: scalar()}}), clock)
+    c = comp.Analytics(lg, comp.SPEC.parse({"detectors": {ENV: scalar()}}), clock)
     stop = Stop()
     follower = threading.Thread(target=comp.follow, args=(c, lg, stop),
                                 kwargs={"step_interval_s": 3600.0, "wake_poll_s": 0.01})
