@@ -55,7 +55,8 @@ from bench.report import emit  # noqa: E402
 from components.core.log import Log  # noqa: E402
 from components.uplink.senders import IOT_CONSUMER, KINESIS_CONSUMER  # noqa: E402
 from edge_sim.cli import interrupt_on_sigterm  # noqa: E402
-from edge_sim.fleet import CHIPS, Fleet  # noqa: E402
+from edge_sim.fleet import Fleet  # noqa: E402
+from edge_sim.fleet_site import CHIPS  # noqa: E402
 from edge_sim.load import LoadPlan, LoadRun, cpu_seconds  # noqa: E402
 
 console = Console()

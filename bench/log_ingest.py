@@ -74,7 +74,7 @@ def floorline(n: int, workdir: str, batch: int = 1000) -> dict:
         )
     put_s = time.perf_counter() - t0
     put_cpu_s = time.process_time() - cpu0
-    lg._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    lg._db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db_bytes = path.stat().st_size
     seen: Counter[int] = Counter()
     cpu1 = time.process_time()
@@ -109,7 +109,7 @@ def bytes_per_scalar(workdir: str, n: int = 100_000) -> float:
             "raw",
             [{"temperature_c": round(21 + (i % 97) / 100, 2)} for i in range(1000)],
         )
-    lg._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    lg._db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     lg.close()
     return path.stat().st_size / n
 

@@ -153,5 +153,5 @@ def build(
             lg.append_records(iot)
             out.raw_records += len(raw)
             out.iot_records += len(iot)
-        lg._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        lg._db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return out

@@ -14,16 +14,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from edge_sim.fleet import (
-    BATTERY_CELLS,
-    DEFAULT_FAULTS,
-    Fleet,
-    FleetResult,
-    ScenarioError,
-    check_within,
-    load_scenario,
-    short_name,
-)
+from edge_sim.fleet import Fleet
+from edge_sim.fleet_faults import DEFAULT_FAULTS, ScenarioError, check_within, load_fault_schedule
+from edge_sim.fleet_reckoning import FleetResult
+from edge_sim.fleet_site import BATTERY_CELLS, short_name
 from edge_sim.load import LoadError, LoadPlan, LoadResult, LoadRun
 from edge_sim.nucleus.access import CLASSIC, FLAVOURS
 
@@ -113,11 +107,11 @@ def progress_line(elapsed: float, duration: float, fleet: Fleet) -> str:
 def run(args: argparse.Namespace) -> int:
     try:
         if args.scenario:
-            faults = load_scenario(Path(args.scenario), [])
+            faults = load_fault_schedule(Path(args.scenario), [])
         else:
             faults = [
                 replace(f, at_s=f.at_s * args.duration, duration_s=f.duration_s * args.duration)
-                for f in load_scenario(None, DEFAULT_FAULTS)
+                for f in load_fault_schedule(None, DEFAULT_FAULTS)
             ]
         check_within(faults, args.duration)
     except ScenarioError as exc:

@@ -1,4 +1,7 @@
 """A simulated fleet: a broker (the local IoT Core), devices, faults, and the reckoning.
+This module runs them; what every device is lives in `fleet_site.py`, the faults a run
+injects in `fleet_faults.py` (read and checked) and `fleet_injection.py` (applied and
+undone), and the accounting of the records in `fleet_reckoning.py`.
 
     python -m edge_sim run --devices 3 --duration 120 --out DIR [--seed S] [--scenario FILE]
 
@@ -10,268 +13,37 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import sqlite3
 import subprocess
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
-
-import yaml
+from typing import Any
 
 from cloud.greengrass.profiles import PROFILES, uplink_settings
-from components.core import battery
 from components.core.clock import UNSYNCED_UNTIL_ENV
 from components.core.log import Log
 from edge_sim.cloud_side import CloudSide
+from edge_sim.fleet_faults import ScheduledFault
+from edge_sim.fleet_injection import FaultInjector
+from edge_sim.fleet_reckoning import FleetResult, reckon
+from edge_sim.fleet_site import (
+    ANALYTICS,
+    ANALYTICS_DETECTORS,
+    BATTERY_LIFE_S,
+    CHIPS,
+    CONSOLE,
+    HTTP_INGEST,
+    RFID,
+    SENSORS,
+    UPLINK,
+    device_world,
+    short_name,
+)
 from edge_sim.nucleus.access import CLASSIC
 from edge_sim.nucleus.lifecycle import stop_all
 
 log = logging.getLogger("edge_sim.fleet")
-
-UPLINK = "com.floorline.Uplink"
-SENSORS = "com.floorline.Sensors"
-RFID = "com.floorline.Rfid"
-ANALYTICS = "com.floorline.Analytics"
-HTTP_INGEST = "com.floorline.HttpIngest"
-CONSOLE = "com.floorline.Console"
-COMPONENTS = (SENSORS, RFID, ANALYTICS, UPLINK, HTTP_INGEST, CONSOLE)
-
-
-def short_name(component: str) -> str:
-    """`com.floorline.Uplink` -> `Uplink`: the name the live table and `floorline status`
-    show, and the one each component records its state under."""
-    return component.rsplit(".", 1)[-1]
-
-# Each simulated device is a battery-powered node: its INA219 measures a 3-cell lithium-ion
-# pack (edge_sim/world Battery), drained over BATTERY_LIFE_S and swapped near empty.
-BATTERY_CELLS = 3
-BATTERY_LIFE_S = 8 * 3600.0
-LOW_BATTERY_PCT = 15.0  # the analytics raise a warning below this charge
-CRITICAL_BATTERY_PCT = 7.0  # and a critical alert below this one
-BATTERY_STREAM = "power/ina219@0x40"
-
-# The simulated site's analytics: an overheating machine is a critical alert (the alarm
-# output goes on), a battery running low a warning; the vibration windows know their rate.
-ANALYTICS_DETECTORS = {
-    BATTERY_STREAM: {
-        "fields": ["bus_voltage_v"],
-        "detectors": [
-            {
-                "type": "battery",
-                "field": "bus_voltage_v",
-                "warningBelow": round(battery.volts(LOW_BATTERY_PCT, BATTERY_CELLS), 3),
-                "criticalBelow": round(battery.volts(CRITICAL_BATTERY_PCT, BATTERY_CELLS), 3),
-                "hysteresis": 0.1,
-            }
-        ],
-    },
-    "env/bme280@0x76": {
-        "fields": ["temperature_c", "humidity_pct"],
-        "detectors": [
-            {
-                "type": "threshold",
-                "field": "temperature_c",
-                "high": 30,
-                "low": -5,
-                "hysteresis": 1.0,
-                "severity": "critical",
-            }
-        ],
-    },
-}
-
-# What each simulated device has on its bus and serial ports. ADXL345 vibration is sampled in
-# FIFO bursts (the high-rate raw stream that goes to Kinesis).
-CHIPS = [
-    {"driver": "bme280", "address": "0x76", "sampleIntervalSeconds": 1.0},
-    {"driver": "sht3x", "address": "0x44", "sampleIntervalSeconds": 1.0},
-    {"driver": "ina219", "address": "0x40", "sampleIntervalSeconds": 1.0,
-     "batteryCells": BATTERY_CELLS},
-    {"driver": "ads1115", "address": "0x48", "sampleIntervalSeconds": 1.0},
-    {"driver": "adxl345", "address": "0x53", "sampleIntervalSeconds": 0.5},
-]
-
-
-def device_world(
-    seed: int,
-    anomaly_at_s: float | None,
-    chip_faults: Mapping[str, list[Any]] | None = None,
-    battery_pct: float = 100.0,
-    battery_life_s: float = BATTERY_LIFE_S,
-) -> dict[str, Any]:
-    """One device's scenario (edge_sim/world): its chips, signals, faults and RFID reader.
-    `chip_faults`: world faults by chip address (unplugged, noisy_line, dropout, ...), timed
-    from the sensors process's start; `battery_pct`: the pack's charge at the start."""
-    chips: list[dict[str, Any]] = [
-        {
-            "chip": c["driver"],
-            "address": c["address"],
-            "faults": list((chip_faults or {}).get(c["address"], [])),
-        }
-        for c in CHIPS
-    ]
-    for chip in chips:
-        if chip["chip"] == "ina219":
-            chip["signals"] = {"bus_voltage_v": {
-                "type": "battery", "cells": BATTERY_CELLS, "startPct": battery_pct,
-                "lifeSeconds": battery_life_s}}
-    if anomaly_at_s is not None:
-        # An overheating machine: the BME280 sees a spike the analytics must raise and clear.
-        chips[0]["faults"].append(
-            {
-                "kind": "spike",
-                "signal": "temperature_c",
-                "magnitude": 15.0,
-                "startSeconds": anomaly_at_s,
-                "endSeconds": anomaly_at_s + 20,
-            }
-        )
-    return {
-        "seed": seed,
-        "chips": chips,
-        "readers": [
-            {"protocol": "rdm6300", "name": "dock", "tagsPerHour": 600, "dwellSeconds": 4.0}
-        ],
-    }
-
-
-class ScenarioError(ValueError):
-    pass
-
-
-def component_name(text: str) -> str:
-    """The full component name for `text`, given as the live table shows it (`Uplink`) or
-    in full (`com.floorline.Uplink`), in any case; else ScenarioError naming the valid ones."""
-    for full in COMPONENTS:
-        if text.lower() in (full.lower(), short_name(full).lower()):
-            return full
-    valid = ", ".join(f"{short_name(c)} ({c})" for c in COMPONENTS)
-    raise ScenarioError(f"unknown component {text!r}: one of {valid}")
-
-
-def check_within(faults: list[Fault], duration_s: float) -> None:
-    """Refuse faults the run would never reach, before it starts (rather than skip them)."""
-    late = [f for f in faults if f.at_s >= duration_s]
-    if late:
-        what = "; ".join(f"{f.kind} at {f.at_s:g} s" for f in late)
-        raise ScenarioError(f"{len(late)} fault(s) start at or after the end of the "
-                            f"{duration_s:g} s run: {what} (lengthen --duration or move them)")
-
-
-@dataclass(frozen=True)
-class Fault:
-    at_s: float
-    kind: str  # one of KINDS
-    devices: tuple[str, ...] | None  # None: every device
-    duration_s: float = 0.0
-    component: str | None = None
-    magnitude: float = 1.0
-    chip: str | None = None  # unplug: the chip's address
-
-    # outage: the device's network link is cut; kill: SIGKILL of a component (random if not
-    # named); kinesis_outage: Kinesis refuses every call; noisy_serial: RFID lines corrupt
-    # bytes (magnitude = noise bytes per frame); unplug: a chip stops answering on the bus
-    # (the world's `unplugged` fault, timed from the sensors' start) until the end of
-    # `duration` (0: for good).
-    # disk_pressure: another program fills the device's data disk until only `magnitude`
-    # bytes are free (needs the fleet's `data_disk_bytes`: a real small filesystem).
-    # log_damage: a power cut that damages the log: every component of the device is killed,
-    # then garbage lands on a page no record lives on (the streams index); the components
-    # restart together, find the file damaged, and one of them salvages it.
-    KINDS: ClassVar[tuple[str, ...]] = (
-        "outage",
-        "kill",
-        "kinesis_outage",
-        "noisy_serial",
-        "disk_pressure",
-        "unplug",
-        "log_damage",
-    )
-
-
-def load_scenario(path: Path | None, default: list[dict[str, Any]]) -> list[Fault]:
-    """Faults from a YAML file: `faults: [{at: 30, fault: outage, duration: 20, devices:
-    [dev-001]}, {at: 50, fault: kill, component: com.floorline.Uplink}]`."""
-    raw = default
-    if path is not None:
-        try:
-            doc = yaml.safe_load(Path(path).read_text())
-        except (OSError, yaml.YAMLError) as exc:
-            raise ScenarioError(f"{path}: {exc}") from None
-        if not isinstance(doc, Mapping) or not isinstance(doc.get("faults", []), list):
-            raise ScenarioError(f"{path}: expected a mapping with a 'faults' list")
-        raw = doc.get("faults", [])
-    faults = []
-    for i, f in enumerate(raw):
-        if not isinstance(f, Mapping) or f.get("fault") not in Fault.KINDS:
-            raise ScenarioError(f"fault {i}: 'fault' must be one of {Fault.KINDS}")
-        try:
-            at = float(f.get("at", 0))
-            duration = float(f.get("duration", 0))
-        except (TypeError, ValueError):
-            raise ScenarioError(f"fault {i}: 'at' and 'duration' are seconds") from None
-        devices = f.get("devices")
-        if devices is not None and not (
-            isinstance(devices, list) and all(isinstance(d, str) for d in devices)
-        ):
-            raise ScenarioError(f"fault {i}: 'devices' is a list of thing names")
-        component = f.get("component")
-        if component is not None:
-            if f["fault"] != "kill":
-                raise ScenarioError(f"fault {i}: 'component' applies to kill only")
-            try:
-                component = component_name(str(component))
-            except ScenarioError as exc:
-                raise ScenarioError(f"fault {i}: {exc}") from None
-        try:
-            magnitude = float(f.get("magnitude", 1.0))
-        except (TypeError, ValueError):
-            raise ScenarioError(f"fault {i}: 'magnitude' is a number") from None
-        chip = f.get("chip")
-        if (chip is not None) != (f["fault"] == "unplug"):
-            raise ScenarioError(f"fault {i}: 'chip' (an address such as 0x44) goes with unplug, "
-                                "and only with it")
-        if chip is not None and str(chip) not in {c["address"] for c in CHIPS}:
-            raise ScenarioError(f"fault {i}: no chip at {chip}; the simulated chips are "
-                                + ", ".join(f"{c['driver']} at {c['address']}" for c in CHIPS))
-        faults.append(Fault(at, f["fault"], tuple(devices) if devices else None, duration,
-                            component, magnitude, None if chip is None else str(chip)))
-    return sorted(faults, key=lambda f: f.at_s)
-
-
-DEFAULT_FAULTS: list[dict[str, Any]] = [
-    {"at": 0.35, "fault": "outage", "duration": 0.25},  # fractions of the run (see _scale)
-    {"at": 0.5, "fault": "kill", "component": UPLINK},
-]
-
-
-@dataclass
-class FleetResult:
-    devices: int
-    duration_s: float
-    produced: Counter[str] = field(default_factory=Counter)
-    delivered: Counter[str] = field(default_factory=Counter)
-    evicted: Counter[str] = field(default_factory=Counter)
-    buffered: Counter[str] = field(default_factory=Counter)
-    duplicates_received: int = 0  # redeliveries the lake dropped by identity
-    duplicates_in_lake: int = 0  # must stay 0: exactly once in the lake
-    rejected: dict[str, int] = field(default_factory=dict)
-    alerts_raised: int = 0
-    alerts_cleared: int = 0
-    kills: int = 0
-    restarts: int = 0
-    broken: list[str] = field(default_factory=list)
-    unaccounted: int = 0
-    faults: list[dict[str, Any]] = field(default_factory=list)  # what happened, when, where
-    salvages: int = 0  # log files found damaged at start-up and salvaged
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: (dict(v) if isinstance(v, Counter) else v) for k, v in self.__dict__.items()}
 
 
 class Fleet:
@@ -281,7 +53,7 @@ class Fleet:
         devices: int,
         *,
         seed: int = 1,
-        faults: list[Fault] | None = None,
+        faults: list[ScheduledFault] | None = None,
         site: str = "site-1",
         build_dir: Path | None = None,
         extra_config: Mapping[str, Any] | None = None,
@@ -319,7 +91,6 @@ class Fleet:
         self.devices: dict[str, Any] = {}
         self.broker: Any = None
         self.cloud: CloudSide | None = None
-        self.kills = 0
         self.anomaly_at_s = anomaly_at_s
         self.chip_faults = chip_faults or {}
         self.unsynced_s = unsynced_s or {}
@@ -329,8 +100,7 @@ class Fleet:
         self._mounts: list[Path] = []
         self._readers: list[Any] = []
         self._device_readers: dict[str, list[Any]] = {}
-        self.kinesis_sink: Any = None
-        self.happened: list[dict[str, Any]] = []  # each fault as applied
+        self._injector: FaultInjector | None = None
         self.ran_s = 0.0
 
     # ------------------------------------------------------------------ set-up
@@ -404,7 +174,10 @@ class Fleet:
         self.broker = Broker(self.out / "broker")
         self.broker.start()
         kinesis_root = self.out / "cloud" / "kinesis"
-        sink = self.kinesis_sink = LocalDirKinesis(kinesis_root)
+        sink = LocalDirKinesis(kinesis_root)
+        self._injector = FaultInjector(
+            self.out, self.things, self.devices, self._device_readers, self.broker, sink, self.rng
+        )
         self.cloud = CloudSide(self.broker, kinesis_root, self.out / "lake", self.lake_buffer_s)
         self.cloud.start()
         from edge_sim.hardware.readers import start_readers
@@ -489,6 +262,8 @@ class Fleet:
     def run(self, duration_s: float, progress: Any = None) -> None:
         t0 = time.monotonic()
         self._t0 = t0
+        injector = self._injector
+        assert injector is not None, "start() first"
         pending = list(self.faults)
         undo: list[tuple[float, Callable[[], None]]] = []
         try:
@@ -496,7 +271,7 @@ class Fleet:
                 self.ran_s = elapsed
                 while pending and pending[0].at_s <= elapsed:
                     fault = pending.pop(0)
-                    undo += [(elapsed + fault.duration_s, u) for u in self._apply(fault)]
+                    undo += [(elapsed + fault.duration_s, u) for u in injector.apply(fault)]
                 for item in [u for u in undo if u[0] <= elapsed]:
                     item[1]()
                     undo.remove(item)
@@ -519,62 +294,6 @@ class Fleet:
         )
         self._mounts.append(path)
 
-    def _fill_disk(self, thing: str, leave_free: int) -> Callable[[], None]:
-        hog = self.out / "devices" / thing / "data" / "hog.bin"
-        st = os.statvfs(hog.parent)
-        size = max(0, st.f_bavail * st.f_frsize - leave_free)
-        with open(hog, "wb") as f:
-            f.write(b"\0" * size)
-        return lambda: hog.unlink(missing_ok=True)
-
-    def _apply(self, fault: Fault) -> list[Callable[[], None]]:
-        """Start a fault; returns what ends it (for faults with a duration)."""
-        targets = fault.devices or tuple(self.things)
-        log.info(
-            "event=fault kind=%s devices=%s duration_s=%.0f", fault.kind, targets, fault.duration_s
-        )
-        applied: dict[str, Any] = {"kind": fault.kind, "at_s": round(fault.at_s, 1),
-                                   "devices": list(targets)}
-        if fault.duration_s:
-            applied["duration_s"] = round(fault.duration_s, 1)
-        if fault.kind in ("disk_pressure", "noisy_serial"):
-            applied["magnitude"] = fault.magnitude
-        self.happened.append(applied)
-        if fault.kind == "outage":
-            links = [self.broker.link(t) for t in targets]
-            for link in links:
-                link.cut()
-            return [link.restore for link in links]
-        if fault.kind == "kinesis_outage":
-            self.kinesis_sink.available = False
-            return [lambda: setattr(self.kinesis_sink, "available", True)]
-        if fault.kind == "disk_pressure":
-            return [self._fill_disk(t, int(fault.magnitude)) for t in targets]
-        if fault.kind == "unplug":
-            applied["chip"] = fault.chip
-            return []  # the world unplugs it on time (in the sensors process)
-        if fault.kind == "log_damage":
-            for t in targets:
-                for component in self.devices[t].components.values():
-                    component.kill()
-                    self.kills += 1
-                _damage_streams_index(self.out / "devices" / t / "data" / "log.sqlite")
-            return []
-        if fault.kind == "noisy_serial":
-            readers = [r for t in targets for r in self._device_readers.get(t, [])]
-            for r in readers:
-                r.set_noise(fault.magnitude)
-            return [lambda r=r: r.set_noise(0.0) for r in readers]
-        killed = []
-        for thing in targets:
-            dev = self.devices[thing]
-            name = fault.component or self.rng.choice(sorted(dev.components))
-            if name in dev.components:
-                dev.components[name].kill()
-                self.kills += 1
-                killed.append(f"{thing}/{short_name(name)}")
-        applied["killed"] = killed
-        return []
 
     def drain(self, timeout_s: float) -> None:
         """Let the uplinks finish the backlog (everything reachable reaches the cloud): the
@@ -640,64 +359,14 @@ class Fleet:
 
     # ------------------------------------------------------------------ reckoning
     def reckon(self, duration_s: float = 0.0) -> FleetResult:
-        """From sequence numbers alone, against what the lake holds:
-        produced = in the lake + evicted by policy + still buffered; nothing twice."""
-        from cloud.lake.query import query
-
+        """The reckoning (fleet_reckoning.py) with what the run did to the devices; written
+        to `summary.json` too."""
         assert self.cloud is not None
-        _, rows = query(
-            self.cloud.lake,
-            "SELECT device, stream, seq, count(*) FROM telemetry GROUP BY device, stream, seq",
-        )
-        in_lake = {(dev, stream, seq) for dev, stream, seq, _n in rows}
-        res = FleetResult(self.n, duration_s)
-        res.duplicates_in_lake = sum(n - 1 for *_k, n in rows)
-        for thing in self.things:
-            path = self.out / "devices" / thing / "data" / "log.sqlite"
-            if not path.exists():
-                continue
-            with Log.open(path, device=thing, free_floor_bytes=0) as lg:
-                res.salvages += lg.stats()["counters"].get("salvage_events", 0)
-                evicted: dict[tuple[str, str], set[int]] = {}
-                for e in lg.evictions():
-                    evicted.setdefault((e["device"], e["stream"]), set()).update(
-                        range(e["first_seq"], e["last_seq"] + 1)
-                    )
-                held = {(r.device, r.stream, r.seq) for r in lg.snapshot_records()}
-                # Numbers a salvage skipped were never used, or used by records it could not
-                # read: produced only if the lake has them.
-                skipped: dict[tuple[str, str], set[int]] = {}
-                for k in lg.seq_skips():
-                    skipped.setdefault((k["device"], k["stream"]), set()).update(
-                        range(k["first_seq"], k["last_seq"] + 1)
-                    )
-                for s in lg.streams():
-                    key = (s["device"], s["stream"])
-                    for seq in range(1, s["produced"] + 1):
-                        ident = (*key, seq)
-                        if seq in skipped.get(key, ()) and ident not in in_lake:
-                            continue
-                        res.produced[s["cls"]] += 1
-                        if ident in in_lake:
-                            res.delivered[s["cls"]] += 1
-                        elif seq in evicted.get(key, ()):
-                            res.evicted[s["cls"]] += 1
-                        elif ident in held:
-                            res.buffered[s["cls"]] += 1
-                        else:
-                            res.unaccounted += 1
-        stats = self.cloud.lake.stats()
-        res.duplicates_received = stats.get("duplicates_dropped", 0)
-        res.rejected = {"quarantined_batches": stats.get("quarantined_batches", 0)}
-        _, alerts = query(self.cloud.lake, "SELECT payload FROM telemetry WHERE cls = 'alert'")
-        for (payload,) in alerts:
-            state = str(json.loads(payload).get("state", ""))
-            if state in ("raise", "raised", "open"):
-                res.alerts_raised += 1
-            elif state in ("clear", "cleared", "closed"):
-                res.alerts_cleared += 1
-        res.kills = self.kills
-        res.faults = list(self.happened)
+        logs = {t: self.out / "devices" / t / "data" / "log.sqlite" for t in self.things}
+        res = reckon(self.cloud.lake, logs, duration_s)
+        if self._injector is not None:
+            res.kills = self._injector.kills
+            res.faults = list(self._injector.happened)
         for dev in self.devices.values():
             for c in dev.components.values():
                 res.restarts += max(0, c.starts - 1)
@@ -707,21 +376,3 @@ class Fleet:
         return res
 
 
-def _damage_streams_index(path: Path) -> None:
-    """Garbage over the streams table's unique index page (in the database file, after a
-    checkpoint so the WAL holds no newer copy; no process has the file open): `quick_check`
-    fails, and every record, counter and offset is still readable by a salvage."""
-    conn = sqlite3.connect(path, timeout=30)
-    try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        (root,) = conn.execute(
-            "SELECT rootpage FROM sqlite_master WHERE name='sqlite_autoindex_streams_1'"
-        ).fetchone()
-    finally:
-        conn.close()
-    with open(path, "r+b") as f:
-        f.seek((root - 1) * page_size)
-        f.write(random.Random(root).randbytes(page_size))
-        f.flush()
-        os.fsync(f.fileno())

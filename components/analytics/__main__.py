@@ -34,7 +34,7 @@ from components.core import component_state, ipc
 from components.core.clock import Clock, SystemClock
 from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.log import BudgetExceeded, Log
-from components.core.log_config import open_log
+from components.core.log.config import open_log
 from components.core.stopping import Stop
 
 log = logging.getLogger("floorline.analytics")
@@ -42,10 +42,10 @@ CHECKPOINT_NAME = "analytics"
 ALARM_STREAM = "analytics/alarm"  # acknowledgement events this component writes
 CONFIG_STREAM = "analytics/config"  # rejected configuration updates, with their reasons
 OWN_STREAMS = frozenset({ALARM_STREAM, CONFIG_STREAM})
-__all__ = ["SPEC", "Component", "watch_configuration", "main"]
+__all__ = ["SPEC", "Analytics", "watch_configuration", "main"]
 
 
-class Component:
+class Analytics:
     """The I/O shell around Engine: log in, log out, alarm, configuration."""
 
     def __init__(self, lg: Log, config: Config, clock: Clock, alarm: Any = None,
@@ -168,7 +168,7 @@ class Component:
         return True
 
 
-def watch_configuration(comp: Component, holder: ConfigHolder, gg: ipc.Greengrass) -> None:
+def watch_configuration(comp: Analytics, holder: ConfigHolder, gg: ipc.Greengrass) -> None:
     """Follow configuration updates from the nucleus: a valid one is applied between two
     steps; an invalid one is rejected (the configuration in force stays) and its reasons are
     recorded as an `event`, so the cloud that sent it learns why."""
@@ -183,7 +183,7 @@ def watch_configuration(comp: Component, holder: ConfigHolder, gg: ipc.Greengras
     gg.on_configuration_update(changed)
 
 
-def follow(comp: Component, lg: Log, stop: Stop, step_interval_s: float = STEP_INTERVAL_S,
+def follow(comp: Analytics, lg: Log, stop: Stop, step_interval_s: float = STEP_INTERVAL_S,
            wake_poll_s: float = WAKE_POLL_S) -> None:
     """Step until stopped: at once when another process committed to the log (a reading that
     raises an alert must not wait out a timer), and every `step_interval_s` regardless, for
@@ -218,10 +218,10 @@ def main() -> int:  # pragma: no cover - the process shell; its parts are tested
     lg = open_log(cfg, ipc.thing_name(), clock)
     alarm = None
     if cfg.alarmPin:
-        from components.analytics.actuate import Alarm
+        from components.analytics.actuate import CriticalAlertAlarm
 
-        alarm = Alarm(cfg.alarmPin, cfg.ackButtonPin or None)
-    comp = Component(lg, cfg, clock, alarm)
+        alarm = CriticalAlertAlarm(cfg.alarmPin, cfg.ackButtonPin or None)
+    comp = Analytics(lg, cfg, clock, alarm)
     if gg is not None:
         watch_configuration(comp, holder, gg)
         gg.report_running()

@@ -17,7 +17,10 @@ from typing import Any
 from gpiozero import Button, DigitalOutputDevice
 
 
-class Alarm:
+class CriticalAlertAlarm:
+    """The alarm output, on while an open critical alert is unacknowledged, and the button
+    that acknowledges them."""
+
     def __init__(self, alarm_pin: int | str, ack_pin: int | str | None = None,
                  pin_factory: Any = None, active_high: bool = True) -> None:
         self.output = DigitalOutputDevice(alarm_pin, active_high=active_high,

@@ -1,6 +1,6 @@
 """Alert lifecycle: a condition raises once, stays open, and clears once.
 
-`AlertBook` turns detector edges (`Signal`) into `alert` record payloads. Exactly one alert is
+`AlertBook` turns detector edges (`Change`) into `alert` record payloads. Exactly one alert is
 open per condition key `(stream, detector, condition)`: a second raise of an open condition or
 a clear of a closed one produces nothing (and is counted). Alert ids are derived from the key
 and the raise time, so a replay after a crash produces the same id and the cloud can dedupe.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from components.analytics.detectors import SEVERITIES, Signal
+from components.analytics.detectors import SEVERITIES, Change
 
 
 def condition_key(stream: str, detector: str, condition: str) -> str:
@@ -25,7 +25,7 @@ class AlertBook:
         self.duplicate_raises = 0
         self.orphan_clears = 0
 
-    def apply(self, device: str, stream: str, detector: str, signal: Signal,
+    def apply(self, device: str, stream: str, detector: str, signal: Change,
               evidence: Mapping[str, Any] | None) -> dict[str, Any] | None:
         """The alert payload to record for this edge, or None if it changes nothing."""
         key = condition_key(stream, detector, signal.condition)
@@ -66,7 +66,7 @@ class AlertBook:
         out = []
         for key in [k for k, a in self.open.items() if a["stream"] == stream]:
             a = self.open[key]
-            out.append(self.apply(a["device"], stream, a["detector"], Signal(
+            out.append(self.apply(a["device"], stream, a["detector"], Change(
                 a["condition"], False, a["severity"], t_ms, None, reason), None))
         return [a for a in out if a is not None]
 

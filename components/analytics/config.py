@@ -7,7 +7,7 @@ from typing import Any, Final
 from components.analytics.detectors import SEVERITIES, DetectorConfigError, NoveltyParams
 from components.analytics.engine import check_detectors, window_lengths
 from components.core.config import Key, Spec
-from components.core.log_config import LOG_KEYS
+from components.core.log.config import LOG_KEYS
 
 CONSUMER: Final = "analytics"  # this component's consumer name in the log
 BATCH_RECORDS: Final = 500  # records per step

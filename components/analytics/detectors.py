@@ -1,6 +1,6 @@
 """Anomaly detectors: pure, per stream, driven only by the timestamps in the records.
 
-Every detector reports *edges*: `observe(...)` returns a `Signal` when a condition becomes
+Every detector reports *edges*: `observe(...)` returns a `Change` when a condition becomes
 active or inactive and None otherwise, so a reading costs a few comparisons. `AlertBook`
 (alerts.py) turns edges into alert records. Detectors that notice an *absence* (silence,
 dwell too long) take `now_ms` from the caller in `check(now_ms)`; they never read a clock.
@@ -29,7 +29,7 @@ class DetectorConfigError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Signal:
+class Change:
     """A condition changed: `active` True raises it, False clears it."""
 
     condition: str
@@ -46,7 +46,7 @@ def _severity(value: Any) -> str:
     return str(value)
 
 
-class Level:
+class Threshold:
     """A static threshold with hysteresis: raise when the value crosses `limit`, clear only
     once it is back by `hysteresis` (so a noisy value near the limit does not chatter)."""
 
@@ -59,7 +59,7 @@ class Level:
         self.hysteresis, self.severity = float(hysteresis), _severity(severity)
         self.active = False
 
-    def observe(self, t_ms: int, value: float) -> Signal | None:
+    def observe(self, t_ms: int, value: float) -> Change | None:
         if self.above:
             beyond, back = value > self.limit, value <= self.limit - self.hysteresis
         else:
@@ -67,11 +67,11 @@ class Level:
         if not self.active and beyond:
             self.active = True
             side = "above" if self.above else "below"
-            return Signal(self.condition, True, self.severity, t_ms, value,
+            return Change(self.condition, True, self.severity, t_ms, value,
                           f"{value:g} {side} {self.limit:g}")
         if self.active and back:
             self.active = False
-            return Signal(self.condition, False, self.severity, t_ms, value,
+            return Change(self.condition, False, self.severity, t_ms, value,
                           f"{value:g} back within {self.limit:g} ± {self.hysteresis:g}")
         return None
 
@@ -98,7 +98,7 @@ class RateOfChange:
         self.last: tuple[int, float] | None = None
         self.skipped = 0
 
-    def observe(self, t_ms: int, value: float) -> Signal | None:
+    def observe(self, t_ms: int, value: float) -> Change | None:
         last, self.last = self.last, (t_ms, value)
         if last is None:
             return None
@@ -110,11 +110,11 @@ class RateOfChange:
         rate = abs(value - last[1]) / dt_s
         if not self.active and rate > self.max_per_s:
             self.active = True
-            return Signal(self.condition, True, self.severity, t_ms, value,
+            return Change(self.condition, True, self.severity, t_ms, value,
                           f"changing {rate:.4g}/s, limit {self.max_per_s:g}/s")
         if self.active and rate <= self.clear_below:
             self.active = False
-            return Signal(self.condition, False, self.severity, t_ms, value,
+            return Change(self.condition, False, self.severity, t_ms, value,
                           f"changing {rate:.4g}/s, back under {self.clear_below:.4g}/s")
         return None
 
@@ -140,17 +140,17 @@ class Flatline:
         self.active = False
         self.run: tuple[int, float] | None = None  # (start_ms, value at start)
 
-    def observe(self, t_ms: int, value: float) -> Signal | None:
+    def observe(self, t_ms: int, value: float) -> Change | None:
         if self.run is None or abs(value - self.run[1]) > self.epsilon:
             self.run = (t_ms, value)
             if self.active:
                 self.active = False
-                return Signal(self.condition, False, self.severity, t_ms, value,
+                return Change(self.condition, False, self.severity, t_ms, value,
                               "value moves again")
             return None
         if not self.active and t_ms - self.run[0] >= self.span_ms:
             self.active = True
-            return Signal(self.condition, True, self.severity, t_ms, value,
+            return Change(self.condition, True, self.severity, t_ms, value,
                           f"stuck at {self.run[1]:g} ±{self.epsilon:g} for "
                           f"{(t_ms - self.run[0]) / 1000:g} s")
         return None
@@ -177,19 +177,19 @@ class Silence:
         self.active = False
         self.last_ms: int | None = None
 
-    def seen(self, t_ms: int) -> Signal | None:
+    def seen(self, t_ms: int) -> Change | None:
         if self.last_ms is None or t_ms > self.last_ms:
             self.last_ms = t_ms
         if self.active:
             self.active = False
-            return Signal(self.condition, False, self.severity, t_ms, None, "readings again")
+            return Change(self.condition, False, self.severity, t_ms, None, "readings again")
         return None
 
-    def check(self, now_ms: int) -> Signal | None:
+    def check(self, now_ms: int) -> Change | None:
         if self.active or self.last_ms is None or now_ms - self.last_ms <= self.gap_ms:
             return None
         self.active = True
-        return Signal(self.condition, True, self.severity, now_ms, None,
+        return Change(self.condition, True, self.severity, now_ms, None,
                       f"no reading for {(now_ms - self.last_ms) / 1000:g} s "
                       f"(limit {self.gap_ms / 1000:g} s)")
 
@@ -217,35 +217,35 @@ class RfidWatch:
         self.dwelling: set[str] = set()
         self.strangers: set[str] = set()
 
-    def observe(self, t_ms: int, kind: str, tag: str) -> list[Signal]:
+    def observe(self, t_ms: int, kind: str, tag: str) -> list[Change]:
         tag = tag.upper()
-        out: list[Signal] = []
+        out: list[Change] = []
         if kind == "arrive":
             self.present[tag] = t_ms
             if self.known is not None and tag not in self.known and tag not in self.strangers:
                 self.strangers.add(tag)
-                out.append(Signal(f"unknown_tag:{tag}", True, self.unknown_severity, t_ms, None,
+                out.append(Change(f"unknown_tag:{tag}", True, self.unknown_severity, t_ms, None,
                                   f"tag {tag} is not on the known list"))
         elif kind == "depart":
             self.present.pop(tag, None)
             if tag in self.dwelling:
                 self.dwelling.discard(tag)
-                out.append(Signal(f"dwell:{tag}", False, self.dwell_severity, t_ms, None,
+                out.append(Change(f"dwell:{tag}", False, self.dwell_severity, t_ms, None,
                                   f"tag {tag} left"))
             if tag in self.strangers:
                 self.strangers.discard(tag)
-                out.append(Signal(f"unknown_tag:{tag}", False, self.unknown_severity, t_ms, None,
+                out.append(Change(f"unknown_tag:{tag}", False, self.unknown_severity, t_ms, None,
                                   f"tag {tag} left"))
         return out
 
-    def check(self, now_ms: int) -> list[Signal]:
+    def check(self, now_ms: int) -> list[Change]:
         if self.max_dwell_ms is None:
             return []
         out = []
         for tag, since in self.present.items():
             if tag not in self.dwelling and now_ms - since > self.max_dwell_ms:
                 self.dwelling.add(tag)
-                out.append(Signal(f"dwell:{tag}", True, self.dwell_severity, now_ms, None,
+                out.append(Change(f"dwell:{tag}", True, self.dwell_severity, now_ms, None,
                                   f"tag {tag} present {(now_ms - since) / 1000:g} s "
                                   f"(limit {self.max_dwell_ms / 1000:g} s)"))
         return out
@@ -534,7 +534,7 @@ class Novelty:
         self.below = 0
         self.last_score = 0.0
 
-    def observe(self, t_ms: int, value: float) -> Signal | None:
+    def observe(self, t_ms: int, value: float) -> Change | None:
         s = self.last_score = self.score.update(value, t_ms / 1000.0)
         p = self.score.p
         # the history also learns while the alert is quiet: what a stream did in its first hour
@@ -546,14 +546,14 @@ class Novelty:
             self.below = 0
             if not self.active and rare:
                 self.active = True
-                return Signal(self.condition, True, self.severity, t_ms, value,
+                return Change(self.condition, True, self.severity, t_ms, value,
                               f"anomaly score {s:.3f} >= {p.alert_threshold:g}, a score this "
                               f"stream gave on {seen_as_high:.1e} of its readings")
         elif self.active:
             self.below += 1
             if self.below >= p.clear_readings:
                 self.active = False
-                return Signal(self.condition, False, self.severity, t_ms, value,
+                return Change(self.condition, False, self.severity, t_ms, value,
                               f"score under {p.alert_threshold:g} for {self.below} readings")
         return None
 

@@ -27,15 +27,15 @@ from typing import Any
 
 from components.analytics.alerts import AlertBook
 from components.analytics.detectors import (
+    Change,
     DetectorConfigError,
     Flatline,
-    Level,
     Novelty,
     NoveltyParams,
     RateOfChange,
     RfidWatch,
-    Signal,
     Silence,
+    Threshold,
 )
 from components.analytics.windows import TumblingWindow, VibrationWindow
 from components.core.envelope import Record
@@ -109,7 +109,7 @@ def window_lengths(value: Any, where: str) -> list[float]:
     return out
 
 
-def kind_of(stream: str, spec: Mapping[str, Any]) -> str:
+def stream_kind(stream: str, spec: Mapping[str, Any]) -> str:
     kind = spec.get("kind")
     if kind is None:
         kind = "rfid" if stream.startswith("rfid/") else \
@@ -123,7 +123,7 @@ def build_stream(stream: str, spec: Mapping[str, Any], default_windows_s: Sequen
                  silent_after_s: float | None, novelty: NoveltyParams) -> StreamPipeline:
     if not isinstance(spec, Mapping):
         raise DetectorConfigError(f"{stream}: expected an object")
-    kind = kind_of(stream, spec)
+    kind = stream_kind(stream, spec)
     lengths = window_lengths(spec["windowSeconds"], stream) if "windowSeconds" in spec \
         else list(default_windows_s)
     fields_ = spec.get("fields")
@@ -158,19 +158,19 @@ def _add_detector(p: StreamPipeline, d: Any, where: str, novelty: NoveltyParams)
         if d.get("high") is None and d.get("low") is None:
             raise DetectorConfigError(f"{where}: threshold needs high or low")
         if d.get("high") is not None:
-            p.value_detectors.append((t, fld, Level("high", _num(d, "high", where), True,
-                                                    hyst, sev)))
+            p.value_detectors.append((t, fld, Threshold("high", _num(d, "high", where), True,
+                                                        hyst, sev)))
         if d.get("low") is not None:
-            p.value_detectors.append((t, fld, Level("low", _num(d, "low", where), False,
-                                                    hyst, sev)))
+            p.value_detectors.append((t, fld, Threshold("low", _num(d, "low", where), False,
+                                                        hyst, sev)))
     elif t == "battery":
         hyst = _num(d, "hysteresis", where, 0.0)
         fld = d.get("field", "battery_pct")
         if d.get("warningBelow") is not None:
-            p.value_detectors.append((t, fld, Level(
+            p.value_detectors.append((t, fld, Threshold(
                 "battery_low", _num(d, "warningBelow", where), False, hyst, "warning")))
         if d.get("criticalBelow") is not None:
-            p.value_detectors.append((t, fld, Level(
+            p.value_detectors.append((t, fld, Threshold(
                 "battery_critical", _num(d, "criticalBelow", where), False, hyst, "critical")))
     elif t == "rate":
         p.value_detectors.append((t, fld, RateOfChange(
@@ -329,7 +329,7 @@ class Engine:
                         {"kind": pipe.kind, "source": pipe.stream,
                          "window_s": w.length_ms / 1000, **closed}))
 
-    def _alert(self, out: list[Output], stream: str, detector: str, sig: Signal | None,
+    def _alert(self, out: list[Output], stream: str, detector: str, sig: Change | None,
                evidence: Mapping[str, Any] | None) -> None:
         if sig is None:
             return

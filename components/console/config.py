@@ -21,7 +21,7 @@ from components.core.config import (
     check_site,
 )
 from components.core.ipc import STANDALONE_CONFIG_ENV
-from components.core.log_config import LOG_KEYS
+from components.core.log.config import LOG_KEYS
 
 # The technician's shell has no nucleus to ask: the command reads this file when it exists.
 DEFAULT_CONFIG_FILE = "/etc/floorline/console.json"

@@ -13,7 +13,7 @@ from components.core.clock import Clock
 from components.core.config import Config
 from components.core.envelope import Record
 from components.core.log import LOG_FORMAT_VERSION, Log
-from components.core.log_config import open_log as open_configured_log
+from components.core.log.config import open_log as open_configured_log
 
 
 class LogUnavailable(Exception):

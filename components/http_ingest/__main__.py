@@ -20,7 +20,7 @@ from components.core import component_state
 from components.core.clock import SystemClock
 from components.core.config import Config, ConfigError
 from components.core.ipc import connect, follow_updates, load_config, thing_name
-from components.core.log_config import open_log
+from components.core.log.config import open_log
 from components.http_ingest.commit_process import CommitFailed, CommitProcess
 from components.http_ingest.config import SPEC
 from components.http_ingest.guard import HttpLimits

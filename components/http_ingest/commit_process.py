@@ -43,7 +43,7 @@ from dataclasses import asdict
 from typing import Any
 
 from components.core.clock import Clock
-from components.core.log_config import LOG_KEYS
+from components.core.log.config import LOG_KEYS
 from components.http_ingest.answers import Answer, dumps, error
 from components.http_ingest.intake import INTAKE_KEYS, Intake, Plan
 from components.http_ingest.writer import GroupCommitter, WriterStats
@@ -170,7 +170,7 @@ def _stats(committer: GroupCommitter, intake: Intake | None, clock: Clock) -> di
 def main() -> int:
     from components.core.clock import SystemClock
     from components.core.config import Spec
-    from components.core.log_config import open_log
+    from components.core.log.config import open_log
 
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"

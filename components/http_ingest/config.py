@@ -12,7 +12,7 @@ from typing import Any
 
 from components.core.config import Key, Spec, check_bind_address, check_pem_file
 from components.core.envelope import EnvelopeError, validate_device
-from components.core.log_config import LOG_KEYS
+from components.core.log.config import LOG_KEYS
 from components.http_ingest.schemas import check_schemas
 
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")

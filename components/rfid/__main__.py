@@ -17,7 +17,7 @@ from components.core.buses import open_serial
 from components.core.clock import host_clock
 from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.live import LivePublisher
-from components.core.log_config import open_log
+from components.core.log.config import open_log
 from components.core.stopping import Stop
 from components.rfid.config import SPEC
 from components.rfid.service import RfidService

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from components.core.config import Key, Spec
-from components.core.log_config import LOG_KEYS
+from components.core.log.config import LOG_KEYS
 from components.lib.frames.models import MODELS, VARIANTS
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")

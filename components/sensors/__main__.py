@@ -24,7 +24,7 @@ from components.core.buses import BusConfigError, gpio_pin_factory, open_i2c
 from components.core.clock import host_clock
 from components.core.config import Config, ConfigError, ConfigHolder
 from components.core.live import LivePublisher
-from components.core.log_config import open_log
+from components.core.log.config import open_log
 from components.core.stopping import Stop
 from components.lib.drivers.registry import chip_address
 from components.lib.drivers.scan import scan

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from components.core.config import Key, Spec
-from components.core.log_config import LOG_KEYS
+from components.core.log.config import LOG_KEYS
 from components.lib.drivers.registry import DRIVERS, chip_address, make_driver
 
 GPIO_KINDS = ("pulse", "contact", "button")

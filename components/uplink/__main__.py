@@ -17,7 +17,7 @@ from typing import Any
 from components.core import component_state, ipc, topics
 from components.core.clock import host_clock
 from components.core.config import ConfigError
-from components.core.log_config import open_log
+from components.core.log.config import open_log
 from components.core.stopping import Stop
 from components.uplink import commands, shadow
 from components.uplink.config import SPEC

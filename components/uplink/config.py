@@ -7,7 +7,7 @@ from components.core.limits import (
     MQTT_PUBLISHES_PER_S,
     SM_MIN_BATCH_INTERVAL_MS,
 )
-from components.core.log_config import LOG_KEYS
+from components.core.log.config import LOG_KEYS
 
 SPEC = Spec(
     Key("siteId", str, "unassigned", "Site segment of every topic (one thing group per site)",

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from components.core.log import Log
-from components.core.log_file import move_aside
-from components.core.seqmark import mark_path, read_mark
+from components.core.log.file import move_aside
+from components.core.log.seqmark import mark_path, read_mark
 
 S = "env/bme280@0x76"
 N = 3000
@@ -31,7 +31,7 @@ def _fill(path: Path, n: int = N, checkpoint: bool = True) -> None:
         for start in range(0, n, 100):
             lg.append_batch(S, "raw", [{"v": i} for i in range(start, start + 100)])
         if checkpoint:
-            lg._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            lg._db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _page_of(path: Path, table: str) -> int:
@@ -149,7 +149,7 @@ def _crashed_writer(path: Path, batches: int) -> None:
     code = (
         "import os, sys; from components.core.log import Log\n"
         "lg = Log.open(sys.argv[1], device='dev-001', free_floor_bytes=0)\n"
-        "lg._conn.execute('PRAGMA wal_autocheckpoint=0')\n"
+        "lg._db.conn.execute('PRAGMA wal_autocheckpoint=0')\n"
         f"for b in range({batches}):\n"
         f"    lg.append_batch({S!r}, 'raw', [{{'v': b * 100 + i}} for i in range(100)])\n"
         "os._exit(0)\n"
@@ -328,7 +328,7 @@ def test_records_after_a_salvage_reach_a_consumer_that_had_acknowledged_everythi
         lg.append_batch("event/x@1", "event", [{"v": i} for i in range(100)])
         lg.ack("uplink", lg.read("uplink", limit=1000))
         lg.append_batch("env/y@1", "raw", [{"v": i} for i in range(10)])  # a class kept
-        lg._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        lg._db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     _overwrite(path, (_page_of(path, "sqlite_autoindex_streams_1") - 1) * 4096, os.urandom(4096))
     with Log.open(path, device="dev-001", free_floor_bytes=0) as lg:
         assert lg.stats()["counters"]["salvage_events"] == 1
@@ -345,7 +345,7 @@ def test_a_components_checkpointed_state_survives_a_salvage_with_its_acknowledge
         lg.append_batch(S, "raw", [{"v": i} for i in range(10)])
         batch = lg.read("analytics", limit=5)
         lg.append_records([], ack=("analytics", batch.cursor()), checkpoint={"an/w": "state-5"})
-        lg._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        lg._db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     _overwrite(path, (_page_of(path, "sqlite_autoindex_streams_1") - 1) * 4096, os.urandom(4096))
     with Log.open(path, device="dev-001", free_floor_bytes=0) as lg:
         assert lg.stats()["counters"]["salvage_events"] == 1

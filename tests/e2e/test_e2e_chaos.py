@@ -15,7 +15,8 @@ import random
 
 import pytest
 
-from edge_sim.fleet import Fault, Fleet
+from edge_sim.fleet import Fleet
+from edge_sim.fleet_faults import ScheduledFault
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 
@@ -26,17 +27,19 @@ COMPONENTS = ("com.floorline.Sensors", "com.floorline.Rfid", "com.floorline.Upli
 def chaos_faults(rng: random.Random, things: list[str], duration_s: float, kills: int) -> list:
     faults = []
     for _ in range(kills):  # SIGKILL of every kind of component, at random
-        faults.append(Fault(rng.uniform(3, duration_s - 5), "kill", (rng.choice(things),),
-                            component=rng.choice(COMPONENTS)))
+        at = rng.uniform(3, duration_s - 5)
+        faults.append(ScheduledFault(at, "kill", (rng.choice(things),),
+                                     component=rng.choice(COMPONENTS)))
+    d = duration_s
     faults += [
-        Fault(duration_s * 0.15, "outage", (things[0],), duration_s=duration_s * 0.2),
-        Fault(duration_s * 0.55, "outage", None, duration_s=duration_s * 0.15),  # fleet-wide
-        Fault(duration_s * 0.3, "kinesis_outage", None, duration_s=duration_s * 0.15),
-        Fault(duration_s * 0.2, "noisy_serial", None, duration_s=duration_s * 0.3, magnitude=3),
-        Fault(duration_s * 0.4, "disk_pressure", (things[-1],), duration_s=duration_s * 0.3,
-              magnitude=256 * 1024),
+        ScheduledFault(d * 0.15, "outage", (things[0],), duration_s=d * 0.2),
+        ScheduledFault(d * 0.55, "outage", None, duration_s=d * 0.15),  # fleet-wide
+        ScheduledFault(d * 0.3, "kinesis_outage", None, duration_s=d * 0.15),
+        ScheduledFault(d * 0.2, "noisy_serial", None, duration_s=d * 0.3, magnitude=3),
+        ScheduledFault(d * 0.4, "disk_pressure", (things[-1],), duration_s=d * 0.3,
+                       magnitude=256 * 1024),
         # A power cut damages the log; every component restarts at once: one salvage.
-        Fault(duration_s * 0.45, "log_damage", (things[0],)),
+        ScheduledFault(d * 0.45, "log_damage", (things[0],)),
     ]
     return faults
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import pytest
 
 from cloud.lake.query import query
-from edge_sim.fleet import UPLINK, Fault, Fleet
+from edge_sim.fleet import Fleet
+from edge_sim.fleet_faults import ScheduledFault
+from edge_sim.fleet_site import UPLINK
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 
@@ -17,8 +19,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 def fleet_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("fleet")
     faults = [
-        Fault(at_s=8, kind="outage", devices=None, duration_s=10),
-        Fault(at_s=12, kind="kill", devices=("dev-001",), component=UPLINK),
+        ScheduledFault(at_s=8, kind="outage", devices=None, duration_s=10),
+        ScheduledFault(at_s=12, kind="kill", devices=("dev-001",), component=UPLINK),
     ]
     fleet = Fleet(out, 2, seed=7, faults=faults, anomaly_at_s=5)
     try:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from edge_sim.fleet import UPLINK, Fleet
+from edge_sim.fleet import Fleet
+from edge_sim.fleet_site import UPLINK
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
 

@@ -74,10 +74,11 @@ def test_a_stopped_runner_drains_and_stops_every_component(tmp_path, how):
 def test_a_run_interrupted_during_an_outage_still_delivers_everything(tmp_path):
     """Ctrl-C in the middle of a fleet-wide outage: the outage ends with the run, so what the
     devices spooled meanwhile still reaches the lake on the way out."""
-    from edge_sim.fleet import Fault, Fleet
+    from edge_sim.fleet import Fleet
+    from edge_sim.fleet_faults import ScheduledFault
 
     fleet = Fleet(tmp_path / "fleet", 1, seed=3,
-                  faults=[Fault(at_s=2, kind="outage", devices=None, duration_s=600)])
+                  faults=[ScheduledFault(at_s=2, kind="outage", devices=None, duration_s=600)])
 
     def interrupt_during_the_outage(elapsed, _fleet):
         if elapsed > 12:

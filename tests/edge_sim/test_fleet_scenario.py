@@ -11,14 +11,9 @@ import pytest
 from rich.console import Console
 
 from edge_sim import cli
-from edge_sim.fleet import (
-    CONSOLE,
-    UPLINK,
-    FleetResult,
-    ScenarioError,
-    check_within,
-    load_scenario,
-)
+from edge_sim.fleet_faults import ScenarioError, check_within, load_fault_schedule
+from edge_sim.fleet_reckoning import FleetResult
+from edge_sim.fleet_site import CONSOLE, UPLINK
 
 
 def _scenario(tmp_path: Path, text: str) -> Path:
@@ -29,35 +24,36 @@ def _scenario(tmp_path: Path, text: str) -> Path:
 
 @pytest.mark.parametrize("name", ["Uplink", "uplink", "com.floorline.Uplink", "UPLINK"])
 def test_a_kill_names_its_component_as_the_live_table_shows_it(tmp_path, name):
-    (fault,) = load_scenario(_scenario(tmp_path, f"faults: [{{at: 5, fault: kill, "
-                                                 f"component: {name}}}]"), [])
+    (fault,) = load_fault_schedule(_scenario(tmp_path, f"faults: [{{at: 5, fault: kill, "
+                                                       f"component: {name}}}]"), [])
     assert fault.component == UPLINK
 
 
 def test_an_unknown_component_is_refused_with_the_valid_names(tmp_path):
     with pytest.raises(ScenarioError) as exc:
-        load_scenario(_scenario(tmp_path, "faults: [{at: 5, fault: kill, component: Uplnk}]"),
-                      [])
+        load_fault_schedule(_scenario(tmp_path, "faults: [{at: 5, fault: kill, component: Uplnk}]"),
+                            [])
     message = str(exc.value)
     assert "'Uplnk'" in message and "fault 0" in message
     assert "Uplink (com.floorline.Uplink)" in message and f"({CONSOLE})" in message
 
 
 def test_unplug_names_a_chip_that_exists(tmp_path):
-    (fault,) = load_scenario(_scenario(
+    (fault,) = load_fault_schedule(_scenario(
         tmp_path, "faults: [{at: 5, fault: unplug, chip: '0x44', duration: 20}]"), [])
     assert (fault.kind, fault.chip, fault.duration_s) == ("unplug", "0x44", 20.0)
     with pytest.raises(ScenarioError, match="no chip at 0x45.*sht3x at 0x44"):
-        load_scenario(_scenario(tmp_path, "faults: [{at: 5, fault: unplug, chip: '0x45'}]"),
-                      [])
+        load_fault_schedule(_scenario(tmp_path, "faults: [{at: 5, fault: unplug, chip: '0x45'}]"),
+                            [])
     with pytest.raises(ScenarioError, match="goes with unplug"):
-        load_scenario(_scenario(tmp_path, "faults: [{at: 5, fault: outage, chip: '0x44'}]"),
-                      [])
+        load_fault_schedule(_scenario(tmp_path, "faults: [{at: 5, fault: outage, chip: '0x44'}]"),
+                            [])
 
 
 def test_faults_beyond_the_run_are_refused_up_front(tmp_path):
-    faults = load_scenario(_scenario(tmp_path, "faults: [{at: 10, fault: outage, duration: 5},"
-                                               " {at: 130, fault: kill}]"), [])
+    scenario = _scenario(tmp_path, "faults: [{at: 10, fault: outage, duration: 5},"
+                                   " {at: 130, fault: kill}]")
+    faults = load_fault_schedule(scenario, [])
     check_within(faults[:1], 120)
     with pytest.raises(ScenarioError, match=r"120 s run: kill at 130 s"):
         check_within(faults, 120)

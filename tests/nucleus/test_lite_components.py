@@ -32,7 +32,7 @@ from cloud.lake.store import Lake
 from components.core import batch, topics
 from components.core.clock import SystemClock
 from components.core.log import Log
-from edge_sim.fleet import CHIPS, device_world
+from edge_sim.fleet_site import CHIPS, device_world
 from edge_sim.hardware.readers import start_readers
 from edge_sim.hardware.registration import register_buses
 

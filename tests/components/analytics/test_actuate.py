@@ -6,7 +6,7 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
 from components.analytics import __main__ as comp
-from components.analytics.actuate import Alarm
+from components.analytics.actuate import CriticalAlertAlarm
 from components.core.clock import ManualClock
 from components.core.log import Log
 
@@ -30,7 +30,7 @@ def press(factory, pin=ACK_PIN):
 
 
 def test_alarm_follows_unacknowledged_critical_alerts(factory):
-    alarm = Alarm(ALARM_PIN, ACK_PIN, pin_factory=factory)
+    alarm = CriticalAlertAlarm(ALARM_PIN, ACK_PIN, pin_factory=factory)
     out = factory.pin(ALARM_PIN)
     assert alarm.update([]) is False and out.state == 0
     assert alarm.update(["a1"]) is True and out.state == 1
@@ -52,8 +52,8 @@ def test_critical_alert_drives_the_pin_and_the_acknowledgement_is_recorded(tmp_p
     cfg = comp.SPEC.parse({"silentAfterSeconds": 0, "detectors": {STREAM: {"detectors": [
         {"type": "threshold", "field": "temperature_c", "high": 30, "hysteresis": 1,
          "severity": "critical"}]}}})
-    alarm = Alarm(ALARM_PIN, ACK_PIN, pin_factory=factory)
-    c = comp.Component(lg, cfg, clock, alarm)
+    alarm = CriticalAlertAlarm(ALARM_PIN, ACK_PIN, pin_factory=factory)
+    c = comp.Analytics(lg, cfg, clock, alarm)
     lg.register_consumer("check", classes=("alert", "event"))
     lg.append(STREAM, "raw", {"temperature_c": 21.0}, wall_ms=T0)
     c.step()
@@ -72,8 +72,8 @@ def test_critical_alert_drives_the_pin_and_the_acknowledgement_is_recorded(tmp_p
     assert acks[0].payload["alert_ids"] == [raised[0].payload["alert_id"]]
     # a restart keeps the acknowledgement: the alarm stays off for the same open alert
     alarm.close()
-    alarm2 = Alarm(ALARM_PIN, ACK_PIN, pin_factory=factory)
-    c2 = comp.Component(lg, cfg, clock, alarm2)
+    alarm2 = CriticalAlertAlarm(ALARM_PIN, ACK_PIN, pin_factory=factory)
+    c2 = comp.Analytics(lg, cfg, clock, alarm2)
     c2.step()
     assert factory.pin(ALARM_PIN).state == 0
     lg.append(STREAM, "raw", {"temperature_c": 20.0}, wall_ms=T0 + 2000)

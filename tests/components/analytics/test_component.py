@@ -6,7 +6,7 @@ import math
 
 from components.analytics import __main__ as comp
 from components.analytics.alerts import AlertBook
-from components.analytics.detectors import Signal
+from components.analytics.detectors import Change
 from components.analytics.engine import MAX_STREAMS, Engine
 from components.core.clock import ManualClock
 from components.core.config import ConfigHolder
@@ -55,7 +55,7 @@ def test_reconfigure_keeps_unchanged_streams_and_flushes_changed_ones(tmp_path):
     lg = Log.open(tmp_path / "log.db", device="dev-001", free_floor_bytes=0, clock=clock)
     other = "env/sht31@0x44"
     cfg = comp.SPEC.parse({"detectors": {ENV: scalar(), other: scalar()}})
-    c = comp.Component(lg, cfg, clock)
+    c = comp.Analytics(lg, cfg, clock)
     lg.register_consumer("check", classes=("aggregate", "alert"))
     for i in range(5):
         lg.append(ENV, "raw", {"temperature_c": 20.0 + i}, wall_ms=T0 + i * 1000)
@@ -76,8 +76,8 @@ def test_reconfigure_keeps_unchanged_streams_and_flushes_changed_ones(tmp_path):
 
 def test_alert_book_keeps_one_open_alert_per_condition():
     book = AlertBook()
-    up = Signal("high", True, "critical", T0, 31.0, "31 above 30")
-    down = Signal("high", False, "critical", T0 + 5000, 28.0, "back")
+    up = Change("high", True, "critical", T0, 31.0, "31 above 30")
+    down = Change("high", False, "critical", T0 + 5000, 28.0, "back")
     a = book.apply("dev-001", ENV, "threshold", up, {"window": 1})
     assert a["state"] == "raised" and a["evidence"] == {"window": 1}
     assert book.apply("dev-001", ENV, "threshold", up, None) is None
@@ -169,7 +169,7 @@ def test_follow_steps_when_another_connection_commits_not_only_on_its_timer(tmp_
     producer = Log.open(path, device="dev-001", free_floor_bytes=0, clock=clock)
     reader = Log.open(path, device="dev-001", free_floor_bytes=0, clock=clock)
     reader.register_consumer("check", classes=("alert",))
-    c = comp.Component(lg, comp.SPEC.parse({"detectors": {ENV: scalar()}}), clock)
+    c = comp.Analytics(lg, comp.SPEC.parse({"detectors": {ENV: scalar()}}), clock)
     stop = Stop()
     follower = threading.Thread(target=comp.follow, args=(c, lg, stop),
                                 kwargs={"step_interval_s": 3600.0, "wake_poll_s": 0.01})

@@ -10,13 +10,13 @@ import synth_signals as sg
 from components.analytics.detectors import (
     DetectorConfigError,
     Flatline,
-    Level,
     Novelty,
     NoveltyParams,
     NoveltyScore,
     RateOfChange,
     RfidWatch,
     Silence,
+    Threshold,
     poisson_tail,
 )
 
@@ -33,22 +33,22 @@ def edge_list(det, series):
 
 
 def test_threshold_spike_raises_on_the_spike_and_clears_after_it():
-    det = Level("high", 30.0, True, 2.0, "critical")
+    det = Threshold("high", 30.0, True, 2.0, "critical")
     assert edge_list(det, sg.spike(300, at=100, width=3, height=30)) == [
         ("raise", 100), ("clear", 103)]
 
 
 def test_threshold_hysteresis_prevents_chatter_near_the_limit():
     series = [(T0 + i * 1000, 30.0 + (0.5 if i % 2 else -0.5)) for i in range(50)]
-    det = Level("high", 30.0, True, 1.0, "warning")
+    det = Threshold("high", 30.0, True, 1.0, "warning")
     assert edge_list(det, series) == [("raise", 1)]  # 29.5 is inside the hysteresis band
-    low = Level("low", 10.0, False, 1.0, "warning")
+    low = Threshold("low", 10.0, False, 1.0, "warning")
     assert edge_list(low, [(T0, 9.0), (T0 + 1000, 10.5), (T0 + 2000, 11.0)]) == [
         ("raise", 0), ("clear", 2)]
 
 
 def test_threshold_drift_raises_when_the_drift_crosses():
-    det = Level("high", 25.0, True, 0.5, "warning")
+    det = Threshold("high", 25.0, True, 0.5, "warning")
     series = sg.drift(1000, start=100, per_s=0.01)
     first = next(i for i, (_, v) in enumerate(series) if v > 25.0)
     assert edge_list(det, series) == [("raise", first)]
@@ -96,8 +96,8 @@ def test_silence_dropout_raises_after_the_gap_and_clears_on_the_next_reading():
 
 
 def test_battery_levels_warning_then_critical_with_severity():
-    warn = Level("battery_low", 20, False, 2, "warning")
-    crit = Level("battery_critical", 10, False, 2, "critical")
+    warn = Threshold("battery_low", 20, False, 2, "warning")
+    crit = Threshold("battery_critical", 10, False, 2, "critical")
     series = [(T0 + i * 60_000, 30.0 - i) for i in range(25)]
     assert edge_list(warn, series) == [("raise", 660)]
     assert edge_list(crit, series) == [("raise", 1260)]
@@ -191,9 +191,9 @@ def test_novelty_state_round_trip_gives_identical_scores():
 
 def test_bad_configuration_is_named():
     with pytest.raises(DetectorConfigError):
-        Level("high", 1, True, -1, "warning")
+        Threshold("high", 1, True, -1, "warning")
     with pytest.raises(DetectorConfigError):
-        Level("high", 1, True, 0, "loud")
+        Threshold("high", 1, True, 0, "loud")
     with pytest.raises(DetectorConfigError):
         Flatline(seconds=0)
 

@@ -62,7 +62,7 @@ def test_updates_through_ipc(nucleus, tmp_path):
     assert holder.current.detectors == threshold(30) and holder.current.windowSeconds == [10, 60]
     clock = ManualClock(wall_ms=T0)
     lg = Log.open(tmp_path / "log.db", device="dev-001", free_floor_bytes=0, clock=clock)
-    c = comp.Component(lg, holder.current, clock)
+    c = comp.Analytics(lg, holder.current, clock)
     comp.watch_configuration(c, holder, gg)
     lg.register_consumer("check", classes=("alert", "event"))
 

@@ -55,7 +55,7 @@ def outputs(lg):
 
 
 def component(lg, config=CONFIG):
-    return comp.Component(lg, comp.SPEC.parse(config), lg._clock, batch_records=7)
+    return comp.Analytics(lg, comp.SPEC.parse(config), lg._clock, batch_records=7)
 
 
 def reference(tmp_path):

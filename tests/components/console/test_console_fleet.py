@@ -14,7 +14,8 @@ import pytest
 
 from components.console.__main__ import main
 from components.lib import export as export_format
-from edge_sim.fleet import UPLINK, Fleet
+from edge_sim.fleet import Fleet
+from edge_sim.fleet_site import UPLINK
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

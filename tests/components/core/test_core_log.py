@@ -133,7 +133,7 @@ def test_durability_settings(log):
     conn = sqlite3.connect(log.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     # synchronous is per connection: check the log's own connection.
-    assert log._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert log._db.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
 def test_snapshot_is_consistent_while_writers_continue(log):

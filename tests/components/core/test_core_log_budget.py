@@ -125,7 +125,8 @@ def test_free_disk_floor_stops_growth_and_evicts_raw(small_disk):
         lg.append_batch("env/a@1", "raw", [{"v": j, "pad": "x" * 60} for j in range(100)])
         st = os.statvfs(small_disk)
         # Below the floor by at most what one WAL checkpoint interval may hold.
-        assert st.f_bavail * st.f_frsize > floor - lg._wal_reserve, f"floor crossed at batch {i}"
+        reserve = lg._budget.wal_reserve
+        assert st.f_bavail * st.f_frsize > floor - reserve, f"floor crossed at batch {i}"
     ev = lg.evictions()
     assert ev and {e["reason"] for e in ev} == {"disk_floor"}
     kept = lg.stats()["classes"]["raw"]["records"]
@@ -150,7 +151,7 @@ def test_a_full_disk_is_a_counted_refusal_not_a_crash(small_disk):
         except BudgetExceeded:
             refused += 1
     assert refused > 0
-    assert lg._counters.rejected["alert"] == refused * 20
+    assert lg._budget.rejected["alert"] == refused * 20
     (small_disk / "hog").unlink()
     lg.append("alert/a@1", "alert", {"v": "after"})  # the log still works once space returns
     # Every refusal is on disk too, also those counted while not even a counter could commit

@@ -74,19 +74,19 @@ def test_refused_for_budget_stores_no_key_and_counts_the_refusal(tmp_path, clock
                     may_evict_own_class=False,
                 )
                 n += 1
-        assert lg._known(f"k{n}") is None
-        assert lg._known(f"k{n - 1}") is not None
+        assert lg._writer.known(f"k{n}") is None
+        assert lg._writer.known(f"k{n - 1}") is not None
         assert lg.stats()["counters"]["rejected_full.event"] == 1
 
 
 def test_keys_are_bounded_by_count_and_pruned_by_age(log, clock):
     for i in range(30):
         log.append_keyed([KeyedAppend(f"k{i}", [_rec(i)])], max_keys=10)
-    kept = [k for (k,) in log._conn.execute("SELECT key FROM idempotency ORDER BY id")]
+    kept = [k for (k,) in log._db.conn.execute("SELECT key FROM idempotency ORDER BY id")]
     assert kept == [f"k{i}" for i in range(20, 30)]
     clock.advance(3600)
     log.append_keyed([KeyedAppend("late", [_rec(99)])], key_retention_s=60)
-    kept = [k for (k,) in log._conn.execute("SELECT key FROM idempotency ORDER BY id")]
+    kept = [k for (k,) in log._db.conn.execute("SELECT key FROM idempotency ORDER BY id")]
     assert kept == ["late"]
     # A pruned key is forgotten: the same key writes again (the retention is the promise).
     assert not log.append_keyed([KeyedAppend("k25", [_rec(25)])])[0].replayed

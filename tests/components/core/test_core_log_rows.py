@@ -13,14 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.core.envelope import EnvelopeError, Record
-from components.core.log import Log, LogError, NewRecord, ReadBatch, _require_sqlite
-from components.core.log_rows import (
+from components.core.log import Log, LogError, NewRecord, ReadBatch
+from components.core.log.rows import (
     body_items,
     encode_items,
     in_position_order,
     make_records,
     payloads_of,
 )
+from components.core.log.schema import require_sqlite
 
 S = "env/bme280@0x76"
 
@@ -62,7 +63,7 @@ def _round_trip(path, batch, wall_ms):
             [NewRecord(S, "raw", p, wall_ms=wall_ms + i) for i, p in enumerate(batch)]
         )
         got = lg.read("c", limit=10_000)
-        fields = lg._streams[("dev-001", S)].fields
+        fields = lg._streams.by_key[("dev-001", S)].fields
     assert seqs == list(range(1, len(batch) + 1))
     assert [r.seq for r in got] == list(range(1, 2 * len(batch) + 1))
     assert [r.wall_ms for r in got] == [wall_ms] * len(batch) + [
@@ -191,6 +192,6 @@ def test_cursor_is_the_highest_position_per_class():
 def test_an_sqlite_without_returning_is_refused_at_open_with_its_version(tmp_path):
     conn = sqlite3.connect(tmp_path / "x.db")
     with pytest.raises(LogError, match="3.34.1 is too old"):
-        _require_sqlite(conn, (3, 34, 1))
-    _require_sqlite(conn, sqlite3.sqlite_version_info)  # this one is fine
+        require_sqlite(conn, (3, 34, 1))
+    require_sqlite(conn, sqlite3.sqlite_version_info)  # this one is fine
     conn.close()

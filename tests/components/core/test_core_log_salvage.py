@@ -4,7 +4,7 @@ import os
 import sqlite3
 
 from components.core.log import Log
-from components.core.seqmark import mark_path, read_mark
+from components.core.log.seqmark import mark_path, read_mark
 
 S = "env/bme280@0x76"
 
@@ -17,7 +17,7 @@ def _fill(path, n=3000):
         lg.append("alert/x@1", "alert", {"severity": "critical"})
         b = lg.read("uplink", limit=50, classes=["raw"])
         lg.ack("uplink", b)
-        lg._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        lg._db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _raw_leaf_pages(path):

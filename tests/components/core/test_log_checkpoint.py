@@ -39,7 +39,7 @@ def test_nothing_is_kept_when_the_append_is_refused(lg, monkeypatch):
     def full(incoming, cls, may_evict_own):
         raise BudgetExceeded("full", cls=cls, used_bytes=1, budget_bytes=1)
 
-    monkeypatch.setattr(lg, "_make_room", full)
+    monkeypatch.setattr(lg._budget, "make_room", full)
     with pytest.raises(BudgetExceeded):
         lg.append_records([NewRecord(OUT, "aggregate", {"n": 5})], ack=("a", batch.cursor()),
                           checkpoint={"a/x": "state"})
@@ -59,5 +59,5 @@ def test_read_after_reads_ahead_of_the_acknowledged_offset(lg):
 
 def test_no_checkpoint_table_until_first_used(lg):
     assert lg.load_checkpoints("") == {}
-    tables = {r[0] for r in lg._conn.execute("SELECT name FROM sqlite_master")}
+    tables = {r[0] for r in lg._db.conn.execute("SELECT name FROM sqlite_master")}
     assert "checkpoints" not in tables

@@ -127,7 +127,7 @@ def test_a_battery_drains_runs_low_and_is_swapped():
 
 
 def test_every_simulated_device_runs_on_a_battery():
-    from edge_sim.fleet import BATTERY_CELLS, device_world
+    from edge_sim.fleet_site import BATTERY_CELLS, device_world
 
     world = device_world(7, None, battery_pct=42.0, battery_life_s=600)
     (ina,) = [c for c in world["chips"] if c["chip"] == "ina219"]

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from components.core.envelope import CLASSES
-from components.core.wal import replay, wal_problem
+from components.core.log.schema import CHECKPOINTS_SQL
+from components.core.log.wal import replay, wal_problem
 
 if TYPE_CHECKING:
     from components.core.log import Log
@@ -73,8 +74,6 @@ def salvage_into(target: Log, source: Path) -> dict[str, int]:
 
 
 def _salvage(target: Log, source: Path, report: dict[str, int]) -> dict[str, int]:
-    from components.core.log import CHECKPOINTS_SQL
-
     try:
         src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
         src.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -82,7 +81,7 @@ def _salvage(target: Log, source: Path, report: dict[str, int]) -> dict[str, int
         log.error("event=salvage_failed path=%s reason=%r", source, exc)
         report["tables_unreadable"] = 1 + len(CLASSES)
         return report
-    dst = target._conn
+    dst = target._db.conn
     dst.execute(CHECKPOINTS_SQL)  # the target is new: create it as a first use would
     dst.execute("BEGIN IMMEDIATE")
     try:
@@ -122,8 +121,8 @@ def _salvage(target: Log, source: Path, report: dict[str, int]) -> dict[str, int
         # every stream resumes above the mark kept beside the file: above every number ever
         # handed out. Without a mark (a log older than it), above the highest number read.
         issued = {sid: max(st[3] - 1, max(seen[sid], default=0)) for sid, st in streams.items()}
-        floor = max([target._seq_floor, *issued.values()])
-        if not target._seq_floor:
+        floor = max([target._seqs.floor, *issued.values()])
+        if not target._seqs.floor:
             log.warning("event=salvage_without_seqmark path=%s resume_above=%d", source, floor)
         now = target._clock.wall_ms()
         for sid, (device, stream, cls, _next_seq, fields) in streams.items():
@@ -164,10 +163,9 @@ def _salvage(target: Log, source: Path, report: dict[str, int]) -> dict[str, int
             except sqlite3.DatabaseError:
                 report["tables_unreadable"] += 1
         _positions_above_acks(src, dst)
-        target._seq_floor = floor
-        target._set_meta("seq_floor", floor)
-        target._set_meta("salvaged_from", source.name)
-        target._reserve(floor)
+        target._seqs.start_above(floor)
+        target._db.set_meta("salvaged_from", source.name)
+        target._seqs.reserve(floor)
         dst.execute("COMMIT")
     except BaseException:
         dst.execute("ROLLBACK")
@@ -175,7 +173,6 @@ def _salvage(target: Log, source: Path, report: dict[str, int]) -> dict[str, int
     finally:
         src.close()
     target._streams.clear()
-    target._by_sid.clear()
     log.warning(
         "event=salvaged path=%s %s", source, " ".join(f"{k}={v}" for k, v in report.items())
     )

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from components.core.durable import fsync_dir, replace_durably
-from components.core.wal import wal_problem
+from components.core.log.wal import wal_problem
 
 log = logging.getLogger("floorline.log")
 
