@@ -42,7 +42,7 @@ test-device: venv device-image
 
 lint: venv
 	$(BIN)/ruff check components edge_sim cloud tests bench
-	$(BIN)/mypy components/core
+	$(BIN)/mypy components edge_sim cloud
 
 bench: venv
 	$(BIN)/python -m bench $(if $(NAB_DIR),--nab $(NAB_DIR),)

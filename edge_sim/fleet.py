@@ -8,6 +8,7 @@ runs here is byte for byte what `python -m cloud.greengrass publish` uploads.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -87,7 +88,7 @@ ANALYTICS_DETECTORS = {
 
 # What each simulated device has on its bus and serial ports. ADXL345 vibration is sampled in
 # FIFO bursts (the high-rate raw stream that goes to Kinesis).
-CHIPS = [
+CHIPS: list[dict[str, Any]] = [
     {"driver": "bme280", "address": "0x76", "sampleIntervalSeconds": 1.0},
     {"driver": "sht3x", "address": "0x44", "sampleIntervalSeconds": 1.0},
     {"driver": "ina219", "address": "0x40", "sampleIntervalSeconds": 1.0,
@@ -329,6 +330,7 @@ class Fleet:
         self._mounts: list[Path] = []
         self._readers: list[Any] = []
         self._device_readers: dict[str, list[Any]] = {}
+        self._cloud_conns: list[Any] = []  # each device's MQTT connection, closed at stop
         self.kinesis_sink: Any = None
         self.happened: list[dict[str, Any]] = []  # each fault as applied
         self.ran_s = 0.0
@@ -444,7 +446,7 @@ class Fleet:
                 sm_speed=self.sm_speed,
                 nucleus=self.nucleus,
             )
-            dev.conn = conn
+            self._cloud_conns.append(conn)
             dev.start()
             self.devices[thing] = dev
             self._write_console_config(thing, dev, built, ports)
@@ -564,7 +566,7 @@ class Fleet:
             readers = [r for t in targets for r in self._device_readers.get(t, [])]
             for r in readers:
                 r.set_noise(fault.magnitude)
-            return [lambda r=r: r.set_noise(0.0) for r in readers]
+            return [functools.partial(r.set_noise, 0.0) for r in readers]
         killed = []
         for thing in targets:
             dev = self.devices[thing]
@@ -623,7 +625,8 @@ class Fleet:
         stop_all(c for dev in self.devices.values() for c in dev.components.values())
         for dev in self.devices.values():
             dev.stop()
-            dev.conn.disconnect()
+        for conn in self._cloud_conns:
+            conn.disconnect()
         for reader in self._readers:
             reader.stop()
         result = None
@@ -645,8 +648,10 @@ class Fleet:
         from cloud.lake.query import query
 
         assert self.cloud is not None
+        lake = self.cloud.lake
+        assert lake is not None, "reckoning reads the lake this process holds"
         _, rows = query(
-            self.cloud.lake,
+            lake,
             "SELECT device, stream, seq, count(*) FROM telemetry GROUP BY device, stream, seq",
         )
         in_lake = {(dev, stream, seq) for dev, stream, seq, _n in rows}
@@ -686,10 +691,10 @@ class Fleet:
                             res.buffered[s["cls"]] += 1
                         else:
                             res.unaccounted += 1
-        stats = self.cloud.lake.stats()
+        stats = lake.stats()
         res.duplicates_received = stats.get("duplicates_dropped", 0)
         res.rejected = {"quarantined_batches": stats.get("quarantined_batches", 0)}
-        _, alerts = query(self.cloud.lake, "SELECT payload FROM telemetry WHERE cls = 'alert'")
+        _, alerts = query(lake, "SELECT payload FROM telemetry WHERE cls = 'alert'")
         for (payload,) in alerts:
             state = str(json.loads(payload).get("state", ""))
             if state in ("raise", "raised", "open"):

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 from components.core.clock import Clock
+from components.core.component_state import RecordSink
 from components.core.config import Config
 from components.core.live import LivePublisher
-from components.core.log import BudgetExceeded, Log, NewRecord
+from components.core.log import BudgetExceeded, NewRecord
 from components.rfid.config import MODELS, VARIANTS, reader_baud, reader_name
 from components.rfid.frames import uhf_m100
 from components.rfid.frames.id12 import Id12Decoder
@@ -61,7 +62,7 @@ class ReaderLoop:
 
 
 class RfidService:
-    def __init__(self, cfg: Config, store: Log, clock: Clock, open_port: OpenPort,
+    def __init__(self, cfg: Config, store: RecordSink, clock: Clock, open_port: OpenPort,
                  live: LivePublisher | None = None, previous: RfidService | None = None) -> None:
         self.cfg = cfg
         self.store = store
