@@ -65,7 +65,8 @@ def _check_readers(value: list[Any]) -> list[Any]:
 SPEC = Spec(
     *LOG_KEYS,
     Key("readers", list, [{"model": "rdm6300", "port": "/dev/serial0", "baudRate": 9600}],
-        "the serial RFID readers", check=_check_readers),
+        "the serial RFID readers: {model (rdm6300, id12la, id20la, uhf_m100), port, baudRate?, "
+        "name? (default: the port's file name), variant? (m100, r200)}", check=_check_readers),
     Key("departAfterSeconds", float, 3.0, "silence after which a tag has departed",
         min=0.05, max=3600),
     Key("pollIntervalSeconds", float, 0.2, "UHF readers: time between inventory polls",
