@@ -79,8 +79,8 @@ class _Imports(ast.NodeVisitor):
         for child in node.body:
             self.visit(child)
         self._guarded -= guarded
-        for child in [*node.handlers, *node.orelse, *node.finalbody]:
-            self.visit(child)
+        for after in [*node.handlers, *node.orelse, *node.finalbody]:
+            self.visit(after)
 
     def visit_Import(self, node: ast.Import) -> None:
         optional = self._guarded > 0

@@ -18,7 +18,7 @@ from typing import Any
 from cloud.lake.store import Lake
 from cloud.rules import definitions as d
 from cloud.rules.bridge import BrokerBridge
-from cloud.rules.handlers import ActionCall, MemoryBucket, MemoryTable, MemoryTopic
+from cloud.rules.handlers import ActionCall, ActionHandler, MemoryBucket, MemoryTable, MemoryTopic
 from components.core.clock import SystemClock
 from edge_sim.lake_process import LakeProcess, LakeProcessGone
 
@@ -127,8 +127,12 @@ class CloudSide:
 
     def start(self) -> None:
         files = self.broker.cloud_files
-        handlers = {d.KINESIS: self._kinesis_action, d.DYNAMODB_V2: self.state,
-                    d.SNS: self.sns, d.S3: self.errors}
+        handlers: dict[str, ActionHandler] = {
+            d.KINESIS: self._kinesis_action,
+            d.DYNAMODB_V2: self.state,
+            d.SNS: self.sns,
+            d.S3: self.errors,
+        }
         self._bridge = BrokerBridge(d.RULES, handlers, host="127.0.0.1", port=self.broker.port,
                                     clock=SystemClock(),
                                     tls=(str(files.ca), str(files.cert), str(files.key)))

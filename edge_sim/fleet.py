@@ -101,6 +101,7 @@ class Fleet:
         self._readers: list[Any] = []
         self._device_readers: dict[str, list[Any]] = {}
         self._injector: FaultInjector | None = None
+        self._cloud_conns: list[Any] = []  # each device's MQTT connection, closed at stop
         self.ran_s = 0.0
 
     # ------------------------------------------------------------------ set-up
@@ -217,7 +218,7 @@ class Fleet:
                 sm_speed=self.sm_speed,
                 nucleus=self.nucleus,
             )
-            dev.conn = conn
+            self._cloud_conns.append(conn)
             dev.start()
             self.devices[thing] = dev
             self._write_console_config(thing, dev, built, ports)
@@ -342,7 +343,8 @@ class Fleet:
         stop_all(c for dev in self.devices.values() for c in dev.components.values())
         for dev in self.devices.values():
             dev.stop()
-            dev.conn.disconnect()
+        for conn in self._cloud_conns:
+            conn.disconnect()
         for reader in self._readers:
             reader.stop()
         result = None

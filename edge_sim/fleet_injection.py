@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -85,7 +86,7 @@ class FaultInjector:
             readers = [r for t in targets for r in self._readers.get(t, [])]
             for r in readers:
                 r.set_noise(fault.magnitude)
-            return [lambda r=r: r.set_noise(0.0) for r in readers]
+            return [functools.partial(r.set_noise, 0.0) for r in readers]
         killed = []
         for thing in targets:
             dev = self._devices[thing]

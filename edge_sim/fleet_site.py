@@ -62,7 +62,7 @@ ANALYTICS_DETECTORS = {
 
 # What each simulated device has on its bus and serial ports. ADXL345 vibration is sampled in
 # FIFO bursts (the high-rate raw stream that goes to Kinesis).
-CHIPS = [
+CHIPS: list[dict[str, Any]] = [
     {"driver": "bme280", "address": "0x76", "sampleIntervalSeconds": 1.0},
     {"driver": "sht3x", "address": "0x44", "sampleIntervalSeconds": 1.0},
     {"driver": "ina219", "address": "0x40", "sampleIntervalSeconds": 1.0,

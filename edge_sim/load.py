@@ -21,9 +21,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    import duckdb
 
 from edge_sim.broker import Broker
 from edge_sim.cloud_side import CloudSide
@@ -161,6 +164,14 @@ def _encode_seconds_per_batch(site: str) -> float:
     for k in range(1, 41):
         synth.batch(k, 1_700_000_000_000 + k, site)
     return (time.perf_counter() - t) / 40
+
+
+def _one_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
+    """The row of an aggregate query (which always has one)."""
+    row = con.execute(sql).fetchone()
+    if row is None:
+        raise LoadError(f"no row from {sql!r}")
+    return row
 
 
 class LoadRun:
@@ -392,23 +403,26 @@ class LoadRun:
                 "device": pa.array([d for d, _ in unacked_rows], pa.string()),
                 "seq": pa.array([n for _, n in unacked_rows], pa.int64())}))  # fmt: skip
             con.register("streams", pa.table({"stream": list(STREAM_NAMES)}))
-            rows, distinct = con.execute(
+            rows, distinct = _one_row(
+                con,
                 "SELECT count(*), count(DISTINCT (device, stream, seq)) FROM telemetry "
-                "WHERE device IN (SELECT device FROM sent)"
-            ).fetchone()
+                "WHERE device IN (SELECT device FROM sent)",
+            )
             res.rows_in_lake, res.duplicates_in_lake = rows, rows - distinct
-            (acked_in_lake,) = con.execute(
+            (acked_in_lake,) = _one_row(
+                con,
                 "SELECT count(DISTINCT (t.device, t.stream, t.seq)) FROM telemetry t "
                 "JOIN sent s ON t.device = s.device AND t.seq BETWEEN 1 AND s.sent "
                 "WHERE t.stream IN (SELECT stream FROM streams) AND NOT EXISTS "
-                "(SELECT 1 FROM unacked u WHERE u.device = t.device AND u.seq = t.seq)"
-            ).fetchone()
+                "(SELECT 1 FROM unacked u WHERE u.device = t.device AND u.seq = t.seq)",
+            )
             res.acked_rows_missing = res.acked_rows_expected - acked_in_lake
-            lag = con.execute(
+            lag = _one_row(
+                con,
                 "SELECT quantile_cont(ingest_ms - wall_ms, 0.5), "
                 "quantile_cont(ingest_ms - wall_ms, 0.99), max(ingest_ms - wall_ms) "
-                "FROM telemetry WHERE device IN (SELECT device FROM sent)"
-            ).fetchone()
+                "FROM telemetry WHERE device IN (SELECT device FROM sent)",
+            )
         finally:
             con.close()
         if lag[0] is not None:

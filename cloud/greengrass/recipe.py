@@ -303,7 +303,7 @@ def spec_mismatches(defaults: Mapping[str, Any], spec: Spec) -> list[str]:
     except ConfigError as exc:
         rejected = exc.errors.items()
         return found + [f"{k}: the Spec rejects the recipe default ({r})" for k, r in rejected]
-    expected = spec.defaults()
+    expected = spec.parse({})  # the defaults as parsed (nested entries become objects)
     found += [
         f"{k}: recipe default {ours[k]!r}, Spec default {expected[k]!r}"
         for k in sorted(set(ours) & set(spec.keys))

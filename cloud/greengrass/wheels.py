@@ -105,13 +105,14 @@ def _pip_download(args: list[str], dest: Path, arch: str) -> None:
 def resolve(root: Path, requirements: list[str], arch: str) -> tuple[list[Path], Path]:
     """(the wheels `requirements` resolve to on `arch`, the pip wheel), from the cache when the
     same inputs were resolved before."""
+    constraints, installer_req = tested_versions(), installer_pin(root)
     inputs = {
         "requirements": requirements,
         "arch": arch,
         "python": DEVICE_PYTHON,
         "glibc": DEVICE_GLIBC,
-        "constraints": tested_versions(),
-        "installer": installer_pin(root),
+        "constraints": constraints,
+        "installer": installer_req,
     }
     key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:20]
     store = cache_dir() / arch
@@ -124,7 +125,7 @@ def resolve(root: Path, requirements: list[str], arch: str) -> tuple[list[Path],
     with tempfile.TemporaryDirectory(prefix="floorline-wheels-") as tmp:
         work = Path(tmp)
         (work / "requirements.txt").write_text("\n".join(requirements) + "\n")
-        (work / "constraints.txt").write_text("\n".join(inputs["constraints"]) + "\n")
+        (work / "constraints.txt").write_text("\n".join(constraints) + "\n")
         wheels_dir, installer_dir = work / "wheels", work / "installer"
         if requirements:
             _pip_download(
@@ -132,7 +133,7 @@ def resolve(root: Path, requirements: list[str], arch: str) -> tuple[list[Path],
                 wheels_dir,
                 arch,
             )
-        _pip_download(["--no-deps", inputs["installer"]], installer_dir, arch)
+        _pip_download(["--no-deps", installer_req], installer_dir, arch)
         wheels = sorted(p.name for p in wheels_dir.glob("*.whl")) if requirements else []
         (installer,) = [p.name for p in installer_dir.glob("*.whl")]
         for path in [*wheels_dir.glob("*.whl"), *installer_dir.glob("*.whl")]:

@@ -74,9 +74,10 @@ def deliver(record: bytes) -> list[DeliveredRow]:
 
 def delivered(obj: dict[str, Any]) -> DeliveredRow:
     """One de-aggregated object as Firehose files it: partition keys (jq), then columns."""
-    keys = tuple(obj.get(name) for name in _KEY_NAMES)
-    if not all(isinstance(k, str) and k for k in keys):
-        raise ProcessingFailed(f"partition keys {dict(zip(_KEY_NAMES, keys, strict=True))}"
+    found = tuple(obj.get(name) for name in _KEY_NAMES)
+    keys = tuple(k for k in found if isinstance(k, str) and k)
+    if len(keys) != len(found):
+        raise ProcessingFailed(f"partition keys {dict(zip(_KEY_NAMES, found, strict=True))}"
                                " missing from a row")  # fmt: skip
     try:
         columns = dict(zip(_COLUMN_NAMES, _columns_of(obj), strict=True))

@@ -27,9 +27,12 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from components.core.clock import Clock, host_clock
+
+if TYPE_CHECKING:
+    from components.core.log import NewRecord
 
 log = logging.getLogger("floorline.state")
 
@@ -363,6 +366,12 @@ class Reporter:
         if self.errors == 1 or self.errors % 1000 == 0:
             log.error("event=state_write_failed what=%s path=%s errors=%d reason=%r",
                       what, self.path, self.errors, exc)
+
+
+class RecordSink(Protocol):
+    """Where a producing service writes its records: the Log, or the Log as a WatchedLog."""
+
+    def append_records(self, records: Sequence[NewRecord]) -> object: ...
 
 
 class WatchedLog:

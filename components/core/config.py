@@ -136,14 +136,12 @@ class Spec:
         if not isinstance(raw, Mapping):
             raise ConfigError({"<root>": f"expected an object, got {type(raw).__name__}"})
         errors: dict[str, str] = {}
-        values = self.defaults()
-        for name, value in raw.items():
-            if name in NUCLEUS_KEYS:
-                continue
-            key = self.keys.get(name)
-            if key is None:
-                errors[name] = "unknown key (misspelt?)"
-                continue
+        unknown = [n for n in raw if n not in self.keys and n not in NUCLEUS_KEYS]
+        errors.update((name, "unknown key (misspelt?)") for name in unknown)
+        values: dict[str, Any] = {}
+        for name, key in self.keys.items():
+            # A default goes through the same parsing, so nested entries are objects either way.
+            value = raw.get(name, key.default)
             try:
                 values[name] = key.coerce(value)
             except ValueError as exc:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 
 import httptools  # noqa: F401  uvicorn loads it by name (http="httptools"): named here so the build ships it
@@ -144,6 +144,14 @@ def listening_socket(address: str, port: int, backlog: int = 1024) -> socket.soc
     return sock
 
 
+class _CallerSignalsServer(uvicorn.Server):
+    """Signals are the caller's (it sets `stop`): uvicorn must not install its own handlers."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def serve(
     handler: Handler,
     sock: socket.socket,
@@ -166,15 +174,15 @@ async def serve(
         server_header=False,
         access_log=False,
         log_config=None,
-        timeout_keep_alive=idle_timeout_s,
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        # uvicorn annotates these int but hands them to asyncio's timers, which take seconds
+        # as floats: a fractional idle timeout is honoured.
+        timeout_keep_alive=idle_timeout_s,  # type: ignore[arg-type]
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,  # type: ignore[arg-type]
         ws="none",
     )
     config.load()
     config.ssl = tls  # our context (TLS 1.2 at least, the ssl module's default ciphers)
-    server = uvicorn.Server(config)
-    # Signals are the caller's (it sets `stop`): uvicorn must not install its own handlers.
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+    server = _CallerSignalsServer(config)
 
     async def watch() -> None:
         await stop.wait()

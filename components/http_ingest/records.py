@@ -176,6 +176,8 @@ def check_record(
         errors.append("'data' is missing or not an object")
     if errors or stream is None:
         return Rejected(index, errors)
+    # A stream was found only for a string type and device, and no error means data is an object.
+    assert isinstance(rtype, str) and isinstance(device, str) and isinstance(data, Mapping)
     validator = validators.get(rtype)
     if validator is None and not accept_unknown_types:
         return Rejected(index, [f"unknown record type {rtype!r} (no schema configured)"])

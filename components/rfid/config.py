@@ -4,6 +4,7 @@ against this Spec); the reader models it knows are components/lib/frames/models.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from components.core.config import Key, Spec
@@ -20,44 +21,55 @@ def port_label(port: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.:-]", "_", label) or "port"
 
 
-def reader_name(entry: dict[str, Any]) -> str:
-    return str(entry.get("name") or port_label(entry["port"]))
+@dataclass(frozen=True)
+class Reader:
+    """One `readers` entry, parsed: the defaults filled in."""
+
+    model: str
+    port: str
+    baud_rate: int
+    name: str  # part of the stream name; the port's file name unless configured
+    variant: str
+
+    @property
+    def stream(self) -> str:
+        return f"rfid/{self.model}@{self.name}"
 
 
-def reader_stream(entry: dict[str, Any]) -> str:
-    return f"rfid/{entry['model']}@{reader_name(entry)}"
+def _reader(i: int, entry: Any) -> Reader:
+    if not isinstance(entry, dict) or entry.get("model") not in MODELS:
+        raise ValueError(f"entry {i}: needs 'model' out of {list(MODELS)}")
+    port = entry.get("port")
+    if not isinstance(port, str) or not port:
+        raise ValueError(f"entry {i}: needs 'port' (a device path or a pyserial URL)")
+    variant = entry.get("variant", "m100")
+    if variant not in VARIANTS:
+        raise ValueError(f"entry {i}: variant must be one of {list(VARIANTS)}")
+    baud = entry.get("baudRate", MODELS[entry["model"]][1])
+    if isinstance(baud, bool) or not isinstance(baud, int) or baud <= 0:
+        raise ValueError(f"entry {i}: baudRate must be a positive integer")
+    name = str(entry.get("name") or port_label(port))
+    if not _NAME_RE.match(name):
+        raise ValueError(f"entry {i}: name {name!r} cannot be part of a stream")
+    return Reader(entry["model"], port, baud, name, variant)
 
 
-def reader_baud(entry: dict[str, Any]) -> int:
-    return int(entry.get("baudRate", MODELS[entry["model"]][1]))
-
-
-def _check_readers(value: list[Any]) -> list[Any]:
-    """Each entry: {"model", "port", "baudRate"?, "name"?, "variant"?}. Validates only."""
+def _parse_readers(value: list[Any]) -> tuple[Reader, ...]:
+    """Each entry: {"model", "port", "baudRate"?, "name"?, "variant"?}, as a Reader."""
+    readers = tuple(_reader(i, entry) for i, entry in enumerate(value))
     streams = set()
-    for i, entry in enumerate(value):
-        if not isinstance(entry, dict) or entry.get("model") not in MODELS:
-            raise ValueError(f"entry {i}: needs 'model' out of {list(MODELS)}")
-        if not isinstance(entry.get("port"), str) or not entry["port"]:
-            raise ValueError(f"entry {i}: needs 'port' (a device path or a pyserial URL)")
-        if entry.get("variant", "m100") not in VARIANTS:
-            raise ValueError(f"entry {i}: variant must be one of {list(VARIANTS)}")
-        baud = entry.get("baudRate", 9600)
-        if isinstance(baud, bool) or not isinstance(baud, int) or baud <= 0:
-            raise ValueError(f"entry {i}: baudRate must be a positive integer")
-        if not _NAME_RE.match(reader_name(entry)):
-            raise ValueError(f"entry {i}: name {reader_name(entry)!r} cannot be part of a stream")
-        stream = reader_stream(entry)
-        if stream in streams:
-            raise ValueError(f"entry {i}: {stream} configured twice")
-        streams.add(stream)
-    return value
+    for i, reader in enumerate(readers):
+        if reader.stream in streams:
+            raise ValueError(f"entry {i}: {reader.stream} configured twice")
+        streams.add(reader.stream)
+    return readers
 
 
 SPEC = Spec(
     *LOG_KEYS,
     Key("readers", list, [{"model": "rdm6300", "port": "/dev/serial0", "baudRate": 9600}],
-        "the serial RFID readers", check=_check_readers),
+        "the serial RFID readers: {model (rdm6300, id12la, id20la, uhf_m100), port, baudRate?, "
+        "name? (default: the port's file name), variant? (m100, r200)}", check=_parse_readers),
     Key("departAfterSeconds", float, 3.0, "silence after which a tag has departed",
         min=0.05, max=3600),
     Key("pollIntervalSeconds", float, 0.2, "UHF readers: time between inventory polls",

@@ -9,15 +9,16 @@ from collections.abc import Callable
 from typing import Any
 
 from components.core.clock import Clock
+from components.core.component_state import RecordSink
 from components.core.config import Config
 from components.core.live import LivePublisher
-from components.core.log import BudgetExceeded, Log, NewRecord
+from components.core.log import BudgetExceeded, NewRecord
 from components.lib.frames import uhf_m100
 from components.lib.frames.id12 import Id12Decoder
 from components.lib.frames.models import MODELS, VARIANTS
 from components.lib.frames.rdm6300 import Rdm6300Decoder
 from components.lib.frames.uhf_m100 import UhfM100Decoder
-from components.rfid.config import reader_baud, reader_name
+from components.rfid.config import Reader
 from components.rfid.presence import PresenceEvent, PresenceTracker
 
 log = logging.getLogger("floorline.rfid")
@@ -30,15 +31,15 @@ OpenPort = Callable[[str, int], Any]
 class ReaderLoop:
     """One reader: its port, decoder and presence tracker."""
 
-    def __init__(self, entry: dict[str, Any], cfg: Config, open_port: OpenPort) -> None:
-        self.model = entry["model"]
+    def __init__(self, reader: Reader, cfg: Config, open_port: OpenPort) -> None:
+        self.model = reader.model
         self.protocol = MODELS[self.model][0]
-        self.port_url = entry["port"]
-        self.baud = reader_baud(entry)
-        self.stream = f"rfid/{self.model}@{reader_name(entry)}"
-        self.health_stream = f"health/{self.model}@{reader_name(entry)}"
+        self.port_url = reader.port
+        self.baud = reader.baud_rate
+        self.stream = reader.stream
+        self.health_stream = f"health/{self.model}@{reader.name}"
         self.open_port = open_port
-        self.variant = VARIANTS[entry.get("variant", "m100")]
+        self.variant = VARIANTS[reader.variant]
         if self.protocol == "rdm6300":
             self.decoder: Any = Rdm6300Decoder()
         elif self.protocol == "id12":
@@ -62,13 +63,13 @@ class ReaderLoop:
 
 
 class RfidService:
-    def __init__(self, cfg: Config, store: Log, clock: Clock, open_port: OpenPort,
+    def __init__(self, cfg: Config, store: RecordSink, clock: Clock, open_port: OpenPort,
                  live: LivePublisher | None = None, previous: RfidService | None = None) -> None:
         self.cfg = cfg
         self.store = store
         self.clock = clock
         self.live = live
-        self.readers = [ReaderLoop(e, cfg, open_port) for e in cfg.readers]
+        self.readers = [ReaderLoop(r, cfg, open_port) for r in cfg.readers]
         if previous is not None:
             self._adopt(previous)
         self.poll_ns = int(cfg.pollIntervalSeconds * 1e9)

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 from components.core.clock import Clock
+from components.core.component_state import RecordSink
 from components.core.config import Config
 from components.core.live import LivePublisher
-from components.core.log import BudgetExceeded, Log, NewRecord
+from components.core.log import BudgetExceeded, NewRecord
 from components.lib.drivers.base import I2CBus
 from components.lib.drivers.registry import make_driver
 from components.sensors.gpio_inputs import GpioInputs
@@ -20,7 +21,7 @@ log = logging.getLogger("floorline.sensors")
 
 
 class SensorService:
-    def __init__(self, cfg: Config, store: Log, bus: I2CBus, clock: Clock,
+    def __init__(self, cfg: Config, store: RecordSink, bus: I2CBus, clock: Clock,
                  sleep: Callable[[float], None], live: LivePublisher | None = None,
                  pin_factory: Any = None) -> None:
         self.cfg = cfg

@@ -10,13 +10,18 @@ The returned readers' `.path` go into the rfid component's `readers[].port`.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping
 from typing import Any
 
 from components.lib.frames import uhf_m100
 from edge_sim.hardware.rfid import PtyReader
-from edge_sim.world.tags import iter_tag_passes
+from edge_sim.world.tags import TagPass, iter_tag_passes
+
+
+def _before(horizon_s: float, tag_pass: TagPass) -> bool:
+    return tag_pass.start_s < horizon_s
 
 
 def start_readers(scenario: Mapping[str, Any]) -> dict[str, PtyReader]:
@@ -44,7 +49,7 @@ def start_readers(scenario: Mapping[str, Any]) -> dict[str, PtyReader]:
             )
             if "horizonSeconds" in entry:  # tags stop coming then; by default they never do
                 horizon_s = float(entry["horizonSeconds"])
-                passes = itertools.takewhile(lambda p, h=horizon_s: p.start_s < h, passes)
+                passes = itertools.takewhile(functools.partial(_before, horizon_s), passes)
             reader.play(passes)
             readers[name] = reader.start()
     except BaseException:

@@ -94,3 +94,9 @@ def test_numbers_and_booleans_as_nucleus_lite_gives_them() -> None:
     assert set(caught.value.errors) == {"count", "ratio", "flag", "name"}
     with pytest.raises(ConfigError, match="below the minimum"):
         spec.parse({"count": "-1"})
+
+
+def test_defaults_are_parsed_like_given_values() -> None:
+    spec = Spec(Key("names", list, ["b", "a"], "names", check=lambda v: tuple(sorted(v))))
+    assert spec.parse({}).names == ("a", "b")
+    assert spec.parse({"names": ["d", "c"]}).names == ("c", "d")

@@ -7,7 +7,7 @@ from components.core.clock import ManualClock
 from components.core.config import ConfigError
 from components.core.log import Log
 from components.lib.frames import rdm6300
-from components.rfid.config import SPEC, port_label
+from components.rfid.config import SPEC, Reader, port_label
 from components.rfid.service import RfidService
 
 
@@ -15,6 +15,14 @@ def test_port_labels():
     assert port_label("/dev/ttyS0") == "ttyS0"
     assert port_label("/dev/pts/3") == "pts3"
     assert port_label("socket://10.0.0.5:7000") == "10.0.0.5:7000"
+
+
+def test_reader_entries_are_parsed_with_their_defaults_filled_in():
+    assert SPEC.parse({}).readers == (Reader("rdm6300", "/dev/serial0", 9600, "serial0", "m100"),)
+    entry = {"model": "uhf_m100", "port": "/dev/ttyUSB0", "name": "dock", "variant": "r200"}
+    (uhf,) = SPEC.parse({"readers": [entry]}).readers
+    assert uhf == Reader("uhf_m100", "/dev/ttyUSB0", 115200, "dock", "r200")
+    assert uhf.stream == "rfid/uhf_m100@dock"
 
 
 def test_config_rejects_bad_reader_entries():
