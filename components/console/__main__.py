@@ -22,7 +22,7 @@ from rich.markup import escape as rich_escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from components.console import config as console_config
-from components.console import doctor, export, hardware, page, serve, status, verify
+from components.console import doctor, export, hardware, page, query, serve, status, verify
 from components.console.levels import (
     EXIT_CANNOT_RUN,
     EXIT_FAIL,
@@ -139,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--bind", default=None, help="address (default bindAddress)")
     serve.add_argument("--port", type=int, default=None, help="port (default port)")
     sub.add_parser("token", help="make a status page token and its statusTokenSha256")
+    query.add_commands(sub, [common, as_json])
     return p
 
 
@@ -173,6 +174,8 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
             ("sensors", "watch"): _sensors_watch,
             ("rfid", "test"): _rfid_test,
             ("serve", None): _serve,
+            ("tables", None): lambda a, c, _clock, o: query.tables_command(a, c.logPath, o),
+            ("sql", None): lambda a, c, _clock, o: query.sql_command(a, c.logPath, o),
         }[(args.command, getattr(args, "action", None))]
         return handler(args, cfg, clock, out)
     except (ConfigError, console_config.ConfigFileError) as exc:
