@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from rules_broker import WAIT_S, Mosquitto
+from waiting import wait_for
 
 from cloud.rules.mqtt_subscriber import Subscriber
-
-
-def _wait(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def _publish_all(port: int, messages: list[tuple[str, bytes]]) -> None:
@@ -59,7 +52,7 @@ def test_every_message_arrives_in_order_and_a_failing_callback_costs_only_its_me
     try:
         sent = [(f"site/dev-{i % 3}/raw", f"m{i}".encode() * (i % 50 + 1)) for i in range(2000)]
         _publish_all(mosquitto.port, [*sent[:1000], ("x/y", b"poison"), *sent[1000:]])
-        _wait(lambda: len(got) == len(sent))
+        wait_for(lambda: len(got) == len(sent))
     finally:
         sub.stop()
     assert got == sent
@@ -75,15 +68,17 @@ def test_a_broker_restart_is_survived_with_the_subscriptions_renewed(
     sub.start()
     try:
         _publish_all(mosquitto.port, [("a/1", b"before")])
-        _wait(lambda: got == [b"before"])
+        wait_for(lambda: got == [b"before"])
         mosquitto.stop()
         mosquitto.start()
-        _wait(lambda: sub.stats["connection_lost"] == 1 and sub.connected)
+        wait_for(lambda: sub.stats["connection_lost"] == 1 and sub.connected)
         # Resubscribed once connected again: a message published now arrives.
-        deadline = time.monotonic() + WAIT_S
-        while b"after" not in got and time.monotonic() < deadline:
+        def published_after() -> bool:
             _publish_all(mosquitto.port, [("a/2", b"after")])
-            time.sleep(0.2)
+            return b"after" in got
+
+        wait_for(published_after, timeout_s=WAIT_S, interval_s=0.2,
+                 what="a message after the broker's restart")
     finally:
         sub.stop()
     assert got[0] == b"before" and b"after" in got
@@ -106,7 +101,7 @@ def test_the_callback_may_publish_on_the_same_connection(mosquitto: Mosquitto) -
     sub.start()
     try:
         _publish_all(mosquitto.port, [("in/1", b"hello"), ("in/2", b"world")])
-        _wait(lambda: len(echoed) == 2)
+        wait_for(lambda: len(echoed) == 2)
         with pytest.raises(RuntimeError):  # another thread may not write on its socket
             sub.publish("echo/out", b"x")
     finally:
@@ -130,7 +125,7 @@ def test_qos0_traffic_alone_does_not_let_the_keepalive_lapse(mosquitto: Mosquitt
         for i in range(45):  # 4.5 s of a message every 0.1 s: never 1 s without one
             sender.publish("q/x", str(i).encode(), qos=0)
             time.sleep(0.1)
-        _wait(lambda: len(got) == 45)
+        wait_for(lambda: len(got) == 45)
     finally:
         sender.loop_stop()
         sub.stop()
