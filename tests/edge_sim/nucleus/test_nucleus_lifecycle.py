@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from waiting import wait_for
+
 from edge_sim.nucleus.lifecycle import Component, stop_all
 
 # On SIGTERM: note the time, take a second to flush (as the uplink does), note the time again.
@@ -24,12 +26,8 @@ def component(root: Path, name: str, script: str) -> Component:
 
 
 def wait_ready(components: list[Component]) -> None:
-    import time
-
-    deadline = time.monotonic() + 20
-    while not all((c.work / "ready").exists() for c in components):
-        assert time.monotonic() < deadline, "components did not start"
-        time.sleep(0.05)
+    wait_for(lambda: all((c.work / "ready").exists() for c in components), timeout_s=20,
+             what="every component ready")
 
 
 def test_stopping_together_tells_every_component_before_waiting(tmp_path):
