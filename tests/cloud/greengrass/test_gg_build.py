@@ -103,6 +103,7 @@ def test_requirements_are_the_pins_of_what_the_code_imports(tree: Path) -> None:
             assert "pip/__main__.py" in pip_wheel.namelist()
 
 
+@pytest.mark.slow
 def test_a_pin_without_a_wheel_for_the_device_fails_the_build(tree: Path) -> None:
     pyproject = tree / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('"PyYAML==6.0.3"', '"PyYAML==0.0.1"'))

@@ -37,6 +37,7 @@ def mosquitto(tmp_path: Path):
     broker.stop()
 
 
+@pytest.mark.slow
 def test_every_message_arrives_in_order_and_a_failing_callback_costs_only_its_message(
     mosquitto: Mosquitto,
 ) -> None:
@@ -59,6 +60,7 @@ def test_every_message_arrives_in_order_and_a_failing_callback_costs_only_its_me
     assert sub.stats["messages"] == len(sent) + 1 and sub.stats["callback_errors"] == 1
 
 
+@pytest.mark.slow
 def test_a_broker_restart_is_survived_with_the_subscriptions_renewed(
     mosquitto: Mosquitto,
 ) -> None:
@@ -84,6 +86,7 @@ def test_a_broker_restart_is_survived_with_the_subscriptions_renewed(
     assert got[0] == b"before" and b"after" in got
 
 
+@pytest.mark.slow
 def test_the_callback_may_publish_on_the_same_connection(mosquitto: Mosquitto) -> None:
     echoed: list[bytes] = []
     listening = threading.Event()
@@ -110,6 +113,7 @@ def test_the_callback_may_publish_on_the_same_connection(mosquitto: Mosquitto) -
     assert echoed == [b"HELLO", b"WORLD"]
 
 
+@pytest.mark.slow
 def test_qos0_traffic_alone_does_not_let_the_keepalive_lapse(mosquitto: Mosquitto) -> None:
     """Keepalive counts what the client sends; QoS 0 messages get no PUBACK from us, so the
     subscriber must ping even while messages keep arriving (Mosquitto drops a client silent
@@ -132,6 +136,7 @@ def test_qos0_traffic_alone_does_not_let_the_keepalive_lapse(mosquitto: Mosquitt
     assert sub.stats["connection_lost"] == 0
 
 
+@pytest.mark.slow
 def test_a_refused_connection_is_an_error_with_the_reason(tmp_path: Path) -> None:
     from cloud.rules.mqtt_subscriber import SubscribeRefused
 

@@ -35,6 +35,7 @@ def _client(port: int, name: str) -> mqtt.Client:
     return client
 
 
+@pytest.mark.slow
 def test_device_publishes_flow_through_rules_on_the_broker(
     broker: int, make_records: Callable[..., list[Record]]
 ) -> None:

@@ -143,6 +143,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_sigkill_while_running(tmp_path):
     ref = reference(tmp_path)
     path = str(tmp_path / "log.db")

@@ -110,6 +110,7 @@ def test_led_test_command_cycles_every_pattern_and_leaves_the_led_off(
     assert any(s.state for s in pin.states)  # it was lit at some point
 
 
+@pytest.mark.slow
 def test_led_test_off_a_pi_says_why_in_one_message_not_four_warnings(tmp_path):
     """No pin factory chosen, as a technician would run it: gpiozero's fallback warnings are
     folded into the one FAIL message (on a machine with GPIO the LED simply lights)."""

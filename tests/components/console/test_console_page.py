@@ -60,6 +60,7 @@ def test_wrong_token_is_403(served):
     assert server.counts["denied"] == 2
 
 
+@pytest.mark.slow
 def test_right_token_serves_the_same_report_as_the_cli(served, site):
     server, report = served
     code, headers, body = _get(server.port, "/status.json", {"Authorization": f"Bearer {TOKEN}"})
@@ -79,6 +80,7 @@ def _sign_in(port, token):
     return code, headers
 
 
+@pytest.mark.slow
 def test_a_browser_signs_in_with_a_form_and_then_sees_the_page(served):
     server, _ = served
     code, headers, body = _get(server.port, "/status")
@@ -112,6 +114,7 @@ def test_a_wrong_token_in_the_form_is_refused_and_a_token_in_the_url_ignored(ser
     assert code == 401 and b"not accepted" in body and b"env/bme280" not in body
 
 
+@pytest.mark.slow
 def test_read_only_and_unknown_paths(served):
     server, _ = served
     auth = {"Authorization": f"Bearer {TOKEN}"}
@@ -168,6 +171,7 @@ def test_token_check_is_exact():
     assert page.authorise(TOKEN.upper(), digest) == 403
 
 
+@pytest.mark.slow
 def test_floorline_page_serve_as_a_process(site):
     """The component's Run command: listens, answers with the token, stops on SIGTERM."""
     cfg = {**site.config, "statusTokenSha256": page.token_hash(TOKEN)}
@@ -221,6 +225,7 @@ def _wait_line(proc, pattern, timeout_s=30.0):
     raise AssertionError(f"no line matching {pattern!r}:\n{proc.stderr}")
 
 
+@pytest.mark.slow
 def test_serve_under_the_nucleus_idles_without_a_token_then_follows_updates(site, short_dir):
     """The Run command of recipes/Console.yaml under edge_sim's nucleus, through the real
     awsiotsdk client: configuration from GetConfiguration, token set and rotated by

@@ -97,6 +97,7 @@ def test_a_refused_reading_is_not_shown_as_the_last_good_one(tmp_path: Path) -> 
     assert _rows(cs.read_board(path), "sources") == {}
 
 
+@pytest.mark.slow
 def test_a_killed_component_is_told_from_a_stopped_one_and_its_restart_counted(
         tmp_path: Path) -> None:
     path = tmp_path / "log.sqlite"

@@ -30,6 +30,7 @@ def json_message(body: Any) -> model.PublishMessage:
 
 
 # -- connection and authentication --
+@pytest.mark.slow
 def test_client_from_environment_variables(server: NucleusServer) -> None:
     """The component's own code path: GreengrassCoreIPCClientV2() reading SVCUID and the socket."""
     script = textwrap.dedent(

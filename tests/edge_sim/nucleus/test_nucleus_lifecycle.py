@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from waiting import wait_for
 
 from edge_sim.nucleus.lifecycle import Component, stop_all
@@ -30,6 +31,7 @@ def wait_ready(components: list[Component]) -> None:
              what="every component ready")
 
 
+@pytest.mark.slow
 def test_stopping_together_tells_every_component_before_waiting(tmp_path):
     comps = [component(tmp_path, f"com.example.C{i}", FLUSHING) for i in range(3)]
     wait_ready(comps)
@@ -40,6 +42,7 @@ def test_stopping_together_tells_every_component_before_waiting(tmp_path):
     assert all(c.state == "FINISHED" and c.proc.returncode == 0 for c in comps)
 
 
+@pytest.mark.slow
 def test_a_component_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path):
     stubborn = component(tmp_path, "com.example.Stubborn", STUBBORN)
     polite = component(tmp_path, "com.example.Polite", FLUSHING)
@@ -49,6 +52,7 @@ def test_a_component_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path)
     assert polite.proc.returncode == 0
 
 
+@pytest.mark.slow
 def test_the_supervisor_leaves_a_stopping_component_alone(tmp_path):
     c = component(tmp_path, "com.example.C", FLUSHING)
     wait_ready([c])
