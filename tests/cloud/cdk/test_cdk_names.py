@@ -62,6 +62,7 @@ def test_cdk_cli_synth_fails_on_an_over_long_fleet_name(tmp_path: Path, cdk_cli)
     assert not list(tmp_path.glob("*.template.json"))
 
 
+@pytest.mark.slow
 def test_lint_gate_reports_cfn_lint_errors(tmp_path: Path) -> None:
     """A template with a name over its schema's limit: cfn-lint's E3033, an error the gate
     returns (CDK itself only warns)."""

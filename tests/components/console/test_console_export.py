@@ -145,6 +145,7 @@ def test_missing_destination_exits_3(site, tmp_path, captured):
     assert rc == 3 and "not a folder" in captured.text
 
 
+@pytest.mark.slow
 def test_two_exports_in_the_same_second_both_land_and_the_hint_imports_them(
         site, tmp_path, captured):
     """The clock does not move between the two (the same second): the second export gets its
@@ -303,6 +304,7 @@ def test_export_while_the_components_keep_writing_is_a_consistent_snapshot(site,
     assert len(appended) > 200
 
 
+@pytest.mark.slow
 def test_export_into_the_local_lake_then_the_uplink_catches_up_exactly_once(
         site, tmp_path, captured):
     """The stick is loaded into the lake (cloud/lake, its identity index), then the site

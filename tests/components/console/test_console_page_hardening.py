@@ -98,6 +98,7 @@ def test_headers_must_arrive_in_time_even_trickled(serve):
     assert server.counts["bad_requests"] >= 1
 
 
+@pytest.mark.slow
 def test_idle_connections_are_bounded_in_number_and_in_time(serve):
     server = serve(max_connections=3, idle_timeout_s=1.5, header_timeout_s=30)
     idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(3)]

@@ -228,6 +228,7 @@ def test_raw_request_round_trip_and_stream_rules(
     assert server.counters["late_messages"] == 1
 
 
+@pytest.mark.slow
 def test_refused_connection_is_closed_by_the_server_if_the_client_lingers(
     raw: Callable[[], RawClient], server: NucleusServer
 ) -> None:

@@ -180,6 +180,7 @@ def test_cloud_refuses_while_offline(cloud: InMemoryCloud) -> None:
 
 
 # -- IoT Core limits --
+@pytest.mark.slow
 def test_paced_drain_never_exceeds_iot_core_limits(proxy: MqttProxy, cloud: InMemoryCloud) -> None:
     """A burst well over 100 publishes and 512 KiB is delivered whole, inside both limits."""
     for i in range(150):
