@@ -9,10 +9,10 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 from components.console import config as console_config
 from components.console import page, status
@@ -213,16 +213,14 @@ def short_dir():
 
 
 def _wait_line(proc, pattern, timeout_s=30.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for line in list(proc.lines):
-            m = re.search(pattern, line)
-            if m:
-                return m
-        if proc.proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    raise AssertionError(f"no line matching {pattern!r}:\n{proc.stderr}")
+    def matched_or_ended():
+        found = next(filter(None, (re.search(pattern, ln) for ln in list(proc.lines))), None)
+        if found is None and proc.proc.poll() is not None:
+            raise AssertionError(f"ended with no line matching {pattern!r}:\n{proc.stderr}")
+        return found
+
+    return wait_for(matched_or_ended, timeout_s=timeout_s, interval_s=0.05,
+                    what=f"a line matching {pattern!r}")
 
 
 @pytest.mark.slow
@@ -250,10 +248,8 @@ def test_serve_under_the_nucleus_idles_without_a_token_then_follows_updates(site
         code, _, body = _get(port, "/status.json", {"Authorization": f"Bearer {TOKEN}"})
         assert code == 200 and json.loads(body)["device"] == "dev-001"
         server.config.set_component(COMPONENT, {"statusTokenSha256": page.token_hash("new")})
-        deadline = time.monotonic() + 30
-        while _get(port, "/status.json", {"Authorization": f"Bearer {TOKEN}"})[0] != 403:
-            assert time.monotonic() < deadline, "the old token still opens the page"
-            time.sleep(0.1)
+        wait_for(lambda: _get(port, "/status.json", {"Authorization": f"Bearer {TOKEN}"})[0]
+                 == 403, timeout_s=30, interval_s=0.1, what="the old token refused")
         assert _get(port, "/status.json", {"Authorization": "Bearer new"})[0] == 200
         proc.proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout_s=30) == 0, proc.stderr
