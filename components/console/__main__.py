@@ -16,7 +16,17 @@ from collections.abc import Callable, Sequence
 from rich.console import Console
 
 from components.console import config as console_config
-from components.console.commands import buffer, doctor, led, rfid, sensors, serve, status, token
+from components.console.commands import (
+    buffer,
+    doctor,
+    led,
+    query,
+    rfid,
+    sensors,
+    serve,
+    status,
+    token,
+)
 from components.console.commands.common import Flags, Handler, Parser
 from components.console.levels import EXIT_CANNOT_RUN
 from components.console.logview import LogUnavailable
@@ -24,7 +34,7 @@ from components.core.clock import Clock, SystemClock
 from components.core.config import Config, ConfigError
 
 # In the order `floorline --help` lists them.
-GROUPS = (status, buffer, led, sensors, rfid, doctor, serve, token)
+GROUPS = (status, buffer, led, sensors, rfid, doctor, serve, token, query)
 HANDLERS: dict[tuple[str, str | None], Handler] = {
     key: handler for group in GROUPS for key, handler in group.HANDLERS.items()
 }

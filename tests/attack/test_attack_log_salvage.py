@@ -162,6 +162,7 @@ def _wal_frames(wal: Path) -> int:
 
 
 @pytest.mark.parametrize("where", ["header", "middle_frame"])
+@pytest.mark.slow
 def test_a_damaged_wal_is_salvaged_and_moved_aside_not_deleted(tmp_path, where):
     path = tmp_path / "log.db"
     _crashed_writer(path, batches=30)
@@ -187,6 +188,7 @@ def test_a_damaged_wal_is_salvaged_and_moved_aside_not_deleted(tmp_path, where):
     assert aside_wal.read_bytes() == damaged
 
 
+@pytest.mark.slow
 def test_a_crash_with_a_healthy_wal_is_no_salvage(tmp_path):
     path = tmp_path / "log.db"
     _crashed_writer(path, batches=10)

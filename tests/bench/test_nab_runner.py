@@ -6,6 +6,8 @@ import json
 import math
 from datetime import datetime, timedelta
 
+import pytest
+
 from bench import nab
 
 
@@ -22,6 +24,7 @@ def write_series(path, n, spike_at=None):
             for i in range(n)]
 
 
+@pytest.mark.slow
 def test_runner_writes_results_and_scores(tmp_path, capsys):
     data = tmp_path / "data"
     stamps = write_series(data / "groupA" / "one.csv", 1200, spike_at=900)
@@ -49,6 +52,7 @@ def test_runner_writes_results_and_scores(tmp_path, capsys):
     assert "given thresholds" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_runner_without_labels_only_writes_results(tmp_path):
     data = tmp_path / "d"
     write_series(data / "x.csv", 300)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -31,15 +32,6 @@ def processes_under(root: Path) -> list[int]:
     return found
 
 
-def wait_for(predicate, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return predicate()
-
-
 @pytest.mark.parametrize("how", ["kill", "ctrl-c"])
 def test_a_stopped_runner_drains_and_stops_every_component(tmp_path, how):
     """`kill` signals the runner alone; Ctrl-C in a terminal signals its whole process group
@@ -54,7 +46,8 @@ def test_a_stopped_runner_drains_and_stops_every_component(tmp_path, how):
     )
     try:
         # The sensors, RFID, uplink, analytics, console and HTTP ingest processes are up.
-        assert wait_for(lambda: len(processes_under(out)) >= 5, 120), processes_under(out)
+        wait_for(lambda: len(processes_under(out)) >= 5, timeout_s=120, interval_s=0.5,
+                 what="the components' processes")
         time.sleep(5)  # readings on their way: the stop has something to drain
         if how == "kill":
             runner.send_signal(signal.SIGTERM)
@@ -68,7 +61,8 @@ def test_a_stopped_runner_drains_and_stops_every_component(tmp_path, how):
     summary = json.loads((out / "summary.json").read_text())
     assert sum(summary["delivered"].values()) > 0, summary
     assert summary["unaccounted"] == 0 and summary["duplicates_in_lake"] == 0, summary
-    assert wait_for(lambda: not processes_under(out), 10), processes_under(out)
+    wait_for(lambda: not processes_under(out), timeout_s=10, interval_s=0.5,
+             what="no process left behind")
 
 
 def test_a_run_interrupted_during_an_outage_still_delivers_everything(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from iot_policy_oracle import allowed
@@ -131,6 +132,7 @@ thing_names = st.from_regex(r"[A-Za-z0-9_:-]{1,20}", fullmatch=True)
 site_ids = st.from_regex(r"[a-z0-9-]{1,12}", fullmatch=True)
 
 
+@pytest.mark.slow
 @given(a=thing_names, b=thing_names, site_a=site_ids, site_b=site_ids)
 def test_any_two_things_are_isolated(a: str, b: str, site_a: str, site_b: str) -> None:
     if a == b:

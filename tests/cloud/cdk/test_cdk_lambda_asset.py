@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cloud.cdk.lambda_asset import DECODER_HANDLER, code_dir, module_closure
 from components.core import batch
 from components.core.envelope import Record
@@ -57,6 +59,7 @@ def test_closure_follows_relative_lazy_and_package_imports(tmp_path: Path) -> No
     ]
 
 
+@pytest.mark.slow
 def test_packaged_decoder_runs_alone() -> None:
     """The staged asset decodes a batch in an interpreter that sees nothing but the asset."""
     record = Record(device="dev-7", stream="env/bme280@0x76", seq=1, cls="raw", mono_ns=1,

@@ -41,6 +41,7 @@ def test_build_app_refuses_before_building_anything() -> None:
         build_app(rules=RULES, sites=["plant-a"], context={"fleet": "f" * 21})
 
 
+@pytest.mark.slow
 def test_synth_command_exits_non_zero_with_the_reason(tmp_path: Path) -> None:
     """As `cdk synth -c fleet=...` runs it: context in CDK_CONTEXT_JSON, output in CDK_OUTDIR."""
     env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"fleet": "a-very-long-fleet-name"}),
@@ -61,6 +62,7 @@ def test_cdk_cli_synth_fails_on_an_over_long_fleet_name(tmp_path: Path, cdk_cli)
     assert not list(tmp_path.glob("*.template.json"))
 
 
+@pytest.mark.slow
 def test_lint_gate_reports_cfn_lint_errors(tmp_path: Path) -> None:
     """A template with a name over its schema's limit: cfn-lint's E3033, an error the gate
     returns (CDK itself only warns)."""

@@ -9,6 +9,7 @@ import pytest
 from cloud.cdk._node import ensure_jsii_node, wheel_node_path
 
 
+@pytest.mark.slow
 def test_wheel_node_is_a_supported_major() -> None:
     out = subprocess.run(
         [str(wheel_node_path()), "--version"], capture_output=True, text=True, check=True

@@ -71,6 +71,7 @@ def test_answer_is_the_hook_output_shape(capsys: pytest.CaptureFixture[str]) -> 
     assert "allowed=False" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_packaged_hook_runs_alone() -> None:
     assert module_closure(PROVISIONING_HOOK_HANDLER) == [
         "components/__init__.py",

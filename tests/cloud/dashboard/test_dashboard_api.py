@@ -14,6 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from cloud.dashboard import snapshot
 from cloud.dashboard.server import App, make_server
@@ -164,6 +165,7 @@ def test_polling_while_the_lake_is_written_and_compacted(serve, fleet):
     assert doc["fleet"]["records"] == len(fleet.records)
 
 
+@pytest.mark.slow
 def test_command_line_serves_on_loopback(fleet):
     proc = subprocess.Popen(
         [sys.executable, "-m", "cloud.dashboard", "--lake", str(fleet.root), "--port", "0"],
@@ -183,6 +185,7 @@ def test_command_line_serves_on_loopback(fleet):
         proc.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_command_line_refuses_bad_settings(fleet):
     done = subprocess.run(
         [sys.executable, "-m", "cloud.dashboard", "--lake", str(fleet.root),

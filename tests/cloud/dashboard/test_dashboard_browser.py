@@ -8,10 +8,12 @@ downloads a driver. Screenshots go to test-artifacts/dashboard/.
 
 from __future__ import annotations
 
+import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 
+@pytest.mark.slow
 def test_dashboard_in_chromium(page, serve, fleet, settings):
     base = serve(refresh_s=0.5)
     page.open(f"{base}/?range=1h")

@@ -36,6 +36,7 @@ def zip_names(path: Path) -> list[str]:
         return archive.namelist()
 
 
+@pytest.mark.slow
 def test_layout_matches_gdk(tree: Path) -> None:
     built = build(tree, gdk_layout=True)
     out = tree / "greengrass-build"
@@ -49,6 +50,7 @@ def test_layout_matches_gdk(tree: Path) -> None:
     ).read_bytes()
 
 
+@pytest.mark.slow
 def test_zip_holds_what_the_run_module_imports(tree: Path) -> None:
     built = build(tree)
     names = zip_names(built["com.floorline.HttpIngest"].artifact_zip)
@@ -103,6 +105,7 @@ def test_requirements_are_the_pins_of_what_the_code_imports(tree: Path) -> None:
             assert "pip/__main__.py" in pip_wheel.namelist()
 
 
+@pytest.mark.slow
 def test_a_pin_without_a_wheel_for_the_device_fails_the_build(tree: Path) -> None:
     pyproject = tree / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('"PyYAML==6.0.3"', '"PyYAML==0.0.1"'))
@@ -125,6 +128,7 @@ def test_unpinned_dependency_is_refused(tree: Path) -> None:
     assert caught.value.requirement == "pyserial>=3"
 
 
+@pytest.mark.slow
 def test_zips_are_deterministic(tree: Path, tmp_path: Path) -> None:
     first = {n: b.artifact_zip.read_bytes() for n, b in build(tree).items() if b.artifact_zip}
     for path in (tree / "components").rglob("*.py"):
@@ -137,6 +141,7 @@ def test_zips_are_deterministic(tree: Path, tmp_path: Path) -> None:
             assert info.external_attr >> 16 == 0o100644
 
 
+@pytest.mark.slow
 def test_recipes_are_stamped_like_gdk(tree: Path) -> None:
     settings = read_gdk_settings(tree)
     built = build(tree, version="2.3.4")
@@ -190,6 +195,7 @@ def test_recipe_limit_boundary(tree: Path) -> None:
     assert caught.value.size_bytes == RECIPE_MAX_BYTES + 1
 
 
+@pytest.mark.slow
 def test_a_bad_recipe_stops_the_build_before_anything_is_written(tree: Path) -> None:
     out = tree / "greengrass-build"
     build(tree)
@@ -219,6 +225,7 @@ def test_missing_component_code_is_named(tree: Path) -> None:
         build(tree, components=["Console"])
 
 
+@pytest.mark.slow
 def test_load_build_is_the_edge_sim_hook(tree: Path) -> None:
     built = build(tree)
     loaded = load_build(tree / "greengrass-build")
@@ -230,6 +237,7 @@ def test_load_build_is_the_edge_sim_hook(tree: Path) -> None:
     assert loaded[SUITE].artifact_zip is None
 
 
+@pytest.mark.slow
 def test_load_build_refuses_a_changed_zip(tree: Path) -> None:
     built = build(tree)
     path = built["com.floorline.Analytics"].artifact_zip
@@ -251,6 +259,7 @@ def test_cli_build_and_failure(tree: Path, capsys: pytest.CaptureFixture[str]) -
     assert "unknown component" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_every_package_is_built(tree: Path) -> None:
     built = build(tree)
     for key in ("Analytics", "Console", "DevicePrep", "HttpIngest", "Rfid", "Sensors", "Uplink"):

@@ -6,6 +6,8 @@ import json
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from cloud.greengrass import layout
 from cloud.greengrass.build import build
 from cloud.greengrass.gdk_projects import generate
@@ -20,6 +22,7 @@ def _files(folder: Path) -> dict[str, bytes]:
     }
 
 
+@pytest.mark.slow
 def test_one_project_per_component(tree: Path) -> None:
     folders = generate(tree, tree / "gdk-projects")
     names = sorted(f.name for f in folders)
@@ -50,6 +53,7 @@ def test_version_override(tree: Path) -> None:
     assert config["component"]["com.floorline.Uplink"]["version"] == "NEXT_PATCH"
 
 
+@pytest.mark.slow
 def test_suite_pins_the_versions_gdk_published(tree: Path) -> None:
     """After `gdk component publish` in each project (with NEXT_PATCH GDK picks the version),
     the top-level custom build pins the suite to exactly those versions."""

@@ -128,6 +128,7 @@ def test_a_noted_version_gone_from_the_account_is_published_again(tree: Path) ->
     assert not again.skipped
 
 
+@pytest.mark.slow
 def test_publish_fixed_version(tree: Path, stubbed: tuple[AwsClients, dict[str, Stubber]]) -> None:
     clients, stubs = stubbed
     built = build(tree)
@@ -168,6 +169,7 @@ def test_publish_fixed_version(tree: Path, stubbed: tuple[AwsClients, dict[str, 
     assert {d["VersionRequirement"] for d in deps.values()} == {"=0.1.0"}
 
 
+@pytest.mark.slow
 def test_next_patch_resolution(tree: Path, stubbed: tuple[AwsClients, dict[str, Stubber]]) -> None:
     clients, stubs = stubbed
     build(tree, version="NEXT_PATCH")
@@ -291,6 +293,7 @@ def test_next_version_of_a_prerelease() -> None:
         assert next_version(gg, ARN + "c") == "2.0.1"
 
 
+@pytest.mark.slow
 def test_a_build_of_another_version_is_not_published(
     tree: Path, stubbed: tuple[AwsClients, dict[str, Stubber]]
 ) -> None:

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from cloud.lake.__main__ import main
 from cloud.lake.store import Lake
 from components.core import batch
@@ -31,6 +33,7 @@ def test_query_compact_stats(lake: Lake, make_records: Callable[..., list[Record
     assert "FAIL" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_module_entry_point_runs(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "cloud.lake", "--root", str(tmp_path), "query",

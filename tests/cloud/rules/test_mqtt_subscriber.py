@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from rules_broker import WAIT_S, Mosquitto
+from waiting import wait_for
 
 from cloud.rules.mqtt_subscriber import Subscriber
-
-
-def _wait(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def _publish_all(port: int, messages: list[tuple[str, bytes]]) -> None:
@@ -44,6 +37,7 @@ def mosquitto(tmp_path: Path):
     broker.stop()
 
 
+@pytest.mark.slow
 def test_every_message_arrives_in_order_and_a_failing_callback_costs_only_its_message(
     mosquitto: Mosquitto,
 ) -> None:
@@ -59,13 +53,14 @@ def test_every_message_arrives_in_order_and_a_failing_callback_costs_only_its_me
     try:
         sent = [(f"site/dev-{i % 3}/raw", f"m{i}".encode() * (i % 50 + 1)) for i in range(2000)]
         _publish_all(mosquitto.port, [*sent[:1000], ("x/y", b"poison"), *sent[1000:]])
-        _wait(lambda: len(got) == len(sent))
+        wait_for(lambda: len(got) == len(sent))
     finally:
         sub.stop()
     assert got == sent
     assert sub.stats["messages"] == len(sent) + 1 and sub.stats["callback_errors"] == 1
 
 
+@pytest.mark.slow
 def test_a_broker_restart_is_survived_with_the_subscriptions_renewed(
     mosquitto: Mosquitto,
 ) -> None:
@@ -75,20 +70,23 @@ def test_a_broker_restart_is_survived_with_the_subscriptions_renewed(
     sub.start()
     try:
         _publish_all(mosquitto.port, [("a/1", b"before")])
-        _wait(lambda: got == [b"before"])
+        wait_for(lambda: got == [b"before"])
         mosquitto.stop()
         mosquitto.start()
-        _wait(lambda: sub.stats["connection_lost"] == 1 and sub.connected)
+        wait_for(lambda: sub.stats["connection_lost"] == 1 and sub.connected)
         # Resubscribed once connected again: a message published now arrives.
-        deadline = time.monotonic() + WAIT_S
-        while b"after" not in got and time.monotonic() < deadline:
+        def published_after() -> bool:
             _publish_all(mosquitto.port, [("a/2", b"after")])
-            time.sleep(0.2)
+            return b"after" in got
+
+        wait_for(published_after, timeout_s=WAIT_S, interval_s=0.2,
+                 what="a message after the broker's restart")
     finally:
         sub.stop()
     assert got[0] == b"before" and b"after" in got
 
 
+@pytest.mark.slow
 def test_the_callback_may_publish_on_the_same_connection(mosquitto: Mosquitto) -> None:
     echoed: list[bytes] = []
     listening = threading.Event()
@@ -106,7 +104,7 @@ def test_the_callback_may_publish_on_the_same_connection(mosquitto: Mosquitto) -
     sub.start()
     try:
         _publish_all(mosquitto.port, [("in/1", b"hello"), ("in/2", b"world")])
-        _wait(lambda: len(echoed) == 2)
+        wait_for(lambda: len(echoed) == 2)
         with pytest.raises(RuntimeError):  # another thread may not write on its socket
             sub.publish("echo/out", b"x")
     finally:
@@ -115,6 +113,7 @@ def test_the_callback_may_publish_on_the_same_connection(mosquitto: Mosquitto) -
     assert echoed == [b"HELLO", b"WORLD"]
 
 
+@pytest.mark.slow
 def test_qos0_traffic_alone_does_not_let_the_keepalive_lapse(mosquitto: Mosquitto) -> None:
     """Keepalive counts what the client sends; QoS 0 messages get no PUBACK from us, so the
     subscriber must ping even while messages keep arriving (Mosquitto drops a client silent
@@ -130,13 +129,14 @@ def test_qos0_traffic_alone_does_not_let_the_keepalive_lapse(mosquitto: Mosquitt
         for i in range(45):  # 4.5 s of a message every 0.1 s: never 1 s without one
             sender.publish("q/x", str(i).encode(), qos=0)
             time.sleep(0.1)
-        _wait(lambda: len(got) == 45)
+        wait_for(lambda: len(got) == 45)
     finally:
         sender.loop_stop()
         sub.stop()
     assert sub.stats["connection_lost"] == 0
 
 
+@pytest.mark.slow
 def test_a_refused_connection_is_an_error_with_the_reason(tmp_path: Path) -> None:
     from cloud.rules.mqtt_subscriber import SubscribeRefused
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from rules_broker import WAIT_S, Mosquitto
+from waiting import wait_for
 
 from cloud.rules import definitions as d
 from cloud.rules.bridge import BrokerBridge
@@ -35,13 +35,7 @@ def _client(port: int, name: str) -> mqtt.Client:
     return client
 
 
-def _wait(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
+@pytest.mark.slow
 def test_device_publishes_flow_through_rules_on_the_broker(
     broker: int, make_records: Callable[..., list[Record]]
 ) -> None:
@@ -70,7 +64,7 @@ def test_device_publishes_flow_through_rules_on_the_broker(
             topics.device_topic("plant-7", "dev-001", topics.ALERT),
             json.dumps(alert.to_dict()), qos=1,
         )  # fmt: skip
-        _wait(lambda: len(ops_messages) == 1 and len(stream.records) == 2)
+        wait_for(lambda: len(ops_messages) == 1 and len(stream.records) == 2)
     finally:
         device.loop_stop()
         ops.loop_stop()

@@ -4,6 +4,8 @@ every stream kind, the built-in defaults and bad input."""
 
 import math
 
+from waiting import wait_for
+
 from components.analytics import __main__ as comp
 from components.analytics.alerts import AlertBook
 from components.analytics.detectors import Change
@@ -158,7 +160,6 @@ def test_follow_steps_when_another_connection_commits_not_only_on_its_timer(tmp_
     """A reading committed by another process is processed without waiting out the step
     interval (here an hour): its alert is in the log while the follower is still running."""
     import threading
-    import time
 
     from components.core.clock import SystemClock
     from components.core.stopping import Stop
@@ -177,11 +178,8 @@ def test_follow_steps_when_another_connection_commits_not_only_on_its_timer(tmp_
     try:
         producer.append(ENV, "raw", {"temperature_c": 20.0}, wall_ms=clock.wall_ms())
         producer.append(ENV, "raw", {"temperature_c": 35.0}, wall_ms=clock.wall_ms())
-        deadline = time.monotonic() + 30
-        alerts: list = []
-        while not alerts and time.monotonic() < deadline:
-            alerts = [r.payload for r in reader.read("check")]
-            time.sleep(0.01)
+        alerts = wait_for(lambda: [r.payload for r in reader.read("check")], timeout_s=30,
+                          what="the alert while following")
         assert [(a["stream"], a["state"], a["value"]) for a in alerts] == [
             (ENV, "raised", 35.0)]
         assert follower.is_alive()  # seen while following, not at a final commit

@@ -9,6 +9,7 @@ import time
 import awsiot.greengrasscoreipc as ggipc
 import pytest
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+from waiting import wait_for
 
 from components.analytics import __main__ as comp
 from components.core import ipc
@@ -47,13 +48,6 @@ def nucleus():
 
 def now_ms():
     return time.time_ns() // 1_000_000  # the store stamps its tree with the system clock
-
-
-def wait_for(predicate, timeout_s=10.0):
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def test_updates_through_ipc(nucleus, tmp_path):

@@ -6,10 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 from components.analytics import __main__ as comp
 from components.analytics import state as checkpoint
@@ -143,6 +143,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_sigkill_while_running(tmp_path):
     ref = reference(tmp_path)
     path = str(tmp_path / "log.db")
@@ -150,14 +151,13 @@ def test_sigkill_while_running(tmp_path):
     feed(lg, 0, N)
     lg.close()
     code = WORKER.format(testdir=str(Path(__file__).parent), path=path)
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    tests_dir = str(Path(__file__).parents[2])  # the worker imports this module's helpers too
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), tests_dir])}
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env)
     assert proc.stdout.readline().strip() == b"ready"
     probe = open_log(path)
-    deadline = time.monotonic() + 30
-    while probe.consumers().get("analytics", {}).get("raw", 0) < 20:  # mid-stream
-        assert time.monotonic() < deadline, "worker made no progress"
-        time.sleep(0.005)
+    wait_for(lambda: probe.consumers().get("analytics", {}).get("raw", 0) >= 20,
+             timeout_s=30, interval_s=0.005, what="the worker mid-stream")
     probe.close()
     proc.send_signal(signal.SIGKILL)
     proc.wait()

@@ -115,6 +115,7 @@ def test_state_and_health_visible_while_offline_and_after_upload(device, capture
     lg.close()
 
 
+@pytest.mark.slow
 def test_a_killed_component_shows_as_ended_since_its_last_word(device) -> None:
     clock, path, config = device
     script = textwrap.dedent(f"""

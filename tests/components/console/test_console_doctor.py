@@ -81,6 +81,7 @@ def test_log_budget_levels():
     assert by_name(healthy(log_stats=recovered))["log budget"].level is Level.WARN
 
 
+@pytest.mark.slow
 def test_gathered_probes_reach_real_sockets(tmp_path):
     """The network probes against real listeners on this machine: a Unix socket standing in
     for the nucleus, a TCP port standing in for the broker, then both closed."""
@@ -104,6 +105,7 @@ def test_gathered_probes_reach_real_sockets(tmp_path):
     assert down["greengrass"].level is Level.FAIL and down["broker"].level is Level.FAIL
 
 
+@pytest.mark.slow
 def test_doctor_command_json(site, captured):
     rc = main(["doctor", "--json", "--config", str(site.config_file)], clock=site.clock,
               console=captured.console)

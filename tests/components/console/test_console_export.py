@@ -1,7 +1,6 @@
 import json
 import sqlite3
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 from console_world import BUDGET, DEVICE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from waiting import wait_for
 
 from components.console import export
 from components.console.__main__ import main
@@ -146,6 +146,7 @@ def test_missing_destination_exits_3(site, tmp_path, captured):
     assert rc == 3 and "not a folder" in captured.text
 
 
+@pytest.mark.slow
 def test_two_exports_in_the_same_second_both_land_and_the_hint_imports_them(
         site, tmp_path, captured):
     """The clock does not move between the two (the same second): the second export gets its
@@ -286,8 +287,7 @@ def test_export_while_the_components_keep_writing_is_a_consistent_snapshot(site,
     t = threading.Thread(target=sensor)
     t.start()
     try:
-        while len(appended) < 200:  # the writer is running
-            time.sleep(0.01)
+        wait_for(lambda: len(appended) >= 200 or errors, what="the writer running")
         with Log.open(site.path, device=DEVICE, free_floor_bytes=0) as lg:
             result = export.write_export(lg, tmp_path, fmt="parquet", device=DEVICE,
                                          now_wall_ms=site.clock.wall_ms(), scope="all")
@@ -305,6 +305,7 @@ def test_export_while_the_components_keep_writing_is_a_consistent_snapshot(site,
     assert len(appended) > 200
 
 
+@pytest.mark.slow
 def test_export_into_the_local_lake_then_the_uplink_catches_up_exactly_once(
         site, tmp_path, captured):
     """The stick is loaded into the lake (cloud/lake, its identity index), then the site

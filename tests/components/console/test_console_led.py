@@ -1,8 +1,8 @@
-import time
 
 import pytest
 from gpiozero import LED, Device
 from gpiozero.pins.mock import MockFactory
+from waiting import wait_for
 
 from components.console.__main__ import main
 from components.lib.gpio import status as led
@@ -83,15 +83,6 @@ def mock_pins():
     Device.pin_factory = previous
 
 
-def _wait_for(cond, timeout_s=5.0):
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def test_show_drives_a_gpiozero_led(mock_pins):
     device = LED(17)
     pin = mock_pins.pin(17)
@@ -101,7 +92,7 @@ def test_show_drives_a_gpiozero_led(mock_pins):
     assert pin.state == 0
     led.show(device, led.FAULT)
     # blinking: the pin goes high and low again by itself
-    assert _wait_for(lambda: sum(1 for s in pin.states if s.state) >= 3)
+    wait_for(lambda: sum(1 for s in pin.states if s.state) >= 3, what="the LED blinking")
     device.close()
 
 
@@ -119,6 +110,7 @@ def test_led_test_command_cycles_every_pattern_and_leaves_the_led_off(
     assert any(s.state for s in pin.states)  # it was lit at some point
 
 
+@pytest.mark.slow
 def test_led_test_off_a_pi_says_why_in_one_message_not_four_warnings(tmp_path):
     """No pin factory chosen, as a technician would run it: gpiozero's fallback warnings are
     folded into the one FAIL message (on a machine with GPIO the LED simply lights)."""

@@ -9,10 +9,10 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 from components.console import config as console_config
 from components.console import page, status
@@ -60,6 +60,7 @@ def test_wrong_token_is_403(served):
     assert server.counts["denied"] == 2
 
 
+@pytest.mark.slow
 def test_right_token_serves_the_same_report_as_the_cli(served, site):
     server, report = served
     code, headers, body = _get(server.port, "/status.json", {"Authorization": f"Bearer {TOKEN}"})
@@ -79,6 +80,7 @@ def _sign_in(port, token):
     return code, headers
 
 
+@pytest.mark.slow
 def test_a_browser_signs_in_with_a_form_and_then_sees_the_page(served):
     server, _ = served
     code, headers, body = _get(server.port, "/status")
@@ -112,6 +114,7 @@ def test_a_wrong_token_in_the_form_is_refused_and_a_token_in_the_url_ignored(ser
     assert code == 401 and b"not accepted" in body and b"env/bme280" not in body
 
 
+@pytest.mark.slow
 def test_read_only_and_unknown_paths(served):
     server, _ = served
     auth = {"Authorization": f"Bearer {TOKEN}"}
@@ -168,6 +171,7 @@ def test_token_check_is_exact():
     assert page.authorise(TOKEN.upper(), digest) == 403
 
 
+@pytest.mark.slow
 def test_floorline_page_serve_as_a_process(site):
     """The component's Run command: listens, answers with the token, stops on SIGTERM."""
     cfg = {**site.config, "statusTokenSha256": page.token_hash(TOKEN)}
@@ -209,18 +213,17 @@ def short_dir():
 
 
 def _wait_line(proc, pattern, timeout_s=30.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for line in list(proc.lines):
-            m = re.search(pattern, line)
-            if m:
-                return m
-        if proc.proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    raise AssertionError(f"no line matching {pattern!r}:\n{proc.stderr}")
+    def matched_or_ended():
+        found = next(filter(None, (re.search(pattern, ln) for ln in list(proc.lines))), None)
+        if found is None and proc.proc.poll() is not None:
+            raise AssertionError(f"ended with no line matching {pattern!r}:\n{proc.stderr}")
+        return found
+
+    return wait_for(matched_or_ended, timeout_s=timeout_s, interval_s=0.05,
+                    what=f"a line matching {pattern!r}")
 
 
+@pytest.mark.slow
 def test_serve_under_the_nucleus_idles_without_a_token_then_follows_updates(site, short_dir):
     """The Run command of recipes/Console.yaml under edge_sim's nucleus, through the real
     awsiotsdk client: configuration from GetConfiguration, token set and rotated by
@@ -245,10 +248,8 @@ def test_serve_under_the_nucleus_idles_without_a_token_then_follows_updates(site
         code, _, body = _get(port, "/status.json", {"Authorization": f"Bearer {TOKEN}"})
         assert code == 200 and json.loads(body)["device"] == "dev-001"
         server.config.set_component(COMPONENT, {"statusTokenSha256": page.token_hash("new")})
-        deadline = time.monotonic() + 30
-        while _get(port, "/status.json", {"Authorization": f"Bearer {TOKEN}"})[0] != 403:
-            assert time.monotonic() < deadline, "the old token still opens the page"
-            time.sleep(0.1)
+        wait_for(lambda: _get(port, "/status.json", {"Authorization": f"Bearer {TOKEN}"})[0]
+                 == 403, timeout_s=30, interval_s=0.1, what="the old token refused")
         assert _get(port, "/status.json", {"Authorization": "Bearer new"})[0] == 200
         proc.proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout_s=30) == 0, proc.stderr

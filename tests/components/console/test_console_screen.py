@@ -66,6 +66,7 @@ def test_buffer_stats_and_verify(site, width):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.slow
 def test_doctor_keeps_each_path_whole(site, tmp_path, monkeypatch, width):
     """A long socket path used to wrap so an existing socket read as missing."""
     cfg = console_config.load(site.config_file)

@@ -21,6 +21,7 @@ def _report(site, **overrides):
     return status.build_status(facts, cfg), cfg
 
 
+@pytest.mark.slow
 def test_status_of_a_site_in_an_outage_with_a_faulty_sensor(site):
     report, _ = _report(site)
     lg = site.open()
@@ -57,6 +58,7 @@ def test_status_of_a_site_in_an_outage_with_a_faulty_sensor(site):
     assert {c["state"] for c in report["components"]} == {"unknown"}
 
 
+@pytest.mark.slow
 def test_healthy_site_is_online_and_ok(tmp_path):
     site = build_site(tmp_path, outage=False)
     report, _ = _report(site)
@@ -142,6 +144,7 @@ def test_buffer_stats(site, captured):
     assert data["stats"]["counters"]["retired.raw"] == 1800
 
 
+@pytest.mark.slow
 def test_console_script_as_a_process(site):
     """The installed entry point, as a script would run it: exit code and JSON on stdout."""
     env = {**os.environ, "FLOORLINE_CONSOLE_CONFIG": str(site.config_file),

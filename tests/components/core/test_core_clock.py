@@ -1,3 +1,5 @@
+from waiting import wait_for
+
 from components.core.clock import BUILD_EPOCH_MS, ManualClock, SyncAnchor, SyncDetector
 from components.core.log import Log
 
@@ -83,7 +85,7 @@ def test_simulated_unsynced_host_clock_steps_to_true_time_at_the_given_moment():
     clock = host_clock({UNSYNCED_UNTIL_ENV: str(time.monotonic_ns() + 200_000_000)})
     det = SyncDetector(clock)
     assert det.check()[0] is False and clock.wall_ms() < BUILD_EPOCH_MS
-    time.sleep(0.25)
-    synced, anchor = det.check()
+    synced, anchor = wait_for(lambda: (check := det.check())[0] and check,
+                              what="the clock to count as synced once its 200 ms pass")
     assert synced and anchor is not None
     assert abs(clock.wall_ms() - time.time() * 1000) < 1000

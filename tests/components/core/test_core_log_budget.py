@@ -116,6 +116,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
+@pytest.mark.slow
 def test_free_disk_floor_stops_growth_and_evicts_raw(small_disk):
     floor = 1 << 20
     lg = Log.open(
@@ -134,6 +135,7 @@ def test_free_disk_floor_stops_growth_and_evicts_raw(small_disk):
     lg.close()
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_a_counted_refusal_not_a_crash(small_disk):
     lg = Log.open(small_disk / "log.db", device="dev-001", budget_bytes=8 << 20, free_floor_bytes=0)
     lg.append("alert/a@1", "alert", {"v": 0})

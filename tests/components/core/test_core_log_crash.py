@@ -9,6 +9,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from components.core.log import Log
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -36,6 +38,7 @@ def _committed(proc: subprocess.Popen) -> int:
     return last
 
 
+@pytest.mark.slow
 def test_fifty_sigkills_lose_nothing_committed_and_duplicate_nothing(tmp_path):
     db = tmp_path / "log.db"
     rng = random.Random(20261122)
@@ -67,6 +70,7 @@ def test_fifty_sigkills_lose_nothing_committed_and_duplicate_nothing(tmp_path):
         assert seqs == list(range(1, s["produced"] + 1)), f"{s['stream']}: sequence has gaps"
 
 
+@pytest.mark.slow
 def test_two_writer_processes_and_a_consumer_at_once(tmp_path):
     db = tmp_path / "log.db"
     with Log.open(db, device="dev-kill", free_floor_bytes=0) as lg:
@@ -100,6 +104,7 @@ def test_two_writer_processes_and_a_consumer_at_once(tmp_path):
     assert len(set(seen)) == len(seen)
 
 
+@pytest.mark.slow
 def test_batches_of_one_stream_from_three_processes_interleave_gaplessly(tmp_path):
     """Two writer processes append whole batches to the same stream while this process does
     too: every process's sequence counters must come from the file, not from what it saw

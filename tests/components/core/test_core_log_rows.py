@@ -49,6 +49,7 @@ payloads = st.dictionaries(st.text(max_size=8), values, max_size=5)
 
 @settings(max_examples=60, deadline=None)
 @given(batch=st.lists(payloads, min_size=1, max_size=20), wall_ms=st.integers(0, 2**50))
+@pytest.mark.slow
 def test_a_batch_comes_back_exactly_and_is_stored_as_the_json_module_would(batch, wall_ms):
     with tempfile.TemporaryDirectory() as tmp:
         _round_trip(Path(tmp) / "log.db", batch, wall_ms)

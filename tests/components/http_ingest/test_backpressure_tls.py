@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 
+import pytest
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -15,6 +16,7 @@ from ingest_server import Server, auth, sale
 from components.core.log import Log
 
 
+@pytest.mark.slow
 def test_full_log_answers_429_with_retry_after_and_keeps_every_acknowledged_record(make_server):
     srv = make_server(
         logBudgetBytes=1 << 20, acceptUnknownTypes=True, logFullRetryAfterSeconds=7
@@ -80,6 +82,7 @@ def _self_signed(tmp_path):
     return cert_path, key_path
 
 
+@pytest.mark.slow
 def test_tls_with_the_site_certificate(make_server, tmp_path):
     cert, key = _self_signed(tmp_path)
     srv = make_server(tlsCertPath=str(cert), tlsKeyPath=str(key))
@@ -97,6 +100,7 @@ def test_tls_with_the_site_certificate(make_server, tmp_path):
         pass
 
 
+@pytest.mark.slow
 def test_unusable_tls_files_stop_the_component_at_start(tmp_path):
     srv = Server(tmp_path / "log.sqlite", tlsCertPath=str(tmp_path / "missing.crt"),
                  tlsKeyPath=str(tmp_path / "missing.key"))

@@ -6,6 +6,7 @@ import json
 import re
 import socket
 
+import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -79,6 +80,7 @@ def raw_exchange(port: int, request: bytes) -> bytes:
     hdrs=headers,
     extra=st.lists(st.tuples(header_bytes, header_bytes), max_size=3),
 )
+@pytest.mark.slow
 def test_fuzzed_headers_and_bodies_get_a_4xx_or_202_never_a_500(server, body, hdrs, extra):
     lines = [b"POST /v1/records HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close"]
     lines += [k.encode() + b": " + v.encode("latin-1") for k, v in hdrs.items()]
@@ -95,6 +97,7 @@ def test_fuzzed_headers_and_bodies_get_a_4xx_or_202_never_a_500(server, body, hd
 
 @FUZZ
 @given(body=bodies)
+@pytest.mark.slow
 def test_fuzzed_bodies_with_a_valid_token(server, body):
     hdrs = {"Authorization": f"Bearer {TOKENS['pos-17']}", "Content-Type": "application/json"}
     r = requests.post(f"{server.url}/v1/records", data=body, headers=hdrs, timeout=10)
@@ -105,6 +108,7 @@ def test_fuzzed_bodies_with_a_valid_token(server, body):
 
 @settings(max_examples=80, deadline=None)
 @given(raw=st.binary(min_size=1, max_size=300))
+@pytest.mark.slow
 def test_raw_garbage_on_the_socket_never_kills_the_server(server, raw):
     for payload in (raw, b"POST /v1/records HTTP/1.1\r\n" + raw + b"\r\n\r\n"):
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import gzip
 import json
 import socket
-import time
 import uuid
 
+import pytest
 import requests
 from ingest_server import TOKENS, auth, digest, sale
+from waiting import wait_for
 
 from components.core.log import Log
 
@@ -35,6 +36,7 @@ def by_identity(server):
     return {r.identity: r for r in events(server)}
 
 
+@pytest.mark.slow
 def test_one_record_is_committed_before_202_with_its_identity(server):
     rid = uuid.uuid4().hex
     r = post(server, sale(total=777, msg_id=rid))
@@ -47,6 +49,7 @@ def test_one_record_is_committed_before_202_with_its_identity(server):
     assert stored.payload == {"id": rid, "data": sale(total=777)["data"]}
 
 
+@pytest.mark.slow
 def test_the_three_batch_forms(server):
     gate = {
         "device": "pos-17",
@@ -70,6 +73,7 @@ def test_the_three_batch_forms(server):
     assert all(s >= 2 for s in seqs)  # the second batch follows the first on every stream
 
 
+@pytest.mark.slow
 def test_invalid_records_are_named_and_the_valid_ones_still_committed(server):
     bad_total = sale(total=-5)
     unknown = {"device": "pos-17", "type": "espresso_shot", "data": {}}
@@ -88,6 +92,7 @@ def test_invalid_records_are_named_and_the_valid_ones_still_committed(server):
     assert res[4]["errors"] == ["record is not an object"]
 
 
+@pytest.mark.slow
 def test_whole_body_errors(server):
     url = f"{server.url}/v1/records"
     h = {**auth("pos-17"), **JSON}
@@ -107,6 +112,7 @@ def test_whole_body_errors(server):
         assert want in r.json()["message"], r.text
 
 
+@pytest.mark.slow
 def test_too_many_records_in_one_request(make_server):
     srv = make_server(maxRecordsPerRequest=3)
     assert post(srv, [sale()] * 3).status_code == 202
@@ -114,6 +120,7 @@ def test_too_many_records_in_one_request(make_server):
     assert r.status_code == 400 and "at most 3" in r.json()["message"]
 
 
+@pytest.mark.slow
 def test_wrong_content_type_is_415(server):
     url = f"{server.url}/v1/records"
     for ctype in (
@@ -127,6 +134,7 @@ def test_wrong_content_type_is_415(server):
     assert r.status_code == 415
 
 
+@pytest.mark.slow
 def test_oversized_body_is_413_with_or_without_content_length(make_server):
     srv = make_server(maxBodyBytes=4096)
     big = [sale(total=i) for i in range(40)]
@@ -143,6 +151,7 @@ def test_oversized_body_is_413_with_or_without_content_length(make_server):
     assert post(srv, sale()).status_code == 202
 
 
+@pytest.mark.slow
 def test_auth_failures(server):
     url = f"{server.url}/v1/records"
     before = len(events(server))
@@ -164,6 +173,7 @@ def test_auth_failures(server):
     assert requests.post(url, json=sale("pos-18"), headers=auth("pos-18")).status_code == 202
 
 
+@pytest.mark.slow
 def test_idempotency_key_retry_returns_the_same_identities(server):
     key = uuid.uuid4().hex
     body = [sale(total=10), sale(total=11)]
@@ -186,6 +196,7 @@ def test_idempotency_key_retry_returns_the_same_identities(server):
     assert r.status_code == 202 and r.json()["replayed"] is False
 
 
+@pytest.mark.slow
 def test_client_message_ids_make_each_record_idempotent(server):
     a, b = uuid.uuid4().hex, uuid.uuid4().hex
     first = post(server, [sale(total=1, msg_id=a), sale(total=2, msg_id=b), sale(total=3)])
@@ -204,11 +215,13 @@ def test_client_message_ids_make_each_record_idempotent(server):
     assert r.status_code == 400 and "already used" in r.json()["results"][0]["errors"][0]
 
 
+@pytest.mark.slow
 def test_bad_idempotency_key_header(server):
     r = post(server, sale(), headers={"Idempotency-Key": "x" * 201})
     assert r.status_code == 400 and r.json()["error"] == "bad_idempotency_key"
 
 
+@pytest.mark.slow
 def test_rate_limit_answers_429_with_retry_after(make_server):
     srv = make_server(maxRecordsPerSecondPerDevice=0.5, burstRecordsPerDevice=3)
     assert post(srv, [sale(), sale(), sale()]).status_code == 202
@@ -217,6 +230,7 @@ def test_rate_limit_answers_429_with_retry_after(make_server):
     assert post(srv, sale("pos-18"), device="pos-18").status_code == 202  # per device
 
 
+@pytest.mark.slow
 def test_healthz_reports_log_backlog_clock_and_no_secrets(server):
     post(server, sale())
     r = requests.get(f"{server.url}/healthz", timeout=10)
@@ -231,6 +245,7 @@ def test_healthz_reports_log_backlog_clock_and_no_secrets(server):
     assert str(server.log_path) not in text
 
 
+@pytest.mark.slow
 def test_unknown_types_can_be_allowed_and_schemas_configured(make_server):
     schema = {
         "type": "object",
@@ -245,12 +260,14 @@ def test_unknown_types_can_be_allowed_and_schemas_configured(make_server):
     assert [x["status"] for x in r.json()["results"]] == ["accepted", "rejected", "accepted"]
 
 
+@pytest.mark.slow
 def test_sigterm_stops_cleanly(make_server):
     srv = make_server()
     assert post(srv, sale()).status_code == 202
     assert srv.stop() == 0
 
 
+@pytest.mark.slow
 def test_gzip_bodies_are_inflated_and_the_limit_counts_inflated_bytes(make_server):
     srv = make_server(maxBodyBytes=4096)
     url = f"{srv.url}/v1/records"
@@ -268,6 +285,7 @@ def test_gzip_bodies_are_inflated_and_the_limit_counts_inflated_bytes(make_serve
     assert events(srv) and len(events(srv)) == 1  # only the good post was committed
 
 
+@pytest.mark.slow
 def test_healthz_backlog_counts_what_the_uplink_has_not_acknowledged(make_server, tmp_path):
     log_path = tmp_path / "shared.sqlite"
     with Log.open(log_path, device="gw-1", free_floor_bytes=0) as lg:
@@ -281,6 +299,7 @@ def test_healthz_backlog_counts_what_the_uplink_has_not_acknowledged(make_server
     assert h["log"]["event_records"] == 2  # the acknowledged one was retired
 
 
+@pytest.mark.slow
 def test_a_stalled_body_is_answered_408_and_frees_the_handler(make_server):
     srv = make_server(bodyTimeoutSeconds=0.5)
     head = (
@@ -294,6 +313,7 @@ def test_a_stalled_body_is_answered_408_and_frees_the_handler(make_server):
     assert post(srv, sale()).status_code == 202
 
 
+@pytest.mark.slow
 def test_a_client_leaving_mid_body_is_counted_and_the_server_carries_on(server):
     head = (
         "POST /v1/records HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -301,16 +321,16 @@ def test_a_client_leaving_mid_body_is_counted_and_the_server_carries_on(server):
     ).encode()
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
         s.sendall(head + b'{"device":')
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        counters = requests.get(f"{server.url}/healthz", timeout=10).json()["ingest"]
-        if counters.get("clients_gone"):
-            break
-        time.sleep(0.1)
-    assert counters.get("clients_gone") == 1
+
+    def clients_gone() -> int:
+        return requests.get(f"{server.url}/healthz", timeout=10).json()["ingest"].get(
+            "clients_gone", 0)
+
+    assert wait_for(clients_gone, what="the departed client counted") == 1
     assert post(server, sale()).status_code == 202
 
 
+@pytest.mark.slow
 def test_unknown_routes_are_404_and_wrong_methods_405_with_allow(server):
     r = requests.get(f"{server.url}/v1/nothing", timeout=10)
     assert r.status_code == 404 and r.json()["error"] == "not_found"
@@ -322,6 +342,7 @@ def test_unknown_routes_are_404_and_wrong_methods_405_with_allow(server):
     assert r.status_code == 200 and r.content == b"" and int(r.headers["Content-Length"]) > 0
 
 
+@pytest.mark.slow
 def test_a_body_arriving_after_its_headers_and_pipelined_posts_are_committed(server):
     """The body is taken at once when it came with the headers, and awaited when it did not;
     both paths end in the same commit."""
@@ -361,6 +382,7 @@ def _read_answers(s: socket.socket, n: int) -> list[bytes]:
     return out
 
 
+@pytest.mark.slow
 def test_expect_100_continue_is_answered_after_the_header_checks(server):
     body = json.dumps(sale(total=777)).encode()
 

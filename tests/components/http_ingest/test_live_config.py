@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+import pytest
 from ingest_server import TOKENS, auth, digest, sale
 
 from components.core.clock import ManualClock
@@ -15,6 +16,7 @@ from components.http_ingest.http import listening_socket, serve
 from components.http_ingest.server import Ingest, LatencyWindow
 
 
+@pytest.mark.slow
 def test_update_swaps_tokens_limits_and_schemas_without_a_restart(tmp_path):
     clock = ManualClock()
     log_path = tmp_path / "log.sqlite"

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import aiohttp
+import pytest
 from ingest_server import Server, auth
 
 from components.core.log import Log
@@ -56,6 +57,7 @@ def identities(resp) -> list[tuple]:
     return [(x["device"], x["stream"], x["seq"]) for x in resp["results"]]
 
 
+@pytest.mark.slow
 def test_a_hundred_concurrent_clients_each_get_their_own_committed_identity(make_server):
     srv = make_server()
     url = f"{srv.url}/v1/records"
@@ -80,6 +82,7 @@ def test_a_hundred_concurrent_clients_each_get_their_own_committed_identity(make
     assert len(held) == 1000 and set(held.values()) == {1}
 
 
+@pytest.mark.slow
 def test_sigkill_during_load_loses_no_acknowledged_record_and_retries_never_duplicate(tmp_path):
     log_path = tmp_path / "log.sqlite"
     rng = random.Random(11)
@@ -142,6 +145,7 @@ def test_sigkill_during_load_loses_no_acknowledged_record_and_retries_never_dupl
     assert unknown, "the kills should have caught requests in flight"
 
 
+@pytest.mark.slow
 def test_concurrent_retries_with_one_key_write_once(make_server):
     srv = make_server()
     url = f"{srv.url}/v1/records"
@@ -158,6 +162,7 @@ def test_concurrent_retries_with_one_key_write_once(make_server):
     assert receipts(srv.log_path) == {"same-key/0": 1, "same-key/1": 1}
 
 
+@pytest.mark.slow
 def test_a_killed_commit_process_stops_the_component_which_acknowledged_only_commits(
     make_server,
 ):

@@ -95,6 +95,7 @@ def test_the_examples_are_valid_for_both():
 @pytest.mark.parametrize("rtype", sorted(VALID))
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
+@pytest.mark.slow
 def test_fast_path_and_reference_agree(rtype, data):
     rs = RecordSchema(SHIPPED[rtype])
     doc = data.draw(mutated(rtype))

@@ -117,6 +117,7 @@ def body(i, device="plc-1"):
     return json.dumps({"device": device, "type": "counter", "data": {"i": i}}).encode()
 
 
+@pytest.mark.slow
 def test_the_commit_process_checks_commits_and_answers_each_request(tmp_path):
     path = tmp_path / "log.db"
     cfg = commit_config(path, maxCommitRecords=10, acceptUnknownTypes=True)
@@ -157,6 +158,7 @@ def test_the_commit_process_checks_commits_and_answers_each_request(tmp_path):
         ]
 
 
+@pytest.mark.slow
 def test_settings_apply_to_the_bodies_sent_after_them(tmp_path):
     cfg = commit_config(tmp_path / "log.db", acceptUnknownTypes=True)
 
@@ -174,6 +176,7 @@ def test_settings_apply_to_the_bodies_sent_after_them(tmp_path):
     assert before == 202 and errors == ["unknown record type 'counter' (no schema configured)"]
 
 
+@pytest.mark.slow
 def test_a_dead_commit_process_fails_the_waiting_requests_and_says_so(tmp_path):
     cfg = commit_config(tmp_path / "log.db")
 

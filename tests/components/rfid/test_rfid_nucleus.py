@@ -8,6 +8,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 from cloud.greengrass import layout, recipe
 from components.core.log import Log
 from edge_sim.hardware.component_process import ComponentProcess
@@ -21,6 +23,7 @@ ACL = recipe.default_configuration(
     recipe.load(layout.REPO_ROOT / "recipes" / "Rfid.yaml")[1])["accessControl"]
 
 
+@pytest.mark.slow
 def test_readers_from_nucleus_and_an_added_reader():
     short = Path(tempfile.mkdtemp(prefix="fl-", dir="/tmp"))
     server = NucleusServer(str(short / "ipc.sock"), {COMPONENT: (TOKEN, ACL)}, thing_name="gate-1")

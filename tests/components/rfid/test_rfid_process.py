@@ -6,12 +6,15 @@ import os
 import time
 from collections import defaultdict
 
+import pytest
+
 from components.core.log import Log
 from components.rfid.config import port_label
 from edge_sim.hardware.component_process import ComponentProcess
 from edge_sim.hardware.rfid import PtyReader
 
 
+@pytest.mark.slow
 def test_rfid_component_writes_presence_events(tmp_path):
     with PtyReader("rdm6300", repeat_s=0.1, seed=1) as dock, \
             PtyReader("uhf_m100", seed=2) as gate:

@@ -69,6 +69,7 @@ def run_component(short_dir, acl, update=None):
     return records, live, states, proc.stderr
 
 
+@pytest.mark.slow
 def test_config_from_nucleus_live_values_and_an_update(short_dir):
     def add_ina219(server):
         server.config.set_component(COMPONENT, {"chips": [
@@ -90,6 +91,7 @@ def test_config_from_nucleus_live_values_and_an_update(short_dir):
     assert live["floorline/live/sensors/power/ina219@0x40"]
 
 
+@pytest.mark.slow
 def test_refused_live_publish_does_not_cost_readings(short_dir):
     records, live, _, stderr = run_component(short_dir, acl=None)
     assert not live

@@ -66,6 +66,7 @@ def records(tmp_path_factory):
     return by_stream
 
 
+@pytest.mark.slow
 def test_readings_reach_the_log_with_world_values(records):
     bme = records["env/bme280@0x76"]
     assert len(bme) >= 8 and all(r.cls == "raw" and r.device == "press-07" for r in bme)
@@ -85,6 +86,7 @@ def test_readings_reach_the_log_with_world_values(records):
     assert mono == sorted(mono)
 
 
+@pytest.mark.slow
 def test_absent_chip_is_one_health_record_and_no_readings(records):
     assert "env/sht3x@0x45" not in records
     [health] = records["health/sht3x@0x45"]
@@ -92,6 +94,7 @@ def test_absent_chip_is_one_health_record_and_no_readings(records):
     assert health.payload["event"] == "sensor_fault" and health.payload["errno"] == 121
 
 
+@pytest.mark.slow
 def test_unplugged_chip_faults_recovers_and_has_a_reading_gap(records):
     events = [r.payload["event"] for r in records["health/bme280@0x77"]]
     assert events == ["sensor_fault", "sensor_recovered"]
@@ -103,6 +106,7 @@ def test_unplugged_chip_faults_recovers_and_has_a_reading_gap(records):
     assert 0.5 < back.payload["down_s"] < 2.5  # unplugged for 1 s; detection takes a cycle
 
 
+@pytest.mark.slow
 def test_scan_command_reports_missing_and_found(tmp_path):
     (tmp_path / "scenario.json").write_text(json.dumps(SCENARIO))
     env = {**os.environ, "FLOORLINE_I2C_BUS": "sim",
@@ -119,6 +123,7 @@ def test_scan_command_reports_missing_and_found(tmp_path):
     assert "adxl345" in lines["0x53"] and "ina219" in lines["0x40"]
 
 
+@pytest.mark.slow
 def test_unavailable_real_bus_exits_with_a_clear_error(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "FLOORLINE_I2C_BUS"}
     env["PYTHONPATH"] = str(ROOT)
@@ -129,6 +134,7 @@ def test_unavailable_real_bus_exits_with_a_clear_error(tmp_path):
     assert proc.returncode == 1 and "event=bus_unavailable" in proc.stderr
 
 
+@pytest.mark.slow
 def test_sigterm_commits_the_readings_still_waiting_for_their_batch(tmp_path):
     import signal
 

@@ -8,7 +8,8 @@ import signal
 import tempfile
 
 import pytest
-from uplink_world import THING, TOKEN, UPLINK, config, dumps, start_uplink, wait_for
+from uplink_world import THING, TOKEN, UPLINK, config, dumps, start_uplink
+from waiting import wait_for
 
 from components.core import batch
 from components.core.log import Log
@@ -95,13 +96,14 @@ def test_outage_in_the_middle_loses_nothing_and_limits_hold(world):
     # The nucleus spools what the uplink hands it until the spool is full, then refuses.
     wait_for(
         lambda: server.stats()["mqtt"]["spooled_messages"] > 0 or proc.poll() is not None,
-        30,
-        "the nucleus to spool",
+        timeout_s=30,
+        what="the nucleus to spool",
     )
     assert proc.poll() is None, proc.stdout.read()
     assert cloud.received == []
     cloud.set_online(True)
-    wait_for(lambda: expected <= set(_delivered(cloud)), 90, "every record in the cloud")
+    wait_for(lambda: expected <= set(_delivered(cloud)),
+             timeout_s=90, what="every record in the cloud")
     # Alerts were drained first: every alert precedes every aggregate batch.
     kinds = [m.topic.rsplit("/", 1)[1] for m in cloud.received]
     assert max(i for i, k in enumerate(kinds) if k == "alert") < min(
@@ -114,11 +116,13 @@ def test_killed_uplink_redelivers_at_least_once(world):
     cloud, log_path, run, _server = world
     expected = _fill(log_path, n_agg=20_000, n_alert=5, n_raw=0)
     proc = run()
-    wait_for(lambda: len(_delivered(cloud)) > 1000, 60, "a first part of the backlog")
+    wait_for(lambda: len(_delivered(cloud)) > 1000,
+             timeout_s=60, what="a first part of the backlog")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     run()
-    wait_for(lambda: expected <= set(_delivered(cloud)), 90, "every record after the restart")
+    wait_for(lambda: expected <= set(_delivered(cloud)),
+             timeout_s=90, what="every record after the restart")
     assert cloud.limit_violations() == 0
 
 
@@ -126,7 +130,7 @@ def test_malformed_and_unknown_commands_are_answered_with_an_error(world):
     cloud, log_path, run, _server = world
     Log.open(log_path, device=THING, free_floor_bytes=0).close()
     proc = run()
-    wait_for(lambda: cloud.subscription_count > 0, 30, "the command subscription")
+    wait_for(lambda: cloud.subscription_count > 0, timeout_s=30, what="the command subscription")
     cmd = f"floorline/plant-1/{THING}/cmd"
     cloud.send_to_device(cmd, b"{not json")
     cloud.send_to_device(cmd, dumps({"id": "c2", "command": "reboot"}))
@@ -135,7 +139,7 @@ def test_malformed_and_unknown_commands_are_answered_with_an_error(world):
     def replies():
         return [json.loads(m.payload) for m in cloud.received if m.topic.endswith("/reply")]
 
-    wait_for(lambda: len(replies()) >= 3, 30, "three replies")
+    wait_for(lambda: len(replies()) >= 3, timeout_s=30, what="three replies")
     by_id = {r["id"]: r for r in replies()}
     assert by_id[None]["ok"] is False and "not JSON" in by_id[None]["error"]
     assert by_id["c2"]["ok"] is False and "unknown command" in by_id["c2"]["error"]
@@ -156,7 +160,8 @@ def test_shadow_reports_backlog_and_rejects_bad_desired_config(world):
     bad = {"state": {"desired": {"uplink": {"iotPublishesPerSecond": -5}}}}
     service.update_from_cloud(THING, SHADOW_NAME, dumps(bad))  # read at start: get/accepted
     proc = run()
-    wait_for(lambda: "config_error" in (_reported(service.store) or {}), 30, "the rejection")
+    wait_for(lambda: "config_error" in (_reported(service.store) or {}),
+             timeout_s=30, what="the rejection")
     rep = _reported(service.store)
     assert rep["log"]["backlog"]["aggregate"]["records"] == 100
     assert rep["clock_synced"] is True
@@ -165,13 +170,14 @@ def test_shadow_reports_backlog_and_rejects_bad_desired_config(world):
     service.update_from_cloud(THING, SHADOW_NAME, dumps(worse))  # reaches it as a delta
     wait_for(
         lambda: "batchMinRecords" in _reported(service.store).get("config_error", ""),
-        30,
-        "the delta's rejection",
+        timeout_s=30,
+        what="the delta's rejection",
     )
     # Not JSON on the delta topic: counted by the uplink, which keeps running and reporting.
     cloud.send_to_device(f"$aws/things/{THING}/shadow/name/{SHADOW_NAME}/update/delta", b"{")
     before = service.stats["requests"]
-    wait_for(lambda: service.stats["requests"] > before + 1, 10, "reports after bad input")
+    wait_for(lambda: service.stats["requests"] > before + 1,
+             timeout_s=10, what="reports after bad input")
     assert proc.poll() is None
 
 
@@ -210,14 +216,14 @@ def test_raw_readings_reach_kinesis_through_stream_manager_across_its_restart(wo
                     for r in batch.decode(data)[1]
                 }
 
-            wait_for(lambda: len(got()) > 5000, 60, "a first part in Kinesis")
+            wait_for(lambda: len(got()) > 5000, timeout_s=60, what="a first part in Kinesis")
             port = sm.port
             sm.stop()  # Stream Manager restarts; the uplink retries until it is back
             sm = StreamManagerServer(
                 tmp_path / "sm", auth_tokens={TOKEN}, sink=kinesis, speed=600.0, port=port
             )
             sm.start()
-            wait_for(lambda: expected <= got(), 90, "every raw reading in Kinesis")
+            wait_for(lambda: expected <= got(), timeout_s=90, what="every raw reading in Kinesis")
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait()

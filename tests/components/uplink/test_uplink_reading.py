@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -90,6 +91,7 @@ def test_version_comes_from_the_dist_info_folder(tmp_path):
     assert _version([str(tmp_path / "missing")]) == "unknown"
 
 
+@pytest.mark.slow
 def test_stream_manager_client_import_leaves_openssl_out_and_ssl_importable():
     code = (
         "import sys\n"

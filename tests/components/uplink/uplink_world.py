@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +39,6 @@ def start_uplink(socket_path: str, extra_env: dict[str, str] | None = None) -> s
     )
 
 
-def wait_for(pred, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def config(log_path: Path, **over: Any) -> dict[str, Any]:

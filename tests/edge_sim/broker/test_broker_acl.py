@@ -29,6 +29,7 @@ def test_acl_is_built_from_the_topic_scheme():
                                   topics.command_topic(SITE, "dev-001"))
 
 
+@pytest.mark.slow
 def test_device_publish_under_own_name_reaches_the_cloud(device, cloud_inbox):
     inbox = cloud_inbox(f"{topics.ROOT}/#")
     dev = device("dev-001")
@@ -38,6 +39,7 @@ def test_device_publish_under_own_name_reaches_the_cloud(device, cloud_inbox):
     assert (topic, b'{"alert": "over-temp"}') in inbox.messages
 
 
+@pytest.mark.slow
 def test_device_publish_under_another_name_is_not_delivered(device, cloud_inbox, broker):
     inbox = cloud_inbox(f"{topics.ROOT}/#")
     dev = device("dev-003")
@@ -51,6 +53,7 @@ def test_device_publish_under_another_name_is_not_delivered(device, cloud_inbox,
     assert all(t.split("/")[2] == "dev-003" for t, _ in inbox.messages)
 
 
+@pytest.mark.slow
 def test_command_reaches_only_its_device(device, cloud_send, new_inbox):
     inbox_a, inbox_b = new_inbox(), new_inbox()
     a, b = device("dev-010"), device("dev-011")
@@ -65,6 +68,7 @@ def test_command_reaches_only_its_device(device, cloud_send, new_inbox):
     assert inbox_a.payloads() == [b"for-010"]
 
 
+@pytest.mark.slow
 def test_device_cannot_read_other_devices_uplink(device, cloud_send, new_inbox):
     spy_inbox = new_inbox()
     spy = device("dev-020")
@@ -84,6 +88,7 @@ def _paho(broker: Broker, **tls) -> tuple[mqtt.Client, list]:
     return client, []
 
 
+@pytest.mark.slow
 def test_client_without_certificate_is_refused(broker):
     client, _ = _paho(broker, ca_certs=str(broker.ca_path))
     with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
@@ -94,6 +99,7 @@ def test_client_without_certificate_is_refused(broker):
     assert broker.running
 
 
+@pytest.mark.slow
 def test_certificate_from_another_ca_is_refused(broker, tmp_path):
     rogue = LocalCA(tmp_path / "rogue").issue_client("dev-001")
     client, _ = _paho(broker, ca_certs=str(broker.ca_path), certfile=str(rogue.cert),
@@ -105,6 +111,7 @@ def test_certificate_from_another_ca_is_refused(broker, tmp_path):
                 raise ConnectionError("broker closed the connection")
 
 
+@pytest.mark.slow
 def test_private_keys_are_private_and_the_broker_still_reads_them(broker):
     key_mode = stat.S_IMODE(os.stat(broker.server_files.key).st_mode)
     assert key_mode == 0o600
@@ -112,6 +119,7 @@ def test_private_keys_are_private_and_the_broker_still_reads_them(broker):
     assert broker.running  # it loaded the 0600 server key
 
 
+@pytest.mark.slow
 def test_reserved_and_invalid_thing_names(broker):
     with pytest.raises(ValueError, match="reserved"):
         broker.issue_device_cert(CLOUD_USER)

@@ -9,6 +9,7 @@ import pytest
 from edge_sim.broker import Broker, BrokerError, MqttCloudConnection
 
 
+@pytest.mark.slow
 def test_start_stop_and_logs(tmp_path):
     broker = Broker(tmp_path / "b")
     broker.start()
@@ -26,6 +27,7 @@ def test_start_stop_and_logs(tmp_path):
     assert "as dev-001" in log  # the certificate's CN became the client's identity
 
 
+@pytest.mark.slow
 def test_unreadable_server_key_is_a_clear_error(tmp_path):
     broker = Broker(tmp_path / "b")
     broker.server_files.key.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from components.core import topics
 from edge_sim.nucleus.mqtt_proxy import MqttProxy
 
 SITE = "plant-c"
 
 
+@pytest.mark.slow
 def test_nucleus_spool_delivers_through_an_outage(
     device, broker, cloud_inbox, new_inbox, cloud_send
 ):

@@ -13,6 +13,7 @@ from edge_sim.nucleus.cloud import CloudOffline
 SITE = "plant-b"
 
 
+@pytest.mark.slow
 def test_outage_then_reconnect_resumes_both_directions(
     device, broker, cloud_inbox, new_inbox, cloud_send
 ):
@@ -52,6 +53,7 @@ def test_outage_then_reconnect_resumes_both_directions(
     assert b"refused" not in uplink.payloads()
 
 
+@pytest.mark.slow
 def test_one_device_outage_leaves_the_others_online(device, broker, cloud_inbox):
     inbox = cloud_inbox(f"{topics.ROOT}/+/+/{topics.HEALTH}")
     cut_off, neighbour = device("dev-200"), device("dev-201")
@@ -64,6 +66,7 @@ def test_one_device_outage_leaves_the_others_online(device, broker, cloud_inbox)
     assert cut_off.wait_connected(30)
 
 
+@pytest.mark.slow
 def test_cut_link_refuses_new_connections(broker):
     link = broker.link("dev-300")
     link.cut()
@@ -81,6 +84,7 @@ def test_cut_link_refuses_new_connections(broker):
         link.restore()
 
 
+@pytest.mark.slow
 def test_a_burst_reaches_the_cloud_complete(device, cloud_inbox):
     """What an uplink drains after an outage: thousands of QoS 1 messages at once."""
     inbox = cloud_inbox(f"{topics.ROOT}/+/+/{topics.RAW}")

@@ -3,6 +3,7 @@ decoders."""
 
 import time
 
+import pytest
 import serial
 from rdm6300 import Reader
 
@@ -94,6 +95,7 @@ def test_scenario_readers_play_their_schedules():
     assert len(seen) >= 2 and seen <= scheduled
 
 
+@pytest.mark.slow
 def test_hardware_cli_brings_up_readers_and_stops_cleanly(tmp_path):
     import json
     import signal

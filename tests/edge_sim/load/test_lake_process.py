@@ -16,6 +16,7 @@ from edge_sim.load_client import STREAM_NAMES, ReadingSynth
 START_MS = 1_795_000_000_000
 
 
+@pytest.mark.slow
 def test_buffers_sent_to_the_lake_process_are_written_once(tmp_path: Path) -> None:
     synths = [ReadingSynth(f"load-{i:05d}", i) for i in range(3)]
     buffers = [[s.batch(n, START_MS + n * 1000, "site-load") for s in synths] for n in (1, 2)]
@@ -37,6 +38,7 @@ def test_buffers_sent_to_the_lake_process_are_written_once(tmp_path: Path) -> No
                             "duplicates_dropped": stats["duplicates_dropped"]}
 
 
+@pytest.mark.slow
 def test_a_killed_lake_process_is_reported_not_waited_for(tmp_path: Path, caplog) -> None:
     import os
     import signal
@@ -54,6 +56,7 @@ def test_a_killed_lake_process_is_reported_not_waited_for(tmp_path: Path, caplog
     assert "event=lake_process_failed exitcode=-9" in caplog.text
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_the_terminal_does_not_stop_the_lake_process(tmp_path: Path) -> None:
     """SIGINT reaches the whole process group; the runner drains through the lake process
     afterwards, so the lake process keeps taking deliveries until told it is done."""

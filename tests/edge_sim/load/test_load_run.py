@@ -15,6 +15,7 @@ from edge_sim.load import LoadPlan, LoadRun
 from edge_sim.load_client import STREAM_NAMES, DeviceClient, LoadConnectError, device_context
 
 
+@pytest.mark.slow
 def test_every_acknowledged_batch_reaches_the_lake_exactly_once(tmp_path: Path) -> None:
     plan = LoadPlan(devices=20, duration_s=3, rate_hz=2, workers=2, lake_buffer_s=0.5)
     res = LoadRun(plan, tmp_path).run()
@@ -50,22 +51,26 @@ def _connect(broker: Broker, thing: str, cert: str | None, key: str | None) -> N
     asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_a_client_with_its_certificate_connects(broker: Broker) -> None:
     files = broker.issue_device_cert("load-ok")
     _connect(broker, "load-ok", str(files.cert), str(files.key))
 
 
+@pytest.mark.slow
 def test_a_client_without_a_certificate_is_refused(broker: Broker) -> None:
     with pytest.raises(LoadConnectError):
         _connect(broker, "load-anon", None, None)
 
 
+@pytest.mark.slow
 def test_a_certificate_from_another_ca_is_refused(broker: Broker, tmp_path: Path) -> None:
     stranger = LocalCA(tmp_path / "other-ca").issue_client("load-stranger")
     with pytest.raises(LoadConnectError):
         _connect(broker, "load-stranger", str(stranger.cert), str(stranger.key))
 
 
+@pytest.mark.slow
 def test_the_load_command_prints_and_writes_its_summary(tmp_path: Path) -> None:
     import json
 

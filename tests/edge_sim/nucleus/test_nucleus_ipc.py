@@ -8,7 +8,6 @@ import queue
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 from awsiot.eventstreamrpc import AccessDeniedError
 from awsiot.greengrasscoreipc import model
 from nucleus_world import SENSORS, STREAM_MANAGER, THING, TOKENS, UPLINK
+from waiting import wait_for
 
 from edge_sim.nucleus.cloud import InMemoryCloud
 from edge_sim.nucleus.ipc_server import NucleusServer
@@ -25,20 +25,12 @@ from edge_sim.nucleus.ipc_server import NucleusServer
 Connect = Callable[[str], Any]
 
 
-def wait_for(predicate: Callable[[], bool], timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
-
-
 def json_message(body: Any) -> model.PublishMessage:
     return model.PublishMessage(json_message=model.JsonMessage(message=body))
 
 
 # -- connection and authentication --
+@pytest.mark.slow
 def test_client_from_environment_variables(server: NucleusServer) -> None:
     """The component's own code path: GreengrassCoreIPCClientV2() reading SVCUID and the socket."""
     script = textwrap.dedent(
@@ -220,7 +212,7 @@ def test_subscription_close_is_clean_on_both_sides(connect: Connect, server: Nuc
     operation.close().result(5)
     iot_operation.close().result(5)
     assert closed.get(timeout=5) is True
-    assert wait_for(lambda: server.stats()["open_streams"] == 0)
+    wait_for(lambda: server.stats()["open_streams"] == 0, what="every stream closed")
     assert server.pubsub.subscription_count == 0
     assert server.cloud.subscription_count == 0  # type: ignore[attr-defined]
     sensors.publish_to_topic(topic="floorline/live/env", publish_message=json_message(1))
@@ -236,7 +228,7 @@ def test_disconnect_cleans_up_every_subscription(connect: Connect, server: Nucle
     client.subscribe_to_iot_core(topic_name=f"floorline/s/{THING}/cmd", qos="0")
     assert server.stats()["open_streams"] == 3
     client.close()
-    assert wait_for(lambda: server.stats()["open_connections"] == 0)
+    wait_for(lambda: server.stats()["open_connections"] == 0, what="every connection closed")
     assert server.pubsub.subscription_count == 0
     assert server.config.subscription_count == 0
     assert server.cloud.subscription_count == 0  # type: ignore[attr-defined]

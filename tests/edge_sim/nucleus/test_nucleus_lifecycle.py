@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+from waiting import wait_for
+
 from edge_sim.nucleus.lifecycle import Component, stop_all
 
 # On SIGTERM: note the time, take a second to flush (as the uplink does), note the time again.
@@ -24,14 +27,11 @@ def component(root: Path, name: str, script: str) -> Component:
 
 
 def wait_ready(components: list[Component]) -> None:
-    import time
-
-    deadline = time.monotonic() + 20
-    while not all((c.work / "ready").exists() for c in components):
-        assert time.monotonic() < deadline, "components did not start"
-        time.sleep(0.05)
+    wait_for(lambda: all((c.work / "ready").exists() for c in components), timeout_s=20,
+             what="every component ready")
 
 
+@pytest.mark.slow
 def test_stopping_together_tells_every_component_before_waiting(tmp_path):
     comps = [component(tmp_path, f"com.example.C{i}", FLUSHING) for i in range(3)]
     wait_ready(comps)
@@ -42,6 +42,7 @@ def test_stopping_together_tells_every_component_before_waiting(tmp_path):
     assert all(c.state == "FINISHED" and c.proc.returncode == 0 for c in comps)
 
 
+@pytest.mark.slow
 def test_a_component_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path):
     stubborn = component(tmp_path, "com.example.Stubborn", STUBBORN)
     polite = component(tmp_path, "com.example.Polite", FLUSHING)
@@ -51,6 +52,7 @@ def test_a_component_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path)
     assert polite.proc.returncode == 0
 
 
+@pytest.mark.slow
 def test_the_supervisor_leaves_a_stopping_component_alone(tmp_path):
     c = component(tmp_path, "com.example.C", FLUSHING)
     wait_ready([c])

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import random
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
+from waiting import wait_for
 
 from components.core.clock import ManualClock
 from components.core.limits import (
@@ -139,7 +139,8 @@ def test_qos0_spooled_while_online_is_dropped_at_disconnect(cloud: InMemoryCloud
     cloud.set_online(False)
     proxy.start()
     try:
-        assert _wait(lambda: proxy.snapshot()["qos0_dropped_offline"] == 1)
+        wait_for(lambda: proxy.snapshot()["qos0_dropped_offline"] == 1,
+                 what="the QoS 0 message dropped while offline")
         cloud.set_online(True)
         assert proxy.wait_drained(5)
     finally:
@@ -179,6 +180,7 @@ def test_cloud_refuses_while_offline(cloud: InMemoryCloud) -> None:
 
 
 # -- IoT Core limits --
+@pytest.mark.slow
 def test_paced_drain_never_exceeds_iot_core_limits(proxy: MqttProxy, cloud: InMemoryCloud) -> None:
     """A burst well over 100 publishes and 512 KiB is delivered whole, inside both limits."""
     for i in range(150):
@@ -221,15 +223,6 @@ def test_cloud_subscriptions_are_shared_per_filter(proxy: MqttProxy, cloud: InMe
     assert cloud.subscription_count == 1
     cancel_b()
     assert cloud.subscription_count == 0
-
-
-def _wait(predicate: Callable[[], bool], timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return bool(predicate())
 
 
 def test_sustained_traffic_in_virtual_time_stays_inside_both_limits() -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from stream_manager import StreamManagerClient
+from waiting import wait_for
 
 from edge_sim.stream_manager import MemoryKinesis, StreamManagerServer
 
@@ -74,11 +74,7 @@ def client(server, connect) -> StreamManagerClient:
 
 def _wait_until(predicate: Callable[[], bool], timeout_s: float = 20.0) -> None:
     """Polls a condition the server reaches asynchronously (not a timing assertion)."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
+    wait_for(predicate, timeout_s=timeout_s)
 
 
 @pytest.fixture

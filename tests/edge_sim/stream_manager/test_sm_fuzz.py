@@ -6,6 +6,7 @@ import socket
 import struct
 
 import cbor2
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stream_manager import MessageStreamDefinition, StrategyOnFull
@@ -111,6 +112,7 @@ def test_garbage_streams_do_not_kill_the_server(make_server, connect):
     assert server.stats["internal_errors"] == 0
 
 
+@pytest.mark.slow
 def test_fuzzed_requests_after_a_valid_connect_get_answers(make_server, connect):
     server = make_server(auth_tokens={TOKEN})
     hello = b"\x01" + raw_frame(p.Op.CONNECT, connect_payload())

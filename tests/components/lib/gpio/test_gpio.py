@@ -1,9 +1,9 @@
 """GPIO behaviour on gpiozero's MockFactory: pins driven and read at the bit level."""
 
-import time
 
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
+from waiting import wait_for
 
 from components.core.clock import ManualClock
 from components.lib.gpio.inputs import AcknowledgeButton, DoorContact, PulseCounter
@@ -18,13 +18,6 @@ def factory():
     f.close()
 
 
-def wait_for(predicate, timeout_s=2.0):
-    deadline = time.monotonic() + timeout_s
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return predicate()
-
-
 def test_status_led_patterns(factory):
     led = StatusLed(17, pin_factory=factory)
     pin = factory.pin(17)
@@ -32,8 +25,8 @@ def test_status_led_patterns(factory):
     assert pin.state == 1
     led.show("fault")
     # The LED toggles on its own: several transitions appear in the pin history.
-    assert wait_for(lambda: len({s.state for s in pin.states[-6:]}) == 2
-                    and len(pin.states) >= 6)
+    wait_for(lambda: len({s.state for s in pin.states[-6:]}) == 2 and len(pin.states) >= 6,
+             what="the LED toggling on its own")
     led.show("off")
     assert pin.state == 0
     assert PATTERNS["offline-buffering"].on_s > PATTERNS["fault"].on_s
