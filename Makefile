@@ -42,6 +42,7 @@ test-device: venv device-image
 
 lint: venv
 	$(BIN)/ruff check components edge_sim cloud tests bench
+	$(BIN)/ruff format --check components edge_sim cloud tests bench
 	$(BIN)/mypy components edge_sim cloud
 	$(BIN)/lint-imports --no-logo
 

@@ -26,13 +26,33 @@ from bench.report import RESULTS, _fmt, machine
 BENCHMARKS: list[tuple[str, str, list[str], list[str]]] = [
     ("log_ingest", "bench.log_ingest", [], ["--messages", "20000"]),
     ("hardware", "bench.hardware", [], ["--seconds", "1"]),
-    ("nab", "bench.nab", ["--data", "{nab}/data", "--labels",
-                          "{nab}/labels/combined_windows.json", "--out", "bench/results/nab"],
-     ["--data", "{nab}/data", "--labels", "{nab}/labels/combined_windows.json", "--out",
-      "bench/results/nab"]),
+    (
+        "nab",
+        "bench.nab",
+        [
+            "--data",
+            "{nab}/data",
+            "--labels",
+            "{nab}/labels/combined_windows.json",
+            "--out",
+            "bench/results/nab",
+        ],
+        [
+            "--data",
+            "{nab}/data",
+            "--labels",
+            "{nab}/labels/combined_windows.json",
+            "--out",
+            "bench/results/nab",
+        ],
+    ),
     ("nab_cv", "bench.nab_cv", ["--nab", "{nab}"], ["--nab", "{nab}"]),
-    ("false_raises", "bench.false_raises", ["--seeds", "40", "--days", "3"],
-     ["--seeds", "5", "--days", "2"]),
+    (
+        "false_raises",
+        "bench.false_raises",
+        ["--seeds", "40", "--days", "3"],
+        ["--seeds", "5", "--days", "2"],
+    ),
     ("uplink", "bench.uplink", [], ["--quick"]),
     ("rules_engine", "bench.rules_engine", [], ["--messages", "2000"]),
     ("lake_ingest", "bench.lake_ingest", [], ["--devices", "5", "--hours", "2"]),
@@ -72,11 +92,14 @@ def combined(console: Console, names: list[str]) -> Table:
         doc = json.loads(path.read_text())
         rows = doc.get("rows", []) if isinstance(doc, dict) else []
         for r in rows:
-            table.add_row(name, *(_fmt(r.get(c)) for c in ("figure", "value", "unit", "goal",
-                                                            "peer", "ratio")))
+            table.add_row(
+                name,
+                *(_fmt(r.get(c)) for c in ("figure", "value", "unit", "goal", "peer", "ratio")),
+            )
             everything.append({"benchmark": name, **r})
-    (RESULTS / "all.json").write_text(json.dumps({"machine": machine(), "rows": everything},
-                                                 indent=1))
+    (RESULTS / "all.json").write_text(
+        json.dumps({"machine": machine(), "rows": everything}, indent=1)
+    )
     return table
 
 
@@ -84,8 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small sizes: minutes, not an hour")
     ap.add_argument("--only", nargs="*", help="run only these benchmarks")
-    ap.add_argument("--nab", default=os.environ.get("NAB_DIR"),
-                    help="folder of NAB data/ and labels/ (env NAB_DIR); without it nab is skipped")
+    ap.add_argument(
+        "--nab",
+        default=os.environ.get("NAB_DIR"),
+        help="folder of NAB data/ and labels/ (env NAB_DIR); without it nab is skipped",
+    )
     args = ap.parse_args(argv)
     console = Console(width=max(Console().width, 150))
     chosen = [b for b in BENCHMARKS if not args.only or b[0] in args.only]

@@ -59,8 +59,12 @@ def main() -> None:
             clock.set_wall(START_MS + k * 1000)
             t0 = time.process_time()
             for thing, data in second:
-                engine.publish(topics.device_topic(SITE, thing, topics.RAW), data,
-                               clientid=thing, timestamp_ms=START_MS + k * 1000)
+                engine.publish(
+                    topics.device_topic(SITE, thing, topics.RAW),
+                    data,
+                    clientid=thing,
+                    timestamp_ms=START_MS + k * 1000,
+                )
             t1 = time.process_time()
             pending, delivered[:] = list(delivered), []
             result = lake.ingest(pending)
@@ -71,8 +75,10 @@ def main() -> None:
         if profiler:
             profiler.disable()
         lake.close()
-    print(f"batches {n}: rules {rules_s / n * 1e3:.3f} ms/batch, lake {lake_s / n * 1e3:.3f} "
-          f"ms/batch, total {(rules_s + lake_s) / n * 1e3:.3f} ms/batch")
+    print(
+        f"batches {n}: rules {rules_s / n * 1e3:.3f} ms/batch, lake {lake_s / n * 1e3:.3f} "
+        f"ms/batch, total {(rules_s + lake_s) / n * 1e3:.3f} ms/batch"
+    )
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 

@@ -30,8 +30,17 @@ def _batches(clock: ManualClock, n: int, size: int) -> list[list[NewRecord]]:
     out = []
     for b in range(n):
         stream = STREAMS[b % len(STREAMS)]
-        out.append([NewRecord(stream, "raw", {"temperature_c": 20.0 + i / 10},
-                              wall_ms=clock.wall_ms() + b * 10) for i in range(size)])
+        out.append(
+            [
+                NewRecord(
+                    stream,
+                    "raw",
+                    {"temperature_c": 20.0 + i / 10},
+                    wall_ms=clock.wall_ms() + b * 10,
+                )
+                for i in range(size)
+            ]
+        )
     return out
 
 
@@ -65,21 +74,41 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             for i in range(changes):
                 event = "sensor_fault" if i % 2 == 0 else "sensor_recovered"
-                watched.append(f"health/bme280@0x{0x70 + i % 5:02x}", "health",
-                               {"event": event, "error": "OSError", "errno": 121})
+                watched.append(
+                    f"health/bme280@0x{0x70 + i % 5:02x}",
+                    "health",
+                    {"event": event, "error": "OSError", "errno": 121},
+                )
             health_ms = (time.perf_counter() - t0) / changes * 1000
         reporter.stopped()
         state_bytes = sum(p.stat().st_size for p in Path(tmp).glob("log.state.sqlite*"))
     rows = [
-        {"figure": "append a batch of raw readings (durable commit)", "value": append_us,
-         "unit": "µs", "note": f"{args.batch} readings, {len(STREAMS)} streams"},
-        {"figure": "what watching adds per batch", "value": note_us, "unit": "µs",
-         "peer": append_us, "ratio": note_us / append_us,
-         "note": "last good reading per source; state file every 5 s"},
-        {"figure": "health change: log append + state file write", "value": health_ms,
-         "unit": "ms", "note": "two durable commits"},
-        {"figure": "state file on disk", "value": state_bytes / 1024, "unit": "KiB",
-         "note": "5 sources, 1 component, WAL included"},
+        {
+            "figure": "append a batch of raw readings (durable commit)",
+            "value": append_us,
+            "unit": "µs",
+            "note": f"{args.batch} readings, {len(STREAMS)} streams",
+        },
+        {
+            "figure": "what watching adds per batch",
+            "value": note_us,
+            "unit": "µs",
+            "peer": append_us,
+            "ratio": note_us / append_us,
+            "note": "last good reading per source; state file every 5 s",
+        },
+        {
+            "figure": "health change: log append + state file write",
+            "value": health_ms,
+            "unit": "ms",
+            "note": "two durable commits",
+        },
+        {
+            "figure": "state file on disk",
+            "value": state_bytes / 1024,
+            "unit": "KiB",
+            "note": "5 sources, 1 component, WAL included",
+        },
     ]
     emit("component_state", rows)
     return 0

@@ -98,14 +98,23 @@ def main(argv: list[str] | None = None) -> int:
         per_all = (first + later) / (args.seeds * args.days)
         later_txt = f"{per_later:14.3f}" if per_later is not None else f"{'-':>14s}"
         print(f"{name:24s} {per_first:14.3f} {later_txt} {per_all:10.3f}")
-        for label, value in (("first day", per_first), ("later days", per_later),
-                             ("all days", per_all)):
+        for label, value in (
+            ("first day", per_first),
+            ("later days", per_later),
+            ("all days", per_all),
+        ):
             if value is not None:
-                rows.append({"figure": f"{name}: false raises per stream-day, {label}",
-                             "value": round(value, 3), "unit": "/day",
-                             "goal": f"<= {GOAL_PER_DAY:g}", "peer": GOAL_PER_DAY,
-                             "ratio": round(value / GOAL_PER_DAY, 3),
-                             "note": f"{args.seeds} seeds x {args.days} days, 1 Hz"})
+                rows.append(
+                    {
+                        "figure": f"{name}: false raises per stream-day, {label}",
+                        "value": round(value, 3),
+                        "unit": "/day",
+                        "goal": f"<= {GOAL_PER_DAY:g}",
+                        "peer": GOAL_PER_DAY,
+                        "ratio": round(value / GOAL_PER_DAY, 3),
+                        "note": f"{args.seeds} seeds x {args.days} days, 1 Hz",
+                    }
+                )
     emit("false_raises", rows)
     return 0
 

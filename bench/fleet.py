@@ -124,8 +124,11 @@ def snapshot(fleet: Fleet) -> dict[str, Any]:
             heads = lg.stream_heads("raw")
         devices[thing] = {
             "t": time.monotonic(),
-            "streams": {s["stream"]: s["produced"] for s in streams  # the sensors' readings
-                        if s["cls"] == "raw" and _interval_s(s["stream"]) is not None},
+            "streams": {
+                s["stream"]: s["produced"]
+                for s in streams  # the sensors' readings
+                if s["cls"] == "raw" and _interval_s(s["stream"]) is not None
+            },
             "heads": heads,
             "produced": sum(s["produced"] for s in streams),
             "backlog": backlog,
@@ -303,8 +306,12 @@ def load_step(n: int, duration_s: float, root: Path, workers: int) -> dict[str, 
     absorbed = (lateness <= 1000 and res.acked == res.sent == res.offered and res.exactly_once
                 and res.lost_connections == 0 and drained)  # fmt: skip
     cpu = res.cpu_pct
-    ceilings = {"broker": 100.0, "cloud_process": 100.0, "lake_process": 100.0,
-                "clients": 100.0 * workers}
+    ceilings = {
+        "broker": 100.0,
+        "cloud_process": 100.0,
+        "lake_process": 100.0,
+        "clients": 100.0 * workers,
+    }
     busiest = max(ceilings, key=lambda k: cpu.get(k, 0.0) / ceilings[k]) if cpu else ""
     # Our parts together against the cores, and how long they waited for one: a part below
     # its own ceiling that waits for CPU is starved by the machine, not limited by itself.
@@ -366,8 +373,20 @@ def table(fleet: list[dict[str, Any]], load: list[dict[str, Any]]) -> None:
         console.print(t)
     if load:
         t = Table(title="load-mode devices at 1 batch/s")
-        for col in ("N", "absorbed", "acked/s", "lake rows/s", "lag p99 ms", "drain s",
-                    "broker %", "rules %", "lake %", "clients %", "busiest", "load avg"):
+        for col in (
+            "N",
+            "absorbed",
+            "acked/s",
+            "lake rows/s",
+            "lag p99 ms",
+            "drain s",
+            "broker %",
+            "rules %",
+            "lake %",
+            "clients %",
+            "busiest",
+            "load avg",
+        ):
             t.add_column(col, justify="right")
         for s in load:
             c = s["cpu_pct"]
@@ -398,17 +417,27 @@ def rows(fleet: list[dict[str, Any]], load: list[dict[str, Any]]) -> list[dict[s
                     + (f"; load avg {best['load_average'][0]:.1f}" if best else ""),
         })  # fmt: skip
         if best:
-            out.append({"figure": "memory per full-fidelity device (RSS)",
-                        "value": best["mem_mib_per_device"]["rss"], "unit": "MiB",
-                        "note": f"at {best['devices']} devices; PSS "
-                                f"{best['mem_mib_per_device']['pss']:.0f} MiB; runner+broker "
-                                f"share {best['runner_share_mib']['rss']:.0f} MiB RSS"})
+            out.append(
+                {
+                    "figure": "memory per full-fidelity device (RSS)",
+                    "value": best["mem_mib_per_device"]["rss"],
+                    "unit": "MiB",
+                    "note": f"at {best['devices']} devices; PSS "
+                    f"{best['mem_mib_per_device']['pss']:.0f} MiB; runner+broker "
+                    f"share {best['runner_share_mib']['rss']:.0f} MiB RSS",
+                }
+            )
             split = ", ".join(f"{k} {v / best['devices']:.1f}"
                               for k, v in sorted(best["cpu_pct_by_part"].items(),
                                                  key=lambda kv: -kv[1]))  # fmt: skip
-            out.append({"figure": "CPU per full-fidelity device", "unit": "% of a core",
-                        "value": 100 * best["cpu_cores"] / best["devices"],
-                        "note": f"at {best['devices']} devices; by part: {split}"})
+            out.append(
+                {
+                    "figure": "CPU per full-fidelity device",
+                    "unit": "% of a core",
+                    "value": 100 * best["cpu_cores"] / best["devices"],
+                    "note": f"at {best['devices']} devices; by part: {split}",
+                }
+            )
     if load:
         ok = [s for s in load if s["absorbed"]]
         best = ok[-1] if ok else None
@@ -416,21 +445,39 @@ def rows(fleet: list[dict[str, Any]], load: list[dict[str, Any]]) -> list[dict[s
         note = "no step failed (stopped at the last step)"
         if failed:
             why = "the clients (schedule missed)" if failed["client_limited"] else failed["busiest"]
-            note = (f"saturates at {failed['devices']}: busiest {why} "
-                    f"(CPU {json.dumps({k: round(v) for k, v in failed['cpu_pct'].items()})}), "
-                    f"drain {failed['drain_s']:.1f} s, lag p99 "
-                    f"{failed['lag_ms'].get('p99', 0):,.0f} ms")
-        out.append({"figure": "load-mode devices absorbed at 1 batch/s",
-                    "value": best["devices"] if best else 0, "unit": "devices",
-                    "goal": ">= 5000", "ratio": (best["devices"] / 5000) if best else 0.0,
-                    "note": note + (f"; load avg {best['load_average'][0]:.1f}" if best else "")})
+            note = (
+                f"saturates at {failed['devices']}: busiest {why} "
+                f"(CPU {json.dumps({k: round(v) for k, v in failed['cpu_pct'].items()})}), "
+                f"drain {failed['drain_s']:.1f} s, lag p99 "
+                f"{failed['lag_ms'].get('p99', 0):,.0f} ms"
+            )
+        out.append(
+            {
+                "figure": "load-mode devices absorbed at 1 batch/s",
+                "value": best["devices"] if best else 0,
+                "unit": "devices",
+                "goal": ">= 5000",
+                "ratio": (best["devices"] / 5000) if best else 0.0,
+                "note": note + (f"; load avg {best['load_average'][0]:.1f}" if best else ""),
+            }
+        )
         if best:
-            out.append({"figure": "lake rows/s at that load",
-                        "value": best["rates_per_s"].get("lake_rows", 0.0), "unit": "rows/s",
-                        "note": f"lag p99 {best['lag_ms'].get('p99', 0):,.0f} ms "
-                                f"(includes the 1 s lake buffer)"})
-            out.append({"figure": "broker memory per TLS client", "unit": "KiB",
-                        "value": best["broker_rss_kib_per_client"]})
+            out.append(
+                {
+                    "figure": "lake rows/s at that load",
+                    "value": best["rates_per_s"].get("lake_rows", 0.0),
+                    "unit": "rows/s",
+                    "note": f"lag p99 {best['lag_ms'].get('p99', 0):,.0f} ms "
+                    f"(includes the 1 s lake buffer)",
+                }
+            )
+            out.append(
+                {
+                    "figure": "broker memory per TLS client",
+                    "unit": "KiB",
+                    "value": best["broker_rss_kib_per_client"],
+                }
+            )
     return out
 
 
@@ -446,8 +493,9 @@ def main(argv: list[str] | None = None) -> int:
     interrupt_on_sigterm()  # a timed-out run still stops the fleet it started
     fleet_steps = args.fleet_steps or ([2, 20, 50] if args.quick
                                        else [2, 10, 20, 35, 50, 70])  # fmt: skip
-    load_steps = args.load_steps or ([500, 1000, 2000] if args.quick
-                                     else [500, 1000, 2000, 3000, 4000, 5000, 7000])
+    load_steps = args.load_steps or (
+        [500, 1000, 2000] if args.quick else [500, 1000, 2000, 3000, 4000, 5000, 7000]
+    )
     window_s = 15.0 if args.quick else 30.0
     duration_s = 10.0 if args.quick else 20.0
     root = args.out or Path(tempfile.mkdtemp(prefix="fleetbench-"))
@@ -459,7 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     name = "fleet" if args.part == "both" else f"fleet_{args.part}"
     path = emit(name, rows(fleet, load))
     path.with_name(f"{name}_steps.json").write_text(
-        json.dumps({"fleet": fleet, "load": load}, indent=2, default=str))
+        json.dumps({"fleet": fleet, "load": load}, indent=2, default=str)
+    )
     return 0
 
 

@@ -226,8 +226,19 @@ def main() -> int:
     out.write_text(json.dumps(figures, indent=2))
     console.print(f"wrote {out}")
     # The combined table (python -m bench) reads the shared row shape.
-    emit("hardware", [{"figure": f["figure"], "value": f["value"], "unit": f["unit"],
-                       "peer": f["peer_or_limit"], "ratio": f["ratio"]} for f in figures])
+    emit(
+        "hardware",
+        [
+            {
+                "figure": f["figure"],
+                "value": f["value"],
+                "unit": f["unit"],
+                "peer": f["peer_or_limit"],
+                "ratio": f["ratio"],
+            }
+            for f in figures
+        ],
+    )
     return 0
 
 

@@ -122,7 +122,9 @@ def load_wrk(url: str, clients: int, seconds: float, work: Path) -> dict:
     script.write_text(_WRK_SCRIPT % (TOKEN, json.dumps(_SALE)))
     out = subprocess.run(
         ["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "--latency", "-s", str(script), url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     n = int(re.search(r"(\d+) requests in ([\d.]+)(\w+)", out).group(1))  # type: ignore[union-attr]
     elapsed = _ms(re.search(r"requests in ([\d.]+\w+)", out).group(1)) / 1000  # type: ignore[union-attr]
@@ -133,8 +135,14 @@ def load_wrk(url: str, clients: int, seconds: float, work: Path) -> dict:
     if errors:
         statuses["socket errors"] = errors.group(1)  # type: ignore[assignment]
     pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
-    return {"clients": clients, "requests": n, "elapsed_s": elapsed, "statuses": statuses,
-            "p50_ms": _ms(pct["50"]), "p99_ms": _ms(pct["99"])}
+    return {
+        "clients": clients,
+        "requests": n,
+        "elapsed_s": elapsed,
+        "statuses": statuses,
+        "p50_ms": _ms(pct["50"]),
+        "p99_ms": _ms(pct["99"]),
+    }
 
 
 def load_python(
@@ -144,11 +152,23 @@ def load_python(
     share = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
     running = [
         subprocess.Popen(
-            [sys.executable, "-m", "bench.http_ingest", "--load", url, str(n), str(seconds),
-             str(rate)],
-            stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "bench.http_ingest",
+                "--load",
+                url,
+                str(n),
+                str(seconds),
+                str(rate),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
         )
-        for n in share if n
+        for n in share
+        if n
     ]
     parts = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in running]
     statuses: dict[str, int] = {}
@@ -241,9 +261,7 @@ def start_server(
     return server, int(server.stdout.readline().strip().split("=")[1]), env
 
 
-def run(
-    seconds: float, levels: list[int], use_wrk: bool, paced_totals: list[float]
-) -> list[dict]:
+def run(seconds: float, levels: list[int], use_wrk: bool, paced_totals: list[float]) -> list[dict]:
     from bench.report import emit
 
     work = Path(tempfile.mkdtemp(prefix="floorline-http-bench-"))
@@ -285,31 +303,59 @@ def run(
                 at = f"{clients} clients, {tool}"
             goal = clients == 100
             rows += [
-                {"figure": f"committed records/s, {at}", "value": ok / res["elapsed_s"],
-                 "unit": "records/s", "note": note},
+                {
+                    "figure": f"committed records/s, {at}",
+                    "value": ok / res["elapsed_s"],
+                    "unit": "records/s",
+                    "note": note,
+                },
                 {"figure": f"p50 latency, {at}", "value": res["p50_ms"], "unit": "ms"},
-                {"figure": f"p99 latency, {at}", "value": res["p99_ms"], "unit": "ms",
-                 "goal": f"< {GOAL_P99_MS:g}" if goal else None,
-                 "ratio": round(res["p99_ms"] / GOAL_P99_MS, 2) if goal else None},
-                {"figure": f"server-side p99 (last 2048 202s), {at}", "value": inside["p99"],
-                 "unit": "ms", "note": f"p50 {inside['p50']} ms, max {inside['max']} ms"},
-                {"figure": f"server CPU per record, {at}", "value": cpu_us, "unit": "µs",
-                 "note": "HTTP and commit processes, user + system"},
-                {"figure": f"records per durable commit (group commit), {at}",
-                 "value": per_commit, "unit": "records",
-                 "note": f"{commits} commits; largest so far "
-                 f"{health['largest_commit_requests']} requests"},
-                {"figure": f"RSS after {at}", "value": rss / 1024, "unit": "MiB",
-                 "note": f"peak {peak / 1024:.1f} MiB"},
+                {
+                    "figure": f"p99 latency, {at}",
+                    "value": res["p99_ms"],
+                    "unit": "ms",
+                    "goal": f"< {GOAL_P99_MS:g}" if goal else None,
+                    "ratio": round(res["p99_ms"] / GOAL_P99_MS, 2) if goal else None,
+                },
+                {
+                    "figure": f"server-side p99 (last 2048 202s), {at}",
+                    "value": inside["p99"],
+                    "unit": "ms",
+                    "note": f"p50 {inside['p50']} ms, max {inside['max']} ms",
+                },
+                {
+                    "figure": f"server CPU per record, {at}",
+                    "value": cpu_us,
+                    "unit": "µs",
+                    "note": "HTTP and commit processes, user + system",
+                },
+                {
+                    "figure": f"records per durable commit (group commit), {at}",
+                    "value": per_commit,
+                    "unit": "records",
+                    "note": f"{commits} commits; largest so far "
+                    f"{health['largest_commit_requests']} requests",
+                },
+                {
+                    "figure": f"RSS after {at}",
+                    "value": rss / 1024,
+                    "unit": "MiB",
+                    "note": f"peak {peak / 1024:.1f} MiB",
+                },
             ]
     finally:
         server.terminate()
         server.wait(timeout=30)
     in_log = _count_events(log_path)
     rows.append(
-        {"figure": "202s found in the log", "value": in_log, "unit": "records",
-         "note": f"{accepted} got 202; the rest were in flight when a load run stopped"
-         if in_log >= accepted else f"MISSING: {accepted} got 202"}
+        {
+            "figure": "202s found in the log",
+            "value": in_log,
+            "unit": "records",
+            "note": f"{accepted} got 202; the rest were in flight when a load run stopped"
+            if in_log >= accepted
+            else f"MISSING: {accepted} got 202",
+        }
     )
     emit("http_ingest", rows)
     shutil.rmtree(work, ignore_errors=True)
@@ -320,11 +366,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--clients", default="1,10,100")
-    ap.add_argument("--paced", default="1000,2000",
-                    help="aggregate records/s for 100 paced clients (empty: none)")
+    ap.add_argument(
+        "--paced",
+        default="1000,2000",
+        help="aggregate records/s for 100 paced clients (empty: none)",
+    )
     ap.add_argument("--no-wrk", action="store_true", help="only the Python load generator")
-    ap.add_argument("--load", nargs=4, metavar=("URL", "CLIENTS", "SECONDS", "RATE"),
-                    help="internal: be the load process")
+    ap.add_argument(
+        "--load",
+        nargs=4,
+        metavar=("URL", "CLIENTS", "SECONDS", "RATE"),
+        help="internal: be the load process",
+    )
     args = ap.parse_args()
     if args.load:
         load_main(args.load[0], int(args.load[1]), float(args.load[2]), float(args.load[3]))

@@ -168,13 +168,25 @@ def main() -> None:
             for name, seconds in query_s.items()
         ),  # fmt: skip
     ]
-    emit("lake_ingest", [
-        {"figure": n, "value": v, "unit": u, "note": " ".join(x for x in (p, r) if x)}
-        for n, v, u, p, r in figures
-    ] + [{"figure": "fleet", "value": f"{args.devices} devices, {args.hours} h", "unit": ""}])
+    emit(
+        "lake_ingest",
+        [
+            {"figure": n, "value": v, "unit": u, "note": " ".join(x for x in (p, r) if x)}
+            for n, v, u, p, r in figures
+        ]
+        + [{"figure": "fleet", "value": f"{args.devices} devices, {args.hours} h", "unit": ""}],
+    )
     if args.json:
-        args.json.write_text(json.dumps([dict(zip(("figure", "value", "unit", "note", "ratio"),
-                                                  f, strict=True)) for f in figures], indent=1))
+        args.json.write_text(
+            json.dumps(
+                [
+                    dict(zip(("figure", "value", "unit", "note", "ratio"), f, strict=True))
+                    for f in figures
+                ],
+                indent=1,
+            )
+        )
+
 
 if __name__ == "__main__":
     main()

@@ -38,17 +38,26 @@ from components.core.envelope import Record
 # NAB's published scoreboard (NAB README, all 58 files) and NAB's shipped results of each
 # detector scored on the 31-file public subset with thresholds optimised on that subset.
 SCOREBOARD_FULL = {
-    "ARTime": (74.9, 65.1, 80.4), "Numenta HTM": (70.5, 62.6, 75.2),
-    "CAD OSE": (69.9, 67.0, 73.2), "earthgecko Skyline": (58.2, 46.2, 63.9),
-    "KNN CAD": (58.0, 43.4, 64.8), "Relative Entropy": (54.6, 47.6, 58.8),
-    "Random Cut Forest (AWS)": (51.7, 38.4, 59.7), "Twitter ADVec": (47.1, 33.6, 53.5),
-    "Windowed Gaussian": (39.6, 20.9, 47.4), "Null": (0.0, 0.0, 0.0),
+    "ARTime": (74.9, 65.1, 80.4),
+    "Numenta HTM": (70.5, 62.6, 75.2),
+    "CAD OSE": (69.9, 67.0, 73.2),
+    "earthgecko Skyline": (58.2, 46.2, 63.9),
+    "KNN CAD": (58.0, 43.4, 64.8),
+    "Relative Entropy": (54.6, 47.6, 58.8),
+    "Random Cut Forest (AWS)": (51.7, 38.4, 59.7),
+    "Twitter ADVec": (47.1, 33.6, 53.5),
+    "Windowed Gaussian": (39.6, 20.9, 47.4),
+    "Null": (0.0, 0.0, 0.0),
 }
 SCOREBOARD_SUBSET = {
-    "ARTime": (72.93, 62.04, 78.93), "CAD OSE": (71.22, 67.38, 74.76),
-    "Numenta HTM": (66.42, 59.80, 70.95), "KNN CAD": (56.05, 39.67, 63.42),
-    "earthgecko Skyline": (54.91, 41.10, 60.85), "Relative Entropy": (50.67, 42.04, 55.60),
-    "Windowed Gaussian": (29.82, 7.60, 39.42), "Random": (14.99, 4.90, 29.06),
+    "ARTime": (72.93, 62.04, 78.93),
+    "CAD OSE": (71.22, 67.38, 74.76),
+    "Numenta HTM": (66.42, 59.80, 70.95),
+    "KNN CAD": (56.05, 39.67, 63.42),
+    "earthgecko Skyline": (54.91, 41.10, 60.85),
+    "Relative Entropy": (50.67, 42.04, 55.60),
+    "Windowed Gaussian": (29.82, 7.60, 39.42),
+    "Random": (14.99, 4.90, 29.06),
 }
 COST_LIMIT_US = 20.0
 REPEATS = 3
@@ -89,15 +98,15 @@ def window_s(times: list[datetime]) -> float:
     return WINDOW_READINGS * (gaps[len(gaps) // 2] if gaps and gaps[len(gaps) // 2] > 0 else 1.0)
 
 
-def detect_scores(values: list[float], times: list[datetime], params: NoveltyParams
-                  ) -> list[float]:
+def detect_scores(values: list[float], times: list[datetime], params: NoveltyParams) -> list[float]:
     """The novelty score of every row of one file, in order."""
     det = NoveltyScore(params)
     return [det.update(v, epoch_ms(t) / 1000.0) for t, v in zip(times, values, strict=True)]
 
 
-def detect(values: list[float], times: list[datetime], params: NoveltyParams
-           ) -> tuple[list[float], float]:
+def detect(
+    values: list[float], times: list[datetime], params: NoveltyParams
+) -> tuple[list[float], float]:
     """Scores of one file, and the seconds spent in detection plus window aggregation."""
     det = NoveltyScore(params)
     win = TumblingWindow(window_s(times))
@@ -111,21 +120,25 @@ def detect(values: list[float], times: list[datetime], params: NoveltyParams
 
 
 ENGINE_STREAM = "nab/series@0"
-ENGINE_DETECTORS = {"detectors": [
-    {"type": "threshold", "high": 1e12, "low": -1e12, "hysteresis": 1.0},
-    {"type": "rate", "maxPerSecond": 1e12},
-    {"type": "flatline", "seconds": 86400.0, "epsilon": 0.0},
-    {"type": "novelty"},
-    {"type": "silence", "seconds": 86400.0},
-]}
+ENGINE_DETECTORS = {
+    "detectors": [
+        {"type": "threshold", "high": 1e12, "low": -1e12, "hysteresis": 1.0},
+        {"type": "rate", "maxPerSecond": 1e12},
+        {"type": "flatline", "seconds": 86400.0, "epsilon": 0.0},
+        {"type": "novelty"},
+        {"type": "silence", "seconds": 86400.0},
+    ]
+}
 
 
 def engine_cost_s(values: list[float], times: list[datetime], params: NoveltyParams) -> float:
     """Seconds the whole per-stream pipeline (window + five detectors + alerts) takes."""
     config = {ENGINE_STREAM: {"windowSeconds": window_s(times), **ENGINE_DETECTORS}}
     eng = Engine("bench", config, novelty=params)
-    recs = [Record("bench", ENGINE_STREAM, i + 1, "raw", 0, epoch_ms(t), True,
-                   {"value": v}) for i, (t, v) in enumerate(zip(times, values, strict=True))]
+    recs = [
+        Record("bench", ENGINE_STREAM, i + 1, "raw", 0, epoch_ms(t), True, {"value": v})
+        for i, (t, v) in enumerate(zip(times, values, strict=True))
+    ]
     t0 = time.perf_counter()
     for r in recs:
         eng.process(r)
@@ -172,22 +185,28 @@ def load_windows(path: Path) -> dict[str, list[tuple[datetime, datetime]]]:
 HTM = "numenta"
 
 
-def htm_same_files(data: Path, windows: dict[str, list[tuple[datetime, datetime]]],
-                   fixed: dict[str, float] | None) -> dict[str, float] | None:
+def htm_same_files(
+    data: Path, windows: dict[str, list[tuple[datetime, datetime]]], fixed: dict[str, float] | None
+) -> dict[str, float] | None:
     """Numenta HTM's published results (DATA/../results/numenta) on exactly these files, scored
     the same way (thresholds optimised on these files). None for a fixed-threshold run or when
     a file has no published result: a peer figure on other files does not compare."""
     files = sorted(p.relative_to(data).as_posix() for p in data.rglob("*.csv"))
     results = data.parent / "results"
-    if fixed is not None or any(not (results / HTM / f.split("/", 1)[0]
-                                     / f"{HTM}_{f.split('/', 1)[1]}").exists() for f in files):
+    if fixed is not None or any(
+        not (results / HTM / f.split("/", 1)[0] / f"{HTM}_{f.split('/', 1)[1]}").exists()
+        for f in files
+    ):
         return None
     scores = published_scores(results, HTM, files)
     points = [p for f in files for p in ns.file_points(f, *scores[f], windows[f])]
     n = sum(len(windows[f]) for f in files)
-    return {prof.name: ns.normalised(ns.best_threshold(points, prof).score,
-                                     ns.null_score(points, prof), n, prof)
-            for prof in ns.PROFILES}
+    return {
+        prof.name: ns.normalised(
+            ns.best_threshold(points, prof).score, ns.null_score(points, prof), n, prof
+        )
+        for prof in ns.PROFILES
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,15 +261,27 @@ def main(argv: list[str] | None = None) -> int:
     mem = stream_memory_bytes(biggest[0], biggest[1], params)
     figures: dict[str, Any] = {
         "machine": f"{platform.machine()} {platform.processor() or ''} "
-                   f"python {platform.python_version()}".strip(),
-        "files": len(files), "readings": readings,
-        "cost": {"figure": round(us_per_reading, 2), "unit": "us/reading",
-                 "limit": COST_LIMIT_US, "ratio": round(us_per_reading / COST_LIMIT_US, 3)},
-        "engine_cost": {"figure": round(engine_us, 2), "unit": "us/reading",
-                        "limit": COST_LIMIT_US, "ratio": round(engine_us / COST_LIMIT_US, 3),
-                        "note": "window + threshold, rate, flatline, novelty, silence"},
-        "memory_per_stream": {"figure": mem, "unit": "bytes",
-                              "note": f"after {len(biggest[0])} readings"},
+        f"python {platform.python_version()}".strip(),
+        "files": len(files),
+        "readings": readings,
+        "cost": {
+            "figure": round(us_per_reading, 2),
+            "unit": "us/reading",
+            "limit": COST_LIMIT_US,
+            "ratio": round(us_per_reading / COST_LIMIT_US, 3),
+        },
+        "engine_cost": {
+            "figure": round(engine_us, 2),
+            "unit": "us/reading",
+            "limit": COST_LIMIT_US,
+            "ratio": round(engine_us / COST_LIMIT_US, 3),
+            "note": "window + threshold, rate, flatline, novelty, silence",
+        },
+        "memory_per_stream": {
+            "figure": mem,
+            "unit": "bytes",
+            "note": f"after {len(biggest[0])} readings",
+        },
     }
     if windows is not None:
         fixed = json.loads(args.thresholds.read_text()) if args.thresholds else None
@@ -268,33 +299,54 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         if fixed is None:
             (args.out / "thresholds.json").write_text(json.dumps(chosen, indent=2) + "\n")
-        figures["nab"] = {"scores": ours, "thresholds": chosen, "windows": n_windows,
-                          "peer_same_files": htm_same_files(args.data, windows, fixed)}
+        figures["nab"] = {
+            "scores": ours,
+            "thresholds": chosen,
+            "windows": n_windows,
+            "peer_same_files": htm_same_files(args.data, windows, fixed),
+        }
         print_table(ours, chosen, fixed is not None)
-    print(f"\ncost: {us_per_reading:.2f} us/reading (novelty score + window of "
-          f"{WINDOW_READINGS} readings); "
-          f"{engine_us:.2f} us/reading for the whole pipeline (window + threshold, rate, "
-          f"flatline, novelty, silence detectors); limit {COST_LIMIT_US:g} us\n"
-          f"memory per stream {mem / 1024:.1f} KiB "
-          f"(bounded: {params.max_transitions} transitions max); {readings} readings in "
-          f"{len(files)} files; {figures['machine']}")
+    print(
+        f"\ncost: {us_per_reading:.2f} us/reading (novelty score + window of "
+        f"{WINDOW_READINGS} readings); "
+        f"{engine_us:.2f} us/reading for the whole pipeline (window + threshold, rate, "
+        f"flatline, novelty, silence detectors); limit {COST_LIMIT_US:g} us\n"
+        f"memory per stream {mem / 1024:.1f} KiB "
+        f"(bounded: {params.max_transitions} transitions max); {readings} readings in "
+        f"{len(files)} files; {figures['machine']}"
+    )
     out_json = args.json or args.out / "nab.json"
     out_json.parent.mkdir(parents=True, exist_ok=True)
     out_json.write_text(json.dumps(figures, indent=2) + "\n")
     rows = [
-        {"figure": "detectors + window per reading", "value": us_per_reading, "unit": "us",
-         "goal": f"<= {COST_LIMIT_US:g}"},
-        {"figure": "whole pipeline per reading", "value": engine_us, "unit": "us",
-         "goal": f"<= {COST_LIMIT_US:g}"},
+        {
+            "figure": "detectors + window per reading",
+            "value": us_per_reading,
+            "unit": "us",
+            "goal": f"<= {COST_LIMIT_US:g}",
+        },
+        {
+            "figure": "whole pipeline per reading",
+            "value": engine_us,
+            "unit": "us",
+            "goal": f"<= {COST_LIMIT_US:g}",
+        },
         {"figure": "memory per stream", "value": mem / 1024, "unit": "KiB", "goal": "bounded"},
     ]
     htm = figures.get("nab", {}).get("peer_same_files") or {}
     for name, score in (figures.get("nab", {}).get("scores") or {}).items():
         peer = htm.get(name)
-        rows.append({"figure": f"NAB {name} score ({len(files)} files)", "value": score,
-                     "unit": "", "goal": "> Numenta HTM on the same files", "peer": peer,
-                     "ratio": score / peer if peer else None,
-                     "note": None if peer else "no HTM results for these files"})
+        rows.append(
+            {
+                "figure": f"NAB {name} score ({len(files)} files)",
+                "value": score,
+                "unit": "",
+                "goal": "> Numenta HTM on the same files",
+                "peer": peer,
+                "ratio": score / peer if peer else None,
+                "note": None if peer else "no HTM results for these files",
+            }
+        )
     emit("nab", rows)
     return 0
 
@@ -303,8 +355,7 @@ def print_table(ours: dict[str, float], chosen: dict[str, float], fixed: bool) -
     names = [p.name for p in ns.PROFILES]
     how = "given thresholds" if fixed else "thresholds optimised on these files"
     print(f"{'detector':34s} {'standard':>9s} {'low FP':>9s} {'low FN':>9s}")
-    print(f"{'floorline novelty (' + how + ')':34s} "
-          + " ".join(f"{ours[n]:9.2f}" for n in names))
+    print(f"{'floorline novelty (' + how + ')':34s} " + " ".join(f"{ours[n]:9.2f}" for n in names))
     print("  thresholds: " + ", ".join(f"{n}={chosen[n]:.4f}" for n in names))
     print("NAB shipped results, 31-file public subset:")
     for name, s in SCOREBOARD_SUBSET.items():

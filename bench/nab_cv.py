@@ -76,11 +76,13 @@ def floorline_scores(data: Path, params: NoveltyParams) -> Scores:
     return out
 
 
-def series(scores: Scores, windows: Mapping[str, list[tuple[datetime, datetime]]]
-           ) -> dict[str, Series]:
-    return {rel: Series(category(rel), ns.file_points(rel, t, s, windows[rel]),
-                        len(windows[rel]))
-            for rel, (t, s) in scores.items()}
+def series(
+    scores: Scores, windows: Mapping[str, list[tuple[datetime, datetime]]]
+) -> dict[str, Series]:
+    return {
+        rel: Series(category(rel), ns.file_points(rel, t, s, windows[rel]), len(windows[rel]))
+        for rel, (t, s) in scores.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,11 @@ class Fold:
 
     @property
     def normalised(self) -> float | None:
-        return None if self.windows == 0 else ns.normalised(
-            self.raw, self.null, self.windows, self.profile)
+        return (
+            None
+            if self.windows == 0
+            else ns.normalised(self.raw, self.null, self.windows, self.profile)
+        )
 
 
 def fold(held: Sequence[Series], rest: Sequence[Series], profile: ns.Profile) -> Fold:
@@ -105,8 +110,14 @@ def fold(held: Sequence[Series], rest: Sequence[Series], profile: ns.Profile) ->
     test = [p for s in held for p in s.points]
     threshold = ns.best_threshold(train, profile).threshold
     fps = sum(1 for p in test if p.window is None and p.anomaly_score >= threshold)
-    return Fold(profile, threshold, ns.score_at(test, profile, threshold),
-                ns.null_score(test, profile), sum(s.windows for s in held), fps)
+    return Fold(
+        profile,
+        threshold,
+        ns.score_at(test, profile, threshold),
+        ns.null_score(test, profile),
+        sum(s.windows for s in held),
+        fps,
+    )
 
 
 def cross_validate(files: Mapping[str, Series]) -> dict[str, Any]:
@@ -128,8 +139,12 @@ def cross_validate(files: Mapping[str, Series]) -> dict[str, Any]:
             f = fold(held, rest, prof)
             raw_sum += f.raw
             null_sum += f.null
-            per_cat[cat] = {"score": f.normalised, "threshold": f.threshold,
-                            "false_positives": f.false_positives, "windows": f.windows}
+            per_cat[cat] = {
+                "score": f.normalised,
+                "threshold": f.threshold,
+                "false_positives": f.false_positives,
+                "windows": f.windows,
+            }
         out[prof.name] = {
             "in_sample": ns.normalised(best.score, null, n_windows, prof),
             "in_sample_threshold": best.threshold,
@@ -152,10 +167,13 @@ def select_constants(candidates: Mapping[str, Mapping[str, Series]]) -> dict[str
         raw_sum = null_sum = 0.0
         chosen: dict[str, str] = {}
         for cat in cats:
+
             def train_score(name: str, cat: str = cat, prof: ns.Profile = prof) -> float:
-                train = [p for s in candidates[name].values() if s.category != cat
-                         for p in s.points]
+                train = [
+                    p for s in candidates[name].values() if s.category != cat for p in s.points
+                ]
                 return ns.best_threshold(train, prof).score
+
             best = max(names, key=train_score)
             chosen[cat] = best
             held = [s for s in candidates[best].values() if s.category == cat]
@@ -163,24 +181,32 @@ def select_constants(candidates: Mapping[str, Mapping[str, Series]]) -> dict[str
             f = fold(held, rest, prof)
             raw_sum += f.raw
             null_sum += f.null
-        out[prof.name] = {"cv": ns.normalised(raw_sum, null_sum, n_windows, prof),
-                          "chosen": chosen}
+        out[prof.name] = {"cv": ns.normalised(raw_sum, null_sum, n_windows, prof), "chosen": chosen}
     return out
 
 
-def run(nab: Path, peers: Sequence[str], params: NoveltyParams,
-        scorer: Callable[[Path, NoveltyParams], Scores] = floorline_scores,
-        grid: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+def run(
+    nab: Path,
+    peers: Sequence[str],
+    params: NoveltyParams,
+    scorer: Callable[[Path, NoveltyParams], Scores] = floorline_scores,
+    grid: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
     windows = load_windows(nab / "labels" / "combined_windows.json")
     ours = scorer(nab / "data", params)
     report: dict[str, Any] = {OURS: cross_validate(series(ours, windows))}
     if grid:
-        candidates = {json.dumps(g, sort_keys=True): series(
-            scorer(nab / "data", dataclasses.replace(params, **g)), windows) for g in grid}
+        candidates = {
+            json.dumps(g, sort_keys=True): series(
+                scorer(nab / "data", dataclasses.replace(params, **g)), windows
+            )
+            for g in grid
+        }
         report["selection"] = select_constants(candidates)
     for peer in peers:
-        report[peer] = cross_validate(series(published_scores(nab / "results", peer, list(ours)),
-                                             windows))
+        report[peer] = cross_validate(
+            series(published_scores(nab / "results", peer, list(ours)), windows)
+        )
     return report
 
 
@@ -194,29 +220,41 @@ def print_report(report: Mapping[str, Any]) -> None:
             cells = []
             for n in names:
                 c = report[n][prof.name]["categories"][cat]
-                cell = (f"{c['score']:.2f}" if c["score"] is not None
-                        else f"{c['false_positives']} FP")
+                cell = (
+                    f"{c['score']:.2f}" if c["score"] is not None else f"{c['false_positives']} FP"
+                )
                 cells.append(f"{cell} @{c['threshold']:.3f}")
             print(f"{cat:24s}" + "".join(f"{c:>22s}" for c in cells))
-        print(f"{'overall, cross-validated':24s}"
-              + "".join(f"{report[n][prof.name]['cv']:22.2f}" for n in names))
-        print(f"{'overall, in-sample':24s}"
-              + "".join(f"{report[n][prof.name]['in_sample']:22.2f}" for n in names))
+        print(
+            f"{'overall, cross-validated':24s}"
+            + "".join(f"{report[n][prof.name]['cv']:22.2f}" for n in names)
+        )
+        print(
+            f"{'overall, in-sample':24s}"
+            + "".join(f"{report[n][prof.name]['in_sample']:22.2f}" for n in names)
+        )
         if "selection" in report:
             sel = report["selection"][prof.name]
-            print(f"constants chosen per fold on the other categories too: {sel['cv']:.2f} "
-                  f"({sel['chosen']})")
+            print(
+                f"constants chosen per fold on the other categories too: {sel['cv']:.2f} "
+                f"({sel['chosen']})"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--nab", type=Path, required=True,
-                    help="NAB folder with data/, labels/ and results/")
+    ap.add_argument(
+        "--nab", type=Path, required=True, help="NAB folder with data/, labels/ and results/"
+    )
     ap.add_argument("--peer", action="append", help=f"published detectors (default {PEERS})")
-    ap.add_argument("--grid", type=json.loads, default=[],
-                    help='candidate constants, JSON list of overrides of novelty.json, e.g. '
-                         '\'[{"daily_warmup": 0}, {"daily_warmup": 10}]\': reports the score '
-                         'of choosing among them per fold (nested cross-validation)')
+    ap.add_argument(
+        "--grid",
+        type=json.loads,
+        default=[],
+        help="candidate constants, JSON list of overrides of novelty.json, e.g. "
+        '\'[{"daily_warmup": 0}, {"daily_warmup": 10}]\': reports the score '
+        "of choosing among them per fold (nested cross-validation)",
+    )
     args = ap.parse_args(argv)
     peers = args.peer or list(PEERS)
     report = run(args.nab, peers, NoveltyParams.load(), grid=args.grid)
@@ -226,10 +264,17 @@ def main(argv: list[str] | None = None) -> int:
         ours = report[OURS][prof.name]
         for peer in peers:
             theirs = report[peer][prof.name]["cv"]
-            rows.append({"figure": f"NAB {prof.name}, cross-validated, vs {peer}",
-                         "value": round(ours["cv"], 2), "unit": "", "goal": f"> {peer}",
-                         "peer": round(theirs, 2), "ratio": round(ours["cv"] / theirs, 3),
-                         "note": f"in-sample {ours['in_sample']:.2f}"})
+            rows.append(
+                {
+                    "figure": f"NAB {prof.name}, cross-validated, vs {peer}",
+                    "value": round(ours["cv"], 2),
+                    "unit": "",
+                    "goal": f"> {peer}",
+                    "peer": round(theirs, 2),
+                    "ratio": round(ours["cv"] / theirs, 3),
+                    "note": f"in-sample {ours['in_sample']:.2f}",
+                }
+            )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "nab_cv_detail.json").write_text(json.dumps(report, indent=2) + "\n")
     emit("nab_cv", rows)

@@ -69,5 +69,6 @@ def main() -> None:
         for name, rate in rows
     ])  # fmt: skip
 
+
 if __name__ == "__main__":
     main()

@@ -101,8 +101,13 @@ def floorline_messages(
     msgs: list[tuple[str, bytes]] = []
     for i in range(0, len(recs), step):
         part = recs[i : i + step]
-        for m in plan(part, list(range(i + 1, i + 1 + len(part))), site=SITE, thing=THING,
-                      max_bytes=DEFAULTS["iotMaxMessageBytes"]):
+        for m in plan(
+            part,
+            list(range(i + 1, i + 1 + len(part))),
+            site=SITE,
+            thing=THING,
+            max_bytes=DEFAULTS["iotMaxMessageBytes"],
+        ):
             assert m.oversize is None
             msgs.append((m.topic, m.payload))
     return msgs
@@ -115,8 +120,13 @@ def seed_messages(samples: list[tuple[int, dict[str, float]]]) -> list[tuple[str
         (
             topic,
             json.dumps(
-                {"deviceId": THING, "timestamp": w, "temp": p["temperature_c"],
-                 "humidity": p["humidity_pct"], "battery": round(3.95 - k * 2e-6, 3)}
+                {
+                    "deviceId": THING,
+                    "timestamp": w,
+                    "temp": p["temperature_c"],
+                    "humidity": p["humidity_pct"],
+                    "battery": round(3.95 - k * 2e-6, 3),
+                }
             ).encode(),
         )
         for k, (w, p) in enumerate(samples)
@@ -142,20 +152,37 @@ def part_a(seconds: int) -> list[dict[str, Any]]:
     for label, samples, window in cases:
         f = cost(floorline_messages(samples, window), scalars)
         rows += [
-            {"figure": f"(a) billed units / 1000 readings — {label}",
-             "value": f["units_per_1000"], "unit": "units", "goal": "<= 2",
-             "peer": seeds["units_per_1000"], "ratio": seeds["units"] / f["units"],
-             "note": f"{f['messages']} msgs for {scalars} readings; peer = seeds"},
-            {"figure": f"(a) wire bytes / reading — {label}",
-             "value": f["wire_per_reading"], "unit": "B", "goal": "<= 8",
-             "peer": seeds["wire_per_reading"],
-             "ratio": seeds["wire_per_reading"] / f["wire_per_reading"],
-             "note": f"payload {f['payload_per_reading']:.2f} B/reading; MQTT QoS1 PUBLISH+PUBACK"},
+            {
+                "figure": f"(a) billed units / 1000 readings — {label}",
+                "value": f["units_per_1000"],
+                "unit": "units",
+                "goal": "<= 2",
+                "peer": seeds["units_per_1000"],
+                "ratio": seeds["units"] / f["units"],
+                "note": f"{f['messages']} msgs for {scalars} readings; peer = seeds",
+            },
+            {
+                "figure": f"(a) wire bytes / reading — {label}",
+                "value": f["wire_per_reading"],
+                "unit": "B",
+                "goal": "<= 8",
+                "peer": seeds["wire_per_reading"],
+                "ratio": seeds["wire_per_reading"] / f["wire_per_reading"],
+                "note": (
+                    f"payload {f['payload_per_reading']:.2f} B/reading; MQTT QoS1 PUBLISH+PUBACK"
+                ),
+            },
         ]
     for delay_s in (DEFAULTS["batchMaxDelaySeconds"], 15.0):  # the default, and a slower cadence
         rows += device_live_rows(min(seconds, 600), delay_s)
-    rows.append({"figure": "(a) billed messages per 1000 samples, seeds style", "value": 1000.0,
-                 "unit": "units", "note": f"{len(raw)} BME280 samples (3 readings each) at 1 Hz"})
+    rows.append(
+        {
+            "figure": "(a) billed messages per 1000 samples, seeds style",
+            "value": 1000.0,
+            "unit": "units",
+            "note": f"{len(raw)} BME280 samples (3 readings each) at 1 Hz",
+        }
+    )
     return rows
 
 
@@ -178,16 +205,29 @@ def device_live_rows(seconds: int, delay_s: float) -> list[dict[str, Any]]:
         while end < len(recs) and recs[end].wall_ms < recs[start].wall_ms + window_ms:
             end += 1
         part = recs[start:end]
-        msgs += [(m.topic, m.payload) for m in plan(
-            part, list(range(start + 1, end + 1)), site=SITE, thing=THING,
-            max_bytes=DEFAULTS["iotMaxMessageBytes"])]
+        msgs += [
+            (m.topic, m.payload)
+            for m in plan(
+                part,
+                list(range(start + 1, end + 1)),
+                site=SITE,
+                thing=THING,
+                max_bytes=DEFAULTS["iotMaxMessageBytes"],
+            )
+        ]
         start = end
     f = cost(msgs, readings)
-    return [{"figure": f"(a) billed units / 1000 readings — live {delay_s:g} s batches, "
-             "whole device of (b)",
-             "value": f["units_per_1000"], "unit": "units", "goal": "<= 2",
-             "note": f"{f['messages']} msgs for {readings:,} readings; "
-             f"{f['wire_per_reading']:.2f} wire B/reading"}]
+    return [
+        {
+            "figure": f"(a) billed units / 1000 readings — live {delay_s:g} s batches, "
+            "whole device of (b)",
+            "value": f["units_per_1000"],
+            "unit": "units",
+            "goal": "<= 2",
+            "note": f"{f['messages']} msgs for {readings:,} readings; "
+            f"{f['wire_per_reading']:.2f} wire B/reading",
+        }
+    ]
 
 
 # ---------------------------------------------------------------- (b), (c) drain
@@ -201,15 +241,31 @@ def _first_time(run: Run, consumer: str, cls: str, pos: int) -> float | None:
 def _proc_rows(run: Run, label: str, t_from: float | None, t_to: float | None) -> list[dict]:
     rss = max((s.rss_kb for s in run.samples), default=0)
     hwm = max(run.hwm_kb, rss)
-    rows = [{"figure": f"(c) uplink peak RSS — {label}", "value": hwm / 1024, "unit": "MiB",
-             "goal": "<= 40", "note": "VmHWM / sampled VmRSS from /proc"}]
+    rows = [
+        {
+            "figure": f"(c) uplink peak RSS — {label}",
+            "value": hwm / 1024,
+            "unit": "MiB",
+            "goal": "<= 40",
+            "note": "VmHWM / sampled VmRSS from /proc",
+        }
+    ]
 
-    inside = [s for s in run.samples if t_from is not None and t_to is not None
-              and t_from <= s.t_s <= t_to]
+    inside = [
+        s
+        for s in run.samples
+        if t_from is not None and t_to is not None and t_from <= s.t_s <= t_to
+    ]
     if len(inside) >= 2:
         cpu = (inside[-1].cpu_s - inside[0].cpu_s) / (inside[-1].t_s - inside[0].t_s)
-        rows.append({"figure": f"(c) uplink CPU during drain — {label}", "value": 100 * cpu,
-                     "unit": "% of one core", "note": "utime+stime from /proc/<pid>/stat"})
+        rows.append(
+            {
+                "figure": f"(c) uplink CPU during drain — {label}",
+                "value": 100 * cpu,
+                "unit": "% of one core",
+                "note": "utime+stime from /proc/<pid>/stat",
+            }
+        )
     return rows
 
 
@@ -232,30 +288,46 @@ def kinesis_rows(
 ) -> list[dict[str, Any]]:
     marks = bl.raw_scalar_marks or []
     rows: list[dict[str, Any]] = []
-    first = next((s.t_s for s in run.samples if s.acked.get("uplink-kinesis", {}).get("raw")),
-                 None)
+    first = next((s.t_s for s in run.samples if s.acked.get("uplink-kinesis", {}).get("raw")), None)
     # the position (1-based, log order) at which `target_scalars` readings are handed over
     pos_1m = next((i + 1 for i, m in enumerate(marks) if m >= target_scalars), None)
     t_1m = _first_time(run, "uplink-kinesis", "raw", pos_1m) if pos_1m else None
     t_all = _first_time(run, "uplink-kinesis", "raw", bl.raw_records)
     if t_1m is not None and first is not None:
-        rows.append({"figure": f"(b) Kinesis path: {target_scalars:,} raw readings handed to "
-                     "Stream Manager", "value": t_1m, "unit": "s", "goal": "<= 60",
-                     "note": f"from process start ({pos_1m:,} records); first ack at "
-                     f"{first:.1f} s"})
+        rows.append(
+            {
+                "figure": f"(b) Kinesis path: {target_scalars:,} raw readings handed to "
+                "Stream Manager",
+                "value": t_1m,
+                "unit": "s",
+                "goal": "<= 60",
+                "note": f"from process start ({pos_1m:,} records); first ack at {first:.1f} s",
+            }
+        )
     if t_all is not None and first is not None:
         rate = f"; {bl.raw_scalars / (t_all - first):,.0f} readings/s" if t_all - first > 1 else ""
-        rows.append({"figure": f"(b) Kinesis path: whole {label} raw backlog", "value": t_all,
-                     "unit": "s", "note": f"{bl.raw_records:,} records, {bl.raw_scalars:,} "
-                     f"readings, from process start{rate}"})
+        rows.append(
+            {
+                "figure": f"(b) Kinesis path: whole {label} raw backlog",
+                "value": t_all,
+                "unit": "s",
+                "note": f"{bl.raw_records:,} records, {bl.raw_scalars:,} "
+                f"readings, from process start{rate}",
+            }
+        )
     assert run.kinesis is not None
     seen = _decoded_identities([d for _k, d in run.kinesis.records("floorline-raw")])
     missing = bl.raw_records - len(seen)
-    rows.append({"figure": "(b) Kinesis: raw records in the Kinesis sink, missing / duplicated",
-                 "value": f"{missing} / {sum(n - 1 for n in seen.values())}",
-                 "unit": "records", "goal": "0 missing",
-                 "note": f"{len(run.kinesis.records('floorline-raw'))} Kinesis records; "
-                 "after Stream Manager's export"})
+    rows.append(
+        {
+            "figure": "(b) Kinesis: raw records in the Kinesis sink, missing / duplicated",
+            "value": f"{missing} / {sum(n - 1 for n in seen.values())}",
+            "unit": "records",
+            "goal": "0 missing",
+            "note": f"{len(run.kinesis.records('floorline-raw'))} Kinesis records; "
+            "after Stream Manager's export",
+        }
+    )
     return rows
 
 
@@ -277,12 +349,24 @@ def iot_rows(run: Run, label: str, kind: str) -> list[dict[str, Any]]:
     msgs = [m for m in run.cloud.received if m.topic.endswith("/" + kind)]
     rows: list[dict[str, Any]] = []
     viol = run.cloud.limit_violations()
-    rows.append({"figure": f"(b) IoT Core limit violations — {label}", "value": viol,
-                 "unit": "count", "goal": "0",
-                 "note": f"throttled {run.cloud.stats['throttled']} (edge_sim RateMonitor)"})
+    rows.append(
+        {
+            "figure": f"(b) IoT Core limit violations — {label}",
+            "value": viol,
+            "unit": "count",
+            "goal": "0",
+            "note": f"throttled {run.cloud.stats['throttled']} (edge_sim RateMonitor)",
+        }
+    )
     if len(msgs) < 3:
-        rows.append({"figure": f"(b) IoT Core {kind} messages — {label}", "value": len(msgs),
-                     "unit": "msgs", "note": "too few to measure a rate"})
+        rows.append(
+            {
+                "figure": f"(b) IoT Core {kind} messages — {label}",
+                "value": len(msgs),
+                "unit": "msgs",
+                "note": "too few to measure a rate",
+            }
+        )
         return rows
     t0, t1 = msgs[0].wall_ms, msgs[-1].wall_ms
     # IoT Core allows one second of burst (a full bucket); the sustained rate is the slope of
@@ -290,23 +374,41 @@ def iot_rows(run: Run, label: str, kind: str) -> list[dict[str, Any]]:
     start = t0 + 1000 if t1 - t0 > 3000 else t0
     inside = [m for m in msgs if start < m.wall_ms <= t1]
     pub = _slope([m.wall_ms / 1000 for m in inside], [1] * len(inside))
-    byt = _slope([m.wall_ms / 1000 for m in inside],
-                 [len(m.payload) + len(m.topic.encode()) for m in inside])
+    byt = _slope(
+        [m.wall_ms / 1000 for m in inside], [len(m.payload) + len(m.topic.encode()) for m in inside]
+    )
     pub_frac, byte_frac = pub / MQTT_PUBLISHES_PER_S, byt / MQTT_BYTES_PER_S
     binding = "bytes/s" if byte_frac >= pub_frac else "publishes/s"
     rows += [
-        {"figure": f"(b) IoT Core publish rate — {label}", "value": pub, "unit": "msg/s",
-         "goal": f"limit {MQTT_PUBLISHES_PER_S}", "ratio": pub_frac,
-         "note": f"{len(msgs)} msgs over {(t1 - t0) / 1000:.1f} s "
-         + ("(slope after the first second, the allowed burst)" if start > t0 else
-            "(too short to exclude the 1 s burst)")},
-        {"figure": f"(b) IoT Core byte rate — {label}", "value": byt / 1024, "unit": "KiB/s",
-         "goal": f"limit {MQTT_BYTES_PER_S // 1024}", "ratio": byte_frac,
-         "note": f"payload+topic, as IoT Core counts; mean msg "
-         f"{sum(len(m.payload) for m in msgs) / len(msgs) / 1024:.1f} KiB"},
-        {"figure": f"(b) IoT Core share of the binding limit ({binding}) — {label}",
-         "value": 100 * max(pub_frac, byte_frac), "unit": "%", "goal": ">= 90",
-         "note": "uplink paces at 95 % of both (iotPublishesPerSecond, iotBytesPerSecond)"},
+        {
+            "figure": f"(b) IoT Core publish rate — {label}",
+            "value": pub,
+            "unit": "msg/s",
+            "goal": f"limit {MQTT_PUBLISHES_PER_S}",
+            "ratio": pub_frac,
+            "note": f"{len(msgs)} msgs over {(t1 - t0) / 1000:.1f} s "
+            + (
+                "(slope after the first second, the allowed burst)"
+                if start > t0
+                else "(too short to exclude the 1 s burst)"
+            ),
+        },
+        {
+            "figure": f"(b) IoT Core byte rate — {label}",
+            "value": byt / 1024,
+            "unit": "KiB/s",
+            "goal": f"limit {MQTT_BYTES_PER_S // 1024}",
+            "ratio": byte_frac,
+            "note": f"payload+topic, as IoT Core counts; mean msg "
+            f"{sum(len(m.payload) for m in msgs) / len(msgs) / 1024:.1f} KiB",
+        },
+        {
+            "figure": f"(b) IoT Core share of the binding limit ({binding}) — {label}",
+            "value": 100 * max(pub_frac, byte_frac),
+            "unit": "%",
+            "goal": ">= 90",
+            "note": "uplink paces at 95 % of both (iotPublishesPerSecond, iotBytesPerSecond)",
+        },
     ]
     return rows
 
@@ -328,12 +430,24 @@ def profile_rows(text: str | None, label: str) -> list[dict[str, Any]]:
         own[_frame(frames[-1])] += int(n)
         for f in {_frame(f, line_no=False) for f in frames if "components/" in f}:
             incl[f] += int(n)
-    rows = [{"figure": f"(b) profile {label}, inclusive: {name}", "value": 100 * n / total,
-             "unit": "% samples", "note": "py-spy 20 s, all threads"}
-            for name, n in incl.most_common(6)]
-    rows += [{"figure": f"(b) profile {label}, own time: {name}", "value": 100 * n / total,
-              "unit": "% samples", "note": "py-spy 20 s, all threads"}
-             for name, n in own.most_common(6)]
+    rows = [
+        {
+            "figure": f"(b) profile {label}, inclusive: {name}",
+            "value": 100 * n / total,
+            "unit": "% samples",
+            "note": "py-spy 20 s, all threads",
+        }
+        for name, n in incl.most_common(6)
+    ]
+    rows += [
+        {
+            "figure": f"(b) profile {label}, own time: {name}",
+            "value": 100 * n / total,
+            "unit": "% samples",
+            "note": "py-spy 20 s, all threads",
+        }
+        for name, n in own.most_common(6)
+    ]
     return rows
 
 
@@ -342,7 +456,7 @@ def _frame(frame: str, line_no: bool = True) -> str:
     func, _, where = frame.partition(" (")
     where = where.rstrip(")")
     if "components/" in where:
-        where = where[where.index("components/"):]
+        where = where[where.index("components/") :]
     else:
         where = where.rsplit("/", 1)[-1]
     if not line_no:
@@ -355,11 +469,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (< 60 s)")
     ap.add_argument("--outage-hours", type=float, default=None)
-    ap.add_argument("--iot-outage-hours", type=float, default=None,
-                    help="outage for the raw-over-IoT-Core run (bounded: it drains at 486 KiB/s)")
-    ap.add_argument("--values", choices=("driver", "sensor"), default="driver",
-                    help="(b) backlog values: every float digit as the drivers report today, "
-                    "or rounded to the chip's resolution")
+    ap.add_argument(
+        "--iot-outage-hours",
+        type=float,
+        default=None,
+        help="outage for the raw-over-IoT-Core run (bounded: it drains at 486 KiB/s)",
+    )
+    ap.add_argument(
+        "--values",
+        choices=("driver", "sensor"),
+        default="driver",
+        help="(b) backlog values: every float digit as the drivers report today, "
+        "or rounded to the chip's resolution",
+    )
     ap.add_argument("--alerts", type=int, default=None, help="alerts in the IoT run's backlog")
     ap.add_argument("--profile", action="store_true", help="py-spy the uplink during the drains")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -376,49 +498,95 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="uplink-bench-"))
     try:
         backlog.build(work / "idle" / "log.db", THING, 1)  # 1 s of data: both clients made
-        idle = drain(work / "idle" / "log.db", THING, use_kinesis=True, timeout_s=30,
-                     min_run_s=4)
-        rows.append({"figure": "(c) uplink RSS idle (1 s of data sent, then nothing)",
-                     "value": idle.samples[-1].rss_kb / 1024 if idle.samples else None,
-                     "unit": "MiB", "goal": "<= 40",
-                     "note": "at 4 s: IPC and Stream Manager clients connected, idle"})
+        idle = drain(work / "idle" / "log.db", THING, use_kinesis=True, timeout_s=30, min_run_s=4)
+        rows.append(
+            {
+                "figure": "(c) uplink RSS idle (1 s of data sent, then nothing)",
+                "value": idle.samples[-1].rss_kb / 1024 if idle.samples else None,
+                "unit": "MiB",
+                "goal": "<= 40",
+                "note": "at 4 s: IPC and Stream Manager clients connected, idle",
+            }
+        )
         t = time.perf_counter()
         bl = backlog.build(work / "k" / "log.db", THING, int(hours * 3600), full_precision=full)
-        rows.append({"figure": "(b) backlog built", "value": time.perf_counter() - t, "unit": "s",
-                     "note": f"{hours:g} h: {bl.raw_records:,} raw records ({bl.raw_scalars:,} "
-                     f"readings, {a.values} values), {bl.iot_records:,} aggregate+health; "
-                     "append_records per 10 min"})
-        run_k = drain(work / "k" / "log.db", THING, use_kinesis=True, timeout_s=timeout_s,
-                      profile_s=20 if a.profile else 0)
+        rows.append(
+            {
+                "figure": "(b) backlog built",
+                "value": time.perf_counter() - t,
+                "unit": "s",
+                "note": f"{hours:g} h: {bl.raw_records:,} raw records ({bl.raw_scalars:,} "
+                f"readings, {a.values} values), {bl.iot_records:,} aggregate+health; "
+                "append_records per 10 min",
+            }
+        )
+        run_k = drain(
+            work / "k" / "log.db",
+            THING,
+            use_kinesis=True,
+            timeout_s=timeout_s,
+            profile_s=20 if a.profile else 0,
+        )
         if run_k.done_s is None:
-            rows.append({"figure": "(b) Kinesis run did not finish", "value": timeout_s,
-                         "unit": "s", "note": run_k.exit_output[-300:]})
+            rows.append(
+                {
+                    "figure": "(b) Kinesis run did not finish",
+                    "value": timeout_s,
+                    "unit": "s",
+                    "note": run_k.exit_output[-300:],
+                }
+            )
         rows += kinesis_rows(run_k, bl, target, f"{hours:g} h")
         rows += iot_rows(run_k, "aggregates with Kinesis", "agg")
-        first_k = next((s.t_s for s in run_k.samples if s.acked.get("uplink-kinesis", {})
-                        .get("raw")), None)
+        first_k = next(
+            (s.t_s for s in run_k.samples if s.acked.get("uplink-kinesis", {}).get("raw")), None
+        )
         rows += _proc_rows(run_k, "Kinesis run", first_k, run_k.done_s)
         rows += profile_rows(run_k.profile, "Kinesis run")
 
-        bl_i = backlog.build(work / "i" / "log.db", THING, int(iot_hours * 3600),
-                             full_precision=full, alerts=alerts)
-        run_i = drain(work / "i" / "log.db", THING, use_kinesis=False, timeout_s=timeout_s,
-                      profile_s=20 if a.profile else 0)
+        bl_i = backlog.build(
+            work / "i" / "log.db", THING, int(iot_hours * 3600), full_precision=full, alerts=alerts
+        )
+        run_i = drain(
+            work / "i" / "log.db",
+            THING,
+            use_kinesis=False,
+            timeout_s=timeout_s,
+            profile_s=20 if a.profile else 0,
+        )
         if run_i.done_s is None:
-            rows.append({"figure": "(b) IoT run did not finish", "value": timeout_s,
-                         "unit": "s", "note": run_i.exit_output[-300:]})
+            rows.append(
+                {
+                    "figure": "(b) IoT run did not finish",
+                    "value": timeout_s,
+                    "unit": "s",
+                    "note": run_i.exit_output[-300:],
+                }
+            )
         rows += iot_rows(run_i, f"{alerts} alerts, one per message", "alert")
         rows += iot_rows(run_i, f"raw over IoT Core, {iot_hours:g} h backlog", "raw")
         assert run_i.cloud is not None
         seen = _decoded_identities([m.payload for m in run_i.cloud.received])
         want = bl_i.raw_records + bl_i.iot_records
-        rows.append({"figure": "(b) IoT run: records at IoT Core, missing / duplicated",
-                     "value": f"{want - len(seen)} / {sum(n - 1 for n in seen.values())}",
-                     "unit": "records", "goal": "0 missing"})
-        first_i = next((s.t_s for s in run_i.samples if s.acked.get("uplink-iot", {})
-                        .get("raw")), None)
-        rows.append({"figure": "(b) IoT run: whole backlog drained", "value": run_i.done_s,
-                     "unit": "s", "note": f"{bl_i.raw_records:,} raw records"})
+        rows.append(
+            {
+                "figure": "(b) IoT run: records at IoT Core, missing / duplicated",
+                "value": f"{want - len(seen)} / {sum(n - 1 for n in seen.values())}",
+                "unit": "records",
+                "goal": "0 missing",
+            }
+        )
+        first_i = next(
+            (s.t_s for s in run_i.samples if s.acked.get("uplink-iot", {}).get("raw")), None
+        )
+        rows.append(
+            {
+                "figure": "(b) IoT run: whole backlog drained",
+                "value": run_i.done_s,
+                "unit": "s",
+                "note": f"{bl_i.raw_records:,} raw records",
+            }
+        )
         rows += _proc_rows(run_i, "IoT run", first_i, run_i.done_s)
         rows += profile_rows(run_i.profile, "IoT run")
     finally:

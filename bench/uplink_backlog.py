@@ -31,8 +31,11 @@ class Sensor:
 
 SENSORS = (
     *(
-        Sensor(f"env/bme280@{b}-0x{a:x}", "bme280",
-               {"temperature_c": 2, "pressure_pa": 1, "humidity_pct": 2})
+        Sensor(
+            f"env/bme280@{b}-0x{a:x}",
+            "bme280",
+            {"temperature_c": 2, "pressure_pa": 1, "humidity_pct": 2},
+        )
         for b, a in (("i2c1", 0x76), ("i2c1", 0x77), ("i2c3", 0x76), ("i2c3", 0x77))
     ),
     *(
@@ -114,15 +117,25 @@ def build(
     sensors = (*SENSORS, ADXL)
     with Log.open(path, device=device, budget_bytes=8 << 30, free_floor_bytes=0) as lg:
         gens = {s.stream: rows(s, seed, 0, seconds, full_precision) for s in sensors}
-        lg.append_records([
-            NewRecord(
-                "alert/" + SENSORS[i % 4].stream.split("/", 1)[1], "alert",
-                {"rule": "temperature_high", "severity": "warning", "field": "temperature_c",
-                 "value": round(28.0 + (i % 50) / 10, 2), "threshold": 28.0,
-                 "window_s": 60, "message": "temperature above 28.0 degC for 60 s"},
-                wall_ms=W0_MS + (i * seconds // alerts) * 1000)
-            for i in range(alerts)
-        ])
+        lg.append_records(
+            [
+                NewRecord(
+                    "alert/" + SENSORS[i % 4].stream.split("/", 1)[1],
+                    "alert",
+                    {
+                        "rule": "temperature_high",
+                        "severity": "warning",
+                        "field": "temperature_c",
+                        "value": round(28.0 + (i % 50) / 10, 2),
+                        "threshold": 28.0,
+                        "window_s": 60,
+                        "message": "temperature above 28.0 degC for 60 s",
+                    },
+                    wall_ms=W0_MS + (i * seconds // alerts) * 1000,
+                )
+                for i in range(alerts)
+            ]
+        )
         out.iot_records += alerts
         for start in range(0, seconds, chunk_s):
             span = min(chunk_s, seconds - start)
@@ -139,16 +152,34 @@ def build(
                 first = next(iter(s.places))
                 for m in range(0, len(chunk), 60 * s.per_s):
                     vals = [p[first] for _w, p in chunk[m : m + 60 * s.per_s]]
-                    iot.append(NewRecord(
-                        "agg/" + s.stream.split("/", 1)[1], "aggregate",
-                        {"field": first, "mean": round(sum(vals) / len(vals), 4),
-                         "min": min(vals), "max": max(vals), "count": len(vals)},
-                        wall_ms=chunk[m][0]))
+                    iot.append(
+                        NewRecord(
+                            "agg/" + s.stream.split("/", 1)[1],
+                            "aggregate",
+                            {
+                                "field": first,
+                                "mean": round(sum(vals) / len(vals), 4),
+                                "min": min(vals),
+                                "max": max(vals),
+                                "count": len(vals),
+                            },
+                            wall_ms=chunk[m][0],
+                        )
+                    )
                 for m in range(0, span, 300):
-                    iot.append(NewRecord(
-                        "health/" + s.stream.split("/", 1)[1], "health",
-                        {"event": "sensor_stats", "reads": (start + m) * s.per_s, "errors": 0,
-                         "status": "ok"}, wall_ms=W0_MS + (start + m) * 1000))
+                    iot.append(
+                        NewRecord(
+                            "health/" + s.stream.split("/", 1)[1],
+                            "health",
+                            {
+                                "event": "sensor_stats",
+                                "reads": (start + m) * s.per_s,
+                                "errors": 0,
+                                "status": "ok",
+                            },
+                            wall_ms=W0_MS + (start + m) * 1000,
+                        )
+                    )
             lg.append_records(raw)
             lg.append_records(iot)
             out.raw_records += len(raw)

@@ -114,9 +114,7 @@ def drain(
     at least `min_run_s`: an empty log measures the idle process)."""
     target = last_positions(log_path)
     wanted = {
-        IOT_CONSUMER: {
-            c: p for c, p in target.items() if p and (c != "raw" or not use_kinesis)
-        },
+        IOT_CONSUMER: {c: p for c, p in target.items() if p and (c != "raw" or not use_kinesis)},
         **({KINESIS_CONSUMER: {"raw": target["raw"]}} if use_kinesis and target["raw"] else {}),
     }
     acl = _acl()
@@ -140,9 +138,7 @@ def drain(
         thing_name=thing,
     )
     kinesis = MemoryKinesis()
-    sm = StreamManagerServer(
-        log_path.parent / "sm", auth_tokens={TOKEN}, sink=kinesis, speed=600.0
-    )
+    sm = StreamManagerServer(log_path.parent / "sm", auth_tokens={TOKEN}, sink=kinesis, speed=600.0)
     server.start()
     sm.start()
     run = Run(cloud=cloud, kinesis=kinesis)
@@ -181,8 +177,10 @@ def drain(
                     time.sleep(poll_s)
                     continue
                 run.samples.append(Sample(time.monotonic() - t0, rss, cpu, acked))
-                if profile_s and not profiling and (
-                    acked.get(IOT_CONSUMER, {}).get("alert", 0) >= alerts_pos
+                if (
+                    profile_s
+                    and not profiling
+                    and (acked.get(IOT_CONSUMER, {}).get("alert", 0) >= alerts_pos)
                 ):
                     profiling = True
                     prof = _start_profile(proc.pid, profile_s, log_path.parent / "profile.txt")
@@ -251,8 +249,21 @@ def _start_profile(pid: int, seconds: float, out: Path) -> subprocess.Popen | No
     if not spy.exists():
         return None
     return subprocess.Popen(
-        [str(spy), "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "50",
-         "-f", "raw", "-o", str(out), "--nonblocking"],
+        [
+            str(spy),
+            "record",
+            "-p",
+            str(pid),
+            "-d",
+            str(int(seconds)),
+            "-r",
+            "50",
+            "-f",
+            "raw",
+            "-o",
+            str(out),
+            "--nonblocking",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -45,11 +45,14 @@ def _status(elapsed: float, duration: float, fleet: Fleet) -> Table:
 def fault_text(f: dict) -> str:
     """One fault as it happened: `outage of dev-001, dev-002 at 42 s for 30 s`."""
     where = ", ".join(f.get("killed") or f["devices"]) or "no component"
-    text = {"outage": f"network outage of {where}", "kill": f"kill of {where}",
-            "kinesis_outage": "Kinesis outage", "noisy_serial": f"noisy serial lines on {where}",
-            "disk_pressure": f"disk filled on {where}",
-            "unplug": f"chip {f.get('chip')} unplugged on {where}",
-            }.get(f["kind"], f"{f['kind']} on {where}")
+    text = {
+        "outage": f"network outage of {where}",
+        "kill": f"kill of {where}",
+        "kinesis_outage": "Kinesis outage",
+        "noisy_serial": f"noisy serial lines on {where}",
+        "disk_pressure": f"disk filled on {where}",
+        "unplug": f"chip {f.get('chip')} unplugged on {where}",
+    }.get(f["kind"], f"{f['kind']} on {where}")
     text += f" at {f['at_s']:g} s"
     if f.get("duration_s"):
         text += f" for {f['duration_s']:g} s"
@@ -57,9 +60,11 @@ def fault_text(f: dict) -> str:
 
 
 def summary_table(res: FleetResult, out: Path) -> Table:
-    t = Table(title=f"edge_sim summary: {res.devices} device{'s' if res.devices != 1 else ''}, "
-                    f"{res.duration_s:.0f} s "
-                    "(from sequence numbers)")
+    t = Table(
+        title=f"edge_sim summary: {res.devices} device{'s' if res.devices != 1 else ''}, "
+        f"{res.duration_s:.0f} s "
+        "(from sequence numbers)"
+    )
     for col in ("class", "produced", "delivered", "evicted", "still buffered"):
         t.add_column(col, justify="right" if col != "class" else "left")
     for cls in sorted(res.produced):
@@ -95,10 +100,12 @@ def progress_line(elapsed: float, duration: float, fleet: Fleet) -> str:
     outage = [t for t in fleet.devices if not fleet.broker.link(t).online]
     states = [(t, n, s) for t, d in fleet.devices.items() for n, s in d.states().items()]
     down = [f"{t}/{short_name(n)}:{s}" for t, n, s in states if s != "RUNNING"]
-    line = (f"{elapsed:4.0f}/{duration:.0f} s  links: "
-            f"{'OUTAGE ' + ','.join(outage) if outage else 'all online'}  components: "
-            f"{len(states) - len(down)}/{len(states)} running"
-            + (f" ({', '.join(down)})" if down else ""))
+    line = (
+        f"{elapsed:4.0f}/{duration:.0f} s  links: "
+        f"{'OUTAGE ' + ','.join(outage) if outage else 'all online'}  components: "
+        f"{len(states) - len(down)}/{len(states)} running"
+        + (f" ({', '.join(down)})" if down else "")
+    )
     if fleet.cloud is not None:
         line += f"  lake: {fleet.cloud.lake_stats().get('rows_written', 0):,} rows"
     return line
@@ -136,10 +143,13 @@ def run(args: argparse.Namespace) -> int:
         for thing in fleet.things:
             console.print(f"  {fleet.console_command(thing)}", soft_wrap=True, highlight=False)
         if console.is_terminal:
-            with Live(_status(0, args.duration, fleet), console=console,
-                      refresh_per_second=2) as live:
-                fleet.run(args.duration,
-                          progress=lambda el, fl: live.update(_status(el, args.duration, fl)))
+            with Live(
+                _status(0, args.duration, fleet), console=console, refresh_per_second=2
+            ) as live:
+                fleet.run(
+                    args.duration,
+                    progress=lambda el, fl: live.update(_status(el, args.duration, fl)),
+                )
         else:
             fleet.run(args.duration, progress=_every(PROGRESS_EVERY_S, args.duration))
     except KeyboardInterrupt:
@@ -156,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"\nThe lake: [bold]{lake}[/bold] (Parquet, partitioned by site and date)\n"
         f"  python -m cloud.lake --root {lake} query "
-        '"SELECT device, split_part(stream, \'/\', 1) AS kind, count(*) FROM telemetry '
+        "\"SELECT device, split_part(stream, '/', 1) AS kind, count(*) FROM telemetry "
         'GROUP BY ALL ORDER BY ALL"\n'
         f"  python -m cloud.dashboard --lake {lake} --battery-cells {BATTERY_CELLS}"
         "   # the fleet dashboard in a browser"
@@ -172,8 +182,7 @@ def _every(period_s: float, duration: float):  # noqa: ANN202 (a progress callba
     def progress(elapsed: float, fleet: Fleet) -> None:
         if elapsed - last[0] >= period_s:
             last[0] = elapsed
-            console.print(progress_line(elapsed, duration, fleet), soft_wrap=True,
-                          highlight=False)
+            console.print(progress_line(elapsed, duration, fleet), soft_wrap=True, highlight=False)
 
     return progress
 
@@ -190,13 +199,17 @@ def load_table(res: LoadResult, out: Path) -> Table:
 
     rows = [
         ("clients connected / refused", f"{res.connected:,} / {len(res.refused):,}"),
-        ("batches offered / sent / acknowledged",
-         f"{res.offered:,} / {res.sent:,} / {res.acked:,}"),
+        (
+            "batches offered / sent / acknowledged",
+            f"{res.offered:,} / {res.sent:,} / {res.acked:,}",
+        ),
         ("connections lost", f"{res.lost_connections:,}"),
         ("rows in the lake", f"{res.rows_in_lake:,}"),
         ("acknowledged rows missing from the lake", f"{res.acked_rows_missing:,} {ok}"),
-        ("duplicates in the lake / dropped by it",
-         f"{res.duplicates_in_lake:,} / {res.duplicates_dropped:,}"),
+        (
+            "duplicates in the lake / dropped by it",
+            f"{res.duplicates_in_lake:,} / {res.duplicates_dropped:,}",
+        ),
         ("quarantined batches", f"{res.quarantined:,}"),
         ("lag send -> lake, ms (p50 / p99 / max)", pct(res.lag_ms)),
         ("PUBACK latency, ms (p50 / p99 / max)", pct(res.ack_latency_ms)),
@@ -216,13 +229,21 @@ def load_table(res: LoadResult, out: Path) -> Table:
 def _load_status(phase: str, run: LoadRun) -> str:
     c = run.counts()
     lake = run.cloud.lake_batches if run.cloud is not None else 0
-    return (f"{phase}: {c['connected']:,} connected, {c['refused']:,} refused, "
-            f"{c['sent']:,} sent, {c['acked']:,} acknowledged, {lake:,} batches in the lake")
+    return (
+        f"{phase}: {c['connected']:,} connected, {c['refused']:,} refused, "
+        f"{c['sent']:,} sent, {c['acked']:,} acknowledged, {lake:,} batches in the lake"
+    )
 
 
 def load(args: argparse.Namespace) -> int:
-    plan = LoadPlan(devices=args.devices, duration_s=args.duration, rate_hz=args.rate,
-                    workers=args.workers, lake_buffer_s=args.lake_buffer, seed=args.seed)
+    plan = LoadPlan(
+        devices=args.devices,
+        duration_s=args.duration,
+        rate_hz=args.rate,
+        workers=args.workers,
+        lake_buffer_s=args.lake_buffer,
+        seed=args.seed,
+    )
     out = Path(args.out)
     try:
         with console.status("starting the broker, issuing certificates...") as status:
@@ -258,8 +279,12 @@ def parser() -> argparse.ArgumentParser:
     ld.add_argument("--rate", type=float, default=1.0, help="batches per second per device")
     ld.add_argument("--out", default="edge-sim-load", help="where broker, cloud and lake go")
     ld.add_argument("--workers", type=int, default=1, help="client processes")
-    ld.add_argument("--lake-buffer", type=float, default=1.0,
-                    help="seconds the cloud buffers deliveries per lake write (Firehose-like)")
+    ld.add_argument(
+        "--lake-buffer",
+        type=float,
+        default=1.0,
+        help="seconds the cloud buffers deliveries per lake write (Firehose-like)",
+    )
     ld.add_argument("--seed", type=int, default=1)
     ld.set_defaults(func=load)
     return p

@@ -133,22 +133,28 @@ class CloudSide:
             d.SNS: self.sns,
             d.S3: self.errors,
         }
-        self._bridge = BrokerBridge(d.RULES, handlers, host="127.0.0.1", port=self.broker.port,
-                                    clock=SystemClock(),
-                                    tls=(str(files.ca), str(files.cert), str(files.key)))
+        self._bridge = BrokerBridge(
+            d.RULES,
+            handlers,
+            host="127.0.0.1",
+            port=self.broker.port,
+            clock=SystemClock(),
+            tls=(str(files.ca), str(files.cert), str(files.key)),
+        )
         self._bridge.start()
         # Command replies are not telemetry: collected for the technician and the tests.
         self._reply_client = self.broker.cloud_client("floorline-replies")
-        self._reply_client.on_message = lambda _c, _u, m: self.replies.append(
-            json.loads(m.payload))
+        self._reply_client.on_message = lambda _c, _u, m: self.replies.append(json.loads(m.payload))
         self._reply_client.subscribe("floorline/+/+/reply", qos=1)
-        self._thread = threading.Thread(target=self._poll_kinesis, name="kinesis-consumer",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._poll_kinesis, name="kinesis-consumer", daemon=True
+        )
         self._thread.start()
         if self._lake_process is not None:
             self._lake_process.start()
-            self._writer = threading.Thread(target=self._write_lake, name="lake-buffer",
-                                            daemon=True)
+            self._writer = threading.Thread(
+                target=self._write_lake, name="lake-buffer", daemon=True
+            )
             self._writer.start()
 
     def _poll_kinesis(self) -> None:
@@ -158,8 +164,7 @@ class CloudSide:
     def drain_kinesis(self) -> None:
         from edge_sim.stream_manager.kinesis import read_records
 
-        for seq, _key, data in read_records(self.kinesis_root, KINESIS_STREAM,
-                                            self._kinesis_after):
+        for seq, _key, data in read_records(self.kinesis_root, KINESIS_STREAM, self._kinesis_after):
             self._kinesis_after = seq
             self._to_lake(data)
 

@@ -190,9 +190,13 @@ class Fleet:
             root.mkdir(parents=True, exist_ok=True)
             if self.data_disk_bytes:
                 self._mount_data_disk(root / "data")
-            world = device_world(self.rng.randrange(1 << 30), self.anomaly_at_s if i == 0 else None,
-                                 self._chip_faults(thing), round(self.rng.uniform(25, 100), 1),
-                                 self.battery_life_s)
+            world = device_world(
+                self.rng.randrange(1 << 30),
+                self.anomaly_at_s if i == 0 else None,
+                self._chip_faults(thing),
+                round(self.rng.uniform(25, 100), 1),
+                self.battery_life_s,
+            )
             (root / "world.json").write_text(json.dumps(world, indent=1))
             readers = start_readers(world)
             self._readers.extend(readers.values())
@@ -229,8 +233,12 @@ class Fleet:
         for f in self.faults:
             if f.kind == "unplug" and f.chip and (f.devices is None or thing in f.devices):
                 out.setdefault(f.chip, []).append(
-                    {"kind": "unplugged", "startSeconds": f.at_s,
-                     "endSeconds": f.at_s + f.duration_s if f.duration_s else None})
+                    {
+                        "kind": "unplugged",
+                        "startSeconds": f.at_s,
+                        "endSeconds": f.at_s + f.duration_s if f.duration_s else None,
+                    }
+                )
         return out
 
     def console_config_path(self, thing: str) -> Path:
@@ -240,8 +248,9 @@ class Fleet:
         """The `floorline` line a technician types for this simulated device."""
         return f"floorline --config {self.console_config_path(thing)} --device {thing} status"
 
-    def _write_console_config(self, thing: str, dev: Any, built: Mapping[str, Any],
-                              ports: Mapping[str, str]) -> None:
+    def _write_console_config(
+        self, thing: str, dev: Any, built: Mapping[str, Any], ports: Mapping[str, str]
+    ) -> None:
         """What `floorline` needs to look at this device from a shell on this host, as
         /etc/floorline/console.json would on a real one: its log, site, nucleus socket
         (edge_sim names it differently from either nucleus), components and serial ports."""
@@ -294,7 +303,6 @@ class Fleet:
             capture_output=True,
         )
         self._mounts.append(path)
-
 
     def drain(self, timeout_s: float) -> None:
         """Let the uplinks finish the backlog (everything reachable reaches the cloud): the
@@ -376,5 +384,3 @@ class Fleet:
                     res.broken.append(f"{dev.thing}/{c.name}")
         (self.out / "summary.json").write_text(json.dumps(res.as_dict(), indent=2))
         return res
-
-

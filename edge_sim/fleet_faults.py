@@ -31,8 +31,10 @@ def check_within(faults: list[ScheduledFault], duration_s: float) -> None:
     late = [f for f in faults if f.at_s >= duration_s]
     if late:
         what = "; ".join(f"{f.kind} at {f.at_s:g} s" for f in late)
-        raise ScenarioError(f"{len(late)} fault(s) start at or after the end of the "
-                            f"{duration_s:g} s run: {what} (lengthen --duration or move them)")
+        raise ScenarioError(
+            f"{len(late)} fault(s) start at or after the end of the "
+            f"{duration_s:g} s run: {what} (lengthen --duration or move them)"
+        )
 
 
 @dataclass(frozen=True)
@@ -69,9 +71,7 @@ class ScheduledFault:
     )
 
 
-def load_fault_schedule(
-    path: Path | None, default: list[dict[str, Any]]
-) -> list[ScheduledFault]:
+def load_fault_schedule(path: Path | None, default: list[dict[str, Any]]) -> list[ScheduledFault]:
     """The faults a run injects, from a YAML scenario file (else `default`), checked and in
     time order: `faults: [{at: 30, fault: outage, duration: 20, devices:
     [dev-001]}, {at: 50, fault: kill, component: com.floorline.Uplink}]`."""
@@ -112,13 +112,25 @@ def load_fault_schedule(
             raise ScenarioError(f"fault {i}: 'magnitude' is a number") from None
         chip = f.get("chip")
         if (chip is not None) != (f["fault"] == "unplug"):
-            raise ScenarioError(f"fault {i}: 'chip' (an address such as 0x44) goes with unplug, "
-                                "and only with it")
+            raise ScenarioError(
+                f"fault {i}: 'chip' (an address such as 0x44) goes with unplug, and only with it"
+            )
         if chip is not None and str(chip) not in {c["address"] for c in CHIPS}:
-            raise ScenarioError(f"fault {i}: no chip at {chip}; the simulated chips are "
-                                + ", ".join(f"{c['driver']} at {c['address']}" for c in CHIPS))
-        faults.append(ScheduledFault(at, f["fault"], tuple(devices) if devices else None, duration,
-                            component, magnitude, None if chip is None else str(chip)))
+            raise ScenarioError(
+                f"fault {i}: no chip at {chip}; the simulated chips are "
+                + ", ".join(f"{c['driver']} at {c['address']}" for c in CHIPS)
+            )
+        faults.append(
+            ScheduledFault(
+                at,
+                f["fault"],
+                tuple(devices) if devices else None,
+                duration,
+                component,
+                magnitude,
+                None if chip is None else str(chip),
+            )
+        )
     return sorted(faults, key=lambda f: f.at_s)
 
 

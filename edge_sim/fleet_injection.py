@@ -55,8 +55,11 @@ class FaultInjector:
         log.info(
             "event=fault kind=%s devices=%s duration_s=%.0f", fault.kind, targets, fault.duration_s
         )
-        applied: dict[str, Any] = {"kind": fault.kind, "at_s": round(fault.at_s, 1),
-                                   "devices": list(targets)}
+        applied: dict[str, Any] = {
+            "kind": fault.kind,
+            "at_s": round(fault.at_s, 1),
+            "devices": list(targets),
+        }
         if fault.duration_s:
             applied["duration_s"] = round(fault.duration_s, 1)
         if fault.kind in ("disk_pressure", "noisy_serial"):

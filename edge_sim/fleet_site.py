@@ -22,6 +22,7 @@ def short_name(component: str) -> str:
     show, and the one each component records its state under."""
     return component.rsplit(".", 1)[-1]
 
+
 # Each simulated device is a battery-powered node: its INA219 measures a 3-cell lithium-ion
 # pack (edge_sim/world Battery), drained over BATTERY_LIFE_S and swapped near empty.
 BATTERY_CELLS = 3
@@ -65,8 +66,12 @@ ANALYTICS_DETECTORS = {
 CHIPS: list[dict[str, Any]] = [
     {"driver": "bme280", "address": "0x76", "sampleIntervalSeconds": 1.0},
     {"driver": "sht3x", "address": "0x44", "sampleIntervalSeconds": 1.0},
-    {"driver": "ina219", "address": "0x40", "sampleIntervalSeconds": 1.0,
-     "batteryCells": BATTERY_CELLS},
+    {
+        "driver": "ina219",
+        "address": "0x40",
+        "sampleIntervalSeconds": 1.0,
+        "batteryCells": BATTERY_CELLS,
+    },
     {"driver": "ads1115", "address": "0x48", "sampleIntervalSeconds": 1.0},
     {"driver": "adxl345", "address": "0x53", "sampleIntervalSeconds": 0.5},
 ]
@@ -92,9 +97,14 @@ def device_world(
     ]
     for chip in chips:
         if chip["chip"] == "ina219":
-            chip["signals"] = {"bus_voltage_v": {
-                "type": "battery", "cells": BATTERY_CELLS, "startPct": battery_pct,
-                "lifeSeconds": battery_life_s}}
+            chip["signals"] = {
+                "bus_voltage_v": {
+                    "type": "battery",
+                    "cells": BATTERY_CELLS,
+                    "startPct": battery_pct,
+                    "lifeSeconds": battery_life_s,
+                }
+            }
     if anomaly_at_s is not None:
         # An overheating machine: the BME280 sees a spike the analytics must raise and clear.
         chips[0]["faults"].append(

@@ -91,8 +91,10 @@ class LakeProcess:
 
     def stats(self) -> dict[str, int]:
         """What this process has written so far (the lake's own counters while it runs)."""
-        return {"rows_written": int(self._rows.value),
-                "duplicates_dropped": int(self._duplicates.value)}
+        return {
+            "rows_written": int(self._rows.value),
+            "duplicates_dropped": int(self._duplicates.value),
+        }
 
     def send(self, batches: list[bytes]) -> None:
         """Raises LakeProcessGone if the process is not there to take them."""
@@ -101,7 +103,8 @@ class LakeProcess:
         except OSError as exc:  # BrokenPipeError and kin
             raise LakeProcessGone(
                 f"lake process {self._proc.pid} exited with {self._proc.exitcode}; "
-                f"{len(batches)} deliveries not written") from exc
+                f"{len(batches)} deliveries not written"
+            ) from exc
 
     def close(self, timeout_s: float = 120.0) -> None:
         """Wait until everything sent is written, then let the process end."""

@@ -202,8 +202,12 @@ class LoadRun:
         try:
             issued = [self.broker.issue_device_cert(thing) for thing in plan.things]
             res.setup_s["certificates"] = time.monotonic() - t
-            self.cloud = CloudSide(self.broker, self.out / "cloud" / "kinesis",
-                                   self.out / "lake", lake_buffer_s=plan.lake_buffer_s)
+            self.cloud = CloudSide(
+                self.broker,
+                self.out / "cloud" / "kinesis",
+                self.out / "lake",
+                lake_buffer_s=plan.lake_buffer_s,
+            )
             self.cloud.start()
             try:
                 worker_results = self._drive(issued, progress)

@@ -278,9 +278,7 @@ async def run_worker(spec: WorkerSpec, counters: Any, start_ms: Any) -> dict[str
     tally_task = asyncio.create_task(tally())
     await asyncio.gather(*(send(*p) for p in plans))
     deadline = loop.time() + spec.ack_timeout_s
-    while loop.time() < deadline and any(
-        c.inflight and not c.closed.is_set() for _, c in clients
-    ):
+    while loop.time() < deadline and any(c.inflight and not c.closed.is_set() for _, c in clients):
         await asyncio.sleep(0.05)
     tally_task.cancel()
     for _, c in clients:
@@ -292,8 +290,9 @@ async def run_worker(spec: WorkerSpec, counters: Any, start_ms: Any) -> dict[str
     latencies = sorted(x for _, c in clients for x in c.ack_latency_s)
     counters[slot["done"]] = 1
     return {
-        "devices": {c.thing: (c.report.sent, c.report.unacked, c.report.lost_connection)
-                    for _, c in clients},  # fmt: skip
+        "devices": {
+            c.thing: (c.report.sent, c.report.unacked, c.report.lost_connection) for _, c in clients
+        },  # fmt: skip
         "refused": refused,
         "encode_s": encode_s,
         "batches_encoded": n * len(clients),

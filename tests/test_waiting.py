@@ -29,8 +29,10 @@ def test_ignored_errors_count_as_not_yet_and_others_propagate() -> None:
             raise ConnectionRefusedError("not listening yet")
         return "connected"
 
-    assert wait_for(connect, interval_s=0, what="a connection",
-                    ignore=(ConnectionRefusedError,)) == "connected"
+    assert (
+        wait_for(connect, interval_s=0, what="a connection", ignore=(ConnectionRefusedError,))
+        == "connected"
+    )
 
     def refused() -> None:
         raise ConnectionRefusedError("not listening yet")

@@ -15,8 +15,14 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_for(condition: Callable[[], T], *, timeout_s: float = 10.0, interval_s: float = 0.02,
-             what: str | None = None, ignore: tuple[type[BaseException], ...] = ()) -> T:
+def wait_for(
+    condition: Callable[[], T],
+    *,
+    timeout_s: float = 10.0,
+    interval_s: float = 0.02,
+    what: str | None = None,
+    ignore: tuple[type[BaseException], ...] = (),
+) -> T:
     """Call `condition` until it returns something truthy, and return that.
 
     `what` names the awaited thing for the failure message (default: the condition's source
@@ -37,9 +43,11 @@ def wait_for(condition: Callable[[], T], *, timeout_s: float = 10.0, interval_s:
                 return value
             last = value
         if expired:
-            raise AssertionError(f"timed out after {timeout_s:g} s waiting for "
-                                 f"{what or _source(condition)}; "
-                                 f"last seen: {last!r}")
+            raise AssertionError(
+                f"timed out after {timeout_s:g} s waiting for "
+                f"{what or _source(condition)}; "
+                f"last seen: {last!r}"
+            )
         time.sleep(interval_s)
 
 

@@ -182,7 +182,10 @@ class Fleet(Construct):
         nucleus, shadows = parameters[NUCLEUS], parameters[SHADOW_MANAGER]
         stream_manager = parameters[STREAM_MANAGER]
         self.version_parameters = {
-            **versions, NUCLEUS: nucleus, SHADOW_MANAGER: shadows, STREAM_MANAGER: stream_manager
+            **versions,
+            NUCLEUS: nucleus,
+            SHADOW_MANAGER: shadows,
+            STREAM_MANAGER: stream_manager,
         }
         deployments = {}
         for site, profile_name in sites.items():

@@ -27,9 +27,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="a device not seen for this long is listed offline")  # fmt: skip
     parser.add_argument("--temperature-stream", default="env/bme280@%",
                         help="SQL LIKE pattern of the stream the drift chart shows")  # fmt: skip
-    parser.add_argument("--battery-cells", type=int, default=None,
-                        help="lithium-ion cells in series behind the INA219 bus voltage: the "
-                             "battery column estimates their charge (default: not a battery)")
+    parser.add_argument(
+        "--battery-cells",
+        type=int,
+        default=None,
+        help="lithium-ion cells in series behind the INA219 bus voltage: the "
+        "battery column estimates their charge (default: not a battery)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     lake = Path(args.lake)

@@ -48,8 +48,11 @@ def nice_bounds(low: float, high: float, steps: int = 4) -> tuple[float, float, 
 
 def _fmt_value(value: float, step: float | None = None) -> str:
     """A tick label with as many decimals as the step needs; exponent only when huge/tiny."""
-    if value != 0 and not 0.001 <= abs(value) < 1e7 and (step is None or step < 1e-3
-                                                            or step >= 1e6):
+    if (
+        value != 0
+        and not 0.001 <= abs(value) < 1e7
+        and (step is None or step < 1e-3 or step >= 1e6)
+    ):
         return f"{value:.2e}"
     if step is None:
         return f"{value:.4g}"

@@ -109,8 +109,12 @@ def zero_filled(counts: Mapping[int, float], start_ms: int, end_ms: int, bucket_
 def trend_per_hour(points: Sequence[Point]) -> float | None:
     """The Theil-Sen slope (the median of the slopes between every pair of points) in units
     per hour: a steady trend, which a short spike among many points does not move."""
-    slopes = sorted((v1 - v0) / (t1 - t0) for i, (t0, v0) in enumerate(points)
-                    for t1, v1 in points[i + 1:] if t1 != t0)
+    slopes = sorted(
+        (v1 - v0) / (t1 - t0)
+        for i, (t0, v0) in enumerate(points)
+        for t1, v1 in points[i + 1 :]
+        if t1 != t0
+    )
     if not slopes:
         return None
     mid = len(slopes) // 2
@@ -203,8 +207,7 @@ def scope_for(con: duckdb.DuckDBPyConnection, filters: Filters, sites: Sequence[
             return None
         end_ms = int(last_ms) + 1
         start_ms = min(max(int(first_ms), end_ms - FIT_MAX_S * 1000), end_ms - MIN_SPAN_MS)
-        return q.Scope(chosen, start_ms, end_ms, filters.device, day_of(start_ms),
-                       day_of(end_ms))
+        return q.Scope(chosen, start_ms, end_ms, filters.device, day_of(start_ms), day_of(end_ms))
     if span_s is None:
         sql, params = q.bind_sites(q.TIME_BOUNDS, chosen)
         first_ms, last_ms = con.execute(sql, params).fetchone() or (None, None)

@@ -62,6 +62,8 @@ def install_script(arch: str) -> str:
 def artifact_uris_for(arch: str) -> list[str]:
     """The artifacts of a manifest: the code, then the platform's wheels."""
     return [ARTIFACT_URI, f"{layout.URI_PLACEHOLDER_PREFIX}{layout.wheels_zip(arch)}"]
+
+
 _CONFIG_KEY = re.compile(r"^[a-z][A-Za-z0-9]*$")
 
 

@@ -89,8 +89,6 @@ class CompactionResult:
     files_written: int = 0
 
 
-
-
 def _write_parquet(table: pa.Table, tmp: Path) -> None:
     tmp.parent.mkdir(parents=True, exist_ok=True)
     with open(tmp, "wb") as handle:

@@ -109,9 +109,7 @@ class Subscriber:
     def _connect(self, timeout_s: float) -> socket.socket:
         raw = socket.create_connection((self.host, self.port), timeout=timeout_s)
         try:
-            sock = (
-                self.tls.wrap_socket(raw, server_hostname=self.host) if self.tls else raw
-            )
+            sock = self.tls.wrap_socket(raw, server_hostname=self.host) if self.tls else raw
             self._reader = wire.PacketReader(max_packet_bytes=1 << 20)
             self._send(sock, wire.connect_packet(self.client_id, self.keepalive_s))
             code = wire.connack_code(self._expect(sock, wire.CONNACK))

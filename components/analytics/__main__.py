@@ -48,8 +48,14 @@ __all__ = ["SPEC", "Analytics", "watch_configuration", "main"]
 class Analytics:
     """The I/O shell around Engine: log in, log out, alarm, configuration."""
 
-    def __init__(self, lg: Log, config: Config, clock: Clock, alarm: Any = None,
-                 batch_records: int = BATCH_RECORDS) -> None:
+    def __init__(
+        self,
+        lg: Log,
+        config: Config,
+        clock: Clock,
+        alarm: Any = None,
+        batch_records: int = BATCH_RECORDS,
+    ) -> None:
         self.log, self.clock, self.alarm = lg, clock, alarm
         self.config = config
         self.batch_records = batch_records
@@ -62,8 +68,13 @@ class Analytics:
         self._rejections: list[dict[str, Any]] = []
 
     def _engine(self, config: Config) -> Engine:
-        return Engine(self.log.device, config.detectors, config.windowSeconds,
-                      config.silentAfterSeconds or None, NoveltyParams.load())
+        return Engine(
+            self.log.device,
+            config.detectors,
+            config.windowSeconds,
+            config.silentAfterSeconds or None,
+            NoveltyParams.load(),
+        )
 
     def _restore_committed(self) -> None:
         """Engine (and alarm acknowledgements) exactly as of the last commit; work read since
@@ -94,12 +105,16 @@ class Analytics:
             new, self._pending = self._pending, None
             rejected, self._rejections = self._rejections, []
         outputs: list[tuple[str, str, Mapping[str, Any]]] = [
-            (CONFIG_STREAM, "event", r) for r in rejected]
+            (CONFIG_STREAM, "event", r) for r in rejected
+        ]
         if new is None:
             return outputs
         engine = self._engine(new)
-        same = {s for s in self.engine.pipes
-                if self.engine.effective_spec(s) == engine.effective_spec(s)}
+        same = {
+            s
+            for s in self.engine.pipes
+            if self.engine.effective_spec(s) == engine.effective_spec(s)
+        }
         for name in self.engine.pipes:
             if name not in same:  # settings changed: close its windows as they are
                 outputs.extend(self.engine.flush(name))
@@ -108,8 +123,10 @@ class Analytics:
         now_ms = self.clock.wall_ms()
         for name in self.engine.pipes:  # their detectors restart: their open alerts end here
             if name not in same:
-                outputs.extend((derived_stream("alert", name), "alert", a) for a in
-                               engine.alerts.clear_stream(name, now_ms, "configuration changed"))
+                outputs.extend(
+                    (derived_stream("alert", name), "alert", a)
+                    for a in engine.alerts.clear_stream(name, now_ms, "configuration changed")
+                )
         self.engine, self.config = engine, new
         log.info("event=config_applied streams=%d unchanged=%d", len(engine.pipes), len(same))
         return outputs
@@ -152,12 +169,12 @@ class Analytics:
         if self.alarm is not None:
             parts["alarm"] = self.alarm.state()
         try:
-            checkpoint.commit(self.log, CHECKPOINT_NAME, CONSUMER, self._cursor, self._outputs,
-                              parts)
+            checkpoint.commit(
+                self.log, CHECKPOINT_NAME, CONSUMER, self._cursor, self._outputs, parts
+            )
         except BudgetExceeded as exc:
             self.commit_failures += 1
-            log.error("event=commit_refused reason=%r failures=%d", str(exc),
-                      self.commit_failures)
+            log.error("event=commit_refused reason=%r failures=%d", str(exc), self.commit_failures)
             self._restore_committed()
             if self.alarm is not None:
                 self.alarm.update(self._alarm_ids())
@@ -183,8 +200,13 @@ def watch_configuration(comp: Analytics, holder: ConfigHolder, gg: ipc.Greengras
     gg.on_configuration_update(changed)
 
 
-def follow(comp: Analytics, lg: Log, stop: Stop, step_interval_s: float = STEP_INTERVAL_S,
-           wake_poll_s: float = WAKE_POLL_S) -> None:
+def follow(
+    comp: Analytics,
+    lg: Log,
+    stop: Stop,
+    step_interval_s: float = STEP_INTERVAL_S,
+    wake_poll_s: float = WAKE_POLL_S,
+) -> None:
     """Step until stopped: at once when another process committed to the log (a reading that
     raises an alert must not wait out a timer), and every `step_interval_s` regardless, for
     what is due by time alone (commits, silence). Caught up and nothing committed elsewhere,
@@ -204,8 +226,11 @@ def follow(comp: Analytics, lg: Log, stop: Stop, step_interval_s: float = STEP_I
 
 
 def main() -> int:  # pragma: no cover - the process shell; its parts are tested
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stdout,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     gg = ipc.connect()
     try:
         holder = ipc.load_config(SPEC, gg)

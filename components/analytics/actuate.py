@@ -21,10 +21,16 @@ class CriticalAlertAlarm:
     """The alarm output, on while an open critical alert is unacknowledged, and the button
     that acknowledges them."""
 
-    def __init__(self, alarm_pin: int | str, ack_pin: int | str | None = None,
-                 pin_factory: Any = None, active_high: bool = True) -> None:
-        self.output = DigitalOutputDevice(alarm_pin, active_high=active_high,
-                                          pin_factory=pin_factory)
+    def __init__(
+        self,
+        alarm_pin: int | str,
+        ack_pin: int | str | None = None,
+        pin_factory: Any = None,
+        active_high: bool = True,
+    ) -> None:
+        self.output = DigitalOutputDevice(
+            alarm_pin, active_high=active_high, pin_factory=pin_factory
+        )
         self.button = None
         if ack_pin is not None:
             self.button = Button(ack_pin, pull_up=True, pin_factory=pin_factory)
@@ -55,8 +61,14 @@ class CriticalAlertAlarm:
                 break
             pending = sorted(self.critical - self.acknowledged)
             self.acknowledged |= set(pending)
-            events.append({"type": "alarm_acknowledged", "source": "button",
-                           "alert_ids": pending, "wall_ms": now_ms})
+            events.append(
+                {
+                    "type": "alarm_acknowledged",
+                    "source": "button",
+                    "alert_ids": pending,
+                    "wall_ms": now_ms,
+                }
+            )
         self.update(self.critical)
         return events
 

@@ -25,8 +25,14 @@ class AlertBook:
         self.duplicate_raises = 0
         self.orphan_clears = 0
 
-    def apply(self, device: str, stream: str, detector: str, signal: Change,
-              evidence: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    def apply(
+        self,
+        device: str,
+        stream: str,
+        detector: str,
+        signal: Change,
+        evidence: Mapping[str, Any] | None,
+    ) -> dict[str, Any] | None:
         """The alert payload to record for this edge, or None if it changes nothing."""
         key = condition_key(stream, detector, signal.condition)
         if signal.active:
@@ -53,8 +59,18 @@ class AlertBook:
             self.orphan_clears += 1
             return None
         return {
-            **{k: opened[k] for k in ("alert_id", "device", "stream", "detector", "condition",
-                                      "severity", "raised_ms")},
+            **{
+                k: opened[k]
+                for k in (
+                    "alert_id",
+                    "device",
+                    "stream",
+                    "detector",
+                    "condition",
+                    "severity",
+                    "raised_ms",
+                )
+            },
             "state": "cleared",
             "cleared_ms": signal.t_ms,
             "value": signal.value,
@@ -66,19 +82,30 @@ class AlertBook:
         out = []
         for key in [k for k, a in self.open.items() if a["stream"] == stream]:
             a = self.open[key]
-            out.append(self.apply(a["device"], stream, a["detector"], Change(
-                a["condition"], False, a["severity"], t_ms, None, reason), None))
+            out.append(
+                self.apply(
+                    a["device"],
+                    stream,
+                    a["detector"],
+                    Change(a["condition"], False, a["severity"], t_ms, None, reason),
+                    None,
+                )
+            )
         return [a for a in out if a is not None]
 
     def open_at_least(self, severity: str) -> list[str]:
         """Ids of open alerts of this severity or higher."""
         rank = SEVERITIES.index(severity)
-        return sorted(a["alert_id"] for a in self.open.values()
-                      if SEVERITIES.index(a["severity"]) >= rank)
+        return sorted(
+            a["alert_id"] for a in self.open.values() if SEVERITIES.index(a["severity"]) >= rank
+        )
 
     def state(self) -> dict[str, Any]:
-        return {"open": self.open, "duplicate_raises": self.duplicate_raises,
-                "orphan_clears": self.orphan_clears}
+        return {
+            "open": self.open,
+            "duplicate_raises": self.duplicate_raises,
+            "orphan_clears": self.orphan_clears,
+        }
 
     def restore(self, state: Mapping[str, Any]) -> None:
         self.open = {k: dict(v) for k, v in state["open"].items()}

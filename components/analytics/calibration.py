@@ -46,7 +46,7 @@ class ScoreTail:
             return 0.0
         if score < self.floor:
             return 1.0
-        return sum(self.counts[self._bin(score):]) / self.total
+        return sum(self.counts[self._bin(score) :]) / self.total
 
     def add(self, score: float) -> None:
         w = self.weight

@@ -48,15 +48,26 @@ def _pin(value: str) -> str:
 
 SPEC = Spec(
     *LOG_KEYS,
-    Key("windowSeconds", list, [10, 60], "tumbling window lengths for every stream",
-        check=_windows),
-    Key("detectors", dict, {}, "per-stream settings keyed by stream name (README)",
-        check=_detectors),
-    Key("silentAfterSeconds", float, 300.0,
+    Key(
+        "windowSeconds", list, [10, 60], "tumbling window lengths for every stream", check=_windows
+    ),
+    Key(
+        "detectors", dict, {}, "per-stream settings keyed by stream name (README)", check=_detectors
+    ),
+    Key(
+        "silentAfterSeconds",
+        float,
+        300.0,
         "a stream (or the whole device) silent this long raises an alert; 0 turns it off",
-        min=0),
+        min=0,
+    ),
     Key("alarmPin", str, "GPIO17", "alarm output pin (gpiozero name); empty: none", check=_pin),
     Key("ackButtonPin", str, "GPIO27", "acknowledge button pin; empty: none", check=_pin),
-    Key("alarmMinSeverity", str, "critical", "lowest severity that drives the alarm",
-        choices=SEVERITIES),
+    Key(
+        "alarmMinSeverity",
+        str,
+        "critical",
+        "lowest severity that drives the alarm",
+        choices=SEVERITIES,
+    ),
 )

@@ -67,12 +67,19 @@ class Threshold:
         if not self.active and beyond:
             self.active = True
             side = "above" if self.above else "below"
-            return Change(self.condition, True, self.severity, t_ms, value,
-                          f"{value:g} {side} {self.limit:g}")
+            return Change(
+                self.condition, True, self.severity, t_ms, value, f"{value:g} {side} {self.limit:g}"
+            )
         if self.active and back:
             self.active = False
-            return Change(self.condition, False, self.severity, t_ms, value,
-                          f"{value:g} back within {self.limit:g} ± {self.hysteresis:g}")
+            return Change(
+                self.condition,
+                False,
+                self.severity,
+                t_ms,
+                value,
+                f"{value:g} back within {self.limit:g} ± {self.hysteresis:g}",
+            )
         return None
 
     def state(self) -> dict[str, Any]:
@@ -87,8 +94,13 @@ class RateOfChange:
     `max_per_s * (1 - hysteresis_fraction)`. Readings with non-increasing time are ignored
     for the rate (counted in `skipped`), never divided by."""
 
-    def __init__(self, max_per_s: float, hysteresis_fraction: float = 0.2,
-                 severity: str = "warning", condition: str = "rate_of_change") -> None:
+    def __init__(
+        self,
+        max_per_s: float,
+        hysteresis_fraction: float = 0.2,
+        severity: str = "warning",
+        condition: str = "rate_of_change",
+    ) -> None:
         if max_per_s <= 0 or not 0 <= hysteresis_fraction < 1:
             raise DetectorConfigError("rate: maxPerSecond must be > 0, hysteresis in [0, 1)")
         self.condition, self.max_per_s = condition, float(max_per_s)
@@ -110,12 +122,24 @@ class RateOfChange:
         rate = abs(value - last[1]) / dt_s
         if not self.active and rate > self.max_per_s:
             self.active = True
-            return Change(self.condition, True, self.severity, t_ms, value,
-                          f"changing {rate:.4g}/s, limit {self.max_per_s:g}/s")
+            return Change(
+                self.condition,
+                True,
+                self.severity,
+                t_ms,
+                value,
+                f"changing {rate:.4g}/s, limit {self.max_per_s:g}/s",
+            )
         if self.active and rate <= self.clear_below:
             self.active = False
-            return Change(self.condition, False, self.severity, t_ms, value,
-                          f"changing {rate:.4g}/s, back under {self.clear_below:.4g}/s")
+            return Change(
+                self.condition,
+                False,
+                self.severity,
+                t_ms,
+                value,
+                f"changing {rate:.4g}/s, back under {self.clear_below:.4g}/s",
+            )
         return None
 
     def state(self) -> dict[str, Any]:
@@ -131,8 +155,13 @@ class Flatline:
     """A stuck sensor: the value stayed within ±epsilon of where the run began for at least
     `seconds`. Clears on the first reading that moves."""
 
-    def __init__(self, seconds: float, epsilon: float = 0.0, severity: str = "warning",
-                 condition: str = "flatline") -> None:
+    def __init__(
+        self,
+        seconds: float,
+        epsilon: float = 0.0,
+        severity: str = "warning",
+        condition: str = "flatline",
+    ) -> None:
         if seconds <= 0 or epsilon < 0:
             raise DetectorConfigError("flatline: seconds must be > 0 and epsilon >= 0")
         self.condition, self.span_ms, self.epsilon = condition, int(seconds * 1000), epsilon
@@ -145,14 +174,20 @@ class Flatline:
             self.run = (t_ms, value)
             if self.active:
                 self.active = False
-                return Change(self.condition, False, self.severity, t_ms, value,
-                              "value moves again")
+                return Change(
+                    self.condition, False, self.severity, t_ms, value, "value moves again"
+                )
             return None
         if not self.active and t_ms - self.run[0] >= self.span_ms:
             self.active = True
-            return Change(self.condition, True, self.severity, t_ms, value,
-                          f"stuck at {self.run[1]:g} ±{self.epsilon:g} for "
-                          f"{(t_ms - self.run[0]) / 1000:g} s")
+            return Change(
+                self.condition,
+                True,
+                self.severity,
+                t_ms,
+                value,
+                f"stuck at {self.run[1]:g} ±{self.epsilon:g} for {(t_ms - self.run[0]) / 1000:g} s",
+            )
         return None
 
     def state(self) -> dict[str, Any]:
@@ -168,8 +203,9 @@ class Silence:
     """No reading for more than `seconds` (a silent sensor, or with a device key, a silent
     device). `seen(t_ms)` on every reading; `check(now_ms)` from the caller's clock."""
 
-    def __init__(self, seconds: float, severity: str = "warning",
-                 condition: str = "silent") -> None:
+    def __init__(
+        self, seconds: float, severity: str = "warning", condition: str = "silent"
+    ) -> None:
         if seconds <= 0:
             raise DetectorConfigError("silence: seconds must be > 0")
         self.condition, self.gap_ms = condition, int(seconds * 1000)
@@ -189,9 +225,14 @@ class Silence:
         if self.active or self.last_ms is None or now_ms - self.last_ms <= self.gap_ms:
             return None
         self.active = True
-        return Change(self.condition, True, self.severity, now_ms, None,
-                      f"no reading for {(now_ms - self.last_ms) / 1000:g} s "
-                      f"(limit {self.gap_ms / 1000:g} s)")
+        return Change(
+            self.condition,
+            True,
+            self.severity,
+            now_ms,
+            None,
+            f"no reading for {(now_ms - self.last_ms) / 1000:g} s (limit {self.gap_ms / 1000:g} s)",
+        )
 
     def state(self) -> dict[str, Any]:
         return {"active": self.active, "last_ms": self.last_ms}
@@ -205,8 +246,13 @@ class RfidWatch:
     (cleared when it departs); a tag present longer than `max_dwell_s` raises `dwell:<id>`
     (cleared when it departs). One condition per tag, so two strangers are two alerts."""
 
-    def __init__(self, known_tags: Iterable[str] | None = None, max_dwell_s: float | None = None,
-                 unknown_severity: str = "warning", dwell_severity: str = "warning") -> None:
+    def __init__(
+        self,
+        known_tags: Iterable[str] | None = None,
+        max_dwell_s: float | None = None,
+        unknown_severity: str = "warning",
+        dwell_severity: str = "warning",
+    ) -> None:
         self.known = None if known_tags is None else {t.upper() for t in known_tags}
         if max_dwell_s is not None and max_dwell_s <= 0:
             raise DetectorConfigError("rfid: maxDwellSeconds must be > 0")
@@ -224,18 +270,37 @@ class RfidWatch:
             self.present[tag] = t_ms
             if self.known is not None and tag not in self.known and tag not in self.strangers:
                 self.strangers.add(tag)
-                out.append(Change(f"unknown_tag:{tag}", True, self.unknown_severity, t_ms, None,
-                                  f"tag {tag} is not on the known list"))
+                out.append(
+                    Change(
+                        f"unknown_tag:{tag}",
+                        True,
+                        self.unknown_severity,
+                        t_ms,
+                        None,
+                        f"tag {tag} is not on the known list",
+                    )
+                )
         elif kind == "depart":
             self.present.pop(tag, None)
             if tag in self.dwelling:
                 self.dwelling.discard(tag)
-                out.append(Change(f"dwell:{tag}", False, self.dwell_severity, t_ms, None,
-                                  f"tag {tag} left"))
+                out.append(
+                    Change(
+                        f"dwell:{tag}", False, self.dwell_severity, t_ms, None, f"tag {tag} left"
+                    )
+                )
             if tag in self.strangers:
                 self.strangers.discard(tag)
-                out.append(Change(f"unknown_tag:{tag}", False, self.unknown_severity, t_ms, None,
-                                  f"tag {tag} left"))
+                out.append(
+                    Change(
+                        f"unknown_tag:{tag}",
+                        False,
+                        self.unknown_severity,
+                        t_ms,
+                        None,
+                        f"tag {tag} left",
+                    )
+                )
         return out
 
     def check(self, now_ms: int) -> list[Change]:
@@ -245,14 +310,25 @@ class RfidWatch:
         for tag, since in self.present.items():
             if tag not in self.dwelling and now_ms - since > self.max_dwell_ms:
                 self.dwelling.add(tag)
-                out.append(Change(f"dwell:{tag}", True, self.dwell_severity, now_ms, None,
-                                  f"tag {tag} present {(now_ms - since) / 1000:g} s "
-                                  f"(limit {self.max_dwell_ms / 1000:g} s)"))
+                out.append(
+                    Change(
+                        f"dwell:{tag}",
+                        True,
+                        self.dwell_severity,
+                        now_ms,
+                        None,
+                        f"tag {tag} present {(now_ms - since) / 1000:g} s "
+                        f"(limit {self.max_dwell_ms / 1000:g} s)",
+                    )
+                )
         return out
 
     def state(self) -> dict[str, Any]:
-        return {"present": self.present, "dwelling": sorted(self.dwelling),
-                "strangers": sorted(self.strangers)}
+        return {
+            "present": self.present,
+            "dwelling": sorted(self.dwelling),
+            "strangers": sorted(self.strangers),
+        }
 
     def restore(self, state: Mapping[str, Any]) -> None:
         self.present = {k: int(v) for k, v in state["present"].items()}
@@ -392,8 +468,23 @@ class NoveltyScore:
     level escapes before any pattern.
     """
 
-    __slots__ = ("p", "n", "lo", "hi", "lo0", "width", "prev", "table", "entries", "lik",
-                 "day_lik", "day_mean", "day_dev", "day_seen", "since_escape")
+    __slots__ = (
+        "p",
+        "n",
+        "lo",
+        "hi",
+        "lo0",
+        "width",
+        "prev",
+        "table",
+        "entries",
+        "lik",
+        "day_lik",
+        "day_mean",
+        "day_dev",
+        "day_seen",
+        "since_escape",
+    )
 
     def __init__(self, params: NoveltyParams | None = None) -> None:
         self.p = params or NoveltyParams()
@@ -427,8 +518,9 @@ class NoveltyScore:
             self.lo = value
         if value > hi:
             self.hi = value
-        day_surprise = self._day_surprise(value, t_s) if t_s is not None and p.daily_buckets \
-            else None
+        day_surprise = (
+            self._day_surprise(value, t_s) if t_s is not None and p.daily_buckets else None
+        )
         if n < p.warmup_readings:
             return 0.0
         if self.width == 0.0:
@@ -497,10 +589,18 @@ class NoveltyScore:
 
     def state(self) -> dict[str, Any]:
         return {
-            "n": self.n, "lo": self.lo, "hi": self.hi, "lo0": self.lo0, "width": self.width,
-            "prev": self.prev, "since_escape": self.since_escape,
-            "lik": self.lik.state(), "day_lik": self.day_lik.state(),
-            "day_mean": self.day_mean, "day_dev": self.day_dev, "day_seen": self.day_seen,
+            "n": self.n,
+            "lo": self.lo,
+            "hi": self.hi,
+            "lo0": self.lo0,
+            "width": self.width,
+            "prev": self.prev,
+            "since_escape": self.since_escape,
+            "lik": self.lik.state(),
+            "day_lik": self.day_lik.state(),
+            "day_mean": self.day_mean,
+            "day_dev": self.day_dev,
+            "day_seen": self.day_seen,
             "table": [[a, list(nxt.items())] for a, nxt in self.table.items()],
         }
 
@@ -513,8 +613,11 @@ class NoveltyScore:
         self.day_dev = [float(v) for v in s["day_dev"]]
         # a checkpoint from before the bucket warm-up: buckets with a level have learnt
         learnt = math.ceil(1.0 / self.p.daily_alpha)
-        self.day_seen = [int(v) for v in s["day_seen"]] if "day_seen" in s else [
-            0 if m is None else learnt for m in self.day_mean]
+        self.day_seen = (
+            [int(v) for v in s["day_seen"]]
+            if "day_seen" in s
+            else [0 if m is None else learnt for m in self.day_mean]
+        )
         self.table = {int(a): {int(b): int(c) for b, c in items} for a, items in s["table"]}
         self.entries = sum(len(v) for v in self.table.values())
 
@@ -524,8 +627,12 @@ class Novelty:
     rare for this stream (at most `alert_tail_p` of its readings scored as high: ScoreTail),
     clear after `clear_readings` readings below the threshold."""
 
-    def __init__(self, params: NoveltyParams | None = None, severity: str = "warning",
-                 condition: str = "novelty") -> None:
+    def __init__(
+        self,
+        params: NoveltyParams | None = None,
+        severity: str = "warning",
+        condition: str = "novelty",
+    ) -> None:
         self.score = NoveltyScore(params)
         p = self.score.p
         self.tail = ScoreTail(p.alert_threshold, p.tail_bins, p.tail_decay)
@@ -546,20 +653,36 @@ class Novelty:
             self.below = 0
             if not self.active and rare:
                 self.active = True
-                return Change(self.condition, True, self.severity, t_ms, value,
-                              f"anomaly score {s:.3f} >= {p.alert_threshold:g}, a score this "
-                              f"stream gave on {seen_as_high:.1e} of its readings")
+                return Change(
+                    self.condition,
+                    True,
+                    self.severity,
+                    t_ms,
+                    value,
+                    f"anomaly score {s:.3f} >= {p.alert_threshold:g}, a score this "
+                    f"stream gave on {seen_as_high:.1e} of its readings",
+                )
         elif self.active:
             self.below += 1
             if self.below >= p.clear_readings:
                 self.active = False
-                return Change(self.condition, False, self.severity, t_ms, value,
-                              f"score under {p.alert_threshold:g} for {self.below} readings")
+                return Change(
+                    self.condition,
+                    False,
+                    self.severity,
+                    t_ms,
+                    value,
+                    f"score under {p.alert_threshold:g} for {self.below} readings",
+                )
         return None
 
     def state(self) -> dict[str, Any]:
-        return {"active": self.active, "below": self.below, "score": self.score.state(),
-                "tail": self.tail.state()}
+        return {
+            "active": self.active,
+            "below": self.below,
+            "score": self.score.state(),
+            "tail": self.tail.state(),
+        }
 
     def restore(self, state: Mapping[str, Any]) -> None:
         self.active, self.below = bool(state["active"]), int(state["below"])

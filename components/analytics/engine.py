@@ -112,23 +112,37 @@ def window_lengths(value: Any, where: str) -> list[float]:
 def stream_kind(stream: str, spec: Mapping[str, Any]) -> str:
     kind = spec.get("kind")
     if kind is None:
-        kind = "rfid" if stream.startswith("rfid/") else \
-            "vibration" if stream.startswith("vib/") else "scalar"
+        kind = (
+            "rfid"
+            if stream.startswith("rfid/")
+            else "vibration"
+            if stream.startswith("vib/")
+            else "scalar"
+        )
     if kind not in KINDS:
         raise DetectorConfigError(f"{stream}: kind {kind!r} is not one of {KINDS}")
     return str(kind)
 
 
-def build_stream(stream: str, spec: Mapping[str, Any], default_windows_s: Sequence[float],
-                 silent_after_s: float | None, novelty: NoveltyParams) -> StreamPipeline:
+def build_stream(
+    stream: str,
+    spec: Mapping[str, Any],
+    default_windows_s: Sequence[float],
+    silent_after_s: float | None,
+    novelty: NoveltyParams,
+) -> StreamPipeline:
     if not isinstance(spec, Mapping):
         raise DetectorConfigError(f"{stream}: expected an object")
     kind = stream_kind(stream, spec)
-    lengths = window_lengths(spec["windowSeconds"], stream) if "windowSeconds" in spec \
+    lengths = (
+        window_lengths(spec["windowSeconds"], stream)
+        if "windowSeconds" in spec
         else list(default_windows_s)
+    )
     fields_ = spec.get("fields")
-    if fields_ is not None and (not isinstance(fields_, list) or
-                                not all(isinstance(f, str) for f in fields_)):
+    if fields_ is not None and (
+        not isinstance(fields_, list) or not all(isinstance(f, str) for f in fields_)
+    ):
         raise DetectorConfigError(f"{stream}: fields must be a list of names")
     windows: list[Window]
     if kind == "vibration":
@@ -158,43 +172,73 @@ def _add_detector(p: StreamPipeline, d: Any, where: str, novelty: NoveltyParams)
         if d.get("high") is None and d.get("low") is None:
             raise DetectorConfigError(f"{where}: threshold needs high or low")
         if d.get("high") is not None:
-            p.value_detectors.append((t, fld, Threshold("high", _num(d, "high", where), True,
-                                                        hyst, sev)))
+            p.value_detectors.append(
+                (t, fld, Threshold("high", _num(d, "high", where), True, hyst, sev))
+            )
         if d.get("low") is not None:
-            p.value_detectors.append((t, fld, Threshold("low", _num(d, "low", where), False,
-                                                        hyst, sev)))
+            p.value_detectors.append(
+                (t, fld, Threshold("low", _num(d, "low", where), False, hyst, sev))
+            )
     elif t == "battery":
         hyst = _num(d, "hysteresis", where, 0.0)
         fld = d.get("field", "battery_pct")
         if d.get("warningBelow") is not None:
-            p.value_detectors.append((t, fld, Threshold(
-                "battery_low", _num(d, "warningBelow", where), False, hyst, "warning")))
+            p.value_detectors.append(
+                (
+                    t,
+                    fld,
+                    Threshold(
+                        "battery_low", _num(d, "warningBelow", where), False, hyst, "warning"
+                    ),
+                )
+            )
         if d.get("criticalBelow") is not None:
-            p.value_detectors.append((t, fld, Threshold(
-                "battery_critical", _num(d, "criticalBelow", where), False, hyst, "critical")))
+            p.value_detectors.append(
+                (
+                    t,
+                    fld,
+                    Threshold(
+                        "battery_critical", _num(d, "criticalBelow", where), False, hyst, "critical"
+                    ),
+                )
+            )
     elif t == "rate":
-        p.value_detectors.append((t, fld, RateOfChange(
-            _num(d, "maxPerSecond", where), _num(d, "hysteresisFraction", where, 0.2), sev)))
+        p.value_detectors.append(
+            (
+                t,
+                fld,
+                RateOfChange(
+                    _num(d, "maxPerSecond", where), _num(d, "hysteresisFraction", where, 0.2), sev
+                ),
+            )
+        )
     elif t == "flatline":
-        p.value_detectors.append((t, fld, Flatline(
-            _num(d, "seconds", where), _num(d, "epsilon", where, 0.0), sev)))
+        p.value_detectors.append(
+            (t, fld, Flatline(_num(d, "seconds", where), _num(d, "epsilon", where, 0.0), sev))
+        )
     elif t == "novelty":
         p.value_detectors.append((t, fld, Novelty(novelty, sev)))
     elif t == "silence":
         p.silence = Silence(_num(d, "seconds", where), sev)
     elif t == "rfid":
         known = d.get("knownTags")
-        if known is not None and (not isinstance(known, list) or
-                                  not all(isinstance(k, str) for k in known)):
+        if known is not None and (
+            not isinstance(known, list) or not all(isinstance(k, str) for k in known)
+        ):
             raise DetectorConfigError(f"{where}: knownTags must be a list of tag ids")
-        p.rfid = RfidWatch(known, _num(d, "maxDwellSeconds", where),
-                           d.get("unknownSeverity", "warning"), d.get("dwellSeverity", "warning"))
+        p.rfid = RfidWatch(
+            known,
+            _num(d, "maxDwellSeconds", where),
+            d.get("unknownSeverity", "warning"),
+            d.get("dwellSeverity", "warning"),
+        )
     else:
         raise DetectorConfigError(f"{where}: unknown detector type {t!r}")
 
 
-def check_detectors(detectors: Any, windows_s: Sequence[float], silent_after_s: float | None,
-                    novelty: NoveltyParams) -> None:
+def check_detectors(
+    detectors: Any, windows_s: Sequence[float], silent_after_s: float | None, novelty: NoveltyParams
+) -> None:
     """Raise DetectorConfigError for the first unusable stream setting."""
     if not isinstance(detectors, Mapping):
         raise DetectorConfigError("expected an object of stream -> settings")
@@ -205,9 +249,14 @@ def check_detectors(detectors: Any, windows_s: Sequence[float], silent_after_s: 
 class Engine:
     """All streams of one device plus the alert book. Not thread-safe."""
 
-    def __init__(self, device: str, detectors: Mapping[str, Any],
-                 windows_s: Sequence[float] = (60.0,), silent_after_s: float | None = None,
-                 novelty: NoveltyParams | None = None) -> None:
+    def __init__(
+        self,
+        device: str,
+        detectors: Mapping[str, Any],
+        windows_s: Sequence[float] = (60.0,),
+        silent_after_s: float | None = None,
+        novelty: NoveltyParams | None = None,
+    ) -> None:
         self.device = device
         self.novelty = novelty or NoveltyParams()
         self.windows_s = [float(w) for w in windows_s]
@@ -218,8 +267,9 @@ class Engine:
         for name in self.specs:
             self._pipe(name)
         self.alerts = AlertBook()
-        self.device_silence = Silence(silent_after_s, "critical", "device_silent") \
-            if silent_after_s else None
+        self.device_silence = (
+            Silence(silent_after_s, "critical", "device_silent") if silent_after_s else None
+        )
         self.untracked = 0  # records of streams beyond MAX_STREAMS (counted, passed over)
         self.dirty: set[str] = set()  # streams changed since the last checkpoint
 
@@ -229,14 +279,21 @@ class Engine:
             if len(self.pipes) >= MAX_STREAMS:
                 return None
             pipe = self.pipes[stream] = build_stream(
-                stream, self.specs.get(stream, {}), self.windows_s, self.silent_after_s,
-                self.novelty)
+                stream,
+                self.specs.get(stream, {}),
+                self.windows_s,
+                self.silent_after_s,
+                self.novelty,
+            )
         return pipe
 
     def effective_spec(self, stream: str) -> dict[str, Any]:
         """What a stream's state depends on: its settings and the global defaults."""
-        return {"spec": self.specs.get(stream, {}), "windows_s": self.windows_s,
-                "silent_after_s": self.silent_after_s}
+        return {
+            "spec": self.specs.get(stream, {}),
+            "windows_s": self.windows_s,
+            "silent_after_s": self.silent_after_s,
+        }
 
     # ---------------------------------------------------------------- records in
     def process(self, rec: Record) -> list[Output]:
@@ -271,9 +328,14 @@ class Engine:
                     return out
                 self._aggregate(out, pipe, w, closed)
             return out
-        values = {k: float(v) for k, v in payload.items()
-                  if (pipe.fields is None or k in pipe.fields)
-                  and isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)}
+        values = {
+            k: float(v)
+            for k, v in payload.items()
+            if (pipe.fields is None or k in pipe.fields)
+            and isinstance(v, int | float)
+            and not isinstance(v, bool)
+            and math.isfinite(v)
+        }
         if not values:
             pipe.bad_payloads += 1
             return out
@@ -287,8 +349,9 @@ class Engine:
             sig = det.observe(t_ms, v)
             if sig is not None:
                 first = pipe.windows[0] if pipe.windows else None
-                evidence = first.peek() if sig.active and isinstance(first, TumblingWindow) \
-                    else None
+                evidence = (
+                    first.peek() if sig.active and isinstance(first, TumblingWindow) else None
+                )
                 self._alert(out, rec.stream, name, sig, evidence)
         return out
 
@@ -322,15 +385,31 @@ class Engine:
                 self._aggregate(out, pipe, w, {**closed, "partial": True})
         return out
 
-    def _aggregate(self, out: list[Output], pipe: StreamPipeline, w: Window,
-                   closed: dict[str, Any] | None) -> None:
+    def _aggregate(
+        self, out: list[Output], pipe: StreamPipeline, w: Window, closed: dict[str, Any] | None
+    ) -> None:
         if closed is not None:
-            out.append((derived_stream("aggregate", pipe.stream), "aggregate",
-                        {"kind": pipe.kind, "source": pipe.stream,
-                         "window_s": w.length_ms / 1000, **closed}))
+            out.append(
+                (
+                    derived_stream("aggregate", pipe.stream),
+                    "aggregate",
+                    {
+                        "kind": pipe.kind,
+                        "source": pipe.stream,
+                        "window_s": w.length_ms / 1000,
+                        **closed,
+                    },
+                )
+            )
 
-    def _alert(self, out: list[Output], stream: str, detector: str, sig: Change | None,
-               evidence: Mapping[str, Any] | None) -> None:
+    def _alert(
+        self,
+        out: list[Output],
+        stream: str,
+        detector: str,
+        sig: Change | None,
+        evidence: Mapping[str, Any] | None,
+    ) -> None:
         if sig is None:
             return
         payload = self.alerts.apply(self.device, stream, detector, sig, evidence)
@@ -344,11 +423,14 @@ class Engine:
         names = self.dirty if dirty_only else self.pipes.keys()
         parts: dict[str, Any] = {
             f"stream/{name}": {**self.pipes[name].state(), "spec": self.effective_spec(name)}
-            for name in names if name in self.pipes}
+            for name in names
+            if name in self.pipes
+        }
         parts["alerts"] = self.alerts.state()
         parts["engine"] = {
             "device_silence": self.device_silence.state() if self.device_silence else None,
-            "untracked": self.untracked}
+            "untracked": self.untracked,
+        }
         return parts
 
     def clear_dirty(self) -> None:
@@ -361,7 +443,7 @@ class Engine:
         for key, ps in parts.items():
             if not key.startswith("stream/"):
                 continue
-            name = key[len("stream/"):]
+            name = key[len("stream/") :]
             if (only is None or name in only) and ps.get("spec") == self.effective_spec(name):
                 pipe = self._pipe(name)
                 if pipe is not None:

@@ -42,19 +42,27 @@ def load(log: Log, prefix: str) -> dict[str, Any] | None:
             raise CheckpointError(f"checkpoint {name!r} is not JSON: {exc}", text[:200]) from exc
         if not isinstance(data, dict) or data.get("version") != CHECKPOINT_VERSION:
             raise CheckpointError(f"checkpoint {name!r} has an unknown version", text[:200])
-        parts[name[len(prefix) + 1:]] = data["state"]
+        parts[name[len(prefix) + 1 :]] = data["state"]
     return parts
 
 
 def encode(parts: Mapping[str, Any], prefix: str) -> dict[str, str]:
-    return {f"{prefix}/{part}": json.dumps({"version": CHECKPOINT_VERSION, "state": state},
-                                           separators=(",", ":"), allow_nan=True)
-            for part, state in parts.items()}
+    return {
+        f"{prefix}/{part}": json.dumps(
+            {"version": CHECKPOINT_VERSION, "state": state}, separators=(",", ":"), allow_nan=True
+        )
+        for part, state in parts.items()
+    }
 
 
-def commit(log: Log, prefix: str, consumer: str, cursor: Mapping[str, int],
-           outputs: Sequence[tuple[str, str, Mapping[str, Any]]], parts: Mapping[str, Any]
-           ) -> list[int]:
+def commit(
+    log: Log,
+    prefix: str,
+    consumer: str,
+    cursor: Mapping[str, int],
+    outputs: Sequence[tuple[str, str, Mapping[str, Any]]],
+    parts: Mapping[str, Any],
+) -> list[int]:
     """Append `outputs`, acknowledge `cursor` for `consumer` and store the changed state
     `parts`, atomically."""
     return log.append_records(

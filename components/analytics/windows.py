@@ -75,19 +75,43 @@ class Summary:
         ordered = sorted(self.kept)
         std = math.sqrt(self.m2 / (self.count - 1)) if self.count > 1 else 0.0
         return {
-            "count": self.count, "min": self.min, "max": self.max, "mean": self.mean,
-            "std": std, "last": self.last, "p50": percentile(ordered, 0.5),
-            "p95": percentile(ordered, 0.95), "percentiles_exact": self.stride == 1,
+            "count": self.count,
+            "min": self.min,
+            "max": self.max,
+            "mean": self.mean,
+            "std": std,
+            "last": self.last,
+            "p50": percentile(ordered, 0.5),
+            "p95": percentile(ordered, 0.95),
+            "percentiles_exact": self.stride == 1,
         }
 
     def state(self) -> list[Any]:
-        return [self.count, self.mean, self.m2, self.min, self.max, self.last, self.kept,
-                self.stride, self.skip]
+        return [
+            self.count,
+            self.mean,
+            self.m2,
+            self.min,
+            self.max,
+            self.last,
+            self.kept,
+            self.stride,
+            self.skip,
+        ]
 
     @classmethod
     def from_state(cls, s: Sequence[Any]) -> Summary:
-        return cls(int(s[0]), float(s[1]), float(s[2]), float(s[3]), float(s[4]), float(s[5]),
-                   [float(v) for v in s[6]], int(s[7]), int(s[8]))
+        return cls(
+            int(s[0]),
+            float(s[1]),
+            float(s[2]),
+            float(s[3]),
+            float(s[4]),
+            float(s[5]),
+            [float(v) for v in s[6]],
+            int(s[7]),
+            int(s[8]),
+        )
 
 
 class _Tumbling:
@@ -119,8 +143,9 @@ class TumblingWindow(_Tumbling):
         self.last_seq: int | None = None
         self.late = 0  # readings stamped before the open window (clock step back)
 
-    def add(self, t_ms: int, values: Mapping[str, float], seq: int | None = None
-            ) -> dict[str, Any] | None:
+    def add(
+        self, t_ms: int, values: Mapping[str, float], seq: int | None = None
+    ) -> dict[str, Any] | None:
         """Fold one reading in; returns the closed previous window when this reading opens a
         new one. A reading stamped before the open window is counted as `late` and folded
         into the open one (never dropped)."""
@@ -149,7 +174,9 @@ class TumblingWindow(_Tumbling):
         out = {
             "window_start_ms": self.start_ms,
             "window_end_ms": self.start_ms + self.length_ms,
-            "first_seq": self.first_seq, "last_seq": self.last_seq, "late": self.late,
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+            "late": self.late,
             "fields": {name: s.result() for name, s in self.fields.items()},
         }
         self.start_ms, self.fields, self.late = None, {}, 0
@@ -160,13 +187,22 @@ class TumblingWindow(_Tumbling):
         """The open window so far (alert evidence), without closing it."""
         if self.start_ms is None:
             return None
-        return {"window_start_ms": self.start_ms, "window_end_ms": self.start_ms + self.length_ms,
-                "first_seq": self.first_seq, "last_seq": self.last_seq,
-                "fields": {name: s.result() for name, s in self.fields.items() if s.count}}
+        return {
+            "window_start_ms": self.start_ms,
+            "window_end_ms": self.start_ms + self.length_ms,
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+            "fields": {name: s.result() for name, s in self.fields.items() if s.count},
+        }
 
     def state(self) -> dict[str, Any]:
-        return {"start_ms": self.start_ms, "first_seq": self.first_seq, "last_seq": self.last_seq,
-                "late": self.late, "fields": {k: s.state() for k, s in self.fields.items()}}
+        return {
+            "start_ms": self.start_ms,
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+            "late": self.late,
+            "fields": {k: s.state() for k, s in self.fields.items()},
+        }
 
     def restore(self, s: Mapping[str, Any]) -> None:
         self.start_ms, self.first_seq, self.last_seq = s["start_ms"], s["first_seq"], s["last_seq"]
@@ -236,7 +272,9 @@ def vibration_axis(samples: Sequence[float], sample_rate_hz: float) -> dict[str,
     rms = math.sqrt(sum(v * v for v in ac) / n)
     peak = max(abs(v) for v in ac)
     return {
-        "mean_g": mean, "rms_g": rms, "peak_g": peak,
+        "mean_g": mean,
+        "rms_g": rms,
+        "peak_g": peak,
         "crest_factor": peak / rms if rms > 0 else 0.0,
         "dominant_hz": dominant_frequency_hz(samples, sample_rate_hz),
     }
@@ -247,8 +285,9 @@ class VibrationWindow(_Tumbling):
     `samples` ([[x, y, z], ...], a FIFO burst). The FFT needs uniform sampling: the rate comes
     from configuration, else from the window's own sample count and span."""
 
-    def __init__(self, length_s: float, sample_rate_hz: float | None = None,
-                 max_samples: int = 8192) -> None:
+    def __init__(
+        self, length_s: float, sample_rate_hz: float | None = None, max_samples: int = 8192
+    ) -> None:
         if length_s <= 0:
             raise ValueError(f"window length {length_s} s must be > 0")
         self.length_ms = int(length_s * 1000)
@@ -288,8 +327,11 @@ class VibrationWindow(_Tumbling):
             span_s = (self.last_t - self.first_t) / 1000.0
             rate = (n - 1) / span_s if span_s > 0 else None
         out: dict[str, Any] = {
-            "window_start_ms": self.start_ms, "window_end_ms": self.start_ms + self.length_ms,
-            "samples": n, "sample_rate_hz": rate, "dropped": self.dropped,
+            "window_start_ms": self.start_ms,
+            "window_end_ms": self.start_ms + self.length_ms,
+            "samples": n,
+            "sample_rate_hz": rate,
+            "dropped": self.dropped,
         }
         if n:
             out["axes"] = {a: vibration_axis(self.axes[a], rate or 0.0) for a in AXES}
@@ -298,8 +340,13 @@ class VibrationWindow(_Tumbling):
         return out
 
     def state(self) -> dict[str, Any]:
-        return {"start_ms": self.start_ms, "axes": self.axes, "dropped": self.dropped,
-                "first_t": self.first_t, "last_t": self.last_t}
+        return {
+            "start_ms": self.start_ms,
+            "axes": self.axes,
+            "dropped": self.dropped,
+            "first_t": self.first_t,
+            "last_t": self.last_t,
+        }
 
     def restore(self, s: Mapping[str, Any]) -> None:
         self.start_ms, self.dropped = s["start_ms"], int(s["dropped"])

@@ -42,19 +42,26 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {
 
 def _parser() -> argparse.ArgumentParser:
     common = Parser(add_help=False)
-    common.add_argument("--config", default=argparse.SUPPRESS,
-                        help="console configuration (JSON); default "
-                             f"${console_config.CONFIG_FILE_ENV} or "
-                             f"{console_config.DEFAULT_CONFIG_FILE}")
+    common.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        help="console configuration (JSON); default "
+        f"${console_config.CONFIG_FILE_ENV} or "
+        f"{console_config.DEFAULT_CONFIG_FILE}",
+    )
     common.add_argument("--log", default=argparse.SUPPRESS, help="the log file (logPath)")
-    common.add_argument("--device", default=argparse.SUPPRESS,
-                        help="thing name (default $AWS_IOT_THING_NAME)")
+    common.add_argument(
+        "--device", default=argparse.SUPPRESS, help="thing name (default $AWS_IOT_THING_NAME)"
+    )
     as_json = Parser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
-    p = Parser(prog="floorline", parents=[common],
-               description="floorline on-device console (no cloud needed). "
-                           "Exit codes: 0 OK, 1 warnings, 2 failures, 3 could not run.")
+    p = Parser(
+        prog="floorline",
+        parents=[common],
+        description="floorline on-device console (no cloud needed). "
+        "Exit codes: 0 OK, 1 warnings, 2 failures, 3 could not run.",
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     flags = Flags(common, as_json)
     for group in GROUPS:
@@ -67,8 +74,13 @@ def _config(args: argparse.Namespace) -> Config:
     return console_config.load(getattr(args, "config", None), overrides)
 
 
-def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
-         console: Console | None = None, sleep: Callable[[float], None] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    clock: Clock | None = None,
+    console: Console | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(message)s")
     args = _parser().parse_args(argv)
     out = console or Console()

@@ -45,10 +45,16 @@ def _check_str_list(value: list[Any]) -> list[str]:
 
 SPEC = Spec(
     *LOG_KEYS,
-    Key("siteId", str, "unassigned", "the site of this device (shown on the page)",
-        check=check_site),
-    Key("bindAddress", str, "0.0.0.0", "address of the status page (0.0.0.0: the site LAN)",
-        check=check_bind_address),
+    Key(
+        "siteId", str, "unassigned", "the site of this device (shown on the page)", check=check_site
+    ),
+    Key(
+        "bindAddress",
+        str,
+        "0.0.0.0",
+        "address of the status page (0.0.0.0: the site LAN)",
+        check=check_bind_address,
+    ),
     Key("port", int, 8080, "TCP port of the status page (0: any free port)", min=0, max=65535),
     Key(
         "statusTokenSha256",
@@ -67,22 +73,45 @@ SPEC = Spec(
         "components expected on this device (unknown until each reports its state)",
         check=_check_str_list,
     ),
-    Key("componentStaleSeconds", float, 120.0,
+    Key(
+        "componentStaleSeconds",
+        float,
+        120.0,
         "a component without a heartbeat, or a source without a reading, for this long is "
-        "shown as stale", min=1),
+        "shown as stale",
+        min=1,
+    ),
     Key("uplinkConsumerPrefix", str, "uplink", "log consumers whose acks mean 'sent'"),
-    Key("offlineAfterSeconds", float, 300.0,
-        "unsent backlog older than this means the uplink is not getting through", min=1),
+    Key(
+        "offlineAfterSeconds",
+        float,
+        300.0,
+        "unsent backlog older than this means the uplink is not getting through",
+        min=1,
+    ),
     Key("ledPin", str, "GPIO17", "the status LED's pin (gpiozero pin name)"),
     Key("brokerHost", str, "", "MQTT endpoint `doctor` connects to (empty: not checked)"),
     Key("brokerPort", int, 8883, "MQTT port `doctor` connects to", min=1, max=65535),
     Key("componentUser", str, "ggc_user", "the user the components run as"),
-    Key("greengrassRoot", str, "/greengrass/v2",
-        "the nucleus root folder (nucleus lite: its system.rootPath, /var/lib/greengrass)"),
-    Key("nucleusSocket", str, "",
-        "the nucleus IPC socket; empty: found under greengrassRoot by each nucleus's name"),
-    Key("serialPorts", list, [], "serial device nodes `doctor` checks (empty: any found)",
-        check=_check_str_list),
+    Key(
+        "greengrassRoot",
+        str,
+        "/greengrass/v2",
+        "the nucleus root folder (nucleus lite: its system.rootPath, /var/lib/greengrass)",
+    ),
+    Key(
+        "nucleusSocket",
+        str,
+        "",
+        "the nucleus IPC socket; empty: found under greengrassRoot by each nucleus's name",
+    ),
+    Key(
+        "serialPorts",
+        list,
+        [],
+        "serial device nodes `doctor` checks (empty: any found)",
+        check=_check_str_list,
+    ),
 )
 
 # Not configuration: how long the network probes of `doctor` and `status` wait.
@@ -93,8 +122,9 @@ class ConfigFileError(Exception):
     """The configuration file could not be read or parsed."""
 
 
-def load(path: str | os.PathLike[str] | None = None,
-         overrides: Mapping[str, Any] | None = None) -> Config:
+def load(
+    path: str | os.PathLike[str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Config:
     """The console configuration: `path` (or $FLOORLINE_CONSOLE_CONFIG, or the default file if
     present), else $FLOORLINE_CONFIG (JSON), then `overrides` (command-line flags)."""
     raw: dict[str, Any] = {}

@@ -71,8 +71,12 @@ class CheckResult:
     remedy: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "level": self.level.name, "detail": self.detail,
-                "remedy": self.remedy}
+        return {
+            "name": self.name,
+            "level": self.level.name,
+            "detail": self.detail,
+            "remedy": self.remedy,
+        }
 
 
 # --------------------------------------------------------------------------- gathering
@@ -103,8 +107,12 @@ def user_groups(user: str) -> tuple[bool, frozenset[str]]:
     return True, frozenset(groups)
 
 
-def gather(cfg: Config, log_stats: Mapping[str, Any] | None, log_problem: str | None,
-           timeout_s: float = CONNECT_TIMEOUT_S) -> DoctorFacts:
+def gather(
+    cfg: Config,
+    log_stats: Mapping[str, Any] | None,
+    log_problem: str | None,
+    timeout_s: float = CONNECT_TIMEOUT_S,
+) -> DoctorFacts:
     exists, groups = user_groups(cfg.componentUser)
     serial_paths = list(cfg.serialPorts) or sorted(
         {p for pattern in SERIAL_PATTERNS for p in glob.glob(pattern)}
@@ -150,7 +158,9 @@ def _access(name: str, nodes: Sequence[Node], f: DoctorFacts, group: str) -> Che
         return CheckResult(name, Level.SKIP, "no device node to check")
     if not f.user_exists:
         return CheckResult(
-            name, Level.FAIL, f"user {f.user!r} does not exist",
+            name,
+            Level.FAIL,
+            f"user {f.user!r} does not exist",
             "set componentUser to the user Greengrass runs components as (default ggc_user)",
         )
     denied = [n for n in present if not _may_open(n, f.user_groups)]
@@ -158,7 +168,8 @@ def _access(name: str, nodes: Sequence[Node], f: DoctorFacts, group: str) -> Che
         return CheckResult(name, Level.OK, f"{f.user} may open {len(present)} node(s)")
     groups = sorted({n.group or group for n in denied})
     return CheckResult(
-        name, Level.FAIL,
+        name,
+        Level.FAIL,
         f"{f.user} cannot open {', '.join(n.path for n in denied)} "
         f"(group {', '.join(groups)}, {f.user} is in: {', '.join(sorted(f.user_groups)) or '-'})",
         f"sudo usermod -aG {','.join(groups)} {f.user} && {RESTART}",
@@ -168,7 +179,9 @@ def _access(name: str, nodes: Sequence[Node], f: DoctorFacts, group: str) -> Che
 def check_i2c(f: DoctorFacts) -> CheckResult:
     if not any(n.exists for n in f.i2c_nodes):
         return CheckResult(
-            "i2c bus", Level.FAIL, "no /dev/i2c-* device node",
+            "i2c bus",
+            Level.FAIL,
+            "no /dev/i2c-* device node",
             "enable I2C: sudo raspi-config nonint do_i2c 0 (or dtparam=i2c_arm=on in "
             "/boot/firmware/config.txt), then reboot",
         )
@@ -183,14 +196,18 @@ def check_serial(f: DoctorFacts) -> CheckResult:
     missing = [n.path for n in f.serial_nodes if not n.exists]
     if f.serial_configured and missing:
         return CheckResult(
-            "serial ports", Level.FAIL, f"missing: {', '.join(missing)}",
+            "serial ports",
+            Level.FAIL,
+            f"missing: {', '.join(missing)}",
             "check the reader's cable and power; ls -l /dev/serial/by-id; for the Pi's own "
             "UART: enable_uart=1 and sudo raspi-config nonint do_serial_cons 1 (console off)",
         )
     present = [n.path for n in f.serial_nodes if n.exists]
     if not present:
         return CheckResult(
-            "serial ports", Level.WARN, "no serial device found",
+            "serial ports",
+            Level.WARN,
+            "no serial device found",
             "plug in the RFID reader (USB) or enable the UART; list them in serialPorts",
         )
     return CheckResult("serial ports", Level.OK, ", ".join(present))
@@ -203,16 +220,26 @@ def check_serial_access(f: DoctorFacts) -> CheckResult:
 def check_disk(f: DoctorFacts) -> CheckResult:
     floor = (f.log_stats or {}).get("free_floor_bytes")
     if f.disk_free_bytes is None:
-        return CheckResult("disk space", Level.WARN, "free space unknown",
-                           "check that the log's folder exists (logPath)")
+        return CheckResult(
+            "disk space",
+            Level.WARN,
+            "free space unknown",
+            "check that the log's folder exists (logPath)",
+        )
     detail = f"{_mib(f.disk_free_bytes)} free"
     if floor:
         detail += f", floor {_mib(floor)}"
-        remedy = ("free space (sudo journalctl --vacuum-size=100M; remove old exports and "
-                  "logs), or lower logFreeFloorBytes")
+        remedy = (
+            "free space (sudo journalctl --vacuum-size=100M; remove old exports and "
+            "logs), or lower logFreeFloorBytes"
+        )
         if f.disk_free_bytes <= floor:
-            return CheckResult("disk space", Level.FAIL,
-                               detail + ": the log may not grow, it evicts to make room", remedy)
+            return CheckResult(
+                "disk space",
+                Level.FAIL,
+                detail + ": the log may not grow, it evicts to make room",
+                remedy,
+            )
         if f.disk_free_bytes < 2 * floor:
             return CheckResult("disk space", Level.WARN, detail + ": close to the floor", remedy)
     return CheckResult("disk space", Level.OK, detail)
@@ -220,24 +247,38 @@ def check_disk(f: DoctorFacts) -> CheckResult:
 
 def check_log(f: DoctorFacts) -> CheckResult:
     if f.log_stats is None:
-        return CheckResult("log budget", Level.WARN, f"log not readable: {f.log_problem}",
-                           "start the components, or point --log at the log file")
+        return CheckResult(
+            "log budget",
+            Level.WARN,
+            f"log not readable: {f.log_problem}",
+            "start the components, or point --log at the log file",
+        )
     s = f.log_stats
     used, budget = s["used_bytes"], s["budget_bytes"]
     detail = f"{_mib(used)} of {_mib(budget)} ({100 * used / budget:.0f}%)"
     refused = refused_records(s)
     if refused and log_out_of_room(s):
         return CheckResult(
-            "log budget", Level.FAIL, detail + f"; {refused} records refused, still full",
+            "log budget",
+            Level.FAIL,
+            detail + f"; {refused} records refused, still full",
             "restore the uplink so the backlog drains, export it (floorline buffer export) "
             "and raise logBudgetBytes, or free disk space",
         )
     if refused:
-        return CheckResult("log budget", Level.WARN, detail + f"; {refused} records were "
-                           "refused earlier (room is back)", "see floorline status: drops")
+        return CheckResult(
+            "log budget",
+            Level.WARN,
+            detail + f"; {refused} records were refused earlier (room is back)",
+            "see floorline status: drops",
+        )
     if used >= 0.8 * budget:
-        return CheckResult("log budget", Level.WARN, detail + ": oldest raw records go first",
-                           "restore the uplink, or export the backlog: floorline buffer export")
+        return CheckResult(
+            "log budget",
+            Level.WARN,
+            detail + ": oldest raw records go first",
+            "restore the uplink, or export the backlog: floorline buffer export",
+        )
     return CheckResult("log budget", Level.OK, detail)
 
 
@@ -246,50 +287,72 @@ def check_clock(f: DoctorFacts) -> CheckResult:
         return CheckResult("clock sync", Level.OK, "NTP synchronised (timedatectl)")
     if f.ntp_synced is False:
         return CheckResult(
-            "clock sync", Level.FAIL, "not synchronised: records are stamped clock_synced=false",
+            "clock sync",
+            Level.FAIL,
+            "not synchronised: records are stamped clock_synced=false",
             "sudo timedatectl set-ntp true; allow UDP 123 to the NTP server (or set NTP= in "
             "/etc/systemd/timesyncd.conf for the site's server)",
         )
-    return CheckResult("clock sync", Level.WARN, "timedatectl not available: cannot confirm",
-                       "install systemd-timesyncd (or chrony) so sync can be checked")
+    return CheckResult(
+        "clock sync",
+        Level.WARN,
+        "timedatectl not available: cannot confirm",
+        "install systemd-timesyncd (or chrony) so sync can be checked",
+    )
 
 
 def check_greengrass(f: DoctorFacts) -> CheckResult:
     if not f.in_component and not f.greengrass_root_exists:
         return CheckResult(
-            "greengrass", Level.FAIL, f"no nucleus at {f.greengrass_root}",
+            "greengrass",
+            Level.FAIL,
+            f"no nucleus at {f.greengrass_root}",
             "install the Greengrass nucleus (operator guide), or set greengrassRoot",
         )
     if f.socket_problem is not None:
         return CheckResult(
-            "greengrass", Level.FAIL, f"nucleus IPC not reachable: {f.socket_problem}",
+            "greengrass",
+            Level.FAIL,
+            f"nucleus IPC not reachable: {f.socket_problem}",
             f"sudo systemctl status greengrass; {RESTART}; see "
             f"{f.greengrass_root}/logs/greengrass.log (run doctor with sudo to reach the socket)",
         )
     where = "component environment" if f.in_component else "technician shell"
-    return CheckResult("greengrass", Level.OK,
-                       f"IPC socket {f.socket_path} answers ({f.socket_found_as}; {where})")
+    return CheckResult(
+        "greengrass", Level.OK, f"IPC socket {f.socket_path} answers ({f.socket_found_as}; {where})"
+    )
 
 
 def check_broker(f: DoctorFacts) -> CheckResult:
     if f.broker is None:
         return CheckResult(
-            "broker", Level.SKIP, "brokerHost not configured",
+            "broker",
+            Level.SKIP,
+            "brokerHost not configured",
             "set brokerHost to the IoT data endpoint (aws iot describe-endpoint "
             "--endpoint-type iot:Data-ATS)",
         )
     host, port = f.broker
     if f.broker_problem is not None:
         return CheckResult(
-            "broker", Level.FAIL, f"cannot connect: {f.broker_problem}",
+            "broker",
+            Level.FAIL,
+            f"cannot connect: {f.broker_problem}",
             f"check DNS (getent hosts {host}) and that the firewall lets TCP {port} out",
         )
     return CheckResult("broker", Level.OK, f"TCP {host}:{port} connects")
 
 
 CHECKS: tuple[Callable[[DoctorFacts], CheckResult], ...] = (
-    check_i2c, check_i2c_access, check_serial, check_serial_access, check_disk, check_log,
-    check_clock, check_greengrass, check_broker,
+    check_i2c,
+    check_i2c_access,
+    check_serial,
+    check_serial_access,
+    check_disk,
+    check_log,
+    check_clock,
+    check_greengrass,
+    check_broker,
 )
 
 

@@ -208,8 +208,15 @@ def write_export(
     for cls in CLASSES:
         if cls in counts:
             path = folder / f"{cls}.{fmt}"
-            files.append({"name": path.name, "cls": cls, "records": counts[cls],
-                          "bytes": path.stat().st_size, "sha256": file_sha256(path)})
+            files.append(
+                {
+                    "name": path.name,
+                    "cls": cls,
+                    "records": counts[cls],
+                    "bytes": path.stat().st_size,
+                    "sha256": file_sha256(path),
+                }
+            )
     manifest = {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
@@ -222,8 +229,14 @@ def write_export(
         "records": done,
         "files": files,
         "streams": [
-            {"device": d, "stream": s, "cls": r.cls, "first_seq": r.first_seq,
-             "last_seq": r.last_seq, "records": r.records}
+            {
+                "device": d,
+                "stream": s,
+                "cls": r.cls,
+                "first_seq": r.first_seq,
+                "last_seq": r.last_seq,
+                "records": r.records,
+            }
             for (d, s), r in sorted(ranges.items())
         ],
     }

@@ -35,16 +35,18 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def scan_and_read(bus: I2CBus, sleep: Sleep, addresses: range | list[int] = SCAN_RANGE, *,
-                  read: bool = True) -> list[ChipRow]:
+def scan_and_read(
+    bus: I2CBus, sleep: Sleep, addresses: range | list[int] = SCAN_RANGE, *, read: bool = True
+) -> list[ChipRow]:
     """Sweep the bus, identify each chip, initialise the known ones and read them once
     (`read=False`: identify only; no chip setting is changed)."""
     rows = []
     for found in scan(bus, addresses):
         row = ChipRow(found.address, found.chip, found.detail)
         if found.chip in DRIVERS:
-            driver = make_driver({"driver": found.chip, "address": f"0x{found.address:02x}"},
-                                 bus, sleep)
+            driver = make_driver(
+                {"driver": found.chip, "address": f"0x{found.address:02x}"}, bus, sleep
+            )
             row.stream, row.driver = driver.stream, driver
             if not read:
                 rows.append(row)

@@ -28,8 +28,7 @@ class LogUnavailable(Exception):
 @contextmanager
 def read_only(path: str | Path) -> Iterator[sqlite3.Connection]:
     """A read-only connection (SQLite refuses any write on it), in one read transaction."""
-    conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, timeout=30,
-                           isolation_level=None)
+    conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, timeout=30, isolation_level=None)
     try:
         conn.execute("BEGIN")  # one WAL snapshot for everything read through it
         yield conn
@@ -43,7 +42,8 @@ def check_log_file(path: str | Path) -> None:
     p = Path(path)
     if not p.exists():
         raise LogUnavailable(
-            f"no log at {p}", str(p),
+            f"no log at {p}",
+            str(p),
             "check logPath in the console configuration (--log PATH), or start the components",
         )
     try:
@@ -51,14 +51,17 @@ def check_log_file(path: str | Path) -> None:
             row = conn.execute("SELECT value FROM meta WHERE key='log_format'").fetchone()
     except sqlite3.DatabaseError as exc:
         raise LogUnavailable(
-            f"{p} is not a readable floorline log: {exc}", str(p),
+            f"{p} is not a readable floorline log: {exc}",
+            str(p),
             "run as the component user or with sudo; if the file is damaged, "
             "the next component start salvages it",
         ) from exc
     if row is None or row[0] != str(LOG_FORMAT_VERSION):
         raise LogUnavailable(
             f"{p} has log format {row[0] if row else None!r}, this console reads "
-            f"{LOG_FORMAT_VERSION}", str(p), "update floorline on this device",
+            f"{LOG_FORMAT_VERSION}",
+            str(p),
+            "update floorline on this device",
         )
 
 
@@ -70,7 +73,8 @@ def open_log(cfg: Config, clock: Clock, device: str) -> Log:
         return open_configured_log(cfg, device, clock)
     except (sqlite3.OperationalError, PermissionError) as exc:
         raise LogUnavailable(
-            f"cannot open {cfg.logPath}: {exc}", cfg.logPath,
+            f"cannot open {cfg.logPath}: {exc}",
+            cfg.logPath,
             "run as the component user (sudo -u ggc_user floorline ...) or with sudo",
         ) from exc
 

@@ -83,8 +83,10 @@ text-align:left;vertical-align:top}td.v,th{white-space:nowrap}td.t{overflow-wrap
 input,button{font-size:1em;padding:.4em}input[type=password]{width:100%;max-width:24em}
 @media (max-width:600px){body{margin:.5em}td,th{padding:.2em .3em;font-size:.9em}}"""
 
-_HEAD = ("<!doctype html><html><head><meta charset='utf-8'>"
-         "<meta name='viewport' content='width=device-width,initial-scale=1'>")
+_HEAD = (
+    "<!doctype html><html><head><meta charset='utf-8'>"
+    "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+)
 
 
 def _badge(level: Level) -> str:
@@ -106,15 +108,23 @@ def render_html(report: Mapping[str, Any], tables: list[Table], refresh_s: float
         verdicts = any(r.level is not None for r in t.rows)
         badge = _badge(t.level) if t.level is not None else ""
         parts.append(f"<h2>{e(t.title)} {badge}</h2><div class='scroll'><table><tr>")
-        parts.append(("<th></th>" if verdicts else "") +
-                     "".join(f"<th>{e(c)}</th>" for c in t.columns) + "</tr>")
+        parts.append(
+            ("<th></th>" if verdicts else "")
+            + "".join(f"<th>{e(c)}</th>" for c in t.columns)
+            + "</tr>"
+        )
         for r in t.rows:
             # Values (names, states, numbers, times) never wrap: the table scrolls sideways
             # on a phone instead; free text wraps between words.
-            cells = "".join(f"<td class='{'t' if i in t.text_columns else 'v'}'>{e(c)}</td>"
-                            for i, c in enumerate(r.cells))
-            lead = f"<td class='v'>{_badge(r.level)}</td>" if r.level is not None else (
-                "<td></td>" if verdicts else "")
+            cells = "".join(
+                f"<td class='{'t' if i in t.text_columns else 'v'}'>{e(c)}</td>"
+                for i, c in enumerate(r.cells)
+            )
+            lead = (
+                f"<td class='v'>{_badge(r.level)}</td>"
+                if r.level is not None
+                else ("<td></td>" if verdicts else "")
+            )
             parts.append(f"<tr>{lead}{cells}</tr>")
         parts.append("</table></div>")
         if t.note:
@@ -125,13 +135,16 @@ def render_html(report: Mapping[str, Any], tables: list[Table], refresh_s: float
 
 def render_login(message: str = "") -> str:
     note = f"<p class='FAIL'>{html.escape(message)}</p>" if message else ""
-    return (f"{_HEAD}<title>floorline: sign in</title><style>{_CSS}</style></head><body>"
-            "<h1>floorline status page</h1>"
-            "<p>Sign in with the page token (ask whoever deployed this device; "
-            "<code>floorline token</code> makes one).</p>" + note +
-            "<form method='post' action='/login'><p><label>token<br>"
-            "<input type='password' name='token' autocomplete='current-password' required "
-            "autofocus></label></p><p><button>sign in</button></p></form></body></html>")
+    return (
+        f"{_HEAD}<title>floorline: sign in</title><style>{_CSS}</style></head><body>"
+        "<h1>floorline status page</h1>"
+        "<p>Sign in with the page token (ask whoever deployed this device; "
+        "<code>floorline token</code> makes one).</p>"
+        + note
+        + "<form method='post' action='/login'><p><label>token<br>"
+        "<input type='password' name='token' autocomplete='current-password' required "
+        "autofocus></label></p><p><button>sign in</button></p></form></body></html>"
+    )
 
 
 # --------------------------------------------------------------------------- the handler
@@ -141,7 +154,7 @@ _SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "form-action 'self'; frame-ancestors 'none'",
+    "form-action 'self'; frame-ancestors 'none'",
 }
 
 
@@ -166,13 +179,18 @@ class _Handler(BaseHTTPRequestHandler):
         # http.server's own complaints (malformed request line, bad headers, timeouts):
         # one line, never the request line (it may hold anything), never a traceback.
         self.server.count("bad_requests")
-        log.warning("event=bad_request client=%s reason=%r", self.client_address[0],
-                    (format % args)[:200])
+        log.warning(
+            "event=bad_request client=%s reason=%r", self.client_address[0], (format % args)[:200]
+        )
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        log.info("event=request client=%s method=%s path=%s status=%s", self.client_address[0],
-                 getattr(self, "command", "-"), self._path(),
-                 args[1] if len(args) > 1 else "-")
+        log.info(
+            "event=request client=%s method=%s path=%s status=%s",
+            self.client_address[0],
+            getattr(self, "command", "-"),
+            self._path(),
+            args[1] if len(args) > 1 else "-",
+        )
 
     def _path(self) -> str:
         try:
@@ -181,8 +199,14 @@ class _Handler(BaseHTTPRequestHandler):
             return "-"
 
     # -- answers
-    def _send(self, code: int, body: bytes, ctype: str, head: bool = False,
-              extra: Mapping[str, str] | None = None) -> None:
+    def _send(
+        self,
+        code: int,
+        body: bytes,
+        ctype: str,
+        head: bool = False,
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
         try:
             self.send_response(code)
             for name, value in {**_SECURITY_HEADERS, **(extra or {})}.items():
@@ -196,14 +220,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.count("gone")  # the browser went away mid-answer: nothing to tell
             self.close_connection = True
 
-    def _json(self, code: int, data: Any, head: bool = False,
-              extra: Mapping[str, str] | None = None) -> None:
+    def _json(
+        self, code: int, data: Any, head: bool = False, extra: Mapping[str, str] | None = None
+    ) -> None:
         self._send(code, json.dumps(data, indent=1).encode(), "application/json", head, extra)
 
-    def _login_page(self, code: int, message: str = "", head: bool = False,
-                    extra: Mapping[str, str] | None = None) -> None:
-        self._send(code, render_login(message).encode(), "text/html; charset=utf-8", head,
-                   extra)
+    def _login_page(
+        self,
+        code: int,
+        message: str = "",
+        head: bool = False,
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
+        self._send(code, render_login(message).encode(), "text/html; charset=utf-8", head, extra)
 
     def _session(self) -> str | None:
         raw = self.headers.get("Cookie")
@@ -221,8 +250,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _cookie(self, value: str, max_age: int) -> dict[str, str]:
         secure = "; Secure" if self.server.tls else ""
-        return {"Set-Cookie": f"{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; "
-                              f"Max-Age={max_age}{secure}"}
+        return {
+            "Set-Cookie": f"{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; "
+            f"Max-Age={max_age}{secure}"
+        }
 
     # -- routes
     def do_HEAD(self) -> None:  # noqa: N802 (http.server's naming)
@@ -248,16 +279,27 @@ class _Handler(BaseHTTPRequestHandler):
         if denied is not None:
             self.server.count("denied")
             if path == JSON_PATH or denied == 403:
-                self._json(denied, {"error": {401: "sign in at /login, or send Authorization: "
-                                                   "Bearer <token>",
-                                              403: "wrong token"}[denied]}, head,
-                           {"WWW-Authenticate": 'Bearer realm="floorline"'}
-                           if denied == 401 else None)
+                self._json(
+                    denied,
+                    {
+                        "error": {
+                            401: "sign in at /login, or send Authorization: Bearer <token>",
+                            403: "wrong token",
+                        }[denied]
+                    },
+                    head,
+                    {"WWW-Authenticate": 'Bearer realm="floorline"'} if denied == 401 else None,
+                )
             else:
                 in_url = "token" in parse_qs(urlsplit(self.path).query)
-                self._login_page(401, "a token in the address is not accepted (it would be "
-                                      "kept in browser history): sign in here" if in_url
-                                 else "", head)
+                self._login_page(
+                    401,
+                    "a token in the address is not accepted (it would be "
+                    "kept in browser history): sign in here"
+                    if in_url
+                    else "",
+                    head,
+                )
             return
         try:
             report = self.server.report()
@@ -277,8 +319,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self._path()
         if path == "/logout":
             self.server.sessions.drop(self._session())
-            self._send(303, b"", "text/plain", extra={"Location": "/login",
-                                                      **self._cookie("", 0)})
+            self._send(303, b"", "text/plain", extra={"Location": "/login", **self._cookie("", 0)})
             return
         if path != "/login":
             self._json(405, {"error": "read-only"}, extra={"Allow": "GET, HEAD"})
@@ -301,11 +342,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._login_page(denied, "wrong token" if token else "the token is required")
             return
         sid = self.server.sessions.create(expected)
-        log.info("event=signed_in client=%s sessions=%d", self.client_address[0],
-                 len(self.server.sessions))
-        self._send(303, b"", "text/plain",
-                   extra={"Location": "/status",
-                          **self._cookie(sid, int(self.server.sessions.ttl_s))})
+        log.info(
+            "event=signed_in client=%s sessions=%d",
+            self.client_address[0],
+            len(self.server.sessions),
+        )
+        self._send(
+            303,
+            b"",
+            "text/plain",
+            extra={"Location": "/status", **self._cookie(sid, int(self.server.sessions.ttl_s))},
+        )
 
     def do_PUT(self) -> None:  # noqa: N802
         self._json(405, {"error": "read-only"}, extra={"Allow": "GET, HEAD"})
@@ -317,26 +364,40 @@ class _Handler(BaseHTTPRequestHandler):
 class StatusServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], token_sha256: str | Callable[[], str],
-                 report: Report, refresh_s: float | Callable[[], float] = 5.0, *,
-                 tls: ssl.SSLContext | None = None, header_timeout_s: float = HEADER_TIMEOUT_S,
-                 idle_timeout_s: float = IDLE_TIMEOUT_S,
-                 max_connections: int = MAX_CONNECTIONS, sessions: Sessions | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        token_sha256: str | Callable[[], str],
+        report: Report,
+        refresh_s: float | Callable[[], float] = 5.0,
+        *,
+        tls: ssl.SSLContext | None = None,
+        header_timeout_s: float = HEADER_TIMEOUT_S,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
+        max_connections: int = MAX_CONNECTIONS,
+        sessions: Sessions | None = None,
+    ) -> None:
         """`token_sha256` and `refresh_s` may be callables: read at every request, so a
         configuration update (token rotation) applies at once."""
         self._token = token_sha256 if callable(token_sha256) else (lambda: token_sha256)
         self._refresh = refresh_s if callable(refresh_s) else (lambda: refresh_s)
         if not self._token():
-            raise PageDisabled("statusTokenSha256 is empty: the status page stays off "
-                               "(floorline token makes one)")
+            raise PageDisabled(
+                "statusTokenSha256 is empty: the status page stays off (floorline token makes one)"
+            )
         self.report = report
         self.tls = tls
         self.header_timeout_s = header_timeout_s
         self.idle_timeout_s = idle_timeout_s
         self.sessions = sessions or Sessions()
-        self.counts: dict[str, int] = {"served": 0, "denied": 0, "errors": 0,
-                                       "bad_requests": 0, "gone": 0, "refused_busy": 0}
+        self.counts: dict[str, int] = {
+            "served": 0,
+            "denied": 0,
+            "errors": 0,
+            "bad_requests": 0,
+            "gone": 0,
+            "refused_busy": 0,
+        }
         self._counts_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_connections)
         self._deadlines: dict[int, threading.Timer] = {}
@@ -378,8 +439,11 @@ class StatusServer(ThreadingHTTPServer):
                     request = self.tls.wrap_socket(request, server_side=True)
                 except (ssl.SSLError, OSError) as exc:
                     self.count("bad_requests")
-                    log.warning("event=tls_handshake_failed client=%s reason=%r",
-                                client_address[0], str(exc)[:200])
+                    log.warning(
+                        "event=tls_handshake_failed client=%s reason=%r",
+                        client_address[0],
+                        str(exc)[:200],
+                    )
                     return
                 self._deadlines[id(request)] = timer
             super().finish_request(request, client_address)
@@ -394,8 +458,9 @@ class StatusServer(ThreadingHTTPServer):
 
     def _too_slow(self, request: Any) -> None:
         self.count("bad_requests")
-        log.warning("event=request_too_slow reason='headers not complete in %gs'",
-                    self.header_timeout_s)
+        log.warning(
+            "event=request_too_slow reason='headers not complete in %gs'", self.header_timeout_s
+        )
         try:
             request.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -406,8 +471,7 @@ class StatusServer(ThreadingHTTPServer):
         import sys
 
         self.count("errors")
-        log.error("event=request_failed client=%s error=%r", client_address[0],
-                  sys.exc_info()[1])
+        log.error("event=request_failed client=%s error=%r", client_address[0], sys.exc_info()[1])
 
     @property
     def token_sha256(self) -> str:

@@ -31,15 +31,28 @@ class QueryError(Exception):
 def add_commands(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     """Register `tables` and `sql` on the console's subcommand parser."""
     which = argparse.ArgumentParser(add_help=False)
-    which.add_argument("--state", action="store_true",
-                       help="the component-state file beside the log instead of the log")
-    sub.add_parser("tables", parents=[*parents, which],
-                   help="tables of the log (or --state file): row counts and schema, read-only")
-    sql = sub.add_parser("sql", parents=[*parents, which],
-                         help="run one read-only SQL query on the log (or --state file)")
+    which.add_argument(
+        "--state",
+        action="store_true",
+        help="the component-state file beside the log instead of the log",
+    )
+    sub.add_parser(
+        "tables",
+        parents=[*parents, which],
+        help="tables of the log (or --state file): row counts and schema, read-only",
+    )
+    sql = sub.add_parser(
+        "sql",
+        parents=[*parents, which],
+        help="run one read-only SQL query on the log (or --state file)",
+    )
     sql.add_argument("query", help='e.g. "SELECT stream, COUNT(*) FROM raw GROUP BY stream"')
-    sql.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
-                     help=f"rows shown (default {DEFAULT_LIMIT}; 0: all)")
+    sql.add_argument(
+        "--limit",
+        type=int,
+        default=DEFAULT_LIMIT,
+        help=f"rows shown (default {DEFAULT_LIMIT}; 0: all)",
+    )
 
 
 def target(log_path: str, state: bool) -> Path:
@@ -49,8 +62,11 @@ def target(log_path: str, state: bool) -> Path:
         return Path(log_path)
     path = component_state.state_path(log_path)
     if not path.exists():
-        raise LogUnavailable(f"no component-state file at {path}", str(path),
-                             "it appears once a component has started (check --log)")
+        raise LogUnavailable(
+            f"no component-state file at {path}",
+            str(path),
+            "it appears once a component has started (check --log)",
+        )
     return path
 
 
@@ -58,8 +74,10 @@ def table_summaries(path: Path) -> list[dict[str, Any]]:
     """Each table with its row count and its CREATE statement."""
     with read_only(path) as conn:
         db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
-        return [{"table": t.name, "rows": t.count, "schema": t.schema}
-                for t in (db.table(name) for name in db.table_names())]
+        return [
+            {"table": t.name, "rows": t.count, "schema": t.schema}
+            for t in (db.table(name) for name in db.table_names())
+        ]
 
 
 def run_query(path: Path, sql: str, limit: int = 0) -> tuple[list[str], list[dict[str, Any]], bool]:
@@ -84,11 +102,19 @@ def tables_command(args: argparse.Namespace, log_path: str, out: Console) -> int
     if args.json:
         out.print_json(data=summaries)
         return EXIT_OK
-    counts = Table("tables", ["table", "rows"], level=None,
-                   rows=[Row([s["table"], f"{s['rows']:,}"]) for s in summaries])
-    schemas = Table("schema", ["table", "CREATE statement"], level=None,
-                    rows=[Row([s["table"], " ".join(s["schema"].split())]) for s in summaries],
-                    text_columns=frozenset({1}))
+    counts = Table(
+        "tables",
+        ["table", "rows"],
+        level=None,
+        rows=[Row([s["table"], f"{s['rows']:,}"]) for s in summaries],
+    )
+    schemas = Table(
+        "schema",
+        ["table", "CREATE statement"],
+        level=None,
+        rows=[Row([s["table"], " ".join(s["schema"].split())]) for s in summaries],
+        text_columns=frozenset({1}),
+    )
     render(out, [counts, schemas], f"{path} (read-only)")
     return EXIT_OK
 
@@ -98,15 +124,21 @@ def sql_command(args: argparse.Namespace, log_path: str, out: Console) -> int:
     try:
         columns, rows, truncated = run_query(path, args.query, max(args.limit, 0))
     except QueryError as exc:
-        out.print(f"[bold red]FAIL[/] query refused: {exc}\n  the connection is read-only: "
-                  "SELECT, PRAGMA reads and EXPLAIN work; one statement per call")
+        out.print(
+            f"[bold red]FAIL[/] query refused: {exc}\n  the connection is read-only: "
+            "SELECT, PRAGMA reads and EXPLAIN work; one statement per call"
+        )
         return EXIT_USAGE
     if args.json:
         out.print_json(data=rows, default=str)
         return EXIT_OK
-    note = (f"first {len(rows)} rows shown; --limit 0 for all" if truncated
-            else f"{len(rows)} rows")
-    table = Table("result", columns, level=None, note=note,
-                  rows=[Row(["" if v is None else str(v) for v in r.values()]) for r in rows])
+    note = f"first {len(rows)} rows shown; --limit 0 for all" if truncated else f"{len(rows)} rows"
+    table = Table(
+        "result",
+        columns,
+        level=None,
+        note=note,
+        rows=[Row(["" if v is None else str(v) for v in r.values()]) for r in rows],
+    )
     render(out, [table], f"{path} (read-only)")
     return EXIT_OK

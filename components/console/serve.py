@@ -19,14 +19,17 @@ log = logging.getLogger("floorline.console.serve")
 IDLE_CHECK_S = 1.0
 
 
-def run(holder: ConfigHolder, device: str, clock: Clock, stop: Stop, *,
-        bind: str, port: int) -> int:
+def run(
+    holder: ConfigHolder, device: str, clock: Clock, stop: Stop, *, bind: str, port: int
+) -> int:
     """Serve until `stop` is set; returns the exit code (0). Raises OSError if the address
     cannot be bound or the certificate not used, TlsConfigError if only one of
     tlsCertPath / tlsKeyPath is set. TLS files apply at start, like the address."""
     if not holder.current.statusTokenSha256:
-        log.warning("event=status_page_off reason=no_token remedy='set statusTokenSha256 "
-                    "(floorline token makes one)'")
+        log.warning(
+            "event=status_page_off reason=no_token remedy='set statusTokenSha256 "
+            "(floorline token makes one)'"
+        )
         while not holder.current.statusTokenSha256:
             if stop.wait(IDLE_CHECK_S):
                 return 0
@@ -48,14 +51,20 @@ def run(holder: ConfigHolder, device: str, clock: Clock, stop: Stop, *,
 
     cfg = holder.current
     server = page.StatusServer(
-        (bind, port), lambda: holder.current.statusTokenSha256, report,
+        (bind, port),
+        lambda: holder.current.statusTokenSha256,
+        report,
         refresh_s=lambda: holder.current.refreshSeconds,
         tls=server_context(cfg.tlsCertPath, cfg.tlsKeyPath),
     )
     thread = threading.Thread(target=server.serve_forever, name="status-page", daemon=True)
     thread.start()
-    log.info("event=status_page_listening bind=%s port=%d tls=%s", bind, server.port,
-             server.tls is not None)
+    log.info(
+        "event=status_page_listening bind=%s port=%d tls=%s",
+        bind,
+        server.port,
+        server.tls is not None,
+    )
     try:
         while not stop.wait(0.5):
             pass  # woken by SIGTERM (stop set) or Ctrl-C (KeyboardInterrupt)
@@ -63,6 +72,10 @@ def run(holder: ConfigHolder, device: str, clock: Clock, stop: Stop, *,
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-        log.info("event=status_page_stopped served=%d denied=%d errors=%d",
-                 server.counts["served"], server.counts["denied"], server.counts["errors"])
+        log.info(
+            "event=status_page_stopped served=%d denied=%d errors=%d",
+            server.counts["served"],
+            server.counts["denied"],
+            server.counts["errors"],
+        )
     return 0

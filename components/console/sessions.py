@@ -19,8 +19,13 @@ DEFAULT_MAX = 64
 
 
 class Sessions:
-    def __init__(self, *, ttl_s: float = DEFAULT_TTL_S, max_sessions: int = DEFAULT_MAX,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        ttl_s: float = DEFAULT_TTL_S,
+        max_sessions: int = DEFAULT_MAX,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl_s = ttl_s
         self.max_sessions = max_sessions
         self._now = monotonic

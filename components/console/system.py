@@ -20,7 +20,10 @@ def timedatectl_synced(timeout_s: float = 3.0) -> bool | None:
     try:
         out = subprocess.run(
             [exe, "show", "-p", "NTPSynchronized", "--value"],
-            capture_output=True, text=True, timeout=timeout_s, check=False,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

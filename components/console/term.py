@@ -26,8 +26,12 @@ def verdict(level: Level) -> Text:
     return Text(level.name, style=level.colour)
 
 
-def render(console: Console, tables: Iterable[Table], headline: str | None = None,
-           level: Level | None = None) -> None:
+def render(
+    console: Console,
+    tables: Iterable[Table],
+    headline: str | None = None,
+    level: Level | None = None,
+) -> None:
     if headline is not None:
         line = Text(headline + " ", style="bold")
         if level is not None:
@@ -71,8 +75,10 @@ def _fits(console: Console, t: Table) -> bool:
     """Whether the table fits with every value whole: values at full width, text columns at
     their longest word, plus the separators (" │ " between columns, no outer edge)."""
     columns = ([""] if _with_verdict(t) else []) + list(t.columns)
-    rows = [([r.level.name if r.level is not None else ""] if _with_verdict(t) else [])
-            + list(r.cells) for r in t.rows]
+    rows = [
+        ([r.level.name if r.level is not None else ""] if _with_verdict(t) else []) + list(r.cells)
+        for r in t.rows
+    ]
     text = {i + (1 if _with_verdict(t) else 0) for i in t.text_columns}
     widths = []
     for i, head in enumerate(columns):
@@ -95,15 +101,24 @@ def _cards(console: Console, t: Table) -> None:
             head.pad_right(lead - len(head))
         head.append(r.cells[0] if r.cells else "", style="bold")
         console.print(head, crop=False, overflow="ignore", no_wrap=True)
-        pairs = [f"{c}: {v}" for i, (c, v) in enumerate(zip(t.columns, r.cells, strict=True))
-                 if i and i not in t.text_columns and v not in ("", "-")]
+        pairs = [
+            f"{c}: {v}"
+            for i, (c, v) in enumerate(zip(t.columns, r.cells, strict=True))
+            if i and i not in t.text_columns and v not in ("", "-")
+        ]
         lines = _pack(pairs, width)
         for i, (c, v) in enumerate(zip(t.columns, r.cells, strict=True)):
             if i and i in t.text_columns and v not in ("", "-"):
                 lines += _wrap_words(f"{c}: {v}", width)
         for line in lines:
-            console.print(" " * lead + line, crop=False, overflow="ignore", no_wrap=True,
-                          highlight=False, markup=False)
+            console.print(
+                " " * lead + line,
+                crop=False,
+                overflow="ignore",
+                no_wrap=True,
+                highlight=False,
+                markup=False,
+            )
 
 
 def _pack(atoms: list[str], width: int) -> list[str]:

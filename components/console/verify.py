@@ -87,7 +87,8 @@ def gather(path: str | Path, *, integrity: bool = True) -> LogSnapshot:
     with read_only(path) as conn:
         lines = (
             [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
-            if integrity else ["not checked"]
+            if integrity
+            else ["not checked"]
         )
         held: dict[int, tuple[int, int, int | None, int | None]] = {}
         gaps: dict[int, list[Interval]] = {}
@@ -113,10 +114,20 @@ def gather(path: str | Path, *, integrity: bool = True) -> LogSnapshot:
             "SELECT id, device, stream, cls, next_seq FROM streams ORDER BY id"
         ):
             n, distinct, lo, hi = held.get(sid, (0, 0, None, None))
-            streams.append(StreamFacts(
-                device, stream, cls, next_seq - 1, n, distinct, lo, hi,
-                tuple(gaps.get(sid, ())), tuple(evictions.get(sid, ())),
-            ))
+            streams.append(
+                StreamFacts(
+                    device,
+                    stream,
+                    cls,
+                    next_seq - 1,
+                    n,
+                    distinct,
+                    lo,
+                    hi,
+                    tuple(gaps.get(sid, ())),
+                    tuple(evictions.get(sid, ())),
+                )
+            )
         counters = dict(conn.execute("SELECT name, value FROM counters").fetchall())
     return LogSnapshot(lines, streams, counters)
 
@@ -213,8 +224,15 @@ def check(snapshot: LogSnapshot) -> VerifyReport:
                 level = Level.FAIL
                 note = f"counter says {counter - accounted} more retired than are missing"
         levels.append(level)
-        classes.append({"cls": cls, "retired_accounted": accounted, "retired_counter": counter,
-                        "level": level.name, "detail": note})
+        classes.append(
+            {
+                "cls": cls,
+                "retired_accounted": accounted,
+                "retired_counter": counter,
+                "level": level.name,
+                "detail": note,
+            }
+        )
     levels.append(Level.OK if snapshot.integrity == ["ok"] else Level.FAIL)
     return VerifyReport(snapshot.integrity, streams, classes, max(levels, default=Level.OK))
 

@@ -59,8 +59,7 @@ def fmt_clock(wall_ms: int | None, now_wall_ms: int) -> str:
     if wall_ms is None:
         return "-"
     t = dt.datetime.fromtimestamp(wall_ms / 1000, dt.UTC)
-    return t.strftime("%H:%M:%S" if abs(now_wall_ms - wall_ms) < 20 * 3600_000
-                      else "%b %d %H:%M")
+    return t.strftime("%H:%M:%S" if abs(now_wall_ms - wall_ms) < 20 * 3600_000 else "%b %d %H:%M")
 
 
 def fmt_since(wall_ms: int | None, now_wall_ms: int) -> str:
@@ -122,71 +121,137 @@ def _lv(name: str) -> Level:
 
 def status_tables(report: Mapping[str, Any]) -> list[Table]:
     led = report["led"]
-    out = [Table("Status LED", ["shows", "meaning", "why"],
-                 [Row([led["state"], led["meaning"], "; ".join(led["reasons"]) or "-"],
-                      _lv(led["level"]))], _lv(led["level"]), text_columns=frozenset({1, 2}))]
+    out = [
+        Table(
+            "Status LED",
+            ["shows", "meaning", "why"],
+            [
+                Row(
+                    [led["state"], led["meaning"], "; ".join(led["reasons"]) or "-"],
+                    _lv(led["level"]),
+                )
+            ],
+            _lv(led["level"]),
+            text_columns=frozenset({1, 2}),
+        )
+    ]
 
     now = report["now_wall_ms"]
-    comps = Table("Components", ["component", "state", "since (UTC)", "why"],
-                  text_columns=frozenset({3}))
+    comps = Table(
+        "Components", ["component", "state", "since (UTC)", "why"], text_columns=frozenset({3})
+    )
     for c in report["components"]:
-        comps.rows.append(Row([c["name"], c["state"], fmt_since(c["since_wall_ms"], now),
-                               c["detail"]], _lv(c["level"])))
+        comps.rows.append(
+            Row(
+                [c["name"], c["state"], fmt_since(c["since_wall_ms"], now), c["detail"]],
+                _lv(c["level"]),
+            )
+        )
     nuc = report["nucleus"]
-    comps.rows.append(Row(["nucleus", "reachable" if nuc["reachable"] else "unknown", "-",
-                           nuc["detail"]], _lv(nuc["level"])))
+    comps.rows.append(
+        Row(
+            ["nucleus", "reachable" if nuc["reachable"] else "unknown", "-", nuc["detail"]],
+            _lv(nuc["level"]),
+        )
+    )
     comps.level = overall(r.level for r in comps.rows if r.level is not None)
     out.append(comps)
 
     clk = report["clock"]
     synced = {True: "synced", False: "NOT synced", None: "unknown"}[clk["synced"]]
-    out.append(Table("Clock", ["sync", "source", "detail"],
-                     [Row([synced, clk["source"], clk["detail"]], _lv(clk["level"]))],
-                     _lv(clk["level"]), text_columns=frozenset({2})))
+    out.append(
+        Table(
+            "Clock",
+            ["sync", "source", "detail"],
+            [Row([synced, clk["source"], clk["detail"]], _lv(clk["level"]))],
+            _lv(clk["level"]),
+            text_columns=frozenset({2}),
+        )
+    )
 
     buf = report["buffer"]
-    bt = Table("Buffer (records held in the log)", ["class", "records", "oldest"],
-               level=_lv(buf["level"]),
-               note=f"log uses {fmt_bytes(buf['used_bytes'])} of {fmt_bytes(buf['budget_bytes'])}"
-                    f" ({buf['used_pct']}%); disk free {fmt_bytes(buf['free_disk_bytes'])}, "
-                    f"floor {fmt_bytes(buf['free_floor_bytes'])}")
+    bt = Table(
+        "Buffer (records held in the log)",
+        ["class", "records", "oldest"],
+        level=_lv(buf["level"]),
+        note=f"log uses {fmt_bytes(buf['used_bytes'])} of {fmt_bytes(buf['budget_bytes'])}"
+        f" ({buf['used_pct']}%); disk free {fmt_bytes(buf['free_disk_bytes'])}, "
+        f"floor {fmt_bytes(buf['free_floor_bytes'])}",
+    )
     for c in buf["classes"]:
         bt.rows.append(Row([c["cls"], f"{c['records']:,}", fmt_age(c["oldest_age_s"])]))
     out.append(bt)
 
     up = report["uplink"]
-    ut = Table("Uplink", ["consumer", "class", "unsent", "oldest unsent", "last ack"],
-               level=_lv(up["level"]),
-               note=f"{up['detail']}: {up['backlog_records']:,} unsent, oldest "
-                    f"{fmt_age(up['oldest_unsent_age_s'])}; last successful hand-over "
-                    f"{fmt_age(up['last_uplink_age_s'])} ago")
+    ut = Table(
+        "Uplink",
+        ["consumer", "class", "unsent", "oldest unsent", "last ack"],
+        level=_lv(up["level"]),
+        note=f"{up['detail']}: {up['backlog_records']:,} unsent, oldest "
+        f"{fmt_age(up['oldest_unsent_age_s'])}; last successful hand-over "
+        f"{fmt_age(up['last_uplink_age_s'])} ago",
+    )
     for c in up["consumers"]:
-        ut.rows.append(Row([c["name"], c["cls"], f"{c['backlog']:,}",
-                            fmt_age(c["oldest_unsent_age_s"]), fmt_age(c["last_ack_age_s"])]))
+        ut.rows.append(
+            Row(
+                [
+                    c["name"],
+                    c["cls"],
+                    f"{c['backlog']:,}",
+                    fmt_age(c["oldest_unsent_age_s"]),
+                    fmt_age(c["last_ack_age_s"]),
+                ]
+            )
+        )
     out.append(ut)
     if up.get("local_consumers"):
-        lt = Table("On-device consumers (work to do here)",
-                   ["consumer", "class", "to process", "oldest", "last step"], level=None)
+        lt = Table(
+            "On-device consumers (work to do here)",
+            ["consumer", "class", "to process", "oldest", "last step"],
+            level=None,
+        )
         for c in up["local_consumers"]:
-            lt.rows.append(Row([c["name"], c["cls"], f"{c['backlog']:,}",
-                                fmt_age(c["oldest_unsent_age_s"]), fmt_age(c["last_ack_age_s"])]))
+            lt.rows.append(
+                Row(
+                    [
+                        c["name"],
+                        c["cls"],
+                        f"{c['backlog']:,}",
+                        fmt_age(c["oldest_unsent_age_s"]),
+                        fmt_age(c["last_ack_age_s"]),
+                    ]
+                )
+            )
         out.append(lt)
 
     drops = report["drops"]
-    dt = Table("Drops (counted, never silent)", ["what", "reason", "records"],
-               level=_lv(drops["level"]))
+    dt = Table(
+        "Drops (counted, never silent)", ["what", "reason", "records"], level=_lv(drops["level"])
+    )
     for d in drops["rows"]:
         dt.rows.append(Row([d["what"], d["reason"], f"{d['records']:,}"], Level.WARN))
     if not drops["rows"]:
         dt.note = "nothing dropped"
     out.append(dt)
 
-    st = Table("Sensors and readers", ["stream", "state", "since (UTC)", "records", "detail"],
-               text_columns=frozenset({4}))
+    st = Table(
+        "Sensors and readers",
+        ["stream", "state", "since (UTC)", "records", "detail"],
+        text_columns=frozenset({4}),
+    )
     for s in report["sensors"]:
-        st.rows.append(Row([s["stream"], s["state"], fmt_since(s.get("since_wall_ms"), now),
-                            "-" if s["produced"] is None else f"{s['produced']:,}",
-                            s["detail"]], _lv(s["level"])))
+        st.rows.append(
+            Row(
+                [
+                    s["stream"],
+                    s["state"],
+                    fmt_since(s.get("since_wall_ms"), now),
+                    "-" if s["produced"] is None else f"{s['produced']:,}",
+                    s["detail"],
+                ],
+                _lv(s["level"]),
+            )
+        )
     st.level = overall(r.level for r in st.rows if r.level is not None)
     if not st.rows:
         st.note = "no source has written to the log yet"
@@ -195,8 +260,10 @@ def status_tables(report: Mapping[str, Any]) -> list[Table]:
 
 
 def stats_tables(stats: Mapping[str, Any], streams: Sequence[Mapping[str, Any]]) -> list[Table]:
-    note = (f"log {fmt_bytes(stats['used_bytes'])} of {fmt_bytes(stats['budget_bytes'])} "
-            f"(WAL {fmt_bytes(stats['wal_bytes'])})")
+    note = (
+        f"log {fmt_bytes(stats['used_bytes'])} of {fmt_bytes(stats['budget_bytes'])} "
+        f"(WAL {fmt_bytes(stats['wal_bytes'])})"
+    )
     classes = Table("Records held per class", ["class", "records"], level=None, note=note)
     for cls in DRAIN_ORDER:
         classes.rows.append(Row([cls, str(stats["classes"][cls]["records"])]))
@@ -204,11 +271,11 @@ def stats_tables(stats: Mapping[str, Any], streams: Sequence[Mapping[str, Any]])
     for name, per in sorted((stats.get("backlog") or {}).items()):
         for cls, entry in per.items():
             backlog.rows.append(Row([name, cls, str(entry["records"])]))
-    per_stream = Table("Streams", ["device", "stream", "class", "produced", "evicted"],
-                       level=None)
+    per_stream = Table("Streams", ["device", "stream", "class", "produced", "evicted"], level=None)
     for s in streams:
-        per_stream.rows.append(Row([s["device"], s["stream"], s["cls"], str(s["produced"]),
-                                    str(s["evicted"])]))
+        per_stream.rows.append(
+            Row([s["device"], s["stream"], s["cls"], str(s["produced"]), str(s["evicted"])])
+        )
     counters = Table("Counters", ["name", "value"], level=None)
     for name, value in sorted((stats.get("counters") or {}).items()):
         counters.rows.append(Row([name, str(value)]))
@@ -217,31 +284,58 @@ def stats_tables(stats: Mapping[str, Any], streams: Sequence[Mapping[str, Any]])
 
 def verify_tables(report: VerifyReport) -> list[Table]:
     ok = report.integrity == ["ok"]
-    integrity = Table("SQLite integrity check", ["result"],
-                      [Row(["; ".join(report.integrity[:5]) or "-"],
-                           Level.OK if ok else Level.FAIL)], Level.OK if ok else Level.FAIL,
-                      text_columns=frozenset({0}))
-    streams = Table("Sequence continuity (produced = held + evicted + retired)",
-                    ["stream", "class", "produced", "held", "evicted", "retired", "verdict"],
-                    level=overall(s.level for s in report.streams),
-                    text_columns=frozenset({6}))
+    integrity = Table(
+        "SQLite integrity check",
+        ["result"],
+        [Row(["; ".join(report.integrity[:5]) or "-"], Level.OK if ok else Level.FAIL)],
+        Level.OK if ok else Level.FAIL,
+        text_columns=frozenset({0}),
+    )
+    streams = Table(
+        "Sequence continuity (produced = held + evicted + retired)",
+        ["stream", "class", "produced", "held", "evicted", "retired", "verdict"],
+        level=overall(s.level for s in report.streams),
+        text_columns=frozenset({6}),
+    )
     for s in report.streams:
         verdict = "; ".join(s.problems) or "complete"
-        streams.rows.append(Row([f"{s.device}/{s.stream}", s.cls, str(s.produced), str(s.held),
-                                 str(s.evicted), str(s.retired), verdict], s.level))
-    classes = Table("Retired records against the log's counters",
-                    ["class", "accounted", "counter", "verdict"],
-                    level=overall(_lv(c["level"]) for c in report.classes),
-                    text_columns=frozenset({3}))
+        streams.rows.append(
+            Row(
+                [
+                    f"{s.device}/{s.stream}",
+                    s.cls,
+                    str(s.produced),
+                    str(s.held),
+                    str(s.evicted),
+                    str(s.retired),
+                    verdict,
+                ],
+                s.level,
+            )
+        )
+    classes = Table(
+        "Retired records against the log's counters",
+        ["class", "accounted", "counter", "verdict"],
+        level=overall(_lv(c["level"]) for c in report.classes),
+        text_columns=frozenset({3}),
+    )
     for c in report.classes:
-        classes.rows.append(Row([c["cls"], str(c["retired_accounted"]),
-                                 str(c["retired_counter"]), c["detail"]], _lv(c["level"])))
+        classes.rows.append(
+            Row(
+                [c["cls"], str(c["retired_accounted"]), str(c["retired_counter"]), c["detail"]],
+                _lv(c["level"]),
+            )
+        )
     return [integrity, streams, classes]
 
 
 def doctor_table(results: Sequence[CheckResult]) -> Table:
-    t = Table("floorline doctor", ["check", "detail", "remedy"],
-              level=overall(r.level for r in results), text_columns=frozenset({1, 2}))
+    t = Table(
+        "floorline doctor",
+        ["check", "detail", "remedy"],
+        level=overall(r.level for r in results),
+        text_columns=frozenset({1, 2}),
+    )
     for r in results:
         t.rows.append(Row([r.name, r.detail, r.remedy or "-"], r.level))
     return t

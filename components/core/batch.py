@@ -304,8 +304,19 @@ def decode(data: bytes) -> tuple[str, list[Record]]:
             else [{} for _ in range(n)]
         )
         out.extend(
-            map(Record, repeat(device, n), repeat(stream, n), seqs, repeat(cls, n), monos, walls,
-                synced, payloads, repeat(sv, n), corrected)  # fmt: skip
+            map(
+                Record,
+                repeat(device, n),
+                repeat(stream, n),
+                seqs,
+                repeat(cls, n),
+                monos,
+                walls,
+                synced,
+                payloads,
+                repeat(sv, n),
+                corrected,
+            )  # fmt: skip
         )
     return site, out
 

@@ -80,7 +80,7 @@ def source_of(stream: str) -> str:
 
 
 def health_verdict(payload: Mapping[str, Any]) -> str | None:
-    """"faulty", "ok", or None when this health payload does not decide."""
+    """ "faulty", "ok", or None when this health payload does not decide."""
     event = payload.get("event")
     if event in FAULT_EVENTS:
         return "faulty"
@@ -142,8 +142,7 @@ def process_alive(pid: int | None, started: str | None) -> bool | None:
 
 def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5,
-                               check_same_thread=False)
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5, check_same_thread=False)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=5, isolation_level=None, check_same_thread=False)
@@ -170,8 +169,14 @@ class Reporter:
     """One component's voice in the state file. Every method is safe to call from any thread
     and never raises: a write that fails is logged once per kind and counted in `errors`."""
 
-    def __init__(self, log_path: str | os.PathLike[str], component: str,
-                 clock: Clock | None = None, *, heartbeat_s: float = HEARTBEAT_S) -> None:
+    def __init__(
+        self,
+        log_path: str | os.PathLike[str],
+        component: str,
+        clock: Clock | None = None,
+        *,
+        heartbeat_s: float = HEARTBEAT_S,
+    ) -> None:
         self.path = state_path(log_path)
         self.component = component
         self.clock = clock or host_clock()
@@ -200,8 +205,7 @@ class Reporter:
         else:
             self._set(RUNNING, "")
         if self._heart is None and self._heartbeat_s > 0:
-            self._heart = threading.Thread(target=self._beat, name="state-heartbeat",
-                                           daemon=True)
+            self._heart = threading.Thread(target=self._beat, name="state-heartbeat", daemon=True)
             self._heart.start()
 
     def degraded(self, reason: str) -> None:
@@ -237,7 +241,8 @@ class Reporter:
                 prev = self._conn.execute(
                     "SELECT state, since_wall_ms, updated_wall_ms, pid, pid_started, restarts,"
                     " last_unclean_end_wall_ms FROM components WHERE name=?",
-                    (self.component,)).fetchone()
+                    (self.component,),
+                ).fetchone()
                 since = now
                 restarts = prev["restarts"] if prev else 0
                 unclean = prev["last_unclean_end_wall_ms"] if prev else None
@@ -252,8 +257,18 @@ class Reporter:
                     "INSERT OR REPLACE INTO components (name, state, reason, since_wall_ms,"
                     " updated_wall_ms, pid, pid_started, restarts, last_unclean_end_wall_ms)"
                     " VALUES (?,?,?,?,?,?,?,?,?)",
-                    (self.component, state, reason, since, now, pid, process_start(pid),
-                     restarts, unclean))
+                    (
+                        self.component,
+                        state,
+                        reason,
+                        since,
+                        now,
+                        pid,
+                        process_start(pid),
+                        restarts,
+                        unclean,
+                    ),
+                )
                 self._conn.execute("COMMIT")
                 self._state, self._reason = state, reason
             except (sqlite3.Error, OSError) as exc:
@@ -269,7 +284,8 @@ class Reporter:
                 try:
                     self._conn.execute(
                         "UPDATE components SET updated_wall_ms=? WHERE name=?",
-                        (self.clock.wall_ms(), self.component))
+                        (self.clock.wall_ms(), self.component),
+                    )
                 except (sqlite3.Error, OSError) as exc:
                     self._failed("heartbeat", exc)
 
@@ -287,8 +303,9 @@ class Reporter:
                     continue
                 wall = rec.wall_ms if rec.wall_ms is not None else now
                 src = self._sources.setdefault(source_of(rec.stream), _Source())
-                if src.state == "unknown" and (cls != "health" or
-                                               health_verdict(rec.payload) is None):
+                if src.state == "unknown" and (
+                    cls != "health" or health_verdict(rec.payload) is None
+                ):
                     # A good reading (or a report that says nothing of faults) from a source
                     # never seen faulty: it works. A fault is only ever cleared by a recovery.
                     src.state, src.since_wall_ms, src.dirty = "ok", wall, True
@@ -338,9 +355,19 @@ class Reporter:
                         "INSERT OR REPLACE INTO sources (source, component, state, since_wall_ms,"
                         " last_error, last_error_wall_ms, last_good, last_good_stream,"
                         " last_good_wall_ms, updated_wall_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                        (source, self.component, v.state, v.since_wall_ms, v.last_error,
-                         v.last_error_wall_ms, _compact(v.last_good), v.last_good_stream,
-                         v.last_good_wall_ms, now))
+                        (
+                            source,
+                            self.component,
+                            v.state,
+                            v.since_wall_ms,
+                            v.last_error,
+                            v.last_error_wall_ms,
+                            _compact(v.last_good),
+                            v.last_good_stream,
+                            v.last_good_wall_ms,
+                            now,
+                        ),
+                    )
                     v.dirty = False
                 self._conn.execute("COMMIT")
                 self._last_flush_ms = now
@@ -364,8 +391,13 @@ class Reporter:
     def _failed(self, what: str, exc: BaseException) -> None:
         self.errors += 1
         if self.errors == 1 or self.errors % 1000 == 0:
-            log.error("event=state_write_failed what=%s path=%s errors=%d reason=%r",
-                      what, self.path, self.errors, exc)
+            log.error(
+                "event=state_write_failed what=%s path=%s errors=%d reason=%r",
+                what,
+                self.path,
+                self.errors,
+                exc,
+            )
 
 
 class RecordSink(Protocol):
@@ -402,8 +434,9 @@ class WatchedLog:
         self._note([_Seen(stream, cls, payload, kw.get("wall_ms"))])
         return out
 
-    def append_batch(self, stream: str, cls: str, payloads: Sequence[Mapping[str, Any]],
-                     **kw: Any) -> Any:
+    def append_batch(
+        self, stream: str, cls: str, payloads: Sequence[Mapping[str, Any]], **kw: Any
+    ) -> Any:
         out = self._log.append_batch(stream, cls, payloads, **kw)
         # Every health record may decide; of readings only the last one matters.
         shown = payloads if cls == "health" else payloads[-1:]
@@ -439,8 +472,11 @@ def read_board(log_path: str | os.PathLike[str]) -> Board:
     gets `alive` (True / False / None: cannot tell) from its process id."""
     path = state_path(log_path)
     if not path.exists():
-        return Board([], [], f"no {path.name}: no component has started since this "
-                             "floorline version was installed")
+        return Board(
+            [],
+            [],
+            f"no {path.name}: no component has started since this floorline version was installed",
+        )
     try:
         conn = _connect(path, readonly=True)
         try:

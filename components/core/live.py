@@ -64,8 +64,9 @@ class LivePublisher:
             failed = self.failed
         # A refusal repeats with every reading: log the 1st, 2nd, 4th, 8th ... time.
         if failed & (failed - 1) == 0:
-            log.warning("event=live_publish_failed stream=%s failures=%d reason=%r",
-                        stream, failed, error)
+            log.warning(
+                "event=live_publish_failed stream=%s failures=%d reason=%r", stream, failed, error
+            )
 
 
 def _error(answer: Future[Any]) -> BaseException | None:

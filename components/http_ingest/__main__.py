@@ -47,9 +47,7 @@ async def run_server(
 ) -> None:
     sock = listening_socket(cfg.bindAddress, cfg.port)
     port = sock.getsockname()[1]
-    log.info(
-        "event=listening address=%s port=%d tls=%s", cfg.bindAddress, port, tls is not None
-    )
+    log.info("event=listening address=%s port=%d tls=%s", cfg.bindAddress, port, tls is not None)
     print(f"listening port={port}", flush=True)  # the line tests and scripts wait for
     try:
         limits = HttpLimits(

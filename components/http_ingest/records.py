@@ -38,8 +38,6 @@ def stream_name(rtype: str, device: str) -> str:
     return f"{rtype}/http@{device}"
 
 
-
-
 def _nesting(doc: Any) -> int:
     """Deepest nesting of lists and objects in `doc`, without recursion."""
     deepest, stack = 0, [(doc, 1)]
@@ -61,8 +59,9 @@ def parse_body(raw: bytes, max_records: int) -> list[Any]:
     try:
         doc = strict_json.loads(text)
     except json.JSONDecodeError as exc:
-        raise BodyError(f"body is not JSON: {exc.msg} at line {exc.lineno} col {exc.colno}") \
-            from None
+        raise BodyError(
+            f"body is not JSON: {exc.msg} at line {exc.lineno} col {exc.colno}"
+        ) from None
     except RecursionError:
         raise BodyError("body is nested too deeply") from None
     except strict_json.NotFinite as exc:

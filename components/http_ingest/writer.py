@@ -62,9 +62,7 @@ class GroupCommitter:
         self.stats.commits += 1
         self.stats.requests += len(requests)
         self.stats.records += sum(len(g.records) for r in requests for g in r)
-        self.stats.largest_commit_requests = max(
-            self.stats.largest_commit_requests, len(requests)
-        )
+        self.stats.largest_commit_requests = max(self.stats.largest_commit_requests, len(requests))
         out: list[Outcome] = []
         at = 0
         for r in requests:

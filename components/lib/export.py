@@ -85,8 +85,9 @@ def record_to_row(rec: Record) -> dict[str, Any]:
         "wall_corrected_ms": rec.wall_corrected_ms,
         "clock_synced": rec.clock_synced,
         "schema": rec.schema,
-        "payload": json.dumps(dict(rec.payload), separators=(",", ":"), ensure_ascii=False,
-                              allow_nan=False),
+        "payload": json.dumps(
+            dict(rec.payload), separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        ),
     }
 
 
@@ -94,8 +95,6 @@ _INT64 = range(-(1 << 63), 1 << 63)
 # Wall times become partition dates in the lake: 1970-01-01 up to the end of year 9999.
 _WALL_MS = range(0, 253_402_300_800_000)
 _WALL_COLUMNS = ("wall_ms", "wall_corrected_ms")
-
-
 
 
 def row_to_record(row: Mapping[str, Any]) -> Record:
@@ -113,8 +112,9 @@ def row_to_record(row: Mapping[str, Any]) -> Record:
         if c.kind in ("int64", "int32") and isinstance(value, int) and value not in _INT64:
             raise EnvelopeError(f"{c.name} {value} does not fit 64 bits", evidence=dict(row))
         if c.name in _WALL_COLUMNS and isinstance(value, int) and value not in _WALL_MS:
-            raise EnvelopeError(f"{c.name} {value} is not a date (year 1970 to 9999)",
-                                evidence=dict(row))
+            raise EnvelopeError(
+                f"{c.name} {value} is not a date (year 1970 to 9999)", evidence=dict(row)
+            )
     return from_dict(data)
 
 
@@ -169,35 +169,48 @@ def load_manifest(folder: str | Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ExportInvalid(f"{path} is missing: not an export, or an unfinished one",
-                            evidence=str(path)) from None
+        raise ExportInvalid(
+            f"{path} is missing: not an export, or an unfinished one", evidence=str(path)
+        ) from None
     except (OSError, ValueError) as exc:
         raise ExportInvalid(f"{path} is unreadable: {exc}", evidence=str(path)) from exc
     if not isinstance(manifest, dict) or manifest.get("format") != EXPORT_FORMAT:
         raise ExportInvalid(f"{path} is not a floorline export manifest", evidence=str(path))
     if manifest.get("version") != EXPORT_VERSION:
-        raise ExportInvalid(f"export version {manifest.get('version')!r} is not supported",
-                            evidence=manifest.get("version"))
+        raise ExportInvalid(
+            f"export version {manifest.get('version')!r} is not supported",
+            evidence=manifest.get("version"),
+        )
     if manifest.get("file_format") not in FORMATS:
-        raise ExportInvalid(f"file format {manifest.get('file_format')!r} is unknown",
-                            evidence=manifest.get("file_format"))
+        raise ExportInvalid(
+            f"file format {manifest.get('file_format')!r} is unknown",
+            evidence=manifest.get("file_format"),
+        )
     _check_shape(manifest, path)
     try:
         validate_device(manifest.get("device"))  # type: ignore[arg-type]
     except EnvelopeError as exc:
-        raise ExportInvalid(f"{path}: the exporting device: {exc}",
-                            evidence=manifest.get("device")) from None
+        raise ExportInvalid(
+            f"{path}: the exporting device: {exc}", evidence=manifest.get("device")
+        ) from None
     if "site" in manifest and not isinstance(manifest["site"], str):
         raise ExportInvalid(f"{path}: 'site' is not text", evidence=manifest["site"])
     if manifest.get("columns") != list(COLUMN_NAMES):
-        raise ExportInvalid("export columns differ from this reader's",
-                            evidence=manifest.get("columns"))
+        raise ExportInvalid(
+            "export columns differ from this reader's", evidence=manifest.get("columns")
+        )
     return manifest
 
 
 _FILE_KEYS = {"name": str, "cls": str, "records": int, "bytes": int, "sha256": str}
-_STREAM_KEYS = {"device": str, "stream": str, "cls": str, "first_seq": int, "last_seq": int,
-                "records": int}
+_STREAM_KEYS = {
+    "device": str,
+    "stream": str,
+    "cls": str,
+    "first_seq": int,
+    "last_seq": int,
+    "records": int,
+}
 
 
 def _check_shape(manifest: Mapping[str, Any], path: Path) -> None:
@@ -221,18 +234,22 @@ def verify_files(folder: str | Path, manifest: Mapping[str, Any]) -> None:
     for entry in manifest["files"]:
         path = Path(folder) / entry["name"]
         if Path(entry["name"]).name != entry["name"]:
-            raise ExportInvalid(f"file name {entry['name']!r} leaves the export folder",
-                                evidence=entry)
+            raise ExportInvalid(
+                f"file name {entry['name']!r} leaves the export folder", evidence=entry
+            )
         if not path.is_file():
             raise ExportInvalid(f"{path} is missing", evidence=entry)
         size = path.stat().st_size
         if size != entry["bytes"]:
-            raise ExportInvalid(f"{path} has {size} bytes, the manifest says {entry['bytes']}",
-                                evidence=entry)
+            raise ExportInvalid(
+                f"{path} has {size} bytes, the manifest says {entry['bytes']}", evidence=entry
+            )
         digest = file_sha256(path)
         if digest != entry["sha256"]:
-            raise ExportInvalid(f"{path} sha256 {digest} does not match the manifest",
-                                evidence={**entry, "actual_sha256": digest})
+            raise ExportInvalid(
+                f"{path} sha256 {digest} does not match the manifest",
+                evidence={**entry, "actual_sha256": digest},
+            )
 
 
 def _iter_rows(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
@@ -245,8 +262,9 @@ def _iter_rows(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
     try:
         yield from _parse_rows(path, fmt)
     except unreadable as exc:
-        raise ExportInvalid(f"{path} is not a readable {fmt} export file: {exc}",
-                            evidence=str(path)) from exc
+        raise ExportInvalid(
+            f"{path} is not a readable {fmt} export file: {exc}", evidence=str(path)
+        ) from exc
 
 
 def _parse_rows(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
@@ -254,8 +272,9 @@ def _parse_rows(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
         _, pq = pyarrow_modules()
         pf = pq.ParquetFile(path)
         if list(pf.schema_arrow.names) != list(COLUMN_NAMES):
-            raise ExportInvalid(f"{path} columns {pf.schema_arrow.names} are not the export's",
-                                evidence=str(path))
+            raise ExportInvalid(
+                f"{path} columns {pf.schema_arrow.names} are not the export's", evidence=str(path)
+            )
         for batch in pf.iter_batches(batch_size=READ_BATCH_ROWS):
             yield from batch.to_pylist()
         return
@@ -266,8 +285,7 @@ def _parse_rows(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
             raise ExportInvalid(f"{path} header {header} is not the export's", evidence=header)
         for line_no, values in enumerate(reader, start=2):
             if len(values) != len(COLUMNS):
-                raise ExportInvalid(f"{path}:{line_no} has {len(values)} fields",
-                                    evidence=values)
+                raise ExportInvalid(f"{path}:{line_no} has {len(values)} fields", evidence=values)
             try:
                 yield {c.name: _csv_parse(c, v) for c, v in zip(COLUMNS, values, strict=True)}
             except ValueError as exc:
@@ -289,7 +307,9 @@ def read_export(folder: str | Path, *, also_devices: Iterable[str] = ()) -> Iter
             raise ExportInvalid(
                 f"stream {s['stream']!r} names device {s['device']!r}, but the export is "
                 f"{manifest['device']!r}'s (import with --also-device if it carries that "
-                "device's records)", evidence=s)
+                "device's records)",
+                evidence=s,
+            )
     verify_files(folder, manifest)
     expected = {(s["device"], s["stream"]): s for s in manifest["streams"]}
     seen: dict[tuple[str, str], list[int]] = {}  # first seq, last seq, count
@@ -305,15 +325,22 @@ def read_export(folder: str | Path, *, also_devices: Iterable[str] = ()) -> Iter
             key = (rec.device, rec.stream)
             want = expected.get(key)
             if want is None or rec.cls != entry["cls"] or rec.cls != want["cls"]:
-                raise ExportInvalid(f"{path}: record {rec.identity} ({rec.cls}) is not in "
-                                    "the manifest for this file", evidence=row)
+                raise ExportInvalid(
+                    f"{path}: record {rec.identity} ({rec.cls}) is not in "
+                    "the manifest for this file",
+                    evidence=row,
+                )
             s = seen.get(key)
             if s is not None and rec.seq <= s[1]:
-                raise ExportInvalid(f"{path}: {rec.identity} repeats or goes back "
-                                    f"(after seq {s[1]})", evidence=row)
+                raise ExportInvalid(
+                    f"{path}: {rec.identity} repeats or goes back (after seq {s[1]})", evidence=row
+                )
             if not want["first_seq"] <= rec.seq <= want["last_seq"]:
-                raise ExportInvalid(f"{path}: {rec.identity} outside the manifest range "
-                                    f"{want['first_seq']}-{want['last_seq']}", evidence=row)
+                raise ExportInvalid(
+                    f"{path}: {rec.identity} outside the manifest range "
+                    f"{want['first_seq']}-{want['last_seq']}",
+                    evidence=row,
+                )
             if s is None:
                 seen[key] = [rec.seq, rec.seq, 1]
             else:
@@ -322,18 +349,24 @@ def read_export(folder: str | Path, *, also_devices: Iterable[str] = ()) -> Iter
             total += 1
             yield rec
         if in_file != entry["records"]:
-            raise ExportInvalid(f"{path} holds {in_file} records, the manifest says "
-                                f"{entry['records']}", evidence=entry)
+            raise ExportInvalid(
+                f"{path} holds {in_file} records, the manifest says {entry['records']}",
+                evidence=entry,
+            )
     for key, want in expected.items():
         got = seen.get(key)
         got_t = (got[0], got[1], got[2]) if got else None
         if got_t != (want["first_seq"], want["last_seq"], want["records"]):
-            raise ExportInvalid(f"stream {key} read {got_t}, the manifest says "
-                                f"{(want['first_seq'], want['last_seq'], want['records'])}",
-                                evidence=want)
+            raise ExportInvalid(
+                f"stream {key} read {got_t}, the manifest says "
+                f"{(want['first_seq'], want['last_seq'], want['records'])}",
+                evidence=want,
+            )
     if total != manifest["records"]:
-        raise ExportInvalid(f"{total} records read, the manifest says {manifest['records']}",
-                            evidence=manifest["records"])
+        raise ExportInvalid(
+            f"{total} records read, the manifest says {manifest['records']}",
+            evidence=manifest["records"],
+        )
 
 
 def export_folders(root: str | Path) -> Iterable[Path]:

@@ -32,13 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config-json", help="JSON configuration as a string")
     parser.add_argument("--run-seconds", type=float, default=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     gg = ipc.connect()
     try:
         if args.config_json or args.config:
-            holder = ConfigHolder(SPEC, json.loads(args.config_json or
-                                                   Path(args.config).read_text()))
+            holder = ConfigHolder(
+                SPEC, json.loads(args.config_json or Path(args.config).read_text())
+            )
         else:
             holder = ipc.load_config(SPEC, gg)
     except (ConfigError, ValueError, OSError) as exc:
@@ -54,8 +58,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def build(cfg: Config, previous: RfidService | None = None) -> RfidService:
         live = LivePublisher(gg, "rfid", enabled=cfg.publishLive)
-        return RfidService(cfg, store, clock, lambda url, baud: open_serial(url, baud, 0), live,
-                           previous)
+        return RfidService(
+            cfg, store, clock, lambda url, baud: open_serial(url, baud, 0), live, previous
+        )
 
     service = build(cfg)
     if gg is not None:

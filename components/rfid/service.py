@@ -63,8 +63,15 @@ class ReaderLoop:
 
 
 class RfidService:
-    def __init__(self, cfg: Config, store: RecordSink, clock: Clock, open_port: OpenPort,
-                 live: LivePublisher | None = None, previous: RfidService | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        store: RecordSink,
+        clock: Clock,
+        open_port: OpenPort,
+        live: LivePublisher | None = None,
+        previous: RfidService | None = None,
+    ) -> None:
         self.cfg = cfg
         self.store = store
         self.clock = clock
@@ -108,19 +115,32 @@ class RfidService:
             log.error("event=log_refused records=%d reason=%r", len(records), exc)
 
     def _health(self, r: ReaderLoop, event: str, **fields: Any) -> NewRecord:
-        return NewRecord(r.health_stream, "health", {"event": event, "reader": r.stream,
-                                                     **fields},
-                         mono_ns=self.clock.monotonic_ns(), wall_ms=self.clock.wall_ms())
+        return NewRecord(
+            r.health_stream,
+            "health",
+            {"event": event, "reader": r.stream, **fields},
+            mono_ns=self.clock.monotonic_ns(),
+            wall_ms=self.clock.wall_ms(),
+        )
 
     def _event(self, r: ReaderLoop, ev: PresenceEvent) -> NewRecord:
         now_mono, now_wall = self.clock.monotonic_ns(), self.clock.wall_ms()
-        payload = {"event": ev.kind, "tag_id": ev.tag_id, "reads": ev.reads,
-                   "dwell_s": round(ev.dwell_s, 3)}
+        payload = {
+            "event": ev.kind,
+            "tag_id": ev.tag_id,
+            "reads": ev.reads,
+            "dwell_s": round(ev.dwell_s, 3),
+        }
         if self.live is not None:
             self.live.publish(r.stream, payload)
         log.info("event=%s reader=%s tag=%s", ev.kind, r.stream, ev.tag_id)
-        return NewRecord(r.stream, "event", payload, mono_ns=ev.mono_ns,
-                         wall_ms=now_wall - (now_mono - ev.mono_ns) // 1_000_000)
+        return NewRecord(
+            r.stream,
+            "event",
+            payload,
+            mono_ns=ev.mono_ns,
+            wall_ms=now_wall - (now_mono - ev.mono_ns) // 1_000_000,
+        )
 
     def _ensure_open(self, r: ReaderLoop, now: int, out: list[NewRecord]) -> bool:
         if r.port is not None:

@@ -77,11 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", nargs="?", default="run", choices=("run", "scan"))
     parser.add_argument("--config", help="JSON configuration file")
     parser.add_argument("--config-json", help="JSON configuration as a string")
-    parser.add_argument("--run-seconds", type=float, default=None,
-                        help="stop after this long (tests, demos)")
+    parser.add_argument(
+        "--run-seconds", type=float, default=None, help="stop after this long (tests, demos)"
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     gg = ipc.connect()
     try:
         holder = load_config(args, gg)
@@ -97,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         log.error("event=bus_unavailable bus=%s reason=%r", cfg.i2cBus, exc)
         if args.command == "run":
             component_state.Reporter(cfg.logPath, "Sensors", clock).failed(
-                f"I2C bus {cfg.i2cBus} unavailable: {exc}")
+                f"I2C bus {cfg.i2cBus} unavailable: {exc}"
+            )
         return 1
     if args.command == "scan":
         return print_scan(bus, cfg.chips)
@@ -119,8 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     if gg is not None:
         gg.report_running()
     state.running()
-    log.info("event=started chips=%d gpio_inputs=%d log=%s nucleus=%s", len(service.supervisors),
-             len(cfg.gpioInputs), cfg.logPath, gg is not None)
+    log.info(
+        "event=started chips=%d gpio_inputs=%d log=%s nucleus=%s",
+        len(service.supervisors),
+        len(cfg.gpioInputs),
+        cfg.logPath,
+        gg is not None,
+    )
     deadline = None if args.run_seconds is None else time.monotonic() + args.run_seconds
     try:
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):

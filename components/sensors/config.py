@@ -16,8 +16,9 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
 def _interval_ok(entry: dict[str, Any], i: int) -> None:
     interval = entry.get("sampleIntervalSeconds")
-    if interval is not None and (isinstance(interval, bool) or
-                                 not isinstance(interval, int | float) or interval < 0.05):
+    if interval is not None and (
+        isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 0.05
+    ):
         raise ValueError(f"entry {i}: sampleIntervalSeconds must be a number >= 0.05")
 
 
@@ -63,27 +64,65 @@ def _check_gpio(value: list[Any]) -> list[Any]:
 
 SPEC = Spec(
     *LOG_KEYS,
-    Key("i2cBus", int, 1, "I2C adapter number (FLOORLINE_I2C_BUS=sim overrides it)",
-        min=0, max=255),
-    Key("sampleIntervalSeconds", float, 1.0, "default time between readings of a chip",
-        min=0.05, max=86400),
-    Key("chips", list, [{"driver": "bme280", "address": "0x76"}],
+    Key(
+        "i2cBus", int, 1, "I2C adapter number (FLOORLINE_I2C_BUS=sim overrides it)", min=0, max=255
+    ),
+    Key(
+        "sampleIntervalSeconds",
+        float,
+        1.0,
+        "default time between readings of a chip",
+        min=0.05,
+        max=86400,
+    ),
+    Key(
+        "chips",
+        list,
+        [{"driver": "bme280", "address": "0x76"}],
         "the chips on the bus: {driver, address (hex text), sampleIntervalSeconds?, options...}",
-        check=_check_chips),
-    Key("gpioInputs", list, [],
+        check=_check_chips,
+    ),
+    Key(
+        "gpioInputs",
+        list,
+        [],
         "pulse counters, door contacts, buttons: "
         "{kind (pulse, contact, button), pin (e.g. GPIO17), name, sampleIntervalSeconds?}",
-        check=_check_gpio),
+        check=_check_gpio,
+    ),
     Key("logBatchMaxRecords", int, 100, "readings per log transaction at most", min=1, max=500),
-    Key("logBatchMaxSeconds", float, 0.1, "longest a reading waits in memory before commit",
-        min=0.0, max=600),
-    Key("healthIntervalSeconds", float, 60.0, "period of the per-chip statistics record",
-        min=0.1, max=86400),
+    Key(
+        "logBatchMaxSeconds",
+        float,
+        0.1,
+        "longest a reading waits in memory before commit",
+        min=0.0,
+        max=600,
+    ),
+    Key(
+        "healthIntervalSeconds",
+        float,
+        60.0,
+        "period of the per-chip statistics record",
+        min=0.1,
+        max=86400,
+    ),
     Key("publishLive", bool, True, "publish live values on local pub/sub (best effort)"),
-    Key("reinitIntervalSeconds", float, 5.0, "how often a faulty chip is initialised again",
-        min=0.1, max=3600),
-    Key("retryAttempts", int, 3, "tries per bus operation before a chip is faulty",
-        min=1, max=10),
-    Key("retryBackoffSeconds", float, 0.005, "first retry delay; doubles per retry",
-        min=0.0, max=1.0),
+    Key(
+        "reinitIntervalSeconds",
+        float,
+        5.0,
+        "how often a faulty chip is initialised again",
+        min=0.1,
+        max=3600,
+    ),
+    Key("retryAttempts", int, 3, "tries per bus operation before a chip is faulty", min=1, max=10),
+    Key(
+        "retryBackoffSeconds",
+        float,
+        0.005,
+        "first retry delay; doubles per retry",
+        min=0.0,
+        max=1.0,
+    ),
 )

@@ -30,13 +30,15 @@ def _gpio() -> Any:
 
 
 class PulseInput:
-    def __init__(self, entry: dict[str, Any], clock: Clock, pin_factory: Any,
-                 interval_s: float) -> None:
+    def __init__(
+        self, entry: dict[str, Any], clock: Clock, pin_factory: Any, interval_s: float
+    ) -> None:
         self.stream = f"pulse/{entry['name']}@{entry['pin']}"
         self.clock = clock
         self.interval_ns = int(float(entry.get("sampleIntervalSeconds", interval_s)) * 1e9)
-        self.counter = _gpio().PulseCounter(entry["pin"], clock, window_s=self.interval_ns / 1e9,
-                                    pin_factory=pin_factory)
+        self.counter = _gpio().PulseCounter(
+            entry["pin"], clock, window_s=self.interval_ns / 1e9, pin_factory=pin_factory
+        )
         self.last_count = 0
         self.last_ns = clock.monotonic_ns()
         self.due_ns = self.last_ns + self.interval_ns
@@ -47,8 +49,11 @@ class PulseInput:
             return None
         count = self.counter.count
         elapsed_s = max((now_ns - self.last_ns) / 1e9, 1e-9)
-        out = {"count": count, "pulses": count - self.last_count,
-               "rate_per_s": (count - self.last_count) / elapsed_s}
+        out = {
+            "count": count,
+            "pulses": count - self.last_count,
+            "rate_per_s": (count - self.last_count) / elapsed_s,
+        }
         self.last_count, self.last_ns = count, now_ns
         self.due_ns = now_ns + self.interval_ns
         return out
@@ -58,8 +63,9 @@ class PulseInput:
 
 
 class GpioInputs:
-    def __init__(self, entries: list[dict[str, Any]], clock: Clock, pin_factory: Any,
-                 interval_s: float) -> None:
+    def __init__(
+        self, entries: list[dict[str, Any]], clock: Clock, pin_factory: Any, interval_s: float
+    ) -> None:
         self.clock = clock
         self._lock = threading.Lock()
         self._events: list[InputEvent] = []
@@ -70,22 +76,34 @@ class GpioInputs:
                 self.pulses.append(PulseInput(e, clock, pin_factory, interval_s))
             elif e["kind"] == "contact":
                 stream = f"contact/{e['name']}@{e['pin']}"
-                self._devices.append(_gpio().DoorContact(
-                    e["pin"], on_change=self._emitter(stream, lambda opened: {
-                        "event": "opened" if opened else "closed"}), pin_factory=pin_factory))
+                self._devices.append(
+                    _gpio().DoorContact(
+                        e["pin"],
+                        on_change=self._emitter(
+                            stream, lambda opened: {"event": "opened" if opened else "closed"}
+                        ),
+                        pin_factory=pin_factory,
+                    )
+                )
             else:
                 stream = f"button/{e['name']}@{e['pin']}"
                 emit = self._emitter(stream, lambda _: {"event": "pressed"})
-                self._devices.append(_gpio().AcknowledgeButton(e["pin"], partial(emit, None),
-                                                       pin_factory=pin_factory))
+                self._devices.append(
+                    _gpio().AcknowledgeButton(
+                        e["pin"], partial(emit, None), pin_factory=pin_factory
+                    )
+                )
 
-    def _emitter(self, stream: str, payload: Callable[[Any], dict[str, Any]]
-                 ) -> Callable[[Any], None]:
+    def _emitter(
+        self, stream: str, payload: Callable[[Any], dict[str, Any]]
+    ) -> Callable[[Any], None]:
         def emit(arg: Any) -> None:
-            event = InputEvent(stream, payload(arg), self.clock.monotonic_ns(),
-                               self.clock.wall_ms())
+            event = InputEvent(
+                stream, payload(arg), self.clock.monotonic_ns(), self.clock.wall_ms()
+            )
             with self._lock:
                 self._events.append(event)
+
         return emit
 
     def take_events(self) -> list[InputEvent]:

@@ -21,27 +21,44 @@ log = logging.getLogger("floorline.sensors")
 
 
 class SensorService:
-    def __init__(self, cfg: Config, store: RecordSink, bus: I2CBus, clock: Clock,
-                 sleep: Callable[[float], None], live: LivePublisher | None = None,
-                 pin_factory: Any = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        store: RecordSink,
+        bus: I2CBus,
+        clock: Clock,
+        sleep: Callable[[float], None],
+        live: LivePublisher | None = None,
+        pin_factory: Any = None,
+    ) -> None:
         self.cfg = cfg
         self.store = store
         self.clock = clock
         self.sleep = sleep
         self.live = live
         self.supervisors = [
-            SensorSupervisor(make_driver(entry, bus, sleep), clock, sleep,
-                             attempts=cfg.retryAttempts, backoff_s=cfg.retryBackoffSeconds,
-                             reinit_interval_s=cfg.reinitIntervalSeconds)
-            for entry in cfg.chips]
+            SensorSupervisor(
+                make_driver(entry, bus, sleep),
+                clock,
+                sleep,
+                attempts=cfg.retryAttempts,
+                backoff_s=cfg.retryBackoffSeconds,
+                reinit_interval_s=cfg.reinitIntervalSeconds,
+            )
+            for entry in cfg.chips
+        ]
         # Each chip may have its own interval (a vibration sensor more often than a thermometer).
         self.interval_ns = [
             int(float(e.get("sampleIntervalSeconds", cfg.sampleIntervalSeconds)) * 1e9)
-            for e in cfg.chips]
+            for e in cfg.chips
+        ]
         self._due = [0] * len(self.supervisors)
         # GPIO only when inputs are configured: a machine without pins never touches gpiozero.
-        self.gpio = (GpioInputs(cfg.gpioInputs, clock, pin_factory, cfg.sampleIntervalSeconds)
-                     if cfg.gpioInputs else None)
+        self.gpio = (
+            GpioInputs(cfg.gpioInputs, clock, pin_factory, cfg.sampleIntervalSeconds)
+            if cfg.gpioInputs
+            else None
+        )
         self._pending: list[NewRecord] = []
         self._oldest_ns: int | None = None
         self.health_ns = int(cfg.healthIntervalSeconds * 1e9)
@@ -50,8 +67,9 @@ class SensorService:
         self.refused = 0
 
     def _stamp(self, stream: str, cls: str, payload: dict[str, Any]) -> NewRecord:
-        return NewRecord(stream, cls, payload, mono_ns=self.clock.monotonic_ns(),
-                         wall_ms=self.clock.wall_ms())
+        return NewRecord(
+            stream, cls, payload, mono_ns=self.clock.monotonic_ns(), wall_ms=self.clock.wall_ms()
+        )
 
     def _commit(self, records: list[NewRecord]) -> None:
         if not records:
@@ -84,8 +102,9 @@ class SensorService:
             self._due[i] = due if due > now else now + self.interval_ns[i]
             result = sup.poll()
             for h in result.health:
-                log.warning("event=%s sensor=%s detail=%r", h["event"], h["sensor"],
-                            h.get("detail"))
+                log.warning(
+                    "event=%s sensor=%s detail=%r", h["event"], h["sensor"], h.get("detail")
+                )
                 urgent.append(self._stamp(sup.health_stream, "health", h))
             if result.reading is not None:
                 self._reading(sup.stream, result.reading, now)
@@ -96,15 +115,19 @@ class SensorService:
                 if reading is not None:
                     self._reading(p.stream, reading, now)
             for ev in self.gpio.take_events():
-                urgent.append(NewRecord(ev.stream, "event", ev.payload, mono_ns=ev.mono_ns,
-                                        wall_ms=ev.wall_ms))
+                urgent.append(
+                    NewRecord(
+                        ev.stream, "event", ev.payload, mono_ns=ev.mono_ns, wall_ms=ev.wall_ms
+                    )
+                )
                 if self.live is not None:
                     self.live.publish(ev.stream, ev.payload)
         if self.clock.monotonic_ns() >= self._next_health_ns:
             self._next_health_ns = self.clock.monotonic_ns() + self.health_ns
-            urgent += [self._stamp(s.health_stream, "health", {"event": "sensor_stats",
-                                                                **s.stats()})
-                       for s in self.supervisors]
+            urgent += [
+                self._stamp(s.health_stream, "health", {"event": "sensor_stats", **s.stats()})
+                for s in self.supervisors
+            ]
         self._commit(urgent)
         self.flush(force=False)
 
@@ -112,8 +135,11 @@ class SensorService:
         if not self._pending:
             return
         age_ns = self.clock.monotonic_ns() - (self._oldest_ns or 0)
-        if force or len(self._pending) >= self.cfg.logBatchMaxRecords or \
-                age_ns >= self.cfg.logBatchMaxSeconds * 1e9:
+        if (
+            force
+            or len(self._pending) >= self.cfg.logBatchMaxRecords
+            or age_ns >= self.cfg.logBatchMaxSeconds * 1e9
+        ):
             batch, self._pending, self._oldest_ns = self._pending, [], None
             self._commit(batch)
 
@@ -132,6 +158,9 @@ class SensorService:
             self.gpio.close()
 
     def stats(self) -> dict[str, Any]:
-        return {"committed": self.committed, "refused": self.refused,
-                "pending": len(self._pending),
-                "sensors": [s.stats() for s in self.supervisors]}
+        return {
+            "committed": self.committed,
+            "refused": self.refused,
+            "pending": len(self._pending),
+            "sensors": [s.stats() for s in self.supervisors],
+        }

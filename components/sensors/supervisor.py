@@ -41,8 +41,16 @@ def describe(exc: BaseException) -> dict[str, Any]:
 
 
 class SensorSupervisor:
-    def __init__(self, driver: Driver, clock: Clock, sleep: Sleep, *, attempts: int = 3,
-                 backoff_s: float = 0.005, reinit_interval_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        driver: Driver,
+        clock: Clock,
+        sleep: Sleep,
+        *,
+        attempts: int = 3,
+        backoff_s: float = 0.005,
+        reinit_interval_s: float = 5.0,
+    ) -> None:
         self.driver = driver
         self.clock = clock
         self.sleep = sleep
@@ -101,8 +109,9 @@ class SensorSupervisor:
         if self.state != "faulty":
             self.state = "faulty"
             self._fault_since_ns = now
-            result.health.append(self._health("sensor_fault", phase=phase,
-                                              attempts=self.attempts, **describe(exc)))
+            result.health.append(
+                self._health("sensor_fault", phase=phase, attempts=self.attempts, **describe(exc))
+            )
         return result
 
     def poll(self) -> PollResult:
@@ -133,8 +142,9 @@ class SensorSupervisor:
         if self.state == "faulty":
             self.state = "ok"
             down_s = (now - (self._fault_since_ns or now)) / 1e9
-            result.health.append(self._health("sensor_recovered", down_s=down_s,
-                                              reinitialised=True))
+            result.health.append(
+                self._health("sensor_recovered", down_s=down_s, reinitialised=True)
+            )
         self.state = "ok"
         if self.condition is not None:
             result.health.append(self._health(self.condition + "_cleared"))

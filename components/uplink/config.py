@@ -10,8 +10,13 @@ from components.core.limits import (
 from components.core.log.config import LOG_KEYS
 
 SPEC = Spec(
-    Key("siteId", str, "unassigned", "Site segment of every topic (one thing group per site)",
-        check=check_site),
+    Key(
+        "siteId",
+        str,
+        "unassigned",
+        "Site segment of every topic (one thing group per site)",
+        check=check_site,
+    ),
     *LOG_KEYS,
     Key(
         "iotPublishesPerSecond",
@@ -47,8 +52,13 @@ SPEC = Spec(
     ),
     Key("batchMinRecords", int, 200, "Send a batch early once this many records wait", min=1),
     Key("useKinesis", bool, True, "Raw readings to Kinesis via Stream Manager (else IoT Core)"),
-    Key("kinesisStreamName", str, "floorline-raw", "Kinesis data stream for raw readings",
-        check=check_kinesis_stream),
+    Key(
+        "kinesisStreamName",
+        str,
+        "floorline-raw",
+        "Kinesis data stream for raw readings",
+        check=check_kinesis_stream,
+    ),
     Key(
         "streamManagerStreamName",
         str,

@@ -75,8 +75,12 @@ class _Sender:
         and no other process has committed since (most polls of an idle uplink: one
         `PRAGMA data_version` each, so polls can be frequent and a new alert goes out soon)."""
         version = self.log.data_version()  # before the read: a commit during it shows next time
-        if self._quiet is not None and self._quiet[0] == version and \
-                self._now_s() < self._quiet[1] and not self._woken():
+        if (
+            self._quiet is not None
+            and self._quiet[0] == version
+            and self._now_s() < self._quiet[1]
+            and not self._woken()
+        ):
             return None
         pending = read_bounded(
             self.log, self.consumer, classes,
@@ -205,10 +209,7 @@ class IotCoreSender(_Sender):
         pending = self._read(self.classes)
         if not pending:
             return 0
-        full = (
-            len(pending) >= self.read_limit
-            or approx_bytes(pending) >= self.read_budget_bytes
-        )
+        full = len(pending) >= self.read_limit or approx_bytes(pending) >= self.read_budget_bytes
         now_wall_ms = self.clock.wall_ms()
         age_s: dict[str, float] = {}
         for r in pending:  # the first record of a class is its oldest (log order)

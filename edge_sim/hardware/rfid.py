@@ -33,9 +33,16 @@ class _Tag:
 
 
 class PtyReader:
-    def __init__(self, protocol: str = "rdm6300", *, repeat_s: float = 0.1, seed: int = 0,
-                 variant: uhf_m100.Variant = uhf_m100.M100, pace_bytes: bool = True,
-                 once_per_presentation: bool | None = None) -> None:
+    def __init__(
+        self,
+        protocol: str = "rdm6300",
+        *,
+        repeat_s: float = 0.1,
+        seed: int = 0,
+        variant: uhf_m100.Variant = uhf_m100.M100,
+        pace_bytes: bool = True,
+        once_per_presentation: bool | None = None,
+    ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol {protocol!r} not in {PROTOCOLS}")
         self.protocol = protocol
@@ -125,8 +132,12 @@ class PtyReader:
             return rdm6300.encode(tag.tag_id)
         if self.protocol == "id12":
             return id12.encode(tag.tag_id)
-        return uhf_m100.tag_notice(bytes.fromhex(tag.tag_id), tag.rssi_dbm & 0xFF,
-                                   pc=(len(tag.tag_id) // 4) << 11, variant=self.variant)
+        return uhf_m100.tag_notice(
+            bytes.fromhex(tag.tag_id),
+            tag.rssi_dbm & 0xFF,
+            pc=(len(tag.tag_id) // 4) << 11,
+            variant=self.variant,
+        )
 
     def _frame(self, tag: _Tag) -> bytes:
         frame = bytearray(self._encode(tag))
@@ -159,8 +170,9 @@ class PtyReader:
     def _in_field(self) -> list[_Tag]:
         now = time.monotonic()
         with self._lock:
-            for tag_id in [t for t, tag in self._tags.items()
-                           if tag.until is not None and now >= tag.until]:
+            for tag_id in [
+                t for t, tag in self._tags.items() if tag.until is not None and now >= tag.until
+            ]:
                 del self._tags[tag_id]
             tags = dict(self._tags)
             t_s = now - self._schedule_t0

@@ -20,8 +20,7 @@ def write_series(path, n, spike_at=None):
         for i in range(n):
             v = 10 + 3 * math.sin(2 * math.pi * i / 24) + (30 if i == spike_at else 0)
             w.writerow([(t0 + timedelta(minutes=5 * i)).strftime("%Y-%m-%d %H:%M:%S"), v])
-    return [(t0 + timedelta(minutes=5 * i)).strftime("%Y-%m-%d %H:%M:%S.000000")
-            for i in range(n)]
+    return [(t0 + timedelta(minutes=5 * i)).strftime("%Y-%m-%d %H:%M:%S.000000") for i in range(n)]
 
 
 @pytest.mark.slow
@@ -30,8 +29,9 @@ def test_runner_writes_results_and_scores(tmp_path, capsys):
     stamps = write_series(data / "groupA" / "one.csv", 1200, spike_at=900)
     write_series(data / "groupB" / "two.csv", 1000)
     labels = tmp_path / "windows.json"
-    labels.write_text(json.dumps({"groupA/one.csv": [[stamps[880], stamps[960]]],
-                                  "groupB/two.csv": []}))
+    labels.write_text(
+        json.dumps({"groupA/one.csv": [[stamps[880], stamps[960]]], "groupB/two.csv": []})
+    )
     out = tmp_path / "out"
     assert nab.main(["--data", str(data), "--labels", str(labels), "--out", str(out)]) == 0
     rows = list(csv.DictReader((out / "groupA" / "one.csv").open()))
@@ -47,8 +47,21 @@ def test_runner_writes_results_and_scores(tmp_path, capsys):
     assert "Numenta HTM" in text and "us/reading" in text
     # the chosen thresholds score other files as they are
     thresholds = out / "thresholds.json"
-    assert nab.main(["--data", str(data), "--labels", str(labels), "--out",
-                     str(tmp_path / "again"), "--thresholds", str(thresholds)]) == 0
+    assert (
+        nab.main(
+            [
+                "--data",
+                str(data),
+                "--labels",
+                str(labels),
+                "--out",
+                str(tmp_path / "again"),
+                "--thresholds",
+                str(thresholds),
+            ]
+        )
+        == 0
+    )
     assert "given thresholds" in capsys.readouterr().out
 
 

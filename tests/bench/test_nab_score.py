@@ -58,7 +58,8 @@ def test_sweep_picks_the_best_threshold_and_normalises():
     null = ns.null_score(pts, STANDARD)
     assert null == -1.0
     assert ns.normalised(best.score, null, 1, STANDARD) == pytest.approx(
-        100 * (tp_late - 0.11 + 1) / 2)
+        100 * (tp_late - 0.11 + 1) / 2
+    )
 
 
 def test_profiles_weigh_fp_and_fn_differently():

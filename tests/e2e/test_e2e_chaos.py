@@ -20,24 +20,30 @@ from edge_sim.fleet_faults import ScheduledFault
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(2400)]
 
-COMPONENTS = ("com.floorline.Sensors", "com.floorline.Rfid", "com.floorline.Uplink",
-              "com.floorline.Analytics")
+COMPONENTS = (
+    "com.floorline.Sensors",
+    "com.floorline.Rfid",
+    "com.floorline.Uplink",
+    "com.floorline.Analytics",
+)
 
 
 def chaos_faults(rng: random.Random, things: list[str], duration_s: float, kills: int) -> list:
     faults = []
     for _ in range(kills):  # SIGKILL of every kind of component, at random
         at = rng.uniform(3, duration_s - 5)
-        faults.append(ScheduledFault(at, "kill", (rng.choice(things),),
-                                     component=rng.choice(COMPONENTS)))
+        faults.append(
+            ScheduledFault(at, "kill", (rng.choice(things),), component=rng.choice(COMPONENTS))
+        )
     d = duration_s
     faults += [
         ScheduledFault(d * 0.15, "outage", (things[0],), duration_s=d * 0.2),
         ScheduledFault(d * 0.55, "outage", None, duration_s=d * 0.15),  # fleet-wide
         ScheduledFault(d * 0.3, "kinesis_outage", None, duration_s=d * 0.15),
         ScheduledFault(d * 0.2, "noisy_serial", None, duration_s=d * 0.3, magnitude=3),
-        ScheduledFault(d * 0.4, "disk_pressure", (things[-1],), duration_s=d * 0.3,
-                       magnitude=256 * 1024),
+        ScheduledFault(
+            d * 0.4, "disk_pressure", (things[-1],), duration_s=d * 0.3, magnitude=256 * 1024
+        ),
         # A power cut damages the log; every component restarts at once: one salvage.
         ScheduledFault(d * 0.45, "log_damage", (things[0],)),
     ]
@@ -53,16 +59,22 @@ def test_exactly_once_in_the_lake_under_faults(tmp_path, request):
     things = [f"dev-{i + 1:03d}" for i in range(n)]
     faults = chaos_faults(rng, things, duration, kills)
     fleet = Fleet(
-        tmp_path / "fleet", n, seed=5, faults=sorted(faults, key=lambda f: f.at_s),
+        tmp_path / "fleet",
+        n,
+        seed=5,
+        faults=sorted(faults, key=lambda f: f.at_s),
         anomaly_at_s=10,
-        chip_faults={"0x44": [{"kind": "unplugged", "startSeconds": 15, "endSeconds": 25}],
-                     "0x40": [{"kind": "noisy_line", "startSeconds": 5, "endSeconds": 40,
-                               "magnitude": 0.2}]},
+        chip_faults={
+            "0x44": [{"kind": "unplugged", "startSeconds": 15, "endSeconds": 25}],
+            "0x40": [{"kind": "noisy_line", "startSeconds": 5, "endSeconds": 40, "magnitude": 0.2}],
+        },
         unsynced_s={things[1]: duration * 0.3},
         data_disk_bytes=8 << 20,
-        extra_config={"com.floorline.Sensors": {"freeDiskFloorBytes": 1 << 20},
-                      "com.floorline.Rfid": {"freeDiskFloorBytes": 1 << 20},
-                      "com.floorline.Uplink": {"freeDiskFloorBytes": 1 << 20}},
+        extra_config={
+            "com.floorline.Sensors": {"freeDiskFloorBytes": 1 << 20},
+            "com.floorline.Rfid": {"freeDiskFloorBytes": 1 << 20},
+            "com.floorline.Uplink": {"freeDiskFloorBytes": 1 << 20},
+        },
     )
     try:
         fleet.start()

@@ -80,25 +80,43 @@ def test_lan_records_posted_to_the_gateway_reach_the_lake_once(tmp_path):
     from components.core.clock import SystemClock
 
     token = "pos-17-secret"
-    fleet = Fleet(tmp_path / "fleet", 1, seed=3, extra_config={
-        "com.floorline.HttpIngest": {
-            "tokenSha256ByDevice": {"pos-17": hashlib.sha256(token.encode()).hexdigest()}}})
+    fleet = Fleet(
+        tmp_path / "fleet",
+        1,
+        seed=3,
+        extra_config={
+            "com.floorline.HttpIngest": {
+                "tokenSha256ByDevice": {"pos-17": hashlib.sha256(token.encode()).hexdigest()}
+            }
+        },
+    )
     try:
         fleet.start()
         log_file = tmp_path / "fleet/devices/dev-001/logs/com.floorline.HttpIngest.log"
         port = None
         deadline = time.monotonic() + 60
         while port is None and time.monotonic() < deadline:
-            m = re.search(r"event=listening address=\S+ port=(\d+)",
-                          log_file.read_text() if log_file.exists() else "")
+            m = re.search(
+                r"event=listening address=\S+ port=(\d+)",
+                log_file.read_text() if log_file.exists() else "",
+            )
             port = int(m.group(1)) if m else None
             time.sleep(0.2)
         assert port, "HTTP ingest did not start"
-        sales = [{"device": "pos-17", "type": "pos_sale", "id": f"sale-{i}",
-                  "data": {"receipt_id": f"r-{i}", "total_cents": 250 + i, "currency": "EUR",
-                           "lines": [{"sku": "ferry-adult", "quantity": 1,
-                                      "unit_price_cents": 250 + i}]}}
-                 for i in range(20)]
+        sales = [
+            {
+                "device": "pos-17",
+                "type": "pos_sale",
+                "id": f"sale-{i}",
+                "data": {
+                    "receipt_id": f"r-{i}",
+                    "total_cents": 250 + i,
+                    "currency": "EUR",
+                    "lines": [{"sku": "ferry-adult", "quantity": 1, "unit_price_cents": 250 + i}],
+                },
+            }
+            for i in range(20)
+        ]
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "batch-1"}
         url = f"http://127.0.0.1:{port}/v1/records"
         first = requests.post(url, json=sales, headers=headers, timeout=10)
@@ -113,8 +131,11 @@ def test_lan_records_posted_to_the_gateway_reach_the_lake_once(tmp_path):
         res = fleet.stop()
     assert res is not None and res.unaccounted == 0
     with Lake(fleet.out / "lake", clock=SystemClock()) as lake:
-        _, rows = query(lake, "SELECT json_extract_string(payload, '$.id'), count(*) "
-                              "FROM telemetry WHERE device = 'pos-17' GROUP BY 1")
+        _, rows = query(
+            lake,
+            "SELECT json_extract_string(payload, '$.id'), count(*) "
+            "FROM telemetry WHERE device = 'pos-17' GROUP BY 1",
+        )
     assert sorted(rows) == sorted((f"sale-{i}", 1) for i in range(20))
     # No secret anywhere the run wrote: component logs, device logs, Stream Manager, the
     # lake's Parquet and databases, the broker's files (the recipe holds only the hash).

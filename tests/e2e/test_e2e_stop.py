@@ -39,15 +39,32 @@ def test_a_stopped_runner_drains_and_stops_every_component(tmp_path, how):
     does: it drains, reckons every reading, and leaves no process behind."""
     out = tmp_path / "fleet"
     runner = subprocess.Popen(
-        [sys.executable, "-m", "edge_sim", "run", "--devices", "1", "--duration", "600",
-         "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        cwd=Path(__file__).resolve().parents[2], start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "edge_sim",
+            "run",
+            "--devices",
+            "1",
+            "--duration",
+            "600",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        start_new_session=True,
     )
     try:
         # The sensors, RFID, uplink, analytics, console and HTTP ingest processes are up.
-        wait_for(lambda: len(processes_under(out)) >= 5, timeout_s=120, interval_s=0.5,
-                 what="the components' processes")
+        wait_for(
+            lambda: len(processes_under(out)) >= 5,
+            timeout_s=120,
+            interval_s=0.5,
+            what="the components' processes",
+        )
         time.sleep(5)  # readings on their way: the stop has something to drain
         if how == "kill":
             runner.send_signal(signal.SIGTERM)
@@ -61,8 +78,12 @@ def test_a_stopped_runner_drains_and_stops_every_component(tmp_path, how):
     summary = json.loads((out / "summary.json").read_text())
     assert sum(summary["delivered"].values()) > 0, summary
     assert summary["unaccounted"] == 0 and summary["duplicates_in_lake"] == 0, summary
-    wait_for(lambda: not processes_under(out), timeout_s=10, interval_s=0.5,
-             what="no process left behind")
+    wait_for(
+        lambda: not processes_under(out),
+        timeout_s=10,
+        interval_s=0.5,
+        what="no process left behind",
+    )
 
 
 def test_a_run_interrupted_during_an_outage_still_delivers_everything(tmp_path):
@@ -71,8 +92,12 @@ def test_a_run_interrupted_during_an_outage_still_delivers_everything(tmp_path):
     from edge_sim.fleet import Fleet
     from edge_sim.fleet_faults import ScheduledFault
 
-    fleet = Fleet(tmp_path / "fleet", 1, seed=3,
-                  faults=[ScheduledFault(at_s=2, kind="outage", devices=None, duration_s=600)])
+    fleet = Fleet(
+        tmp_path / "fleet",
+        1,
+        seed=3,
+        faults=[ScheduledFault(at_s=2, kind="outage", devices=None, duration_s=600)],
+    )
 
     def interrupt_during_the_outage(elapsed, _fleet):
         if elapsed > 12:

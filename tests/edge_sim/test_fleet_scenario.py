@@ -24,35 +24,41 @@ def _scenario(tmp_path: Path, text: str) -> Path:
 
 @pytest.mark.parametrize("name", ["Uplink", "uplink", "com.floorline.Uplink", "UPLINK"])
 def test_a_kill_names_its_component_as_the_live_table_shows_it(tmp_path, name):
-    (fault,) = load_fault_schedule(_scenario(tmp_path, f"faults: [{{at: 5, fault: kill, "
-                                                       f"component: {name}}}]"), [])
+    (fault,) = load_fault_schedule(
+        _scenario(tmp_path, f"faults: [{{at: 5, fault: kill, component: {name}}}]"), []
+    )
     assert fault.component == UPLINK
 
 
 def test_an_unknown_component_is_refused_with_the_valid_names(tmp_path):
     with pytest.raises(ScenarioError) as exc:
-        load_fault_schedule(_scenario(tmp_path, "faults: [{at: 5, fault: kill, component: Uplnk}]"),
-                            [])
+        load_fault_schedule(
+            _scenario(tmp_path, "faults: [{at: 5, fault: kill, component: Uplnk}]"), []
+        )
     message = str(exc.value)
     assert "'Uplnk'" in message and "fault 0" in message
     assert "Uplink (com.floorline.Uplink)" in message and f"({CONSOLE})" in message
 
 
 def test_unplug_names_a_chip_that_exists(tmp_path):
-    (fault,) = load_fault_schedule(_scenario(
-        tmp_path, "faults: [{at: 5, fault: unplug, chip: '0x44', duration: 20}]"), [])
+    (fault,) = load_fault_schedule(
+        _scenario(tmp_path, "faults: [{at: 5, fault: unplug, chip: '0x44', duration: 20}]"), []
+    )
     assert (fault.kind, fault.chip, fault.duration_s) == ("unplug", "0x44", 20.0)
     with pytest.raises(ScenarioError, match="no chip at 0x45.*sht3x at 0x44"):
-        load_fault_schedule(_scenario(tmp_path, "faults: [{at: 5, fault: unplug, chip: '0x45'}]"),
-                            [])
+        load_fault_schedule(
+            _scenario(tmp_path, "faults: [{at: 5, fault: unplug, chip: '0x45'}]"), []
+        )
     with pytest.raises(ScenarioError, match="goes with unplug"):
-        load_fault_schedule(_scenario(tmp_path, "faults: [{at: 5, fault: outage, chip: '0x44'}]"),
-                            [])
+        load_fault_schedule(
+            _scenario(tmp_path, "faults: [{at: 5, fault: outage, chip: '0x44'}]"), []
+        )
 
 
 def test_faults_beyond_the_run_are_refused_up_front(tmp_path):
-    scenario = _scenario(tmp_path, "faults: [{at: 10, fault: outage, duration: 5},"
-                                   " {at: 130, fault: kill}]")
+    scenario = _scenario(
+        tmp_path, "faults: [{at: 10, fault: outage, duration: 5}, {at: 130, fault: kill}]"
+    )
     faults = load_fault_schedule(scenario, [])
     check_within(faults[:1], 120)
     with pytest.raises(ScenarioError, match=r"120 s run: kill at 130 s"):
@@ -64,8 +70,7 @@ def test_the_cli_refuses_a_late_fault_before_starting_anything(tmp_path, monkeyp
     monkeypatch.setattr(cli, "console", Console(file=buf, width=200, color_system=None))
     path = _scenario(tmp_path, "faults: [{at: 130, fault: outage, duration: 5}]")
     out = tmp_path / "out"
-    assert cli.main(["run", "--duration", "120", "--scenario", str(path),
-                     "--out", str(out)]) == 2
+    assert cli.main(["run", "--duration", "120", "--scenario", str(path), "--out", str(out)]) == 2
     assert "outage at 130 s" in buf.getvalue()
     assert not out.exists()  # no broker, no device was started
 

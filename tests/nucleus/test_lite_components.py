@@ -50,8 +50,12 @@ def _configuration(name: str, built: Any, data: Path, ports: dict[str, str]) -> 
     recipe's accessControl: nucleus lite reads access rights from the configuration."""
     defaults = (built.recipe.get("ComponentConfiguration") or {}).get("DefaultConfiguration")
     cfg: dict[str, Any] = {"accessControl": defaults.get("accessControl") or {}}
-    common = {"siteId": SITE, "logPath": str(data / "log.sqlite"), "freeDiskFloorBytes": 0,
-              "pipIndexOptions": defaults.get("pipIndexOptions")}
+    common = {
+        "siteId": SITE,
+        "logPath": str(data / "log.sqlite"),
+        "freeDiskFloorBytes": 0,
+        "pipIndexOptions": defaults.get("pipIndexOptions"),
+    }
     cfg |= {k: v for k, v in common.items() if k in defaults}
     key = name.removeprefix(layout.NAME_PREFIX)
     if key == "Sensors":

@@ -25,16 +25,24 @@ from components.lib import export as export_format
 def add_to(sub: Any, flags: Flags) -> None:
     common, as_json = flags.common, flags.as_json
     buf = sub.add_parser("buffer", help="the durable log").add_subparsers(
-        dest="action", required=True, parser_class=Parser)
+        dest="action", required=True, parser_class=Parser
+    )
     buf.add_parser("stats", parents=[common, as_json], help="records, backlog, counters")
-    buf.add_parser("verify", parents=[common, as_json],
-                   help="integrity check and sequence continuity per stream")
-    ex = buf.add_parser("export", parents=[common],
-                        help="copy the backlog to a folder (USB stick) with a manifest")
+    buf.add_parser(
+        "verify",
+        parents=[common, as_json],
+        help="integrity check and sequence continuity per stream",
+    )
+    ex = buf.add_parser(
+        "export", parents=[common], help="copy the backlog to a folder (USB stick) with a manifest"
+    )
     ex.add_argument("--to", required=True, help="destination folder")
     ex.add_argument("--format", choices=export_format.FORMATS, default="parquet")
-    ex.add_argument("--all", action="store_true",
-                    help="every record held, not only those the uplink has not acknowledged")
+    ex.add_argument(
+        "--all",
+        action="store_true",
+        help="every record held, not only those the uplink has not acknowledged",
+    )
 
 
 def buffer_stats(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
@@ -69,8 +77,11 @@ def _backlog_estimate(stats: dict[str, Any], prefix: str, everything: bool) -> i
     total = 0
     for cls in CLASSES:
         held = stats["classes"][cls]["records"]
-        behind = [per[cls]["records"] for name, per in stats["backlog"].items()
-                  if name.startswith(prefix) and cls in per]
+        behind = [
+            per[cls]["records"]
+            for name, per in stats["backlog"].items()
+            if name.startswith(prefix) and cls in per
+        ]
         total += held if everything or not behind else max(behind)
     return total
 
@@ -82,8 +93,12 @@ def buffer_export(args: argparse.Namespace, cfg: Config, clock: Clock, out: Cons
         prefix = cfg.uplinkConsumerPrefix
         estimate = _backlog_estimate(lg.stats(), prefix, args.all)
         skip = {} if args.all else export.sent_upto(cfg.logPath, prefix)
-        columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn(),
-                   TimeRemainingColumn())
+        columns = (
+            TextColumn("exporting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        )
         # The manifest names the site, so an import under another site is refused.
         unassigned = console_config.SPEC.keys["siteId"].default
         site = None if cfg.siteId == unassigned else cfg.siteId
@@ -94,22 +109,36 @@ def buffer_export(args: argparse.Namespace, cfg: Config, clock: Clock, out: Cons
                 bar.update(task, completed=done, total=max(estimate, done))
 
             result = export.write_export(
-                lg, args.to, fmt=args.format, device=dev,
-                now_wall_ms=clock.wall_ms(), scope="all" if args.all else "backlog",
-                site=site, skip_upto=skip, progress=progress,
+                lg,
+                args.to,
+                fmt=args.format,
+                device=dev,
+                now_wall_ms=clock.wall_ms(),
+                scope="all" if args.all else "backlog",
+                site=site,
+                skip_upto=skip,
+                progress=progress,
             )
-            bar.update(task, completed=result.manifest["records"],
-                       total=max(result.manifest["records"], 1))
+            bar.update(
+                task, completed=result.manifest["records"], total=max(result.manifest["records"], 1)
+            )
     except export_format.ExportError as exc:
         out.print(f"[bold red]FAIL[/] {exc}")
         return EXIT_CANNOT_RUN
     finally:
         lg.close()
     m = result.manifest
-    out.print(f"[green]OK[/] {m['records']} records from {len(m['streams'])} streams in "
-              f"{len(m['files'])} files -> {result.folder}")
-    out.print(f"import it with: python -m cloud.lake import {shlex.quote(str(result.folder))} "
-              f"--site {shlex.quote(cfg.siteId)}", soft_wrap=True, highlight=False, markup=False)
+    out.print(
+        f"[green]OK[/] {m['records']} records from {len(m['streams'])} streams in "
+        f"{len(m['files'])} files -> {result.folder}"
+    )
+    out.print(
+        f"import it with: python -m cloud.lake import {shlex.quote(str(result.folder))} "
+        f"--site {shlex.quote(cfg.siteId)}",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )
     return EXIT_OK
 
 

@@ -18,8 +18,11 @@ from components.core.config import Config
 
 
 def add_to(sub: Any, flags: Flags) -> None:
-    sub.add_parser("doctor", parents=[flags.common, flags.as_json],
-                   help="check the machine: buses, groups, disk, clock, Greengrass, broker")
+    sub.add_parser(
+        "doctor",
+        parents=[flags.common, flags.as_json],
+        help="check the machine: buses, groups, disk, clock, Greengrass, broker",
+    )
 
 
 def run_doctor(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:

@@ -21,11 +21,13 @@ log = logging.getLogger("floorline.console")
 
 def add_to(sub: Any, flags: Flags) -> None:
     ledp = sub.add_parser("led", help="the status LED").add_subparsers(
-        dest="action", required=True, parser_class=Parser)
+        dest="action", required=True, parser_class=Parser
+    )
     lt = ledp.add_parser("test", parents=[flags.common], help="show each LED pattern in turn")
     lt.add_argument("--pin", default=None, help="gpiozero pin (default ledPin)")
-    lt.add_argument("--seconds-each", type=float, default=3.0,
-                    help="how long each pattern shows (default 3 s)")
+    lt.add_argument(
+        "--seconds-each", type=float, default=3.0, help="how long each pattern shows (default 3 s)"
+    )
 
 
 def led_test(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
@@ -41,12 +43,17 @@ def led_test(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) 
         try:
             device = LED(pin)
         except (GPIOZeroError, OSError) as exc:
-            tried = "; ".join(str(w.message).removeprefix("Falling back from ")
-                              for w in fallbacks if issubclass(w.category, PinFactoryFallback))
-            out.print(f"[bold red]FAIL[/] cannot drive LED on {pin}: {exc}"
-                      + (f"\n  pin libraries tried: {tried}" if tried else "")
-                      + "\n  remedy: on a Pi, install python3-lgpio (Raspberry Pi OS has it) "
-                        "and check ledPin; off a Pi, GPIOZERO_PIN_FACTORY=mock")
+            tried = "; ".join(
+                str(w.message).removeprefix("Falling back from ")
+                for w in fallbacks
+                if issubclass(w.category, PinFactoryFallback)
+            )
+            out.print(
+                f"[bold red]FAIL[/] cannot drive LED on {pin}: {exc}"
+                + (f"\n  pin libraries tried: {tried}" if tried else "")
+                + "\n  remedy: on a Pi, install python3-lgpio (Raspberry Pi OS has it) "
+                "and check ledPin; off a Pi, GPIOZERO_PIN_FACTORY=mock"
+            )
             return EXIT_CANNOT_RUN
     for w in fallbacks:
         log.info("event=pin_factory_fallback reason=%r", str(w.message))

@@ -21,18 +21,25 @@ log = logging.getLogger("floorline.console")
 
 def add_to(sub: Any, flags: Flags) -> None:
     rfid = sub.add_parser("rfid", help="the serial RFID readers").add_subparsers(
-        dest="action", required=True, parser_class=Parser)
-    rt = rfid.add_parser("test", parents=[flags.common],
-                         help="frames as they arrive: checksum good or bad, decoded tags")
-    rt.add_argument("--port", required=True,
-                    help="serial port or URL (/dev/serial0, /dev/ttyUSB0, socket://host:port)")
+        dest="action", required=True, parser_class=Parser
+    )
+    rt = rfid.add_parser(
+        "test",
+        parents=[flags.common],
+        help="frames as they arrive: checksum good or bad, decoded tags",
+    )
+    rt.add_argument(
+        "--port",
+        required=True,
+        help="serial port or URL (/dev/serial0, /dev/ttyUSB0, socket://host:port)",
+    )
     rt.add_argument("--model", choices=sorted(RFID_MODELS), default="rdm6300")
-    rt.add_argument("--variant", choices=sorted(RFID_VARIANTS), default="m100",
-                    help="UHF reader variant")
+    rt.add_argument(
+        "--variant", choices=sorted(RFID_VARIANTS), default="m100", help="UHF reader variant"
+    )
     rt.add_argument("--baud", type=int, default=None, help="default: the model's")
     rt.add_argument("--seconds", type=float, default=30.0, help="how long to listen")
-    rt.add_argument("--count", type=int, default=0,
-                    help="stop after N good reads (0: no limit)")
+    rt.add_argument("--count", type=int, default=0, help="stop after N good reads (0: no limit)")
 
 
 def rfid_test(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
@@ -43,8 +50,10 @@ def rfid_test(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console)
     try:
         port = buses.open_serial(args.port, baud, timeout_s=0.2)
     except (OSError, ValueError) as exc:  # SerialException is an OSError
-        out.print(f"[bold red]FAIL[/] cannot open {args.port}: {exc}\n  remedy: check the "
-                  "port name (ls /dev/serial/by-id) and that this user is in 'dialout'")
+        out.print(
+            f"[bold red]FAIL[/] cannot open {args.port}: {exc}\n  remedy: check the "
+            "port name (ls /dev/serial/by-id) and that this user is in 'dialout'"
+        )
         return EXIT_CANNOT_RUN
     out.print(f"listening on {args.port} ({args.model}, {baud} baud) for {args.seconds:g} s...")
     deadline = clock.monotonic_ns() + int(args.seconds * 1e9)
@@ -62,8 +71,10 @@ def rfid_test(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console)
                     tags += 1
                     distinct.add(ev.tag.tag_id)
                     rssi = f"  rssi {ev.tag.rssi_dbm} dBm" if ev.tag.rssi_dbm is not None else ""
-                    out.print(f"[green]GOOD[/] tag {ev.tag.tag_id}  checksum ok  "
-                              f"frame {ev.tag.raw.hex()}{rssi}")
+                    out.print(
+                        f"[green]GOOD[/] tag {ev.tag.tag_id}  checksum ok  "
+                        f"frame {ev.tag.raw.hex()}{rssi}"
+                    )
                 else:
                     out.print(f"[yellow]BAD[/]  {ev.count} x {ev.reject}")
     except KeyboardInterrupt:
@@ -72,13 +83,17 @@ def rfid_test(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console)
         port.close()
     stats = probe.decoder.stats.as_dict()
     shown = ", ".join(sorted(distinct)[:5]) + (", ..." if len(distinct) > 5 else "")
-    out.print(f"{len(distinct)} distinct tag{'s' if len(distinct) != 1 else ''}"
-              f"{f' ({shown})' if distinct else ''} in {tags} good reads, {probe.frames} good "
-              f"frames, rejects {stats['rejects'] or 'none'}, {stats['bytes_in']} bytes read",
-              highlight=False)
+    out.print(
+        f"{len(distinct)} distinct tag{'s' if len(distinct) != 1 else ''}"
+        f"{f' ({shown})' if distinct else ''} in {tags} good reads, {probe.frames} good "
+        f"frames, rejects {stats['rejects'] or 'none'}, {stats['bytes_in']} bytes read",
+        highlight=False,
+    )
     if tags == 0:
-        out.print("[bold red]FAIL[/] no tag decoded\n  remedy: hold a tag at the antenna; "
-                  "check --model and --baud, the wiring (reader TX to Pi RX) and power")
+        out.print(
+            "[bold red]FAIL[/] no tag decoded\n  remedy: hold a tag at the antenna; "
+            "check --model and --baud, the wiring (reader TX to Pi RX) and power"
+        )
         return EXIT_FAIL
     return EXIT_WARN if probe.rejects else EXIT_OK
 

@@ -22,16 +22,25 @@ log = logging.getLogger("floorline.console")
 
 def add_to(sub: Any, flags: Flags) -> None:
     sens = sub.add_parser("sensors", help="the I2C sensors").add_subparsers(
-        dest="action", required=True, parser_class=Parser)
+        dest="action", required=True, parser_class=Parser
+    )
     bus_arg = Parser(add_help=False)
-    bus_arg.add_argument("--bus", default=None,
-                         help="I2C adapter number, or 'sim' (default 1; $FLOORLINE_I2C_BUS wins)")
+    bus_arg.add_argument(
+        "--bus",
+        default=None,
+        help="I2C adapter number, or 'sim' (default 1; $FLOORLINE_I2C_BUS wins)",
+    )
     scan = sens.add_parser(
-        "scan", parents=[flags.common, bus_arg],
+        "scan",
+        parents=[flags.common, bus_arg],
         help="sweep the bus, identify chips, read each once (initialising it with the "
-             "drivers' default options: stop the sensors component first if it is running)")
-    scan.add_argument("--identify-only", action="store_true",
-                      help="only sweep and identify (safe while the sensors component runs)")
+        "drivers' default options: stop the sensors component first if it is running)",
+    )
+    scan.add_argument(
+        "--identify-only",
+        action="store_true",
+        help="only sweep and identify (safe while the sensors component runs)",
+    )
     watch = sens.add_parser("watch", parents=[flags.common, bus_arg], help="live values")
     watch.add_argument("--interval", type=float, default=1.0, help="seconds between readings")
     watch.add_argument("--count", type=int, default=0, help="stop after N rounds (0: Ctrl-C)")
@@ -43,8 +52,10 @@ def _open_bus(args: argparse.Namespace, clock: Clock, out: Console) -> Any:
     try:
         return buses.open_i2c(args.bus, clock=clock)
     except (OSError, buses.BusConfigError) as exc:
-        out.print(f"[bold red]FAIL[/] cannot open the I2C bus: {exc}\n  remedy: enable I2C "
-                  "(floorline doctor), or --bus N for another adapter")
+        out.print(
+            f"[bold red]FAIL[/] cannot open the I2C bus: {exc}\n  remedy: enable I2C "
+            "(floorline doctor), or --bus N for another adapter"
+        )
         return None
 
 
@@ -60,17 +71,38 @@ def sensors_scan(args: argparse.Namespace, cfg: Config, clock: Clock, out: Conso
         return EXIT_CANNOT_RUN
     with out.status("scanning 0x08-0x77..."):
         rows = hardware.scan_and_read(bus, args.sleep, read=not args.identify_only)
-    table = Table("I2C scan", ["address", "chip", "id", "stream", "reading"],
-                  text_columns=frozenset({2, 4}))
+    table = Table(
+        "I2C scan", ["address", "chip", "id", "stream", "reading"], text_columns=frozenset({2, 4})
+    )
     for r in rows:
-        level = Level.FAIL if r.error else (
-            Level.OK if r.reading is not None or (args.identify_only and r.stream) else
-            Level.WARN)
-        table.rows.append(Row([f"0x{r.address:02x}", r.chip, r.detail or "-", r.stream or "-",
-                               r.error or _reading_text(r.reading)], level))
+        level = (
+            Level.FAIL
+            if r.error
+            else (
+                Level.OK
+                if r.reading is not None or (args.identify_only and r.stream)
+                else Level.WARN
+            )
+        )
+        table.rows.append(
+            Row(
+                [
+                    f"0x{r.address:02x}",
+                    r.chip,
+                    r.detail or "-",
+                    r.stream or "-",
+                    r.error or _reading_text(r.reading),
+                ],
+                level,
+            )
+        )
     if not rows:
-        table.rows.append(Row(["-", "no chip answered", "-", "-",
-                               "check wiring and power; floorline doctor"], Level.FAIL))
+        table.rows.append(
+            Row(
+                ["-", "no chip answered", "-", "-", "check wiring and power; floorline doctor"],
+                Level.FAIL,
+            )
+        )
     table.level = overall(r.level for r in table.rows if r.level is not None)
     render(out, [table])
     return exit_code([table.level])
@@ -88,8 +120,7 @@ def sensors_watch(args: argparse.Namespace, cfg: Config, clock: Clock, out: Cons
     try:
         while True:
             for r in hardware.read_all(rows):
-                value = (f"[red]{r.error}[/]" if r.error else
-                         rich_escape(_reading_text(r.reading)))
+                value = f"[red]{r.error}[/]" if r.error else rich_escape(_reading_text(r.reading))
                 out.print(f"{fmt_wall(clock.wall_ms())}  {r.stream}  {value}")
             rounds += 1
             if args.count and rounds >= args.count:

@@ -23,8 +23,9 @@ log = logging.getLogger("floorline.console")
 
 
 def add_to(sub: Any, flags: Flags) -> None:
-    p = sub.add_parser("serve", parents=[flags.common],
-                       help="the LAN status page: /status (HTML) and /status.json")
+    p = sub.add_parser(
+        "serve", parents=[flags.common], help="the LAN status page: /status (HTML) and /status.json"
+    )
     p.add_argument("--bind", default=None, help="address (default bindAddress)")
     p.add_argument("--port", type=int, default=None, help="port (default port)")
 
@@ -46,7 +47,10 @@ def run_serve(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console)
     log.info("event=started component=console device=%s nucleus=%s", dev, gg is not None)
     try:
         code = serve.run(
-            holder, dev, clock, stop,
+            holder,
+            dev,
+            clock,
+            stop,
             bind=args.bind or holder.current.bindAddress,
             port=holder.current.port if args.port is None else args.port,
         )
@@ -57,9 +61,11 @@ def run_serve(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console)
         state.stopped("interrupted")
         return EXIT_OK
     except (OSError, TlsConfigError) as exc:  # ssl.SSLError is an OSError
-        out.print(f"[bold red]FAIL[/] cannot serve: {exc}\n  remedy: set bindAddress/port "
-                  "to a free address and port; tlsCertPath and tlsKeyPath to a readable "
-                  "certificate and its key (or both empty)")
+        out.print(
+            f"[bold red]FAIL[/] cannot serve: {exc}\n  remedy: set bindAddress/port "
+            "to a free address and port; tlsCertPath and tlsKeyPath to a readable "
+            "certificate and its key (or both empty)"
+        )
         state.failed(f"cannot serve: {exc}")
         return EXIT_CANNOT_RUN
     finally:

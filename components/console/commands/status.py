@@ -26,8 +26,12 @@ def show_status(args: argparse.Namespace, cfg: Config, clock: Clock, out: Consol
     if args.json:
         print_json(out, report)
     else:
-        render(out, status_tables(report),
-               f"floorline {report['device']} (site {report['site']})", level)
+        render(
+            out,
+            status_tables(report),
+            f"floorline {report['device']} (site {report['site']})",
+            level,
+        )
     return exit_code([level])
 
 

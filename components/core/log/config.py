@@ -11,8 +11,13 @@ from components.core.log import Log
 DEFAULT_LOG_PATH = "/var/lib/floorline/log.sqlite"
 
 LOG_KEYS = (
-    Key("logPath", str, DEFAULT_LOG_PATH, "The durable log shared by the components",
-        check=check_file_path),
+    Key(
+        "logPath",
+        str,
+        DEFAULT_LOG_PATH,
+        "The durable log shared by the components",
+        check=check_file_path,
+    ),
     Key("logBudgetBytes", int, 1 << 30, "Byte budget of the log (pages + WAL)", min=1 << 20),
     Key("freeDiskFloorBytes", int, 256 << 20, "Free disk the log always leaves", min=0),
 )

@@ -33,8 +33,14 @@ def config_word(channel: int, fsr_v: float, rate_sps: int) -> int:
     pga = next((k for k, v in PGA_FSR_V.items() if v == fsr_v), None)
     if pga is None or rate_sps not in DATA_RATES or channel not in SINGLE_ENDED_MUX:
         raise ValueError(f"bad ADS1115 setting channel={channel} fsr={fsr_v} rate={rate_sps}")
-    return (OS_START | SINGLE_ENDED_MUX[channel] << 12 | pga << 9 | MODE_SINGLE
-            | DATA_RATES.index(rate_sps) << 5 | COMP_DISABLE)
+    return (
+        OS_START
+        | SINGLE_ENDED_MUX[channel] << 12
+        | pga << 9
+        | MODE_SINGLE
+        | DATA_RATES.index(rate_sps) << 5
+        | COMP_DISABLE
+    )
 
 
 def counts_to_volts(counts: int, fsr_v: float) -> float:
@@ -60,8 +66,10 @@ class Loop:
     def value(self, current_ma: float) -> float:
         """Engineering value; LoopFault outside NAMUR limits (the evidence is the mA)."""
         if current_ma < NAMUR_LOW_MA or current_ma > NAMUR_HIGH_MA:
-            raise LoopFault(f"loop current {current_ma:.2f} mA outside "
-                            f"{NAMUR_LOW_MA}..{NAMUR_HIGH_MA} mA", evidence=current_ma)
+            raise LoopFault(
+                f"loop current {current_ma:.2f} mA outside {NAMUR_LOW_MA}..{NAMUR_HIGH_MA} mA",
+                evidence=current_ma,
+            )
         return self.low + (current_ma - 4.0) / 16.0 * (self.high - self.low)
 
 
@@ -69,9 +77,17 @@ class Ads1115(Driver):
     chip = "ads1115"
     kind = "loop"
 
-    def __init__(self, bus: I2CBus, address: int = 0x48, sleep: Sleep = time.sleep, *,
-                 channel: int = 0, fsr_v: float = 4.096, rate_sps: int = 128,
-                 loop: Loop | None = None) -> None:
+    def __init__(
+        self,
+        bus: I2CBus,
+        address: int = 0x48,
+        sleep: Sleep = time.sleep,
+        *,
+        channel: int = 0,
+        fsr_v: float = 4.096,
+        rate_sps: int = 128,
+        loop: Loop | None = None,
+    ) -> None:
         super().__init__(bus, address, sleep)
         self.config = config_word(channel, fsr_v, rate_sps)
         self.fsr_v = fsr_v

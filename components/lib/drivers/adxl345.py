@@ -99,9 +99,17 @@ class Adxl345(Driver):
     chip = "adxl345"
     kind = "vib"
 
-    def __init__(self, bus: I2CBus, address: int = 0x53, sleep: Sleep = time.sleep, *,
-                 rate_hz: float = 400, range_g: int = 16, watermark: int = 16,
-                 window_s: float = 0.25) -> None:
+    def __init__(
+        self,
+        bus: I2CBus,
+        address: int = 0x53,
+        sleep: Sleep = time.sleep,
+        *,
+        rate_hz: float = 400,
+        range_g: int = 16,
+        watermark: int = 16,
+        window_s: float = 0.25,
+    ) -> None:
         super().__init__(bus, address, sleep)
         self.rate_code = rate_code(rate_hz)
         self.rate_hz = rate_hz

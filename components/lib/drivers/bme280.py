@@ -223,8 +223,9 @@ class Bme280(Driver):
         chip_id = self.bus.read_byte_data(self.address, REG_ID)
         name = chip_name(chip_id)
         if name is None:
-            raise WrongChip(f"id 0x{chip_id:02x} at 0x{self.address:02x} is no BME280/BMP280",
-                            evidence=chip_id)
+            raise WrongChip(
+                f"id 0x{chip_id:02x} at 0x{self.address:02x} is no BME280/BMP280", evidence=chip_id
+            )
         self.detected = name  # a BMP280 on a board sold as BME280: it has no humidity
         self.bus.write_byte_data(self.address, REG_RESET, RESET_COMMAND)
         self.sleep(0.002)
@@ -264,12 +265,17 @@ class Bme280(Driver):
                 raise NotReady("BME280 still measuring after its maximum conversion time")
         raw = bytes(self.bus.read_i2c_block_data(self.address, REG_DATA, 8 if has_h else 6))
         adc_p, adc_t, adc_h = split_raw(raw)
-        if adc_t == SKIPPED_TP or (self.os_p and adc_p == SKIPPED_TP) or (
-                has_h and self.os_h and adc_h == SKIPPED_H):
+        if (
+            adc_t == SKIPPED_TP
+            or (self.os_p and adc_p == SKIPPED_TP)
+            or (has_h and self.os_h and adc_h == SKIPPED_H)
+        ):
             # Reset values: no conversion has completed yet (normal mode just started).
             raise NotReady("BME280 data registers still hold their reset values", raw)
-        out = {k: round(v, RESOLUTION_DECIMALS[k])
-               for k, v in compensate(self.cal, adc_p, adc_t, adc_h).items()}
+        out = {
+            k: round(v, RESOLUTION_DECIMALS[k])
+            for k, v in compensate(self.cal, adc_p, adc_t, adc_h).items()
+        }
         if self.os_p == 0:
             out.pop("pressure_pa")
         if self.os_h == 0:

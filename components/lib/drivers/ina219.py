@@ -66,9 +66,17 @@ class Ina219(Driver):
     chip = "ina219"
     kind = "power"
 
-    def __init__(self, bus: I2CBus, address: int = 0x40, sleep: Sleep = time.sleep, *,
-                 shunt_ohm: float = 0.1, max_expected_a: float = 2.0,
-                 current_lsb_a: float | None = None, battery_cells: int = 0) -> None:
+    def __init__(
+        self,
+        bus: I2CBus,
+        address: int = 0x40,
+        sleep: Sleep = time.sleep,
+        *,
+        shunt_ohm: float = 0.1,
+        max_expected_a: float = 2.0,
+        current_lsb_a: float | None = None,
+        battery_cells: int = 0,
+    ) -> None:
         """`battery_cells`: the bus is a pack of that many lithium-ion cells in series (a
         battery-powered node): each reading adds `battery_pct`, estimated from the bus voltage
         (components/core/battery.py). 0: no battery."""

@@ -56,7 +56,9 @@ def identify(bus: I2CBus, address: int) -> Found:
             status = sht3x.check_words(bytes(msg))[0]
             return Found(address, "sht3x", f"status 0x{status:04x}")
         if 0x48 <= address <= 0x4B and (_read16(bus, address, 2), _read16(bus, address, 3)) == (
-            0x8000, 0x7FFF):
+            0x8000,
+            0x7FFF,
+        ):
             return Found(address, "ads1115", "default thresholds")
         if 0x40 <= address <= 0x4F:
             config = _read16(bus, address, 0)

@@ -28,11 +28,21 @@ CMD_ART = 0x2B32
 # Periodic mode: (measurements per second, repeatability) -> command. 10 mps high is 0x2737;
 # medium/low at 10 mps are 0x2721 / 0x272A (0x273A in some vendor code is accepted by the model).
 CMD_PERIODIC = {
-    (0.5, "high"): 0x2032, (0.5, "medium"): 0x2024, (0.5, "low"): 0x202F,
-    (1, "high"): 0x2130, (1, "medium"): 0x2126, (1, "low"): 0x212D,
-    (2, "high"): 0x2236, (2, "medium"): 0x2220, (2, "low"): 0x222B,
-    (4, "high"): 0x2334, (4, "medium"): 0x2322, (4, "low"): 0x2329,
-    (10, "high"): 0x2737, (10, "medium"): 0x2721, (10, "low"): 0x272A,
+    (0.5, "high"): 0x2032,
+    (0.5, "medium"): 0x2024,
+    (0.5, "low"): 0x202F,
+    (1, "high"): 0x2130,
+    (1, "medium"): 0x2126,
+    (1, "low"): 0x212D,
+    (2, "high"): 0x2236,
+    (2, "medium"): 0x2220,
+    (2, "low"): 0x222B,
+    (4, "high"): 0x2334,
+    (4, "medium"): 0x2322,
+    (4, "low"): 0x2329,
+    (10, "high"): 0x2737,
+    (10, "medium"): 0x2721,
+    (10, "low"): 0x272A,
 }
 RESET_S = 0.0015
 
@@ -85,8 +95,14 @@ class Sht3x(Driver):
     chip = "sht3x"
     kind = "env"
 
-    def __init__(self, bus: I2CBus, address: int = 0x44, sleep: Sleep = time.sleep, *,
-                 repeatability: str = "high") -> None:
+    def __init__(
+        self,
+        bus: I2CBus,
+        address: int = 0x44,
+        sleep: Sleep = time.sleep,
+        *,
+        repeatability: str = "high",
+    ) -> None:
         super().__init__(bus, address, sleep)
         if repeatability not in CMD_SINGLE_SHOT:
             raise ValueError(f"repeatability {repeatability!r} not in {list(CMD_SINGLE_SHOT)}")
@@ -122,6 +138,5 @@ class Sht3x(Driver):
             try:
                 data = self._read(6)
             except OSError as again:
-                raise NotReady("SHT3x NACKed the read twice after a single-shot command") \
-                    from again
+                raise NotReady("SHT3x NACKed the read twice after a single-shot command") from again
         return decode_measurement(data)

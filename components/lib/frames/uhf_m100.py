@@ -58,8 +58,13 @@ def single_poll_command(variant: Variant = M100) -> bytes:
     return encode(TYPE_COMMAND, CMD_SINGLE_POLL, b"", variant)
 
 
-def tag_notice(epc: bytes, rssi_raw: int, pc: int = 0x3000, crc: int = 0, variant: Variant = M100,
-               ) -> bytes:
+def tag_notice(
+    epc: bytes,
+    rssi_raw: int,
+    pc: int = 0x3000,
+    crc: int = 0,
+    variant: Variant = M100,
+) -> bytes:
     """The notification a reader sends for one inventoried tag."""
     params = bytes([rssi_raw & 0xFF]) + pc.to_bytes(2, "big") + epc + crc.to_bytes(2, "big")
     return encode(TYPE_NOTICE, CMD_SINGLE_POLL, params, variant)

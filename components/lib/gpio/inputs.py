@@ -15,8 +15,15 @@ class PulseCounter:
     """Counts rising edges (e.g. one per barrel or litre). Rate over a sliding window comes
     from the edge times on the injected clock, not from gpiozero's threads."""
 
-    def __init__(self, pin: int | str, clock: Clock, *, window_s: float = 10.0,
-                 pull_up: bool = False, pin_factory: Any = None) -> None:
+    def __init__(
+        self,
+        pin: int | str,
+        clock: Clock,
+        *,
+        window_s: float = 10.0,
+        pull_up: bool = False,
+        pin_factory: Any = None,
+    ) -> None:
         self.clock = clock
         self.window_ns = int(window_s * 1e9)
         self.count = 0
@@ -41,8 +48,13 @@ class PulseCounter:
 class DoorContact:
     """A reed contact closed (to ground) while the door is shut."""
 
-    def __init__(self, pin: int | str, *, on_change: Callable[[bool], None] | None = None,
-                 pin_factory: Any = None) -> None:
+    def __init__(
+        self,
+        pin: int | str,
+        *,
+        on_change: Callable[[bool], None] | None = None,
+        pin_factory: Any = None,
+    ) -> None:
         self.dev = Button(pin, pull_up=True, bounce_time=None, pin_factory=pin_factory)
         self.on_change = on_change
         self.dev.when_pressed = lambda: self._changed(False)
@@ -65,8 +77,9 @@ class DoorContact:
 class AcknowledgeButton:
     """The technician's push button (to ground); calls `on_press` once per press."""
 
-    def __init__(self, pin: int | str, on_press: Callable[[], None], *,
-                 pin_factory: Any = None) -> None:
+    def __init__(
+        self, pin: int | str, on_press: Callable[[], None], *, pin_factory: Any = None
+    ) -> None:
         self.dev = Button(pin, pull_up=True, pin_factory=pin_factory)
         self.dev.when_pressed = on_press
 

@@ -36,8 +36,14 @@ class Alarm:
     """A relay, buzzer or LED driven high while an alarm is active; latched until acknowledged
     when `latch` is set, so a transient condition still gets seen."""
 
-    def __init__(self, pin: int | str, *, active_high: bool = True, latch: bool = True,
-                 pin_factory: Any = None) -> None:
+    def __init__(
+        self,
+        pin: int | str,
+        *,
+        active_high: bool = True,
+        latch: bool = True,
+        pin_factory: Any = None,
+    ) -> None:
         self.out = DigitalOutputDevice(pin, active_high=active_high, pin_factory=pin_factory)
         self.latch = latch
         self.condition = False

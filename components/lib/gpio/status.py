@@ -73,8 +73,6 @@ class LedDecision:
         return MEANINGS[self.state]
 
 
-
-
 def health_state(payloads: Sequence[Mapping[str, Any]]) -> tuple[str, Mapping[str, Any] | None]:
     """("faulty" | "ok" | "unknown", the deciding payload) from a health stream's payloads,
     oldest first: the latest fault or recovery event decides; else a `state` field."""
@@ -150,9 +148,7 @@ def led_state(
     if oldest is not None:
         age_s = (now_wall_ms - oldest) / 1000
         if age_s > offline_after_s:
-            return LedDecision(
-                OFFLINE_BUFFERING, (f"oldest unsent record is {age_s:.0f} s old",)
-            )
+            return LedDecision(OFFLINE_BUFFERING, (f"oldest unsent record is {age_s:.0f} s old",))
     return LedDecision(ONLINE, ())
 
 

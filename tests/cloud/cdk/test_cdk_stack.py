@@ -355,6 +355,7 @@ def test_thing_groups_and_one_deployment_per_site(synth) -> None:
             resolve(comps[UPLINK]["ConfigurationUpdate"]["Merge"])
         )
 
+
 def test_fleet_provisioning_template_and_claim_policy(synth) -> None:
     tpl = synth.only("AWS::IoT::ProvisioningTemplate")["Properties"]
     assert tpl["Enabled"] is True

@@ -32,8 +32,9 @@ def test_dashboard_in_chromium(page, serve, fleet, settings):
     # The history keeps the cleared one too, with how long it lasted (raised 20 min ago,
     # cleared 15 min ago); the open ones say so.
     assert sorted(page.column("anomaly-history")) == ["dev-a", "dev-b", "dev-c"]
-    history = dict(zip(page.column("anomaly-history"), page.column("anomaly-history", 7),
-                       strict=True))
+    history = dict(
+        zip(page.column("anomaly-history"), page.column("anomaly-history", 7), strict=True)
+    )
     assert history["dev-b"] == "5 min"
     assert sorted(page.column("anomaly-history", 6)).count("open") == 2
     assert page.tile("records in range") == str(

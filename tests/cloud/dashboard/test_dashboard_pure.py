@@ -92,8 +92,14 @@ def test_drift_is_a_trend_a_spike_does_not_make_one():
 def test_round_axis_ticks_differ_and_read_well():
     from cloud.dashboard.charts import _fmt_value, nice_bounds
 
-    for low, high in [(11.991, 12.018), (0.0, 7.0), (20.1, 35.7), (101_210.0, 101_390.0),
-                      (-0.31, 0.22), (3.3, 3.3 + 1e-6)]:
+    for low, high in [
+        (11.991, 12.018),
+        (0.0, 7.0),
+        (20.1, 35.7),
+        (101_210.0, 101_390.0),
+        (-0.31, 0.22),
+        (3.3, 3.3 + 1e-6),
+    ]:
         lo, hi, step = nice_bounds(low, high)
         assert lo <= low and hi >= high and round((hi - lo) / step) <= 4
         labels = [_fmt_value(lo + step * i, step) for i in range(round((hi - lo) / step) + 1)]
@@ -105,7 +111,9 @@ def test_battery_charge_from_the_bus_voltage_when_not_reported():
     from components.core import battery
 
     assert model.battery_of({"last_battery_pct": 55.0, "last_bus_voltage_v": 9.0}, 3) == (
-        55.0, False)
+        55.0,
+        False,
+    )
     pct, estimated = model.battery_of({"last_bus_voltage_v": battery.volts(40, 3)}, 3)
     assert estimated and pct == pytest.approx(40, abs=0.1)
     assert model.battery_of({"last_bus_voltage_v": 12.0}, None) == (None, False)

@@ -222,20 +222,25 @@ def test_the_default_range_fits_the_data(con, fleet, settings):
     assert (doc["range"]["start_ms"], doc["range"]["end_ms"]) == (min(times), max(times) + 1)
     points = [p for series in doc["charts"]["temperature"]["series"].values() for p in series]
     span = doc["range"]["end_ms"] - doc["range"]["start_ms"]
-    assert max(p[0] for p in points) - min(p[0] for p in points) > 0.9 * span - \
-        doc["range"]["bucket_ms"]
+    assert (
+        max(p[0] for p in points) - min(p[0] for p in points)
+        > 0.9 * span - doc["range"]["bucket_ms"]
+    )
 
 
-def test_anomaly_history_lists_raised_and_cleared_alerts_with_their_duration(con, fleet,
-                                                                             settings):
+def test_anomaly_history_lists_raised_and_cleared_alerts_with_their_duration(con, fleet, settings):
     doc = build(con, fleet, settings, range="1h")
     history = {a["alert_id"]: a for a in doc["anomaly_history"]}
-    alerts = [r for _site, r in fleet.records if r.cls == "alert"
-              and r.event_wall_ms >= fleet.now_ms - 3_600_000]
+    alerts = [
+        r
+        for _site, r in fleet.records
+        if r.cls == "alert" and r.event_wall_ms >= fleet.now_ms - 3_600_000
+    ]
     assert set(history) == {r.payload["alert_id"] for r in alerts}
     for alert_id, episode in history.items():
-        mine = sorted((r for r in alerts if r.payload["alert_id"] == alert_id),
-                      key=lambda r: r.event_wall_ms)
+        mine = sorted(
+            (r for r in alerts if r.payload["alert_id"] == alert_id), key=lambda r: r.event_wall_ms
+        )
         cleared = [r.event_wall_ms for r in mine if r.payload["state"] == "cleared"]
         assert episode["raised_ms"] == mine[0].event_wall_ms
         assert episode["state"] == ("cleared" if cleared else "open")

@@ -240,8 +240,9 @@ def test_decoded_records_can_be_ingested_directly(lake: Lake, make_records: Fact
         lake.ingest_records("bad/site", records)
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(st.lists(st.tuples(st.sampled_from(["d1", "d2"]), st.integers(1, 12),
                                    st.integers(1, 5)), min_size=1, max_size=4),
                 min_size=1, max_size=4))  # fmt: skip

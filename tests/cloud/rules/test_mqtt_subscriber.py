@@ -74,13 +74,18 @@ def test_a_broker_restart_is_survived_with_the_subscriptions_renewed(
         mosquitto.stop()
         mosquitto.start()
         wait_for(lambda: sub.stats["connection_lost"] == 1 and sub.connected)
+
         # Resubscribed once connected again: a message published now arrives.
         def published_after() -> bool:
             _publish_all(mosquitto.port, [("a/2", b"after")])
             return b"after" in got
 
-        wait_for(published_after, timeout_s=WAIT_S, interval_s=0.2,
-                 what="a message after the broker's restart")
+        wait_for(
+            published_after,
+            timeout_s=WAIT_S,
+            interval_s=0.2,
+            what="a message after the broker's restart",
+        )
     finally:
         sub.stop()
     assert got[0] == b"before" and b"after" in got

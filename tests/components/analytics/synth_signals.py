@@ -14,8 +14,14 @@ NOISE_SIGMA = 0.05
 
 
 def series(n: int, *faults: Fault, seed: int = 7) -> list[tuple[int, float]]:
-    sig = Signal("temperature_c", base=20.0, noise_sigma=NOISE_SIGMA, noise_rate_hz=1.0,
-                 seed=seed, faults=faults)
+    sig = Signal(
+        "temperature_c",
+        base=20.0,
+        noise_sigma=NOISE_SIGMA,
+        noise_rate_hz=1.0,
+        seed=seed,
+        faults=faults,
+    )
     out = []
     for i in range(n):
         v = sig.value(float(i))

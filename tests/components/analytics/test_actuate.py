@@ -36,8 +36,9 @@ def test_alarm_follows_unacknowledged_critical_alerts(factory):
     assert alarm.update(["a1"]) is True and out.state == 1
     press(factory)
     events = alarm.drain_acks(T0)
-    assert events == [{"type": "alarm_acknowledged", "source": "button", "alert_ids": ["a1"],
-                       "wall_ms": T0}]
+    assert events == [
+        {"type": "alarm_acknowledged", "source": "button", "alert_ids": ["a1"], "wall_ms": T0}
+    ]
     assert out.state == 0  # acknowledged locally
     assert alarm.update(["a1", "a2"]) is True and out.state == 1  # a new critical alert
     assert alarm.update(["a2"]) is True
@@ -49,9 +50,24 @@ def test_alarm_follows_unacknowledged_critical_alerts(factory):
 def test_critical_alert_drives_the_pin_and_the_acknowledgement_is_recorded(tmp_path, factory):
     clock = ManualClock(wall_ms=T0)
     lg = Log.open(tmp_path / "log.db", device="dev-001", free_floor_bytes=0, clock=clock)
-    cfg = comp.SPEC.parse({"silentAfterSeconds": 0, "detectors": {STREAM: {"detectors": [
-        {"type": "threshold", "field": "temperature_c", "high": 30, "hysteresis": 1,
-         "severity": "critical"}]}}})
+    cfg = comp.SPEC.parse(
+        {
+            "silentAfterSeconds": 0,
+            "detectors": {
+                STREAM: {
+                    "detectors": [
+                        {
+                            "type": "threshold",
+                            "field": "temperature_c",
+                            "high": 30,
+                            "hysteresis": 1,
+                            "severity": "critical",
+                        }
+                    ]
+                }
+            },
+        }
+    )
     alarm = CriticalAlertAlarm(ALARM_PIN, ACK_PIN, pin_factory=factory)
     c = comp.Analytics(lg, cfg, clock, alarm)
     lg.register_consumer("check", classes=("alert", "event"))

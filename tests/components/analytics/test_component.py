@@ -24,8 +24,12 @@ def rec(stream, seq, t_ms, payload, cls="raw"):
 
 
 def scalar(high=30.0):
-    return {"windowSeconds": 10, "detectors": [
-        {"type": "threshold", "field": "temperature_c", "high": high, "hysteresis": 1}]}
+    return {
+        "windowSeconds": 10,
+        "detectors": [
+            {"type": "threshold", "field": "temperature_c", "high": high, "hysteresis": 1}
+        ],
+    }
 
 
 def test_defaults_are_the_recipe_shape():
@@ -42,10 +46,15 @@ def test_invalid_update_is_rejected_with_a_reason_and_the_old_config_stays():
     assert err is not None and "high must be a number" in err.errors["detectors"]
     assert ENV in err.errors["detectors"]
     assert holder.current.detectors == {ENV: scalar()}
-    for wrong in ({"detectors": {ENV: {"detectors": [{"type": "laser"}]}}},
-                  {"windowSeconds": [10, -5]}, {"windowSeconds": []},
-                  {"alarmMinSeverity": "loud"}, {"alarmPin": "pin seventeen"},
-                  {"silentAfterSeconds": -1}, {"detectors": {ENV: {"kind": "sonar"}}}):
+    for wrong in (
+        {"detectors": {ENV: {"detectors": [{"type": "laser"}]}}},
+        {"windowSeconds": [10, -5]},
+        {"windowSeconds": []},
+        {"alarmMinSeverity": "loud"},
+        {"alarmPin": "pin seventeen"},
+        {"silentAfterSeconds": -1},
+        {"detectors": {ENV: {"kind": "sonar"}}},
+    ):
         assert holder.update(wrong) is not None, wrong
     assert holder.rejected == 8 and holder.current.detectors == {ENV: scalar()}
     assert holder.update({"detectors": {ENV: scalar(40.0)}}) is None
@@ -93,20 +102,35 @@ def test_alert_book_keeps_one_open_alert_per_condition():
 
 
 def test_engine_vibration_rfid_silence_defaults_and_bad_input():
-    eng = Engine("dev-001", {
-        VIB: {"windowSeconds": 1, "sampleRateHz": 100},
-        RFID: {"detectors": [{"type": "rfid", "knownTags": ["0A01"], "maxDwellSeconds": 60}]},
-        ENV: {"detectors": [{"type": "silence", "seconds": 30}]},
-    }, windows_s=[10, 60], silent_after_s=120)
+    eng = Engine(
+        "dev-001",
+        {
+            VIB: {"windowSeconds": 1, "sampleRateHz": 100},
+            RFID: {"detectors": [{"type": "rfid", "knownTags": ["0A01"], "maxDwellSeconds": 60}]},
+            ENV: {"detectors": [{"type": "silence", "seconds": 30}]},
+        },
+        windows_s=[10, 60],
+        silent_after_s=120,
+    )
     seq = 0
     out = []
     for i in range(100):
         seq += 1
-        out += eng.process(rec(VIB, seq, T0 + i * 10, {
-            "accel_x_g": math.sin(2 * math.pi * 10 * i / 100), "accel_y_g": 0.0,
-            "accel_z_g": 1.0}))
-    out += eng.process(rec(VIB, seq + 1, T0 + 1000, {"accel_x_g": 0, "accel_y_g": 0,
-                                                       "accel_z_g": 1}))
+        out += eng.process(
+            rec(
+                VIB,
+                seq,
+                T0 + i * 10,
+                {
+                    "accel_x_g": math.sin(2 * math.pi * 10 * i / 100),
+                    "accel_y_g": 0.0,
+                    "accel_z_g": 1.0,
+                },
+            )
+        )
+    out += eng.process(
+        rec(VIB, seq + 1, T0 + 1000, {"accel_x_g": 0, "accel_y_g": 0, "accel_z_g": 1})
+    )
     vib = [p for s, c, p in out if c == "aggregate"]
     assert len(vib) == 1 and abs(vib[0]["axes"]["x"]["dominant_hz"] - 10.0) < 0.2
     assert vib[0]["kind"] == "vibration" and vib[0]["window_s"] == 1.0
@@ -114,8 +138,9 @@ def test_engine_vibration_rfid_silence_defaults_and_bad_input():
     assert eng.process(rec(VIB, 200, T0 + 1010, {"accel_x_g": 1})) == []  # missing axes
     assert eng.pipes[VIB].bad_payloads == 1
     out = eng.process(rec(RFID, 1, T0, {"kind": "arrive", "tag_id": "FF99"}, "event"))
-    assert [(s, p["condition"]) for s, _, p in out] == [("alert_rfid/rdm6300@ttyS0",
-                                                          "unknown_tag:FF99")]
+    assert [(s, p["condition"]) for s, _, p in out] == [
+        ("alert_rfid/rdm6300@ttyS0", "unknown_tag:FF99")
+    ]
     assert eng.process(rec(RFID, 2, T0, {"kind": "arrive"}, "event")) == []
     assert eng.pipes[RFID].bad_payloads == 1
     eng.process(rec(ENV, 1, T0, {"temperature_c": 20.0, "note": "x", "bad": math.nan}))
@@ -132,8 +157,10 @@ def test_engine_vibration_rfid_silence_defaults_and_bad_input():
     assert conds == ["dwell:FF99", "silent"]  # ENV's own 30 s silence
     ticked = eng.tick(T0 + 200_000)
     assert sorted((s, p["condition"]) for s, c, p in ticked if c == "alert") == [
-        ("alert_device/self", "device_silent"), ("alert_env/sht31@0x44", "silent"),
-        ("alert_vib/adxl345@0x53", "silent")]  # an RFID reader is quiet between tags
+        ("alert_device/self", "device_silent"),
+        ("alert_env/sht31@0x44", "silent"),
+        ("alert_vib/adxl345@0x53", "silent"),
+    ]  # an RFID reader is quiet between tags
 
 
 def test_streams_beyond_the_cap_are_counted_not_tracked():
@@ -172,16 +199,21 @@ def test_follow_steps_when_another_connection_commits_not_only_on_its_timer(tmp_
     reader.register_consumer("check", classes=("alert",))
     c = comp.Analytics(lg, comp.SPEC.parse({"detectors": {ENV: scalar()}}), clock)
     stop = Stop()
-    follower = threading.Thread(target=comp.follow, args=(c, lg, stop),
-                                kwargs={"step_interval_s": 3600.0, "wake_poll_s": 0.01})
+    follower = threading.Thread(
+        target=comp.follow,
+        args=(c, lg, stop),
+        kwargs={"step_interval_s": 3600.0, "wake_poll_s": 0.01},
+    )
     follower.start()
     try:
         producer.append(ENV, "raw", {"temperature_c": 20.0}, wall_ms=clock.wall_ms())
         producer.append(ENV, "raw", {"temperature_c": 35.0}, wall_ms=clock.wall_ms())
-        alerts = wait_for(lambda: [r.payload for r in reader.read("check")], timeout_s=30,
-                          what="the alert while following")
-        assert [(a["stream"], a["state"], a["value"]) for a in alerts] == [
-            (ENV, "raised", 35.0)]
+        alerts = wait_for(
+            lambda: [r.payload for r in reader.read("check")],
+            timeout_s=30,
+            what="the alert while following",
+        )
+        assert [(a["stream"], a["state"], a["value"]) for a in alerts] == [(ENV, "raised", 35.0)]
         assert follower.is_alive()  # seen while following, not at a final commit
     finally:
         stop.set()

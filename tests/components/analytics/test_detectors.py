@@ -35,7 +35,9 @@ def edge_list(det, series):
 def test_threshold_spike_raises_on_the_spike_and_clears_after_it():
     det = Threshold("high", 30.0, True, 2.0, "critical")
     assert edge_list(det, sg.spike(300, at=100, width=3, height=30)) == [
-        ("raise", 100), ("clear", 103)]
+        ("raise", 100),
+        ("clear", 103),
+    ]
 
 
 def test_threshold_hysteresis_prevents_chatter_near_the_limit():
@@ -44,7 +46,9 @@ def test_threshold_hysteresis_prevents_chatter_near_the_limit():
     assert edge_list(det, series) == [("raise", 1)]  # 29.5 is inside the hysteresis band
     low = Threshold("low", 10.0, False, 1.0, "warning")
     assert edge_list(low, [(T0, 9.0), (T0 + 1000, 10.5), (T0 + 2000, 11.0)]) == [
-        ("raise", 0), ("clear", 2)]
+        ("raise", 0),
+        ("clear", 2),
+    ]
 
 
 def test_threshold_drift_raises_when_the_drift_crosses():
@@ -60,7 +64,11 @@ def test_rate_of_change_ignores_slow_drift_and_flags_a_step():
     det = RateOfChange(max_per_s=1.0)
     # up at 150 (raise), level at 151 (clear), down at 152 (raise), level at 153 (clear)
     assert edge_list(det, sg.spike(300, at=150, width=2, height=10)) == [
-        ("raise", 150), ("clear", 151), ("raise", 152), ("clear", 153)]
+        ("raise", 150),
+        ("clear", 151),
+        ("raise", 152),
+        ("clear", 153),
+    ]
 
 
 def test_rate_of_change_skips_readings_without_time_progress():
@@ -71,8 +79,7 @@ def test_rate_of_change_skips_readings_without_time_progress():
 
 def test_flatline_raises_after_the_span_and_clears_when_the_value_moves():
     det = Flatline(seconds=60, epsilon=0.001)
-    assert edge_list(det, sg.stuck(400, start=200, end=330)) == [
-        ("raise", 260), ("clear", 330)]
+    assert edge_list(det, sg.stuck(400, start=200, end=330)) == [("raise", 260), ("clear", 330)]
 
 
 def test_flatline_not_raised_by_a_moving_signal():
@@ -156,8 +163,9 @@ def test_novelty_raises_on_a_changed_pattern_within_range():
     # after a settled history, the regular wave turns into erratic jumps inside its range
     at = LEARNT + 3000
     series = periodic(at + 300)
-    series[at:] = [(t, 10 + 4.9 * math.sin(i * i * 0.37))
-                   for i, (t, _) in enumerate(series[at:], start=at)]
+    series[at:] = [
+        (t, 10 + 4.9 * math.sin(i * i * 0.37)) for i, (t, _) in enumerate(series[at:], start=at)
+    ]
     out = edge_list(Novelty(), series)
     assert out and out[0][0] == "raise" and at <= out[0][1] <= at + 20
     assert all(t >= at for _, t in out)
@@ -253,7 +261,8 @@ def test_novelty_restores_a_checkpoint_from_before_the_alert_history():
     learnt = [s for m, s in zip(b.score.day_mean, b.score.day_seen, strict=True) if m is not None]
     assert learnt and all(s * NoveltyParams.load().daily_alpha >= 1.0 for s in learnt)
     assert [a.score.update(v, t / 1000) for t, v in series[LEARNT:]] == [
-        b.score.update(v, t / 1000) for t, v in series[LEARNT:]]
+        b.score.update(v, t / 1000) for t, v in series[LEARNT:]
+    ]
 
 
 def test_novelty_defaults_in_code_are_the_shipped_constants():

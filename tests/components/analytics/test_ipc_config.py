@@ -25,18 +25,29 @@ STREAM = "env/bme280@0x76"
 
 
 def threshold(high):
-    return {STREAM: {"detectors": [
-        {"type": "threshold", "field": "temperature_c", "high": high, "hysteresis": 1}]}}
+    return {
+        STREAM: {
+            "detectors": [
+                {"type": "threshold", "field": "temperature_c", "high": high, "hysteresis": 1}
+            ]
+        }
+    }
 
 
 @pytest.fixture
 def nucleus():
     short = tempfile.mkdtemp(prefix="gg", dir="/tmp")  # socket paths must stay < 108 bytes
     store = ConfigStore()
-    store.set_component(NAME, {**comp.SPEC.defaults(), "detectors": threshold(30),
-                               "accessControl": {}})
-    srv = NucleusServer(f"{short}/ipc.sock", components={NAME: (TOKEN, None)},
-                        config_store=store, cloud=InMemoryCloud(), thing_name="dev-001")
+    store.set_component(
+        NAME, {**comp.SPEC.defaults(), "detectors": threshold(30), "accessControl": {}}
+    )
+    srv = NucleusServer(
+        f"{short}/ipc.sock",
+        components={NAME: (TOKEN, None)},
+        config_store=store,
+        cloud=InMemoryCloud(),
+        thing_name="dev-001",
+    )
     srv.start()
     raw = ggipc.connect(ipc_socket=srv.socket_path, authtoken=TOKEN, timeout=5)
     gg = ipc.Greengrass(GreengrassCoreIPCClientV2(client=raw))

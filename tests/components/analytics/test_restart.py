@@ -18,17 +18,31 @@ from components.core.log import Log, NewRecord
 
 T0 = 1_767_225_600_000
 STREAM = "env/bme280@0x76"
-CONFIG = {"windowSeconds": [10], "silentAfterSeconds": 0,
-          "detectors": {STREAM: {"fields": ["temperature_c"],
-                                 "detectors": [{"type": "threshold", "field": "temperature_c",
-                                                "high": 30, "hysteresis": 1,
-                                                "severity": "critical"}]}}}
+CONFIG = {
+    "windowSeconds": [10],
+    "silentAfterSeconds": 0,
+    "detectors": {
+        STREAM: {
+            "fields": ["temperature_c"],
+            "detectors": [
+                {
+                    "type": "threshold",
+                    "field": "temperature_c",
+                    "high": 30,
+                    "hysteresis": 1,
+                    "severity": "critical",
+                }
+            ],
+        }
+    },
+}
 N = 95
 
 
 def open_log(path):
-    return Log.open(path, device="dev-001", free_floor_bytes=0,
-                    clock=ManualClock(wall_ms=T0 + N * 1000))
+    return Log.open(
+        path, device="dev-001", free_floor_bytes=0, clock=ManualClock(wall_ms=T0 + N * 1000)
+    )
 
 
 def value(i):
@@ -36,8 +50,12 @@ def value(i):
 
 
 def feed(lg, start, stop):
-    lg.append_records([NewRecord(STREAM, "raw", {"temperature_c": value(i)},
-                                 wall_ms=T0 + i * 1000) for i in range(start, stop)])
+    lg.append_records(
+        [
+            NewRecord(STREAM, "raw", {"temperature_c": value(i)}, wall_ms=T0 + i * 1000)
+            for i in range(start, stop)
+        ]
+    )
 
 
 def drain(c, commit_each_step=True):
@@ -85,8 +103,10 @@ def test_committing_rarely_gives_the_same_result(tmp_path):
 def test_reference_run_counts_every_reading(tmp_path):
     aggs, alerts = reference(tmp_path)
     assert [a["fields"]["temperature_c"]["count"] for a in aggs] == [10] * 9
-    assert [(a["state"], a["raised_ms"]) for a in alerts] == [("raised", T0 + 40_000),
-                                                              ("cleared", T0 + 40_000)]
+    assert [(a["state"], a["raised_ms"]) for a in alerts] == [
+        ("raised", T0 + 40_000),
+        ("cleared", T0 + 40_000),
+    ]
 
 
 def test_process_dies_between_steps_mid_window(tmp_path):
@@ -156,8 +176,12 @@ def test_sigkill_while_running(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env)
     assert proc.stdout.readline().strip() == b"ready"
     probe = open_log(path)
-    wait_for(lambda: probe.consumers().get("analytics", {}).get("raw", 0) >= 20,
-             timeout_s=30, interval_s=0.005, what="the worker mid-stream")
+    wait_for(
+        lambda: probe.consumers().get("analytics", {}).get("raw", 0) >= 20,
+        timeout_s=30,
+        interval_s=0.005,
+        what="the worker mid-stream",
+    )
     probe.close()
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -193,8 +217,12 @@ def test_a_refused_commit_leaves_no_trace_and_the_step_is_retried(tmp_path, monk
 
 
 def test_checkpoint_of_another_configuration_restores_only_unchanged_streams(tmp_path):
-    lg = Log.open(tmp_path / "log.db", device="dev-001", free_floor_bytes=0,
-                  clock=ManualClock(wall_ms=T0 + 15_000))
+    lg = Log.open(
+        tmp_path / "log.db",
+        device="dev-001",
+        free_floor_bytes=0,
+        clock=ManualClock(wall_ms=T0 + 15_000),
+    )
     feed(lg, 0, 15)
     drain(component(lg))
     c = component(lg, {**CONFIG, "windowSeconds": [5]})

@@ -78,8 +78,13 @@ def test_percentile_definition():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.complex_numbers(max_magnitude=1e3, allow_nan=False, allow_infinity=False),
-                min_size=1, max_size=64).filter(lambda v: len(v) & (len(v) - 1) == 0))
+@given(
+    st.lists(
+        st.complex_numbers(max_magnitude=1e3, allow_nan=False, allow_infinity=False),
+        min_size=1,
+        max_size=64,
+    ).filter(lambda v: len(v) & (len(v) - 1) == 0)
+)
 def test_fft_matches_a_direct_dft(x):
     n = len(x)
     dft = [sum(x[t] * cmath.exp(-2j * math.pi * k * t / n) for t in range(n)) for k in range(n)]
@@ -107,10 +112,16 @@ def test_vibration_axis_of_a_sine():
 def test_vibration_window_from_fifo_bursts_and_single_samples():
     rate = 400.0
     w = VibrationWindow(1.0, sample_rate_hz=rate)
-    samples = [[0.3 * math.sin(2 * math.pi * 25 * i / rate), 0.0,
-                1.0 + 0.1 * math.sin(2 * math.pi * 80 * i / rate)] for i in range(400)]
+    samples = [
+        [
+            0.3 * math.sin(2 * math.pi * 25 * i / rate),
+            0.0,
+            1.0 + 0.1 * math.sin(2 * math.pi * 80 * i / rate),
+        ]
+        for i in range(400)
+    ]
     for k in range(0, 400, 16):
-        assert w.add(T0 + int(k / rate * 1000), {"samples": samples[k:k + 16]}) is None
+        assert w.add(T0 + int(k / rate * 1000), {"samples": samples[k : k + 16]}) is None
     out = w.add(T0 + 1000, {"accel_x_g": 0.0, "accel_y_g": 0.0, "accel_z_g": 1.0})
     assert out["samples"] == 400 and out["sample_rate_hz"] == rate
     assert out["axes"]["x"]["dominant_hz"] == pytest.approx(25, abs=rate / 512)

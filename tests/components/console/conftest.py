@@ -35,8 +35,11 @@ def site(_site_template: Site, tmp_path: Path) -> Site:
         src = Path(f"{t.path}{suffix}")
         if src.exists():
             shutil.copyfile(src, tmp_path / f"log.db{suffix}")
-    config = {**t.config, "logPath": str(tmp_path / "log.db"),
-              "greengrassRoot": str(tmp_path / "greengrass")}
+    config = {
+        **t.config,
+        "logPath": str(tmp_path / "log.db"),
+        "greengrassRoot": str(tmp_path / "greengrass"),
+    }
     config_file = tmp_path / "console.json"
     config_file.write_text(json.dumps(config))
     clock = ManualClock(wall_ms=t.clock.wall_ms(), mono_ns=t.clock.monotonic_ns())

@@ -36,8 +36,9 @@ class Site:
     outage_started_wall_ms: int
 
     def open(self) -> Log:
-        return Log.open(self.path, device=DEVICE, budget_bytes=BUDGET, free_floor_bytes=0,
-                        clock=self.clock)
+        return Log.open(
+            self.path, device=DEVICE, budget_bytes=BUDGET, free_floor_bytes=0, clock=self.clock
+        )
 
 
 def _raw(n: int, base: float) -> list[dict[str, Any]]:
@@ -63,10 +64,22 @@ def build_site(tmp: Path, *, outage: bool = True, fault: bool = True) -> Site:
         for consumer in ("uplink-kinesis", "analytics"):
             lg.ack(consumer, lg.read(consumer, limit=250))
         lg.ack("uplink-iot", lg.read("uplink-iot", limit=1000))
-    lg.append(H_SHT, "health", {"event": "sensor_fault", "sensor": "env/sht3x@0x44",
-                                "state": "faulty", "error": "OSError", "errno": 121})
-    lg.append(H_SHT, "health", {"event": "sensor_recovered", "sensor": "env/sht3x@0x44",
-                                "state": "ok", "down_s": 12.0})
+    lg.append(
+        H_SHT,
+        "health",
+        {
+            "event": "sensor_fault",
+            "sensor": "env/sht3x@0x44",
+            "state": "faulty",
+            "error": "OSError",
+            "errno": 121,
+        },
+    )
+    lg.append(
+        H_SHT,
+        "health",
+        {"event": "sensor_recovered", "sensor": "env/sht3x@0x44", "state": "ok", "down_s": 12.0},
+    )
     lg.append(H_RFID, "health", {"event": "reader_stats", "reader": RFID, "frames": 18})
     lg.ack("uplink-kinesis", lg.read("uplink-kinesis", limit=10_000))
     lg.ack("analytics", lg.read("analytics", limit=10_000))
@@ -81,8 +94,17 @@ def build_site(tmp: Path, *, outage: bool = True, fault: bool = True) -> Site:
                 lg.append(RFID, "event", {"event": "depart", "tag_id": "0A001", "reads": 2})
             clock.advance(OUTAGE_S / 120)
         if fault:
-            lg.append(H_BME, "health", {"event": "sensor_fault", "sensor": BME,
-                                        "state": "faulty", "error": "OSError", "errno": 121})
+            lg.append(
+                H_BME,
+                "health",
+                {
+                    "event": "sensor_fault",
+                    "sensor": BME,
+                    "state": "faulty",
+                    "error": "OSError",
+                    "errno": 121,
+                },
+            )
     lg.close()
     config = {
         "logPath": str(path),
@@ -98,8 +120,10 @@ def build_site(tmp: Path, *, outage: bool = True, fault: bool = True) -> Site:
 
 def components_running(site: Site) -> list[Reporter]:
     """The site's expected components say they run (from this process: alive)."""
-    reporters = [Reporter(site.config["logPath"], name, site.clock, heartbeat_s=0)
-                 for name in site.config["components"]]
+    reporters = [
+        Reporter(site.config["logPath"], name, site.clock, heartbeat_s=0)
+        for name in site.config["components"]
+    ]
     for r in reporters:
         r.running()
     return reporters

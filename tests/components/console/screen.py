@@ -13,8 +13,11 @@ from components.console.views import Table
 def assert_whole_values(text: str, tables: Iterable[Table], width: int) -> None:
     lines = text.splitlines()
     for line in lines:
-        assert len(line) <= width or len(line.split()) == 1 or any(
-            len(w) > width - 20 for w in line.split()), f"line wider than {width}: {line!r}"
+        assert (
+            len(line) <= width
+            or len(line.split()) == 1
+            or any(len(w) > width - 20 for w in line.split())
+        ), f"line wider than {width}: {line!r}"
     for t in tables:
         for row in t.rows:
             for i, cell in enumerate(row.cells):
@@ -22,4 +25,5 @@ def assert_whole_values(text: str, tables: Iterable[Table], width: int) -> None:
                 for piece in pieces:
                     if piece and piece != "-":
                         assert any(piece in line for line in lines), (
-                            f"{t.title}/{t.columns[i]}: {piece!r} split at {width} columns")
+                            f"{t.title}/{t.columns[i]}: {piece!r} split at {width} columns"
+                        )

@@ -37,9 +37,16 @@ def device(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     path = tmp_path / "data" / "log.sqlite"
     path.parent.mkdir()
     config = tmp_path / "console.json"
-    config.write_text(json.dumps({"logPath": str(path), "freeDiskFloorBytes": 0,
-                                  "components": ["Sensors", "Uplink"],
-                                  "greengrassRoot": str(tmp_path / "gg")}))
+    config.write_text(
+        json.dumps(
+            {
+                "logPath": str(path),
+                "freeDiskFloorBytes": 0,
+                "components": ["Sensors", "Uplink"],
+                "greengrassRoot": str(tmp_path / "gg"),
+            }
+        )
+    )
     return clock, path, config
 
 
@@ -66,14 +73,32 @@ def test_state_and_health_visible_while_offline_and_after_upload(device, capture
     sensors.running()
     uplink.running()
     for _ in range(3):
-        lg.append_records([NewRecord(BME, "raw", {"temperature_c": 21.5, "pressure_pa": 101325.0},
-                                     wall_ms=clock.wall_ms())])
+        lg.append_records(
+            [
+                NewRecord(
+                    BME,
+                    "raw",
+                    {"temperature_c": 21.5, "pressure_pa": 101325.0},
+                    wall_ms=clock.wall_ms(),
+                )
+            ]
+        )
         clock.advance(1)
     last_good = clock.wall_ms() - 1000
     # The network goes; ten minutes later the chip stops answering.
     clock.advance(600)
-    lg.append(H_BME, "health", {"event": "sensor_fault", "sensor": BME, "state": "faulty",
-                                "error": "OSError", "errno": 121, "phase": "read"})
+    lg.append(
+        H_BME,
+        "health",
+        {
+            "event": "sensor_fault",
+            "sensor": BME,
+            "state": "faulty",
+            "error": "OSError",
+            "errno": 121,
+            "phase": "read",
+        },
+    )
     fault_at = clock.wall_ms()
     clock.advance(30)
     sensors.running()  # keeps its state (and since) but shows it is alive
@@ -81,14 +106,18 @@ def test_state_and_health_visible_while_offline_and_after_upload(device, capture
 
     offline = _report(config, clock)
     assert offline["uplink"]["level"] == "WARN" and offline["uplink"]["detail"].startswith(
-        "offline")
+        "offline"
+    )
     bme = _sensor(offline, BME)
     assert (bme["state"], bme["level"], bme["since_wall_ms"]) == ("faulty", "FAIL", fault_at)
     assert "OSError" in bme["detail"] and "errno 121" in bme["detail"]
     assert bme["last_good_age_s"] == (clock.wall_ms() - last_good) / 1000
     comp = _component(offline, "Sensors")
-    assert (comp["state"], comp["level"], comp["detail"]) == ("DEGRADED", "WARN",
-                                                               "faulty: bme280@0x76")
+    assert (comp["state"], comp["level"], comp["detail"]) == (
+        "DEGRADED",
+        "WARN",
+        "faulty: bme280@0x76",
+    )
     assert offline["led"]["state"] == "fault" and offline["level"] == "FAIL"
 
     # The network is back: the uplink delivers everything, the log retires the health records.
@@ -106,8 +135,7 @@ def test_state_and_health_visible_while_offline_and_after_upload(device, capture
 
     # The same on the technician's screen, whole values at 80 columns.
     captured.console.width = 80
-    assert main(["status", "--config", str(config)], clock=clock,
-                console=captured.console) == 2
+    assert main(["status", "--config", str(config)], clock=clock, console=captured.console) == 2
     text = captured.text
     assert "env/bme280@0x76" in text and "faulty" in text and "DEGRADED" in text
     assert fmt_clock(fault_at, clock.wall_ms()) in text
@@ -156,8 +184,9 @@ def test_a_killed_component_shows_as_ended_since_its_last_word(device) -> None:
     assert (rfid["state"], rfid["level"]) == ("STOPPED", "WARN")
 
 
-@pytest.mark.parametrize(("name", "nucleus"), [("ipc.socket", "classic nucleus"),
-                                               ("gg-ipc.socket", "nucleus lite")])
+@pytest.mark.parametrize(
+    ("name", "nucleus"), [("ipc.socket", "classic nucleus"), ("gg-ipc.socket", "nucleus lite")]
+)
 def test_the_nucleus_socket_is_found_by_each_nucleus_name(device, name, nucleus) -> None:
     clock, path, config = device
     Log.open(path, device=DEVICE, free_floor_bytes=0, clock=clock).close()
@@ -167,7 +196,6 @@ def test_the_nucleus_socket_is_found_by_each_nucleus_name(device, name, nucleus)
         server.bind(str(root / name))
         server.listen()
         nuc = _report(config, clock)["nucleus"]
-    assert (nuc["reachable"], nuc["found_as"], nuc["socket"]) == (True, nucleus,
-                                                                  str(root / name))
+    assert (nuc["reachable"], nuc["found_as"], nuc["socket"]) == (True, nucleus, str(root / name))
     nuc = _report(config, clock)["nucleus"]  # closed: the file stays, nothing answers
     assert nuc["reachable"] is False and nuc["level"] == "UNKNOWN"

@@ -25,8 +25,9 @@ def _held_identities(path):
     try:
         out = []
         for table in ("rec_raw", "rec_health", "rec_aggregate", "rec_event", "rec_alert"):
-            out += conn.execute(f"SELECT s.device, s.stream, r.seq FROM {table} r "
-                                "JOIN streams s ON s.id = r.sid").fetchall()
+            out += conn.execute(
+                f"SELECT s.device, s.stream, r.seq FROM {table} r JOIN streams s ON s.id = r.sid"
+            ).fetchall()
         return out
     finally:
         conn.close()
@@ -35,8 +36,11 @@ def _held_identities(path):
 def _export(site, tmp_path, captured, *extra):
     dest = tmp_path / "stick"
     dest.mkdir(exist_ok=True)
-    rc = main(["buffer", "export", "--to", str(dest), "--config", str(site.config_file), *extra],
-              clock=site.clock, console=captured.console)
+    rc = main(
+        ["buffer", "export", "--to", str(dest), "--config", str(site.config_file), *extra],
+        clock=site.clock,
+        console=captured.console,
+    )
     assert rc == 0, captured.text
     (folder,) = export_format.export_folders(dest)
     return folder
@@ -86,8 +90,7 @@ def test_parquet_columns_are_the_declared_ones(site, tmp_path, captured):
     assert row["device"] == DEVICE and json.loads(row["payload"])["rule"] == "temp_high"
 
 
-def test_backlog_export_then_reconnect_gives_each_record_once_in_the_lake(
-        site, tmp_path, captured):
+def test_backlog_export_then_reconnect_gives_each_record_once_in_the_lake(site, tmp_path, captured):
     # The Kinesis uplink got part of the outage through before the link died for good;
     # analytics still holds those records, so they stay in the log but are not backlog.
     lg = site.open()
@@ -141,14 +144,18 @@ def test_unfinished_export_without_manifest_is_refused(site, tmp_path, captured)
 
 
 def test_missing_destination_exits_3(site, tmp_path, captured):
-    rc = main(["buffer", "export", "--to", str(tmp_path / "no-stick"), "--config",
-               str(site.config_file)], clock=site.clock, console=captured.console)
+    rc = main(
+        ["buffer", "export", "--to", str(tmp_path / "no-stick"), "--config", str(site.config_file)],
+        clock=site.clock,
+        console=captured.console,
+    )
     assert rc == 3 and "not a folder" in captured.text
 
 
 @pytest.mark.slow
 def test_two_exports_in_the_same_second_both_land_and_the_hint_imports_them(
-        site, tmp_path, captured):
+    site, tmp_path, captured
+):
     """The clock does not move between the two (the same second): the second export gets its
     own folder, and the printed import line is one the lake's CLI accepts as it stands."""
     import shlex
@@ -163,7 +170,8 @@ def test_two_exports_in_the_same_second_both_land_and_the_hint_imports_them(
     first, second = export_format.export_folders(dest)
     assert second.name == first.name + "-2"
     assert [r.identity for r in export_format.read_export(first)] == [
-        r.identity for r in export_format.read_export(second)]
+        r.identity for r in export_format.read_export(second)
+    ]
     hint = [line for line in captured.text.splitlines() if "cloud.lake import" in line][-1]
     words = shlex.split(hint.split("import it with: ", 1)[1])
     assert words[:3] == ["python", "-m", "cloud.lake"] and str(second) in words
@@ -181,15 +189,31 @@ _json_values = st.recursive(
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=_FIXTURE_OK)
-@given(st.dictionaries(st.sampled_from(["format", "version", "file_format", "columns", "files",
-                                        "streams", "records", "device"]), _json_values)
-       | st.binary(max_size=64).map(lambda b: b.decode("latin-1")))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["format", "version", "file_format", "columns", "files", "streams", "records", "device"]
+        ),
+        _json_values,
+    )
+    | st.binary(max_size=64).map(lambda b: b.decode("latin-1"))
+)
 def test_any_manifest_is_either_valid_or_export_invalid(tmp_path, manifest):
     folder = tmp_path / "m"
     folder.mkdir(exist_ok=True)
-    body = manifest if isinstance(manifest, str) else json.dumps(
-        {"format": export_format.EXPORT_FORMAT, "version": 1, "file_format": "csv",
-         "columns": list(export_format.COLUMN_NAMES), **manifest})
+    body = (
+        manifest
+        if isinstance(manifest, str)
+        else json.dumps(
+            {
+                "format": export_format.EXPORT_FORMAT,
+                "version": 1,
+                "file_format": "csv",
+                "columns": list(export_format.COLUMN_NAMES),
+                **manifest,
+            }
+        )
+    )
     (folder / "manifest.json").write_text(body, encoding="utf-8")
     try:
         list(export_format.read_export(folder))
@@ -198,14 +222,36 @@ def test_any_manifest_is_either_valid_or_export_invalid(tmp_path, manifest):
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=_FIXTURE_OK)
-@given(st.lists(st.dictionaries(st.text(min_size=1, max_size=8),
-                                st.text(max_size=20) | st.integers() | st.booleans()
-                                | st.floats(allow_nan=False, allow_infinity=False),
-                                max_size=4), min_size=1, max_size=5))
+@given(
+    st.lists(
+        st.dictionaries(
+            st.text(min_size=1, max_size=8),
+            st.text(max_size=20)
+            | st.integers()
+            | st.booleans()
+            | st.floats(allow_nan=False, allow_infinity=False),
+            max_size=4,
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
 def test_csv_rows_round_trip_any_payload(tmp_path, payloads):
-    records = [Record(DEVICE, "env/x@1", i + 1, "raw", 10**12 + i, 1_767_225_600_000 + i,
-                      i % 2 == 0, p, 1, None if i % 3 else 1_767_225_600_500)
-               for i, p in enumerate(payloads)]
+    records = [
+        Record(
+            DEVICE,
+            "env/x@1",
+            i + 1,
+            "raw",
+            10**12 + i,
+            1_767_225_600_000 + i,
+            i % 2 == 0,
+            p,
+            1,
+            None if i % 3 else 1_767_225_600_500,
+        )
+        for i, p in enumerate(payloads)
+    ]
     path = tmp_path / "raw.csv"
     w = export._CsvWriter(path)
     w.write([export_format.record_to_row(r) for r in records])
@@ -220,23 +266,69 @@ def _export_with_file(folder: Path, name: str, body: bytes, fmt: str, records: i
 
     folder.mkdir(exist_ok=True)
     (folder / name).write_bytes(body)
-    (folder / "manifest.json").write_text(json.dumps({
-        "format": export_format.EXPORT_FORMAT, "version": 1, "file_format": fmt,
-        "columns": list(export_format.COLUMN_NAMES), "device": DEVICE, "records": records,
-        "files": [{"name": name, "cls": "raw", "records": records, "bytes": len(body),
-                   "sha256": hashlib.sha256(body).hexdigest()}],
-        "streams": [{"device": DEVICE, "stream": "env/x@1", "cls": "raw", "first_seq": 1,
-                     "last_seq": records, "records": records}]}))
+    (folder / "manifest.json").write_text(
+        json.dumps(
+            {
+                "format": export_format.EXPORT_FORMAT,
+                "version": 1,
+                "file_format": fmt,
+                "columns": list(export_format.COLUMN_NAMES),
+                "device": DEVICE,
+                "records": records,
+                "files": [
+                    {
+                        "name": name,
+                        "cls": "raw",
+                        "records": records,
+                        "bytes": len(body),
+                        "sha256": hashlib.sha256(body).hexdigest(),
+                    }
+                ],
+                "streams": [
+                    {
+                        "device": DEVICE,
+                        "stream": "env/x@1",
+                        "cls": "raw",
+                        "first_seq": 1,
+                        "last_seq": records,
+                        "records": records,
+                    }
+                ],
+            }
+        )
+    )
 
 
 _HEADER = ",".join(export_format.COLUMN_NAMES).encode() + b"\r\n"
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=_FIXTURE_OK)
-@given(st.binary(max_size=300) | st.lists(st.sampled_from([
-    b"dev-001", b"env/x@1", b"1", b"-3", b"raw", b"true", b"maybe", b"", b'{"a":1}', b"[1]",
-    b"\x00", b"\xff\xfe", b'"', b"\r\n", b",", b"99999999999999999999999"]), max_size=40
-).map(b"".join))
+@given(
+    st.binary(max_size=300)
+    | st.lists(
+        st.sampled_from(
+            [
+                b"dev-001",
+                b"env/x@1",
+                b"1",
+                b"-3",
+                b"raw",
+                b"true",
+                b"maybe",
+                b"",
+                b'{"a":1}',
+                b"[1]",
+                b"\x00",
+                b"\xff\xfe",
+                b'"',
+                b"\r\n",
+                b",",
+                b"99999999999999999999999",
+            ]
+        ),
+        max_size=40,
+    ).map(b"".join)
+)
 def test_any_csv_content_is_read_or_refused_as_export_invalid(tmp_path, body):
     folder = tmp_path / "csvfuzz"
     _export_with_file(folder, "raw.csv", _HEADER + body, "csv", 1)
@@ -272,13 +364,18 @@ def test_export_while_the_components_keep_writing_is_a_consistent_snapshot(site,
 
     def sensor():
         # the site's small budget: the writer evicts the oldest raw rows as the export reads
-        with Log.open(site.path, device=DEVICE, budget_bytes=BUDGET, free_floor_bytes=0,
-                      clock=SystemClock()) as writer:
+        with Log.open(
+            site.path, device=DEVICE, budget_bytes=BUDGET, free_floor_bytes=0, clock=SystemClock()
+        ) as writer:
             while not stop.is_set():
                 try:
-                    appended.extend(writer.append_batch(
-                        "env/bme280@0x76", "raw",
-                        [{"temperature_c": 20.0, "humidity_pct": 40.0} for _ in range(50)]))
+                    appended.extend(
+                        writer.append_batch(
+                            "env/bme280@0x76",
+                            "raw",
+                            [{"temperature_c": 20.0, "humidity_pct": 40.0} for _ in range(50)],
+                        )
+                    )
                     writer.ack("uplink-iot", writer.read("uplink-iot", limit=5))
                 except Exception as exc:  # noqa: BLE001 (reported by the assertion below)
                     errors.append(exc)
@@ -289,8 +386,14 @@ def test_export_while_the_components_keep_writing_is_a_consistent_snapshot(site,
     try:
         wait_for(lambda: len(appended) >= 200 or errors, what="the writer running")
         with Log.open(site.path, device=DEVICE, free_floor_bytes=0) as lg:
-            result = export.write_export(lg, tmp_path, fmt="parquet", device=DEVICE,
-                                         now_wall_ms=site.clock.wall_ms(), scope="all")
+            result = export.write_export(
+                lg,
+                tmp_path,
+                fmt="parquet",
+                device=DEVICE,
+                now_wall_ms=site.clock.wall_ms(),
+                scope="all",
+            )
     finally:
         stop.set()
         t.join(timeout=60)
@@ -307,7 +410,8 @@ def test_export_while_the_components_keep_writing_is_a_consistent_snapshot(site,
 
 @pytest.mark.slow
 def test_export_into_the_local_lake_then_the_uplink_catches_up_exactly_once(
-        site, tmp_path, captured):
+    site, tmp_path, captured
+):
     """The stick is loaded into the lake (cloud/lake, its identity index), then the site
     reconnects and the uplink delivers its whole backlog: the lake holds every identity once,
     and what arrived twice is counted as duplicates dropped."""
@@ -326,8 +430,9 @@ def test_export_into_the_local_lake_then_the_uplink_catches_up_exactly_once(
         assert lake.stats()["duplicates_dropped"] == len(exported)
         lg = site.open()
         try:  # the site kept measuring after the stick left, then the link came back
-            later = lg.append_batch("env/bme280@0x76", "raw",
-                                    [{"temperature_c": 19.0, "humidity_pct": 50.0}] * 100)
+            later = lg.append_batch(
+                "env/bme280@0x76", "raw", [{"temperature_c": 19.0, "humidity_pct": 50.0}] * 100
+            )
             uplinked = [r for c in UPLINKS for r in lg.read(c, limit=10**6)]
         finally:
             lg.close()
@@ -342,7 +447,8 @@ def test_export_into_the_local_lake_then_the_uplink_catches_up_exactly_once(
 
 
 def test_a_tampered_export_is_refused_by_the_lake_import_and_nothing_is_loaded(
-        site, tmp_path, captured):
+    site, tmp_path, captured
+):
     from cloud.lake.__main__ import main as lake_cli
     from cloud.lake.store import Lake
 

@@ -46,31 +46,38 @@ def test_console_on_an_edge_sim_device_through_an_outage(tmp_path, captured, mon
         cfg.write_text(json.dumps({**written, "offlineAfterSeconds": 5}))
         assert fleet.console_command(THING).endswith(f"--device {THING} status")
         fleet.run(10)
-        rc, text = _run(["status", "--json", "--config", str(cfg), "--device", THING],
-                        captured)
+        rc, text = _run(["status", "--json", "--config", str(cfg), "--device", THING], captured)
         report = json.loads(text)
         assert report["device"] == THING and report["site"] == "site-1"
         assert report["nucleus"]["reachable"], report["nucleus"]
         states = {c["name"]: c["state"] for c in report["components"]}
-        assert states == {"Analytics": "RUNNING", "HttpIngest": "RUNNING", "Rfid": "RUNNING",
-                          "Sensors": "RUNNING", "Uplink": "RUNNING", "Console": "RUNNING"}
+        assert states == {
+            "Analytics": "RUNNING",
+            "HttpIngest": "RUNNING",
+            "Rfid": "RUNNING",
+            "Sensors": "RUNNING",
+            "Uplink": "RUNNING",
+            "Console": "RUNNING",
+        }
         assert {s["state"] for s in report["sensors"]} == {"ok"}, report["sensors"]
         # The uplink dies and stays down (nobody supervises it for a while): the site keeps
         # measuring into the log, nothing is handed over any more.
         fleet.devices[THING].components[UPLINK].kill()
         time.sleep(12)
-        rc, text = _run(["status", "--json", "--config", str(cfg), "--device", THING],
-                        captured)
+        rc, text = _run(["status", "--json", "--config", str(cfg), "--device", THING], captured)
         report = json.loads(text)
         assert report["uplink"]["backlog_records"] > 0
         assert report["uplink"]["detail"].startswith("offline"), report["uplink"]
         uplink = next(c for c in report["components"] if c["name"] == "Uplink")
         assert (uplink["state"], uplink["level"]) == ("ENDED", "FAIL"), uplink
-        rc, text = _run(["buffer", "verify", "--json", "--config", str(cfg), "--device",
-                         THING], captured)
+        rc, text = _run(
+            ["buffer", "verify", "--json", "--config", str(cfg), "--device", THING], captured
+        )
         assert rc == 0, text
-        rc, text = _run(["buffer", "export", "--to", str(stick), "--config", str(cfg),
-                         "--device", THING], captured)
+        rc, text = _run(
+            ["buffer", "export", "--to", str(stick), "--config", str(cfg), "--device", THING],
+            captured,
+        )
         assert rc == 0, text
         (folder,) = export_format.export_folders(stick)
         exported = list(export_format.read_export(folder))

@@ -15,13 +15,25 @@ from components.console.__main__ import main
 from components.core.clock import ManualClock
 from components.lib.frames import rdm6300, uhf_m100
 
-SCENARIO = {"seed": 3, "chips": [
-    {"chip": "bme280", "address": "0x76",
-     "signals": {"temperature_c": {"base": 23.25}, "humidity_pct": {"base": 47.0},
-                 "pressure_pa": {"base": 100_500.0}}},
-    {"chip": "sht3x", "address": "0x44",
-     "signals": {"temperature_c": {"base": 18.5}, "humidity_pct": {"base": 61.0}}},
-]}
+SCENARIO = {
+    "seed": 3,
+    "chips": [
+        {
+            "chip": "bme280",
+            "address": "0x76",
+            "signals": {
+                "temperature_c": {"base": 23.25},
+                "humidity_pct": {"base": 47.0},
+                "pressure_pa": {"base": 100_500.0},
+            },
+        },
+        {
+            "chip": "sht3x",
+            "address": "0x44",
+            "signals": {"temperature_c": {"base": 18.5}, "humidity_pct": {"base": 61.0}},
+        },
+    ],
+}
 
 
 @pytest.fixture
@@ -31,6 +43,7 @@ def sim_bus(tmp_path, monkeypatch):
         path.write_text(json.dumps(scenario))
         monkeypatch.setenv("FLOORLINE_I2C_BUS", "sim")
         monkeypatch.setenv("FLOORLINE_SIM_SCENARIO", str(path))
+
     return use
 
 
@@ -59,12 +72,15 @@ def test_scan_of_an_empty_bus_fails_with_a_remedy(sim_bus, captured):
 
 def test_watch_prints_live_values_and_reports_an_unplugged_chip(sim_bus, captured):
     scenario = json.loads(json.dumps(SCENARIO))
-    scenario["chips"][1]["faults"] = [{"kind": "unplugged", "startSeconds": 5,
-                                       "endSeconds": 1000}]
+    scenario["chips"][1]["faults"] = [{"kind": "unplugged", "startSeconds": 5, "endSeconds": 1000}]
     sim_bus(scenario)
     clock = ManualClock()
-    rc = main(["sensors", "watch", "--interval", "2", "--count", "4"], clock=clock,
-              sleep=clock.advance, console=captured.console)
+    rc = main(
+        ["sensors", "watch", "--interval", "2", "--count", "4"],
+        clock=clock,
+        sleep=clock.advance,
+        console=captured.console,
+    )
     lines = captured.text.splitlines()
     assert rc == 0
     bme = [ln for ln in lines if "env/bme280@0x76" in ln]
@@ -110,8 +126,10 @@ def test_rfid_test_shows_good_and_bad_frames(reader_pty, captured):
     bad[-3:-1] = b"00" if bad[-3:-1] != b"00" else b"FF"  # wrong XOR checksum
     stop = _keep_sending(master, bytes(bad) + rdm6300.encode("0A1B2C3D4E"))
     try:
-        rc = main(["rfid", "test", "--port", port, "--seconds", "20", "--count", "2"],
-                  console=captured.console)
+        rc = main(
+            ["rfid", "test", "--port", port, "--seconds", "20", "--count", "2"],
+            console=captured.console,
+        )
     finally:
         stop.set()
     text = captured.text
@@ -134,8 +152,10 @@ def test_rfid_test_polls_a_uhf_reader(reader_pty, captured):
 
     t = threading.Thread(target=reader, daemon=True)
     t.start()
-    rc = main(["rfid", "test", "--port", port, "--model", "uhf_m100", "--seconds", "20",
-               "--count", "1"], console=captured.console)
+    rc = main(
+        ["rfid", "test", "--port", port, "--model", "uhf_m100", "--seconds", "20", "--count", "1"],
+        console=captured.console,
+    )
     t.join(timeout=5)
     assert rc == 0, captured.text
     assert f"GOOD tag {epc.hex().upper()}" in captured.text and "rssi" in captured.text
@@ -155,7 +175,11 @@ def test_rfid_test_on_a_missing_port_exits_3(captured):
 def test_identify_only_reads_nothing(sim_bus, captured):
     sim_bus(SCENARIO)
     clock = ManualClock()
-    rc = main(["sensors", "scan", "--identify-only"], clock=clock, sleep=clock.advance,
-              console=captured.console)
+    rc = main(
+        ["sensors", "scan", "--identify-only"],
+        clock=clock,
+        sleep=clock.advance,
+        console=captured.console,
+    )
     assert rc == 0 and "bme280" in captured.text and "sht3x" in captured.text
     assert "temperature_c=" not in captured.text

@@ -1,4 +1,3 @@
-
 import pytest
 from gpiozero import LED, Device
 from gpiozero.pins.mock import MockFactory
@@ -13,11 +12,19 @@ NOW = 1_767_300_000_000
 def _stats(backlog_oldest_ms=None, refused=0, used=100, budget=1000, free=10**9, floor=0):
     backlog = {}
     if backlog_oldest_ms is not None:
-        backlog = {"uplink-kinesis": {"raw": {"records": 5, "oldest_wall_ms": backlog_oldest_ms}},
-                   "analytics": {"raw": {"records": 9, "oldest_wall_ms": 0}}}
+        backlog = {
+            "uplink-kinesis": {"raw": {"records": 5, "oldest_wall_ms": backlog_oldest_ms}},
+            "analytics": {"raw": {"records": 9, "oldest_wall_ms": 0}},
+        }
     counters = {"rejected_full.alert": refused} if refused else {}
-    return {"backlog": backlog, "counters": counters, "used_bytes": used,
-            "budget_bytes": budget, "free_disk_bytes": free, "free_floor_bytes": floor}
+    return {
+        "backlog": backlog,
+        "counters": counters,
+        "used_bytes": used,
+        "budget_bytes": budget,
+        "free_disk_bytes": free,
+        "free_floor_bytes": floor,
+    }
 
 
 def test_online_when_backlog_is_fresh_or_empty():
@@ -97,11 +104,13 @@ def test_show_drives_a_gpiozero_led(mock_pins):
 
 
 def test_led_test_command_cycles_every_pattern_and_leaves_the_led_off(
-        mock_pins, tmp_path, captured):
+    mock_pins, tmp_path, captured
+):
     cfg = tmp_path / "c.json"
     cfg.write_text('{"ledPin": "GPIO22"}')
-    rc = main(["led", "test", "--seconds-each", "0.05", "--config", str(cfg)],
-              console=captured.console)
+    rc = main(
+        ["led", "test", "--seconds-each", "0.05", "--config", str(cfg)], console=captured.console
+    )
     assert rc == 0
     for state in (led.ONLINE, led.OFFLINE_BUFFERING, led.FAULT, led.OFF):
         assert state in captured.text
@@ -123,9 +132,23 @@ def test_led_test_off_a_pi_says_why_in_one_message_not_four_warnings(tmp_path):
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[3])
     cfg = tmp_path / "c.json"
     cfg.write_text("{}")
-    proc = subprocess.run([sys.executable, "-m", "components.console", "led", "test",
-                           "--seconds-each", "0.01", "--config", str(cfg)],
-                          capture_output=True, text=True, env=env, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "components.console",
+            "led",
+            "test",
+            "--seconds-each",
+            "0.01",
+            "--config",
+            str(cfg),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     out = proc.stdout + proc.stderr
     assert "PinFactoryFallback" not in out and "warnings.warn" not in out
     if proc.returncode != 0:

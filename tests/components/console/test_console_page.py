@@ -74,9 +74,13 @@ def test_right_token_serves_the_same_report_as_the_cli(served, site):
 
 def _sign_in(port, token):
     body = f"token={token}"
-    code, headers, _ = _get(port, "/login", {"Content-Type":
-                                              "application/x-www-form-urlencoded"},
-                            method="POST", body=body)
+    code, headers, _ = _get(
+        port,
+        "/login",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        method="POST",
+        body=body,
+    )
     return code, headers
 
 
@@ -97,12 +101,19 @@ def test_a_browser_signs_in_with_a_form_and_then_sees_the_page(served):
     # values never wrap (the table scrolls sideways on a phone); free text does
     assert "<td class='v'>env/bme280@0x76</td>" in html
     assert "<td class='t'>no health reported by its component</td>" in html
-    for text in ("dev-001", "Status LED", "fault", "env/bme280@0x76", "evicted raw",
-                 "offline: buffering to disk"):
+    for text in (
+        "dev-001",
+        "Status LED",
+        "fault",
+        "env/bme280@0x76",
+        "evicted raw",
+        "offline: buffering to disk",
+    ):
         assert text in html
     # Signing out ends the session.
-    code, headers, _ = _get(server.port, "/logout", {"Cookie": cookie.split(";")[0]},
-                            method="POST", body="")
+    code, headers, _ = _get(
+        server.port, "/logout", {"Cookie": cookie.split(";")[0]}, method="POST", body=""
+    )
     assert code == 303
     assert _get(server.port, "/status", {"Cookie": cookie.split(";")[0]})[0] == 401
 
@@ -159,8 +170,10 @@ def test_report_failure_is_a_503_not_a_crash():
 def test_html_escapes_what_it_shows():
     from components.console.views import Row, Table
 
-    html = page.render_html({"device": "<b>x</b>", "level": "OK"},
-                            [Table("t", ["c"], [Row(["<script>alert(1)</script>"])])])
+    html = page.render_html(
+        {"device": "<b>x</b>", "level": "OK"},
+        [Table("t", ["c"], [Row(["<script>alert(1)</script>"])])],
+    )
     assert "<script>" not in html and "&lt;script&gt;" in html and "<b>x</b>" not in html
 
 
@@ -178,9 +191,22 @@ def test_floorline_page_serve_as_a_process(site):
     Path(site.config_file).write_text(json.dumps(cfg))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "components.console", "serve", "--config",
-         str(site.config_file), "--bind", "127.0.0.1", "--port", "0"],
-        stderr=subprocess.PIPE, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "components.console",
+            "serve",
+            "--config",
+            str(site.config_file),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         port = None
         for line in proc.stderr:
@@ -219,8 +245,9 @@ def _wait_line(proc, pattern, timeout_s=30.0):
             raise AssertionError(f"ended with no line matching {pattern!r}:\n{proc.stderr}")
         return found
 
-    return wait_for(matched_or_ended, timeout_s=timeout_s, interval_s=0.05,
-                    what=f"a line matching {pattern!r}")
+    return wait_for(
+        matched_or_ended, timeout_s=timeout_s, interval_s=0.05, what=f"a line matching {pattern!r}"
+    )
 
 
 @pytest.mark.slow
@@ -233,11 +260,16 @@ def test_serve_under_the_nucleus_idles_without_a_token_then_follows_updates(site
 
     sock = str(short_dir / "ipc.sock")
     server = NucleusServer(sock, {COMPONENT: ("tok-console", {})}, thing_name="dev-001")
-    server.config.set_component(COMPONENT, {**site.config, "bindAddress": "127.0.0.1",
-                                            "port": 0, "statusTokenSha256": ""})
+    server.config.set_component(
+        COMPONENT, {**site.config, "bindAddress": "127.0.0.1", "port": 0, "statusTokenSha256": ""}
+    )
     server.start()
-    env = {**os.environ, "SVCUID": "tok-console", "AWS_IOT_THING_NAME": "dev-001",
-           "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": sock}
+    env = {
+        **os.environ,
+        "SVCUID": "tok-console",
+        "AWS_IOT_THING_NAME": "dev-001",
+        "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": sock,
+    }
     proc = ComponentProcess("components.console", ["serve"], env)
     try:
         proc.wait_started()
@@ -248,8 +280,12 @@ def test_serve_under_the_nucleus_idles_without_a_token_then_follows_updates(site
         code, _, body = _get(port, "/status.json", {"Authorization": f"Bearer {TOKEN}"})
         assert code == 200 and json.loads(body)["device"] == "dev-001"
         server.config.set_component(COMPONENT, {"statusTokenSha256": page.token_hash("new")})
-        wait_for(lambda: _get(port, "/status.json", {"Authorization": f"Bearer {TOKEN}"})[0]
-                 == 403, timeout_s=30, interval_s=0.1, what="the old token refused")
+        wait_for(
+            lambda: _get(port, "/status.json", {"Authorization": f"Bearer {TOKEN}"})[0] == 403,
+            timeout_s=30,
+            interval_s=0.1,
+            what="the old token refused",
+        )
         assert _get(port, "/status.json", {"Authorization": "Bearer new"})[0] == 200
         proc.proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout_s=30) == 0, proc.stderr

@@ -18,8 +18,13 @@ from components.console.sessions import Sessions
 from components.core.tls import TlsConfigError, server_context
 
 TOKEN = "t0ken-for-the-hardening-tests"
-REPORT = {"device": "dev-9", "site": "s", "level": "OK", "now_wall_ms": 0, "led": {
-    "state": "online", "meaning": "m", "reasons": [], "level": "OK"}}
+REPORT = {
+    "device": "dev-9",
+    "site": "s",
+    "level": "OK",
+    "now_wall_ms": 0,
+    "led": {"state": "online", "meaning": "m", "reasons": [], "level": "OK"},
+}
 
 
 @pytest.fixture
@@ -64,10 +69,16 @@ def _closed_within(sock: socket.socket, seconds: float) -> bool:
         return False
 
 
-@pytest.mark.parametrize("garbage", [b"GARBAGE\r\n\r\n", b"GET\r\n\r\n",
-                                     b"GET /status HTTP/9.9\r\n\r\n",
-                                     b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
-                                     b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n"])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET\r\n\r\n",
+        b"GET /status HTTP/9.9\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+        b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n",
+    ],
+)
 def test_a_malformed_request_is_a_400_and_a_log_line_never_a_traceback(serve, caplog, garbage):
     server = serve()
     with caplog.at_level(logging.INFO):
@@ -119,8 +130,12 @@ def test_rotating_the_token_signs_every_browser_out(serve):
     current = [page.token_hash(TOKEN)]
     server = serve(token=lambda: current[0])
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    conn.request("POST", "/login", body=f"token={TOKEN}",
-                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    conn.request(
+        "POST",
+        "/login",
+        body=f"token={TOKEN}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     resp = conn.getresponse()
     resp.read()
     cookie = resp.getheader("Set-Cookie").split(";")[0]
@@ -166,19 +181,30 @@ def certificate(tmp_path):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -187,8 +213,12 @@ def test_tls_when_a_certificate_is_configured(serve, certificate):
     server = serve(tls=server_context(str(cert), str(key)))
     ctx = ssl.create_default_context(cafile=str(cert))
     conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=ctx, timeout=10)
-    conn.request("POST", "/login", body=f"token={TOKEN}",
-                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    conn.request(
+        "POST",
+        "/login",
+        body=f"token={TOKEN}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     resp = conn.getresponse()
     assert resp.status == 303 and "; Secure" in resp.getheader("Set-Cookie")
     # Plain HTTP to the TLS port: refused, counted, and the server goes on.

@@ -96,8 +96,16 @@ def test_doctor_keeps_each_path_whole(site, tmp_path, monkeypatch, width):
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_sensor_readings_in_engineering_units(tmp_path, monkeypatch, width):
-    scenario = {"seed": 1, "chips": [{"chip": "bme280", "address": "0x76", "signals": {
-        "pressure_pa": {"base": 101_325.0}, "temperature_c": {"base": 20.5}}}]}
+    scenario = {
+        "seed": 1,
+        "chips": [
+            {
+                "chip": "bme280",
+                "address": "0x76",
+                "signals": {"pressure_pa": {"base": 101_325.0}, "temperature_c": {"base": 20.5}},
+            }
+        ],
+    }
     path = tmp_path / "scenario.json"
     path.write_text(json.dumps(scenario))
     monkeypatch.setenv("FLOORLINE_I2C_BUS", "sim")
@@ -106,8 +114,12 @@ def test_sensor_readings_in_engineering_units(tmp_path, monkeypatch, width):
 
     clock = ManualClock()
     buf = io.StringIO()
-    main(["sensors", "scan"], clock=clock, sleep=clock.advance,
-         console=Console(file=buf, width=width, color_system=None))
+    main(
+        ["sensors", "scan"],
+        clock=clock,
+        sleep=clock.advance,
+        console=Console(file=buf, width=width, color_system=None),
+    )
     text = buf.getvalue()
     assert "e+" not in text and "hPa" in text and "°C" in text
     line = next(ln for ln in text.splitlines() if "pressure_pa=" in ln)

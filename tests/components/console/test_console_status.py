@@ -64,8 +64,9 @@ def test_healthy_site_is_online_and_ok(tmp_path):
     report, _ = _report(site)
     # Nothing says the components run: that alone is not "OK".
     assert report["level"] == "WARN"
-    assert all(c["level"] == "WARN" and "never reported" in c["detail"]
-               for c in report["components"])
+    assert all(
+        c["level"] == "WARN" and "never reported" in c["detail"] for c in report["components"]
+    )
     components_running(site)
     report, _ = _report(site)
     assert report["led"]["state"] == "online"
@@ -75,12 +76,15 @@ def test_healthy_site_is_online_and_ok(tmp_path):
     assert report["level"] == "OK"
 
 
-@pytest.mark.parametrize(("ntp", "wall", "level"), [
-    (True, 1_800_000_000_000, Level.OK),
-    (False, 1_800_000_000_000, Level.WARN),
-    (None, 1_800_000_000_000, Level.UNKNOWN),
-    (None, 1_000, Level.WARN),  # 1970: certainly not synced
-])
+@pytest.mark.parametrize(
+    ("ntp", "wall", "level"),
+    [
+        (True, 1_800_000_000_000, Level.OK),
+        (False, 1_800_000_000_000, Level.WARN),
+        (None, 1_800_000_000_000, Level.UNKNOWN),
+        (None, 1_000, Level.WARN),  # 1970: certainly not synced
+    ],
+)
 def test_clock_section(ntp, wall, level):
     assert status.clock_section(ntp, wall)["level"] == level.name
 
@@ -89,22 +93,43 @@ def test_clock_section(ntp, wall, level):
 def test_cli_status_exit_codes_follow_the_verdict(tmp_path, captured, monkeypatch):
     monkeypatch.setattr(status, "timedatectl_synced", lambda: True)
     faulty = build_site(tmp_path / "a")
-    assert main(["status", "--config", str(faulty.config_file)], clock=faulty.clock,
-                console=captured.console) == 2
+    assert (
+        main(
+            ["status", "--config", str(faulty.config_file)],
+            clock=faulty.clock,
+            console=captured.console,
+        )
+        == 2
+    )
     assert "fault" in captured.text and "env/bme280@0x76" in captured.text
     offline = build_site(tmp_path / "b", fault=False)
-    assert main(["status", "--config", str(offline.config_file)], clock=offline.clock,
-                console=captured.console) == 1
+    assert (
+        main(
+            ["status", "--config", str(offline.config_file)],
+            clock=offline.clock,
+            console=captured.console,
+        )
+        == 1
+    )
     healthy = build_site(tmp_path / "c", outage=False)
     components_running(healthy)
-    assert main(["status", "--config", str(healthy.config_file)], clock=healthy.clock,
-                console=captured.console) == 0
+    assert (
+        main(
+            ["status", "--config", str(healthy.config_file)],
+            clock=healthy.clock,
+            console=captured.console,
+        )
+        == 0
+    )
 
 
 def test_cli_status_json_is_the_report(site, captured, monkeypatch):
     monkeypatch.setattr(status, "timedatectl_synced", lambda: True)
-    rc = main(["status", "--json", "--config", str(site.config_file)], clock=site.clock,
-              console=captured.console)
+    rc = main(
+        ["status", "--json", "--config", str(site.config_file)],
+        clock=site.clock,
+        console=captured.console,
+    )
     data = json.loads(captured.text)
     assert rc == 2 and data["device"] == DEVICE and data["led"]["state"] == "fault"
 
@@ -137,8 +162,14 @@ def test_usage_errors_exit_64(captured):
 
 
 def test_buffer_stats(site, captured):
-    assert main(["buffer", "stats", "--json", "--config", str(site.config_file)],
-                clock=site.clock, console=captured.console) == 0
+    assert (
+        main(
+            ["buffer", "stats", "--json", "--config", str(site.config_file)],
+            clock=site.clock,
+            console=captured.console,
+        )
+        == 0
+    )
     data = json.loads(captured.text)
     assert {s["stream"] for s in data["streams"]} >= {BME, "vib/adxl345@0x53"}
     assert data["stats"]["counters"]["retired.raw"] == 1800
@@ -147,9 +178,17 @@ def test_buffer_stats(site, captured):
 @pytest.mark.slow
 def test_console_script_as_a_process(site):
     """The installed entry point, as a script would run it: exit code and JSON on stdout."""
-    env = {**os.environ, "FLOORLINE_CONSOLE_CONFIG": str(site.config_file),
-           "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
-    proc = subprocess.run([sys.executable, "-m", "components.console", "buffer", "verify",
-                           "--json"], capture_output=True, text=True, env=env, timeout=60)
+    env = {
+        **os.environ,
+        "FLOORLINE_CONSOLE_CONFIG": str(site.config_file),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[3]),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "components.console", "buffer", "verify", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["level"] == "OK"

@@ -18,9 +18,14 @@ def _sha(path):
 def _held_bme_seqs(path):
     conn = sqlite3.connect(path)
     try:
-        return [r[0] for r in conn.execute(
-            "SELECT r.seq FROM rec_raw r JOIN streams s ON s.id = r.sid WHERE s.stream=? "
-            "ORDER BY r.seq", (BME,))]
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT r.seq FROM rec_raw r JOIN streams s ON s.id = r.sid WHERE s.stream=? "
+                "ORDER BY r.seq",
+                (BME,),
+            )
+        ]
     finally:
         conn.close()
 
@@ -30,7 +35,8 @@ def _delete_bme(path, seqs):
     try:
         conn.executemany(
             "DELETE FROM rec_raw WHERE seq=? AND sid=(SELECT id FROM streams WHERE stream=?)",
-            [(s, BME) for s in seqs])
+            [(s, BME) for s in seqs],
+        )
         conn.commit()
     finally:
         conn.close()
@@ -64,8 +70,11 @@ def test_an_injected_gap_is_found_with_its_exact_range(site, captured):
     bme = next(v for v in report.streams if v.stream == BME)
     assert bme.gaps == [(middle, middle + 6)]
     assert bme.level is Level.FAIL and report.level is Level.FAIL
-    rc = main(["buffer", "verify", "--json", "--config", str(site.config_file)],
-              clock=site.clock, console=captured.console)
+    rc = main(
+        ["buffer", "verify", "--json", "--config", str(site.config_file)],
+        clock=site.clock,
+        console=captured.console,
+    )
     assert rc == 2
     data = json.loads(captured.text)
     assert any(f"{middle}-{middle + 6}" in p for s in data["streams"] for p in s["problems"])
@@ -119,9 +128,17 @@ def _facts(produced, evicted_ranges, held):
         if b > a + 1:
             gaps.append((a + 1, b - 1))
     return verify.StreamFacts(
-        "d", "env/x@1", "raw", produced, len(held), len(held),
-        held[0] if held else None, held[-1] if held else None, tuple(gaps),
-        tuple((lo, hi, hi - lo + 1, "budget") for lo, hi in evicted_ranges))
+        "d",
+        "env/x@1",
+        "raw",
+        produced,
+        len(held),
+        len(held),
+        held[0] if held else None,
+        held[-1] if held else None,
+        tuple(gaps),
+        tuple((lo, hi, hi - lo + 1, "budget") for lo, hi in evicted_ranges),
+    )
 
 
 @settings(max_examples=300, deadline=None)

@@ -30,15 +30,16 @@ def test_a_component_says_starting_running_stopped_and_since_when(tmp_path: Path
     clock = ManualClock()
     rep = cs.Reporter(tmp_path / "log.sqlite", "Sensors", clock, heartbeat_s=0)
     t0 = clock.wall_ms()
-    assert _rows(cs.read_board(tmp_path / "log.sqlite"), "components")["Sensors"]["state"] \
+    assert (
+        _rows(cs.read_board(tmp_path / "log.sqlite"), "components")["Sensors"]["state"]
         == cs.STARTING
+    )
     clock.advance(2)
     rep.running()
     clock.advance(30)
     rep.running()  # said again: still running since the first time
     row = _rows(cs.read_board(tmp_path / "log.sqlite"), "components")["Sensors"]
-    assert (row["state"], row["since_wall_ms"], row["pid"]) == (cs.RUNNING, t0 + 2000,
-                                                                 os.getpid())
+    assert (row["state"], row["since_wall_ms"], row["pid"]) == (cs.RUNNING, t0 + 2000, os.getpid())
     assert row["alive"] is True
     rep.stopped("SIGTERM")
     row = _rows(cs.read_board(tmp_path / "log.sqlite"), "components")["Sensors"]
@@ -47,7 +48,8 @@ def test_a_component_says_starting_running_stopped_and_since_when(tmp_path: Path
 
 
 def test_health_survives_the_uplink_retiring_it_and_readings_show_the_last_good(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     clock = ManualClock()
     path = tmp_path / "log.sqlite"
     rep = cs.Reporter(path, "Sensors", clock, heartbeat_s=0)
@@ -57,8 +59,17 @@ def test_health_survives_the_uplink_retiring_it_and_readings_show_the_last_good(
     lg.append_records([NewRecord(BME, "raw", {"temperature_c": 21.5}, wall_ms=clock.wall_ms())])
     good_at = clock.wall_ms()
     clock.advance(10)
-    lg.append(H_BME, "health", {"event": "sensor_fault", "sensor": BME, "state": "faulty",
-                                "error": "OSError", "errno": 121})
+    lg.append(
+        H_BME,
+        "health",
+        {
+            "event": "sensor_fault",
+            "sensor": BME,
+            "state": "faulty",
+            "error": "OSError",
+            "errno": 121,
+        },
+    )
     fault_at = clock.wall_ms()
     # The uplink delivers the health records: the log no longer holds them.
     lg.ack("uplink-iot", lg.read("uplink-iot", limit=100))
@@ -68,7 +79,10 @@ def test_health_survives_the_uplink_retiring_it_and_readings_show_the_last_good(
     board = cs.read_board(path)
     src = _rows(board, "sources")["bme280@0x76"]
     assert (src["state"], src["since_wall_ms"], src["last_error_wall_ms"]) == (
-        "faulty", fault_at, fault_at)  # the periodic report changes neither
+        "faulty",
+        fault_at,
+        fault_at,
+    )  # the periodic report changes neither
     assert "OSError" in src["last_error"] and "121" in src["last_error"]
     assert src["last_good_wall_ms"] == good_at and '"temperature_c":21.5' in src["last_good"]
     comp = _rows(board, "components")["Sensors"]
@@ -99,7 +113,8 @@ def test_a_refused_reading_is_not_shown_as_the_last_good_one(tmp_path: Path) -> 
 
 @pytest.mark.slow
 def test_a_killed_component_is_told_from_a_stopped_one_and_its_restart_counted(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "log.sqlite"
     script = textwrap.dedent(f"""
         import time
@@ -121,8 +136,7 @@ def test_a_killed_component_is_told_from_a_stopped_one_and_its_restart_counted(
     again = cs.Reporter(path, "Uplink", heartbeat_s=0)
     again.running()
     row = _rows(cs.read_board(path), "components")["Uplink"]
-    assert (row["restarts"], row["last_unclean_end_wall_ms"], row["alive"]) == (
-        1, last_word, True)
+    assert (row["restarts"], row["last_unclean_end_wall_ms"], row["alive"]) == (1, last_word, True)
     again.stopped()
     later = cs.Reporter(path, "Uplink", heartbeat_s=0)
     row = _rows(cs.read_board(path), "components")["Uplink"]
@@ -135,8 +149,10 @@ def test_the_heartbeat_moves_while_the_component_runs(tmp_path: Path) -> None:
     rep = cs.Reporter(path, "Rfid", heartbeat_s=0.05)
     rep.running()
     first = _rows(cs.read_board(path), "components")["Rfid"]["updated_wall_ms"]
-    wait_for(lambda: _rows(cs.read_board(path), "components")["Rfid"]["updated_wall_ms"] > first,
-             what="a heartbeat")
+    wait_for(
+        lambda: _rows(cs.read_board(path), "components")["Rfid"]["updated_wall_ms"] > first,
+        what="a heartbeat",
+    )
     rep.stopped()
 
 
@@ -164,16 +180,28 @@ def test_a_good_reading_says_a_source_works_but_never_clears_a_fault(tmp_path: P
     clock = ManualClock()
     rep = cs.Reporter(tmp_path / "log.sqlite", "Rfid", clock, heartbeat_s=0)
     first = clock.wall_ms()
-    rep.note_records([NewRecord("rfid/rdm6300@dock", "event", {"event": "arrive"},
-                                wall_ms=first)])
-    rep.note_records([NewRecord("health/id12@gate", "health", {"event": "reader_stats"},
-                                wall_ms=first)])
+    rep.note_records([NewRecord("rfid/rdm6300@dock", "event", {"event": "arrive"}, wall_ms=first)])
+    rep.note_records(
+        [NewRecord("health/id12@gate", "health", {"event": "reader_stats"}, wall_ms=first)]
+    )
     clock.advance(10)
-    rep.note_records([NewRecord("health/rdm6300@dock", "health",
-                                {"event": "reader_fault", "error": "SerialException",
-                                 "detail": "device disconnected"}, wall_ms=clock.wall_ms())])
-    rep.note_records([NewRecord("rfid/rdm6300@dock", "event", {"event": "depart"},
-                                wall_ms=clock.wall_ms() + 1)])
+    rep.note_records(
+        [
+            NewRecord(
+                "health/rdm6300@dock",
+                "health",
+                {
+                    "event": "reader_fault",
+                    "error": "SerialException",
+                    "detail": "device disconnected",
+                },
+                wall_ms=clock.wall_ms(),
+            )
+        ]
+    )
+    rep.note_records(
+        [NewRecord("rfid/rdm6300@dock", "event", {"event": "depart"}, wall_ms=clock.wall_ms() + 1)]
+    )
     rows = _rows(cs.read_board(tmp_path / "log.sqlite"), "sources")
     assert (rows["id12@gate"]["state"], rows["id12@gate"]["since_wall_ms"]) == ("ok", first)
     dock = rows["rdm6300@dock"]

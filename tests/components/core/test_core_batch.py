@@ -175,7 +175,7 @@ def _oracle_decode(data: bytes):
 
     from components.core.envelope import from_dict
 
-    doc = json.loads(data[batch.HEADER_BYTES:])
+    doc = json.loads(data[batch.HEADER_BYTES :])
     out = []
     for g in doc["g"]:
         n, q = g["n"], g["q"]
@@ -216,7 +216,7 @@ def _batch_doc(draw):
                 {"v": draw(st.integers(-5, 5) | st.floats(-1e3, 1e3)),
                  "t": draw(st.text(max_size=3))},
                 wall_corrected_ms=corrected))  # fmt: skip
-    doc = json.loads(batch.encode(records, site="s", codec=batch.CODEC_NONE)[batch.HEADER_BYTES:])
+    doc = json.loads(batch.encode(records, site="s", codec=batch.CODEC_NONE)[batch.HEADER_BYTES :])
     if draw(st.booleans()):  # one field of one group made odd, or the device
         group = draw(st.sampled_from(doc["g"]))
         where = draw(st.sampled_from(["s", "c", "d", "y", "x", "q", "dq", "m"]))

@@ -85,7 +85,9 @@ def test_simulated_unsynced_host_clock_steps_to_true_time_at_the_given_moment():
     clock = host_clock({UNSYNCED_UNTIL_ENV: str(time.monotonic_ns() + 200_000_000)})
     det = SyncDetector(clock)
     assert det.check()[0] is False and clock.wall_ms() < BUILD_EPOCH_MS
-    synced, anchor = wait_for(lambda: (check := det.check())[0] and check,
-                              what="the clock to count as synced once its 200 ms pass")
+    synced, anchor = wait_for(
+        lambda: (check := det.check())[0] and check,
+        what="the clock to count as synced once its 200 ms pass",
+    )
     assert synced and anchor is not None
     assert abs(clock.wall_ms() - time.time() * 1000) < 1000

@@ -51,8 +51,7 @@ def test_signals_landing_at_arbitrary_moments_of_a_wait_loop_always_stop_it():
     try:
         for _ in range(200):
             stop = Stop().on_signals(signal.SIGUSR1)
-            timer = threading.Timer(rng.uniform(0.0, 0.003), os.kill,
-                                    (os.getpid(), signal.SIGUSR1))
+            timer = threading.Timer(rng.uniform(0.0, 0.003), os.kill, (os.getpid(), signal.SIGUSR1))
             timer.start()
             while not stop.is_set():
                 stop.wait(0.0005)

@@ -11,8 +11,9 @@ S, OUT = "env/bme280@0x76", "agg_env/bme280@0x76"
 
 @pytest.fixture
 def lg(tmp_path):
-    with Log.open(tmp_path / "log.db", device="dev-001", free_floor_bytes=0,
-                  clock=ManualClock()) as log:
+    with Log.open(
+        tmp_path / "log.db", device="dev-001", free_floor_bytes=0, clock=ManualClock()
+    ) as log:
         yield log
 
 
@@ -21,8 +22,11 @@ def test_outputs_ack_and_checkpoint_commit_together(lg):
     lg.register_consumer("a", classes=("raw",))
     lg.register_consumer("check", classes=("aggregate",))
     batch = lg.read("a", limit=4)
-    lg.append_records([NewRecord(OUT, "aggregate", {"n": 4})], ack=("a", batch.cursor()),
-                      checkpoint={"a/x": "one", "a/y": "two", "b/z": "other"})
+    lg.append_records(
+        [NewRecord(OUT, "aggregate", {"n": 4})],
+        ack=("a", batch.cursor()),
+        checkpoint={"a/x": "one", "a/y": "two", "b/z": "other"},
+    )
     assert lg.consumers()["a"]["raw"] == batch.cursor()["raw"]
     assert lg.load_checkpoints("a/") == {"a/x": "one", "a/y": "two"}
     assert [r.payload for r in lg.read("check")] == [{"n": 4}]
@@ -41,8 +45,11 @@ def test_nothing_is_kept_when_the_append_is_refused(lg, monkeypatch):
 
     monkeypatch.setattr(lg._budget, "make_room", full)
     with pytest.raises(BudgetExceeded):
-        lg.append_records([NewRecord(OUT, "aggregate", {"n": 5})], ack=("a", batch.cursor()),
-                          checkpoint={"a/x": "state"})
+        lg.append_records(
+            [NewRecord(OUT, "aggregate", {"n": 5})],
+            ack=("a", batch.cursor()),
+            checkpoint={"a/x": "state"},
+        )
     assert lg.consumers()["a"]["raw"] == 0 and lg.load_checkpoints("a/") == {}
 
 

@@ -18,9 +18,7 @@ from components.core.log import Log
 
 @pytest.mark.slow
 def test_full_log_answers_429_with_retry_after_and_keeps_every_acknowledged_record(make_server):
-    srv = make_server(
-        logBudgetBytes=1 << 20, acceptUnknownTypes=True, logFullRetryAfterSeconds=7
-    )
+    srv = make_server(logBudgetBytes=1 << 20, acceptUnknownTypes=True, logFullRetryAfterSeconds=7)
     url = f"{srv.url}/v1/records"
     acked: list[str] = []
     refused = None
@@ -102,8 +100,11 @@ def test_tls_with_the_site_certificate(make_server, tmp_path):
 
 @pytest.mark.slow
 def test_unusable_tls_files_stop_the_component_at_start(tmp_path):
-    srv = Server(tmp_path / "log.sqlite", tlsCertPath=str(tmp_path / "missing.crt"),
-                 tlsKeyPath=str(tmp_path / "missing.key"))
+    srv = Server(
+        tmp_path / "log.sqlite",
+        tlsCertPath=str(tmp_path / "missing.crt"),
+        tlsKeyPath=str(tmp_path / "missing.key"),
+    )
     try:
         srv.start()
     except AssertionError:

@@ -183,6 +183,7 @@ def test_idempotency_key_retry_returns_the_same_identities(server):
     again = post(server, body, headers={"Idempotency-Key": key})
     assert again.status_code == 202
     assert again.json()["replayed"] is True
+
     def strip(resp):
         return [{k: v for k, v in x.items() if k != "replayed"} for x in resp.json()["results"]]
 
@@ -323,8 +324,11 @@ def test_a_client_leaving_mid_body_is_counted_and_the_server_carries_on(server):
         s.sendall(head + b'{"device":')
 
     def clients_gone() -> int:
-        return requests.get(f"{server.url}/healthz", timeout=10).json()["ingest"].get(
-            "clients_gone", 0)
+        return (
+            requests.get(f"{server.url}/healthz", timeout=10)
+            .json()["ingest"]
+            .get("clients_gone", 0)
+        )
 
     assert wait_for(clients_gone, what="the departed client counted") == 1
     assert post(server, sale()).status_code == 202

@@ -38,6 +38,7 @@ def test_update_swaps_tokens_limits_and_schemas_without_a_restart(tmp_path):
         server = asyncio.create_task(serve(ingest.handle, sock, tls=None, stop=stop))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1/records"
         async with aiohttp.ClientSession() as s:
+
             async def post(body, device):
                 async with s.post(url, json=body, headers=auth(device)) as r:
                     return r.status

@@ -65,6 +65,7 @@ def test_a_hundred_concurrent_clients_each_get_their_own_committed_identity(make
     async def main():
         conn = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=conn) as s:
+
             async def client(c):
                 return [await _post(s, url, f"c{c}-r{i}") for i in range(5)]
 
@@ -92,6 +93,7 @@ def test_sigkill_during_load_loses_no_acknowledged_record_and_retries_never_dupl
     async def load(srv, round_no, kill_after):
         url = f"{srv.url}/v1/records"
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
+
             async def worker(w):
                 i = 0
                 while True:

@@ -45,8 +45,9 @@ leaves = (
 )
 json_values = st.recursive(
     leaves,
-    lambda kids: st.lists(kids, max_size=3)
-    | st.dictionaries(st.text(max_size=12), kids, max_size=4),
+    lambda kids: (
+        st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=12), kids, max_size=4)
+    ),
     max_leaves=8,
 )
 

@@ -68,8 +68,9 @@ def test_a_refused_request_is_counted_once_and_its_neighbour_still_commits(tmp_p
         except BudgetExceeded:
             break
     committer = GroupCommitter(small_log)
-    big = KeyedAppend(None, [NewRecord("blob/http@plc-1", "event", {"pad": "y" * 4000},
-                                       device="plc-1")] * 60)
+    big = KeyedAppend(
+        None, [NewRecord("blob/http@plc-1", "event", {"pad": "y" * 4000}, device="plc-1")] * 60
+    )
     before = small_log.stats()["counters"]["rejected_full.event"]
     r_big, r_small = committer.commit([[big], [group(1)]])
     assert isinstance(r_big, BudgetExceeded)
@@ -81,8 +82,12 @@ def test_a_refused_request_is_counted_once_and_its_neighbour_still_commits(tmp_p
 
 # ---------------------------------------------------------------------- the wire
 jobs = st.lists(
-    st.tuples(st.integers(0, 2**40), st.text(max_size=8), st.none() | st.text(max_size=10),
-              st.binary(max_size=300)),
+    st.tuples(
+        st.integers(0, 2**40),
+        st.text(max_size=8),
+        st.none() | st.text(max_size=10),
+        st.binary(max_size=300),
+    ),
     max_size=5,
 )
 
@@ -153,9 +158,7 @@ def test_the_commit_process_checks_commits_and_answers_each_request(tmp_path):
     assert counters["bad_body"] == 1 and counters["forbidden"] == 1
     assert counters["records_rejected"] == 1 and counters["idempotency_conflicts"] == 1
     with Log.open(path, device="gw", free_floor_bytes=0) as lg:
-        assert [r.payload["data"]["i"] for r in lg.snapshot_records(["event"])] == [
-            *range(35), 99
-        ]
+        assert [r.payload["data"]["i"] for r in lg.snapshot_records(["event"])] == [*range(35), 99]
 
 
 @pytest.mark.slow

@@ -25,7 +25,11 @@ def test_two_tags_independent_and_rearrive():
     p = PresenceTracker(depart_after_s=0.2)
     ev = p.observe("A", 0) + p.observe("B", 0) + p.observe("A", int(0.5 * S))
     assert [(e.kind, e.tag_id) for e in ev] == [
-        ("arrive", "A"), ("arrive", "B"), ("depart", "A"), ("depart", "B"), ("arrive", "A")
+        ("arrive", "A"),
+        ("arrive", "B"),
+        ("depart", "A"),
+        ("depart", "B"),
+        ("arrive", "A"),
     ]
 
 

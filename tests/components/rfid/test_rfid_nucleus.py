@@ -19,8 +19,9 @@ from edge_sim.nucleus.ipc_server import NucleusServer
 COMPONENT = "com.floorline.Rfid"
 TOKEN = "tok-rfid-test"
 # The access rights are the recipe's, read from the one place that states them.
-ACL = recipe.default_configuration(
-    recipe.load(layout.REPO_ROOT / "recipes" / "Rfid.yaml")[1])["accessControl"]
+ACL = recipe.default_configuration(recipe.load(layout.REPO_ROOT / "recipes" / "Rfid.yaml")[1])[
+    "accessControl"
+]
 
 
 @pytest.mark.slow
@@ -28,24 +29,39 @@ def test_readers_from_nucleus_and_an_added_reader():
     short = Path(tempfile.mkdtemp(prefix="fl-", dir="/tmp"))
     server = NucleusServer(str(short / "ipc.sock"), {COMPONENT: (TOKEN, ACL)}, thing_name="gate-1")
     live = defaultdict(list)
-    server.pubsub.subscribe("test", "floorline/live/#",
-                            lambda m: live[m.topic].append(m.json_message))
+    server.pubsub.subscribe(
+        "test", "floorline/live/#", lambda m: live[m.topic].append(m.json_message)
+    )
     try:
         with PtyReader("rdm6300", repeat_s=0.1) as dock, PtyReader("id12", repeat_s=0.1) as door:
-            server.config.set_component(COMPONENT, {
-                "logPath": str(short / "log.db"),
-                "departAfterSeconds": 0.4,
-                "readers": [{"model": "rdm6300", "port": dock.path, "name": "dock"}]})
+            server.config.set_component(
+                COMPONENT,
+                {
+                    "logPath": str(short / "log.db"),
+                    "departAfterSeconds": 0.4,
+                    "readers": [{"model": "rdm6300", "port": dock.path, "name": "dock"}],
+                },
+            )
             server.start()
-            env = {**os.environ, "SVCUID": TOKEN, "AWS_IOT_THING_NAME": "gate-1",
-                   "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": str(short / "ipc.sock")}
+            env = {
+                **os.environ,
+                "SVCUID": TOKEN,
+                "AWS_IOT_THING_NAME": "gate-1",
+                "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": str(short / "ipc.sock"),
+            }
             proc = ComponentProcess("components.rfid", ["--run-seconds", "4"], env)
             proc.wait_started()
             dock.present("1122334455", duration_s=0.6)
             time.sleep(1.0)
-            server.config.set_component(COMPONENT, {"readers": [
-                {"model": "rdm6300", "port": dock.path, "name": "dock"},
-                {"model": "id12la", "port": door.path, "name": "door"}]})
+            server.config.set_component(
+                COMPONENT,
+                {
+                    "readers": [
+                        {"model": "rdm6300", "port": dock.path, "name": "dock"},
+                        {"model": "id12la", "port": door.path, "name": "door"},
+                    ]
+                },
+            )
             time.sleep(0.5)
             door.present("0C000621A5", duration_s=0.6)
             code = proc.wait()
@@ -60,9 +76,13 @@ def test_readers_from_nucleus_and_an_added_reader():
         shutil.rmtree(short, ignore_errors=True)
     assert states[COMPONENT] == "RUNNING"
     assert [(p["event"], p["tag_id"]) for p in records["rfid/rdm6300@dock"]] == [
-        ("arrive", "1122334455"), ("depart", "1122334455")]
+        ("arrive", "1122334455"),
+        ("depart", "1122334455"),
+    ]
     assert [(p["event"], p["tag_id"]) for p in records["rfid/id12la@door"]] == [
-        ("arrive", "0C000621A5"), ("depart", "0C000621A5")]
+        ("arrive", "0C000621A5"),
+        ("depart", "0C000621A5"),
+    ]
     door_live = live["floorline/live/rfid/rfid/id12la@door"]
     assert [m["event"] for m in door_live] == ["arrive", "depart"]
     assert "event=reconfigured readers=2" in proc.stderr

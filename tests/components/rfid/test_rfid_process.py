@@ -16,19 +16,22 @@ from edge_sim.hardware.rfid import PtyReader
 
 @pytest.mark.slow
 def test_rfid_component_writes_presence_events(tmp_path):
-    with PtyReader("rdm6300", repeat_s=0.1, seed=1) as dock, \
-            PtyReader("uhf_m100", seed=2) as gate:
+    with PtyReader("rdm6300", repeat_s=0.1, seed=1) as dock, PtyReader("uhf_m100", seed=2) as gate:
         cfg = {
             "logPath": str(tmp_path / "log.db"),
-            "departAfterSeconds": 0.5, "pollIntervalSeconds": 0.1,
+            "departAfterSeconds": 0.5,
+            "pollIntervalSeconds": 0.1,
             "healthIntervalSeconds": 0.5,
-            "readers": [{"model": "rdm6300", "port": dock.path, "name": "dock1"},
-                        {"model": "uhf_m100", "port": gate.path}],
+            "readers": [
+                {"model": "rdm6300", "port": dock.path, "name": "dock1"},
+                {"model": "uhf_m100", "port": gate.path},
+            ],
         }
         env = {**os.environ, "AWS_IOT_THING_NAME": "dock-02"}
         env.pop("AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT", None)
-        proc = ComponentProcess("components.rfid", ["--config-json", json.dumps(cfg),
-                                                    "--run-seconds", "3.5"], env)
+        proc = ComponentProcess(
+            "components.rfid", ["--config-json", json.dumps(cfg), "--run-seconds", "3.5"], env
+        )
         proc.wait_started()
         dock.corrupt_next(3)
         dock.present("67003B51C6", duration_s=1.2)
@@ -46,10 +49,15 @@ def test_rfid_component_writes_presence_events(tmp_path):
     assert 0.5 < depart["dwell_s"] < 1.5 and depart["reads"] >= 5
     gate_stream = f"rfid/uhf_m100@{port_label(gate.path)}"
     assert [(r.payload["event"], r.payload["tag_id"][:4]) for r in records[gate_stream]] == [
-        ("arrive", "E280"), ("depart", "E280"), ("arrive", "3008"), ("depart", "3008")]
+        ("arrive", "E280"),
+        ("depart", "E280"),
+        ("arrive", "3008"),
+        ("depart", "3008"),
+    ]
     assert all(r.cls == "event" for r in records[gate_stream])
-    stats = [r.payload for r in records["health/rdm6300@dock1"]
-             if r.payload["event"] == "reader_stats"]
+    stats = [
+        r.payload for r in records["health/rdm6300@dock1"] if r.payload["event"] == "reader_stats"
+    ]
     assert stats and sum(stats[-1]["rejects"].values()) >= 3
     gate_stats = [r.payload for r in records[f"health/uhf_m100@{port_label(gate.path)}"]]
     assert gate_stats[-1]["reader_errors"].get("0x15", 0) > 0  # polls with no tag in the field

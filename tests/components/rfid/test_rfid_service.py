@@ -30,14 +30,25 @@ def test_config_rejects_bad_reader_entries():
         SPEC.parse({"readers": [{"model": "wiegand", "port": "/dev/ttyS0"}]})
     assert "readers" in err.value.errors
     with pytest.raises(ConfigError):
-        SPEC.parse({"readers": [{"model": "id12la", "port": "/dev/ttyS0"},
-                                {"model": "id12la", "port": "/dev/ttyS0"}]})
+        SPEC.parse(
+            {
+                "readers": [
+                    {"model": "id12la", "port": "/dev/ttyS0"},
+                    {"model": "id12la", "port": "/dev/ttyS0"},
+                ]
+            }
+        )
 
 
 def test_missing_port_is_a_health_record_then_recovers(tmp_path):
     clock = ManualClock()
-    cfg = SPEC.parse({"reopenIntervalSeconds": 1.0, "departAfterSeconds": 0.3,
-                      "readers": [{"model": "rdm6300", "port": "loop://", "name": "bench"}]})
+    cfg = SPEC.parse(
+        {
+            "reopenIntervalSeconds": 1.0,
+            "departAfterSeconds": 0.3,
+            "readers": [{"model": "rdm6300", "port": "loop://", "name": "bench"}],
+        }
+    )
     loop = serial.serial_for_url("loop://", timeout=0)
     attempts = []
 
@@ -71,9 +82,13 @@ def test_reconfiguration_keeps_presence_of_unchanged_readers(tmp_path):
         ports[url] = serial.serial_for_url("loop://", timeout=0)
         return ports[url]
 
-    raw = {"departAfterSeconds": 0.5,
-           "readers": [{"model": "rdm6300", "port": "/dev/ttyA", "name": "a"},
-                       {"model": "rdm6300", "port": "/dev/ttyB", "name": "b"}]}
+    raw = {
+        "departAfterSeconds": 0.5,
+        "readers": [
+            {"model": "rdm6300", "port": "/dev/ttyA", "name": "a"},
+            {"model": "rdm6300", "port": "/dev/ttyB", "name": "b"},
+        ],
+    }
     with Log.open(tmp_path / "log.db", device="d1", clock=clock) as store:
         svc = RfidService(SPEC.parse(raw), store, clock, open_port)
         svc.cycle()
@@ -89,5 +104,9 @@ def test_reconfiguration_keeps_presence_of_unchanged_readers(tmp_path):
         clock.advance(1.5)
         svc.cycle()
         events = [(r.stream, r.payload["event"]) for r in store.snapshot_records(("event",))]
-    assert events == [("rfid/rdm6300@a", "arrive"), ("rfid/rdm6300@b", "arrive"),
-                      ("rfid/rdm6300@b", "depart"), ("rfid/rdm6300@a", "depart")]
+    assert events == [
+        ("rfid/rdm6300@a", "arrive"),
+        ("rfid/rdm6300@b", "arrive"),
+        ("rfid/rdm6300@b", "depart"),
+        ("rfid/rdm6300@a", "depart"),
+    ]

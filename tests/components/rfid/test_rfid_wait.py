@@ -29,10 +29,18 @@ def pty() -> tuple[int, str]:
 
 
 def service(store: Log, port: str, **cfg) -> RfidService:
-    raw = {"departAfterSeconds": 0.3, "healthIntervalSeconds": 3600,
-           "readers": [{"model": "rdm6300", "port": port, "name": "dock"}], **cfg}
-    return RfidService(SPEC.parse(raw), store, SystemClock(),
-                       lambda url, baud: serial.serial_for_url(url, baudrate=baud, timeout=0))
+    raw = {
+        "departAfterSeconds": 0.3,
+        "healthIntervalSeconds": 3600,
+        "readers": [{"model": "rdm6300", "port": port, "name": "dock"}],
+        **cfg,
+    }
+    return RfidService(
+        SPEC.parse(raw),
+        store,
+        SystemClock(),
+        lambda url, baud: serial.serial_for_url(url, baudrate=baud, timeout=0),
+    )
 
 
 def events(store: Log) -> list[str]:
@@ -126,8 +134,12 @@ def test_a_uhf_reader_is_polled_at_its_interval_not_at_the_cap(tmp_path):
     master, path = pty()
     os.set_blocking(master, False)
     with Log.open(tmp_path / "log.db", device="d1") as store:
-        svc = service(store, path, pollIntervalSeconds=0.1,
-                      readers=[{"model": "uhf_m100", "port": path, "name": "gate"}])
+        svc = service(
+            store,
+            path,
+            pollIntervalSeconds=0.1,
+            readers=[{"model": "uhf_m100", "port": path, "name": "gate"}],
+        )
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline:
             svc.cycle()

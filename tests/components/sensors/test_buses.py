@@ -41,12 +41,27 @@ def test_real_bus_is_smbus2_and_fails_loudly_without_the_device():
 
 def test_sim_bus_from_scenario_file(tmp_path):
     path = tmp_path / "hall.json"
-    path.write_text(json.dumps({"seed": 1, "chips": [
-        {"chip": "sht3x", "address": "0x45",
-         "signals": {"temperature_c": {"base": 30.0}, "humidity_pct": {"base": 20.0}}}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "seed": 1,
+                "chips": [
+                    {
+                        "chip": "sht3x",
+                        "address": "0x45",
+                        "signals": {
+                            "temperature_c": {"base": 30.0},
+                            "humidity_pct": {"base": 20.0},
+                        },
+                    }
+                ],
+            }
+        )
+    )
     clock = ManualClock()
-    bus = buses.open_i2c(1, clock=clock,
-                         env={buses.ENV_I2C_BUS: "sim", ENV_SIM_SCENARIO: str(path)})
+    bus = buses.open_i2c(
+        1, clock=clock, env={buses.ENV_I2C_BUS: "sim", ENV_SIM_SCENARIO: str(path)}
+    )
     assert isinstance(bus, SimBus)
     d = Sht3x(bus, 0x45, sleep=clock.advance)
     d.init()

@@ -13,13 +13,24 @@ from edge_sim.world import scenario
 
 def test_intervals_and_batches(tmp_path):
     clock = ManualClock()
-    bus = build_bus(scenario.load({"chips": [{"chip": "sht3x", "address": "0x44"},
-                                             {"chip": "ina219", "address": "0x40"}]}), clock)
-    cfg = SPEC.parse({"sampleIntervalSeconds": 1.0, "logBatchMaxRecords": 4,
-                      "logBatchMaxSeconds": 60, "healthIntervalSeconds": 4.0,
-                      "chips": [{"driver": "sht3x", "address": "0x44"},
-                                {"driver": "ina219", "address": "0x40",
-                                 "sampleIntervalSeconds": 0.25}]})
+    bus = build_bus(
+        scenario.load(
+            {"chips": [{"chip": "sht3x", "address": "0x44"}, {"chip": "ina219", "address": "0x40"}]}
+        ),
+        clock,
+    )
+    cfg = SPEC.parse(
+        {
+            "sampleIntervalSeconds": 1.0,
+            "logBatchMaxRecords": 4,
+            "logBatchMaxSeconds": 60,
+            "healthIntervalSeconds": 4.0,
+            "chips": [
+                {"driver": "sht3x", "address": "0x44"},
+                {"driver": "ina219", "address": "0x40", "sampleIntervalSeconds": 0.25},
+            ],
+        }
+    )
     with Log.open(tmp_path / "log.db", device="d1", clock=clock) as store:
         svc = SensorService(cfg, store, bus, clock, clock.advance)
         for _ in range(40):  # 10 s of virtual time in 0.25 s steps
@@ -37,12 +48,18 @@ def test_intervals_and_batches(tmp_path):
     assert by_stream["health/sht3x@0x44"] == by_stream["health/ina219@0x40"] == 2
 
 
-@pytest.mark.parametrize("sensors, key", [
-    ([{"driver": "lm75", "address": "0x48"}], "chips"),
-    ([{"driver": "sht3x", "address": "0x44"}, {"driver": "bme280", "address": "0x44"}], "chips"),
-    ([{"driver": "sht3x", "address": "0x99"}], "chips"),
-    ([{"driver": "sht3x", "address": "0x44", "sampleIntervalSeconds": 0}], "chips"),
-])
+@pytest.mark.parametrize(
+    "sensors, key",
+    [
+        ([{"driver": "lm75", "address": "0x48"}], "chips"),
+        (
+            [{"driver": "sht3x", "address": "0x44"}, {"driver": "bme280", "address": "0x44"}],
+            "chips",
+        ),
+        ([{"driver": "sht3x", "address": "0x99"}], "chips"),
+        ([{"driver": "sht3x", "address": "0x44", "sampleIntervalSeconds": 0}], "chips"),
+    ],
+)
 def test_bad_sensor_entries_are_rejected_by_key(sensors, key):
     with pytest.raises(ConfigError) as err:
         SPEC.parse({"chips": sensors})
@@ -57,10 +74,18 @@ def test_gpio_inputs_become_readings_and_events(tmp_path):
 
     clock = ManualClock()
     pins = MockFactory()
-    cfg = SPEC.parse({"chips": [], "sampleIntervalSeconds": 5.0, "logBatchMaxSeconds": 0,
-                      "gpioInputs": [{"kind": "pulse", "pin": "GPIO17", "name": "flow1"},
-                                     {"kind": "contact", "pin": "GPIO27", "name": "door"},
-                                     {"kind": "button", "pin": "GPIO22", "name": "ack"}]})
+    cfg = SPEC.parse(
+        {
+            "chips": [],
+            "sampleIntervalSeconds": 5.0,
+            "logBatchMaxSeconds": 0,
+            "gpioInputs": [
+                {"kind": "pulse", "pin": "GPIO17", "name": "flow1"},
+                {"kind": "contact", "pin": "GPIO27", "name": "door"},
+                {"kind": "button", "pin": "GPIO22", "name": "ack"},
+            ],
+        }
+    )
     try:
         with Log.open(tmp_path / "log.db", device="d1", clock=clock) as store:
             svc = SensorService(cfg, store, SimBus(), clock, clock.advance, pin_factory=pins)
@@ -88,14 +113,17 @@ def test_gpio_inputs_become_readings_and_events(tmp_path):
     assert [r.payload["event"] for r in records if r.stream == "button/ack@GPIO22"] == ["pressed"]
 
 
-@pytest.mark.parametrize("entry", [
-    {"driver": "bme280", "address": "0x76", "oversampling": [3, 1, 1]},
-    {"driver": "bme280", "address": "0x76", "mode": "turbo"},
-    {"driver": "adxl345", "address": "0x53", "rateHz": 300},
-    {"driver": "ads1115", "address": "0x48", "fullScaleVolts": 5.0},
-    {"driver": "ina219", "address": "0x40", "shuntOhm": "thick"},
-    {"driver": "sht3x", "address": "0x44", "repeatability": "always"},
-])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"driver": "bme280", "address": "0x76", "oversampling": [3, 1, 1]},
+        {"driver": "bme280", "address": "0x76", "mode": "turbo"},
+        {"driver": "adxl345", "address": "0x53", "rateHz": 300},
+        {"driver": "ads1115", "address": "0x48", "fullScaleVolts": 5.0},
+        {"driver": "ina219", "address": "0x40", "shuntOhm": "thick"},
+        {"driver": "sht3x", "address": "0x44", "repeatability": "always"},
+    ],
+)
 def test_bad_chip_options_are_rejected_at_configuration_time(entry):
     with pytest.raises(ConfigError) as err:
         SPEC.parse({"chips": [entry]})

@@ -20,13 +20,24 @@ from edge_sim.nucleus.ipc_server import NucleusServer
 COMPONENT = "com.floorline.Sensors"
 TOKEN = "tok-sensors-test"
 # The access rights are the recipe's, read from the one place that states them.
-ACL = recipe.default_configuration(
-    recipe.load(layout.REPO_ROOT / "recipes" / "Sensors.yaml")[1])["accessControl"]
-SCENARIO = {"seed": 4, "chips": [
-    {"chip": "sht3x", "address": "0x44",
-     "signals": {"temperature_c": {"base": 24.0}, "humidity_pct": {"base": 35.0}}},
-    {"chip": "ina219", "address": "0x40",
-     "signals": {"current_a": {"base": 1.0}, "bus_voltage_v": {"base": 5.0}}}]}
+ACL = recipe.default_configuration(recipe.load(layout.REPO_ROOT / "recipes" / "Sensors.yaml")[1])[
+    "accessControl"
+]
+SCENARIO = {
+    "seed": 4,
+    "chips": [
+        {
+            "chip": "sht3x",
+            "address": "0x44",
+            "signals": {"temperature_c": {"base": 24.0}, "humidity_pct": {"base": 35.0}},
+        },
+        {
+            "chip": "ina219",
+            "address": "0x40",
+            "signals": {"current_a": {"base": 1.0}, "bus_voltage_v": {"base": 5.0}},
+        },
+    ],
+}
 
 
 @pytest.fixture
@@ -38,19 +49,32 @@ def short_dir():
 
 def run_component(short_dir, acl, update=None):
     (short_dir / "scenario.json").write_text(json.dumps(SCENARIO))
-    server = NucleusServer(str(short_dir / "ipc.sock"), {COMPONENT: (TOKEN, acl)},
-                           thing_name="line-3")
-    server.config.set_component(COMPONENT, {
-        "logPath": str(short_dir / "log.db"),
-        "sampleIntervalSeconds": 0.2, "logBatchMaxRecords": 2, "logBatchMaxSeconds": 0.5,
-        "chips": [{"driver": "sht3x", "address": "0x44"}]})
+    server = NucleusServer(
+        str(short_dir / "ipc.sock"), {COMPONENT: (TOKEN, acl)}, thing_name="line-3"
+    )
+    server.config.set_component(
+        COMPONENT,
+        {
+            "logPath": str(short_dir / "log.db"),
+            "sampleIntervalSeconds": 0.2,
+            "logBatchMaxRecords": 2,
+            "logBatchMaxSeconds": 0.5,
+            "chips": [{"driver": "sht3x", "address": "0x44"}],
+        },
+    )
     live = defaultdict(list)
-    server.pubsub.subscribe("test", "floorline/live/#",
-                            lambda m: live[m.topic].append(m.json_message))
+    server.pubsub.subscribe(
+        "test", "floorline/live/#", lambda m: live[m.topic].append(m.json_message)
+    )
     server.start()
-    env = {**os.environ, "SVCUID": TOKEN, "AWS_IOT_THING_NAME": "line-3",
-           "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": str(short_dir / "ipc.sock"),
-           "FLOORLINE_I2C_BUS": "sim", "FLOORLINE_SIM_SCENARIO": str(short_dir / "scenario.json")}
+    env = {
+        **os.environ,
+        "SVCUID": TOKEN,
+        "AWS_IOT_THING_NAME": "line-3",
+        "AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT": str(short_dir / "ipc.sock"),
+        "FLOORLINE_I2C_BUS": "sim",
+        "FLOORLINE_SIM_SCENARIO": str(short_dir / "scenario.json"),
+    }
     try:
         proc = ComponentProcess("components.sensors", ["--run-seconds", "4"], env)
         proc.wait_started()
@@ -72,8 +96,15 @@ def run_component(short_dir, acl, update=None):
 @pytest.mark.slow
 def test_config_from_nucleus_live_values_and_an_update(short_dir):
     def add_ina219(server):
-        server.config.set_component(COMPONENT, {"chips": [
-            {"driver": "sht3x", "address": "0x44"}, {"driver": "ina219", "address": "0x40"}]})
+        server.config.set_component(
+            COMPONENT,
+            {
+                "chips": [
+                    {"driver": "sht3x", "address": "0x44"},
+                    {"driver": "ina219", "address": "0x40"},
+                ]
+            },
+        )
 
     records, live, states, stderr = run_component(short_dir, ACL, add_ina219)
     assert states[COMPONENT] == "RUNNING"

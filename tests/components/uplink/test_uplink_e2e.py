@@ -102,8 +102,9 @@ def test_outage_in_the_middle_loses_nothing_and_limits_hold(world):
     assert proc.poll() is None, proc.stdout.read()
     assert cloud.received == []
     cloud.set_online(True)
-    wait_for(lambda: expected <= set(_delivered(cloud)),
-             timeout_s=90, what="every record in the cloud")
+    wait_for(
+        lambda: expected <= set(_delivered(cloud)), timeout_s=90, what="every record in the cloud"
+    )
     # Alerts were drained first: every alert precedes every aggregate batch.
     kinds = [m.topic.rsplit("/", 1)[1] for m in cloud.received]
     assert max(i for i, k in enumerate(kinds) if k == "alert") < min(
@@ -116,13 +117,17 @@ def test_killed_uplink_redelivers_at_least_once(world):
     cloud, log_path, run, _server = world
     expected = _fill(log_path, n_agg=20_000, n_alert=5, n_raw=0)
     proc = run()
-    wait_for(lambda: len(_delivered(cloud)) > 1000,
-             timeout_s=60, what="a first part of the backlog")
+    wait_for(
+        lambda: len(_delivered(cloud)) > 1000, timeout_s=60, what="a first part of the backlog"
+    )
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     run()
-    wait_for(lambda: expected <= set(_delivered(cloud)),
-             timeout_s=90, what="every record after the restart")
+    wait_for(
+        lambda: expected <= set(_delivered(cloud)),
+        timeout_s=90,
+        what="every record after the restart",
+    )
     assert cloud.limit_violations() == 0
 
 
@@ -160,8 +165,11 @@ def test_shadow_reports_backlog_and_rejects_bad_desired_config(world):
     bad = {"state": {"desired": {"uplink": {"iotPublishesPerSecond": -5}}}}
     service.update_from_cloud(THING, SHADOW_NAME, dumps(bad))  # read at start: get/accepted
     proc = run()
-    wait_for(lambda: "config_error" in (_reported(service.store) or {}),
-             timeout_s=30, what="the rejection")
+    wait_for(
+        lambda: "config_error" in (_reported(service.store) or {}),
+        timeout_s=30,
+        what="the rejection",
+    )
     rep = _reported(service.store)
     assert rep["log"]["backlog"]["aggregate"]["records"] == 100
     assert rep["clock_synced"] is True
@@ -176,8 +184,9 @@ def test_shadow_reports_backlog_and_rejects_bad_desired_config(world):
     # Not JSON on the delta topic: counted by the uplink, which keeps running and reporting.
     cloud.send_to_device(f"$aws/things/{THING}/shadow/name/{SHADOW_NAME}/update/delta", b"{")
     before = service.stats["requests"]
-    wait_for(lambda: service.stats["requests"] > before + 1,
-             timeout_s=10, what="reports after bad input")
+    wait_for(
+        lambda: service.stats["requests"] > before + 1, timeout_s=10, what="reports after bad input"
+    )
     assert proc.poll() is None
 
 

@@ -142,9 +142,7 @@ def _iot_sender(tmp_path, events, text_bytes, budget_bytes, min_records=200):
 def test_a_read_cut_by_its_budget_is_sent_without_waiting_to_fill(tmp_path):
     # Each read holds one chunk, fewer than batchMinRecords: waiting could never fill it,
     # so every read goes out at once (the clock does not move).
-    lg, sender, published = _iot_sender(
-        tmp_path, 600, 20, budget_bytes=20_000, min_records=1000
-    )
+    lg, sender, published = _iot_sender(tmp_path, 600, 20, budget_bytes=20_000, min_records=1000)
     try:
         sent = []
         while n := sender.run_once():
@@ -184,8 +182,9 @@ def test_the_tail_of_an_old_backlog_does_not_wait_to_fill(tmp_path):
 def _producer_and_read_count(tmp_path, lg):
     """Another process's connection to the log, and a list that grows by one per read of
     `lg` (the sender's connection)."""
-    producer = Log.open(tmp_path / "log.db", device="dev-1", budget_bytes=1 << 30,
-                        free_floor_bytes=0)
+    producer = Log.open(
+        tmp_path / "log.db", device="dev-1", budget_bytes=1 << 30, free_floor_bytes=0
+    )
     reads = []
     real_read = lg.read
     lg.read = lambda *a, **k: reads.append(1) or real_read(*a, **k)

@@ -39,8 +39,6 @@ def start_uplink(socket_path: str, extra_env: dict[str, str] | None = None) -> s
     )
 
 
-
-
 def config(log_path: Path, **over: Any) -> dict[str, Any]:
     return {
         "siteId": "plant-1",

@@ -25,8 +25,9 @@ class Inbox:
 
     def wait_for(self, payload: bytes, timeout_s: float = 15.0) -> None:
         with self._cond:
-            if not self._cond.wait_for(lambda: any(p == payload for _, p in self.messages),
-                                       timeout_s):
+            if not self._cond.wait_for(
+                lambda: any(p == payload for _, p in self.messages), timeout_s
+            ):
                 raise AssertionError(f"{payload!r} never arrived; got {self.messages}")
 
     def payloads(self) -> list[bytes]:

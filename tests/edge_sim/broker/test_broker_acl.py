@@ -25,8 +25,9 @@ def test_acl_is_built_from_the_topic_scheme():
     for kind in topics.UPLINK_KINDS:
         topic = topics.device_topic(SITE, "dev-001", kind)
         assert mqtt.topic_matches_sub(device_write_pattern().replace("%u", "dev-001"), topic)
-    assert mqtt.topic_matches_sub(device_read_pattern().replace("%u", "dev-001"),
-                                  topics.command_topic(SITE, "dev-001"))
+    assert mqtt.topic_matches_sub(
+        device_read_pattern().replace("%u", "dev-001"), topics.command_topic(SITE, "dev-001")
+    )
 
 
 @pytest.mark.slow
@@ -82,8 +83,9 @@ def test_device_cannot_read_other_devices_uplink(device, cloud_send, new_inbox):
 
 
 def _paho(broker: Broker, **tls) -> tuple[mqtt.Client, list]:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="intruder",
-                         protocol=mqtt.MQTTv311)
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id="intruder", protocol=mqtt.MQTTv311
+    )
     client.tls_set(**tls)
     return client, []
 
@@ -102,8 +104,9 @@ def test_client_without_certificate_is_refused(broker):
 @pytest.mark.slow
 def test_certificate_from_another_ca_is_refused(broker, tmp_path):
     rogue = LocalCA(tmp_path / "rogue").issue_client("dev-001")
-    client, _ = _paho(broker, ca_certs=str(broker.ca_path), certfile=str(rogue.cert),
-                      keyfile=str(rogue.key))
+    client, _ = _paho(
+        broker, ca_certs=str(broker.ca_path), certfile=str(rogue.cert), keyfile=str(rogue.key)
+    )
     with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
         client.connect("127.0.0.1", broker.port)
         for _ in range(50):

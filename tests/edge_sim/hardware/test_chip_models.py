@@ -63,8 +63,9 @@ def test_bme280_skipped_channel_reads_reset_value(clock):
 
 
 def test_sht3x_nacks_until_ready_and_ignores_lone_byte(clock):
-    bus = SimBus([Sht3xModel(0x44, ChipWorld.constant(temperature_c=23.5, humidity_pct=45.0),
-                             clock)])
+    bus = SimBus(
+        [Sht3xModel(0x44, ChipWorld.constant(temperature_c=23.5, humidity_pct=45.0), clock)]
+    )
     bus.i2c_rdwr(i2c_msg.write(0x44, [0x24, 0x00]))
     clock.advance(0.010)
     with pytest.raises(OSError):
@@ -119,8 +120,9 @@ def test_ina219_word_data_is_byte_swapped_and_reset_clears_calibration(clock):
 
 
 def test_ads1115_os_bit_busy_during_conversion(clock):
-    bus = SimBus([Ads1115Model(0x48, ChipWorld.constant(ain0_v=1.8, ain1_v=0, ain2_v=0,
-                                                          ain3_v=0), clock)])
+    bus = SimBus(
+        [Ads1115Model(0x48, ChipWorld.constant(ain0_v=1.8, ain1_v=0, ain2_v=0, ain3_v=0), clock)]
+    )
     bus.write_i2c_block_data(0x48, 0x01, [0xC3, 0x83])
     assert bus.read_i2c_block_data(0x48, 0x01, 2)[0] & 0x80 == 0
     clock.advance(1 / 128)

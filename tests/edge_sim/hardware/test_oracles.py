@@ -68,8 +68,9 @@ def test_sensirion_sht3x_reads_our_chip():
     from sensirion_i2c_sht3x.commands import Repeatability
     from sensirion_i2c_sht3x.device import Sht3xDevice
 
-    bus = SimBus([Sht3xModel(0x44, ChipWorld.constant(temperature_c=23.5, humidity_pct=45.0),
-                             SystemClock())])
+    bus = SimBus(
+        [Sht3xModel(0x44, ChipWorld.constant(temperature_c=23.5, humidity_pct=45.0), SystemClock())]
+    )
     bus.trace = []
 
     class SimTransceiver(I2cTransceiverV1):
@@ -83,8 +84,9 @@ def test_sensirion_sht3x_reads_our_chip():
             rx = bus._r(slave_address, rx_length) if rx_length else b""
             return self.STATUS_OK, None, rx
 
-    channel = I2cChannel(I2cConnection(SimTransceiver()), slave_address=0x44,
-                         crc=CrcCalculator(8, 0x31, 0xFF, 0x0))
+    channel = I2cChannel(
+        I2cConnection(SimTransceiver()), slave_address=0x44, crc=CrcCalculator(8, 0x31, 0xFF, 0x0)
+    )
     t, rh = Sht3xDevice(channel).measure_single_shot(Repeatability.HIGH, False)
     ours = Sht3x(bus, 0x44)
     ours.init()
@@ -164,8 +166,13 @@ def test_adafruit_bme280_forced_mode_reads_our_chip(bme_bus):
 def test_adafruit_sht31d_reads_our_chip():
     import adafruit_sht31d
 
-    bus = SimBus([Sht3xModel(0x44, ChipWorld.constant(temperature_c=-12.5, humidity_pct=88.0),
-                             SystemClock())])
+    bus = SimBus(
+        [
+            Sht3xModel(
+                0x44, ChipWorld.constant(temperature_c=-12.5, humidity_pct=88.0), SystemClock()
+            )
+        ]
+    )
     bus.trace = []
     theirs = adafruit_sht31d.SHT31D(BusioI2C(bus), address=0x44)
     assert theirs.temperature == pytest.approx(-12.5, abs=0.003)

@@ -78,9 +78,18 @@ def test_scenario_readers_play_their_schedules():
     from edge_sim.hardware.readers import start_readers
     from edge_sim.world.tags import tag_passes
 
-    scenario = {"seed": 3, "readers": [{"protocol": "rdm6300", "name": "dock1",
-                                        "tagsPerHour": 36000, "dwellSeconds": 0.2,
-                                        "repeatSeconds": 0.03}]}
+    scenario = {
+        "seed": 3,
+        "readers": [
+            {
+                "protocol": "rdm6300",
+                "name": "dock1",
+                "tagsPerHour": 36000,
+                "dwellSeconds": 0.2,
+                "repeatSeconds": 0.03,
+            }
+        ],
+    }
     readers = start_readers(scenario)
     try:
         port = serial.serial_for_url(readers["dock1"].path, baudrate=9600, timeout=0.05)
@@ -105,12 +114,29 @@ def test_hardware_cli_brings_up_readers_and_stops_cleanly(tmp_path):
 
     root = Path(__file__).resolve().parents[3]
     path = tmp_path / "scenario.json"
-    path.write_text(json.dumps({"seed": 1, "chips": [{"chip": "sht3x", "address": "0x44"}],
-                                "readers": [{"protocol": "rdm6300", "name": "dock1",
-                                             "tagsPerHour": 36000, "dwellSeconds": 0.5}]}))
-    proc = subprocess.Popen([sys.executable, "-m", "edge_sim.hardware", str(path)], cwd=root,
-                            stdout=subprocess.PIPE, text=True, env={"COLUMNS": "200",
-                                                                    "PYTHONPATH": str(root)})
+    path.write_text(
+        json.dumps(
+            {
+                "seed": 1,
+                "chips": [{"chip": "sht3x", "address": "0x44"}],
+                "readers": [
+                    {
+                        "protocol": "rdm6300",
+                        "name": "dock1",
+                        "tagsPerHour": 36000,
+                        "dwellSeconds": 0.5,
+                    }
+                ],
+            }
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge_sim.hardware", str(path)],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={"COLUMNS": "200", "PYTHONPATH": str(root)},
+    )
     lines = []
     for line in proc.stdout:
         lines.append(line)

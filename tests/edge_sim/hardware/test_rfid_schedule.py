@@ -41,14 +41,23 @@ def test_the_schedule_has_no_end_unless_a_horizon_is_given():
     assert passes[-1].start_s > 7200  # past the hour the schedule used to stop at
     assert [p.start_s for p in passes] == sorted(p.start_s for p in passes)
     # The bounded form is the endless one cut at the horizon: the same tags at the same times.
-    assert tag_passes(4, 3600, per_hour=3600, key="gate") == [
-        p for p in passes if p.start_s < 3600]
+    assert tag_passes(4, 3600, per_hour=3600, key="gate") == [p for p in passes if p.start_s < 3600]
 
 
 def test_a_scenario_horizon_ends_the_tags():
-    scenario = {"seed": 3, "readers": [{"protocol": "rdm6300", "name": "dock1",
-                                        "tagsPerHour": 36000, "dwellSeconds": 0.2,
-                                        "repeatSeconds": 0.03, "horizonSeconds": 0.0}]}
+    scenario = {
+        "seed": 3,
+        "readers": [
+            {
+                "protocol": "rdm6300",
+                "name": "dock1",
+                "tagsPerHour": 36000,
+                "dwellSeconds": 0.2,
+                "repeatSeconds": 0.03,
+                "horizonSeconds": 0.0,
+            }
+        ],
+    }
     readers = start_readers(scenario)
     try:
         assert read_ids(readers["dock1"].path, 0.6) == []

@@ -34,8 +34,10 @@ def test_buffers_sent_to_the_lake_process_are_written_once(tmp_path: Path) -> No
     assert rows == [(6 * len(STREAM_NAMES), 6 * len(STREAM_NAMES))]
     assert stats["quarantined_batches"] == 1 and stats["duplicates_dropped"] == len(STREAM_NAMES)
     # What a progress display shows while the process runs agrees with the lake's own count.
-    assert lake.stats() == {"rows_written": stats["rows_written"],
-                            "duplicates_dropped": stats["duplicates_dropped"]}
+    assert lake.stats() == {
+        "rows_written": stats["rows_written"],
+        "duplicates_dropped": stats["duplicates_dropped"],
+    }
 
 
 @pytest.mark.slow

@@ -377,7 +377,9 @@ def test_a_subscriber_that_stops_reading_is_bounded(
     blob = model.PublishMessage(binary_message=model.BinaryMessage(message=b"\x00" * 100_000))
     for _ in range(120):  # ~16 MB of events once base64-encoded; the reader never reads
         publisher.publish_to_topic(topic="floorline/live/x", publish_message=blob)
-    wait_for(lambda: server.counters["events_dropped_slow_reader"] > 0,
-             what="events dropped for the slow reader")
+    wait_for(
+        lambda: server.counters["events_dropped_slow_reader"] > 0,
+        what="events dropped for the slow reader",
+    )
     assert server.counters["events_sent"] < 120
     still_serves_real_client(connect)

@@ -12,14 +12,19 @@ from waiting import wait_for
 from edge_sim.nucleus.lifecycle import Component, stop_all
 
 # On SIGTERM: note the time, take a second to flush (as the uplink does), note the time again.
-FLUSHING = ("trap 'date +%s%N > term; sleep 1; date +%s%N > exited; exit 0' TERM; "
-            "touch ready; while :; do sleep 0.05; done")
+FLUSHING = (
+    "trap 'date +%s%N > term; sleep 1; date +%s%N > exited; exit 0' TERM; "
+    "touch ready; while :; do sleep 0.05; done"
+)
 STUBBORN = "trap '' TERM; touch ready; while :; do sleep 0.05; done"
 
 
 def component(root: Path, name: str, script: str) -> Component:
-    recipe = {"ComponentName": name, "ComponentVersion": "1.0.0",
-              "Manifests": [{"Platform": {"os": "linux"}, "Lifecycle": {"Run": script}}]}
+    recipe = {
+        "ComponentName": name,
+        "ComponentVersion": "1.0.0",
+        "Manifests": [{"Platform": {"os": "linux"}, "Lifecycle": {"Run": script}}],
+    }
     c = Component(name, recipe, None, root, "dev-001", dict(os.environ), {})
     c.install()
     c.start()
@@ -27,8 +32,11 @@ def component(root: Path, name: str, script: str) -> Component:
 
 
 def wait_ready(components: list[Component]) -> None:
-    wait_for(lambda: all((c.work / "ready").exists() for c in components), timeout_s=20,
-             what="every component ready")
+    wait_for(
+        lambda: all((c.work / "ready").exists() for c in components),
+        timeout_s=20,
+        what="every component ready",
+    )
 
 
 @pytest.mark.slow

@@ -139,8 +139,10 @@ def test_qos0_spooled_while_online_is_dropped_at_disconnect(cloud: InMemoryCloud
     cloud.set_online(False)
     proxy.start()
     try:
-        wait_for(lambda: proxy.snapshot()["qos0_dropped_offline"] == 1,
-                 what="the QoS 0 message dropped while offline")
+        wait_for(
+            lambda: proxy.snapshot()["qos0_dropped_offline"] == 1,
+            what="the QoS 0 message dropped while offline",
+        )
         cloud.set_online(True)
         assert proxy.wait_drained(5)
     finally:

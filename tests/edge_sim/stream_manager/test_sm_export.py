@@ -26,8 +26,9 @@ def exporting(
         strategy_on_full=StrategyOnFull.RejectNewData,
         persistence=Persistence.File,
         export_definition=ExportDefinition(
-            kinesis=[KinesisConfig(identifier=f"{name}-k", kinesis_stream_name=kinesis_stream,
-                                   **kinesis)]
+            kinesis=[
+                KinesisConfig(identifier=f"{name}-k", kinesis_stream_name=kinesis_stream, **kinesis)
+            ]
         ),
     )
 
@@ -55,8 +56,12 @@ def test_batch_interval_sends_a_partial_batch(client, sink, wait_until):
     client.create_message_stream(exporting("s", batch_size=500, batch_interval_millis=60_000))
     for p in payloads(7):
         client.append_message("s", p)
-    wait_until(lambda: client.describe_message_stream("s").export_statuses[0]
-               .last_exported_sequence_number == 6)
+    wait_until(
+        lambda: (
+            client.describe_message_stream("s").export_statuses[0].last_exported_sequence_number
+            == 6
+        )
+    )
     assert len(sink.records("raw-telemetry")) == 7
     status = client.describe_message_stream("s").export_statuses[0]
     assert status.export_config_identifier == "s-k"
@@ -138,9 +143,12 @@ class ThrottlingKinesis(MemoryKinesis):
     def put_records(self, stream_name, records):
         accepted = super().put_records(stream_name, records[: self.accept])
         refused = [
-            PutResult(False, error_code="ProvisionedThroughputExceededException",
-                      error_message="Rate exceeded for shard")
-            for _ in records[self.accept:]
+            PutResult(
+                False,
+                error_code="ProvisionedThroughputExceededException",
+                error_message="Rate exceeded for shard",
+            )
+            for _ in records[self.accept :]
         ]
         return accepted + refused
 
@@ -194,8 +202,9 @@ def test_partition_keys_are_unique_per_message(client, sink, wait_until):
     assert len(set(keys)) == 50
 
 
-def test_local_dir_kinesis_is_readable_by_a_lake_consumer(tmp_path: Path, make_server, connect,
-                                                         wait_until):
+def test_local_dir_kinesis_is_readable_by_a_lake_consumer(
+    tmp_path: Path, make_server, connect, wait_until
+):
     lake_in = tmp_path / "kinesis"
     server = make_server(sink=LocalDirKinesis(lake_in))
     client = connect(server)
@@ -208,7 +217,8 @@ def test_local_dir_kinesis_is_readable_by_a_lake_consumer(tmp_path: Path, make_s
     assert [seq for seq, _, _ in rows] == list(range(1, 31))
     assert len(list((lake_in / "raw-telemetry").glob("*.jsonl"))) == 3  # one file per call
     assert [d for _, _, d in read_records(lake_in, "raw-telemetry", after_seq=25)] == payloads(
-        5, 25)
+        5, 25
+    )
     # A new instance over the same directory continues the numbering.
     again = LocalDirKinesis(lake_in)
     [result] = again.put_records("raw-telemetry", [("k", b"more")])
@@ -305,8 +315,9 @@ def test_data_overwritten_before_export_is_counted_not_hidden(client, server, si
     assert snap["exports"][0]["exportedMessagesCount"] == 100 - oldest
 
 
-def test_power_cut_never_reuses_an_exported_sequence_number(make_server, connect, sink, tmp_path,
-                                                            wait_until):
+def test_power_cut_never_reuses_an_exported_sequence_number(
+    make_server, connect, sink, tmp_path, wait_until
+):
     import os
 
     root = tmp_path / "device"
@@ -350,7 +361,11 @@ def test_a_consumer_skips_files_it_has_read_whole(tmp_path):
     with pytest.raises(CorruptRecordFile):  # seq 2 is still ahead of the cursor
         list(read_records(tmp_path, "raw", after_seq=1))
     assert [(s, d) for s, _k, d in read_records(tmp_path, "raw", after_seq=2)] == [
-        (3, b"c"), (4, b"d"), (5, b"e"), (6, b"f")]
+        (3, b"c"),
+        (4, b"d"),
+        (5, b"e"),
+        (6, b"f"),
+    ]
     assert [d for _s, _k, d in read_records(tmp_path, "raw", after_seq=5)] == [b"f"]
     assert list(read_records(tmp_path, "raw", after_seq=6)) == []
 
@@ -368,4 +383,6 @@ def test_a_consumer_never_reads_past_a_file_its_listing_missed(tmp_path):
     assert [(s, d) for s, _k, d in read_records(tmp_path, "raw")] == [(1, b"a")]
     hidden.rename(second)  # the next listing has it
     assert [(s, d) for s, _k, d in read_records(tmp_path, "raw", after_seq=1)] == [
-        (2, b"b"), (3, b"c")]
+        (2, b"b"),
+        (3, b"c"),
+    ]

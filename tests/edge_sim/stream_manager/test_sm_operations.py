@@ -73,8 +73,10 @@ def test_append_numbers_from_zero_and_read_options(client):
     assert (first.sequence_number, first.payload, first.stream_name) == (0, b"m0", "env")
     assert first.ingest_time > 0
     got = client.read_messages(
-        "env", ReadMessagesOptions(desired_start_sequence_number=3, min_message_count=2,
-                                   max_message_count=4)
+        "env",
+        ReadMessagesOptions(
+            desired_start_sequence_number=3, min_message_count=2, max_message_count=4
+        ),
     )
     assert [m.sequence_number for m in got] == [3, 4, 5, 6]
     assert [m.payload for m in got] == [b"m3", b"m4", b"m5", b"m6"]
@@ -100,8 +102,8 @@ def test_read_waits_for_appends_until_timeout(client, connect, server):
     t = threading.Thread(target=append_later)
     t.start()
     got = client.read_messages(
-        "env", ReadMessagesOptions(min_message_count=3, max_message_count=10,
-                                   read_timeout_millis=5000)
+        "env",
+        ReadMessagesOptions(min_message_count=3, max_message_count=10, read_timeout_millis=5000),
     )
     t.join()
     assert [m.payload for m in got] == [b"\x00", b"\x01", b"\x02"]
@@ -243,7 +245,10 @@ def test_overwritten_numbering_survives_restart(make_server, connect, tmp_path):
     client = connect(make_server(root=root))
     after = client.describe_message_stream("ring").storage_status
     assert (after.oldest_sequence_number, after.newest_sequence_number, after.total_bytes) == (
-        before.oldest_sequence_number, before.newest_sequence_number, before.total_bytes)
+        before.oldest_sequence_number,
+        before.newest_sequence_number,
+        before.total_bytes,
+    )
     assert client.append_message("ring", b"next") == 60
 
 
@@ -253,15 +258,24 @@ def test_longest_names_work_and_persist(make_server, connect, tmp_path):
     name, export_id = "n" * 255, "e" * 255
     root = tmp_path / "device-root"
     client = connect(make_server(root=root))
-    client.create_message_stream(define(name, export_definition=ExportDefinition(
-        kinesis=[KinesisConfig(identifier=export_id, kinesis_stream_name="k", batch_size=10)])))
+    client.create_message_stream(
+        define(
+            name,
+            export_definition=ExportDefinition(
+                kinesis=[
+                    KinesisConfig(identifier=export_id, kinesis_stream_name="k", batch_size=10)
+                ]
+            ),
+        )
+    )
     client.append_message(name, b"x")
     client.close()
     server = make_server(root=root)
     client = connect(server)
     assert client.list_streams() == [name]
     assert client.describe_message_stream(name).export_statuses[0].export_config_identifier == (
-        export_id)
+        export_id
+    )
 
 
 def test_a_connected_client_carries_on_after_a_server_restart(make_server, connect, tmp_path):

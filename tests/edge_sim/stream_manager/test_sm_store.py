@@ -59,16 +59,18 @@ def test_sequence_numbers_skip_past_what_was_exported(tmp_path):
 
 
 def test_memory_stream_never_touches_the_disk(tmp_path):
-    stream = MessageStream(definition(persistence=Persistence.MEMORY), tmp_path / "m",
-                           ManualClock())
+    stream = MessageStream(
+        definition(persistence=Persistence.MEMORY), tmp_path / "m", ManualClock()
+    )
     stream.append(b"x")
     assert not (tmp_path / "m").exists()
     assert stream.read(0, 1)[0].payload == b"x"
 
 
 def test_eviction_deletes_whole_segments_only_when_unused(tmp_path):
-    stream = MessageStream(definition(max_size_bytes=4096, segment_size_bytes=1024), tmp_path,
-                           ManualClock())
+    stream = MessageStream(
+        definition(max_size_bytes=4096, segment_size_bytes=1024), tmp_path, ManualClock()
+    )
     for i in range(200):
         stream.append(bytes([i % 256]) * 100)
     files = sorted((tmp_path / "segments").glob("*.seg"))

@@ -26,8 +26,12 @@ def test_daily_cycle_peaks_mid_afternoon():
 
 
 def test_faults_spike_drift_stuck_dropout():
-    faults = (Fault("spike", 10, 11, 50.0), Fault("drift", 100, None, 2.0),
-              Fault("stuck", 50, 60), Fault("dropout", 70, 71))
+    faults = (
+        Fault("spike", 10, 11, 50.0),
+        Fault("drift", 100, None, 2.0),
+        Fault("stuck", 50, 60),
+        Fault("dropout", 70, 71),
+    )
     s = Signal("x", 10.0, drift_per_hour=36.0, faults=faults)  # 0.01/s underlying drift
     assert s.value(10.5) == pytest.approx(10.105 + 50.0)
     assert s.value(55.0) == pytest.approx(s.value(50.0)) == pytest.approx(10.5)
@@ -36,8 +40,9 @@ def test_faults_spike_drift_stuck_dropout():
 
 
 def test_vibration_has_running_frequency_and_harmonic():
-    v = Vibration("x", running_hz=25.0, amplitude_g=0.5, harmonic=3, harmonic_amplitude_g=0.2,
-                  noise_g=0.0)
+    v = Vibration(
+        "x", running_hz=25.0, amplitude_g=0.5, harmonic=3, harmonic_amplitude_g=0.2, noise_g=0.0
+    )
     rate = 1000
     xs = [v.value(i / rate) for i in range(rate)]
 
@@ -59,16 +64,29 @@ def test_pulses_count_monotonic_near_rate():
 
 
 def test_scenario_unplugged_and_noisy_line():
-    [spec] = load({"seed": 3, "chips": [{"chip": "sht3x", "address": "0x44", "faults": [
-        {"kind": "unplugged", "startSeconds": 5, "endSeconds": 6},
-        {"kind": "noisy_line", "startSeconds": 10, "magnitude": 0.5}]}]})
+    [spec] = load(
+        {
+            "seed": 3,
+            "chips": [
+                {
+                    "chip": "sht3x",
+                    "address": "0x44",
+                    "faults": [
+                        {"kind": "unplugged", "startSeconds": 5, "endSeconds": 6},
+                        {"kind": "noisy_line", "startSeconds": 10, "magnitude": 0.5},
+                    ],
+                }
+            ],
+        }
+    )
     w = spec.world
     assert w.present(4.9) and not w.present(5.5) and w.present(6.0)
     assert not any(w.line_error(1.0, i) for i in range(100))
     hits = sum(w.line_error(11.0, i) for i in range(1000))
     assert 400 < hits < 600
-    assert w.values(1.0)["temperature_c"] == pytest.approx(22.0 + 2.0 * math.cos(
-        2 * math.pi * (1.0 - 15 * 3600) / 86400), abs=0.2)
+    assert w.values(1.0)["temperature_c"] == pytest.approx(
+        22.0 + 2.0 * math.cos(2 * math.pi * (1.0 - 15 * 3600) / 86400), abs=0.2
+    )
 
 
 def test_unknown_fault_kind_is_rejected():
@@ -91,8 +109,12 @@ def test_tag_passes_deterministic_and_plausible():
 
 def test_uniform_is_blake2b_of_seed_key_index():
     # Scenarios reproduce across versions only if a draw stays this function of its inputs.
-    for seed, key, index in ((0, "tag-id", 0), (7, "adxl345@0x53/line", 123456789),
-                             (-3, "ü", -1), (2**40, "", 2**62)):
+    for seed, key, index in (
+        (0, "tag-id", 0),
+        (7, "adxl345@0x53/line", 123456789),
+        (-3, "ü", -1),
+        (2**40, "", 2**62),
+    ):
         digest = hashlib.blake2b(f"{seed}:{key}:{index}".encode(), digest_size=8).digest()
         assert noise.uniform(seed, key, index) == int.from_bytes(digest, "big") / 2**64
 
@@ -114,9 +136,19 @@ def test_a_battery_drains_runs_low_and_is_swapped():
     from components.core import battery
     from edge_sim.world.signals import build_signal
 
-    pack = build_signal("bus_voltage_v", {"type": "battery", "cells": 3, "startPct": 30,
-                                          "lifeSeconds": 1000, "replaceAtPct": 5,
-                                          "noiseVolts": 0}, seed=1, faults=())
+    pack = build_signal(
+        "bus_voltage_v",
+        {
+            "type": "battery",
+            "cells": 3,
+            "startPct": 30,
+            "lifeSeconds": 1000,
+            "replaceAtPct": 5,
+            "noiseVolts": 0,
+        },
+        seed=1,
+        faults=(),
+    )
     assert pack.charge_pct(0) == 30 and pack.value(0) == pytest.approx(battery.volts(30, 3))
     assert pack.charge_pct(100) == pytest.approx(20)  # 10 % per 100 s
     assert pack.charge_pct(249) == pytest.approx(5.1)
@@ -131,5 +163,9 @@ def test_every_simulated_device_runs_on_a_battery():
 
     world = device_world(7, None, battery_pct=42.0, battery_life_s=600)
     (ina,) = [c for c in world["chips"] if c["chip"] == "ina219"]
-    assert ina["signals"]["bus_voltage_v"] == {"type": "battery", "cells": BATTERY_CELLS,
-                                               "startPct": 42.0, "lifeSeconds": 600}
+    assert ina["signals"]["bus_voltage_v"] == {
+        "type": "battery",
+        "cells": BATTERY_CELLS,
+        "startPct": 42.0,
+        "lifeSeconds": 600,
+    }

@@ -56,8 +56,26 @@ def test_double_form_matches_bosch_api(cal_a, raw_hex, t_c, p_pa, h_pct):
 
 
 def test_calibration_set_b():
-    cal = bme280.Calibration(28417, 26721, 50, 38042, -10559, 3024, 8726, -185, -7, 9900,
-                             -10230, 4285, 75, 360, 0, 325, 50, 30)
+    cal = bme280.Calibration(
+        28417,
+        26721,
+        50,
+        38042,
+        -10559,
+        3024,
+        8726,
+        -185,
+        -7,
+        9900,
+        -10230,
+        4285,
+        75,
+        360,
+        0,
+        325,
+        50,
+        30,
+    )
     out = bme280.compensate(cal, 415148, 519888, 30000)
     assert out["temperature_c"] == pytest.approx(20.776266, abs=1e-5)
     assert out["pressure_pa"] == pytest.approx(80407.251556, abs=1e-4)
@@ -71,8 +89,9 @@ def test_negative_h4_h5_sign_extension():
     assert cal.h4 == -40 and cal.h5 == -30
     # The double and the integer forms are independent derivations: they agree.
     h_double = bme280.compensate(cal, 415148, 519888, 6000)["humidity_pct"]
-    assert h_double == pytest.approx(bme280.compensate_int(cal, 415148, 519888, 6000)[3] / 1024,
-                                     abs=0.01)
+    assert h_double == pytest.approx(
+        bme280.compensate_int(cal, 415148, 519888, 6000)[3] / 1024, abs=0.01
+    )
 
 
 def test_measurement_time_all_x1():
@@ -90,8 +109,11 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 
-@given(st.binary(min_size=26, max_size=26), st.binary(min_size=7, max_size=7),
-       st.binary(min_size=8, max_size=8))
+@given(
+    st.binary(min_size=26, max_size=26),
+    st.binary(min_size=7, max_size=7),
+    st.binary(min_size=8, max_size=8),
+)
 def test_any_chip_bytes_decode_without_exceptions(tp, h, raw):
     """Calibration and data come from outside: garbage gives numbers (or None), never a crash."""
     import math

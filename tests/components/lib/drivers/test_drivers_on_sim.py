@@ -33,9 +33,13 @@ def test_bme280_normal_mode_with_iir_filter_converges(clock):
         def value(self, t_s):
             return t["v"]
 
-    world = ChipWorld(signals={"temperature_c": Step(),
-                               "pressure_pa": scenario.build_signal("p", {"base": 1e5}, 0, ()),
-                               "humidity_pct": scenario.build_signal("h", {"base": 50}, 0, ())})
+    world = ChipWorld(
+        signals={
+            "temperature_c": Step(),
+            "pressure_pa": scenario.build_signal("p", {"base": 1e5}, 0, ()),
+            "humidity_pct": scenario.build_signal("h", {"base": 50}, 0, ()),
+        }
+    )
     bus = SimBus([Bme280Model(0x76, world, clock)])
     d = Bme280(bus, 0x76, sleep=clock.advance, mode="normal", iir_filter=4, standby_ms=62.5)
     d.init()
@@ -50,8 +54,13 @@ def test_bme280_normal_mode_with_iir_filter_converges(clock):
 
 
 def test_bmp280_is_recognised_and_said_so(clock):
-    bus = SimBus([Bme280Model(0x76, ChipWorld.constant(temperature_c=20, pressure_pa=1e5),
-                              clock, chip_id=0x58)])
+    bus = SimBus(
+        [
+            Bme280Model(
+                0x76, ChipWorld.constant(temperature_c=20, pressure_pa=1e5), clock, chip_id=0x58
+            )
+        ]
+    )
     d = Bme280(bus, 0x76, sleep=clock.advance)
     d.init()
     r = d.read()
@@ -61,11 +70,22 @@ def test_bmp280_is_recognised_and_said_so(clock):
 
 def test_sht3x_noisy_line_crc_errors_never_become_readings(clock):
     world = ChipWorld.constant(temperature_c=25.0, humidity_pct=50.0)
-    world = ChipWorld(world.signals, scenario.chip_world("sht3x", "k", 3, None, [
-        {"kind": "noisy_line", "startSeconds": 0, "magnitude": 0.4}]).faults, seed=3, key="k")
+    world = ChipWorld(
+        world.signals,
+        scenario.chip_world(
+            "sht3x", "k", 3, None, [{"kind": "noisy_line", "startSeconds": 0, "magnitude": 0.4}]
+        ).faults,
+        seed=3,
+        key="k",
+    )
     bus = SimBus([Sht3xModel(0x44, world, clock)])
-    sup = SensorSupervisor(Sht3x(bus, 0x44, sleep=clock.advance), clock, clock.advance,
-                           attempts=2, reinit_interval_s=0.0)
+    sup = SensorSupervisor(
+        Sht3x(bus, 0x44, sleep=clock.advance),
+        clock,
+        clock.advance,
+        attempts=2,
+        reinit_interval_s=0.0,
+    )
     readings = []
     for _ in range(60):
         r = sup.poll()
@@ -73,9 +93,11 @@ def test_sht3x_noisy_line_crc_errors_never_become_readings(clock):
             readings.append(r.reading)
         clock.advance(1.0)
     assert sup.counts["crc_errors"] > 0 and sup.counts["bus_errors"] > 0
-    assert readings and all(r["temperature_c"] == pytest.approx(25.0, abs=0.01)
-                            and r["humidity_pct"] == pytest.approx(50.0, abs=0.01)
-                            for r in readings)
+    assert readings and all(
+        r["temperature_c"] == pytest.approx(25.0, abs=0.01)
+        and r["humidity_pct"] == pytest.approx(50.0, abs=0.01)
+        for r in readings
+    )
 
 
 def test_adxl345_fifo_stream_at_400_hz_without_overrun(clock):
@@ -102,11 +124,20 @@ def test_adxl345_overrun_counted_when_drained_too_late(clock):
 
 
 def test_ina219_and_ads1115_on_a_scenario_bus(clock):
-    specs = scenario.load({"seed": 2, "chips": [
-        {"chip": "ina219", "address": "0x41", "shunt_ohm": 0.05,
-         "signals": {"current_a": {"base": 1.5}, "bus_voltage_v": {"base": 24.0}}},
-        {"chip": "ads1115", "address": "0x48", "signals": {"ain0_v": {"base": 0.6}}},
-    ]})
+    specs = scenario.load(
+        {
+            "seed": 2,
+            "chips": [
+                {
+                    "chip": "ina219",
+                    "address": "0x41",
+                    "shunt_ohm": 0.05,
+                    "signals": {"current_a": {"base": 1.5}, "bus_voltage_v": {"base": 24.0}},
+                },
+                {"chip": "ads1115", "address": "0x48", "signals": {"ain0_v": {"base": 0.6}}},
+            ],
+        }
+    )
     bus = build_bus(specs, clock)
     ina = Ina219(bus, 0x41, sleep=clock.advance, shunt_ohm=0.05, max_expected_a=3.2)
     ina.init()
@@ -120,10 +151,20 @@ def test_ina219_and_ads1115_on_a_scenario_bus(clock):
 
 
 def test_broken_loop_is_health_not_reading(clock):
-    specs = scenario.load({"chips": [{"chip": "ads1115", "address": "0x48",
-                                       "signals": {"ain0_v": {"base": 1.8}},
-                                       "faults": [{"kind": "spike", "startSeconds": 10,
-                                                   "endSeconds": 20, "magnitude": -1.8}]}]})
+    specs = scenario.load(
+        {
+            "chips": [
+                {
+                    "chip": "ads1115",
+                    "address": "0x48",
+                    "signals": {"ain0_v": {"base": 1.8}},
+                    "faults": [
+                        {"kind": "spike", "startSeconds": 10, "endSeconds": 20, "magnitude": -1.8}
+                    ],
+                }
+            ]
+        }
+    )
     bus = build_bus(specs, clock)
     sup = SensorSupervisor(Ads1115(bus, 0x48, sleep=clock.advance), clock, clock.advance)
     results = []
@@ -137,12 +178,22 @@ def test_broken_loop_is_health_not_reading(clock):
 
 
 def test_unplugged_chip_goes_faulty_then_reinitialises(clock):
-    specs = scenario.load({"seed": 5, "chips": [
-        {"chip": "bme280", "address": "0x76",
-         "faults": [{"kind": "unplugged", "startSeconds": 10, "endSeconds": 25}]}]})
+    specs = scenario.load(
+        {
+            "seed": 5,
+            "chips": [
+                {
+                    "chip": "bme280",
+                    "address": "0x76",
+                    "faults": [{"kind": "unplugged", "startSeconds": 10, "endSeconds": 25}],
+                }
+            ],
+        }
+    )
     bus = build_bus(specs, clock)
-    sup = SensorSupervisor(Bme280(bus, 0x76, sleep=clock.advance), clock, clock.advance,
-                           reinit_interval_s=4.0)
+    sup = SensorSupervisor(
+        Bme280(bus, 0x76, sleep=clock.advance), clock, clock.advance, reinit_interval_s=4.0
+    )
     log = []
     for _ in range(40):
         r = sup.poll()
@@ -168,28 +219,61 @@ def test_health_record_carries_errno_evidence(clock):
 
 
 def test_bus_scan_identifies_every_chip(clock):
-    specs = scenario.load({"chips": [
-        {"chip": c, "address": a} for c, a in [
-            ("bme280", "0x76"), ("bmp280", "0x77"), ("sht3x", "0x44"), ("adxl345", "0x53"),
-            ("ina219", "0x40"), ("ads1115", "0x48")]]})
+    specs = scenario.load(
+        {
+            "chips": [
+                {"chip": c, "address": a}
+                for c, a in [
+                    ("bme280", "0x76"),
+                    ("bmp280", "0x77"),
+                    ("sht3x", "0x44"),
+                    ("adxl345", "0x53"),
+                    ("ina219", "0x40"),
+                    ("ads1115", "0x48"),
+                ]
+            ]
+        }
+    )
     found = {f.address: f.chip for f in scan(build_bus(specs, clock))}
-    assert found == {0x76: "bme280", 0x77: "bmp280", 0x44: "sht3x", 0x53: "adxl345",
-                     0x40: "ina219", 0x48: "ads1115"}
+    assert found == {
+        0x76: "bme280",
+        0x77: "bmp280",
+        0x44: "sht3x",
+        0x53: "adxl345",
+        0x40: "ina219",
+        0x48: "ads1115",
+    }
 
 
-@pytest.mark.parametrize("chip, address, expect", [
-    ("bme280", 0x76, "sensor_fault"),  # no conversion: reset values, never a reading
-    ("sht3x", 0x44, "sensor_fault"),  # no data: the read is NACKed
-    ("ads1115", 0x48, "loop_fault"),  # open loop: 0 mA, NAMUR fault
-])
+@pytest.mark.parametrize(
+    "chip, address, expect",
+    [
+        ("bme280", 0x76, "sensor_fault"),  # no conversion: reset values, never a reading
+        ("sht3x", 0x44, "sensor_fault"),  # no data: the read is NACKed
+        ("ads1115", 0x48, "loop_fault"),  # open loop: 0 mA, NAMUR fault
+    ],
+)
 def test_signal_dropout_is_health_not_reading(clock, chip, address, expect):
     from components.lib.drivers.registry import make_driver
 
-    specs = scenario.load({"chips": [{"chip": chip, "address": hex(address), "faults": [
-        {"kind": "dropout", "startSeconds": 5, "endSeconds": 8}]}]})
+    specs = scenario.load(
+        {
+            "chips": [
+                {
+                    "chip": chip,
+                    "address": hex(address),
+                    "faults": [{"kind": "dropout", "startSeconds": 5, "endSeconds": 8}],
+                }
+            ]
+        }
+    )
     bus = build_bus(specs, clock)
-    sup = SensorSupervisor(make_driver({"driver": chip, "address": address}, bus, clock.advance),
-                           clock, clock.advance, reinit_interval_s=1.0)
+    sup = SensorSupervisor(
+        make_driver({"driver": chip, "address": address}, bus, clock.advance),
+        clock,
+        clock.advance,
+        reinit_interval_s=1.0,
+    )
     results = []
     for _ in range(15):
         results.append(sup.poll())
@@ -201,11 +285,14 @@ def test_signal_dropout_is_health_not_reading(clock, chip, address, expect):
 
 
 def test_sht3x_driver_wire_trace_has_no_register_byte(clock):
-    bus = SimBus([Sht3xModel(0x44, ChipWorld.constant(temperature_c=20.0, humidity_pct=50.0),
-                             clock)])
+    bus = SimBus(
+        [Sht3xModel(0x44, ChipWorld.constant(temperature_c=20.0, humidity_pct=50.0), clock)]
+    )
     d = Sht3x(bus, 0x44, sleep=clock.advance, repeatability="medium")
     d.init()
     bus.trace = []
     d.read()
     assert [(kind, data if kind == "W" else len(data)) for kind, _, data in bus.trace] == [
-        ("W", bytes([0x24, 0x0B])), ("R", 6)]
+        ("W", bytes([0x24, 0x0B])),
+        ("R", 6),
+    ]

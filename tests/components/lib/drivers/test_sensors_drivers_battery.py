@@ -11,11 +11,24 @@ from edge_sim.world import scenario
 
 @pytest.mark.parametrize("pct", [12.0, 50.0, 93.0])
 def test_battery_pct_follows_the_bus_voltage_of_the_pack(clock, pct):
-    specs = scenario.load({"chips": [{"chip": "ina219", "address": "0x40", "signals": {
-        "current_a": {"base": 0.2}, "bus_voltage_v": {"base": battery.volts(pct, 3)}}}]})
+    specs = scenario.load(
+        {
+            "chips": [
+                {
+                    "chip": "ina219",
+                    "address": "0x40",
+                    "signals": {
+                        "current_a": {"base": 0.2},
+                        "bus_voltage_v": {"base": battery.volts(pct, 3)},
+                    },
+                }
+            ]
+        }
+    )
     bus = build_bus(specs, clock)
-    drv = make_driver({"driver": "ina219", "address": "0x40", "batteryCells": 3}, bus,
-                      sleep=clock.advance)
+    drv = make_driver(
+        {"driver": "ina219", "address": "0x40", "batteryCells": 3}, bus, sleep=clock.advance
+    )
     drv.init()
     # The bus register has a 4 mV step: the estimate is within a fraction of a percent.
     assert drv.read()["battery_pct"] == pytest.approx(pct, abs=1.0)

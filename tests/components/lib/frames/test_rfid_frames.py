@@ -134,8 +134,11 @@ def test_valid_frame_survives_surrounding_noise(prefix, suffix, chunk):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.binary(min_size=5, max_size=5), min_size=1, max_size=5),
-       st.integers(1, 20), st.sampled_from([Rdm6300Decoder, Id12Decoder]))
+@given(
+    st.lists(st.binary(min_size=5, max_size=5), min_size=1, max_size=5),
+    st.integers(1, 20),
+    st.sampled_from([Rdm6300Decoder, Id12Decoder]),
+)
 def test_em4100_roundtrip_any_ids_any_chunking(ids, chunk, make):
     stream = b"".join(make.encode(i.hex()) for i in ids)
     dec = make()
@@ -145,13 +148,25 @@ def test_em4100_roundtrip_any_ids_any_chunking(ids, chunk, make):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.binary(min_size=2, max_size=31).filter(lambda b: len(b) % 2 == 0),
-                          st.integers(0, 255)), min_size=1, max_size=4),
-       st.integers(1, 30), st.sampled_from([uhf_m100.M100, uhf_m100.R200]))
+@given(
+    st.lists(
+        st.tuples(
+            st.binary(min_size=2, max_size=31).filter(lambda b: len(b) % 2 == 0),
+            st.integers(0, 255),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.integers(1, 30),
+    st.sampled_from([uhf_m100.M100, uhf_m100.R200]),
+)
 def test_uhf_roundtrip_any_epcs_any_chunking(tags, chunk, variant):
-    stream = b"".join(uhf_m100.tag_notice(epc, rssi, pc=(len(epc) // 2) << 11, variant=variant)
-                      for epc, rssi in tags)
+    stream = b"".join(
+        uhf_m100.tag_notice(epc, rssi, pc=(len(epc) // 2) << 11, variant=variant)
+        for epc, rssi in tags
+    )
     dec = UhfM100Decoder(variant)
     reads = [r for k in range(0, len(stream), chunk) for r in dec.feed(stream[k : k + chunk])]
     assert [(r.tag_id, r.rssi_dbm) for r in reads] == [
-        (epc.hex().upper(), rssi - 256 if rssi >= 128 else rssi) for epc, rssi in tags]
+        (epc.hex().upper(), rssi - 256 if rssi >= 128 else rssi) for epc, rssi in tags
+    ]

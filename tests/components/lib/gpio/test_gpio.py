@@ -1,6 +1,5 @@
 """GPIO behaviour on gpiozero's MockFactory: pins driven and read at the bit level."""
 
-
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 from waiting import wait_for
@@ -25,8 +24,10 @@ def test_status_led_patterns(factory):
     assert pin.state == 1
     led.show("fault")
     # The LED toggles on its own: several transitions appear in the pin history.
-    wait_for(lambda: len({s.state for s in pin.states[-6:]}) == 2 and len(pin.states) >= 6,
-             what="the LED toggling on its own")
+    wait_for(
+        lambda: len({s.state for s in pin.states[-6:]}) == 2 and len(pin.states) >= 6,
+        what="the LED toggling on its own",
+    )
     led.show("off")
     assert pin.state == 0
     assert PATTERNS["offline-buffering"].on_s > PATTERNS["fault"].on_s
