@@ -102,6 +102,13 @@ def _pip_download(args: list[str], dest: Path, arch: str) -> None:
         )
 
 
+def _not_pip(names: list[str]) -> list[str]:
+    """The wheels without pip: a requirement on pip (sqlite-utils has one, for its own
+    `install` command, which the components never run) is met by the pip the artifact carries
+    and that runs the Install, so the lock must not promise a pip inside the venv."""
+    return [n for n in names if not n.lower().startswith("pip-")]
+
+
 def resolve(root: Path, requirements: list[str], arch: str) -> tuple[list[Path], Path]:
     """(the wheels `requirements` resolve to on `arch`, the pip wheel), from the cache when the
     same inputs were resolved before."""
@@ -120,7 +127,7 @@ def resolve(root: Path, requirements: list[str], arch: str) -> tuple[list[Path],
     if lock.is_file():
         names = json.loads(lock.read_text())
         if all((store / n).is_file() for n in [*names["wheels"], names["installer"]]):
-            return [store / n for n in names["wheels"]], store / names["installer"]
+            return [store / n for n in _not_pip(names["wheels"])], store / names["installer"]
     store.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="floorline-wheels-") as tmp:
         work = Path(tmp)
@@ -134,7 +141,7 @@ def resolve(root: Path, requirements: list[str], arch: str) -> tuple[list[Path],
                 arch,
             )
         _pip_download(["--no-deps", installer_req], installer_dir, arch)
-        wheels = sorted(p.name for p in wheels_dir.glob("*.whl")) if requirements else []
+        wheels = _not_pip(sorted(p.name for p in wheels_dir.glob("*.whl"))) if requirements else []
         (installer,) = [p.name for p in installer_dir.glob("*.whl")]
         for path in [*wheels_dir.glob("*.whl"), *installer_dir.glob("*.whl")]:
             shutil.move(path, store / path.name)  # same name, same bytes: a race is harmless
