@@ -48,7 +48,10 @@ def sites_from_context(value: object) -> dict[str, str]:
         site, _, nucleus = (part.strip() for part in item.partition(":"))
         if site in plan:
             raise ValueError(f"context 'sites' repeats site {site!r}: {value!r}")
-        plan[site] = profile_named(nucleus or CLASSIC).name
+        try:
+            plan[site] = profile_named(nucleus or CLASSIC).name
+        except ValueError as exc:
+            raise ValueError(f"context 'sites' entry {item!r}: {exc}") from None
     if not plan:
         raise ValueError(f"context 'sites' names no site: {value!r}")
     return plan
