@@ -307,8 +307,8 @@ def spec_mismatches(defaults: Mapping[str, Any], spec: Spec) -> list[str]:
         return found + [f"{k}: the Spec rejects the recipe default ({r})" for k, r in rejected]
     expected = spec.parse({})  # the defaults as parsed (nested entries become objects)
     found += [
-        f"{k}: recipe default {ours[k]!r}, Spec default {expected[k]!r}"
+        f"{k}: recipe default {ours[k]!r}, Spec default {getattr(expected, k)!r}"
         for k in sorted(set(ours) & set(spec.keys))
-        if parsed[k] != expected[k]
+        if getattr(parsed, k) != getattr(expected, k)
     ]
     return found

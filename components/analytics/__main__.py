@@ -27,12 +27,13 @@ from components.analytics.config import (
     SPEC,
     STEP_INTERVAL_S,
     WAKE_POLL_S,
+    AnalyticsSettings,
 )
 from components.analytics.detectors import NoveltyParams
 from components.analytics.engine import Engine, derived_stream
 from components.core import component_state, ipc
 from components.core.clock import Clock, SystemClock
-from components.core.config import Config, ConfigError, ConfigHolder
+from components.core.config import ConfigError, ConfigHolder
 from components.core.log import BudgetExceeded, Log
 from components.core.log.config import open_log
 from components.core.stopping import Stop
@@ -51,7 +52,7 @@ class Analytics:
     def __init__(
         self,
         lg: Log,
-        config: Config,
+        config: AnalyticsSettings,
         clock: Clock,
         alarm: Any = None,
         batch_records: int = BATCH_RECORDS,
@@ -64,10 +65,10 @@ class Analytics:
         self.commits = 0
         self._restore_committed()
         self._lock = threading.Lock()
-        self._pending: Config | None = None
+        self._pending: AnalyticsSettings | None = None
         self._rejections: list[dict[str, Any]] = []
 
-    def _engine(self, config: Config) -> Engine:
+    def _engine(self, config: AnalyticsSettings) -> Engine:
         return Engine(
             self.log.device,
             config.detectors,
@@ -90,7 +91,7 @@ class Analytics:
             if self.alarm is not None and "alarm" in saved:
                 self.alarm.restore(saved["alarm"])
 
-    def reconfigure(self, config: Config) -> None:
+    def reconfigure(self, config: AnalyticsSettings) -> None:
         """Called from the IPC thread: applied between steps by the loop."""
         with self._lock:
             self._pending = config

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from components.analytics.detectors import SEVERITIES, DetectorConfigError, NoveltyParams
 from components.analytics.engine import check_detectors, window_lengths
-from components.core.config import Key, Spec
-from components.core.log.config import LOG_KEYS
+from components.core.config import Spec, setting
+from components.core.log.config import LogSettings
 
 CONSUMER: Final = "analytics"  # this component's consumer name in the log
 BATCH_RECORDS: Final = 500  # records per step
@@ -24,12 +26,11 @@ COMMIT_INTERVAL_S: Final = 10.0
 COMMIT_RECORDS: Final = 5000
 
 
-def _windows(value: Any) -> Any:
+def _windows(value: Any) -> tuple[float, ...]:
     try:
-        window_lengths(value, "windowSeconds")
+        return tuple(window_lengths(value, "windowSeconds"))
     except DetectorConfigError as exc:
         raise ValueError(str(exc)) from exc
-    return value
 
 
 def _detectors(value: Any) -> Any:
@@ -46,28 +47,26 @@ def _pin(value: str) -> str:
     return value
 
 
-SPEC = Spec(
-    *LOG_KEYS,
-    Key(
-        "windowSeconds", list, [10, 60], "tumbling window lengths for every stream", check=_windows
-    ),
-    Key(
-        "detectors", dict, {}, "per-stream settings keyed by stream name (README)", check=_detectors
-    ),
-    Key(
-        "silentAfterSeconds",
-        float,
+@dataclass(frozen=True)
+class AnalyticsSettings(LogSettings):
+    """The analytics component's settings: one field per configuration key."""
+
+    windowSeconds: tuple[float, ...] = setting(
+        [10, 60], "tumbling window lengths for every stream", check=_windows, raw=list
+    )
+    detectors: Mapping[str, Any] = setting(
+        {}, "per-stream settings keyed by stream name (README)", check=_detectors, raw=dict
+    )
+    silentAfterSeconds: float = setting(
         300.0,
         "a stream (or the whole device) silent this long raises an alert; 0 turns it off",
         min=0,
-    ),
-    Key("alarmPin", str, "GPIO17", "alarm output pin (gpiozero name); empty: none", check=_pin),
-    Key("ackButtonPin", str, "GPIO27", "acknowledge button pin; empty: none", check=_pin),
-    Key(
-        "alarmMinSeverity",
-        str,
-        "critical",
-        "lowest severity that drives the alarm",
-        choices=SEVERITIES,
-    ),
-)
+    )
+    alarmPin: str = setting("GPIO17", "alarm output pin (gpiozero name); empty: none", check=_pin)
+    ackButtonPin: str = setting("GPIO27", "acknowledge button pin; empty: none", check=_pin)
+    alarmMinSeverity: str = setting(
+        "critical", "lowest severity that drives the alarm", choices=SEVERITIES
+    )
+
+
+SPEC = Spec(AnalyticsSettings)

@@ -27,11 +27,12 @@ from components.console.commands import (
     status,
     token,
 )
-from components.console.commands.common import Flags, Handler, Parser
+from components.console.commands.common import Flags, Handler, Parser, config_flags
+from components.console.config import ConsoleSettings
 from components.console.levels import EXIT_CANNOT_RUN
 from components.console.logview import LogUnavailable
 from components.core.clock import Clock, SystemClock
-from components.core.config import Config, ConfigError
+from components.core.config import ConfigError
 
 # In the order `floorline --help` lists them.
 GROUPS = (status, buffer, led, sensors, rfid, doctor, serve, token, query)
@@ -69,9 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _config(args: argparse.Namespace) -> Config:
-    overrides = {"logPath": getattr(args, "log", None)}
-    return console_config.load(getattr(args, "config", None), overrides)
+def _config(args: argparse.Namespace) -> ConsoleSettings:
+    return console_config.load(*config_flags(args))
 
 
 def main(

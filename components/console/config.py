@@ -9,19 +9,19 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from components.core.config import (
-    Config,
     ConfigError,
-    Key,
     Spec,
     check_bind_address,
     check_site,
+    setting,
 )
 from components.core.ipc import STANDALONE_CONFIG_ENV
-from components.core.log.config import LOG_KEYS
+from components.core.log.config import LogSettings
 
 # The technician's shell has no nucleus to ask: the command reads this file when it exists.
 DEFAULT_CONFIG_FILE = "/etc/floorline/console.json"
@@ -37,82 +37,67 @@ def _check_token_hash(value: str) -> str:
     return value
 
 
-def _check_str_list(value: list[Any]) -> list[str]:
+def _check_str_list(value: list[Any]) -> tuple[str, ...]:
     if not all(isinstance(v, str) and v for v in value):
         raise ValueError(f"expected a list of non-empty strings, got {value!r}")
-    return list(value)
+    return tuple(value)
 
 
-SPEC = Spec(
-    *LOG_KEYS,
-    Key(
-        "siteId", str, "unassigned", "the site of this device (shown on the page)", check=check_site
-    ),
-    Key(
-        "bindAddress",
-        str,
-        "0.0.0.0",
-        "address of the status page (0.0.0.0: the site LAN)",
-        check=check_bind_address,
-    ),
-    Key("port", int, 8080, "TCP port of the status page (0: any free port)", min=0, max=65535),
-    Key(
-        "statusTokenSha256",
-        str,
+@dataclass(frozen=True)
+class ConsoleSettings(LogSettings):
+    """The console's settings: one field per configuration key."""
+
+    siteId: str = setting(
+        "unassigned", "the site of this device (shown on the page)", check=check_site
+    )
+    bindAddress: str = setting(
+        "0.0.0.0", "address of the status page (0.0.0.0: the site LAN)", check=check_bind_address
+    )
+    port: int = setting(8080, "TCP port of the status page (0: any free port)", min=0, max=65535)
+    statusTokenSha256: str = setting(
         "",
         "sha256 (hex) of the status page token; empty: the page refuses to start",
         check=_check_token_hash,
-    ),
-    Key("refreshSeconds", float, 5.0, "how often the page reloads itself", min=1),
-    Key("tlsCertPath", str, "", "PEM certificate chain of the page; empty: plain HTTP"),
-    Key("tlsKeyPath", str, "", "PEM private key of that certificate"),
-    Key(
-        "components",
-        list,
+    )
+    refreshSeconds: float = setting(5.0, "how often the page reloads itself", min=1)
+    tlsCertPath: str = setting("", "PEM certificate chain of the page; empty: plain HTTP")
+    tlsKeyPath: str = setting("", "PEM private key of that certificate")
+    components: tuple[str, ...] = setting(
         ["Sensors", "Rfid", "Analytics", "Uplink", "HttpIngest"],
         "components expected on this device (unknown until each reports its state)",
         check=_check_str_list,
-    ),
-    Key(
-        "componentStaleSeconds",
-        float,
+        raw=list,
+    )
+    componentStaleSeconds: float = setting(
         120.0,
         "a component without a heartbeat, or a source without a reading, for this long is "
         "shown as stale",
         min=1,
-    ),
-    Key("uplinkConsumerPrefix", str, "uplink", "log consumers whose acks mean 'sent'"),
-    Key(
-        "offlineAfterSeconds",
-        float,
-        300.0,
-        "unsent backlog older than this means the uplink is not getting through",
-        min=1,
-    ),
-    Key("ledPin", str, "GPIO17", "the status LED's pin (gpiozero pin name)"),
-    Key("brokerHost", str, "", "MQTT endpoint `doctor` connects to (empty: not checked)"),
-    Key("brokerPort", int, 8883, "MQTT port `doctor` connects to", min=1, max=65535),
-    Key("componentUser", str, "ggc_user", "the user the components run as"),
-    Key(
-        "greengrassRoot",
-        str,
+    )
+    uplinkConsumerPrefix: str = setting("uplink", "log consumers whose acks mean 'sent'")
+    offlineAfterSeconds: float = setting(
+        300.0, "unsent backlog older than this means the uplink is not getting through", min=1
+    )
+    ledPin: str = setting("GPIO17", "the status LED's pin (gpiozero pin name)")
+    brokerHost: str = setting("", "MQTT endpoint `doctor` connects to (empty: not checked)")
+    brokerPort: int = setting(8883, "MQTT port `doctor` connects to", min=1, max=65535)
+    componentUser: str = setting("ggc_user", "the user the components run as")
+    greengrassRoot: str = setting(
         "/greengrass/v2",
         "the nucleus root folder (nucleus lite: its system.rootPath, /var/lib/greengrass)",
-    ),
-    Key(
-        "nucleusSocket",
-        str,
-        "",
-        "the nucleus IPC socket; empty: found under greengrassRoot by each nucleus's name",
-    ),
-    Key(
-        "serialPorts",
-        list,
+    )
+    nucleusSocket: str = setting(
+        "", "the nucleus IPC socket; empty: found under greengrassRoot by each nucleus's name"
+    )
+    serialPorts: tuple[str, ...] = setting(
         [],
         "serial device nodes `doctor` checks (empty: any found)",
         check=_check_str_list,
-    ),
-)
+        raw=list,
+    )
+
+
+SPEC = Spec(ConsoleSettings)
 
 # Not configuration: how long the network probes of `doctor` and `status` wait.
 CONNECT_TIMEOUT_S = 3.0
@@ -122,11 +107,12 @@ class ConfigFileError(Exception):
     """The configuration file could not be read or parsed."""
 
 
-def load(
+def read(
     path: str | os.PathLike[str] | None = None, overrides: Mapping[str, Any] | None = None
-) -> Config:
-    """The console configuration: `path` (or $FLOORLINE_CONSOLE_CONFIG, or the default file if
-    present), else $FLOORLINE_CONFIG (JSON), then `overrides` (command-line flags)."""
+) -> dict[str, Any]:
+    """The console configuration as JSON, unchecked: `path` (or $FLOORLINE_CONSOLE_CONFIG, or
+    the default file if present), else $FLOORLINE_CONFIG (JSON), then `overrides`
+    (command-line flags; None: not given)."""
     raw: dict[str, Any] = {}
     candidate = path or os.environ.get(CONFIG_FILE_ENV)
     if candidate is None and Path(DEFAULT_CONFIG_FILE).exists():
@@ -144,4 +130,11 @@ def load(
     if not isinstance(raw, dict):
         raise ConfigError({"<root>": "expected a JSON object"})
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return SPEC.parse(raw)
+    return raw
+
+
+def load(
+    path: str | os.PathLike[str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> ConsoleSettings:
+    """The console configuration (`read`), checked."""
+    return SPEC.parse(read(path, overrides))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.console.config import CONNECT_TIMEOUT_S
+from components.console.config import CONNECT_TIMEOUT_S, ConsoleSettings
 from components.console.levels import Level
 from components.console.system import (
     nucleus_socket,
@@ -21,7 +21,6 @@ from components.console.system import (
     timedatectl_synced,
     unix_reachable,
 )
-from components.core.config import Config
 from components.core.ipc import SOCKET_ENV, TOKEN_ENV
 from components.lib.gpio.status import log_out_of_room, refused_records
 
@@ -108,7 +107,7 @@ def user_groups(user: str) -> tuple[bool, frozenset[str]]:
 
 
 def gather(
-    cfg: Config,
+    cfg: ConsoleSettings,
     log_stats: Mapping[str, Any] | None,
     log_problem: str | None,
     timeout_s: float = CONNECT_TIMEOUT_S,

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from components.console.config import ConsoleSettings
 from components.core.clock import Clock
-from components.core.config import Config
 from components.core.envelope import Record
 from components.core.log import LOG_FORMAT_VERSION, Log
 from components.core.log.config import open_log as open_configured_log
@@ -65,7 +65,7 @@ def check_log_file(path: str | Path) -> None:
         )
 
 
-def open_log(cfg: Config, clock: Clock, device: str) -> Log:
+def open_log(cfg: ConsoleSettings, clock: Clock, device: str) -> Log:
     """The log through its API (used for stats and snapshots; the console never appends).
     Checked first, so the console never creates a log nor salvages someone else's file."""
     check_log_file(cfg.logPath)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.console.config import CONNECT_TIMEOUT_S
+from components.console.config import CONNECT_TIMEOUT_S, ConsoleSettings
 from components.console.levels import Level, overall
 from components.console.logview import (
     ConsumerProgress,
@@ -22,7 +22,6 @@ from components.console.system import nucleus_socket, timedatectl_synced, unix_r
 from components.console.views import fmt_age, fmt_clock
 from components.core import component_state as cs
 from components.core.clock import BUILD_EPOCH_MS, Clock
-from components.core.config import Config
 from components.core.envelope import CLASSES, DRAIN_ORDER
 from components.lib.gpio import status as ledmod
 
@@ -69,7 +68,7 @@ class StatusFacts:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def gather(cfg: Config, clock: Clock, device: str) -> StatusFacts:
+def gather(cfg: ConsoleSettings, clock: Clock, device: str) -> StatusFacts:
     """Read the log, the state file and the machine. Read-only (see logview)."""
     log = open_log(cfg, clock, device)
     try:
@@ -189,7 +188,7 @@ def clock_section(ntp_synced: bool | None, now_wall_ms: int) -> dict[str, Any]:
     }
 
 
-def build_status(facts: StatusFacts, cfg: Config) -> dict[str, Any]:
+def build_status(facts: StatusFacts, cfg: ConsoleSettings) -> dict[str, Any]:
     """The whole status report from gathered facts (pure: no I/O, no clock)."""
     now = facts.now_wall_ms
     stats = facts.stats

@@ -13,12 +13,14 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import Field, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger("floorline.config")
+
+S = TypeVar("S")
 
 # Keys of a component's configuration that the nucleus reads (access control) or its recipe's
 # lifecycle scripts read (pip's index options for Install), never the component itself.
@@ -54,6 +56,8 @@ def _scalar_from_text(value: Any, wanted: type) -> Any:
 
 @dataclass(frozen=True)
 class Key:
+    """One configuration key as the recipe writes it: its JSON type, default and bounds."""
+
     name: str
     type: type
     default: Any
@@ -61,7 +65,8 @@ class Key:
     min: float | None = None
     max: float | None = None
     choices: tuple[Any, ...] | None = None
-    # Extra validation for structured values: returns the cleaned value or raises ValueError.
+    # Extra validation for structured values: returns the cleaned value (nested entries as
+    # typed objects) or raises ValueError.
     check: Callable[[Any], Any] | None = None
 
     def coerce(self, value: Any) -> Any:
@@ -93,83 +98,130 @@ class Key:
         return v
 
 
-class Config(Mapping[str, Any]):
-    """A validated, read-only configuration; keys by name or attribute."""
-
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        self._values = dict(values)
-
-    def __getitem__(self, key: str) -> Any:
-        return self._values[key]
-
-    def __getattr__(self, key: str) -> Any:
-        try:
-            return self._values[key]
-        except KeyError:
-            raise AttributeError(key) from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def __repr__(self) -> str:
-        return f"Config({self._values!r})"
+_SETTING = "floorline.setting"
+_SCALARS: dict[Any, type] = {t: t for t in (bool, int, float, str)}
+_SCALARS.update({t.__name__: t for t in (bool, int, float, str)})  # postponed annotations
 
 
-class Spec:
-    """The declared configuration of one component."""
+@dataclass(frozen=True)
+class _Declared:
+    default: Any
+    doc: str
+    min: float | None
+    max: float | None
+    choices: tuple[Any, ...] | None
+    check: Callable[[Any], Any] | None
+    raw: type | None
 
-    def __init__(self, *keys: Key) -> None:
-        self.keys = {k.name: k for k in keys}
-        if len(self.keys) != len(keys):
-            raise ValueError("duplicate configuration key")
+
+def setting(
+    default: Any,
+    doc: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    choices: tuple[Any, ...] | None = None,
+    check: Callable[[Any], Any] | None = None,
+    raw: type | None = None,
+) -> Any:
+    """One key of a component's settings dataclass, declared on its field.
+
+    `default` is written as a recipe writes it (JSON); it is parsed like any value. A field
+    whose annotation is a bool, int, float or str takes that as its JSON type; a structured
+    field names its JSON type in `raw` (list, dict) and its `check` returns the parsed value
+    (e.g. a tuple of frozen entries), which is what the annotation declares."""
+    declared = _Declared(default, doc, min, max, choices, check, raw)
+    return field(metadata={_SETTING: declared})
+
+
+def _key(f: Field[Any], owner: type) -> Key:
+    declared = f.metadata.get(_SETTING)
+    if not isinstance(declared, _Declared):
+        raise TypeError(f"{owner.__name__}.{f.name} is not declared with setting()")
+    json_type = declared.raw or _SCALARS.get(f.type)
+    if json_type is None:
+        raise TypeError(
+            f"{owner.__name__}.{f.name}: a {f.type} field needs raw= (its JSON type) and check="
+        )
+    return Key(
+        f.name,
+        json_type,
+        declared.default,
+        declared.doc,
+        declared.min,
+        declared.max,
+        declared.choices,
+        declared.check,
+    )
+
+
+class Spec(Generic[S]):
+    """The declared configuration of one component: its frozen settings dataclass, whose
+    fields are the keys (declared with `setting`). `parse` gives an instance of it."""
+
+    def __init__(self, settings: type[S]) -> None:
+        if not (is_dataclass(settings) and settings.__dataclass_params__.frozen):  # type: ignore[attr-defined]
+            raise TypeError(f"{settings.__name__} is not a frozen dataclass")
+        self.settings = settings
+        self.keys = {f.name: _key(f, settings) for f in fields(settings)}
 
     def defaults(self) -> dict[str, Any]:
+        """The defaults as a recipe writes them."""
         return {name: k.default for name, k in self.keys.items()}
 
-    def parse(self, raw: Mapping[str, Any] | None) -> Config:
+    def parse(self, raw: Mapping[str, Any] | None) -> S:
         """Defaults overlaid with `raw`; raises ConfigError naming every bad key."""
+        return self.read(raw)[0]
+
+    def read(self, raw: Mapping[str, Any] | None) -> tuple[S, dict[str, Any]]:
+        """The settings parsed from `raw`, and `raw` completed: every key it leaves out at its
+        default, as JSON (the nucleus's own keys left out). Raises ConfigError naming every
+        bad key."""
         if raw is None:
             raw = {}
         if not isinstance(raw, Mapping):
             raise ConfigError({"<root>": f"expected an object, got {type(raw).__name__}"})
-        errors: dict[str, str] = {}
-        unknown = [n for n in raw if n not in self.keys and n not in NUCLEUS_KEYS]
-        errors.update((name, "unknown key (misspelt?)") for name in unknown)
+        errors = {n: "unknown key (misspelt?)" for n in raw if n not in self.keys}
+        for name in NUCLEUS_KEYS:
+            errors.pop(name, None)
+        complete = {name: raw.get(name, key.default) for name, key in self.keys.items()}
         values: dict[str, Any] = {}
         for name, key in self.keys.items():
             # A default goes through the same parsing, so nested entries are objects either way.
-            value = raw.get(name, key.default)
             try:
-                values[name] = key.coerce(value)
+                values[name] = key.coerce(complete[name])
             except ValueError as exc:
                 errors[name] = str(exc)
         if errors:
             raise ConfigError(errors)
-        return Config(values)
+        return self.settings(**values), complete
 
 
-class ConfigHolder:
-    """The configuration in force, replaced only by a valid update."""
+class ConfigHolder(Generic[S]):
+    """The configuration in force, replaced only by a valid update: `current` as typed
+    settings, `raw` as the JSON it was parsed from (every key present)."""
 
-    def __init__(self, spec: Spec, initial: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, spec: Spec[S], initial: Mapping[str, Any] | None = None) -> None:
         self.spec = spec
         self._lock = threading.Lock()
-        self._current = spec.parse(initial)
+        self._current, self._raw = spec.read(initial)
         self.rejected = 0
         self.last_error: ConfigError | None = None
 
     @property
-    def current(self) -> Config:
+    def current(self) -> S:
         with self._lock:
             return self._current
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._raw)
 
     def update(self, raw: Mapping[str, Any] | None) -> ConfigError | None:
         """Apply a full new configuration; returns the rejection (old config kept) or None."""
         try:
-            new = self.spec.parse(raw)
+            new, complete = self.spec.read(raw)
         except ConfigError as exc:
             with self._lock:
                 self.rejected += 1
@@ -177,7 +229,7 @@ class ConfigHolder:
             log.warning("event=config_rejected errors=%r", exc.errors)
             return exc
         with self._lock:
-            self._current = new
+            self._current, self._raw = new, complete
         log.info("event=config_applied")
         return None
 

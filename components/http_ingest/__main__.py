@@ -18,11 +18,11 @@ from typing import Any
 
 from components.core import component_state
 from components.core.clock import SystemClock
-from components.core.config import Config, ConfigError
+from components.core.config import ConfigError
 from components.core.ipc import connect, follow_updates, load_config, thing_name
 from components.core.log.config import open_log
 from components.http_ingest.commit_process import CommitFailed, CommitProcess
-from components.http_ingest.config import SPEC
+from components.http_ingest.config import SPEC, HttpIngestSettings
 from components.http_ingest.guard import HttpLimits
 from components.http_ingest.http import listening_socket, serve
 from components.http_ingest.server import Ingest
@@ -30,7 +30,7 @@ from components.http_ingest.server import Ingest
 log = logging.getLogger("floorline.http_ingest")
 
 
-def tls_context(cfg: Config) -> ssl.SSLContext | None:
+def tls_context(cfg: HttpIngestSettings) -> ssl.SSLContext | None:
     """The site certificate, when both files are configured."""
     if not cfg.tlsCertPath and not cfg.tlsKeyPath:
         return None
@@ -43,7 +43,7 @@ def tls_context(cfg: Config) -> ssl.SSLContext | None:
 
 
 async def run_server(
-    cfg: Config, ingest: Ingest, stop: asyncio.Event, tls: ssl.SSLContext | None
+    cfg: HttpIngestSettings, ingest: Ingest, stop: asyncio.Event, tls: ssl.SSLContext | None
 ) -> None:
     sock = listening_socket(cfg.bindAddress, cfg.port)
     port = sock.getsockname()[1]
@@ -104,7 +104,7 @@ def main() -> int:
     state = component_state.Reporter(cfg.logPath, "HttpIngest", clock)
     thing = thing_name()
     lg = open_log(cfg, thing, clock)  # here for /healthz's reads; the commit process writes
-    writer = CommitProcess(dict(cfg), thing)
+    writer = CommitProcess(cfg, thing)
     ingest = Ingest(cfg, lg, writer, clock)
     # Everything built so far lives as long as the process: keep it out of the collector's
     # full passes, which otherwise stall the event loop for tens of ms under load.

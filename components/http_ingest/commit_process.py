@@ -38,20 +38,21 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
-from dataclasses import asdict
-from typing import Any
+from dataclasses import asdict, fields
+from typing import TYPE_CHECKING, Any
 
 from components.core.clock import Clock
-from components.core.log.config import LOG_KEYS
+from components.core.log.config import LogSettings
 from components.http_ingest.answers import Answer, dumps, error
 from components.http_ingest.intake import INTAKE_KEYS, Intake, Plan
 from components.http_ingest.writer import GroupCommitter, WriterStats
 
+if TYPE_CHECKING:  # the commit process itself never loads the HTTP side's settings
+    from components.http_ingest.config import HttpIngestSettings
+
 log = logging.getLogger("floorline.http_ingest.commit")
 
 _LEN = struct.Struct(">I")
-LOG_KEY_NAMES = tuple(k.name for k in LOG_KEYS)
 FD_ENV = "FLOORLINE_COMMIT_FD"
 CONFIG_ENV = "FLOORLINE_CONFIG_JSON"
 THING_ENV = "FLOORLINE_COMMIT_THING"
@@ -183,7 +184,7 @@ def main() -> int:
     given = json.loads(os.environ[CONFIG_ENV])
     # Only the log's keys (checked as the HTTP process checked them); the intake settings
     # follow in a "settings" frame.
-    cfg = Spec(*LOG_KEYS).parse(given)
+    cfg = Spec(LogSettings).parse(given)
     clock = SystemClock()
     lg = open_log(cfg, os.environ[THING_ENV], clock)
     committer = GroupCommitter(lg)
@@ -204,7 +205,7 @@ class CommitProcess:
     """What the HTTP process talks to: `submit` resolves to the answer, built once the
     records are committed (or refused)."""
 
-    def __init__(self, config: dict[str, Any], thing: str) -> None:
+    def __init__(self, config: LogSettings, thing: str) -> None:
         self._config = config
         self._thing = thing
         self._sock: socket.socket | None = None
@@ -228,7 +229,7 @@ class CommitProcess:
         self.died = asyncio.Event()
         ours, theirs = socket.socketpair()
         # The log's keys only: tokens and schemas are none of its business.
-        log_config = {k: self._config[k] for k in LOG_KEY_NAMES if k in self._config}
+        log_config = {f.name: getattr(self._config, f.name) for f in fields(LogSettings)}
         env = {
             **os.environ,
             FD_ENV: str(theirs.fileno()),
@@ -250,10 +251,10 @@ class CommitProcess:
         pid = await self._ready
         log.info("event=commit_process_ready pid=%d", pid)
 
-    def configure(self, config: Mapping[str, Any]) -> None:
+    def configure(self, config: HttpIngestSettings) -> None:
         """The intake's settings (its keys of `config`); kept, and sent now or as soon as
         the process starts. They apply to every body sent after them."""
-        self._settings = {k: config[k] for k in INTAKE_KEYS}
+        self._settings = {k: getattr(config, k) for k in INTAKE_KEYS}
         self._send(["settings", self._settings])
 
     def queue_depth(self) -> int:

@@ -15,12 +15,12 @@ from collections import Counter, deque
 from typing import Any
 
 from components.core.clock import Clock
-from components.core.config import Config
 from components.core.log import Log
 from components.http_ingest.answers import Answer, error, json_answer, log_unavailable
 from components.http_ingest.auth import AuthError, TokenTable
 from components.http_ingest.body import BadEncoding, BodyTooLarge, UnsupportedEncoding
 from components.http_ingest.commit_process import CommitFailed, CommitProcess
+from components.http_ingest.config import HttpIngestSettings
 from components.http_ingest.http import Request
 
 log = logging.getLogger("floorline.http_ingest")
@@ -53,7 +53,9 @@ class LatencyWindow:
 class Ingest:
     """The state behind the handlers: configuration in force, writer, counters."""
 
-    def __init__(self, cfg: Config, lg: Log, writer: CommitProcess, clock: Clock) -> None:
+    def __init__(
+        self, cfg: HttpIngestSettings, lg: Log, writer: CommitProcess, clock: Clock
+    ) -> None:
         self.log = lg
         self.writer = writer
         self.clock = clock
@@ -63,7 +65,7 @@ class Ingest:
         self.accept_latency = LatencyWindow()
         self.apply(cfg)
 
-    def apply(self, cfg: Config) -> None:
+    def apply(self, cfg: HttpIngestSettings) -> None:
         """Take a (validated) configuration; listening address, TLS and log apply at restart."""
         self.cfg = cfg
         self.tokens = TokenTable(cfg.tokenSha256ByDevice)

@@ -15,11 +15,11 @@ from pathlib import Path
 from components.core import component_state, ipc
 from components.core.buses import open_serial
 from components.core.clock import host_clock
-from components.core.config import Config, ConfigError, ConfigHolder
+from components.core.config import ConfigError, ConfigHolder
 from components.core.live import LivePublisher
 from components.core.log.config import open_log
 from components.core.stopping import Stop
-from components.rfid.config import SPEC
+from components.rfid.config import SPEC, RfidSettings
 from components.rfid.service import RfidService
 
 log = logging.getLogger("floorline.rfid")
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     reconfigure = threading.Event()
     ipc.follow_updates(holder, gg, on_applied=reconfigure.set)
 
-    def build(cfg: Config, previous: RfidService | None = None) -> RfidService:
+    def build(cfg: RfidSettings, previous: RfidService | None = None) -> RfidService:
         live = LivePublisher(gg, "rfid", enabled=cfg.publishLive)
         return RfidService(
             cfg, store, clock, lambda url, baud: open_serial(url, baud, 0), live, previous

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from components.core.config import Key, Spec
-from components.core.log.config import LOG_KEYS
+from components.core.config import Spec, setting
+from components.core.log.config import LogSettings
 from components.lib.frames.models import MODELS, VARIANTS
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
@@ -65,48 +65,33 @@ def _parse_readers(value: list[Any]) -> tuple[Reader, ...]:
     return readers
 
 
-SPEC = Spec(
-    *LOG_KEYS,
-    Key(
-        "readers",
-        list,
+@dataclass(frozen=True)
+class RfidSettings(LogSettings):
+    """The rfid component's settings: one field per configuration key."""
+
+    readers: tuple[Reader, ...] = setting(
         [{"model": "rdm6300", "port": "/dev/serial0", "baudRate": 9600}],
         "the serial RFID readers: {model (rdm6300, id12la, id20la, uhf_m100), port, baudRate?, "
         "name? (default: the port's file name), variant? (m100, r200)}",
         check=_parse_readers,
-    ),
-    Key(
-        "departAfterSeconds",
-        float,
-        3.0,
-        "silence after which a tag has departed",
-        min=0.05,
-        max=3600,
-    ),
-    Key(
-        "pollIntervalSeconds",
-        float,
-        0.2,
-        "UHF readers: time between inventory polls",
-        min=0.02,
-        max=60,
-    ),
-    Key(
-        "healthIntervalSeconds",
-        float,
-        60.0,
-        "how often changed reader counters are logged",
-        min=0.1,
-        max=86400,
-    ),
-    Key("publishLive", bool, True, "publish presence on local pub/sub (best effort)"),
-    Key("arriveAfterReads", int, 1, "frames needed before a tag counts as arrived", min=1, max=100),
-    Key(
-        "reopenIntervalSeconds",
-        float,
-        5.0,
-        "retry interval for a port that failed",
-        min=0.1,
-        max=3600,
-    ),
-)
+        raw=list,
+    )
+    departAfterSeconds: float = setting(
+        3.0, "silence after which a tag has departed", min=0.05, max=3600
+    )
+    pollIntervalSeconds: float = setting(
+        0.2, "UHF readers: time between inventory polls", min=0.02, max=60
+    )
+    healthIntervalSeconds: float = setting(
+        60.0, "how often changed reader counters are logged", min=0.1, max=86400
+    )
+    publishLive: bool = setting(True, "publish presence on local pub/sub (best effort)")
+    arriveAfterReads: int = setting(
+        1, "frames needed before a tag counts as arrived", min=1, max=100
+    )
+    reopenIntervalSeconds: float = setting(
+        5.0, "retry interval for a port that failed", min=0.1, max=3600
+    )
+
+
+SPEC = Spec(RfidSettings)

@@ -10,7 +10,6 @@ from typing import Any
 
 from components.core.clock import Clock
 from components.core.component_state import RecordSink
-from components.core.config import Config
 from components.core.live import LivePublisher
 from components.core.log import BudgetExceeded, NewRecord
 from components.lib.frames import uhf_m100
@@ -18,7 +17,7 @@ from components.lib.frames.id12 import Id12Decoder
 from components.lib.frames.models import MODELS, VARIANTS
 from components.lib.frames.rdm6300 import Rdm6300Decoder
 from components.lib.frames.uhf_m100 import UhfM100Decoder
-from components.rfid.config import Reader
+from components.rfid.config import Reader, RfidSettings
 from components.rfid.presence import PresenceEvent, PresenceTracker
 
 log = logging.getLogger("floorline.rfid")
@@ -31,7 +30,7 @@ OpenPort = Callable[[str, int], Any]
 class ReaderLoop:
     """One reader: its port, decoder and presence tracker."""
 
-    def __init__(self, reader: Reader, cfg: Config, open_port: OpenPort) -> None:
+    def __init__(self, reader: Reader, cfg: RfidSettings, open_port: OpenPort) -> None:
         self.model = reader.model
         self.protocol = MODELS[self.model][0]
         self.port_url = reader.port
@@ -65,7 +64,7 @@ class ReaderLoop:
 class RfidService:
     def __init__(
         self,
-        cfg: Config,
+        cfg: RfidSettings,
         store: RecordSink,
         clock: Clock,
         open_port: OpenPort,

@@ -22,13 +22,13 @@ from typing import Any
 from components.core import component_state, ipc
 from components.core.buses import BusConfigError, gpio_pin_factory, open_i2c
 from components.core.clock import host_clock
-from components.core.config import Config, ConfigError, ConfigHolder
+from components.core.config import ConfigError, ConfigHolder
 from components.core.live import LivePublisher
 from components.core.log.config import open_log
 from components.core.stopping import Stop
 from components.lib.drivers.registry import chip_address
 from components.lib.drivers.scan import scan
-from components.sensors.config import SPEC
+from components.sensors.config import SPEC, SensorsSettings
 from components.sensors.service import SensorService
 
 log = logging.getLogger("floorline.sensors")
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     ipc.follow_updates(holder, gg, on_applied=reconfigure.set)
     pins: Any = None
 
-    def build(cfg: Config) -> SensorService:
+    def build(cfg: SensorsSettings) -> SensorService:
         nonlocal pins
         if cfg.gpioInputs and pins is None:
             pins = gpio_pin_factory()

@@ -4,10 +4,12 @@ checked against this Spec); the drivers it names are components/lib/drivers/regi
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from components.core.config import Key, Spec
-from components.core.log.config import LOG_KEYS
+from components.core.config import Spec, setting
+from components.core.log.config import LogSettings
 from components.lib.drivers.registry import DRIVERS, chip_address, make_driver
 
 GPIO_KINDS = ("pulse", "contact", "button")
@@ -22,7 +24,7 @@ def _interval_ok(entry: dict[str, Any], i: int) -> None:
         raise ValueError(f"entry {i}: sampleIntervalSeconds must be a number >= 0.05")
 
 
-def _check_chips(value: list[Any]) -> list[Any]:
+def _check_chips(value: list[Any]) -> tuple[Mapping[str, Any], ...]:
     """Each entry: {"driver", "address": "0x76", "sampleIntervalSeconds"?, options...}.
     Validates only; the entries stay as written (addresses are parsed where they are used)."""
     seen = set()
@@ -43,10 +45,10 @@ def _check_chips(value: list[Any]) -> list[Any]:
             make_driver(entry, bus=None)  # type: ignore[arg-type]  # options only; no bus I/O
         except (ValueError, TypeError, KeyError) as exc:
             raise ValueError(f"entry {i} ({entry['driver']}): {exc}") from None
-    return value
+    return tuple(value)
 
 
-def _check_gpio(value: list[Any]) -> list[Any]:
+def _check_gpio(value: list[Any]) -> tuple[Mapping[str, Any], ...]:
     """Each entry: {"kind": pulse|contact|button, "pin": "GPIO17", "name": "flow1"}."""
     seen = set()
     for i, entry in enumerate(value):
@@ -59,70 +61,49 @@ def _check_gpio(value: list[Any]) -> list[Any]:
             raise ValueError(f"entry {i}: pin {entry['pin']} configured twice")
         seen.add(entry["pin"])
         _interval_ok(entry, i)
-    return value
+    return tuple(value)
 
 
-SPEC = Spec(
-    *LOG_KEYS,
-    Key(
-        "i2cBus", int, 1, "I2C adapter number (FLOORLINE_I2C_BUS=sim overrides it)", min=0, max=255
-    ),
-    Key(
-        "sampleIntervalSeconds",
-        float,
-        1.0,
-        "default time between readings of a chip",
-        min=0.05,
-        max=86400,
-    ),
-    Key(
-        "chips",
-        list,
+@dataclass(frozen=True)
+class SensorsSettings(LogSettings):
+    """The sensors component's settings: one field per configuration key."""
+
+    i2cBus: int = setting(
+        1, "I2C adapter number (FLOORLINE_I2C_BUS=sim overrides it)", min=0, max=255
+    )
+    sampleIntervalSeconds: float = setting(
+        1.0, "default time between readings of a chip", min=0.05, max=86400
+    )
+    chips: tuple[Mapping[str, Any], ...] = setting(
         [{"driver": "bme280", "address": "0x76"}],
         "the chips on the bus: {driver, address (hex text), sampleIntervalSeconds?, options...}",
         check=_check_chips,
-    ),
-    Key(
-        "gpioInputs",
-        list,
+        raw=list,
+    )
+    gpioInputs: tuple[Mapping[str, Any], ...] = setting(
         [],
         "pulse counters, door contacts, buttons: "
         "{kind (pulse, contact, button), pin (e.g. GPIO17), name, sampleIntervalSeconds?}",
         check=_check_gpio,
-    ),
-    Key("logBatchMaxRecords", int, 100, "readings per log transaction at most", min=1, max=500),
-    Key(
-        "logBatchMaxSeconds",
-        float,
-        0.1,
-        "longest a reading waits in memory before commit",
-        min=0.0,
-        max=600,
-    ),
-    Key(
-        "healthIntervalSeconds",
-        float,
-        60.0,
-        "period of the per-chip statistics record",
-        min=0.1,
-        max=86400,
-    ),
-    Key("publishLive", bool, True, "publish live values on local pub/sub (best effort)"),
-    Key(
-        "reinitIntervalSeconds",
-        float,
-        5.0,
-        "how often a faulty chip is initialised again",
-        min=0.1,
-        max=3600,
-    ),
-    Key("retryAttempts", int, 3, "tries per bus operation before a chip is faulty", min=1, max=10),
-    Key(
-        "retryBackoffSeconds",
-        float,
-        0.005,
-        "first retry delay; doubles per retry",
-        min=0.0,
-        max=1.0,
-    ),
-)
+        raw=list,
+    )
+    logBatchMaxRecords: int = setting(100, "readings per log transaction at most", min=1, max=500)
+    logBatchMaxSeconds: float = setting(
+        0.1, "longest a reading waits in memory before commit", min=0.0, max=600
+    )
+    healthIntervalSeconds: float = setting(
+        60.0, "period of the per-chip statistics record", min=0.1, max=86400
+    )
+    publishLive: bool = setting(True, "publish live values on local pub/sub (best effort)")
+    reinitIntervalSeconds: float = setting(
+        5.0, "how often a faulty chip is initialised again", min=0.1, max=3600
+    )
+    retryAttempts: int = setting(
+        3, "tries per bus operation before a chip is faulty", min=1, max=10
+    )
+    retryBackoffSeconds: float = setting(
+        0.005, "first retry delay; doubles per retry", min=0.0, max=1.0
+    )
+
+
+SPEC = Spec(SensorsSettings)

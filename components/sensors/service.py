@@ -9,11 +9,11 @@ from typing import Any
 
 from components.core.clock import Clock
 from components.core.component_state import RecordSink
-from components.core.config import Config
 from components.core.live import LivePublisher
 from components.core.log import BudgetExceeded, NewRecord
 from components.lib.drivers.base import I2CBus
 from components.lib.drivers.registry import make_driver
+from components.sensors.config import SensorsSettings
 from components.sensors.gpio_inputs import GpioInputs
 from components.sensors.supervisor import SensorSupervisor
 
@@ -23,7 +23,7 @@ log = logging.getLogger("floorline.sensors")
 class SensorService:
     def __init__(
         self,
-        cfg: Config,
+        cfg: SensorsSettings,
         store: RecordSink,
         bus: I2CBus,
         clock: Clock,
@@ -38,7 +38,7 @@ class SensorService:
         self.live = live
         self.supervisors = [
             SensorSupervisor(
-                make_driver(entry, bus, sleep),
+                make_driver(dict(entry), bus, sleep),
                 clock,
                 sleep,
                 attempts=cfg.retryAttempts,
@@ -55,7 +55,9 @@ class SensorService:
         self._due = [0] * len(self.supervisors)
         # GPIO only when inputs are configured: a machine without pins never touches gpiozero.
         self.gpio = (
-            GpioInputs(cfg.gpioInputs, clock, pin_factory, cfg.sampleIntervalSeconds)
+            GpioInputs(
+                [dict(e) for e in cfg.gpioInputs], clock, pin_factory, cfg.sampleIntervalSeconds
+            )
             if cfg.gpioInputs
             else None
         )

@@ -70,8 +70,9 @@ def apply_desired(holder: ConfigHolder, shadow: Mapping[str, Any], key: str) -> 
         return None
     if not isinstance(wanted, Mapping):
         return f"desired.{key} must be an object"
-    merged = {**holder.current, **wanted}
-    if merged == dict(holder.current):
+    # Compared as JSON: the configuration in force as it was given, the desired keys over it.
+    merged = {**holder.raw, **wanted}
+    if merged == holder.raw:
         return None
     err: ConfigError | None = holder.update(merged)
     return None if err is None else f"desired.{key} rejected: {err}"

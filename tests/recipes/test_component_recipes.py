@@ -7,6 +7,7 @@ import json
 import os
 import re
 import tomllib
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from cloud.greengrass.build import check_sources
 from cloud.greengrass.project import ComponentSource, component_sources, read_gdk_settings
 from cloud.greengrass.specs import component_spec
 from components.core import limits, topics
-from components.core.config import Key, Spec
+from components.core.config import Spec, setting
 from edge_sim.nucleus.access import FLAVOURS, MQTT_PROXY, PUBSUB, resource_matcher
 
 ROOT = layout.REPO_ROOT
@@ -290,11 +291,13 @@ def test_recipe_defaults_match_the_component_spec(source: ComponentSource) -> No
 
 
 def test_the_spec_comparison_finds_every_kind_of_drift() -> None:
-    spec = Spec(
-        Key("sampleIntervalSeconds", float, 1.0, "period", min=0.01),
-        Key("i2cBus", int, 1, "bus"),
-        Key("publishLive", bool, True, "live"),
-    )
+    @dataclass(frozen=True)
+    class Declared:
+        sampleIntervalSeconds: float = setting(1.0, "period", min=0.01)
+        i2cBus: int = setting(1, "bus")
+        publishLive: bool = setting(True, "live")
+
+    spec = Spec(Declared)
     same = {"sampleIntervalSeconds": 1, "i2cBus": 1, "publishLive": True, "accessControl": {}}
     assert recipe.spec_mismatches(same, spec) == []  # 1 and 1.0 are the same default
     drift = {"sampleIntervalSeconds": 2.0, "i2cBus": 1, "chips": []}

@@ -12,12 +12,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from components.console import config as console_config
 from components.console import export, verify
 from components.console.commands.common import Flags, Handler, Parser, device, print_json
+from components.console.config import ConsoleSettings
 from components.console.levels import EXIT_CANNOT_RUN, EXIT_OK, exit_code
 from components.console.logview import open_log
 from components.console.term import render
 from components.console.views import stats_tables, verify_tables
 from components.core.clock import Clock
-from components.core.config import Config
 from components.core.envelope import CLASSES
 from components.lib import export as export_format
 
@@ -45,7 +45,7 @@ def add_to(sub: Any, flags: Flags) -> None:
     )
 
 
-def buffer_stats(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+def buffer_stats(args: argparse.Namespace, cfg: ConsoleSettings, clock: Clock, out: Console) -> int:
     lg = open_log(cfg, clock, device(args))
     try:
         stats, streams = lg.stats(), lg.streams()
@@ -58,7 +58,9 @@ def buffer_stats(args: argparse.Namespace, cfg: Config, clock: Clock, out: Conso
     return EXIT_OK
 
 
-def buffer_verify(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+def buffer_verify(
+    args: argparse.Namespace, cfg: ConsoleSettings, clock: Clock, out: Console
+) -> int:
     from components.console.logview import check_log_file
 
     check_log_file(cfg.logPath)
@@ -86,7 +88,9 @@ def _backlog_estimate(stats: dict[str, Any], prefix: str, everything: bool) -> i
     return total
 
 
-def buffer_export(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+def buffer_export(
+    args: argparse.Namespace, cfg: ConsoleSettings, clock: Clock, out: Console
+) -> int:
     dev = device(args)
     lg = open_log(cfg, clock, dev)
     try:

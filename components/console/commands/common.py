@@ -12,13 +12,13 @@ from typing import Any, NoReturn
 
 from rich.console import Console
 
+from components.console.config import ConsoleSettings
 from components.console.levels import EXIT_USAGE
 from components.core.clock import Clock
-from components.core.config import Config
 from components.core.ipc import thing_name
 
 # A command: (parsed arguments, configuration, clock, console) -> exit code.
-Handler = Callable[[argparse.Namespace, Config, Clock, Console], int]
+Handler = Callable[[argparse.Namespace, ConsoleSettings, Clock, Console], int]
 
 
 class Parser(argparse.ArgumentParser):
@@ -33,6 +33,11 @@ class Flags:
 
     common: argparse.ArgumentParser  # --config, --log, --device
     as_json: argparse.ArgumentParser  # --json
+
+
+def config_flags(args: argparse.Namespace) -> tuple[str | None, dict[str, Any]]:
+    """The configuration file the command line names, and the keys its flags override."""
+    return getattr(args, "config", None), {"logPath": getattr(args, "log", None)}
 
 
 def device(args: argparse.Namespace) -> str:

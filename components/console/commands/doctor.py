@@ -9,12 +9,12 @@ from rich.console import Console
 
 from components.console import doctor
 from components.console.commands.common import Flags, Handler, device, print_json
+from components.console.config import ConsoleSettings
 from components.console.levels import exit_code
 from components.console.logview import LogUnavailable, open_log
 from components.console.term import render
 from components.console.views import doctor_table
 from components.core.clock import Clock
-from components.core.config import Config
 
 
 def add_to(sub: Any, flags: Flags) -> None:
@@ -25,7 +25,7 @@ def add_to(sub: Any, flags: Flags) -> None:
     )
 
 
-def run_doctor(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+def run_doctor(args: argparse.Namespace, cfg: ConsoleSettings, clock: Clock, out: Console) -> int:
     stats, problem = None, None
     try:
         lg = open_log(cfg, clock, device(args))

@@ -11,9 +11,9 @@ from typing import Any
 from rich.console import Console
 
 from components.console.commands.common import Flags, Handler, Parser
+from components.console.config import ConsoleSettings
 from components.console.levels import EXIT_CANNOT_RUN, EXIT_OK
 from components.core.clock import Clock
-from components.core.config import Config
 from components.lib.gpio import status as led
 
 log = logging.getLogger("floorline.console")
@@ -30,7 +30,7 @@ def add_to(sub: Any, flags: Flags) -> None:
     )
 
 
-def led_test(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+def led_test(args: argparse.Namespace, cfg: ConsoleSettings, clock: Clock, out: Console) -> int:
     from gpiozero import LED
     from gpiozero.exc import GPIOZeroError, PinFactoryFallback
 

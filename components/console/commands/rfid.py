@@ -10,9 +10,9 @@ from rich.console import Console
 
 from components.console import hardware
 from components.console.commands.common import Flags, Handler, Parser
+from components.console.config import ConsoleSettings
 from components.console.levels import EXIT_CANNOT_RUN, EXIT_FAIL, EXIT_OK, EXIT_WARN
 from components.core.clock import Clock
-from components.core.config import Config
 from components.lib.frames.models import MODELS as RFID_MODELS
 from components.lib.frames.models import VARIANTS as RFID_VARIANTS
 
@@ -42,7 +42,7 @@ def add_to(sub: Any, flags: Flags) -> None:
     rt.add_argument("--count", type=int, default=0, help="stop after N good reads (0: no limit)")
 
 
-def rfid_test(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+def rfid_test(args: argparse.Namespace, cfg: ConsoleSettings, clock: Clock, out: Console) -> int:
     from components.core import buses
 
     probe = hardware.ReaderProbe(args.model, args.variant)

@@ -11,11 +11,11 @@ from rich.markup import escape as rich_escape
 
 from components.console import hardware
 from components.console.commands.common import Flags, Handler, Parser
+from components.console.config import ConsoleSettings
 from components.console.levels import EXIT_CANNOT_RUN, EXIT_FAIL, EXIT_OK, Level, exit_code, overall
 from components.console.term import render
 from components.console.views import Row, Table, fmt_reading, fmt_wall
 from components.core.clock import Clock
-from components.core.config import Config
 
 log = logging.getLogger("floorline.console")
 
@@ -65,7 +65,7 @@ def _reading_text(reading: dict[str, Any] | None) -> str:
     return "  ".join(fmt_reading(k, v) for k, v in reading.items())
 
 
-def sensors_scan(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+def sensors_scan(args: argparse.Namespace, cfg: ConsoleSettings, clock: Clock, out: Console) -> int:
     bus = _open_bus(args, clock, out)
     if bus is None:
         return EXIT_CANNOT_RUN
@@ -108,7 +108,9 @@ def sensors_scan(args: argparse.Namespace, cfg: Config, clock: Clock, out: Conso
     return exit_code([table.level])
 
 
-def sensors_watch(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+def sensors_watch(
+    args: argparse.Namespace, cfg: ConsoleSettings, clock: Clock, out: Console
+) -> int:
     bus = _open_bus(args, clock, out)
     if bus is None:
         return EXIT_CANNOT_RUN

@@ -11,11 +11,12 @@ from rich.console import Console
 
 from components.console import config as console_config
 from components.console import serve
-from components.console.commands.common import Flags, Handler, device
+from components.console.commands.common import Flags, Handler, config_flags, device
+from components.console.config import ConsoleSettings
 from components.console.levels import EXIT_CANNOT_RUN, EXIT_OK
 from components.core import component_state, ipc
 from components.core.clock import Clock
-from components.core.config import Config, ConfigHolder
+from components.core.config import ConfigHolder
 from components.core.stopping import Stop
 from components.core.tls import TlsConfigError
 
@@ -30,12 +31,12 @@ def add_to(sub: Any, flags: Flags) -> None:
     p.add_argument("--port", type=int, default=None, help="port (default port)")
 
 
-def run_serve(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+def run_serve(args: argparse.Namespace, cfg: ConsoleSettings, clock: Clock, out: Console) -> int:
     """The component's Run command: the page, on the configuration in force (from the nucleus
     under Greengrass, where updates apply without a restart; else from the file)."""
     logging.getLogger().setLevel(logging.INFO)
     gg = ipc.connect() if getattr(args, "config", None) is None else None
-    holder = ConfigHolder(console_config.SPEC, dict(cfg))
+    holder = ConfigHolder(console_config.SPEC, console_config.read(*config_flags(args)))
     if gg is not None:
         holder = ipc.load_config(console_config.SPEC, gg)
         ipc.follow_updates(holder, gg)

@@ -9,18 +9,18 @@ from rich.console import Console
 
 from components.console import status
 from components.console.commands.common import Flags, Handler, device, print_json
+from components.console.config import ConsoleSettings
 from components.console.levels import Level, exit_code
 from components.console.term import render
 from components.console.views import status_tables
 from components.core.clock import Clock
-from components.core.config import Config
 
 
 def add_to(sub: Any, flags: Flags) -> None:
     sub.add_parser("status", parents=[flags.common, flags.as_json], help="one screen: is all well?")
 
 
-def show_status(args: argparse.Namespace, cfg: Config, clock: Clock, out: Console) -> int:
+def show_status(args: argparse.Namespace, cfg: ConsoleSettings, clock: Clock, out: Console) -> int:
     report = status.build_status(status.gather(cfg, clock, device(args)), cfg)
     level = Level[report["level"]]
     if args.json:

@@ -3,20 +3,42 @@ checked against them both ways."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cloud.greengrass import config_docs
 from cloud.greengrass.config_docs import BEGIN, END, drift, regenerated, row
-from components.core.config import Key, Spec
+from components.core.config import Key, Spec, setting
 
 DOCUMENTED = list(config_docs.documented())
 
-SPEC = Spec(
-    Key("i2cBus", int, 1, "I2C adapter", min=0, max=255),
-    Key("publishLive", bool, True, "live values"),
-)
+
+@dataclass(frozen=True)
+class Bus:
+    i2cBus: int = setting(1, "I2C adapter", min=0, max=255)
+    publishLive: bool = setting(True, "live values")
+
+
+@dataclass(frozen=True)
+class MoreBus(Bus):
+    chips: tuple[Any, ...] = setting([], "the chips", check=tuple, raw=list)
+
+
+@dataclass(frozen=True)
+class FewerBus:
+    i2cBus: int = setting(1, "I2C adapter", min=0, max=255)
+
+
+@dataclass(frozen=True)
+class ChangedBus:
+    i2cBus: int = setting(2, "I2C adapter", min=0, max=255)
+    publishLive: bool = setting(True, "live values")
+
+
+SPEC = Spec(Bus)
 README = "\n".join(
     ["# sensors", "", BEGIN, *config_docs.table(SPEC), END, "", "Chip options follow.", ""]
 )
@@ -43,14 +65,14 @@ def test_a_row_shows_type_default_and_bounds() -> None:
 
 def test_drift_is_found_both_ways() -> None:
     assert drift(README, SPEC) == []
-    more = Spec(*SPEC.keys.values(), Key("chips", list, [], "the chips"))
+    more = Spec(MoreBus)
     assert drift(README, more) == ["chips: in the Spec, not in the README"]
-    fewer = Spec(SPEC.keys["i2cBus"])
+    fewer = Spec(FewerBus)
     assert drift(README, fewer) == ["publishLive: in the README, not in the Spec"]
 
 
 def test_a_changed_default_or_meaning_is_drift() -> None:
-    changed = Spec(Key("i2cBus", int, 2, "I2C adapter", min=0, max=255), SPEC.keys["publishLive"])
+    changed = Spec(ChangedBus)
     (finding,) = drift(README, changed)
     assert finding.startswith("i2cBus: README row")
     assert "`2`" in finding
@@ -61,7 +83,7 @@ def test_a_readme_without_the_markers_is_drift() -> None:
 
 
 def test_regenerating_fixes_the_table_and_keeps_the_text_around_it() -> None:
-    more = Spec(*SPEC.keys.values(), Key("chips", list, [], "the chips"))
+    more = Spec(MoreBus)
     fixed = regenerated(README, more)
     assert drift(fixed, more) == []
     assert fixed.startswith("# sensors\n\n" + BEGIN)

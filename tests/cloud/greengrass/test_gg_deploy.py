@@ -17,10 +17,8 @@ from cloud.greengrass.deploy import (
     SiteFileError,
     create_deployment,
     deployment_request,
-    floorline_defaults,
     load_site,
 )
-from components.core.config import Key, Spec
 
 EXAMPLE = layout.REPO_ROOT / "cloud/greengrass/sites/example.yaml"
 ACCOUNT = "123456789012"
@@ -143,17 +141,9 @@ def test_dry_run_prints_the_request(capsys: pytest.CaptureFixture[str]) -> None:
     assert json.loads(capsys.readouterr().out) == _request()
 
 
-def _spec_from_recipe(key: str, **overrides: Key) -> Spec:
-    """A Spec whose keys and defaults are the recipe's, as a component would declare it."""
-    config = floorline_defaults(layout.REPO_ROOT)[f"com.floorline.{key}"]
-    keys = {k: Key(k, type(v), v, k) for k, v in config.items() if k != "accessControl"}
-    return Spec(*(keys | overrides).values())
-
-
 def test_values_are_checked_against_the_component_spec(tmp_path: Path) -> None:
-    spec = _spec_from_recipe(
-        "Sensors", sampleIntervalSeconds=Key("sampleIntervalSeconds", float, 1.0, "s", min=0.01)
-    )
+    from components.sensors.config import SPEC as spec
+
     specs = {"com.floorline.Sensors": spec}
     load_site(EXAMPLE, specs=specs)  # the example's values pass
     slow = _site(

@@ -34,7 +34,7 @@ def scalar(high=30.0):
 
 def test_defaults_are_the_recipe_shape():
     cfg = comp.SPEC.parse({})
-    assert cfg.windowSeconds == [10, 60] and cfg.detectors == {}
+    assert cfg.windowSeconds == (10.0, 60.0) and cfg.detectors == {}
     assert cfg.silentAfterSeconds == 300 and cfg.alarmMinSeverity == "critical"
     assert (cfg.alarmPin, cfg.ackButtonPin) == ("GPIO17", "GPIO27")
 

@@ -64,7 +64,10 @@ def now_ms():
 def test_updates_through_ipc(nucleus, tmp_path):
     store, gg = nucleus
     holder = ipc.load_config(comp.SPEC, gg)
-    assert holder.current.detectors == threshold(30) and holder.current.windowSeconds == [10, 60]
+    assert holder.current.detectors == threshold(30) and holder.current.windowSeconds == (
+        10.0,
+        60.0,
+    )
     clock = ManualClock(wall_ms=T0)
     lg = Log.open(tmp_path / "log.db", device="dev-001", free_floor_bytes=0, clock=clock)
     c = comp.Analytics(lg, holder.current, clock)

@@ -28,7 +28,7 @@ def test_update_swaps_tokens_limits_and_schemas_without_a_restart(tmp_path):
             "freeDiskFloorBytes": 0,
         }
     )
-    writer = CommitProcess(dict(first), "gw-1")
+    writer = CommitProcess(first, "gw-1")
     ingest = Ingest(first, lg, writer, clock)
 
     async def main():

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -128,7 +129,7 @@ def test_the_commit_process_checks_commits_and_answers_each_request(tmp_path):
     cfg = commit_config(path, maxCommitRecords=10, acceptUnknownTypes=True)
 
     async def main():
-        proc = CommitProcess(dict(cfg), "gw")
+        proc = CommitProcess(cfg, "gw")
         proc.configure(cfg)
         await proc.start()
         answers = await asyncio.gather(*(proc.submit("plc-1", None, body(i)) for i in range(35)))
@@ -166,11 +167,11 @@ def test_settings_apply_to_the_bodies_sent_after_them(tmp_path):
     cfg = commit_config(tmp_path / "log.db", acceptUnknownTypes=True)
 
     async def main():
-        proc = CommitProcess(dict(cfg), "gw")
+        proc = CommitProcess(cfg, "gw")
         proc.configure(cfg)
         await proc.start()
         before = await proc.submit("plc-1", None, body(1))
-        proc.configure(SPEC.parse({**cfg, "acceptUnknownTypes": False}))
+        proc.configure(replace(cfg, acceptUnknownTypes=False))
         after = await proc.submit("plc-1", None, body(2))
         await proc.stop()
         return before.status, json.loads(after.body)["results"][0]["errors"]
@@ -184,7 +185,7 @@ def test_a_dead_commit_process_fails_the_waiting_requests_and_says_so(tmp_path):
     cfg = commit_config(tmp_path / "log.db")
 
     async def main():
-        proc = CommitProcess(dict(cfg), "gw")
+        proc = CommitProcess(cfg, "gw")
         proc.configure(cfg)
         await proc.start()
         assert proc._proc is not None
@@ -208,7 +209,7 @@ def test_a_fault_while_checking_costs_one_request_a_500_not_the_process():
     from components.http_ingest.intake import INTAKE_KEYS, Intake, Plan
 
     cfg = SPEC.parse({"acceptUnknownTypes": True})
-    intake = Intake({k: cfg[k] for k in INTAKE_KEYS}, SystemClock())
+    intake = Intake({k: getattr(cfg, k) for k in INTAKE_KEYS}, SystemClock())
     intake.validators = {"broken": _Broken()}  # a fault no valid configuration can cause
     bad = json.dumps({"device": "plc-1", "type": "broken", "data": {}}).encode()
     answer = _prepare(intake, "plc-1", None, bad)
