@@ -10,8 +10,9 @@ fleet provisioning comes up with no one logging in.
 - the log folder exists, belongs to the user and its primary group, mode 0750.
 Nothing else: no packages (Install needs no python3-venv nor pip, the artifacts carry them),
 no other files, no service restarts. Idempotent: a second run changes nothing and says so.
-Standard library only. One line per action (key=value); exit 0 when everything is in place,
-1 when something could not be done (the deployment then fails and says why), 2 on bad input.
+Standard library and components.core only. One line per action (key=value); exit 0 when
+everything is in place, 1 when something could not be done (the deployment then fails and says
+why), 2 on bad input (each bad key named) before anything changes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ import os
 import pwd
 import subprocess
 import sys
+
+from components.core.config import ConfigError
+from components.device_prep.config import SPEC
 
 log = logging.getLogger("floorline.device_prep")
 LOG_FOLDER_MODE = 0o750
@@ -81,20 +85,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(name)s %(message)s")
     try:
-        pwd.getpwnam(args.user)
-    except KeyError:
-        log.error("event=user_missing user=%s", args.user)
-        return 2
-    if not os.path.isabs(args.log_folder):
-        log.error("event=bad_folder folder=%r reason=not_absolute", args.log_folder)
+        cfg = SPEC.parse(
+            {
+                "componentUser": args.user,
+                "supplementaryGroups": args.groups,
+                "logFolder": args.log_folder,
+            }
+        )
+    except ConfigError as exc:
+        for key, reason in exc.errors.items():
+            log.error("event=bad_config key=%s reason=%r", key, reason)
         return 2
     try:
-        joined = join_groups(args.user, [g for g in args.groups.split(",") if g.strip()])
-        made = own_folder(args.log_folder, args.user)
+        pwd.getpwnam(cfg.componentUser)
+    except KeyError:
+        log.error("event=user_missing user=%s", cfg.componentUser)
+        return 2
+    try:
+        joined = join_groups(cfg.componentUser, list(cfg.supplementaryGroups))
+        made = own_folder(cfg.logFolder, cfg.componentUser)
     except (PrepFailed, OSError) as exc:
         log.error("event=prep_failed reason=%r", str(exc))
         return 1
-    log.info("event=prepared user=%s changed=%s", args.user, bool(joined) or made)
+    log.info("event=prepared user=%s changed=%s", cfg.componentUser, bool(joined) or made)
     return 0
 
 

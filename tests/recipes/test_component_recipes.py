@@ -7,6 +7,9 @@ import json
 import os
 import re
 import tomllib
+import types
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -282,12 +285,42 @@ def test_release_version_agrees_with_pyproject() -> None:
 @pytest.mark.parametrize("source", DEVICE, ids=lambda s: s.key)
 def test_recipe_defaults_match_the_component_spec(source: ComponentSource) -> None:
     spec = component_spec(source.package)
-    if spec is None:
-        pytest.skip(
-            f"components/{source.package} declares no configuration Spec yet; "
-            "the other recipe checks above still run"
-        )
+    assert spec is not None, f"components/{source.package} declares no configuration Spec"
     assert recipe.spec_mismatches(_defaults(source.key), spec) == []
+
+
+def _conforms(value: Any, hint: Any) -> bool:
+    """`value` is what the annotation `hint` says (one level of container arguments deep)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin is None:
+        return isinstance(value, hint) and not (hint is not bool and isinstance(value, bool))
+    if origin in (types.UnionType, typing.Union):
+        return any(_conforms(value, a) for a in args)
+    if not isinstance(value, origin):
+        return False
+    if origin is tuple and args[-1:] == (Ellipsis,):
+        return all(_conforms(v, args[0]) for v in value)
+    if issubclass(origin, Mapping):
+        return all(_conforms(k, args[0]) and _conforms(v, args[1]) for k, v in value.items())
+    return True
+
+
+@pytest.mark.parametrize("source", DEVICE, ids=lambda s: s.key)
+def test_recipe_defaults_parse_into_the_declared_types(source: ComponentSource) -> None:
+    """What each key's check returns is what its field declares, so mypy's view of the
+    settings is the truth (a check returning a list where a tuple is declared fails here)."""
+    spec = component_spec(source.package)
+    assert spec is not None
+    parsed = spec.parse({k: v for k, v in _defaults(source.key).items() if k in spec.keys})
+    hints = typing.get_type_hints(spec.settings)
+    wrong = {
+        name: (type(getattr(parsed, name)).__name__, hints[name])
+        for name in spec.keys
+        if not _conforms(getattr(parsed, name), hints[name])
+    }
+    assert wrong == {}
 
 
 def test_the_spec_comparison_finds_every_kind_of_drift() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from components.device_prep.__main__ import LOG_FOLDER_MODE, main, own_folder
+from components.device_prep.config import SPEC
 
 ME = pwd.getpwuid(os.getuid()).pw_name
 
@@ -43,3 +44,20 @@ def test_a_missing_group_is_skipped_and_said(
     code = main(["--user", ME, "--groups", "no-such-group-x", "--log-folder", str(tmp_path / "l")])
     assert code == 0
     assert "event=group_missing group=no-such-group-x" in caplog.text
+
+
+def test_bad_values_are_named_before_anything_changes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "log"
+    code = main(["--user", ME, "--groups", "i2c,-rf", "--log-folder", str(folder)])
+    assert code == 2 and not folder.exists()
+    assert "event=bad_config key=supplementaryGroups" in caplog.text
+    assert "'-rf' is not a user or group name" in caplog.text
+
+
+def test_the_settings_parse_the_recipe_shape() -> None:
+    cfg = SPEC.parse({"supplementaryGroups": " i2c, ,gpio,"})
+    assert cfg.supplementaryGroups == ("i2c", "gpio")
+    assert SPEC.parse({}).supplementaryGroups == ("i2c", "gpio", "dialout")
+    assert SPEC.parse({"supplementaryGroups": ""}).supplementaryGroups == ()
