@@ -9,9 +9,10 @@ started as a process whose output goes to `<root>/logs/<component>.log`.
 Differences from a device, stated: the recipe's `Install` step (a venv from the wheels the
 artifact carries) is replaced by a `venv/bin/python` in the work folder that runs the
 interpreter edge_sim itself runs in, which has the same pinned requirements installed; steps
-run as the current user, without the classic nucleus's `sudo -E -u`, so the environment is
-not filtered as sudo filters it. edge_sim/nucleus/device_root.py runs the real Install, as the
-component user, through sudo (the device tier, tests/device).
+run as the current user, without the classic nucleus's `sudo -E -u`, but with the environment
+filtered as sudo filters it (edge_sim/nucleus/sudo_env.py); the one variable the twin then sets
+is a PYTHONPATH to its emulated hardware. edge_sim/nucleus/device_root.py runs the real Install,
+as the component user, through real sudo (the device tier, tests/device).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_sim.hardware.registration import register_buses
+from edge_sim.nucleus.sudo_env import as_sudo_passes_it
 
 log = logging.getLogger("edge_sim.lifecycle")
 
@@ -142,16 +144,18 @@ class Component:
         setenv = lifecycle_step(lifecycle, "Setenv") or {}
         for key, value in setenv.items():
             self.env[key] = interpolate(str(value), values, self.config)
-        # The emulated hardware (edge_sim.hardware) is reached from the component's process:
-        # edge_sim's own folder goes *after* the artifact, so every `components` module still
-        # comes from the artifact (a regular package is never merged with a second copy). Its
-        # bus registration comes as a dist-info of its own: the artifact's floorline
-        # dist-info, first on the path, hides the installed floorline's entry points.
+        # As sudo -E passes it: no PYTHONPATH of the caller or of Setenv reaches the step.
+        self.env = as_sudo_passes_it(self.env)
+        # The one path the twin adds (a device has no emulated hardware): edge_sim's own
+        # folder, *after* the artifact's (the step's `cd` puts it first), so every
+        # `components` module still comes from the artifact (a regular package is never
+        # merged with a second copy). Its bus registration comes as a dist-info of its own:
+        # the artifact's floorline dist-info, first on the path, hides the installed
+        # floorline's entry points.
         registry = self.work / "emulated-buses"
         registry.mkdir(exist_ok=True)
         register_buses(registry)
-        paths = [p for p in self.env.get("PYTHONPATH", "").split(os.pathsep) if p]
-        self.env["PYTHONPATH"] = os.pathsep.join([*paths, str(SIM_ROOT), str(registry)])
+        self.env["PYTHONPATH"] = os.pathsep.join([str(SIM_ROOT), str(registry)])
         run = _script(lifecycle_step(lifecycle, "run"))
         if run is None:
             raise RecipeError(f"{self.name}: no Run step")

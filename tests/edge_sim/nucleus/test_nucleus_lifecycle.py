@@ -70,3 +70,34 @@ def test_the_supervisor_leaves_a_stopping_component_alone(tmp_path):
     assert c.starts == 1 and c.state == "STOPPING"
     c.wait_stopped()
     assert c.state == "FINISHED"
+
+
+@pytest.mark.slow
+def test_a_step_sees_the_environment_as_sudo_passes_it(tmp_path, monkeypatch):
+    """What sudo -E removes (sudoers' built-in env_delete list) does not reach the step, from
+    the nucleus's environment or from the recipe's Setenv; the rest does."""
+    recipe = {
+        "ComponentName": "com.example.Env",
+        "ComponentVersion": "1.0.0",
+        "Manifests": [
+            {
+                "Platform": {"os": "linux"},
+                "Lifecycle": {
+                    "Setenv": {"PYTHONPATH": "/from/setenv", "LD_PRELOAD": "x.so", "KEEP": "1"},
+                    "Run": "env > seen; touch ready; while :; do sleep 0.05; done",
+                },
+            }
+        ],
+    }
+    env = {**os.environ, "PYTHONHOME": "/elsewhere", "BASH_FUNC_f%%": "() { :; }", "MINE": "2"}
+    c = Component("com.example.Env", recipe, None, tmp_path, "dev-001", env, {})
+    c.install()
+    c.start()
+    wait_ready([c])
+    stop_all([c], timeout_s=5)
+    seen = dict(
+        line.split("=", 1) for line in (c.work / "seen").read_text().splitlines() if "=" in line
+    )
+    assert (seen["KEEP"], seen["MINE"]) == ("1", "2")
+    assert "LD_PRELOAD" not in seen and "PYTHONHOME" not in seen and "BASH_FUNC_f%%" not in seen
+    assert "/from/setenv" not in seen["PYTHONPATH"]  # only the twin's emulated hardware
