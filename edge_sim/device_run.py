@@ -16,7 +16,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -32,6 +31,7 @@ from edge_sim.hardware.registration import register_buses
 from edge_sim.nucleus.config_store import ConfigStore
 from edge_sim.nucleus.device_root import GreengrassRoot, Prepared, Running, start, stop
 from edge_sim.nucleus.ipc_server import NucleusServer
+from edge_sim.ports import free_port
 from edge_sim.stream_manager import StreamManagerServer
 
 THING = "device-under-test"
@@ -66,12 +66,6 @@ def emulated_hardware(host_folder: Path, folder: str, venvs: list[Path]) -> dict
         "FLOORLINE_SIM_SCENARIO": f"{folder}/scenario.json",
         "GPIOZERO_PIN_FACTORY": "mock",
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

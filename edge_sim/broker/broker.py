@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -26,6 +25,7 @@ from typing import BinaryIO
 import paho.mqtt.client as mqtt
 
 from components.core.envelope import EnvelopeError, validate_device
+from edge_sim.ports import free_port
 
 from .config import (
     CLOUD_USER,
@@ -61,12 +61,6 @@ def mosquitto_binary() -> str:
         "mosquitto not found: run scripts/install-system-deps.sh "
         "(apt-get install mosquitto; brew install mosquitto on macOS)"
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Broker:

@@ -9,19 +9,15 @@ import subprocess
 import time
 from pathlib import Path
 
+from edge_sim.ports import free_port
+
 WAIT_S = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Mosquitto:
     def __init__(self, folder: Path, *, anonymous: bool = True) -> None:
         """`anonymous=False`: a broker that refuses every client (none has a password)."""
-        self.port = _free_port()
+        self.port = free_port()
         self.conf = folder / "mosquitto.conf"
         allow = "true" if anonymous else "false"
         self.conf.write_text(

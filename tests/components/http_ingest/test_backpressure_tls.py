@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
-
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from ingest_server import Server, auth, sale
 
 from components.core.log import Log
+from edge_sim.broker.pki import LocalCA
 
 
 @pytest.mark.slow
@@ -49,44 +43,18 @@ def test_full_log_answers_429_with_retry_after_and_keeps_every_acknowledged_reco
     assert counters["rejected_full.event"] >= 6
 
 
-def _self_signed(tmp_path):
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gateway.site.local")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "site.crt", tmp_path / "site.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 @pytest.mark.slow
 def test_tls_with_the_site_certificate(make_server, tmp_path):
-    cert, key = _self_signed(tmp_path)
+    site = LocalCA(tmp_path / "pki").issue_server()  # the site certificate, from a site CA
+    cert, key = site.cert, site.key
     srv = make_server(tlsCertPath=str(cert), tlsKeyPath=str(key))
     assert srv.url.startswith("https://")
     r = requests.post(
-        f"{srv.url}/v1/records", json=sale(), headers=auth("pos-17"), verify=str(cert), timeout=10
+        f"{srv.url}/v1/records",
+        json=sale(),
+        headers=auth("pos-17"),
+        verify=str(site.ca),
+        timeout=10,
     )
     assert r.status_code == 202
     # Plain HTTP to the TLS port gets no answer that could leak anything.
