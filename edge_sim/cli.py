@@ -9,6 +9,7 @@ import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -42,7 +43,7 @@ def _status(elapsed: float, duration: float, fleet: Fleet) -> Table:
     return t
 
 
-def fault_text(f: dict) -> str:
+def fault_text(f: dict[str, Any]) -> str:
     """One fault as it happened: `outage of dev-001, dev-002 at 42 s for 30 s`."""
     where = ", ".join(f.get("killed") or f["devices"]) or "no component"
     text = {

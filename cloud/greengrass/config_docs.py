@@ -60,7 +60,7 @@ def row(key: Key) -> str:
     return f"| `{key.name}` | {key.type.__name__} | {_default(key.default)} | {_meaning(key)} |"
 
 
-def table(spec: Spec) -> list[str]:
+def table(spec: Spec[Any]) -> list[str]:
     return [*_HEADER, *(row(k) for k in spec.keys.values())]
 
 
@@ -73,7 +73,7 @@ def _block(text: str) -> tuple[int, int, list[str]]:
     return start, end, lines
 
 
-def drift(readme: str, spec: Spec) -> list[str]:
+def drift(readme: str, spec: Spec[Any]) -> list[str]:
     """How the README's key table differs from the Spec, one finding a line."""
     try:
         start, end, lines = _block(readme)
@@ -96,13 +96,13 @@ def drift(readme: str, spec: Spec) -> list[str]:
     return found
 
 
-def regenerated(readme: str, spec: Spec) -> str:
+def regenerated(readme: str, spec: Spec[Any]) -> str:
     start, end, lines = _block(readme)
     out = [*lines[: start + 1], *table(spec), *lines[end:]]
     return "\n".join(out) + ("\n" if readme.endswith("\n") else "")
 
 
-def documented() -> Iterator[tuple[Path, Spec]]:
+def documented() -> Iterator[tuple[Path, Spec[Any]]]:
     """(README, Spec) of every component that declares a Spec."""
     for package in sorted(p.name for p in COMPONENTS.iterdir() if (p / "README.md").is_file()):
         spec = component_spec(package)

@@ -116,7 +116,7 @@ def floorline_defaults(root: Path) -> dict[str, dict[str, Any]]:
     return defaults
 
 
-def floorline_specs(root: Path) -> dict[str, Spec]:
+def floorline_specs(root: Path) -> dict[str, Spec[Any]]:
     """Typed configuration of every floorline component that declares one, by name."""
     found = {}
     for source in component_sources(root):
@@ -138,7 +138,7 @@ def _deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str,
 
 
 def _check_values(
-    where: str, name: str, spec: Spec, defaults: Mapping[str, Any], change: ComponentDeployment
+    where: str, name: str, spec: Spec[Any], defaults: Mapping[str, Any], change: ComponentDeployment
 ) -> None:
     """The configuration a device would end up with must pass the component's own Spec."""
     config = {k: v for k, v in defaults.items() if k not in NUCLEUS_KEYS}
@@ -174,7 +174,7 @@ def load_site(
     root: Path = layout.REPO_ROOT,
     *,
     defaults: Mapping[str, Mapping[str, Any]] | None = None,
-    specs: Mapping[str, Spec] | None = None,
+    specs: Mapping[str, Spec[Any]] | None = None,
 ) -> SiteDeployment:
     """Read and check a site file; `defaults` and `specs` (from floorline_defaults and
     floorline_specs) save re-reading them for many files."""

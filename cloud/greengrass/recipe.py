@@ -295,7 +295,7 @@ def publish_uri_prefix(bucket: str, name: str, version: str) -> str:
     return f"s3://{bucket}/{name}/{version}/"
 
 
-def spec_mismatches(defaults: Mapping[str, Any], spec: Spec) -> list[str]:
+def spec_mismatches(defaults: Mapping[str, Any], spec: Spec[Any]) -> list[str]:
     """Differences between a recipe's DefaultConfiguration and a component's typed Spec."""
     ours = {k: v for k, v in defaults.items() if k not in NUCLEUS_KEYS}
     found = [f"{k}: in the recipe, not in the Spec" for k in sorted(set(ours) - set(spec.keys))]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Any
 
 from components.core.config import Spec
 
@@ -16,7 +17,7 @@ class AmbiguousSpec(ValueError):
     """A module declares more than one Spec: which one is the component's is unclear."""
 
 
-def component_spec(package: str) -> Spec | None:
+def component_spec(package: str) -> Spec[Any] | None:
     """The Spec of `components.<package>`, or None when it declares none yet."""
     for name in (f"components.{package}.config", f"components.{package}"):
         module = _module_named(name, package)

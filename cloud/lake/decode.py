@@ -142,7 +142,7 @@ def quarantine_key(arrival_ms: int, sequence_number: str) -> str:
     return f"{QUARANTINE_PREFIX}{utc_date(arrival_ms)}/{sequence_number}.flb"
 
 
-def lambda_event(records: Iterable[tuple[str, str, int, bytes]], stream_arn: str) -> dict:
+def lambda_event(records: Iterable[tuple[str, str, int, bytes]], stream_arn: str) -> dict[str, Any]:
     """The event Lambda's Kinesis event source hands a function, for (sequence number,
     partition key, arrival ms, data) records: the shape of the example event in the Lambda
     developer guide, "Using AWS Lambda with Amazon Kinesis" (data base64, arrival in epoch

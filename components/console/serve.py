@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 from components.console import page, status
+from components.console.config import ConsoleSettings
 from components.core.clock import Clock
 from components.core.config import ConfigHolder
 from components.core.stopping import Stop
@@ -20,7 +21,13 @@ IDLE_CHECK_S = 1.0
 
 
 def run(
-    holder: ConfigHolder, device: str, clock: Clock, stop: Stop, *, bind: str, port: int
+    holder: ConfigHolder[ConsoleSettings],
+    device: str,
+    clock: Clock,
+    stop: Stop,
+    *,
+    bind: str,
+    port: int,
 ) -> int:
     """Serve until `stop` is set; returns the exit code (0). Raises OSError if the address
     cannot be bound or the certificate not used, TlsConfigError if only one of

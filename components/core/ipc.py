@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from components.core.config import ConfigHolder, Spec
+from components.core.config import ConfigHolder, S, Spec
 
 log = logging.getLogger("floorline.ipc")
 
@@ -121,7 +121,7 @@ def connect() -> Greengrass | None:
     return Greengrass(GreengrassCoreIPCClientV2())
 
 
-def load_config(spec: Spec, gg: Greengrass | None) -> ConfigHolder:
+def load_config(spec: Spec[S], gg: Greengrass | None) -> ConfigHolder[S]:
     """The component's configuration: from the nucleus, or FLOORLINE_CONFIG standalone.
 
     A configuration the component cannot accept at start-up is fatal (exit, the nucleus
@@ -135,7 +135,7 @@ def load_config(spec: Spec, gg: Greengrass | None) -> ConfigHolder:
 
 
 def follow_updates(
-    holder: ConfigHolder, gg: Greengrass | None, on_applied: Callable[[], None] | None = None
+    holder: ConfigHolder[Any], gg: Greengrass | None, on_applied: Callable[[], None] | None = None
 ) -> None:
     """Apply configuration updates from the nucleus; a bad one is rejected, counted, logged."""
     if gg is None:

@@ -27,6 +27,7 @@ from components.core import batch
 from components.core.clock import Clock
 from components.core.config import ConfigHolder
 from components.core.log import Log, ReadBatch
+from components.uplink.config import UplinkSettings
 from components.uplink.flow import Backoff, Pacer
 from components.uplink.plan import Message, plan
 from components.uplink.reading import approx_bytes, read_bounded
@@ -50,7 +51,7 @@ class _Sender:
     def __init__(
         self,
         lg: Log,
-        config: ConfigHolder,
+        config: ConfigHolder[UplinkSettings],
         clock: Clock,
         sleep: Callable[[float], Any],
         rng: random.Random,
@@ -139,7 +140,7 @@ class IotCoreSender(_Sender):
         self,
         lg: Log,
         publish: Callable[[str, bytes], None],
-        config: ConfigHolder,
+        config: ConfigHolder[UplinkSettings],
         *,
         thing: str,
         clock: Clock,
@@ -260,7 +261,7 @@ class KinesisSender(_Sender):
         self,
         lg: Log,
         client_factory: Callable[[], Any],
-        config: ConfigHolder,
+        config: ConfigHolder[UplinkSettings],
         *,
         clock: Clock,
         sleep: Callable[[float], Any] = time.sleep,

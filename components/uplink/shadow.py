@@ -62,7 +62,7 @@ def reported_state(
     return {"state": {"reported": state}}
 
 
-def apply_desired(holder: ConfigHolder, shadow: Mapping[str, Any], key: str) -> str | None:
+def apply_desired(holder: ConfigHolder[Any], shadow: Mapping[str, Any], key: str) -> str | None:
     """Apply `state.desired[key]` (a partial configuration) if valid; returns the rejection."""
     desired = shadow.get("state", {}).get("desired", {}) if isinstance(shadow, Mapping) else {}
     wanted = desired.get(key) if isinstance(desired, Mapping) else None
@@ -84,7 +84,7 @@ class ShadowSync:
     configuration arrives on `get/accepted` (asked for at start) and `update/delta`; a document
     that is not JSON is counted and logged, and the configuration in force stays."""
 
-    def __init__(self, gg: Any, holder: ConfigHolder, thing: str, key: str = "uplink") -> None:
+    def __init__(self, gg: Any, holder: ConfigHolder[Any], thing: str, key: str = "uplink") -> None:
         self.gg = gg
         self.holder = holder
         self.thing = thing

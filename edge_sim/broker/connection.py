@@ -23,6 +23,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Any
 
 from awscrt import mqtt
 from awscrt.exceptions import AwsCrtError
@@ -134,7 +135,7 @@ class MqttCloudConnection:
         finally:
             self._notify(False)
 
-    def publish_async(self, topic: str, payload: bytes, qos: int = 1) -> Future:
+    def publish_async(self, topic: str, payload: bytes, qos: int = 1) -> Future[Any]:
         """Future completes on send (QoS 0) or PUBACK (QoS 1). While offline the CRT client
         holds the publish and sends it once the connection resumes."""
         future, _packet_id = self._conn.publish(topic, payload, mqtt.QoS(qos))
@@ -158,7 +159,9 @@ class MqttCloudConnection:
         except AwsCrtError as exc:
             raise CloudError(f"publish to {topic} failed: {exc.name}") from exc
 
-    def subscribe_async(self, topic_filter: str, callback: MessageCallback, qos: int = 1) -> Future:
+    def subscribe_async(
+        self, topic_filter: str, callback: MessageCallback, qos: int = 1
+    ) -> Future[Any]:
         """Future completes on SUBACK; fails with awscrt.mqtt.SubscribeError if refused."""
 
         def on_message(topic: str, payload: bytes, **kwargs) -> None:

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from components.core.clock import Clock, SystemClock
 from components.core.limits import (
@@ -132,7 +132,7 @@ class LocalKinesis:
     def _load_next_seq(self, stream_name: str) -> int:
         return 1
 
-    def _store(self, stream_name: str, first_seq: int, rows: list[dict]) -> None:
+    def _store(self, stream_name: str, first_seq: int, rows: list[dict[str, Any]]) -> None:
         raise NotImplementedError
 
 
@@ -141,9 +141,9 @@ class MemoryKinesis(LocalKinesis):
 
     def __init__(self, clock: Clock | None = None) -> None:
         super().__init__(clock)
-        self._rows: dict[str, list[dict]] = {}
+        self._rows: dict[str, list[dict[str, Any]]] = {}
 
-    def _store(self, stream_name: str, first_seq: int, rows: list[dict]) -> None:
+    def _store(self, stream_name: str, first_seq: int, rows: list[dict[str, Any]]) -> None:
         self._rows.setdefault(stream_name, []).extend(rows)
 
     def records(self, stream_name: str) -> list[Entry]:
@@ -168,7 +168,7 @@ class LocalDirKinesis(LocalKinesis):
             last = max(last, int(row["sequenceNumber"]))
         return last + 1
 
-    def _store(self, stream_name: str, first_seq: int, rows: list[dict]) -> None:
+    def _store(self, stream_name: str, first_seq: int, rows: list[dict[str, Any]]) -> None:
         directory = self.root / stream_name
         directory.mkdir(exist_ok=True)
         path = directory / f"{first_seq:020d}.jsonl"
@@ -183,7 +183,7 @@ class LocalDirKinesis(LocalKinesis):
 
 def _iter_rows(
     directory: Path, after_seq: int, newest_file_only: bool = False
-) -> Iterator[tuple[int, dict]]:
+) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
         names = sorted(n for n in os.listdir(directory) if _FILE_NAME.match(n))
     except (FileNotFoundError, NotADirectoryError):

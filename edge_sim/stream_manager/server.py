@@ -72,7 +72,7 @@ class StreamManagerServer:
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
         self._appended: asyncio.Condition | None = None
-        self._conn_tasks: set[asyncio.Task] = set()
+        self._conn_tasks: set[asyncio.Task[None]] = set()
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -300,7 +300,7 @@ class StreamManagerServer:
         self.stats["connect_accepted"] += 1
         await self._send(writer, Op.CONNECT_RESPONSE, answer)
         write_lock = asyncio.Lock()
-        pending: set[asyncio.Task] = set()
+        pending: set[asyncio.Task[Any]] = set()
         try:
             while True:
                 op, raw = await self._read_frame(reader)
