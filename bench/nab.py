@@ -32,6 +32,7 @@ from bench import nab_score as ns
 from bench.report import emit
 from components.analytics.detectors import NoveltyParams, NoveltyScore
 from components.analytics.engine import Engine
+from components.analytics.streams import parse_streams
 from components.analytics.windows import TumblingWindow
 from components.core.envelope import Record
 
@@ -134,7 +135,7 @@ ENGINE_DETECTORS = {
 def engine_cost_s(values: list[float], times: list[datetime], params: NoveltyParams) -> float:
     """Seconds the whole per-stream pipeline (window + five detectors + alerts) takes."""
     config = {ENGINE_STREAM: {"windowSeconds": window_s(times), **ENGINE_DETECTORS}}
-    eng = Engine("bench", config, novelty=params)
+    eng = Engine("bench", parse_streams(config), novelty=params)
     recs = [
         Record("bench", ENGINE_STREAM, i + 1, "raw", 0, epoch_ms(t), True, {"value": v})
         for i, (t, v) in enumerate(zip(times, values, strict=True))

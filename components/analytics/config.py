@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Final
 
-from components.analytics.detectors import SEVERITIES, DetectorConfigError, NoveltyParams
-from components.analytics.engine import check_detectors, window_lengths
+from components.analytics.detectors import SEVERITIES, DetectorConfigError
+from components.analytics.streams import StreamSettings, parse_streams, window_lengths
 from components.core.config import Spec, setting
 from components.core.log.config import LogSettings
 
@@ -33,12 +34,11 @@ def _windows(value: Any) -> tuple[float, ...]:
         raise ValueError(str(exc)) from exc
 
 
-def _detectors(value: Any) -> Any:
+def _detectors(value: Any) -> Mapping[str, StreamSettings]:
     try:
-        check_detectors(value, [60.0], None, NoveltyParams.load())
+        return MappingProxyType(parse_streams(value))
     except DetectorConfigError as exc:
         raise ValueError(str(exc)) from exc
-    return value
 
 
 def _pin(value: str) -> str:
@@ -54,7 +54,7 @@ class AnalyticsSettings(LogSettings):
     windowSeconds: tuple[float, ...] = setting(
         [10, 60], "tumbling window lengths for every stream", check=_windows, raw=list
     )
-    detectors: Mapping[str, Any] = setting(
+    detectors: Mapping[str, StreamSettings] = setting(
         {}, "per-stream settings keyed by stream name (README)", check=_detectors, raw=dict
     )
     silentAfterSeconds: float = setting(

@@ -40,10 +40,39 @@ class Change:
     reason: str
 
 
-def _severity(value: Any) -> str:
+# The checks of a detector's settings: its constructor makes them, and so does the parsing of
+# the configuration (streams.py), so a configuration that parses builds.
+
+
+def check_severity(value: Any) -> str:
     if value not in SEVERITIES:
         raise DetectorConfigError(f"severity {value!r} is not one of {SEVERITIES}")
     return str(value)
+
+
+def check_hysteresis(condition: str, hysteresis: float) -> None:
+    if hysteresis < 0:
+        raise DetectorConfigError(f"{condition}: hysteresis {hysteresis} must be >= 0")
+
+
+def check_rate(max_per_s: float, hysteresis_fraction: float) -> None:
+    if max_per_s <= 0 or not 0 <= hysteresis_fraction < 1:
+        raise DetectorConfigError("rate: maxPerSecond must be > 0, hysteresis in [0, 1)")
+
+
+def check_flatline(seconds: float, epsilon: float) -> None:
+    if seconds <= 0 or epsilon < 0:
+        raise DetectorConfigError("flatline: seconds must be > 0 and epsilon >= 0")
+
+
+def check_silence(seconds: float) -> None:
+    if seconds <= 0:
+        raise DetectorConfigError("silence: seconds must be > 0")
+
+
+def check_dwell(max_dwell_s: float | None) -> None:
+    if max_dwell_s is not None and max_dwell_s <= 0:
+        raise DetectorConfigError("rfid: maxDwellSeconds must be > 0")
 
 
 class Threshold:
@@ -53,10 +82,9 @@ class Threshold:
     def __init__(
         self, condition: str, limit: float, above: bool, hysteresis: float, severity: str
     ) -> None:
-        if hysteresis < 0:
-            raise DetectorConfigError(f"{condition}: hysteresis {hysteresis} must be >= 0")
+        check_hysteresis(condition, hysteresis)
         self.condition, self.limit, self.above = condition, float(limit), above
-        self.hysteresis, self.severity = float(hysteresis), _severity(severity)
+        self.hysteresis, self.severity = float(hysteresis), check_severity(severity)
         self.active = False
 
     def observe(self, t_ms: int, value: float) -> Change | None:
@@ -101,11 +129,10 @@ class RateOfChange:
         severity: str = "warning",
         condition: str = "rate_of_change",
     ) -> None:
-        if max_per_s <= 0 or not 0 <= hysteresis_fraction < 1:
-            raise DetectorConfigError("rate: maxPerSecond must be > 0, hysteresis in [0, 1)")
+        check_rate(max_per_s, hysteresis_fraction)
         self.condition, self.max_per_s = condition, float(max_per_s)
         self.clear_below = max_per_s * (1 - hysteresis_fraction)
-        self.severity = _severity(severity)
+        self.severity = check_severity(severity)
         self.active = False
         self.last: tuple[int, float] | None = None
         self.skipped = 0
@@ -162,10 +189,9 @@ class Flatline:
         severity: str = "warning",
         condition: str = "flatline",
     ) -> None:
-        if seconds <= 0 or epsilon < 0:
-            raise DetectorConfigError("flatline: seconds must be > 0 and epsilon >= 0")
+        check_flatline(seconds, epsilon)
         self.condition, self.span_ms, self.epsilon = condition, int(seconds * 1000), epsilon
-        self.severity = _severity(severity)
+        self.severity = check_severity(severity)
         self.active = False
         self.run: tuple[int, float] | None = None  # (start_ms, value at start)
 
@@ -206,10 +232,9 @@ class Silence:
     def __init__(
         self, seconds: float, severity: str = "warning", condition: str = "silent"
     ) -> None:
-        if seconds <= 0:
-            raise DetectorConfigError("silence: seconds must be > 0")
+        check_silence(seconds)
         self.condition, self.gap_ms = condition, int(seconds * 1000)
-        self.severity = _severity(severity)
+        self.severity = check_severity(severity)
         self.active = False
         self.last_ms: int | None = None
 
@@ -254,11 +279,10 @@ class RfidWatch:
         dwell_severity: str = "warning",
     ) -> None:
         self.known = None if known_tags is None else {t.upper() for t in known_tags}
-        if max_dwell_s is not None and max_dwell_s <= 0:
-            raise DetectorConfigError("rfid: maxDwellSeconds must be > 0")
+        check_dwell(max_dwell_s)
         self.max_dwell_ms = None if max_dwell_s is None else int(max_dwell_s * 1000)
-        self.unknown_severity = _severity(unknown_severity)
-        self.dwell_severity = _severity(dwell_severity)
+        self.unknown_severity = check_severity(unknown_severity)
+        self.dwell_severity = check_severity(dwell_severity)
         self.present: dict[str, int] = {}  # tag -> arrive t_ms
         self.dwelling: set[str] = set()
         self.strangers: set[str] = set()
@@ -636,7 +660,7 @@ class Novelty:
         self.score = NoveltyScore(params)
         p = self.score.p
         self.tail = ScoreTail(p.alert_threshold, p.tail_bins, p.tail_decay)
-        self.condition, self.severity = condition, _severity(severity)
+        self.condition, self.severity = condition, check_severity(severity)
         self.active = False
         self.below = 0
         self.last_score = 0.0

@@ -2,20 +2,8 @@
 
 Every stream that sends readings gets the built-in defaults: one tumbling window per length in
 `windowSeconds` and a silent-sensor alert after `silentAfterSeconds`. The `detectors`
-configuration adds per-stream settings:
-
-    {"env/bme280@0x76": {
-        "windowSeconds": 60,                      # overrides the global lengths (or a list)
-        "kind": "scalar" | "vibration" | "rfid",  # default from the stream name: vib/..., rfid/...
-        "sampleRateHz": 400,                      # vibration only (else estimated)
-        "fields": ["temperature_c"],              # scalar fields to aggregate (default: all)
-        "detectors": [{"type": "threshold", "field": "temperature_c", "high": 40, "low": -5,
-                       "hysteresis": 1, "severity": "critical"}, ...]}}
-
-Detector types: threshold (high/low, hysteresis, severity), rate (maxPerSecond,
-hysteresisFraction), flatline (seconds, epsilon), novelty (severity), silence (seconds),
-battery (warningBelow, criticalBelow, hysteresis), rfid (knownTags, maxDwellSeconds).
-`build_stream` validates all of it and raises DetectorConfigError naming stream and problem.
+configuration adds per-stream settings, parsed (and validated) once into `StreamSettings`
+(streams.py); `build_stream` builds a stream's pipeline from them.
 """
 
 from __future__ import annotations
@@ -23,12 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
 from components.analytics.alerts import AlertBook
 from components.analytics.detectors import (
     Change,
-    DetectorConfigError,
     Flatline,
     Novelty,
     NoveltyParams,
@@ -37,10 +24,21 @@ from components.analytics.detectors import (
     Silence,
     Threshold,
 )
+from components.analytics.streams import (
+    BatteryEntry,
+    DetectorEntry,
+    FlatlineEntry,
+    NoveltyEntry,
+    RateEntry,
+    RfidEntry,
+    SilenceEntry,
+    StreamSettings,
+    ThresholdEntry,
+    parse_stream,
+)
 from components.analytics.windows import TumblingWindow, VibrationWindow
 from components.core.envelope import Record
 
-KINDS = ("scalar", "vibration", "rfid")
 MAX_STREAMS = 256  # streams beyond this many are counted, not tracked (bounded memory)
 Output = tuple[str, str, dict[str, Any]]  # (stream, record class, payload)
 DEVICE_STREAM = "device/self"  # alerts about the whole device go to alert_device/self
@@ -89,161 +87,70 @@ class StreamPipeline:
         self.bad_payloads = int(s["bad_payloads"])
 
 
-def _num(spec: Mapping[str, Any], key: str, where: str, default: Any = None) -> Any:
-    v = spec.get(key, default)
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise DetectorConfigError(f"{where}: {key} must be a number, got {v!r}")
-    return float(v)
-
-
-def window_lengths(value: Any, where: str) -> list[float]:
-    """One length or a list of them, each > 0 s, at most four."""
-    items = value if isinstance(value, list) else [value]
-    if not items or len(items) > 4:
-        raise DetectorConfigError(f"{where}: windowSeconds needs 1 to 4 lengths")
-    out = [_num({"windowSeconds": v}, "windowSeconds", where) for v in items]
-    if any(v <= 0 for v in out) or len(set(out)) != len(out):
-        raise DetectorConfigError(f"{where}: window lengths must be > 0 s and distinct")
-    return out
-
-
-def stream_kind(stream: str, spec: Mapping[str, Any]) -> str:
-    kind = spec.get("kind")
-    if kind is None:
-        kind = (
-            "rfid"
-            if stream.startswith("rfid/")
-            else "vibration"
-            if stream.startswith("vib/")
-            else "scalar"
-        )
-    if kind not in KINDS:
-        raise DetectorConfigError(f"{stream}: kind {kind!r} is not one of {KINDS}")
-    return str(kind)
-
-
 def build_stream(
     stream: str,
-    spec: Mapping[str, Any],
+    settings: StreamSettings,
     default_windows_s: Sequence[float],
     silent_after_s: float | None,
     novelty: NoveltyParams,
 ) -> StreamPipeline:
-    if not isinstance(spec, Mapping):
-        raise DetectorConfigError(f"{stream}: expected an object")
-    kind = stream_kind(stream, spec)
-    lengths = (
-        window_lengths(spec["windowSeconds"], stream)
-        if "windowSeconds" in spec
-        else list(default_windows_s)
-    )
-    fields_ = spec.get("fields")
-    if fields_ is not None and (
-        not isinstance(fields_, list) or not all(isinstance(f, str) for f in fields_)
-    ):
-        raise DetectorConfigError(f"{stream}: fields must be a list of names")
+    """A stream's pipeline (fresh state) from its parsed settings."""
+    lengths = settings.window_seconds or tuple(default_windows_s)
     windows: list[Window]
-    if kind == "vibration":
-        rate = _num(spec, "sampleRateHz", stream)
-        windows = [VibrationWindow(s, rate) for s in lengths]
-    elif kind == "scalar":
+    if settings.kind == "vibration":
+        windows = [VibrationWindow(s, settings.sample_rate_hz) for s in lengths]
+    elif settings.kind == "scalar":
         windows = [TumblingWindow(s) for s in lengths]
     else:
         windows = []
-    p = StreamPipeline(stream, kind, tuple(fields_) if fields_ else None, windows)
-    if silent_after_s and kind != "rfid":  # readers speak only when a tag passes
+    p = StreamPipeline(stream, settings.kind, settings.fields, windows)
+    if silent_after_s and settings.kind != "rfid":  # readers speak only when a tag passes
         p.silence = Silence(silent_after_s)
-    detectors = spec.get("detectors", [])
-    if not isinstance(detectors, list):
-        raise DetectorConfigError(f"{stream}: detectors must be a list")
-    for i, d in enumerate(detectors):
-        _add_detector(p, d, f"{stream}: detectors[{i}]", novelty)
+    for entry in settings.detectors:
+        _add_detector(p, entry, novelty)
     return p
 
 
-def _add_detector(p: StreamPipeline, d: Any, where: str, novelty: NoveltyParams) -> None:
-    if not isinstance(d, Mapping) or "type" not in d:
-        raise DetectorConfigError(f"{where}: expected an object with a type")
-    t, sev, fld = d["type"], d.get("severity", "warning"), d.get("field", "value")
-    if t == "threshold":
-        hyst = _num(d, "hysteresis", where, 0.0)
-        if d.get("high") is None and d.get("low") is None:
-            raise DetectorConfigError(f"{where}: threshold needs high or low")
-        if d.get("high") is not None:
-            p.value_detectors.append(
-                (t, fld, Threshold("high", _num(d, "high", where), True, hyst, sev))
-            )
-        if d.get("low") is not None:
-            p.value_detectors.append(
-                (t, fld, Threshold("low", _num(d, "low", where), False, hyst, sev))
-            )
-    elif t == "battery":
-        hyst = _num(d, "hysteresis", where, 0.0)
-        fld = d.get("field", "battery_pct")
-        if d.get("warningBelow") is not None:
-            p.value_detectors.append(
-                (
-                    t,
-                    fld,
-                    Threshold(
-                        "battery_low", _num(d, "warningBelow", where), False, hyst, "warning"
-                    ),
+def _add_detector(p: StreamPipeline, d: DetectorEntry, novelty: NoveltyParams) -> None:
+    match d:
+        case ThresholdEntry():
+            if d.high is not None:
+                p.value_detectors.append(
+                    (
+                        "threshold",
+                        d.field,
+                        Threshold("high", d.high, True, d.hysteresis, d.severity),
+                    )
                 )
-            )
-        if d.get("criticalBelow") is not None:
-            p.value_detectors.append(
-                (
-                    t,
-                    fld,
-                    Threshold(
-                        "battery_critical", _num(d, "criticalBelow", where), False, hyst, "critical"
-                    ),
+            if d.low is not None:
+                p.value_detectors.append(
+                    ("threshold", d.field, Threshold("low", d.low, False, d.hysteresis, d.severity))
                 )
+        case BatteryEntry():
+            if d.warning_below is not None:
+                low = Threshold("battery_low", d.warning_below, False, d.hysteresis, "warning")
+                p.value_detectors.append(("battery", d.field, low))
+            if d.critical_below is not None:
+                critical = Threshold(
+                    "battery_critical", d.critical_below, False, d.hysteresis, "critical"
+                )
+                p.value_detectors.append(("battery", d.field, critical))
+        case RateEntry():
+            rate = RateOfChange(d.max_per_second, d.hysteresis_fraction, d.severity)
+            p.value_detectors.append(("rate", d.field, rate))
+        case FlatlineEntry():
+            flat = Flatline(d.seconds, d.epsilon, d.severity)
+            p.value_detectors.append(("flatline", d.field, flat))
+        case NoveltyEntry():
+            p.value_detectors.append(("novelty", d.field, Novelty(novelty, d.severity)))
+        case SilenceEntry():
+            p.silence = Silence(d.seconds, d.severity)
+        case RfidEntry():
+            p.rfid = RfidWatch(
+                d.known_tags, d.max_dwell_seconds, d.unknown_severity, d.dwell_severity
             )
-    elif t == "rate":
-        p.value_detectors.append(
-            (
-                t,
-                fld,
-                RateOfChange(
-                    _num(d, "maxPerSecond", where), _num(d, "hysteresisFraction", where, 0.2), sev
-                ),
-            )
-        )
-    elif t == "flatline":
-        p.value_detectors.append(
-            (t, fld, Flatline(_num(d, "seconds", where), _num(d, "epsilon", where, 0.0), sev))
-        )
-    elif t == "novelty":
-        p.value_detectors.append((t, fld, Novelty(novelty, sev)))
-    elif t == "silence":
-        p.silence = Silence(_num(d, "seconds", where), sev)
-    elif t == "rfid":
-        known = d.get("knownTags")
-        if known is not None and (
-            not isinstance(known, list) or not all(isinstance(k, str) for k in known)
-        ):
-            raise DetectorConfigError(f"{where}: knownTags must be a list of tag ids")
-        p.rfid = RfidWatch(
-            known,
-            _num(d, "maxDwellSeconds", where),
-            d.get("unknownSeverity", "warning"),
-            d.get("dwellSeverity", "warning"),
-        )
-    else:
-        raise DetectorConfigError(f"{where}: unknown detector type {t!r}")
-
-
-def check_detectors(
-    detectors: Any, windows_s: Sequence[float], silent_after_s: float | None, novelty: NoveltyParams
-) -> None:
-    """Raise DetectorConfigError for the first unusable stream setting."""
-    if not isinstance(detectors, Mapping):
-        raise DetectorConfigError("expected an object of stream -> settings")
-    for name, spec in detectors.items():
-        build_stream(name, spec, windows_s, silent_after_s, novelty)
+        case _:
+            assert_never(d)
 
 
 class Engine:
@@ -252,7 +159,7 @@ class Engine:
     def __init__(
         self,
         device: str,
-        detectors: Mapping[str, Any],
+        streams: Mapping[str, StreamSettings],
         windows_s: Sequence[float] = (60.0,),
         silent_after_s: float | None = None,
         novelty: NoveltyParams | None = None,
@@ -261,10 +168,9 @@ class Engine:
         self.novelty = novelty or NoveltyParams()
         self.windows_s = [float(w) for w in windows_s]
         self.silent_after_s = silent_after_s or None
-        self.specs = {name: spec for name, spec in detectors.items()}
-        check_detectors(self.specs, self.windows_s, self.silent_after_s, self.novelty)
+        self.streams = dict(streams)
         self.pipes: dict[str, StreamPipeline] = {}
-        for name in self.specs:
+        for name in self.streams:
             self._pipe(name)
         self.alerts = AlertBook()
         self.device_silence = (
@@ -278,9 +184,10 @@ class Engine:
         if pipe is None:
             if len(self.pipes) >= MAX_STREAMS:
                 return None
+            settings = self.streams.get(stream) or parse_stream(stream, {})
             pipe = self.pipes[stream] = build_stream(
                 stream,
-                self.specs.get(stream, {}),
+                settings,
                 self.windows_s,
                 self.silent_after_s,
                 self.novelty,
@@ -288,9 +195,11 @@ class Engine:
         return pipe
 
     def effective_spec(self, stream: str) -> dict[str, Any]:
-        """What a stream's state depends on: its settings and the global defaults."""
+        """What a stream's state depends on: its settings (as configured) and the global
+        defaults. Saved with the stream's state, in this shape."""
+        settings = self.streams.get(stream)
         return {
-            "spec": self.specs.get(stream, {}),
+            "spec": settings.source if settings is not None else {},
             "windows_s": self.windows_s,
             "silent_after_s": self.silent_after_s,
         }

@@ -10,6 +10,7 @@ from components.analytics import __main__ as comp
 from components.analytics.alerts import AlertBook
 from components.analytics.detectors import Change
 from components.analytics.engine import MAX_STREAMS, Engine
+from components.analytics.streams import parse_streams
 from components.core.clock import ManualClock
 from components.core.config import ConfigHolder
 from components.core.envelope import Record
@@ -45,7 +46,7 @@ def test_invalid_update_is_rejected_with_a_reason_and_the_old_config_stays():
     err = holder.update(bad)
     assert err is not None and "high must be a number" in err.errors["detectors"]
     assert ENV in err.errors["detectors"]
-    assert holder.current.detectors == {ENV: scalar()}
+    assert holder.current.detectors == parse_streams({ENV: scalar()})
     for wrong in (
         {"detectors": {ENV: {"detectors": [{"type": "laser"}]}}},
         {"windowSeconds": [10, -5]},
@@ -56,9 +57,10 @@ def test_invalid_update_is_rejected_with_a_reason_and_the_old_config_stays():
         {"detectors": {ENV: {"kind": "sonar"}}},
     ):
         assert holder.update(wrong) is not None, wrong
-    assert holder.rejected == 8 and holder.current.detectors == {ENV: scalar()}
+    assert holder.rejected == 8 and holder.current.detectors == parse_streams({ENV: scalar()})
+    assert holder.raw["detectors"] == {ENV: scalar()}
     assert holder.update({"detectors": {ENV: scalar(40.0)}}) is None
-    assert holder.current.detectors[ENV]["detectors"][0]["high"] == 40.0
+    assert holder.current.detectors[ENV].detectors[0].high == 40.0
 
 
 def test_reconfigure_keeps_unchanged_streams_and_flushes_changed_ones(tmp_path):
@@ -104,11 +106,15 @@ def test_alert_book_keeps_one_open_alert_per_condition():
 def test_engine_vibration_rfid_silence_defaults_and_bad_input():
     eng = Engine(
         "dev-001",
-        {
-            VIB: {"windowSeconds": 1, "sampleRateHz": 100},
-            RFID: {"detectors": [{"type": "rfid", "knownTags": ["0A01"], "maxDwellSeconds": 60}]},
-            ENV: {"detectors": [{"type": "silence", "seconds": 30}]},
-        },
+        parse_streams(
+            {
+                VIB: {"windowSeconds": 1, "sampleRateHz": 100},
+                RFID: {
+                    "detectors": [{"type": "rfid", "knownTags": ["0A01"], "maxDwellSeconds": 60}]
+                },
+                ENV: {"detectors": [{"type": "silence", "seconds": 30}]},
+            }
+        ),
         windows_s=[10, 60],
         silent_after_s=120,
     )

@@ -12,6 +12,7 @@ from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from waiting import wait_for
 
 from components.analytics import __main__ as comp
+from components.analytics.streams import parse_streams
 from components.core import ipc
 from components.core.clock import ManualClock
 from components.core.log import Log
@@ -64,7 +65,9 @@ def now_ms():
 def test_updates_through_ipc(nucleus, tmp_path):
     store, gg = nucleus
     holder = ipc.load_config(comp.SPEC, gg)
-    assert holder.current.detectors == threshold(30) and holder.current.windowSeconds == (
+    assert holder.current.detectors == parse_streams(
+        threshold(30)
+    ) and holder.current.windowSeconds == (
         10.0,
         60.0,
     )
@@ -77,7 +80,7 @@ def test_updates_through_ipc(nucleus, tmp_path):
     # an invalid deployment: detectors is not a list
     store.merge(NAME, (), {"detectors": {STREAM: {"detectors": "hot"}}}, now_ms())
     wait_for(lambda: holder.rejected == 1)
-    assert holder.current.detectors == threshold(30)
+    assert holder.current.detectors == parse_streams(threshold(30))
     lg.append(STREAM, "raw", {"temperature_c": 35.0}, wall_ms=T0)
     c.step()
     recs = lg.read("check")
@@ -87,7 +90,7 @@ def test_updates_through_ipc(nucleus, tmp_path):
 
     # a valid deployment: the limit moves to 50, the open alert clears under the new rules
     store.merge(NAME, (), {"detectors": threshold(50)}, now_ms())
-    wait_for(lambda: holder.current.detectors == threshold(50))
+    wait_for(lambda: holder.current.detectors == parse_streams(threshold(50)))
     wait_for(lambda: c._pending is not None)
     lg.append(STREAM, "raw", {"temperature_c": 45.0}, wall_ms=T0 + 1000)
     c.step()
