@@ -186,7 +186,9 @@ class Analytics:
         return True
 
 
-def watch_configuration(comp: Analytics, holder: ConfigHolder, gg: ipc.Greengrass) -> None:
+def watch_configuration(
+    comp: Analytics, holder: ConfigHolder[AnalyticsSettings], gg: ipc.Greengrass
+) -> None:
     """Follow configuration updates from the nucleus: a valid one is applied between two
     steps; an invalid one is rejected (the configuration in force stays) and its reasons are
     recorded as an `event`, so the cloud that sent it learns why."""
