@@ -46,7 +46,10 @@ def validate_site(site: str) -> str:
     return site
 
 
-class Fleet(Construct):
+class FleetConstruct(Construct):
+    """The devices' side in AWS: per site a thing group and its Greengrass deployment, the
+    token exchange role, provisioning by claim."""
+
     def __init__(
         self,
         scope: Construct,

@@ -18,7 +18,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cloud.cdk.lake import Lake
+from cloud.cdk.lake import LakeConstruct
 from cloud.cdk.lambda_asset import DECODER_HANDLER, HANDLER, code_dir
 from cloud.lake.decode import QUARANTINE_PREFIX
 from cloud.lake.schema import FIREHOSE_ERROR_PREFIX, FIREHOSE_PREFIX
@@ -31,10 +31,12 @@ BUFFER_MIB = 128  # largest Firehose buffer: fewer, bigger Parquet files
 BUFFER_INTERVAL_S = 300
 
 
-class Ingest(Construct):
+class IngestConstruct(Construct):
     """The Kinesis stream the uplink writes raw batches to, and the Firehose that lands them."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, lake: Lake) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, key: kms.IKey, lake: LakeConstruct
+    ) -> None:
         super().__init__(scope, construct_id)
         self.stream = kinesis.Stream(
             self,

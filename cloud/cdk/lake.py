@@ -44,7 +44,7 @@ def projection_parameters(sites: Sequence[str], bucket_name: str) -> dict[str, s
     }
 
 
-class Lake(Construct):
+class LakeConstruct(Construct):
     """Lake bucket (+ its access-log bucket), Glue database/table, Athena workgroup."""
 
     def __init__(

@@ -12,9 +12,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from cloud.cdk.fleet import Fleet
-from cloud.cdk.ingest import Ingest
-from cloud.cdk.lake import Lake
+from cloud.cdk.fleet import FleetConstruct
+from cloud.cdk.ingest import IngestConstruct
+from cloud.cdk.lake import LakeConstruct
 from cloud.cdk.topic_rules import republish_topic_patterns, rules_to_cfn
 from cloud.greengrass.profiles import CLASSIC
 
@@ -49,8 +49,8 @@ class FloorlineStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         plan = dict(sites) if isinstance(sites, Mapping) else dict.fromkeys(sites, CLASSIC)
-        self.lake = Lake(self, "Lake", key=self.key, sites=list(plan))
-        self.ingest = Ingest(self, "Ingest", key=self.key, lake=self.lake)
+        self.lake = LakeConstruct(self, "Lake", key=self.key, sites=list(plan))
+        self.ingest = IngestConstruct(self, "Ingest", key=self.key, lake=self.lake)
 
         self.state_table = dynamodb.Table(
             self,
@@ -117,7 +117,7 @@ class FloorlineStack(cdk.Stack):
         for rule in self.topic_rules:
             rule.node.add_dependency(self.rules_role)
 
-        self.fleet = Fleet(
+        self.fleet = FleetConstruct(
             self, "Fleet", fleet=fleet, sites=plan, stream=self.ingest.stream, key=self.key
         )
 

@@ -23,7 +23,7 @@ KeyPath = tuple[str, ...]
 Listener = Callable[[str, KeyPath], None]
 
 
-class ConfigError(ValueError):
+class ConfigRefused(ValueError):
     """A configuration request the nucleus would refuse; `.evidence` holds the request part."""
 
     def __init__(self, message: str, evidence: Any = None) -> None:
@@ -31,11 +31,11 @@ class ConfigError(ValueError):
         self.evidence = evidence
 
 
-class KeyNotFound(ConfigError):
+class KeyNotFound(ConfigRefused):
     pass
 
 
-class StaleUpdate(ConfigError):
+class StaleUpdate(ConfigRefused):
     """Some leaf had a newer timestamp than the update (IPC: FailedUpdateConditionCheckError)."""
 
 
@@ -120,18 +120,18 @@ class ConfigStore:
     ) -> None:
         """UpdateConfiguration as the nucleus does it (validation included)."""
         if not isinstance(value_to_merge, Mapping):
-            raise ConfigError("valueToMerge must be a map", value_to_merge)
+            raise ConfigRefused("valueToMerge must be a map", value_to_merge)
         path = tuple(key_path or ())
         if (path and path[0] in RESTRICTED_KEYS) or (
             not path and RESTRICTED_KEYS & set(value_to_merge)
         ):
-            raise ConfigError(
+            raise ConfigRefused(
                 f"Config update is not allowed for following fields {sorted(RESTRICTED_KEYS)}",
                 path,
             )
         with self._lock:
             if component not in self._roots:
-                raise ConfigError(f"Component config not found for component {component}")
+                raise ConfigRefused(f"Component config not found for component {component}")
             try:
                 node = self._find(component, path)
             except KeyNotFound:

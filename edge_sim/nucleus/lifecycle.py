@@ -42,8 +42,9 @@ SIM_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds edge_sim
 _VAR_RE = re.compile(r"\{(artifacts|work|kernel|iot|configuration):([^}]*)\}")
 
 
-class RecipeError(ValueError):
-    pass
+class UnrunnableRecipe(ValueError):
+    """A built recipe this nucleus cannot run here: no manifest for the platform, a variable
+    it does not know, no Run step."""
 
 
 def manifest_for_host(recipe: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -57,7 +58,7 @@ def manifest_for_host(recipe: Mapping[str, Any]) -> Mapping[str, Any]:
             "*",
         ):
             return m
-    raise RecipeError(f"{recipe.get('ComponentName')}: no manifest for linux/{arch}")
+    raise UnrunnableRecipe(f"{recipe.get('ComponentName')}: no manifest for linux/{arch}")
 
 
 def interpolate(text: str, values: Mapping[str, str], config: Mapping[str, Any]) -> str:
@@ -71,7 +72,7 @@ def interpolate(text: str, values: Mapping[str, str], config: Mapping[str, Any])
         try:
             return values[f"{ns}:{key}"]
         except KeyError:
-            raise RecipeError(f"unknown recipe variable {{{ns}:{key}}}") from None
+            raise UnrunnableRecipe(f"unknown recipe variable {{{ns}:{key}}}") from None
 
     return _VAR_RE.sub(sub, text)
 
@@ -158,7 +159,7 @@ class Component:
         self.env["PYTHONPATH"] = os.pathsep.join([str(SIM_ROOT), str(registry)])
         run = _script(lifecycle_step(lifecycle, "run"))
         if run is None:
-            raise RecipeError(f"{self.name}: no Run step")
+            raise UnrunnableRecipe(f"{self.name}: no Run step")
         self._run = interpolate(run, values, self.config)
         self.state = "INSTALLED"
 

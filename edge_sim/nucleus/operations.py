@@ -25,7 +25,7 @@ from edge_sim.nucleus.access import (
     AccessDenied,
     shadow_resource,
 )
-from edge_sim.nucleus.config_store import ConfigError, KeyNotFound, StaleUpdate
+from edge_sim.nucleus.config_store import ConfigRefused, KeyNotFound, StaleUpdate
 from edge_sim.nucleus.mqtt_proxy import PublishRefused
 from edge_sim.nucleus.pubsub import (
     RECEIVE_ALL,
@@ -123,7 +123,7 @@ def error_shape(exc: Exception) -> IpcError | None:
         return IpcError("FailedUpdateConditionCheckError", str(exc))
     if isinstance(exc, ShadowConflict):
         return IpcError("ConflictError", str(exc))
-    if isinstance(exc, ConfigError | ShadowInvalid | TopicFilterError):
+    if isinstance(exc, ConfigRefused | ShadowInvalid | TopicFilterError):
         return invalid(str(exc))
     if isinstance(exc, PublishRefused):
         return IpcError("ServiceError", str(exc))

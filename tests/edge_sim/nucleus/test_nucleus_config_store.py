@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.core.clock import ManualClock
-from edge_sim.nucleus.config_store import ConfigError, ConfigStore, KeyNotFound, StaleUpdate
+from edge_sim.nucleus.config_store import ConfigRefused, ConfigStore, KeyNotFound, StaleUpdate
 
 T0 = 1_780_000_000_000
 
@@ -57,13 +57,13 @@ def test_newer_leaf_wins_and_stale_update_is_reported(store: ConfigStore) -> Non
 
 
 def test_ipc_update_rules(store: ConfigStore) -> None:
-    with pytest.raises(ConfigError, match="accessControl"):
+    with pytest.raises(ConfigRefused, match="accessControl"):
         store.update_from_ipc("c", ["accessControl"], {"x": 1}, T0 + 1)
-    with pytest.raises(ConfigError, match="accessControl"):
+    with pytest.raises(ConfigRefused, match="accessControl"):
         store.update_from_ipc("c", [], {"accessControl": {}}, T0 + 1)
-    with pytest.raises(ConfigError, match="map"):
+    with pytest.raises(ConfigRefused, match="map"):
         store.update_from_ipc("c", ["m"], 5, T0 + 1)
-    with pytest.raises(ConfigError, match="not found"):
+    with pytest.raises(ConfigRefused, match="not found"):
         store.update_from_ipc("ghost", ["m"], {"x": 1}, T0 + 1)
     store.update_from_ipc("c", ["new", "branch"], {"k": True}, T0 + 1)
     assert store.get("c", ["new"]) == {"branch": {"k": True}}
