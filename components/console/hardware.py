@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.lib.drivers.base import Driver, I2CBus, SensorError
-from components.lib.drivers.registry import DRIVERS, make_driver
+from components.lib.drivers.registry import DRIVERS, Chip, make_driver
 from components.lib.drivers.scan import SCAN_RANGE, scan
 from components.lib.frames.base import TagRead
 from components.lib.frames.id12 import Id12Decoder
@@ -44,9 +44,7 @@ def scan_and_read(
     for found in scan(bus, addresses):
         row = ChipRow(found.address, found.chip, found.detail)
         if found.chip in DRIVERS:
-            driver = make_driver(
-                {"driver": found.chip, "address": f"0x{found.address:02x}"}, bus, sleep
-            )
+            driver = make_driver(Chip.default(found.chip, found.address), bus, sleep)
             row.stream, row.driver = driver.stream, driver
             if not read:
                 rows.append(row)

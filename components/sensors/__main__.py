@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from components.core.config import ConfigError, ConfigHolder
 from components.core.live import LivePublisher
 from components.core.log.config import open_log
 from components.core.stopping import Stop
-from components.lib.drivers.registry import chip_address
+from components.lib.drivers.registry import Chip
 from components.lib.drivers.scan import scan
 from components.sensors.config import SPEC, SensorsSettings
 from components.sensors.service import SensorService
@@ -41,7 +42,7 @@ def load_config(args: argparse.Namespace, gg: ipc.Greengrass | None) -> ConfigHo
     return ipc.load_config(SPEC, gg)
 
 
-def print_scan(bus: Any, chips: list[dict[str, Any]]) -> int:
+def print_scan(bus: Any, chips: Sequence[Chip]) -> int:
     """The technician's view: what answers, what it is, and whether it is what was configured.
     Exit code 0 only when every configured chip was found."""
     # Imported here: rich costs the running component about 4.5 MiB resident for a table
@@ -50,7 +51,7 @@ def print_scan(bus: Any, chips: list[dict[str, Any]]) -> int:
     from rich.table import Table
 
     found = {f.address: f for f in scan(bus)}
-    expected = {chip_address(e): e["driver"] for e in chips}
+    expected = {c.address: c.driver for c in chips}
     table = Table(title="I2C bus scan")
     for col in ("address", "chip", "detail", "configured"):
         table.add_column(col)

@@ -4,64 +4,82 @@ checked against this Spec); the drivers it names are components/lib/drivers/regi
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from components.core.config import Spec, setting
 from components.core.log.config import LogSettings
-from components.lib.drivers.registry import DRIVERS, chip_address, make_driver
+from components.lib.drivers.registry import DRIVERS, Chip, parse_options
 
 GPIO_KINDS = ("pulse", "contact", "button")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
 
-def _interval_ok(entry: dict[str, Any], i: int) -> None:
+@dataclass(frozen=True)
+class GpioInput:
+    """One `gpioInputs` entry, parsed."""
+
+    kind: str  # pulse, contact or button
+    pin: str  # the BCM pin name, e.g. GPIO17
+    name: str  # part of the stream name
+    sample_interval_s: float | None  # pulses: own reporting interval; None: the component's
+
+    @property
+    def stream(self) -> str:
+        return f"{self.kind}/{self.name}@{self.pin}"
+
+    def interval_s(self, default: float) -> float:
+        """Time between pulse readings: its own, else the component's `default`."""
+        return default if self.sample_interval_s is None else self.sample_interval_s
+
+
+def _interval(entry: dict[str, Any], i: int) -> float | None:
     interval = entry.get("sampleIntervalSeconds")
     if interval is not None and (
         isinstance(interval, bool) or not isinstance(interval, int | float) or interval < 0.05
     ):
         raise ValueError(f"entry {i}: sampleIntervalSeconds must be a number >= 0.05")
+    return None if interval is None else float(interval)
 
 
-def _check_chips(value: list[Any]) -> tuple[Mapping[str, Any], ...]:
-    """Each entry: {"driver", "address": "0x76", "sampleIntervalSeconds"?, options...}.
-    Validates only; the entries stay as written (addresses are parsed where they are used)."""
-    seen = set()
+def _parse_chips(value: list[Any]) -> tuple[Chip, ...]:
+    """Each entry: {"driver", "address": "0x76", "sampleIntervalSeconds"?, options...}, as a
+    Chip whose options its driver has checked."""
+    chips: list[Chip] = []
     for i, entry in enumerate(value):
         if not isinstance(entry, dict) or entry.get("driver") not in DRIVERS:
             raise ValueError(f"entry {i}: needs 'driver' out of {list(DRIVERS)}")
         try:
-            address = chip_address(entry)
+            address = int(str(entry["address"]), 0)
         except (KeyError, ValueError):
             raise ValueError(f"entry {i}: address {entry.get('address')!r} is no number") from None
         if not 0x03 <= address <= 0x77:
             raise ValueError(f"entry {i}: address 0x{address:02x} outside 0x03..0x77")
-        if address in seen:
+        if any(c.address == address for c in chips):
             raise ValueError(f"entry {i}: address 0x{address:02x} configured twice")
-        seen.add(address)
-        _interval_ok(entry, i)
+        interval = _interval(entry, i)
         try:
-            make_driver(entry, bus=None)  # type: ignore[arg-type]  # options only; no bus I/O
-        except (ValueError, TypeError, KeyError) as exc:
+            options = parse_options(entry["driver"], entry)
+        except ValueError as exc:
             raise ValueError(f"entry {i} ({entry['driver']}): {exc}") from None
-    return tuple(value)
+        chips.append(Chip(entry["driver"], address, interval, options))
+    return tuple(chips)
 
 
-def _check_gpio(value: list[Any]) -> tuple[Mapping[str, Any], ...]:
-    """Each entry: {"kind": pulse|contact|button, "pin": "GPIO17", "name": "flow1"}."""
-    seen = set()
+def _parse_gpio(value: list[Any]) -> tuple[GpioInput, ...]:
+    """Each entry: {"kind": pulse|contact|button, "pin": "GPIO17", "name": "flow1",
+    "sampleIntervalSeconds"?}, as a GpioInput."""
+    inputs: list[GpioInput] = []
     for i, entry in enumerate(value):
         if not isinstance(entry, dict) or entry.get("kind") not in GPIO_KINDS:
             raise ValueError(f"entry {i}: needs 'kind' out of {list(GPIO_KINDS)}")
         for field in ("pin", "name"):
             if not isinstance(entry.get(field), str) or not _NAME_RE.match(entry[field]):
                 raise ValueError(f"entry {i}: '{field}' must be a name like GPIO17 / flow1")
-        if entry["pin"] in seen:
+        if any(g.pin == entry["pin"] for g in inputs):
             raise ValueError(f"entry {i}: pin {entry['pin']} configured twice")
-        seen.add(entry["pin"])
-        _interval_ok(entry, i)
-    return tuple(value)
+        inputs.append(GpioInput(entry["kind"], entry["pin"], entry["name"], _interval(entry, i)))
+    return tuple(inputs)
 
 
 @dataclass(frozen=True)
@@ -74,17 +92,17 @@ class SensorsSettings(LogSettings):
     sampleIntervalSeconds: float = setting(
         1.0, "default time between readings of a chip", min=0.05, max=86400
     )
-    chips: tuple[Mapping[str, Any], ...] = setting(
+    chips: tuple[Chip, ...] = setting(
         [{"driver": "bme280", "address": "0x76"}],
         "the chips on the bus: {driver, address (hex text), sampleIntervalSeconds?, options...}",
-        check=_check_chips,
+        check=_parse_chips,
         raw=list,
     )
-    gpioInputs: tuple[Mapping[str, Any], ...] = setting(
+    gpioInputs: tuple[GpioInput, ...] = setting(
         [],
         "pulse counters, door contacts, buttons: "
         "{kind (pulse, contact, button), pin (e.g. GPIO17), name, sampleIntervalSeconds?}",
-        check=_check_gpio,
+        check=_parse_gpio,
         raw=list,
     )
     logBatchMaxRecords: int = setting(100, "readings per log transaction at most", min=1, max=500)

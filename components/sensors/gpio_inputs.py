@@ -5,12 +5,13 @@ service loop commits them."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from components.core.clock import Clock
+from components.sensors.config import GpioInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,14 +31,12 @@ def _gpio() -> Any:
 
 
 class PulseInput:
-    def __init__(
-        self, entry: dict[str, Any], clock: Clock, pin_factory: Any, interval_s: float
-    ) -> None:
-        self.stream = f"pulse/{entry['name']}@{entry['pin']}"
+    def __init__(self, entry: GpioInput, clock: Clock, pin_factory: Any, interval_s: float) -> None:
+        self.stream = entry.stream
         self.clock = clock
-        self.interval_ns = int(float(entry.get("sampleIntervalSeconds", interval_s)) * 1e9)
+        self.interval_ns = int(entry.interval_s(interval_s) * 1e9)
         self.counter = _gpio().PulseCounter(
-            entry["pin"], clock, window_s=self.interval_ns / 1e9, pin_factory=pin_factory
+            entry.pin, clock, window_s=self.interval_ns / 1e9, pin_factory=pin_factory
         )
         self.last_count = 0
         self.last_ns = clock.monotonic_ns()
@@ -64,7 +63,11 @@ class PulseInput:
 
 class GpioInputs:
     def __init__(
-        self, entries: list[dict[str, Any]], clock: Clock, pin_factory: Any, interval_s: float
+        self,
+        entries: Sequence[GpioInput],
+        clock: Clock,
+        pin_factory: Any,
+        interval_s: float,
     ) -> None:
         self.clock = clock
         self._lock = threading.Lock()
@@ -72,26 +75,22 @@ class GpioInputs:
         self.pulses: list[PulseInput] = []
         self._devices: list[Any] = []
         for e in entries:
-            if e["kind"] == "pulse":
+            if e.kind == "pulse":
                 self.pulses.append(PulseInput(e, clock, pin_factory, interval_s))
-            elif e["kind"] == "contact":
-                stream = f"contact/{e['name']}@{e['pin']}"
+            elif e.kind == "contact":
                 self._devices.append(
                     _gpio().DoorContact(
-                        e["pin"],
+                        e.pin,
                         on_change=self._emitter(
-                            stream, lambda opened: {"event": "opened" if opened else "closed"}
+                            e.stream, lambda opened: {"event": "opened" if opened else "closed"}
                         ),
                         pin_factory=pin_factory,
                     )
                 )
             else:
-                stream = f"button/{e['name']}@{e['pin']}"
-                emit = self._emitter(stream, lambda _: {"event": "pressed"})
+                emit = self._emitter(e.stream, lambda _: {"event": "pressed"})
                 self._devices.append(
-                    _gpio().AcknowledgeButton(
-                        e["pin"], partial(emit, None), pin_factory=pin_factory
-                    )
+                    _gpio().AcknowledgeButton(e.pin, partial(emit, None), pin_factory=pin_factory)
                 )
 
     def _emitter(

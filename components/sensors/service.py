@@ -38,26 +38,21 @@ class SensorService:
         self.live = live
         self.supervisors = [
             SensorSupervisor(
-                make_driver(dict(entry), bus, sleep),
+                make_driver(chip, bus, sleep),
                 clock,
                 sleep,
                 attempts=cfg.retryAttempts,
                 backoff_s=cfg.retryBackoffSeconds,
                 reinit_interval_s=cfg.reinitIntervalSeconds,
             )
-            for entry in cfg.chips
+            for chip in cfg.chips
         ]
         # Each chip may have its own interval (a vibration sensor more often than a thermometer).
-        self.interval_ns = [
-            int(float(e.get("sampleIntervalSeconds", cfg.sampleIntervalSeconds)) * 1e9)
-            for e in cfg.chips
-        ]
+        self.interval_ns = [int(c.interval_s(cfg.sampleIntervalSeconds) * 1e9) for c in cfg.chips]
         self._due = [0] * len(self.supervisors)
         # GPIO only when inputs are configured: a machine without pins never touches gpiozero.
         self.gpio = (
-            GpioInputs(
-                [dict(e) for e in cfg.gpioInputs], clock, pin_factory, cfg.sampleIntervalSeconds
-            )
+            GpioInputs(cfg.gpioInputs, clock, pin_factory, cfg.sampleIntervalSeconds)
             if cfg.gpioInputs
             else None
         )

@@ -73,6 +73,21 @@ class Loop:
         return self.low + (current_ma - 4.0) / 16.0 * (self.high - self.low)
 
 
+@dataclass(frozen=True)
+class Ads1115Options:
+    """An ADS1115's settings, checked (the driver's, and a `chips` entry's)."""
+
+    channel: int  # single-ended input A0..A3
+    fsr_v: float  # full-scale range of the PGA
+    rate_sps: int
+    loop: Loop
+
+    def __post_init__(self) -> None:
+        config_word(self.channel, self.fsr_v, self.rate_sps)
+        if not self.loop.shunt_ohm > 0:
+            raise ValueError(f"shuntOhm must be > 0, not {self.loop.shunt_ohm}")
+
+
 class Ads1115(Driver):
     chip = "ads1115"
     kind = "loop"
@@ -89,11 +104,12 @@ class Ads1115(Driver):
         loop: Loop | None = None,
     ) -> None:
         super().__init__(bus, address, sleep)
+        options = Ads1115Options(channel, fsr_v, rate_sps, loop or Loop())
         self.config = config_word(channel, fsr_v, rate_sps)
         self.fsr_v = fsr_v
         self.rate_sps = rate_sps
         self.channel = channel
-        self.loop = loop or Loop()
+        self.loop = options.loop
 
     def init(self) -> None:
         # The chip has no id register: an answer proves it is there. Configuration is written

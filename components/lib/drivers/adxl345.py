@@ -35,7 +35,7 @@ STANDARD_GRAVITY = 9.80665
 
 def rate_code(rate_hz: float) -> int:
     """BW_RATE code for an output data rate: ODR = 3200 / 2**(15 - code)."""
-    code = 15 - round(math.log2(3200 / rate_hz))
+    code = 15 - round(math.log2(3200 / rate_hz)) if rate_hz > 0 else 0
     if not 6 <= code <= 15 or 3200 / 2 ** (15 - code) != rate_hz:
         raise ValueError(f"{rate_hz} Hz is not an ADXL345 data rate (6.25 ... 3200 Hz)")
     return code
@@ -95,6 +95,22 @@ class VibrationSummary:
         return VibrationSummary(n, rms[0], rms[1], rms[2], peak)
 
 
+@dataclass(frozen=True)
+class Adxl345Options:
+    """An ADXL345's settings, checked (the driver's, and a `chips` entry's)."""
+
+    rate_hz: float  # output data rate: 3200 / 2**n Hz
+    range_g: int
+    window_s: float  # one vibration summary per this much FIFO data
+
+    def __post_init__(self) -> None:
+        rate_code(self.rate_hz)
+        if self.range_g not in RANGE_CODE:
+            raise ValueError(f"range {self.range_g} g not in {sorted(RANGE_CODE)}")
+        if not self.window_s > 0:
+            raise ValueError(f"windowSeconds must be > 0, not {self.window_s}")
+
+
 class Adxl345(Driver):
     chip = "adxl345"
     kind = "vib"
@@ -111,10 +127,9 @@ class Adxl345(Driver):
         window_s: float = 0.25,
     ) -> None:
         super().__init__(bus, address, sleep)
+        Adxl345Options(rate_hz, range_g, window_s)
         self.rate_code = rate_code(rate_hz)
         self.rate_hz = rate_hz
-        if range_g not in RANGE_CODE:
-            raise ValueError(f"range {range_g} g not in {sorted(RANGE_CODE)}")
         self.range_g = range_g
         self.watermark = watermark
         self.scale_g = g_per_lsb(range_g, True)

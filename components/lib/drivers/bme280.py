@@ -188,6 +188,33 @@ def chip_name(chip_id: int) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Bme280Options:
+    """A BME280's settings, checked: what the driver is given, and what a `chips` entry says
+    (named as in the recipe in the errors)."""
+
+    oversampling: tuple[int, int, int]  # temperature, pressure, humidity; 0 skips one
+    mode: str
+    iir_filter: int
+    standby_ms: float
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("forced", "normal"):
+            raise ValueError(f"mode {self.mode!r} is not 'forced' or 'normal'")
+        if len(self.oversampling) != 3:
+            raise ValueError(
+                "oversampling needs 3 factors (temperature, pressure, humidity), "
+                f"got {list(self.oversampling)}"
+            )
+        for factor in self.oversampling:
+            if factor not in OSRS_CODE:
+                raise ValueError(f"oversampling {factor} is not one of {sorted(OSRS_CODE)}")
+        if self.iir_filter not in FILTER_CODE:
+            raise ValueError(f"iirFilter {self.iir_filter} is not one of {sorted(FILTER_CODE)}")
+        if self.standby_ms not in STANDBY_CODE_MS:
+            raise ValueError(f"standbyMs {self.standby_ms} is not one of {sorted(STANDBY_CODE_MS)}")
+
+
 class Bme280(Driver):
     """Forced mode by default (one conversion per read, the chip sleeps between); normal mode
     keeps converting with the configured standby and IIR filter."""
@@ -207,15 +234,11 @@ class Bme280(Driver):
         standby_ms: float = 62.5,
     ) -> None:
         super().__init__(bus, address, sleep)
-        if mode not in ("forced", "normal"):
-            raise ValueError(f"mode {mode!r} is not 'forced' or 'normal'")
-        for factor in oversampling:
-            if factor not in OSRS_CODE:
-                raise ValueError(f"oversampling {factor} is not one of {sorted(OSRS_CODE)}")
-        self.os_t, self.os_p, self.os_h = oversampling
-        self.mode = mode
-        self.filter_code = FILTER_CODE[iir_filter]
-        self.standby_code = STANDBY_CODE_MS[standby_ms]
+        options = Bme280Options(oversampling, mode, iir_filter, standby_ms)
+        self.os_t, self.os_p, self.os_h = options.oversampling
+        self.mode = options.mode
+        self.filter_code = FILTER_CODE[options.iir_filter]
+        self.standby_code = STANDBY_CODE_MS[options.standby_ms]
         self.cal: Calibration | None = None
         self.detected = "bme280"
 

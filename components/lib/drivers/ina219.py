@@ -4,6 +4,7 @@ are read as 2-byte blocks rather than SMBus words (which are little-endian)."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from components.core import battery
@@ -62,6 +63,24 @@ def decode_power_w(reg: int, current_lsb_a: float) -> float:
     return reg * 20 * current_lsb_a
 
 
+@dataclass(frozen=True)
+class Ina219Options:
+    """An INA219's settings, checked (the driver's, and a `chips` entry's)."""
+
+    shunt_ohm: float
+    max_expected_a: float  # sets the current LSB: the smallest round one that covers it
+    battery_cells: int  # lithium-ion cells in series on the bus; 0: no battery
+
+    def __post_init__(self) -> None:
+        if self.battery_cells < 0:
+            raise ValueError(f"batteryCells must be >= 0, not {self.battery_cells}")
+        if not self.shunt_ohm > 0:
+            raise ValueError(f"shuntOhm must be > 0, not {self.shunt_ohm}")
+        if not self.max_expected_a > 0:
+            raise ValueError(f"maxExpectedAmps must be > 0, not {self.max_expected_a}")
+        calibration_value(current_lsb_for(self.max_expected_a), self.shunt_ohm)
+
+
 class Ina219(Driver):
     chip = "ina219"
     kind = "power"
@@ -81,8 +100,7 @@ class Ina219(Driver):
         battery-powered node): each reading adds `battery_pct`, estimated from the bus voltage
         (components/core/battery.py). 0: no battery."""
         super().__init__(bus, address, sleep)
-        if battery_cells < 0:
-            raise ValueError(f"batteryCells must be >= 0, not {battery_cells}")
+        Ina219Options(shunt_ohm, max_expected_a, battery_cells)
         self.battery_cells = battery_cells
         self.shunt_ohm = shunt_ohm
         self.current_lsb_a = current_lsb_a or current_lsb_for(max_expected_a)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from smbus2 import i2c_msg
@@ -91,6 +92,17 @@ def command_bytes(command: int) -> bytes:
     return bytes([command >> 8, command & 0xFF])
 
 
+@dataclass(frozen=True)
+class Sht3xOptions:
+    """An SHT3x's settings, checked (the driver's, and a `chips` entry's)."""
+
+    repeatability: str  # high, medium, low: noise against conversion time
+
+    def __post_init__(self) -> None:
+        if self.repeatability not in CMD_SINGLE_SHOT:
+            raise ValueError(f"repeatability {self.repeatability!r} not in {list(CMD_SINGLE_SHOT)}")
+
+
 class Sht3x(Driver):
     chip = "sht3x"
     kind = "env"
@@ -104,9 +116,7 @@ class Sht3x(Driver):
         repeatability: str = "high",
     ) -> None:
         super().__init__(bus, address, sleep)
-        if repeatability not in CMD_SINGLE_SHOT:
-            raise ValueError(f"repeatability {repeatability!r} not in {list(CMD_SINGLE_SHOT)}")
-        self.repeatability = repeatability
+        self.repeatability = Sht3xOptions(repeatability).repeatability
         self.status: int | None = None
 
     def _command(self, command: int) -> None:

@@ -254,7 +254,7 @@ def test_bus_scan_identifies_every_chip(clock):
     ],
 )
 def test_signal_dropout_is_health_not_reading(clock, chip, address, expect):
-    from components.lib.drivers.registry import make_driver
+    from components.lib.drivers.registry import Chip, make_driver
 
     specs = scenario.load(
         {
@@ -269,7 +269,7 @@ def test_signal_dropout_is_health_not_reading(clock, chip, address, expect):
     )
     bus = build_bus(specs, clock)
     sup = SensorSupervisor(
-        make_driver({"driver": chip, "address": address}, bus, clock.advance),
+        make_driver(Chip.default(chip, address), bus, clock.advance),
         clock,
         clock.advance,
         reinit_interval_s=1.0,
