@@ -35,7 +35,9 @@ from components.sensors.service import SensorService
 log = logging.getLogger("floorline.sensors")
 
 
-def load_config(args: argparse.Namespace, gg: ipc.Greengrass | None) -> ConfigHolder:
+def load_config(
+    args: argparse.Namespace, gg: ipc.Greengrass | None
+) -> ConfigHolder[SensorsSettings]:
     if args.config_json or args.config:
         text = args.config_json or Path(args.config).read_text()
         return ConfigHolder(SPEC, json.loads(text))
