@@ -97,6 +97,12 @@ class SensorService:
             # sampling rate; a chip that fell more than an interval behind starts afresh.
             due = self._due[i] + self.interval_ns[i]
             self._due[i] = due if due > now else now + self.interval_ns[i]
+            # A chip that reads over a window (a vibration summary) holds the loop: what is
+            # already read must not wait behind it longer than logBatchMaxSeconds.
+            if self._would_wait_too_long(now, sup.driver.read_seconds):
+                self._commit(urgent)
+                urgent = []
+                self.flush(force=True)
             result = sup.poll()
             for h in result.health:
                 log.warning(
@@ -127,6 +133,13 @@ class SensorService:
             ]
         self._commit(urgent)
         self.flush(force=False)
+
+    def _would_wait_too_long(self, now: int, blocked_s: float) -> bool:
+        if blocked_s <= 0:
+            return False
+        oldest = self._oldest_ns if self._pending else None
+        age_s = 0.0 if oldest is None else (now - oldest) / 1e9
+        return age_s + blocked_s > self.cfg.logBatchMaxSeconds
 
     def flush(self, force: bool = True) -> None:
         if not self._pending:

@@ -160,6 +160,10 @@ class Adxl345(Driver):
             out.append(decode_sample(bytes(raw), self.scale_g))
         return out
 
+    @property
+    def read_seconds(self) -> float:
+        return self.window_s
+
     def collect(self, window_s: float) -> list[tuple[float, float, float]]:
         """Samples over `window_s`, draining before the FIFO can fill."""
         samples: list[tuple[float, float, float]] = []

@@ -66,6 +66,12 @@ class Driver:
     def stream(self) -> str:
         return f"{self.kind}/{self.chip}@0x{self.address:02x}"
 
+    @property
+    def read_seconds(self) -> float:
+        """How long `read()` takes at least (a chip that gathers data over a window); 0: about
+        one bus transaction."""
+        return 0.0
+
     def init(self) -> None:
         raise NotImplementedError
 

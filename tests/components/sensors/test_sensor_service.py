@@ -128,3 +128,53 @@ def test_bad_chip_options_are_rejected_at_configuration_time(entry):
     with pytest.raises(ConfigError) as err:
         SPEC.parse({"chips": [entry]})
     assert entry["driver"] in err.value.errors["chips"]
+
+
+class _CommitTimes:
+    """The real log, noting on the virtual clock when each record reached it."""
+
+    def __init__(self, store: Log, clock: ManualClock) -> None:
+        self.store, self.clock = store, clock
+        self.waited_s: dict[str, list[float]] = {}
+
+    def append_records(self, records):
+        now = self.clock.monotonic_ns()
+        for r in records:
+            self.waited_s.setdefault(r.stream, []).append((now - r.mono_ns) / 1e9)
+        return self.store.append_records(records)
+
+
+def test_a_windowed_chip_does_not_hold_other_readings_past_the_batch_limit(tmp_path):
+    """An ADXL345 summary reads its FIFO for windowSeconds; the thermometer's readings taken
+    before it still reach the log within logBatchMaxSeconds."""
+    clock = ManualClock()
+    bus = build_bus(
+        scenario.load(
+            {
+                "chips": [
+                    {"chip": "sht3x", "address": "0x44"},
+                    {"chip": "adxl345", "address": "0x53"},
+                ]
+            }
+        ),
+        clock,
+    )
+    cfg = SPEC.parse(
+        {
+            "logBatchMaxSeconds": 0.1,
+            "chips": [
+                {"driver": "sht3x", "address": "0x44", "sampleIntervalSeconds": 1.0},
+                {"driver": "adxl345", "address": "0x53", "windowSeconds": 0.5},
+            ],
+        }
+    )
+    with Log.open(tmp_path / "log.db", device="d1", clock=clock) as store:
+        sink = _CommitTimes(store, clock)
+        svc = SensorService(cfg, sink, bus, clock, clock.advance)
+        for _ in range(20):
+            svc.cycle()
+            clock.advance(svc.next_due_s())
+        svc.flush()
+    env, vib = sink.waited_s["env/sht3x@0x44"], sink.waited_s["vib/adxl345@0x53"]
+    assert len(env) >= 5 and len(vib) >= 5
+    assert max(env) <= 0.1 and max(vib) <= 0.1
