@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from components.lib.drivers.base import Driver, I2CBus, NotReady, SensorError, Sleep
+from components.lib.drivers.base import Driver, I2CBus, NotReady, SensorError, Sleep, to_signed16
 
 ADDRESSES = (0x48, 0x49, 0x4A, 0x4B)
 REG_CONVERSION = 0x00
@@ -45,10 +45,6 @@ def config_word(channel: int, fsr_v: float, rate_sps: int) -> int:
 
 def counts_to_volts(counts: int, fsr_v: float) -> float:
     return counts * fsr_v / 32768
-
-
-def to_signed16(value: int) -> int:
-    return value - 0x10000 if value & 0x8000 else value
 
 
 @dataclass(frozen=True, slots=True)

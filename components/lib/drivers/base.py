@@ -47,6 +47,11 @@ class SensorNotResponding(SensorError):
     """Retries exhausted: the chip NACKs or the bus returns EIO."""
 
 
+def to_signed16(value: int) -> int:
+    """A 16-bit register read as two's complement (INA219 shunt and current, ADS1115 result)."""
+    return value - 0x10000 if value & 0x8000 else value
+
+
 def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.core import battery
-from components.lib.drivers.base import Driver, I2CBus, Sleep
+from components.lib.drivers.base import Driver, I2CBus, Sleep, to_signed16
 
 ADDRESSES = tuple(range(0x40, 0x50))
 REG_CONFIG = 0x00
@@ -23,10 +23,6 @@ BUS_LSB_V = 0.004
 CALIBRATION_FACTOR = 0.04096
 # 32 V range, ±320 mV shunt, 12-bit ADCs, shunt and bus continuous (the reset default).
 DEFAULT_CONFIG = 0x399F
-
-
-def to_signed16(value: int) -> int:
-    return value - 0x10000 if value & 0x8000 else value
 
 
 def calibration_value(current_lsb_a: float, shunt_ohm: float) -> int:

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.lib.drivers import ads1115, adxl345, ina219, sht3x
-from components.lib.drivers.base import ChecksumError
+from components.lib.drivers.base import ChecksumError, to_signed16
 
 
 def test_sht3x_crc_datasheet_vectors():
@@ -79,7 +79,7 @@ def test_ads1115_worked_example():
     loop = ads1115.Loop(shunt_ohm=150, low=0, high=10)
     assert loop.current_ma(volts) == pytest.approx(12.0)
     assert loop.value(12.0) == pytest.approx(5.0)
-    assert ads1115.to_signed16(0xDA80) == -9600
+    assert to_signed16(0xDA80) == -9600
 
 
 @pytest.mark.parametrize("ma", [0.0, 3.5, 21.5])
