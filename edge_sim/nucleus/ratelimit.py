@@ -1,4 +1,8 @@
-"""A token bucket driven by the caller's clock (no sleeping, no time reads inside)."""
+"""A token bucket driven by the caller's clock (no sleeping, no time reads inside).
+
+The nucleus twin's own, written apart from the uplink's (components/uplink/flow.py) on
+purpose: the twin enforces the limits the uplink must respect, so sharing the uplink's code
+would make the twin agree with it by construction instead of checking it."""
 
 from __future__ import annotations
 
