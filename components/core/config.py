@@ -8,6 +8,7 @@ each key, and the configuration already in force stays.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import logging
 import math
@@ -215,8 +216,9 @@ class ConfigHolder(Generic[S]):
 
     @property
     def raw(self) -> dict[str, Any]:
+        """A copy: what a caller does with it never changes the configuration in force."""
         with self._lock:
-            return dict(self._raw)
+            return copy.deepcopy(self._raw)
 
     def update(self, raw: Mapping[str, Any] | None) -> ConfigError | None:
         """Apply a full new configuration; returns the rejection (old config kept) or None."""

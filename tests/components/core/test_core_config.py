@@ -137,7 +137,8 @@ def test_the_holder_keeps_the_json_it_parsed() -> None:
     assert holder.update({**holder.raw, "enabled": "nope"}) is not None
     assert holder.raw["enabled"] is True and holder.raw["mode"] == "forced"
     holder.raw["mode"] = "changed"  # a copy: the holder's own stays
-    assert holder.raw["mode"] == "forced"
+    holder.raw["thresholds"]["env/a@1"] = {"high": 1}
+    assert holder.raw["mode"] == "forced" and holder.raw["thresholds"] == {}
 
 
 def test_a_declaration_that_cannot_be_read_is_refused() -> None:
